@@ -1,0 +1,1 @@
+//! The live terminal dashboard (being written: see issue 6).

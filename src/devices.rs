@@ -1,0 +1,1 @@
+//! Device profiles (being written: see issue 4).

@@ -1,0 +1,356 @@
+//! Recent samples and the whole-session trend, per device and quantity.
+//!
+//! Memory is bounded for any session length:
+//! - the recent window lives in a `ringbuf` ring sized from the quantity's
+//!   maximum rate × the longest window the dashboard can show, overwriting
+//!   the oldest point when full;
+//! - the whole session is kept as a downsampled trend of at most
+//!   [`TREND_BUCKETS`] min/mean/max buckets whose width doubles whenever the
+//!   session outgrows them (two neighbours merge), so 1 h and 24 h cost the
+//!   same.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ringbuf::storage::Heap;
+use ringbuf::LocalRb;
+
+use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
+
+/// The longest recent window the dashboard can show.
+pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 60);
+
+/// Upper bound on whole-session trend buckets per series.
+pub const TREND_BUCKETS: usize = 512;
+
+/// Width of a trend bucket when a session starts.
+const INITIAL_BUCKET: Duration = Duration::from_secs(5);
+
+/// Highest sample rate vigil expects for a quantity, used to size its ring.
+///
+/// RR intervals come one per beat (up to ~4 per second at 240 bpm); straps
+/// notify heart rate about once a second but some run faster; everything
+/// else is slower. A faster sensor only shortens the visible window, it
+/// never grows memory.
+#[must_use]
+pub fn max_rate_hz(quantity: Quantity) -> u32 {
+    match quantity {
+        Quantity::RrIntervalMs | Quantity::HeartRateBpm | Quantity::PulseRateBpm | Quantity::Spo2Pct => 4,
+        _ => 1,
+    }
+}
+
+/// One sample in a ring: value and time, 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub at: SessionTime,
+    pub value: f64,
+}
+
+/// Min/mean/max of the samples in `[start, start + width)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrendBucket {
+    pub start: SessionTime,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub count: u32,
+}
+
+impl TrendBucket {
+    #[must_use]
+    pub fn mean(&self) -> f64 {
+        self.sum / f64::from(self.count.max(1))
+    }
+
+    fn merge(&mut self, other: &TrendBucket) {
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+}
+
+/// A downsampled whole-session trend with a bounded number of buckets.
+#[derive(Debug, Clone)]
+pub struct Trend {
+    width: Duration,
+    buckets: Vec<TrendBucket>,
+}
+
+impl Default for Trend {
+    fn default() -> Self {
+        Self { width: INITIAL_BUCKET, buckets: Vec::with_capacity(TREND_BUCKETS) }
+    }
+}
+
+impl Trend {
+    pub fn push(&mut self, at: SessionTime, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        let width = self.width.as_nanos().max(1) as u64;
+        let start = SessionTime(at.as_nanos() / width * width);
+        if let Some(last) = self.buckets.last_mut() {
+            if last.start == start {
+                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
+                return;
+            }
+            if start < last.start {
+                // Out of order (a device timestamp stamped backwards): fold
+                // into the last bucket rather than reorder.
+                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
+                return;
+            }
+        }
+        if self.buckets.len() == TREND_BUCKETS {
+            self.coarsen();
+            self.push(at, value);
+            return;
+        }
+        self.buckets.push(TrendBucket { start, min: value, max: value, sum: value, count: 1 });
+    }
+
+    /// Double the bucket width, merging neighbours.
+    fn coarsen(&mut self) {
+        self.width *= 2;
+        let width = self.width.as_nanos() as u64;
+        let mut merged: Vec<TrendBucket> = Vec::with_capacity(TREND_BUCKETS);
+        for b in &self.buckets {
+            let start = SessionTime(b.start.as_nanos() / width * width);
+            match merged.last_mut() {
+                Some(last) if last.start == start => last.merge(b),
+                _ => merged.push(TrendBucket { start, ..*b }),
+            }
+        }
+        self.buckets = merged;
+    }
+
+    #[must_use]
+    pub fn buckets(&self) -> &[TrendBucket] {
+        &self.buckets
+    }
+
+    #[must_use]
+    pub fn bucket_width(&self) -> Duration {
+        self.width
+    }
+}
+
+/// The history of one (device, quantity) stream.
+pub struct Series {
+    recent: LocalRb<Heap<Point>>,
+    trend: Trend,
+    latest: Option<Point>,
+    /// Contact state reported with the latest sample.
+    latest_contact: Option<bool>,
+}
+
+impl std::fmt::Debug for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Series")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("latest", &self.latest)
+            .field("trend_buckets", &self.trend.buckets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Series {
+    #[must_use]
+    pub fn new(quantity: Quantity) -> Self {
+        let capacity = max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize;
+        Self {
+            recent: LocalRb::new(capacity.max(1)),
+            trend: Trend::default(),
+            latest: None,
+            latest_contact: None,
+        }
+    }
+
+    pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
+        let point = Point { at, value };
+        self.recent.push_overwrite(point);
+        // A sample without skin contact is kept (the recording has it) but
+        // never enters the trend as if it were a physiological value.
+        if contact != Some(false) {
+            self.trend.push(at, value);
+        }
+        self.latest = Some(point);
+        self.latest_contact = contact;
+    }
+
+    #[must_use]
+    pub fn latest(&self) -> Option<Point> {
+        self.latest
+    }
+
+    #[must_use]
+    pub fn latest_contact(&self) -> Option<bool> {
+        self.latest_contact
+    }
+
+    #[must_use]
+    pub fn trend(&self) -> &Trend {
+        &self.trend
+    }
+
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        use ringbuf::traits::Observer;
+        self.recent.capacity().get()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        use ringbuf::traits::Observer;
+        self.recent.occupied_len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Points at or after `since`, oldest first. `ringbuf` reads need
+    /// `&mut`; only the pipeline, which owns the history, calls this.
+    pub fn recent_since(&mut self, since: SessionTime, out: &mut Vec<Point>) {
+        let (a, b) = self.recent.as_slices();
+        let start_a = a.partition_point(|p| p.at < since);
+        out.extend_from_slice(&a[start_a..]);
+        let start_b = b.partition_point(|p| p.at < since);
+        out.extend_from_slice(&b[start_b..]);
+    }
+}
+
+/// All series of a session: per device, one slot per quantity.
+#[derive(Debug, Default)]
+pub struct History {
+    devices: HashMap<DeviceLabel, [Option<Series>; Quantity::ALL.len()]>,
+}
+
+impl History {
+    pub fn push(&mut self, sample: &Sample) {
+        // Look up by `&str` so the hot path does not clone the label.
+        let slots = match self.devices.get_mut(&*sample.device) {
+            Some(slots) => slots,
+            None => self.devices.entry(sample.device.clone()).or_insert_with(Default::default),
+        };
+        slots[sample.quantity as usize]
+            .get_or_insert_with(|| Series::new(sample.quantity))
+            .push(sample.at, sample.value, sample.contact);
+    }
+
+    #[must_use]
+    pub fn get(&self, device: &str, quantity: Quantity) -> Option<&Series> {
+        self.devices.get(device)?[quantity as usize].as_ref()
+    }
+
+    pub fn get_mut(&mut self, device: &str, quantity: Quantity) -> Option<&mut Series> {
+        self.devices.get_mut(device)?[quantity as usize].as_mut()
+    }
+
+    /// Every series, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&DeviceLabel, Quantity, &Series)> {
+        self.devices.iter().flat_map(|(d, slots)| {
+            slots.iter().zip(Quantity::ALL).filter_map(move |(s, q)| s.as_ref().map(|s| (d, q, s)))
+        })
+    }
+
+    /// Bytes held by ring buffers and trends (the part that would grow with
+    /// session length if anything did).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.iter()
+            .map(|(_, _, s)| s.capacity() * size_of::<Point>() + s.trend.buckets.capacity() * size_of::<TrendBucket>())
+            .sum()
+    }
+
+    /// RMSSD (root mean square of successive RR differences, ms) over the
+    /// RR intervals of `device` in the last `window` before `now`; `None`
+    /// with fewer than three intervals.
+    pub fn rmssd(&mut self, device: &str, now: SessionTime, window: Duration) -> Option<f64> {
+        let series = self.get_mut(device, Quantity::RrIntervalMs)?;
+        let mut points = Vec::new();
+        series.recent_since(now.saturating_sub(window), &mut points);
+        rmssd(points.iter().map(|p| p.value))
+    }
+}
+
+/// RMSSD of a sequence of RR intervals in ms.
+#[must_use]
+pub fn rmssd(rr_ms: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut prev: Option<f64> = None;
+    let mut sum = 0.0;
+    let mut n = 0u32;
+    for rr in rr_ms.filter(|v| v.is_finite()) {
+        if let Some(p) = prev {
+            sum += (rr - p) * (rr - p);
+            n += 1;
+        }
+        prev = Some(rr);
+    }
+    (n >= 2).then(|| (sum / f64::from(n)).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn sample(device: &DeviceLabel, at: SessionTime, quantity: Quantity, value: f64) -> Sample {
+        Sample { at, device: device.clone(), quantity, value, contact: Some(true), device_time_ns: None }
+    }
+
+    #[test]
+    fn ring_keeps_only_the_window_and_trend_stays_bounded() {
+        let dev: DeviceLabel = Arc::from("chest");
+        let mut h = History::default();
+        let mut bytes_at_1h = 0;
+        for s in 0..(24 * 3600) {
+            if s == 3600 {
+                bytes_at_1h = h.heap_bytes();
+            }
+            h.push(&sample(&dev, SessionTime::from_secs(s), Quantity::HeartRateBpm, 60.0 + f64::from((s % 7) as u8)));
+        }
+        assert!(bytes_at_1h > 0);
+        assert_eq!(h.heap_bytes(), bytes_at_1h, "memory grew between 1 h and 24 h");
+        let series = h.get_mut("chest", Quantity::HeartRateBpm).unwrap();
+        assert_eq!(series.len(), series.capacity());
+        assert!(series.trend().buckets().len() <= TREND_BUCKETS);
+        // The trend still spans the whole session and keeps extremes.
+        let b = series.trend().buckets();
+        assert_eq!(b[0].start, SessionTime::ZERO);
+        assert!(b.iter().all(|b| b.min == 60.0 && b.max == 66.0));
+        let total: u64 = b.iter().map(|b| u64::from(b.count)).sum();
+        assert_eq!(total, 24 * 3600);
+        // The recent window holds exactly the newest points, in order.
+        let mut pts = Vec::new();
+        series.recent_since(SessionTime::from_secs(24 * 3600 - 10), &mut pts);
+        assert_eq!(pts.len(), 10);
+        assert!(pts.windows(2).all(|w| w[0].at < w[1].at));
+        assert_eq!(pts.last().unwrap().at, SessionTime::from_secs(24 * 3600 - 1));
+    }
+
+    #[test]
+    fn no_contact_samples_stay_out_of_the_trend() {
+        let dev: DeviceLabel = Arc::from("chest");
+        let mut h = History::default();
+        let mut s = sample(&dev, SessionTime::from_secs(1), Quantity::HeartRateBpm, 200.0);
+        s.contact = Some(false);
+        h.push(&s);
+        let series = h.get("chest", Quantity::HeartRateBpm).unwrap();
+        assert_eq!(series.latest().unwrap().value, 200.0);
+        assert_eq!(series.latest_contact(), Some(false));
+        assert!(series.trend().buckets().is_empty());
+    }
+
+    #[test]
+    fn rmssd_matches_hand_computation() {
+        // diffs: 10, -20, 10 -> squares 100, 400, 100 -> mean 200 -> sqrt
+        let v = rmssd([800.0, 810.0, 790.0, 800.0].into_iter()).unwrap();
+        assert!((v - 200f64.sqrt()).abs() < 1e-9);
+        assert_eq!(rmssd([800.0, 810.0].into_iter()), None);
+    }
+}

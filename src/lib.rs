@@ -1,0 +1,49 @@
+//! vigil — a physiological session monitor for wearable BLE sensors.
+//!
+//! # Data flow
+//!
+//! ```text
+//!  sources (each a task)          pipeline (one task owns all state)          sinks
+//!  sources::ble      ─┐           gatt:     GATT bytes -> samples            ┌─ watch   -> dashboard (ratatui)
+//!  sources::simulate ─┼─ Batch ─▶ history:  ring buffers per stream  ───────┼─ bounded -> record (Arrow, own thread)
+//!  sources::stream   ─┤  channel  alarms:   pure state machine              └─ bounded -> headless (JSON lines)
+//!  sources::replay   ─┘           operator actions (ack, marker, …)  ◀── keys / stream action lines
+//! ```
+//!
+//! # Layout
+//!
+//! - [`model`]: the shared vocabulary (session time, source events, samples,
+//!   alarm and operator events).
+//! - [`clock`]: real or virtual time; nothing else reads the system clock.
+//! - [`gatt`]: decoders and encoders for the Bluetooth SIG characteristics.
+//! - [`history`]: per-device, per-quantity ring buffers and the whole-session
+//!   trend; memory bounded for any session length.
+//! - [`alarms`]: the IEC 60601-1-8 style alarm engine (pure, deterministic).
+//! - [`config`]: layered, validated configuration (alarm limits).
+//! - [`devices`]: device profiles (`devices/*.toml`).
+//! - [`pipeline`]: the task that owns decoders, history and alarms.
+//! - [`snapshot`]: what the dashboard reads.
+//! - [`sources`]: BLE, simulator, NDJSON streams, replay.
+//! - [`record`]: Arrow recordings and the readers behind replay, summary,
+//!   export and report.
+//! - [`headless`]: the JSON-lines sink.
+//! - [`dashboard`]: the live terminal screen.
+//! - [`session`]: wires sources, pipeline and sinks; every spawn and channel
+//!   is created there.
+//! - [`cli`]: the command line.
+
+pub mod alarms;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dashboard;
+pub mod devices;
+pub mod gatt;
+pub mod headless;
+pub mod history;
+pub mod model;
+pub mod pipeline;
+pub mod record;
+pub mod session;
+pub mod snapshot;
+pub mod sources;

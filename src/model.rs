@@ -1,0 +1,753 @@
+//! The vocabulary every stage shares: session time, device labels,
+//! characteristics, source events, samples, operator actions and the output
+//! events that sinks print and record.
+//!
+//! These types cross channels in batches, so they are small and cheap to
+//! clone: a device label is an `Arc<str>` (one atomic increment), a payload is
+//! inline up to [`PAYLOAD_INLINE`] bytes (every SIG characteristic vigil
+//! decodes fits in the default ATT MTU of 23, i.e. 20 bytes of value).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// Monotonic nanoseconds since the session started.
+///
+/// Every `at_ms` in headless output and streams is this value in
+/// milliseconds; a recording's `t` is the session's start UTC plus this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionTime(pub u64);
+
+impl SessionTime {
+    pub const ZERO: SessionTime = SessionTime(0);
+    pub const MAX: SessionTime = SessionTime(u64::MAX);
+
+    #[must_use]
+    pub const fn from_millis(ms: u64) -> Self {
+        SessionTime(ms.saturating_mul(1_000_000))
+    }
+
+    #[must_use]
+    pub const fn from_secs(s: u64) -> Self {
+        SessionTime(s.saturating_mul(1_000_000_000))
+    }
+
+    #[must_use]
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Whole milliseconds, rounded down (the `at_ms` of headless lines).
+    #[must_use]
+    pub const fn as_millis(self) -> u64 {
+        self.0 / 1_000_000
+    }
+
+    #[must_use]
+    pub fn as_secs_f64(self) -> f64 {
+        // Precision loss only beyond 2^53 ns (104 days): irrelevant here.
+        #[allow(clippy::cast_precision_loss)]
+        let s = self.0 as f64 / 1e9;
+        s
+    }
+
+    #[must_use]
+    pub const fn saturating_add(self, d: Duration) -> Self {
+        let nanos = d.as_nanos();
+        let nanos = if nanos > u64::MAX as u128 { u64::MAX } else { nanos as u64 };
+        SessionTime(self.0.saturating_add(nanos))
+    }
+
+    #[must_use]
+    pub const fn saturating_sub(self, d: Duration) -> Self {
+        let nanos = d.as_nanos();
+        let nanos = if nanos > u64::MAX as u128 { u64::MAX } else { nanos as u64 };
+        SessionTime(self.0.saturating_sub(nanos))
+    }
+
+    /// Time elapsed from `earlier` to `self` (zero if `earlier` is later).
+    #[must_use]
+    pub const fn since(self, earlier: SessionTime) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl fmt::Display for SessionTime {
+    /// `H:MM:SS` since session start.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0 / 1_000_000_000;
+        write!(f, "{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    }
+}
+
+/// A short, stable device label (`chest`, `thermo`, `manual`).
+///
+/// `session.json` maps it to address, name and model.
+pub type DeviceLabel = Arc<str>;
+
+/// Label of the pseudo-device that carries readings entered by hand.
+pub const MANUAL_DEVICE: &str = "manual";
+
+/// A GATT characteristic, identified the way recordings and streams spell it:
+/// 4 lowercase hex digits for SIG 16-bit UUIDs, the full UUID otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Characteristic {
+    /// 0x2A37
+    HeartRateMeasurement,
+    /// 0x2A1C (indicated)
+    TemperatureMeasurement,
+    /// 0x2A1E
+    IntermediateTemperature,
+    /// 0x2A6E (Environmental Sensing)
+    Temperature,
+    /// 0x2A35 (indicated)
+    BloodPressureMeasurement,
+    /// 0x2A5F
+    PlxContinuousMeasurement,
+    /// 0x2A19
+    BatteryLevel,
+    /// Any other SIG 16-bit characteristic.
+    Sig16(u16),
+    /// A vendor characteristic with a full 128-bit UUID.
+    Uuid128(u128),
+}
+
+/// The Bluetooth base UUID `0000xxxx-0000-1000-8000-00805f9b34fb` with the
+/// 16-bit part zeroed.
+pub const BLUETOOTH_BASE_UUID: u128 = 0x0000_0000_0000_1000_8000_0080_5f9b_34fb;
+
+impl Characteristic {
+    #[must_use]
+    pub const fn from_u16(short: u16) -> Self {
+        match short {
+            0x2A37 => Self::HeartRateMeasurement,
+            0x2A1C => Self::TemperatureMeasurement,
+            0x2A1E => Self::IntermediateTemperature,
+            0x2A6E => Self::Temperature,
+            0x2A35 => Self::BloodPressureMeasurement,
+            0x2A5F => Self::PlxContinuousMeasurement,
+            0x2A19 => Self::BatteryLevel,
+            other => Self::Sig16(other),
+        }
+    }
+
+    /// The SIG 16-bit assigned number, if this is a SIG characteristic.
+    #[must_use]
+    pub const fn short(self) -> Option<u16> {
+        Some(match self {
+            Self::HeartRateMeasurement => 0x2A37,
+            Self::TemperatureMeasurement => 0x2A1C,
+            Self::IntermediateTemperature => 0x2A1E,
+            Self::Temperature => 0x2A6E,
+            Self::BloodPressureMeasurement => 0x2A35,
+            Self::PlxContinuousMeasurement => 0x2A5F,
+            Self::BatteryLevel => 0x2A19,
+            Self::Sig16(s) => s,
+            Self::Uuid128(_) => return None,
+        })
+    }
+
+    /// The full 128-bit UUID.
+    #[must_use]
+    pub const fn uuid(self) -> u128 {
+        match self {
+            Self::Uuid128(u) => u,
+            other => match other.short() {
+                Some(s) => BLUETOOTH_BASE_UUID | ((s as u128) << 96),
+                None => 0,
+            },
+        }
+    }
+
+    /// From a full UUID; SIG base UUIDs become their 16-bit form.
+    #[must_use]
+    pub const fn from_uuid(uuid: u128) -> Self {
+        let mask: u128 = !(0xFFFF_FFFFu128 << 96);
+        if uuid & mask == BLUETOOTH_BASE_UUID && (uuid >> 112) == 0 {
+            Self::from_u16(((uuid >> 96) & 0xFFFF) as u16)
+        } else {
+            Self::Uuid128(uuid)
+        }
+    }
+
+    /// Parse `2a37`, `0x2A37` or a full UUID (with or without dashes).
+    pub fn parse(text: &str) -> Result<Self, ParseCharacteristicError> {
+        let t = text.trim();
+        let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+        let hex: String = t.chars().filter(|c| *c != '-').collect();
+        let err = || ParseCharacteristicError(text.to_owned());
+        match hex.len() {
+            4 => u16::from_str_radix(&hex, 16).map(Self::from_u16).map_err(|_| err()),
+            32 => u128::from_str_radix(&hex, 16).map(Self::from_uuid).map_err(|_| err()),
+            _ => Err(err()),
+        }
+    }
+}
+
+impl fmt::Display for Characteristic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.short() {
+            Some(s) => write!(f, "{s:04x}"),
+            None => {
+                let u = self.uuid();
+                write!(
+                    f,
+                    "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                    (u >> 96) as u32,
+                    (u >> 80) as u16,
+                    (u >> 64) as u16,
+                    (u >> 48) as u16,
+                    u & 0xFFFF_FFFF_FFFF
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a characteristic: give 4 hex digits (2a37) or a full UUID")]
+pub struct ParseCharacteristicError(pub String);
+
+/// Bytes inline before a payload spills to the heap.
+pub const PAYLOAD_INLINE: usize = 24;
+
+/// A raw GATT notification value, as the sensor sent it.
+pub type Payload = SmallVec<[u8; PAYLOAD_INLINE]>;
+
+/// What a source saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    /// A GATT notification or indication.
+    Notification {
+        characteristic: Characteristic,
+        payload: Payload,
+    },
+    Connected {
+        name: Option<String>,
+        address: Option<String>,
+        /// 16-bit SIG service numbers the device offers (0x180D …).
+        services: Vec<u16>,
+    },
+    Disconnected {
+        reason: Option<String>,
+    },
+    Rssi(i16),
+    /// What the device says about itself (Device Information service),
+    /// read after connecting; goes into `session.json`.
+    DeviceInfo(DeviceInfo),
+    /// An operator action (from keys, a stream's action line or a replay).
+    Operator(OperatorAction),
+    /// A stream line that could not be used; reported, then skipped.
+    BadInput {
+        line: u64,
+        message: String,
+    },
+    /// The clock jumped (suspend, wall-clock change) over this span; timers
+    /// must not fire a burst of alarms for it.
+    Gap {
+        duration: Duration,
+    },
+}
+
+/// Device Information service strings (0x180A), where the device has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+}
+
+/// One thing that happened at a device (or, for operator actions and
+/// session-wide events, with `device` naming the target or `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceEvent {
+    pub at: SessionTime,
+    pub device: Option<DeviceLabel>,
+    pub body: EventBody,
+}
+
+impl SourceEvent {
+    #[must_use]
+    pub fn notification(at: SessionTime, device: DeviceLabel, characteristic: Characteristic, payload: &[u8]) -> Self {
+        Self {
+            at,
+            device: Some(device),
+            body: EventBody::Notification {
+                characteristic,
+                payload: Payload::from_slice(payload),
+            },
+        }
+    }
+}
+
+/// A batch of source events in time order, with the source's promise that
+/// nothing earlier than `until` will follow (the virtual clock's watermark).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub events: Vec<SourceEvent>,
+    /// Session time up to which the source is complete. Under a virtual clock
+    /// the pipeline advances its timers to here; under the real clock it is
+    /// the receive time of the last event.
+    pub until: SessionTime,
+}
+
+/// The physical quantities vigil records, units normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    HeartRateBpm,
+    RrIntervalMs,
+    EnergyExpendedKj,
+    BodyTemperatureC,
+    SkinTemperatureC,
+    AmbientTemperatureC,
+    Spo2Pct,
+    PulseRateBpm,
+    SystolicMmhg,
+    DiastolicMmhg,
+    MapMmhg,
+    BatteryPct,
+}
+
+impl Quantity {
+    pub const ALL: [Quantity; 12] = [
+        Quantity::HeartRateBpm,
+        Quantity::RrIntervalMs,
+        Quantity::EnergyExpendedKj,
+        Quantity::BodyTemperatureC,
+        Quantity::SkinTemperatureC,
+        Quantity::AmbientTemperatureC,
+        Quantity::Spo2Pct,
+        Quantity::PulseRateBpm,
+        Quantity::SystolicMmhg,
+        Quantity::DiastolicMmhg,
+        Quantity::MapMmhg,
+        Quantity::BatteryPct,
+    ];
+
+    /// The name used in recordings, streams and headless output.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Quantity::HeartRateBpm => "heart_rate_bpm",
+            Quantity::RrIntervalMs => "rr_interval_ms",
+            Quantity::EnergyExpendedKj => "energy_expended_kj",
+            Quantity::BodyTemperatureC => "body_temperature_c",
+            Quantity::SkinTemperatureC => "skin_temperature_c",
+            Quantity::AmbientTemperatureC => "ambient_temperature_c",
+            Quantity::Spo2Pct => "spo2_pct",
+            Quantity::PulseRateBpm => "pulse_rate_bpm",
+            Quantity::SystolicMmhg => "systolic_mmhg",
+            Quantity::DiastolicMmhg => "diastolic_mmhg",
+            Quantity::MapMmhg => "map_mmhg",
+            Quantity::BatteryPct => "battery_pct",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.as_str() == name)
+    }
+
+    /// Unit shown next to the value on screen.
+    #[must_use]
+    pub const fn unit(self) -> &'static str {
+        match self {
+            Quantity::HeartRateBpm | Quantity::PulseRateBpm => "bpm",
+            Quantity::RrIntervalMs => "ms",
+            Quantity::EnergyExpendedKj => "kJ",
+            Quantity::BodyTemperatureC | Quantity::SkinTemperatureC | Quantity::AmbientTemperatureC => "°C",
+            Quantity::Spo2Pct | Quantity::BatteryPct => "%",
+            Quantity::SystolicMmhg | Quantity::DiastolicMmhg | Quantity::MapMmhg => "mmHg",
+        }
+    }
+
+    /// Short label for tiles and charts.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Quantity::HeartRateBpm => "HR",
+            Quantity::RrIntervalMs => "RR",
+            Quantity::EnergyExpendedKj => "Energy",
+            Quantity::BodyTemperatureC => "Temp",
+            Quantity::SkinTemperatureC => "Skin",
+            Quantity::AmbientTemperatureC => "Ambient",
+            Quantity::Spo2Pct => "SpO2",
+            Quantity::PulseRateBpm => "Pulse",
+            Quantity::SystolicMmhg => "SYS",
+            Quantity::DiastolicMmhg => "DIA",
+            Quantity::MapMmhg => "MAP",
+            Quantity::BatteryPct => "Battery",
+        }
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One decoded value.
+///
+/// `value` is `NaN` when the sensor sent a well-formed "no valid measurement"
+/// (IEEE-11073 NaN, NRes, ±INF): the alarm engine turns that into
+/// `tech.invalid`, the dashboard shows `--`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub at: SessionTime,
+    pub device: DeviceLabel,
+    pub quantity: Quantity,
+    pub value: f64,
+    /// Skin contact, where the sensor reports it (heart-rate straps).
+    pub contact: Option<bool>,
+    /// A timestamp the device sent itself, nanoseconds since the Unix epoch
+    /// (UTC as the device believes it).
+    pub device_time_ns: Option<i64>,
+}
+
+/// Alarm priority (IEC 60601-1-8: low, medium, high).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+impl Priority {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The alarm conditions of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Condition {
+    #[serde(rename = "hr.high")]
+    HrHigh,
+    #[serde(rename = "hr.low")]
+    HrLow,
+    #[serde(rename = "hr.rise")]
+    HrRise,
+    #[serde(rename = "temp.high")]
+    TempHigh,
+    #[serde(rename = "temp.rise")]
+    TempRise,
+    #[serde(rename = "spo2.low")]
+    Spo2Low,
+    #[serde(rename = "bp.high")]
+    BpHigh,
+    #[serde(rename = "tech.disconnected")]
+    TechDisconnected,
+    #[serde(rename = "tech.stale")]
+    TechStale,
+    #[serde(rename = "tech.no_contact")]
+    TechNoContact,
+    #[serde(rename = "tech.invalid")]
+    TechInvalid,
+    #[serde(rename = "tech.battery_low")]
+    TechBatteryLow,
+    #[serde(rename = "tech.recording")]
+    TechRecording,
+    #[serde(rename = "tech.stalled")]
+    TechStalled,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 14] = [
+        Condition::HrHigh,
+        Condition::HrLow,
+        Condition::HrRise,
+        Condition::TempHigh,
+        Condition::TempRise,
+        Condition::Spo2Low,
+        Condition::BpHigh,
+        Condition::TechDisconnected,
+        Condition::TechStale,
+        Condition::TechNoContact,
+        Condition::TechInvalid,
+        Condition::TechBatteryLow,
+        Condition::TechRecording,
+        Condition::TechStalled,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Condition::HrHigh => "hr.high",
+            Condition::HrLow => "hr.low",
+            Condition::HrRise => "hr.rise",
+            Condition::TempHigh => "temp.high",
+            Condition::TempRise => "temp.rise",
+            Condition::Spo2Low => "spo2.low",
+            Condition::BpHigh => "bp.high",
+            Condition::TechDisconnected => "tech.disconnected",
+            Condition::TechStale => "tech.stale",
+            Condition::TechNoContact => "tech.no_contact",
+            Condition::TechInvalid => "tech.invalid",
+            Condition::TechBatteryLow => "tech.battery_low",
+            Condition::TechRecording => "tech.recording",
+            Condition::TechStalled => "tech.stalled",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    #[must_use]
+    pub const fn is_technical(self) -> bool {
+        matches!(
+            self,
+            Condition::TechDisconnected
+                | Condition::TechStale
+                | Condition::TechNoContact
+                | Condition::TechInvalid
+                | Condition::TechBatteryLow
+                | Condition::TechRecording
+                | Condition::TechStalled
+        )
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Alarm states as printed (`pending` is internal and never printed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmState {
+    Active,
+    Escalated,
+    Acknowledged,
+    Latched,
+    Cleared,
+}
+
+impl AlarmState {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Active => "active",
+            AlarmState::Escalated => "escalated",
+            AlarmState::Acknowledged => "acknowledged",
+            AlarmState::Latched => "latched",
+            AlarmState::Cleared => "cleared",
+        }
+    }
+}
+
+/// What a marker marks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Free text, e.g. `dose 120 mg`.
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MarkerKind>,
+    /// Dose amount in milligrams, where the marker is a dose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_mg: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerKind {
+    Dose,
+    SupplementalDose,
+    Note,
+}
+
+/// Something the medical monitor (or a stream's action line) did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OperatorAction {
+    /// Acknowledge one alarm, or all when `alarm` is `None`.
+    Ack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alarm: Option<Condition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    AudioPause,
+    Marker(Marker),
+    /// Take the current values as the baseline (for `hr.rise`).
+    Baseline {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    /// Change one limit for this session.
+    Limit {
+        condition: Condition,
+        priority: Priority,
+        value: f64,
+    },
+    /// A reading entered by hand (cuff BP, oral temperature): recorded as a
+    /// sample of device `manual`.
+    Manual { quantity: Quantity, value: f64 },
+}
+
+impl OperatorAction {
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            OperatorAction::Ack { .. } => "ack",
+            OperatorAction::AudioPause => "audio_pause",
+            OperatorAction::Marker(_) => "marker",
+            OperatorAction::Baseline { .. } => "baseline",
+            OperatorAction::Limit { .. } => "limit",
+            OperatorAction::Manual { .. } => "manual",
+        }
+    }
+}
+
+/// One alarm transition, as printed and recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmEvent {
+    pub at: SessionTime,
+    pub condition: Condition,
+    /// `None` for session-wide alarms (`tech.recording`, `tech.stalled`).
+    pub device: Option<DeviceLabel>,
+    pub priority: Priority,
+    pub state: AlarmState,
+    /// The value that triggered or escalated it, where there is one.
+    pub value: Option<f64>,
+}
+
+/// The current state of one alarm instance, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmStatus {
+    pub condition: Condition,
+    pub device: Option<DeviceLabel>,
+    pub priority: Priority,
+    pub state: AlarmState,
+    /// When it became active.
+    pub since: SessionTime,
+    /// When its state or priority last changed.
+    pub changed: SessionTime,
+    pub value: Option<f64>,
+    /// Whether the audible signal is due (not acknowledged, not paused).
+    pub audible: bool,
+}
+
+/// A change of a device's link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionChange {
+    Connected {
+        name: Option<String>,
+        address: Option<String>,
+        services: Vec<u16>,
+    },
+    Disconnected {
+        reason: Option<String>,
+    },
+}
+
+/// Everything the pipeline reports besides samples: the rows of
+/// `events.arrow` and the lines of headless output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputEvent {
+    Alarm(AlarmEvent),
+    Operator {
+        at: SessionTime,
+        action: OperatorAction,
+    },
+    Connection {
+        at: SessionTime,
+        device: DeviceLabel,
+        change: ConnectionChange,
+    },
+    DecodeError {
+        at: SessionTime,
+        device: Option<DeviceLabel>,
+        characteristic: Option<Characteristic>,
+        /// Line number of a stream input, where the error is a bad line.
+        line: Option<u64>,
+        message: String,
+    },
+    Gap {
+        at: SessionTime,
+        duration: Duration,
+    },
+}
+
+impl OutputEvent {
+    #[must_use]
+    pub fn at(&self) -> SessionTime {
+        match self {
+            OutputEvent::Alarm(a) => a.at,
+            OutputEvent::Operator { at, .. }
+            | OutputEvent::Connection { at, .. }
+            | OutputEvent::DecodeError { at, .. }
+            | OutputEvent::Gap { at, .. } => *at,
+        }
+    }
+
+    /// The `kind` column of `events.arrow` and `type` of headless lines.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            OutputEvent::Alarm(_) => "alarm",
+            OutputEvent::Operator { .. } => "operator",
+            OutputEvent::Connection { .. } => "connection",
+            OutputEvent::DecodeError { .. } => "decode_error",
+            OutputEvent::Gap { .. } => "gap",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characteristic_spelling_round_trips() {
+        for text in ["2a37", "2a1c", "2a1e", "2a6e", "2a35", "2a5f", "2a19", "2a29"] {
+            assert_eq!(Characteristic::parse(text).unwrap().to_string(), text);
+        }
+        let hr = Characteristic::parse("00002A37-0000-1000-8000-00805F9B34FB").unwrap();
+        assert_eq!(hr, Characteristic::HeartRateMeasurement);
+        let vendor = "6e400003-b5a3-f393-e0a9-e50e24dcca9e";
+        assert_eq!(Characteristic::parse(vendor).unwrap().to_string(), vendor);
+        assert!(Characteristic::parse("2a3").is_err());
+        assert!(Characteristic::parse("zzzz").is_err());
+    }
+
+    #[test]
+    fn session_time_formats_as_clock() {
+        assert_eq!(SessionTime::from_secs(3 * 3600 + 62).to_string(), "3:01:02");
+        assert_eq!(SessionTime::from_millis(1500).as_millis(), 1500);
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for q in Quantity::ALL {
+            assert_eq!(Quantity::parse(q.as_str()), Some(q));
+        }
+        for c in Condition::ALL {
+            assert_eq!(Condition::parse(c.as_str()), Some(c));
+        }
+    }
+}

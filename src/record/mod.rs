@@ -1,0 +1,1 @@
+//! Arrow recordings (being written: see issue 5).

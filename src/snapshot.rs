@@ -1,0 +1,127 @@
+//! What the dashboard reads: a self-contained picture of the session that
+//! the pipeline publishes on a `watch` channel at a steady tick.
+//!
+//! Whether a number may be shown is decided here, once, by the pipeline
+//! ([`ReadingStatus`]), never by the screen: a stale value, a value without
+//! skin contact or an invalid value is never presented as live.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::history::TrendBucket;
+use crate::model::{AlarmStatus, Condition, DeviceLabel, Marker, Priority, Quantity, SessionTime};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Session time of this picture.
+    pub now: SessionTime,
+    pub start_utc: DateTime<Utc>,
+    pub participant: Option<String>,
+    /// Where the recording goes, if recording.
+    pub record_dir: Option<PathBuf>,
+    pub mode: Mode,
+    pub devices: Vec<DeviceView>,
+    /// Alarms that are not cleared, highest priority first, then newest.
+    pub alarms: Vec<AlarmStatus>,
+    pub audio_paused_until: Option<SessionTime>,
+    pub markers: Vec<(SessionTime, Marker)>,
+    /// Session time of the last dose or supplemental-dose marker.
+    pub last_dose_at: Option<SessionTime>,
+    pub counters: Counters,
+    /// The alarm limits in force, one line each, for the limits view.
+    pub limits: Vec<LimitView>,
+    /// Width of the recent-window charts.
+    pub window: Duration,
+    /// Whether the pipeline missed its tick (`tech.stalled`).
+    pub stalled: bool,
+    /// Whether the session has ended (end of stream or replay).
+    pub finished: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Live,
+    Simulated,
+    Replay { paused: bool, speed: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    pub samples: u64,
+    pub notifications: u64,
+    pub decode_errors: u64,
+    pub bad_lines: u64,
+    /// Recorder messages dropped because its channel was full.
+    pub recorder_drops: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitView {
+    pub condition: Condition,
+    pub priority: Priority,
+    /// Human text such as `> 120 bpm for 30 s`.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceView {
+    pub label: DeviceLabel,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub connected: bool,
+    pub rssi: Option<i16>,
+    pub battery_pct: Option<f64>,
+    /// Skin contact as last reported (`None`: the sensor does not report it).
+    pub contact: Option<bool>,
+    pub decode_errors: u64,
+    pub readings: Vec<Reading>,
+}
+
+/// One quantity of one device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub quantity: Quantity,
+    /// The last value received, whatever its status. Show it only when
+    /// `status` is [`ReadingStatus::Live`] (or, for intermittent sensors,
+    /// [`ReadingStatus::Intermittent`] with its age).
+    pub last: Option<f64>,
+    /// Age of the last sample.
+    pub age: Option<Duration>,
+    pub status: ReadingStatus,
+    /// Recent window, `(seconds since session start, value)`, oldest first.
+    pub recent: Vec<(f64, f64)>,
+    /// Whole-session trend.
+    pub trend: Vec<TrendBucket>,
+    /// Heart-rate variability (RMSSD over the last minute of RR), where RR
+    /// intervals are available.
+    pub rmssd_ms: Option<f64>,
+}
+
+/// Whether a reading's number may be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingStatus {
+    /// Fresh, with contact, valid: show the number.
+    Live,
+    /// An intermittent sensor's last reading: show it with its age.
+    Intermittent,
+    /// No data within the staleness limit: show `--`.
+    Stale,
+    /// The sensor reports no skin contact: show `--`.
+    NoContact,
+    /// The sensor sent "no valid measurement" or an impossible value: `--`.
+    Invalid,
+    /// The device is disconnected: `--`.
+    Disconnected,
+    /// Nothing received yet: `--`.
+    NoData,
+}
+
+impl ReadingStatus {
+    /// Whether the number may be displayed as a current value.
+    #[must_use]
+    pub const fn shows_value(self) -> bool {
+        matches!(self, ReadingStatus::Live | ReadingStatus::Intermittent)
+    }
+}

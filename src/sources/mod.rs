@@ -1,0 +1,1 @@
+//! Event sources: BLE, simulator, NDJSON streams, replay.
