@@ -114,7 +114,7 @@ pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
         });
     }
     let rr_len = p.len() - rr_offset;
-    if rr_len % 2 != 0 {
+    if !rr_len.is_multiple_of(2) {
         return Err(DecodeError::OddRrBytes { offset: rr_offset, len: rr_len });
     }
 
