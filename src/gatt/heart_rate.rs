@@ -23,7 +23,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::{DecodeError, SampleSink, flags_byte, is_zero, le_u16};
-use crate::model::{Characteristic, Payload, Quantity};
+use crate::model::{Characteristic, Payload, Quantity, SessionTime};
 
 const C: Characteristic = Characteristic::HeartRateMeasurement;
 
@@ -186,12 +186,13 @@ impl HeartRateMeasurement {
         sink.push(Quantity::HeartRateBpm, f64::from(self.heart_rate_bpm));
         // The last beat is at `at`; each earlier one lies the following
         // interval before it. Pushed oldest first, as they arrived.
-        let mut after_first: u64 = self.rr_intervals_1024.iter().skip(1).map(|&rr| rr_nanos(rr)).sum();
+        // `later`: the sum of the intervals after the current one.
+        let mut later: u64 = self.rr_intervals_1024.iter().skip(1).map(|&rr| rr_nanos(rr)).sum();
         for (i, &rr) in self.rr_intervals_1024.iter().enumerate() {
-            let at = crate::model::SessionTime(sink.at.0.saturating_sub(after_first));
+            let at = SessionTime(sink.at.0.saturating_sub(later));
             sink.push_at(at, Quantity::RrIntervalMs, rr_ms(rr));
             if let Some(&next) = self.rr_intervals_1024.get(i + 1) {
-                after_first -= rr_nanos(next);
+                later -= rr_nanos(next);
             }
         }
         if let Some(e) = self.energy_expended_kj {
