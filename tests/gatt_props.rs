@@ -11,8 +11,9 @@ use vigil::gatt::health_thermometer::{TemperatureType, TemperatureUnit};
 use vigil::gatt::heart_rate::{HeartRateFormat, RrIntervals, SensorContact};
 use vigil::gatt::plx::{PlxDeviceStatus, PlxMeasurementStatus, SpO2Pr};
 use vigil::gatt::{
-    BatteryLevel, BloodPressureMeasurement, DateTime, EnvironmentalTemperature, FloatValue, HeartRateMeasurement,
-    Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode, decode_json,
+    BatteryLevel, BloodPressureMeasurement, DateTime, EnvironmentalTemperature, FloatValue,
+    HeartRateMeasurement, Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode,
+    decode_json,
 };
 use vigil::model::{Characteristic, DeviceLabel, Quantity, SessionTime};
 
@@ -42,9 +43,22 @@ fn sfloat() -> impl Strategy<Value = SFloat> {
 }
 
 fn date_time() -> impl Strategy<Value = DateTime> {
-    (any::<u16>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(
-        |(year, month, day, hours, minutes, seconds)| DateTime { year, month, day, hours, minutes, seconds },
+    (
+        any::<u16>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
     )
+        .prop_map(|(year, month, day, hours, minutes, seconds)| DateTime {
+            year,
+            month,
+            day,
+            hours,
+            minutes,
+            seconds,
+        })
 }
 
 fn heart_rate() -> impl Strategy<Value = HeartRateMeasurement> {
@@ -63,7 +77,11 @@ fn heart_rate() -> impl Strategy<Value = HeartRateMeasurement> {
         any::<u8>(),
     )
         .prop_map(|((bpm, format), contact, energy, rr, bits)| {
-            let allowed = if contact == SensorContact::NotSupported { 0xE2 } else { 0xE0 };
+            let allowed = if contact == SensorContact::NotSupported {
+                0xE2
+            } else {
+                0xE0
+            };
             HeartRateMeasurement {
                 heart_rate_bpm: bpm,
                 format,
@@ -89,16 +107,22 @@ fn temperature() -> impl Strategy<Value = TemperatureMeasurement> {
         proptest::option::of(temperature_type()),
         any::<u8>(),
     )
-        .prop_map(|(intermediate, fahrenheit, temperature, timestamp, temperature_type, bits)| {
-            TemperatureMeasurement {
-                intermediate,
-                unit: if fahrenheit { TemperatureUnit::Fahrenheit } else { TemperatureUnit::Celsius },
-                temperature,
-                timestamp,
-                temperature_type,
-                other_flag_bits: bits & 0xF8,
-            }
-        })
+        .prop_map(
+            |(intermediate, fahrenheit, temperature, timestamp, temperature_type, bits)| {
+                TemperatureMeasurement {
+                    intermediate,
+                    unit: if fahrenheit {
+                        TemperatureUnit::Fahrenheit
+                    } else {
+                        TemperatureUnit::Celsius
+                    },
+                    temperature,
+                    timestamp,
+                    temperature_type,
+                    other_flag_bits: bits & 0xF8,
+                }
+            },
+        )
 }
 
 fn blood_pressure() -> impl Strategy<Value = BloodPressureMeasurement> {
@@ -111,23 +135,40 @@ fn blood_pressure() -> impl Strategy<Value = BloodPressureMeasurement> {
         proptest::option::of(any::<u16>().prop_map(BloodPressureStatus::from_bits)),
         any::<u8>(),
     )
-        .prop_map(|(kpa, (systolic, diastolic, mean_arterial), timestamp, pulse, user_id, status, bits)| {
-            BloodPressureMeasurement {
-                unit: if kpa { PressureUnit::Kpa } else { PressureUnit::Mmhg },
-                systolic,
-                diastolic,
-                mean_arterial,
+        .prop_map(
+            |(
+                kpa,
+                (systolic, diastolic, mean_arterial),
                 timestamp,
-                pulse_rate_bpm: pulse,
+                pulse,
                 user_id,
                 status,
-                other_flag_bits: bits & 0xE0,
-            }
-        })
+                bits,
+            )| {
+                BloodPressureMeasurement {
+                    unit: if kpa {
+                        PressureUnit::Kpa
+                    } else {
+                        PressureUnit::Mmhg
+                    },
+                    systolic,
+                    diastolic,
+                    mean_arterial,
+                    timestamp,
+                    pulse_rate_bpm: pulse,
+                    user_id,
+                    status,
+                    other_flag_bits: bits & 0xE0,
+                }
+            },
+        )
 }
 
 fn spo2_pr() -> impl Strategy<Value = SpO2Pr> {
-    (sfloat(), sfloat()).prop_map(|(spo2_pct, pulse_rate_bpm)| SpO2Pr { spo2_pct, pulse_rate_bpm })
+    (sfloat(), sfloat()).prop_map(|(spo2_pct, pulse_rate_bpm)| SpO2Pr {
+        spo2_pct,
+        pulse_rate_bpm,
+    })
 }
 
 fn plx() -> impl Strategy<Value = PlxContinuous> {
@@ -140,27 +181,31 @@ fn plx() -> impl Strategy<Value = PlxContinuous> {
         proptest::option::of(sfloat()),
         any::<u8>(),
     )
-        .prop_map(|(normal, fast, slow, measurement_status, device_and_sensor_status, pai, bits)| {
-            PlxContinuous {
-                spo2_pct: normal.spo2_pct,
-                pulse_rate_bpm: normal.pulse_rate_bpm,
-                fast,
-                slow,
-                measurement_status,
-                device_and_sensor_status,
-                pulse_amplitude_index_pct: pai,
-                other_flag_bits: bits & 0xE0,
-            }
-        })
+        .prop_map(
+            |(normal, fast, slow, measurement_status, device_and_sensor_status, pai, bits)| {
+                PlxContinuous {
+                    spo2_pct: normal.spo2_pct,
+                    pulse_rate_bpm: normal.pulse_rate_bpm,
+                    fast,
+                    slow,
+                    measurement_status,
+                    device_and_sensor_status,
+                    pulse_amplitude_index_pct: pai,
+                    other_flag_bits: bits & 0xE0,
+                }
+            },
+        )
 }
 
 fn measurement() -> impl Strategy<Value = Measurement> {
     prop_oneof![
         heart_rate().prop_map(Measurement::HeartRate),
         temperature().prop_map(Measurement::Temperature),
-        any::<i16>().prop_map(|t| Measurement::EnvironmentalTemperature(EnvironmentalTemperature {
-            temperature_centi_c: t
-        })),
+        any::<i16>().prop_map(|t| Measurement::EnvironmentalTemperature(
+            EnvironmentalTemperature {
+                temperature_centi_c: t
+            }
+        )),
         blood_pressure().prop_map(Measurement::BloodPressure),
         plx().prop_map(Measurement::Plx),
         (0u8..=100).prop_map(|level_pct| Measurement::Battery(BatteryLevel { level_pct })),

@@ -21,7 +21,10 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FloatValue {
     /// `mantissa × 10^exponent`; mantissa fits 24 bits signed.
-    Finite { mantissa: i32, exponent: i8 },
+    Finite {
+        mantissa: i32,
+        exponent: i8,
+    },
     NaN,
     /// Not at this resolution.
     NRes,
@@ -35,7 +38,10 @@ pub enum FloatValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SFloat {
     /// `mantissa × 10^exponent`; mantissa fits 12 bits signed, exponent 4.
-    Finite { mantissa: i16, exponent: i8 },
+    Finite {
+        mantissa: i16,
+        exponent: i8,
+    },
     NaN,
     NRes,
     PositiveInfinity,
@@ -109,7 +115,9 @@ impl FloatValue {
             Self::NegativeInfinity => 0x0080_0002,
             Self::Reserved => 0x0080_0001,
             #[allow(clippy::cast_sign_loss)]
-            Self::Finite { mantissa, exponent } => ((exponent as u8 as u32) << 24) | (mantissa as u32 & 0x00FF_FFFF),
+            Self::Finite { mantissa, exponent } => {
+                ((exponent as u8 as u32) << 24) | (mantissa as u32 & 0x00FF_FFFF)
+            }
         }
     }
 
@@ -136,7 +144,11 @@ impl FloatValue {
             return Some(Self::NaN);
         }
         if value.is_infinite() {
-            return Some(if value > 0.0 { Self::PositiveInfinity } else { Self::NegativeInfinity });
+            return Some(if value > 0.0 {
+                Self::PositiveInfinity
+            } else {
+                Self::NegativeInfinity
+            });
         }
         let m = mantissa_for(value, exponent, FLOAT_MANTISSA_MIN, FLOAT_MANTISSA_MAX)?;
         Self::finite(m, exponent)
@@ -188,7 +200,9 @@ impl SFloat {
             Self::NegativeInfinity => 0x0802,
             Self::Reserved => 0x0801,
             #[allow(clippy::cast_sign_loss)]
-            Self::Finite { mantissa, exponent } => (((exponent as u8) & 0x0F) as u16) << 12 | (mantissa as u16 & 0x0FFF),
+            Self::Finite { mantissa, exponent } => {
+                (((exponent as u8) & 0x0F) as u16) << 12 | (mantissa as u16 & 0x0FFF)
+            }
         }
     }
 
@@ -218,7 +232,11 @@ impl SFloat {
             return Some(Self::NaN);
         }
         if value.is_infinite() {
-            return Some(if value > 0.0 { Self::PositiveInfinity } else { Self::NegativeInfinity });
+            return Some(if value > 0.0 {
+                Self::PositiveInfinity
+            } else {
+                Self::NegativeInfinity
+            });
         }
         let m = mantissa_for(
             value,
@@ -255,7 +273,9 @@ fn serialize_special<S: Serializer>(name: &'static str, s: S) -> Result<S::Ok, S
 impl Serialize for FloatValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Finite { mantissa, exponent } => s.serialize_f64(scale(f64::from(*mantissa), *exponent)),
+            Self::Finite { mantissa, exponent } => {
+                s.serialize_f64(scale(f64::from(*mantissa), *exponent))
+            }
             Self::NaN => serialize_special("NaN", s),
             Self::NRes => serialize_special("NRes", s),
             Self::PositiveInfinity => serialize_special("+INF", s),
@@ -268,7 +288,9 @@ impl Serialize for FloatValue {
 impl Serialize for SFloat {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Finite { mantissa, exponent } => s.serialize_f64(scale(f64::from(*mantissa), *exponent)),
+            Self::Finite { mantissa, exponent } => {
+                s.serialize_f64(scale(f64::from(*mantissa), *exponent))
+            }
             Self::NaN => serialize_special("NaN", s),
             Self::NRes => serialize_special("NRes", s),
             Self::PositiveInfinity => serialize_special("+INF", s),
@@ -285,8 +307,18 @@ mod tests {
     #[test]
     fn float_bits_round_trip_for_every_exponent_and_edge_mantissa() {
         for exponent in [i8::MIN, -2, 0, 1, i8::MAX] {
-            for mantissa in [FLOAT_MANTISSA_MIN, -8_388_605, -1, 0, 1, 3760, 8_388_605, FLOAT_MANTISSA_MAX] {
-                let raw = (u32::from(exponent.cast_unsigned()) << 24) | (mantissa.cast_unsigned() & 0x00FF_FFFF);
+            for mantissa in [
+                FLOAT_MANTISSA_MIN,
+                -8_388_605,
+                -1,
+                0,
+                1,
+                3760,
+                8_388_605,
+                FLOAT_MANTISSA_MAX,
+            ] {
+                let raw = (u32::from(exponent.cast_unsigned()) << 24)
+                    | (mantissa.cast_unsigned() & 0x00FF_FFFF);
                 assert_eq!(FloatValue::from_bits(raw).to_bits(), raw);
             }
         }
@@ -297,7 +329,10 @@ mod tests {
         assert_eq!(FloatValue::from_bits(0x007F_FFFF), FloatValue::NaN);
         assert_eq!(
             FloatValue::from_bits(0x017F_FFFF),
-            FloatValue::Finite { mantissa: 8_388_607, exponent: 1 }
+            FloatValue::Finite {
+                mantissa: 8_388_607,
+                exponent: 1
+            }
         );
         assert_eq!(FloatValue::finite(8_388_607, 0), None);
         assert_eq!(FloatValue::finite(8_388_608, 1), None);
@@ -310,15 +345,33 @@ mod tests {
         // 0x0FFF: exponent 0, mantissa −1
         assert_eq!(SFloat::from_bits(0x0FFF).to_f64(), Some(-1.0));
         assert_eq!(SFloat::finite(100, 8), None);
-        assert_eq!(SFloat::from_f64(98.0, 0), Some(SFloat::Finite { mantissa: 98, exponent: 0 }));
+        assert_eq!(
+            SFloat::from_f64(98.0, 0),
+            Some(SFloat::Finite {
+                mantissa: 98,
+                exponent: 0
+            })
+        );
         assert_eq!(SFloat::from_f64(5000.0, 0), None);
     }
 
     #[test]
     fn from_f64_rounds_to_the_exponent() {
-        assert_eq!(FloatValue::from_f64(37.6, -2), Some(FloatValue::Finite { mantissa: 3760, exponent: -2 }));
+        assert_eq!(
+            FloatValue::from_f64(37.6, -2),
+            Some(FloatValue::Finite {
+                mantissa: 3760,
+                exponent: -2
+            })
+        );
         assert_eq!(FloatValue::from_f64(f64::NAN, -2), Some(FloatValue::NaN));
-        assert_eq!(FloatValue::from_f64(f64::NEG_INFINITY, 0), Some(FloatValue::NegativeInfinity));
-        assert_eq!(FloatValue::from_f64(37.6, -2).and_then(FloatValue::to_f64), Some(37.6));
+        assert_eq!(
+            FloatValue::from_f64(f64::NEG_INFINITY, 0),
+            Some(FloatValue::NegativeInfinity)
+        );
+        assert_eq!(
+            FloatValue::from_f64(37.6, -2).and_then(FloatValue::to_f64),
+            Some(37.6)
+        );
     }
 }

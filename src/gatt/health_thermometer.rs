@@ -177,6 +177,9 @@ impl TemperatureMeasurement {
 
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
         sink.device_time_ns = self.timestamp.and_then(DateTime::unix_nanos);
-        sink.push(Quantity::BodyTemperatureC, self.celsius().unwrap_or(f64::NAN));
+        sink.push(
+            Quantity::BodyTemperatureC,
+            self.celsius().unwrap_or(f64::NAN),
+        );
     }
 }

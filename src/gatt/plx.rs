@@ -176,8 +176,8 @@ pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
     };
     let fast = take(has(FLAG_FAST), 4).map(|i| pair(p, i));
     let slow = take(has(FLAG_SLOW), 4).map(|i| pair(p, i));
-    let measurement_status =
-        take(has(FLAG_MEASUREMENT_STATUS), 2).map(|i| PlxMeasurementStatus::from_bits(le_u16(p, i)));
+    let measurement_status = take(has(FLAG_MEASUREMENT_STATUS), 2)
+        .map(|i| PlxMeasurementStatus::from_bits(le_u16(p, i)));
     let device_and_sensor_status = take(has(FLAG_DEVICE_STATUS), 3)
         .map(|i| PlxDeviceStatus::from_bits(u32::from_le_bytes([p[i], p[i + 1], p[i + 2], 0])));
     let pulse_amplitude_index_pct = take(has(FLAG_PAI), 2).map(|i| SFloat::from_bits(le_u16(p, i)));
