@@ -11,9 +11,8 @@ use vigil::gatt::health_thermometer::{TemperatureType, TemperatureUnit};
 use vigil::gatt::heart_rate::{HeartRateFormat, RrIntervals, SensorContact};
 use vigil::gatt::plx::{PlxDeviceStatus, PlxMeasurementStatus, SpO2Pr};
 use vigil::gatt::{
-    BatteryLevel, BloodPressureMeasurement, DateTime, EnvironmentalTemperature, FloatValue,
-    HeartRateMeasurement, Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode,
-    decode_json,
+    BatteryLevel, BloodPressureMeasurement, DateTime, EnvironmentalTemperature, FloatValue, HeartRateMeasurement,
+    Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode, decode_json,
 };
 use vigil::model::{Characteristic, DeviceLabel, Quantity, SessionTime};
 
@@ -28,10 +27,7 @@ const DECODED: [Characteristic; 7] = [
 ];
 
 fn characteristic() -> impl Strategy<Value = Characteristic> {
-    prop_oneof![
-        proptest::sample::select(DECODED.to_vec()),
-        any::<u16>().prop_map(Characteristic::from_u16),
-    ]
+    prop_oneof![proptest::sample::select(DECODED.to_vec()), any::<u16>().prop_map(Characteristic::from_u16),]
 }
 
 fn float_value() -> impl Strategy<Value = FloatValue> {
@@ -43,22 +39,8 @@ fn sfloat() -> impl Strategy<Value = SFloat> {
 }
 
 fn date_time() -> impl Strategy<Value = DateTime> {
-    (
-        any::<u16>(),
-        any::<u8>(),
-        any::<u8>(),
-        any::<u8>(),
-        any::<u8>(),
-        any::<u8>(),
-    )
-        .prop_map(|(year, month, day, hours, minutes, seconds)| DateTime {
-            year,
-            month,
-            day,
-            hours,
-            minutes,
-            seconds,
-        })
+    (any::<u16>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
+        .prop_map(|(year, month, day, hours, minutes, seconds)| DateTime { year, month, day, hours, minutes, seconds })
 }
 
 fn heart_rate() -> impl Strategy<Value = HeartRateMeasurement> {
@@ -67,21 +49,13 @@ fn heart_rate() -> impl Strategy<Value = HeartRateMeasurement> {
             (0u16..=255).prop_map(|v| (v, HeartRateFormat::U8)),
             any::<u16>().prop_map(|v| (v, HeartRateFormat::U16)),
         ],
-        prop_oneof![
-            Just(SensorContact::NotSupported),
-            Just(SensorContact::NotDetected),
-            Just(SensorContact::Detected)
-        ],
+        prop_oneof![Just(SensorContact::NotSupported), Just(SensorContact::NotDetected), Just(SensorContact::Detected)],
         proptest::option::of(any::<u16>()),
         proptest::collection::vec(any::<u16>(), 0..=12),
         any::<u8>(),
     )
         .prop_map(|((bpm, format), contact, energy, rr, bits)| {
-            let allowed = if contact == SensorContact::NotSupported {
-                0xE2
-            } else {
-                0xE0
-            };
+            let allowed = if contact == SensorContact::NotSupported { 0xE2 } else { 0xE0 };
             HeartRateMeasurement {
                 heart_rate_bpm: bpm,
                 format,
@@ -107,22 +81,16 @@ fn temperature() -> impl Strategy<Value = TemperatureMeasurement> {
         proptest::option::of(temperature_type()),
         any::<u8>(),
     )
-        .prop_map(
-            |(intermediate, fahrenheit, temperature, timestamp, temperature_type, bits)| {
-                TemperatureMeasurement {
-                    intermediate,
-                    unit: if fahrenheit {
-                        TemperatureUnit::Fahrenheit
-                    } else {
-                        TemperatureUnit::Celsius
-                    },
-                    temperature,
-                    timestamp,
-                    temperature_type,
-                    other_flag_bits: bits & 0xF8,
-                }
-            },
-        )
+        .prop_map(|(intermediate, fahrenheit, temperature, timestamp, temperature_type, bits)| {
+            TemperatureMeasurement {
+                intermediate,
+                unit: if fahrenheit { TemperatureUnit::Fahrenheit } else { TemperatureUnit::Celsius },
+                temperature,
+                timestamp,
+                temperature_type,
+                other_flag_bits: bits & 0xF8,
+            }
+        })
 }
 
 fn blood_pressure() -> impl Strategy<Value = BloodPressureMeasurement> {
@@ -135,40 +103,23 @@ fn blood_pressure() -> impl Strategy<Value = BloodPressureMeasurement> {
         proptest::option::of(any::<u16>().prop_map(BloodPressureStatus::from_bits)),
         any::<u8>(),
     )
-        .prop_map(
-            |(
-                kpa,
-                (systolic, diastolic, mean_arterial),
+        .prop_map(|(kpa, (systolic, diastolic, mean_arterial), timestamp, pulse, user_id, status, bits)| {
+            BloodPressureMeasurement {
+                unit: if kpa { PressureUnit::Kpa } else { PressureUnit::Mmhg },
+                systolic,
+                diastolic,
+                mean_arterial,
                 timestamp,
-                pulse,
+                pulse_rate_bpm: pulse,
                 user_id,
                 status,
-                bits,
-            )| {
-                BloodPressureMeasurement {
-                    unit: if kpa {
-                        PressureUnit::Kpa
-                    } else {
-                        PressureUnit::Mmhg
-                    },
-                    systolic,
-                    diastolic,
-                    mean_arterial,
-                    timestamp,
-                    pulse_rate_bpm: pulse,
-                    user_id,
-                    status,
-                    other_flag_bits: bits & 0xE0,
-                }
-            },
-        )
+                other_flag_bits: bits & 0xE0,
+            }
+        })
 }
 
 fn spo2_pr() -> impl Strategy<Value = SpO2Pr> {
-    (sfloat(), sfloat()).prop_map(|(spo2_pct, pulse_rate_bpm)| SpO2Pr {
-        spo2_pct,
-        pulse_rate_bpm,
-    })
+    (sfloat(), sfloat()).prop_map(|(spo2_pct, pulse_rate_bpm)| SpO2Pr { spo2_pct, pulse_rate_bpm })
 }
 
 fn plx() -> impl Strategy<Value = PlxContinuous> {
@@ -181,31 +132,24 @@ fn plx() -> impl Strategy<Value = PlxContinuous> {
         proptest::option::of(sfloat()),
         any::<u8>(),
     )
-        .prop_map(
-            |(normal, fast, slow, measurement_status, device_and_sensor_status, pai, bits)| {
-                PlxContinuous {
-                    spo2_pct: normal.spo2_pct,
-                    pulse_rate_bpm: normal.pulse_rate_bpm,
-                    fast,
-                    slow,
-                    measurement_status,
-                    device_and_sensor_status,
-                    pulse_amplitude_index_pct: pai,
-                    other_flag_bits: bits & 0xE0,
-                }
-            },
-        )
+        .prop_map(|(normal, fast, slow, measurement_status, device_and_sensor_status, pai, bits)| PlxContinuous {
+            spo2_pct: normal.spo2_pct,
+            pulse_rate_bpm: normal.pulse_rate_bpm,
+            fast,
+            slow,
+            measurement_status,
+            device_and_sensor_status,
+            pulse_amplitude_index_pct: pai,
+            other_flag_bits: bits & 0xE0,
+        })
 }
 
 fn measurement() -> impl Strategy<Value = Measurement> {
     prop_oneof![
         heart_rate().prop_map(Measurement::HeartRate),
         temperature().prop_map(Measurement::Temperature),
-        any::<i16>().prop_map(|t| Measurement::EnvironmentalTemperature(
-            EnvironmentalTemperature {
-                temperature_centi_c: t
-            }
-        )),
+        any::<i16>()
+            .prop_map(|t| Measurement::EnvironmentalTemperature(EnvironmentalTemperature { temperature_centi_c: t })),
         blood_pressure().prop_map(Measurement::BloodPressure),
         plx().prop_map(Measurement::Plx),
         (0u8..=100).prop_map(|level_pct| Measurement::Battery(BatteryLevel { level_pct })),

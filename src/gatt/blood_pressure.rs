@@ -164,11 +164,7 @@ pub fn decode(p: &[u8]) -> Result<BloodPressureMeasurement, DecodeError> {
     });
     let status = has_status.then(|| BloodPressureStatus::from_bits(le_u16(p, at)));
     Ok(BloodPressureMeasurement {
-        unit: if flags & FLAG_KPA != 0 {
-            PressureUnit::Kpa
-        } else {
-            PressureUnit::Mmhg
-        },
+        unit: if flags & FLAG_KPA != 0 { PressureUnit::Kpa } else { PressureUnit::Mmhg },
         systolic: SFloat::from_bits(le_u16(p, 1)),
         diastolic: SFloat::from_bits(le_u16(p, 3)),
         mean_arterial: SFloat::from_bits(le_u16(p, 5)),

@@ -60,22 +60,15 @@ const SFLOAT_EXPONENT_MIN: i8 = -8;
 /// `mantissa × 10^exponent`, rounded once: dividing by an exact power of ten
 /// gives 37.6 for 3760e-2, where multiplying by 0.01 would not.
 fn scale(mantissa: f64, exponent: i8) -> f64 {
-    if exponent < 0 {
-        mantissa / 10f64.powi(-i32::from(exponent))
-    } else {
-        mantissa * 10f64.powi(i32::from(exponent))
-    }
+    if exponent < 0 { mantissa / 10f64.powi(-i32::from(exponent)) } else { mantissa * 10f64.powi(i32::from(exponent)) }
 }
 
 /// The mantissa that represents `value` at `exponent`, if it is a whole
 /// number within `[min, max]`.
 fn mantissa_for(value: f64, exponent: i8, min: i32, max: i32) -> Option<i32> {
-    let m = if exponent < 0 {
-        value * 10f64.powi(-i32::from(exponent))
-    } else {
-        value / 10f64.powi(i32::from(exponent))
-    }
-    .round();
+    let m =
+        if exponent < 0 { value * 10f64.powi(-i32::from(exponent)) } else { value / 10f64.powi(i32::from(exponent)) }
+            .round();
     if m < f64::from(min) || m > f64::from(max) {
         return None;
     }
@@ -115,9 +108,7 @@ impl FloatValue {
             Self::NegativeInfinity => 0x0080_0002,
             Self::Reserved => 0x0080_0001,
             #[allow(clippy::cast_sign_loss)]
-            Self::Finite { mantissa, exponent } => {
-                ((exponent as u8 as u32) << 24) | (mantissa as u32 & 0x00FF_FFFF)
-            }
+            Self::Finite { mantissa, exponent } => ((exponent as u8 as u32) << 24) | (mantissa as u32 & 0x00FF_FFFF),
         }
     }
 
@@ -144,11 +135,7 @@ impl FloatValue {
             return Some(Self::NaN);
         }
         if value.is_infinite() {
-            return Some(if value > 0.0 {
-                Self::PositiveInfinity
-            } else {
-                Self::NegativeInfinity
-            });
+            return Some(if value > 0.0 { Self::PositiveInfinity } else { Self::NegativeInfinity });
         }
         let m = mantissa_for(value, exponent, FLOAT_MANTISSA_MIN, FLOAT_MANTISSA_MAX)?;
         Self::finite(m, exponent)
@@ -232,18 +219,9 @@ impl SFloat {
             return Some(Self::NaN);
         }
         if value.is_infinite() {
-            return Some(if value > 0.0 {
-                Self::PositiveInfinity
-            } else {
-                Self::NegativeInfinity
-            });
+            return Some(if value > 0.0 { Self::PositiveInfinity } else { Self::NegativeInfinity });
         }
-        let m = mantissa_for(
-            value,
-            exponent,
-            i32::from(SFLOAT_MANTISSA_MIN),
-            i32::from(SFLOAT_MANTISSA_MAX),
-        )?;
+        let m = mantissa_for(value, exponent, i32::from(SFLOAT_MANTISSA_MIN), i32::from(SFLOAT_MANTISSA_MAX))?;
         // mantissa_for kept it within the 12-bit range.
         #[allow(clippy::cast_possible_truncation)]
         Self::finite(m as i16, exponent)
@@ -273,9 +251,7 @@ fn serialize_special<S: Serializer>(name: &'static str, s: S) -> Result<S::Ok, S
 impl Serialize for FloatValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Finite { mantissa, exponent } => {
-                s.serialize_f64(scale(f64::from(*mantissa), *exponent))
-            }
+            Self::Finite { mantissa, exponent } => s.serialize_f64(scale(f64::from(*mantissa), *exponent)),
             Self::NaN => serialize_special("NaN", s),
             Self::NRes => serialize_special("NRes", s),
             Self::PositiveInfinity => serialize_special("+INF", s),
@@ -288,9 +264,7 @@ impl Serialize for FloatValue {
 impl Serialize for SFloat {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Finite { mantissa, exponent } => {
-                s.serialize_f64(scale(f64::from(*mantissa), *exponent))
-            }
+            Self::Finite { mantissa, exponent } => s.serialize_f64(scale(f64::from(*mantissa), *exponent)),
             Self::NaN => serialize_special("NaN", s),
             Self::NRes => serialize_special("NRes", s),
             Self::PositiveInfinity => serialize_special("+INF", s),
@@ -307,18 +281,8 @@ mod tests {
     #[test]
     fn float_bits_round_trip_for_every_exponent_and_edge_mantissa() {
         for exponent in [i8::MIN, -2, 0, 1, i8::MAX] {
-            for mantissa in [
-                FLOAT_MANTISSA_MIN,
-                -8_388_605,
-                -1,
-                0,
-                1,
-                3760,
-                8_388_605,
-                FLOAT_MANTISSA_MAX,
-            ] {
-                let raw = (u32::from(exponent.cast_unsigned()) << 24)
-                    | (mantissa.cast_unsigned() & 0x00FF_FFFF);
+            for mantissa in [FLOAT_MANTISSA_MIN, -8_388_605, -1, 0, 1, 3760, 8_388_605, FLOAT_MANTISSA_MAX] {
+                let raw = (u32::from(exponent.cast_unsigned()) << 24) | (mantissa.cast_unsigned() & 0x00FF_FFFF);
                 assert_eq!(FloatValue::from_bits(raw).to_bits(), raw);
             }
         }
@@ -327,13 +291,7 @@ mod tests {
     #[test]
     fn float_specials_only_at_exponent_zero() {
         assert_eq!(FloatValue::from_bits(0x007F_FFFF), FloatValue::NaN);
-        assert_eq!(
-            FloatValue::from_bits(0x017F_FFFF),
-            FloatValue::Finite {
-                mantissa: 8_388_607,
-                exponent: 1
-            }
-        );
+        assert_eq!(FloatValue::from_bits(0x017F_FFFF), FloatValue::Finite { mantissa: 8_388_607, exponent: 1 });
         assert_eq!(FloatValue::finite(8_388_607, 0), None);
         assert_eq!(FloatValue::finite(8_388_608, 1), None);
     }
@@ -345,33 +303,15 @@ mod tests {
         // 0x0FFF: exponent 0, mantissa −1
         assert_eq!(SFloat::from_bits(0x0FFF).to_f64(), Some(-1.0));
         assert_eq!(SFloat::finite(100, 8), None);
-        assert_eq!(
-            SFloat::from_f64(98.0, 0),
-            Some(SFloat::Finite {
-                mantissa: 98,
-                exponent: 0
-            })
-        );
+        assert_eq!(SFloat::from_f64(98.0, 0), Some(SFloat::Finite { mantissa: 98, exponent: 0 }));
         assert_eq!(SFloat::from_f64(5000.0, 0), None);
     }
 
     #[test]
     fn from_f64_rounds_to_the_exponent() {
-        assert_eq!(
-            FloatValue::from_f64(37.6, -2),
-            Some(FloatValue::Finite {
-                mantissa: 3760,
-                exponent: -2
-            })
-        );
+        assert_eq!(FloatValue::from_f64(37.6, -2), Some(FloatValue::Finite { mantissa: 3760, exponent: -2 }));
         assert_eq!(FloatValue::from_f64(f64::NAN, -2), Some(FloatValue::NaN));
-        assert_eq!(
-            FloatValue::from_f64(f64::NEG_INFINITY, 0),
-            Some(FloatValue::NegativeInfinity)
-        );
-        assert_eq!(
-            FloatValue::from_f64(37.6, -2).and_then(FloatValue::to_f64),
-            Some(37.6)
-        );
+        assert_eq!(FloatValue::from_f64(f64::NEG_INFINITY, 0), Some(FloatValue::NegativeInfinity));
+        assert_eq!(FloatValue::from_f64(37.6, -2).and_then(FloatValue::to_f64), Some(37.6));
     }
 }

@@ -103,12 +103,7 @@ pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
     let rr_offset = 1 + if u16_format { 2 } else { 1 } + if has_energy { 2 } else { 0 };
     let needed = rr_offset + if has_rr { 2 } else { 0 };
     if p.len() < needed {
-        return Err(DecodeError::TooShort {
-            characteristic: C,
-            flags: Some(flags),
-            needed,
-            got: p.len(),
-        });
+        return Err(DecodeError::TooShort { characteristic: C, flags: Some(flags), needed, got: p.len() });
     }
     if !has_rr && p.len() > needed {
         return Err(DecodeError::TrailingBytes {
@@ -120,30 +115,18 @@ pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
     }
     let rr_len = p.len() - rr_offset;
     if !rr_len.is_multiple_of(2) {
-        return Err(DecodeError::OddRrBytes {
-            offset: rr_offset,
-            len: rr_len,
-        });
+        return Err(DecodeError::OddRrBytes { offset: rr_offset, len: rr_len });
     }
 
-    let (heart_rate_bpm, format) = if u16_format {
-        (le_u16(p, 1), HeartRateFormat::U16)
-    } else {
-        (u16::from(p[1]), HeartRateFormat::U8)
-    };
-    let sensor_contact = match (
-        flags & FLAG_CONTACT_SUPPORTED != 0,
-        flags & FLAG_CONTACT_DETECTED != 0,
-    ) {
+    let (heart_rate_bpm, format) =
+        if u16_format { (le_u16(p, 1), HeartRateFormat::U16) } else { (u16::from(p[1]), HeartRateFormat::U8) };
+    let sensor_contact = match (flags & FLAG_CONTACT_SUPPORTED != 0, flags & FLAG_CONTACT_DETECTED != 0) {
         (false, _) => SensorContact::NotSupported,
         (true, false) => SensorContact::NotDetected,
         (true, true) => SensorContact::Detected,
     };
     let energy_expended_kj = has_energy.then(|| le_u16(p, rr_offset - 2));
-    let rr_intervals_1024 = p[rr_offset..]
-        .chunks_exact(2)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let rr_intervals_1024 = p[rr_offset..].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
     let mut other_flag_bits = flags & FLAGS_RESERVED;
     if sensor_contact == SensorContact::NotSupported {
         other_flag_bits |= flags & FLAG_CONTACT_DETECTED;
@@ -167,9 +150,7 @@ impl HeartRateMeasurement {
         }
         match self.sensor_contact {
             SensorContact::NotSupported => {}
-            SensorContact::NotDetected => {
-                flags = (flags & !FLAG_CONTACT_DETECTED) | FLAG_CONTACT_SUPPORTED
-            }
+            SensorContact::NotDetected => flags = (flags & !FLAG_CONTACT_DETECTED) | FLAG_CONTACT_SUPPORTED,
             SensorContact::Detected => flags |= FLAG_CONTACT_SUPPORTED | FLAG_CONTACT_DETECTED,
         }
         if self.energy_expended_kj.is_some() {
@@ -200,12 +181,7 @@ impl HeartRateMeasurement {
         // The last beat is at `at`; each earlier one lies the following
         // interval before it. Pushed oldest first, as they arrived.
         // `later`: the sum of the intervals after the current one.
-        let mut later: u64 = self
-            .rr_intervals_1024
-            .iter()
-            .skip(1)
-            .map(|&rr| rr_nanos(rr))
-            .sum();
+        let mut later: u64 = self.rr_intervals_1024.iter().skip(1).map(|&rr| rr_nanos(rr)).sum();
         for (i, &rr) in self.rr_intervals_1024.iter().enumerate() {
             let at = SessionTime(sink.at.0.saturating_sub(later));
             sink.push_at(at, Quantity::RrIntervalMs, rr_ms(rr));

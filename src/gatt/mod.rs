@@ -72,22 +72,12 @@ pub enum DecodeError {
         got: usize,
     },
     /// The payload goes on after the last field its flags announce.
-    TrailingBytes {
-        characteristic: Characteristic,
-        flags: Option<u8>,
-        expected: usize,
-        got: usize,
-    },
+    TrailingBytes { characteristic: Characteristic, flags: Option<u8>, expected: usize, got: usize },
     /// The heart-rate RR-interval field (from `offset` to the end) is not a
     /// whole number of u16 values.
     OddRrBytes { offset: usize, len: usize },
     /// A field holds a value the specification reserves.
-    BadValue {
-        characteristic: Characteristic,
-        field: &'static str,
-        offset: usize,
-        value: u32,
-    },
+    BadValue { characteristic: Characteristic, field: &'static str, offset: usize, value: u32 },
     /// Not a characteristic vigil decodes (recorded raw and otherwise ignored).
     Unsupported(Characteristic),
 }
@@ -112,23 +102,13 @@ impl fmt::Display for FlagsSubject {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            DecodeError::TooShort {
-                characteristic,
-                flags,
-                needed,
-                got,
-            } => write!(
+            DecodeError::TooShort { characteristic, flags, needed, got } => write!(
                 f,
                 "{characteristic}: payload is {got} byte{}, {} at least {needed}",
                 plural(got),
                 FlagsSubject(flags, "need")
             ),
-            DecodeError::TrailingBytes {
-                characteristic,
-                flags,
-                expected,
-                got,
-            } => write!(
+            DecodeError::TrailingBytes { characteristic, flags, expected, got } => write!(
                 f,
                 "{characteristic}: payload is {got} bytes, {} {expected}; unexpected byte{} from offset {expected}",
                 FlagsSubject(flags, "give"),
@@ -140,16 +120,8 @@ impl fmt::Display for DecodeError {
                 Characteristic::HeartRateMeasurement,
                 plural(len)
             ),
-            DecodeError::BadValue {
-                characteristic,
-                field,
-                offset,
-                value,
-            } => {
-                write!(
-                    f,
-                    "{characteristic}: {field} {value} at offset {offset} is a reserved value"
-                )
+            DecodeError::BadValue { characteristic, field, offset, value } => {
+                write!(f, "{characteristic}: {field} {value} at offset {offset} is a reserved value")
             }
             DecodeError::Unsupported(c) => write!(f, "characteristic {c} is not one vigil decodes"),
         }
@@ -192,36 +164,17 @@ pub(crate) fn check_len(
 ) -> Result<(), DecodeError> {
     let got = payload.len();
     if got < expected {
-        Err(DecodeError::TooShort {
-            characteristic,
-            flags,
-            needed: expected,
-            got,
-        })
+        Err(DecodeError::TooShort { characteristic, flags, needed: expected, got })
     } else if got > expected {
-        Err(DecodeError::TrailingBytes {
-            characteristic,
-            flags,
-            expected,
-            got,
-        })
+        Err(DecodeError::TrailingBytes { characteristic, flags, expected, got })
     } else {
         Ok(())
     }
 }
 
 /// The first byte (flags) of a payload, or the "empty payload" error.
-pub(crate) fn flags_byte(
-    characteristic: Characteristic,
-    payload: &[u8],
-    needed: usize,
-) -> Result<u8, DecodeError> {
-    payload.first().copied().ok_or(DecodeError::TooShort {
-        characteristic,
-        flags: None,
-        needed,
-        got: 0,
-    })
+pub(crate) fn flags_byte(characteristic: Characteristic, payload: &[u8], needed: usize) -> Result<u8, DecodeError> {
+    payload.first().copied().ok_or(DecodeError::TooShort { characteristic, flags: None, needed, got: 0 })
 }
 
 /// Little-endian reads at offsets the caller has already checked against
@@ -254,21 +207,11 @@ pub enum Measurement {
 /// Decode one notification value.
 pub fn decode(characteristic: Characteristic, payload: &[u8]) -> Result<Measurement, DecodeError> {
     Ok(match characteristic {
-        Characteristic::HeartRateMeasurement => {
-            Measurement::HeartRate(heart_rate::decode(payload)?)
-        }
-        Characteristic::TemperatureMeasurement => {
-            Measurement::Temperature(health_thermometer::decode(payload, false)?)
-        }
-        Characteristic::IntermediateTemperature => {
-            Measurement::Temperature(health_thermometer::decode(payload, true)?)
-        }
-        Characteristic::Temperature => {
-            Measurement::EnvironmentalTemperature(environmental::decode(payload)?)
-        }
-        Characteristic::BloodPressureMeasurement => {
-            Measurement::BloodPressure(blood_pressure::decode(payload)?)
-        }
+        Characteristic::HeartRateMeasurement => Measurement::HeartRate(heart_rate::decode(payload)?),
+        Characteristic::TemperatureMeasurement => Measurement::Temperature(health_thermometer::decode(payload, false)?),
+        Characteristic::IntermediateTemperature => Measurement::Temperature(health_thermometer::decode(payload, true)?),
+        Characteristic::Temperature => Measurement::EnvironmentalTemperature(environmental::decode(payload)?),
+        Characteristic::BloodPressureMeasurement => Measurement::BloodPressure(blood_pressure::decode(payload)?),
         Characteristic::PlxContinuousMeasurement => Measurement::Plx(plx::decode(payload)?),
         Characteristic::BatteryLevel => Measurement::Battery(battery::decode(payload)?),
         other @ (Characteristic::Sig16(_) | Characteristic::Uuid128(_)) => {
@@ -323,9 +266,7 @@ impl Measurement {
     pub const fn characteristic(&self) -> Characteristic {
         match self {
             Measurement::HeartRate(_) => Characteristic::HeartRateMeasurement,
-            Measurement::Temperature(t) if t.intermediate => {
-                Characteristic::IntermediateTemperature
-            }
+            Measurement::Temperature(t) if t.intermediate => Characteristic::IntermediateTemperature,
             Measurement::Temperature(_) => Characteristic::TemperatureMeasurement,
             Measurement::EnvironmentalTemperature(_) => Characteristic::Temperature,
             Measurement::BloodPressure(_) => Characteristic::BloodPressureMeasurement,
@@ -352,20 +293,8 @@ impl Measurement {
     /// Append this measurement's samples, stamped at `at` (RR intervals
     /// backwards from `at`, the last beat at `at`). `env_quantity` says
     /// whether 0x2A6E is skin or ambient temperature for this device.
-    pub fn samples(
-        &self,
-        at: SessionTime,
-        device: &DeviceLabel,
-        env_quantity: Quantity,
-        out: &mut Vec<Sample>,
-    ) {
-        let mut sink = SampleSink {
-            out,
-            at,
-            device,
-            contact: None,
-            device_time_ns: None,
-        };
+    pub fn samples(&self, at: SessionTime, device: &DeviceLabel, env_quantity: Quantity, out: &mut Vec<Sample>) {
+        let mut sink = SampleSink { out, at, device, contact: None, device_time_ns: None };
         match self {
             Measurement::HeartRate(m) => m.samples(&mut sink),
             Measurement::Temperature(m) => m.samples(&mut sink),
@@ -380,10 +309,7 @@ impl Measurement {
 /// One payload as the JSON object `vigil decode` prints: `characteristic`,
 /// `name`, the typed fields, and `samples` (quantity → value; `null` for
 /// "no valid measurement"; `rr_interval_ms` is a list, oldest first).
-pub fn decode_json(
-    characteristic: Characteristic,
-    payload: &[u8],
-) -> Result<serde_json::Value, DecodeError> {
+pub fn decode_json(characteristic: Characteristic, payload: &[u8]) -> Result<serde_json::Value, DecodeError> {
     use serde_json::{Map, Value};
 
     let m = decode(characteristic, payload)?;
@@ -396,18 +322,8 @@ pub fn decode_json(
         Measurement::Battery(x) => serde_json::to_value(x),
     };
     let mut obj = Map::new();
-    obj.insert(
-        "characteristic".into(),
-        Value::String(characteristic.to_string()),
-    );
-    obj.insert(
-        "name".into(),
-        Value::String(
-            characteristic_name(characteristic)
-                .unwrap_or_default()
-                .into(),
-        ),
-    );
+    obj.insert("characteristic".into(), Value::String(characteristic.to_string()));
+    obj.insert("name".into(), Value::String(characteristic_name(characteristic).unwrap_or_default().into()));
     // Our types serialise to objects of plain fields; anything else would be
     // a bug in a derive, shown rather than hidden.
     match fields {
@@ -422,12 +338,7 @@ pub fn decode_json(
 
     let device: DeviceLabel = "decode".into();
     let mut samples = Vec::new();
-    m.samples(
-        SessionTime::ZERO,
-        &device,
-        Quantity::AmbientTemperatureC,
-        &mut samples,
-    );
+    m.samples(SessionTime::ZERO, &device, Quantity::AmbientTemperatureC, &mut samples);
     let mut by_quantity = Map::new();
     let mut rr = Vec::new();
     for s in &samples {
@@ -452,21 +363,12 @@ mod tests {
     #[test]
     fn errors_read_as_one_sentence_with_the_offset() {
         let e = decode(Characteristic::HeartRateMeasurement, &[0x16]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "2a37: payload is 1 byte, flags 0x16 need at least 4"
-        );
+        assert_eq!(e.to_string(), "2a37: payload is 1 byte, flags 0x16 need at least 4");
         assert_eq!(e.offset(), Some(1));
         let e = decode(Characteristic::BatteryLevel, &[]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "2a19: payload is 0 bytes, the format needs at least 1"
-        );
+        assert_eq!(e.to_string(), "2a19: payload is 0 bytes, the format needs at least 1");
         let e = decode(Characteristic::Temperature, &[1, 2, 3]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "2a6e: payload is 3 bytes, the format gives 2; unexpected byte from offset 2"
-        );
+        assert_eq!(e.to_string(), "2a6e: payload is 3 bytes, the format gives 2; unexpected byte from offset 2");
         let e = decode(Characteristic::Sig16(0x2A29), &[1]).unwrap_err();
         assert_eq!(e, DecodeError::Unsupported(Characteristic::Sig16(0x2A29)));
     }

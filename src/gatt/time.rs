@@ -44,15 +44,7 @@ impl DateTime {
     #[must_use]
     pub const fn to_bytes(self) -> [u8; DATE_TIME_LEN] {
         let y = self.year.to_le_bytes();
-        [
-            y[0],
-            y[1],
-            self.month,
-            self.day,
-            self.hours,
-            self.minutes,
-            self.seconds,
-        ]
+        [y[0], y[1], self.month, self.day, self.hours, self.minutes, self.seconds]
     }
 
     /// Nanoseconds since the Unix epoch, taking the fields as UTC; `None`
@@ -63,18 +55,10 @@ impl DateTime {
         if self.year < 1582 || self.year > 9999 {
             return None;
         }
-        NaiveDate::from_ymd_opt(
-            i32::from(self.year),
-            u32::from(self.month),
-            u32::from(self.day),
-        )?
-        .and_hms_opt(
-            u32::from(self.hours),
-            u32::from(self.minutes),
-            u32::from(self.seconds),
-        )?
-        .and_utc()
-        .timestamp_nanos_opt()
+        NaiveDate::from_ymd_opt(i32::from(self.year), u32::from(self.month), u32::from(self.day))?
+            .and_hms_opt(u32::from(self.hours), u32::from(self.minutes), u32::from(self.seconds))?
+            .and_utc()
+            .timestamp_nanos_opt()
     }
 }
 
@@ -96,10 +80,7 @@ mod tests {
     #[test]
     fn spec_example_is_utc_nanos() {
         let t = DateTime::from_bytes([0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B]);
-        assert_eq!(
-            (t.year, t.month, t.day, t.hours, t.minutes, t.seconds),
-            (2012, 12, 5, 11, 50, 27)
-        );
+        assert_eq!((t.year, t.month, t.day, t.hours, t.minutes, t.seconds), (2012, 12, 5, 11, 50, 27));
         // 2012-12-05T11:50:27Z
         assert_eq!(t.unix_nanos(), Some(1_354_708_227_000_000_000));
         assert_eq!(t.to_bytes(), [0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B]);
@@ -107,14 +88,7 @@ mod tests {
 
     #[test]
     fn unknown_or_impossible_parts_give_no_time() {
-        let ok = DateTime {
-            year: 2024,
-            month: 2,
-            day: 29,
-            hours: 23,
-            minutes: 59,
-            seconds: 59,
-        };
+        let ok = DateTime { year: 2024, month: 2, day: 29, hours: 23, minutes: 59, seconds: 59 };
         assert!(ok.unix_nanos().is_some());
         for bad in [
             DateTime { year: 0, ..ok },
