@@ -35,7 +35,9 @@ const FLAG_RR: u8 = 0x10;
 const FLAGS_RESERVED: u8 = 0xE0;
 
 /// RR intervals held inline: a 20-byte payload has room for at most 9.
-pub type RrIntervals = SmallVec<[u16; 10]>;
+pub type RrIntervals = SmallVec<[u16; RR_INLINE]>;
+
+const RR_INLINE: usize = 10;
 
 /// How the sensor encoded the heart-rate value (kept for exact round trips).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -95,6 +97,11 @@ pub const fn rr_nanos(rr_1024: u16) -> u64 {
     rr_1024 as u64 * 1_000_000_000 / 1024
 }
 
+// Inlined into `gatt::decode` so the measurement is built in place: moving
+// the returned struct through the stack cost about a third of the decode
+// (store-forwarding stalls seen in `perf annotate`). The other decoders
+// showed no gain.
+#[inline]
 pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
     let flags = flags_byte(C, p, 2)?;
     let u16_format = flags & FLAG_U16 != 0;
@@ -126,7 +133,7 @@ pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
         (true, true) => SensorContact::Detected,
     };
     let energy_expended_kj = has_energy.then(|| le_u16(p, rr_offset - 2));
-    let rr_intervals_1024 = p[rr_offset..].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+    let rr_intervals_1024 = read_rr(&p[rr_offset..]);
     let mut other_flag_bits = flags & FLAGS_RESERVED;
     if sensor_contact == SensorContact::NotSupported {
         other_flag_bits |= flags & FLAG_CONTACT_DETECTED;
@@ -139,6 +146,21 @@ pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
         rr_intervals_1024,
         other_flag_bits,
     })
+}
+
+/// The RR field as u16 values. Filling a plain array and handing it to
+/// `SmallVec` in one move is several times faster than `collect()`, which
+/// checks capacity per element; this is the hottest decoder.
+fn read_rr(field: &[u8]) -> RrIntervals {
+    let n = field.len() / 2;
+    if n > RR_INLINE {
+        return field.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+    }
+    let mut buf = [0u16; RR_INLINE];
+    for (slot, b) in buf.iter_mut().zip(field.chunks_exact(2)) {
+        *slot = u16::from_le_bytes([b[0], b[1]]);
+    }
+    RrIntervals::from_buf_and_len(buf, n)
 }
 
 impl HeartRateMeasurement {
