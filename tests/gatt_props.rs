@@ -14,7 +14,7 @@ use vigil::gatt::{
     BatteryLevel, BloodPressureMeasurement, DateTime, EnvironmentalTemperature, FloatValue, HeartRateMeasurement,
     Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode, decode_json,
 };
-use vigil::model::{Characteristic, DeviceLabel, Quantity, SessionTime};
+use vigil::model::{Characteristic, DeviceLabel, PAYLOAD_INLINE, Quantity, SessionTime};
 
 const DECODED: [Characteristic; 7] = [
     Characteristic::HeartRateMeasurement,
@@ -170,6 +170,11 @@ proptest! {
                 prop_assert_eq!(m.characteristic(), c);
                 let encoded = m.encode();
                 prop_assert_eq!(encoded.as_slice(), payload.as_slice());
+                prop_assert!(payload.len() > PAYLOAD_INLINE || !encoded.spilled());
+                if let Measurement::HeartRate(hr) = &m {
+                    // A notification within the default ATT MTU never allocates.
+                    prop_assert!(payload.len() > 20 || !hr.rr_intervals_1024.spilled());
+                }
                 let mut out = Vec::new();
                 m.samples(SessionTime::from_secs(1), &device, Quantity::SkinTemperatureC, &mut out);
                 prop_assert!(!out.is_empty());
