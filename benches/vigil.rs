@@ -5,7 +5,8 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod gatt;
 mod pipeline;
 
-criterion_group!(benches, pipeline::benches);
+criterion_group!(benches, gatt::benches, pipeline::benches);
 criterion_main!(benches);

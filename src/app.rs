@@ -57,6 +57,41 @@ pub fn load_config(common_config: Option<&Path>) -> anyhow::Result<Config> {
     }
 }
 
+/// Send `tracing` logs to a file, never to the terminal the dashboard owns.
+///
+/// The file is `$VIGIL_LOG` or `$XDG_STATE_HOME/vigil/vigil.log` (else
+/// `~/.local/state/vigil/vigil.log`); the level comes from `RUST_LOG`
+/// (default `info`). The returned guard flushes the non-blocking writer and
+/// must live as long as the session. Logging is best effort: a log file
+/// that cannot be opened never stops monitoring.
+pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::EnvFilter;
+    let path = std::env::var_os("VIGIL_LOG").map(std::path::PathBuf::from).or_else(|| {
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
+        Some(state.join("vigil").join("vigil.log"))
+    })?;
+    let dir = path.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    Some(guard)
+}
+
+/// The async runtime of a session: two workers (the pipeline and the
+/// dashboard/sources), plus the recorder's and stdout writer's own threads.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("vigil")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Validate a participant code: a pseudonym, never a name.
 pub fn participant_code(common: &CommonArgs) -> anyhow::Result<Option<String>> {
     let Some(code) = &common.participant else { return Ok(None) };
