@@ -25,7 +25,12 @@ fn hr_batches(devices: usize, seconds: u64) -> Vec<(Vec<SourceEvent>, SessionTim
                     let bpm = 60 + ((s + i as u64) % 40) as u8;
                     let rr = (60_000 / u32::from(bpm) * 1024 / 1000) as u16;
                     let [lo, hi] = rr.to_le_bytes();
-                    SourceEvent::notification(at, label.clone(), Characteristic::HeartRateMeasurement, &[0x16, bpm, lo, hi])
+                    SourceEvent::notification(
+                        at,
+                        label.clone(),
+                        Characteristic::HeartRateMeasurement,
+                        &[0x16, bpm, lo, hi],
+                    )
                 })
                 .collect();
             (events, SessionTime::from_millis(s * 1000 + 999))

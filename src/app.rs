@@ -42,7 +42,7 @@ fn decode(characteristic: &str, hex_text: &str) -> anyhow::Result<ExitCode> {
     let cleaned = cleaned.strip_prefix("0x").unwrap_or(&cleaned);
     let payload = hex::decode(cleaned).with_context(|| format!("`{hex_text}` is not a hex payload"))?;
     let json = crate::gatt::decode_json(characteristic, &payload)
-        .with_context(|| format!("{characteristic}: payload {} does not decode", hex::encode(&payload)))?;
+        .with_context(|| format!("payload {} does not decode", hex::encode(&payload)))?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &json)?;
     writeln!(out)?;

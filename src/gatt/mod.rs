@@ -373,8 +373,3 @@ mod tests {
         assert_eq!(e, DecodeError::Unsupported(Characteristic::Sig16(0x2A29)));
     }
 }
-
-/// Decoded payload as JSON for `vigil decode` (placeholder until branch `gatt` lands).
-pub fn decode_json(characteristic: Characteristic, payload: &[u8]) -> Result<serde_json::Value, DecodeError> {
-    decode(characteristic, payload).map(|m| match m {})
-}
