@@ -1,1 +1,3 @@
 //! Event sources: BLE, simulator, NDJSON streams, replay.
+
+pub mod simulate;

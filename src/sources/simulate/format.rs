@@ -418,6 +418,20 @@ fn special(text: &str) -> Option<SpecialValue> {
     })
 }
 
+/// The optional keys each event kind takes; any other given key is a mistake.
+fn allowed_keys(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "marker" => &["label", "marker", "amount_mg"],
+        "action" => &["action"],
+        "contact_loss" | "dropout" => &["device", "duration"],
+        "disconnect" => &["device", "duration", "reason"],
+        "invalid" => &["device", "duration", "value"],
+        "malformed" => &["device", "characteristic", "payload"],
+        "battery" => &["device", "pct"],
+        _ => return None,
+    })
+}
+
 fn event(
     cx: &Ctx,
     i: usize,
@@ -432,24 +446,16 @@ fn event(
     if f.at.0 >= duration {
         return Err(err("at", format!("{:?} is not within the scenario's {duration:?}", f.at.0)));
     }
-    // Which optional keys each kind takes; any other given key is a mistake.
-    let allowed: &[&str] = match f.kind.as_str() {
-        "marker" => &["label", "marker", "amount_mg"],
-        "action" => &["action"],
-        "contact_loss" | "dropout" => &["device", "duration"],
-        "disconnect" => &["device", "duration", "reason"],
-        "invalid" => &["device", "duration", "value"],
-        "malformed" => &["device", "characteristic", "payload"],
-        "battery" => &["device", "pct"],
-        other => {
-            return Err(err(
-                "kind",
-                format!(
-                    "no event kind `{other}` (kinds: marker, action, contact_loss, dropout, disconnect, invalid, malformed, battery)"
-                ),
-            ));
-        }
+    let unknown_kind = || {
+        err(
+            "kind",
+            format!(
+                "no event kind `{}` (kinds: marker, action, contact_loss, dropout, disconnect, invalid, malformed, battery)",
+                f.kind
+            ),
+        )
     };
+    let allowed = allowed_keys(&f.kind).ok_or_else(unknown_kind)?;
     let given = [
         ("device", f.device.is_some()),
         ("duration", f.duration.is_some()),
@@ -537,7 +543,7 @@ fn event(
             let pct = f.pct.filter(|p| *p <= 100).ok_or_else(|| err("pct", "a battery event needs `pct` 0–100".to_owned()))?;
             ScriptEventKind::Battery { device: d.label.clone(), pct }
         }
-        _ => unreachable!("kinds are checked above"),
+        _ => return Err(unknown_kind()),
     };
     Ok(ScriptEvent { at: SessionTime::ZERO.saturating_add(f.at.0), kind })
 }

@@ -14,7 +14,7 @@ use crate::gatt::{
     BatteryLevel, BloodPressureMeasurement, EnvironmentalTemperature, FloatValue, HeartRateMeasurement, Measurement,
     PlxContinuous, SFloat, TemperatureMeasurement,
 };
-use crate::model::{Characteristic, DeviceInfo, DeviceLabel, EventBody, Payload, SessionTime, SourceEvent};
+use crate::model::{Characteristic, DeviceInfo, EventBody, Payload, SessionTime, SourceEvent};
 
 /// How often the battery level is looked at; a notification goes out only
 /// when the whole percent changes, as real sensors do.
