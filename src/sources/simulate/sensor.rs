@@ -308,6 +308,12 @@ impl SensorSim {
             }
             return;
         }
+        if let Kind::HeartRate(strap) = &self.kind
+            && strap.recent.is_empty()
+        {
+            // No beat measured yet: a strap stays quiet until it has a rate.
+            return;
+        }
         let special = self.special(at);
         let m = match &mut self.kind {
             Kind::HeartRate(strap) => {
