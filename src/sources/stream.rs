@@ -609,7 +609,12 @@ pub async fn run_reader<R: AsyncRead + Unpin>(
 ) -> Result<StreamStats, StreamError> {
     let mut decoder = StreamDecoder::new();
     let mut pump = Pump { decoder: &mut decoder, clock, paced, tx, batch: Vec::new() };
-    match pump.lines(reader).await {
+    // Stop waiting for input once the pipeline has stopped.
+    let outcome = tokio::select! {
+        r = pump.lines(reader) => r,
+        () = tx.closed() => Err(Closed),
+    };
+    match outcome {
         Ok(Err((line, source))) => Err(StreamError::Read { line, source }),
         Ok(Ok(())) | Err(Closed) => Ok(decoder.stats),
     }
@@ -645,8 +650,13 @@ pub async fn serve(listener: TcpListener, clock: &Clock, paced: Option<Speed>, t
         tracing::info!(%peer, "stream: client connected");
         let mut pump = Pump { decoder: &mut decoder, clock, paced, tx, batch: Vec::new() };
         let outcome = tokio::select! {
+            // The client's end first: a next client that connects just as
+            // this one leaves is then served, not turned away.
+            biased;
             r = pump.lines(client) => r,
             () = turn_away(&listener) => Ok(Ok(())),
+            // A connected but idle client must not keep the session alive.
+            () = tx.closed() => Err(Closed),
         };
         match outcome {
             Err(Closed) => return decoder.stats,
