@@ -21,7 +21,10 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FloatValue {
     /// `mantissa × 10^exponent`; mantissa fits 24 bits signed.
-    Finite { mantissa: i32, exponent: i8 },
+    Finite {
+        mantissa: i32,
+        exponent: i8,
+    },
     NaN,
     /// Not at this resolution.
     NRes,
@@ -35,7 +38,10 @@ pub enum FloatValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SFloat {
     /// `mantissa × 10^exponent`; mantissa fits 12 bits signed, exponent 4.
-    Finite { mantissa: i16, exponent: i8 },
+    Finite {
+        mantissa: i16,
+        exponent: i8,
+    },
     NaN,
     NRes,
     PositiveInfinity,
@@ -54,22 +60,15 @@ const SFLOAT_EXPONENT_MIN: i8 = -8;
 /// `mantissa × 10^exponent`, rounded once: dividing by an exact power of ten
 /// gives 37.6 for 3760e-2, where multiplying by 0.01 would not.
 fn scale(mantissa: f64, exponent: i8) -> f64 {
-    if exponent < 0 {
-        mantissa / 10f64.powi(-i32::from(exponent))
-    } else {
-        mantissa * 10f64.powi(i32::from(exponent))
-    }
+    if exponent < 0 { mantissa / 10f64.powi(-i32::from(exponent)) } else { mantissa * 10f64.powi(i32::from(exponent)) }
 }
 
 /// The mantissa that represents `value` at `exponent`, if it is a whole
 /// number within `[min, max]`.
 fn mantissa_for(value: f64, exponent: i8, min: i32, max: i32) -> Option<i32> {
-    let m = if exponent < 0 {
-        value * 10f64.powi(-i32::from(exponent))
-    } else {
-        value / 10f64.powi(i32::from(exponent))
-    }
-    .round();
+    let m =
+        if exponent < 0 { value * 10f64.powi(-i32::from(exponent)) } else { value / 10f64.powi(i32::from(exponent)) }
+            .round();
     if m < f64::from(min) || m > f64::from(max) {
         return None;
     }
@@ -188,7 +187,9 @@ impl SFloat {
             Self::NegativeInfinity => 0x0802,
             Self::Reserved => 0x0801,
             #[allow(clippy::cast_sign_loss)]
-            Self::Finite { mantissa, exponent } => (((exponent as u8) & 0x0F) as u16) << 12 | (mantissa as u16 & 0x0FFF),
+            Self::Finite { mantissa, exponent } => {
+                (((exponent as u8) & 0x0F) as u16) << 12 | (mantissa as u16 & 0x0FFF)
+            }
         }
     }
 
@@ -220,12 +221,7 @@ impl SFloat {
         if value.is_infinite() {
             return Some(if value > 0.0 { Self::PositiveInfinity } else { Self::NegativeInfinity });
         }
-        let m = mantissa_for(
-            value,
-            exponent,
-            i32::from(SFLOAT_MANTISSA_MIN),
-            i32::from(SFLOAT_MANTISSA_MAX),
-        )?;
+        let m = mantissa_for(value, exponent, i32::from(SFLOAT_MANTISSA_MIN), i32::from(SFLOAT_MANTISSA_MAX))?;
         // mantissa_for kept it within the 12-bit range.
         #[allow(clippy::cast_possible_truncation)]
         Self::finite(m as i16, exponent)
@@ -295,10 +291,7 @@ mod tests {
     #[test]
     fn float_specials_only_at_exponent_zero() {
         assert_eq!(FloatValue::from_bits(0x007F_FFFF), FloatValue::NaN);
-        assert_eq!(
-            FloatValue::from_bits(0x017F_FFFF),
-            FloatValue::Finite { mantissa: 8_388_607, exponent: 1 }
-        );
+        assert_eq!(FloatValue::from_bits(0x017F_FFFF), FloatValue::Finite { mantissa: 8_388_607, exponent: 1 });
         assert_eq!(FloatValue::finite(8_388_607, 0), None);
         assert_eq!(FloatValue::finite(8_388_608, 1), None);
     }

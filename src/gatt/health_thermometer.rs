@@ -108,11 +108,7 @@ pub struct TemperatureMeasurement {
 }
 
 const fn characteristic(intermediate: bool) -> Characteristic {
-    if intermediate {
-        Characteristic::IntermediateTemperature
-    } else {
-        Characteristic::TemperatureMeasurement
-    }
+    if intermediate { Characteristic::IntermediateTemperature } else { Characteristic::TemperatureMeasurement }
 }
 
 /// Decode 0x2A1C (`intermediate == false`) or 0x2A1E.
@@ -131,11 +127,7 @@ pub fn decode(p: &[u8], intermediate: bool) -> Result<TemperatureMeasurement, De
     });
     Ok(TemperatureMeasurement {
         intermediate,
-        unit: if flags & FLAG_FAHRENHEIT != 0 {
-            TemperatureUnit::Fahrenheit
-        } else {
-            TemperatureUnit::Celsius
-        },
+        unit: if flags & FLAG_FAHRENHEIT != 0 { TemperatureUnit::Fahrenheit } else { TemperatureUnit::Celsius },
         temperature: FloatValue::from_bits(le_u32(p, 1)),
         timestamp,
         temperature_type: has_type.then(|| TemperatureType::from_u8(p[expected - 1])),

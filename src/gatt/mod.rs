@@ -72,22 +72,12 @@ pub enum DecodeError {
         got: usize,
     },
     /// The payload goes on after the last field its flags announce.
-    TrailingBytes {
-        characteristic: Characteristic,
-        flags: Option<u8>,
-        expected: usize,
-        got: usize,
-    },
+    TrailingBytes { characteristic: Characteristic, flags: Option<u8>, expected: usize, got: usize },
     /// The heart-rate RR-interval field (from `offset` to the end) is not a
     /// whole number of u16 values.
     OddRrBytes { offset: usize, len: usize },
     /// A field holds a value the specification reserves.
-    BadValue {
-        characteristic: Characteristic,
-        field: &'static str,
-        offset: usize,
-        value: u32,
-    },
+    BadValue { characteristic: Characteristic, field: &'static str, offset: usize, value: u32 },
     /// Not a characteristic vigil decodes (recorded raw and otherwise ignored).
     Unsupported(Characteristic),
 }
@@ -184,12 +174,7 @@ pub(crate) fn check_len(
 
 /// The first byte (flags) of a payload, or the "empty payload" error.
 pub(crate) fn flags_byte(characteristic: Characteristic, payload: &[u8], needed: usize) -> Result<u8, DecodeError> {
-    payload.first().copied().ok_or(DecodeError::TooShort {
-        characteristic,
-        flags: None,
-        needed,
-        got: 0,
-    })
+    payload.first().copied().ok_or(DecodeError::TooShort { characteristic, flags: None, needed, got: 0 })
 }
 
 /// Little-endian reads at offsets the caller has already checked against
@@ -223,12 +208,8 @@ pub enum Measurement {
 pub fn decode(characteristic: Characteristic, payload: &[u8]) -> Result<Measurement, DecodeError> {
     Ok(match characteristic {
         Characteristic::HeartRateMeasurement => Measurement::HeartRate(heart_rate::decode(payload)?),
-        Characteristic::TemperatureMeasurement => {
-            Measurement::Temperature(health_thermometer::decode(payload, false)?)
-        }
-        Characteristic::IntermediateTemperature => {
-            Measurement::Temperature(health_thermometer::decode(payload, true)?)
-        }
+        Characteristic::TemperatureMeasurement => Measurement::Temperature(health_thermometer::decode(payload, false)?),
+        Characteristic::IntermediateTemperature => Measurement::Temperature(health_thermometer::decode(payload, true)?),
         Characteristic::Temperature => Measurement::EnvironmentalTemperature(environmental::decode(payload)?),
         Characteristic::BloodPressureMeasurement => Measurement::BloodPressure(blood_pressure::decode(payload)?),
         Characteristic::PlxContinuousMeasurement => Measurement::Plx(plx::decode(payload)?),
@@ -313,13 +294,7 @@ impl Measurement {
     /// backwards from `at`, the last beat at `at`). `env_quantity` says
     /// whether 0x2A6E is skin or ambient temperature for this device.
     pub fn samples(&self, at: SessionTime, device: &DeviceLabel, env_quantity: Quantity, out: &mut Vec<Sample>) {
-        let mut sink = SampleSink {
-            out,
-            at,
-            device,
-            contact: None,
-            device_time_ns: None,
-        };
+        let mut sink = SampleSink { out, at, device, contact: None, device_time_ns: None };
         match self {
             Measurement::HeartRate(m) => m.samples(&mut sink),
             Measurement::Temperature(m) => m.samples(&mut sink),
@@ -348,10 +323,7 @@ pub fn decode_json(characteristic: Characteristic, payload: &[u8]) -> Result<ser
     };
     let mut obj = Map::new();
     obj.insert("characteristic".into(), Value::String(characteristic.to_string()));
-    obj.insert(
-        "name".into(),
-        Value::String(characteristic_name(characteristic).unwrap_or_default().into()),
-    );
+    obj.insert("name".into(), Value::String(characteristic_name(characteristic).unwrap_or_default().into()));
     // Our types serialise to objects of plain fields; anything else would be
     // a bug in a derive, shown rather than hidden.
     match fields {
@@ -396,10 +368,7 @@ mod tests {
         let e = decode(Characteristic::BatteryLevel, &[]).unwrap_err();
         assert_eq!(e.to_string(), "2a19: payload is 0 bytes, the format needs at least 1");
         let e = decode(Characteristic::Temperature, &[1, 2, 3]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "2a6e: payload is 3 bytes, the format gives 2; unexpected byte from offset 2"
-        );
+        assert_eq!(e.to_string(), "2a6e: payload is 3 bytes, the format gives 2; unexpected byte from offset 2");
         let e = decode(Characteristic::Sig16(0x2A29), &[1]).unwrap_err();
         assert_eq!(e, DecodeError::Unsupported(Characteristic::Sig16(0x2A29)));
     }

@@ -148,10 +148,7 @@ pub struct PlxContinuous {
 }
 
 fn pair(p: &[u8], at: usize) -> SpO2Pr {
-    SpO2Pr {
-        spo2_pct: SFloat::from_bits(le_u16(p, at)),
-        pulse_rate_bpm: SFloat::from_bits(le_u16(p, at + 2)),
-    }
+    SpO2Pr { spo2_pct: SFloat::from_bits(le_u16(p, at)), pulse_rate_bpm: SFloat::from_bits(le_u16(p, at + 2)) }
 }
 
 pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
@@ -197,11 +194,8 @@ impl PlxContinuous {
     /// Whether the oximeter says this reading is not a measurement at all.
     #[must_use]
     pub fn disowned(&self) -> bool {
-        self.measurement_status
-            .is_some_and(|s| s.measurement_unavailable || s.invalid_measurement)
-            || self
-                .device_and_sensor_status
-                .is_some_and(|s| s.sensor_unconnected_to_user || s.sensor_disconnected)
+        self.measurement_status.is_some_and(|s| s.measurement_unavailable || s.invalid_measurement)
+            || self.device_and_sensor_status.is_some_and(|s| s.sensor_unconnected_to_user || s.sensor_disconnected)
     }
 
     pub fn encode_into(&self, out: &mut Payload) {
