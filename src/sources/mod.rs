@@ -1,1 +1,4 @@
 //! Event sources: BLE, simulator, NDJSON streams, replay.
+
+pub mod simulate;
+pub mod stream;
