@@ -2,6 +2,8 @@
 //! run prints for connections, decode errors and bad stream lines, and the
 //! summary line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
