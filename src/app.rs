@@ -26,8 +26,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::io::stdout().lock().write_all(crate::config::default_toml().as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate(args) => simulate(args),
-        Command::Monitor(args) => monitor(args),
+        Command::Simulate(args) => simulate(&args),
+        Command::Monitor(args) => monitor(&args),
         Command::Replay(_) => not_yet("replay", 5),
         Command::Scan(_) => not_yet("scan", 7),
         Command::Summary(_) => not_yet("summary", 5),
@@ -42,7 +42,7 @@ fn not_yet(command: &str, issue: u32) -> anyhow::Result<ExitCode> {
 }
 
 /// `vigil simulate [SCENARIO]`: a scenario's GATT payloads on a virtual clock.
-fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         let mut out = std::io::stdout().lock();
         for (name, description) in sim::list() {
@@ -61,7 +61,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `vigil monitor`: real sensors (`--device`) or a scripted stream.
-fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
+fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     let Some(input) = &args.stream else {
         if args.devices.is_empty() {
             bail!(
