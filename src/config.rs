@@ -130,7 +130,11 @@ impl Direction {
     /// The threshold moved back by the clear hysteresis.
     #[must_use]
     pub fn relaxed(self, threshold: f64, hysteresis: f64) -> f64 {
-        if self.rising() { threshold - hysteresis } else { threshold + hysteresis }
+        if self.rising() {
+            threshold - hysteresis
+        } else {
+            threshold + hysteresis
+        }
     }
 
     #[must_use]
@@ -350,7 +354,11 @@ pub struct TempRise {
     pub within: Duration,
     /// DESIGN.md gives none; a small value stops flapping on sensor noise.
     pub hysteresis_celsius: f64,
-    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "escalate_after_s",
+        with = "opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub escalate_after: Option<Duration>,
 }
 
@@ -385,7 +393,11 @@ pub struct BpHigh {
     pub medium: Option<BpLevel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub high: Option<BpLevel>,
-    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "escalate_after_s",
+        with = "opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub escalate_after: Option<Duration>,
 }
 
@@ -611,7 +623,10 @@ impl AlarmConfig {
     /// rising limits, the reverse for falling ones).
     pub fn validate(&self) -> Result<(), LimitError> {
         if self.audio_pause.is_zero() {
-            return Err(LimitError::new("alarms.audio_pause_s", "must be more than 0"));
+            return Err(LimitError::new(
+                "alarms.audio_pause_s",
+                "must be more than 0",
+            ));
         }
         check_threshold("alarms.hr_high", &self.hr_high.view(), 1.0..=300.0)?;
         check_threshold("alarms.hr_low", &self.hr_low.view(), 1.0..=300.0)?;
@@ -619,38 +634,65 @@ impl AlarmConfig {
         check_threshold("alarms.temp_high", &self.temp_high.view(), 30.0..=45.0)?;
         check_threshold("alarms.spo2_low", &self.spo2_low.view(), 50.0..=100.0)?;
         if self.hr_rise.baseline_window < Duration::from_secs(10) {
-            return Err(LimitError::new("alarms.hr_rise.baseline_window_s", "must be at least 10 s"));
+            return Err(LimitError::new(
+                "alarms.hr_rise.baseline_window_s",
+                "must be at least 10 s",
+            ));
         }
         let r = &self.temp_rise;
         if !(r.rise_celsius.is_finite() && r.rise_celsius > 0.0 && r.rise_celsius <= 10.0) {
-            return Err(LimitError::new("alarms.temp_rise.rise_celsius", "must be between 0 and 10 °C"));
+            return Err(LimitError::new(
+                "alarms.temp_rise.rise_celsius",
+                "must be between 0 and 10 °C",
+            ));
         }
-        if !(r.hysteresis_celsius.is_finite() && r.hysteresis_celsius >= 0.0 && r.hysteresis_celsius < r.rise_celsius) {
+        if !(r.hysteresis_celsius.is_finite()
+            && r.hysteresis_celsius >= 0.0
+            && r.hysteresis_celsius < r.rise_celsius)
+        {
             return Err(LimitError::new(
                 "alarms.temp_rise.hysteresis_celsius",
                 "must be at least 0 and less than rise_celsius",
             ));
         }
         if r.within < Duration::from_secs(60) || r.within > Duration::from_secs(6 * 3600) {
-            return Err(LimitError::new("alarms.temp_rise.within_s", "must be between 60 s and 6 h"));
+            return Err(LimitError::new(
+                "alarms.temp_rise.within_s",
+                "must be between 60 s and 6 h",
+            ));
         }
         self.validate_bp()?;
         let s = &self.tech_stale;
         if s.min.is_zero() {
-            return Err(LimitError::new("alarms.tech_stale.min_s", "must be more than 0"));
+            return Err(LimitError::new(
+                "alarms.tech_stale.min_s",
+                "must be more than 0",
+            ));
         }
         if !(s.interval_factor.is_finite() && s.interval_factor >= 1.0) {
-            return Err(LimitError::new("alarms.tech_stale.interval_factor", "must be at least 1"));
+            return Err(LimitError::new(
+                "alarms.tech_stale.interval_factor",
+                "must be at least 1",
+            ));
         }
         if !(s.medium_factor.is_finite() && s.medium_factor > 1.0) {
-            return Err(LimitError::new("alarms.tech_stale.medium_factor", "must be more than 1"));
+            return Err(LimitError::new(
+                "alarms.tech_stale.medium_factor",
+                "must be more than 1",
+            ));
         }
         if s.default_interval.is_zero() {
-            return Err(LimitError::new("alarms.tech_stale.default_interval_s", "must be more than 0"));
+            return Err(LimitError::new(
+                "alarms.tech_stale.default_interval_s",
+                "must be more than 0",
+            ));
         }
         let b = self.tech_battery_low.at_or_below_pct;
         if !(0.0..=100.0).contains(&b) {
-            return Err(LimitError::new("alarms.tech_battery_low.at_or_below_pct", "must be between 0 and 100"));
+            return Err(LimitError::new(
+                "alarms.tech_battery_low.at_or_below_pct",
+                "must be between 0 and 100",
+            ));
         }
         for (key, after) in [
             ("alarms.hr_high", self.hr_high.escalate_after),
@@ -660,8 +702,14 @@ impl AlarmConfig {
             ("alarms.temp_rise", self.temp_rise.escalate_after),
             ("alarms.spo2_low", self.spo2_low.escalate_after),
             ("alarms.bp_high", self.bp_high.escalate_after),
-            ("alarms.tech_disconnected", self.tech_disconnected.escalate_after),
-            ("alarms.tech_no_contact", self.tech_no_contact.escalate_after),
+            (
+                "alarms.tech_disconnected",
+                self.tech_disconnected.escalate_after,
+            ),
+            (
+                "alarms.tech_no_contact",
+                self.tech_no_contact.escalate_after,
+            ),
             ("alarms.tech_invalid", self.tech_invalid.escalate_after),
         ] {
             if after.is_some_and(|d| d.is_zero()) {
@@ -678,7 +726,10 @@ impl AlarmConfig {
         let bp = &self.bp_high;
         for (name, level) in [("medium", bp.medium), ("high", bp.high)] {
             if let Some(l) = level {
-                for (field, v) in [("systolic_above_mmhg", l.systolic_above_mmhg), ("diastolic_above_mmhg", l.diastolic_above_mmhg)] {
+                for (field, v) in [
+                    ("systolic_above_mmhg", l.systolic_above_mmhg),
+                    ("diastolic_above_mmhg", l.diastolic_above_mmhg),
+                ] {
                     if !(v.is_finite() && (40.0..=300.0).contains(&v)) {
                         return Err(LimitError::new(
                             format!("alarms.bp_high.{name}.{field}"),
@@ -730,21 +781,71 @@ impl AlarmConfig {
     ///
     /// For `bp.high` the value is the systolic limit; for `temp.rise` the
     /// rise in °C; for `tech.battery_low` the percentage.
-    pub fn set_limit(&mut self, condition: Condition, priority: Priority, value: f64) -> Result<(), LimitError> {
+    pub fn set_limit(
+        &mut self,
+        condition: Condition,
+        priority: Priority,
+        value: f64,
+    ) -> Result<(), LimitError> {
         let key = config_key(condition);
         let level_key = format!("{key}.{}", priority.as_str());
         if !value.is_finite() {
-            return Err(LimitError::new(level_key, "the value must be a finite number"));
+            return Err(LimitError::new(
+                level_key,
+                "the value must be a finite number",
+            ));
         }
         let mut changed = self.clone();
-        let missing = || LimitError::new(level_key.clone(), format!("{condition} has no {priority} limit"));
+        let missing = || {
+            LimitError::new(
+                level_key.clone(),
+                format!("{condition} has no {priority} limit"),
+            )
+        };
         match condition {
-            Condition::HrHigh => changed.hr_high.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
-            Condition::HrLow => changed.hr_low.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
-            Condition::HrRise => changed.hr_rise.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
-            Condition::TempHigh => changed.temp_high.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
-            Condition::Spo2Low => changed.spo2_low.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
-            Condition::TempRise if priority == changed.temp_rise.priority => changed.temp_rise.rise_celsius = value,
+            Condition::HrHigh => {
+                changed
+                    .hr_high
+                    .slot(priority)
+                    .as_mut()
+                    .ok_or_else(missing)?
+                    .threshold = value
+            }
+            Condition::HrLow => {
+                changed
+                    .hr_low
+                    .slot(priority)
+                    .as_mut()
+                    .ok_or_else(missing)?
+                    .threshold = value
+            }
+            Condition::HrRise => {
+                changed
+                    .hr_rise
+                    .slot(priority)
+                    .as_mut()
+                    .ok_or_else(missing)?
+                    .threshold = value
+            }
+            Condition::TempHigh => {
+                changed
+                    .temp_high
+                    .slot(priority)
+                    .as_mut()
+                    .ok_or_else(missing)?
+                    .threshold = value
+            }
+            Condition::Spo2Low => {
+                changed
+                    .spo2_low
+                    .slot(priority)
+                    .as_mut()
+                    .ok_or_else(missing)?
+                    .threshold = value
+            }
+            Condition::TempRise if priority == changed.temp_rise.priority => {
+                changed.temp_rise.rise_celsius = value
+            }
             Condition::BpHigh => {
                 let level = match priority {
                     Priority::Medium => changed.bp_high.medium.as_mut(),
@@ -757,7 +858,12 @@ impl AlarmConfig {
                 changed.tech_battery_low.at_or_below_pct = value;
             }
             Condition::TempRise | Condition::TechBatteryLow => return Err(missing()),
-            _ => return Err(LimitError::new(key, format!("{condition} has no adjustable limit"))),
+            _ => {
+                return Err(LimitError::new(
+                    key,
+                    format!("{condition} has no adjustable limit"),
+                ));
+            }
         }
         changed.validate()?;
         *self = changed;
@@ -771,7 +877,11 @@ pub fn config_key(condition: Condition) -> String {
     format!("alarms.{}", condition.as_str().replace('.', "_"))
 }
 
-fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclusive<f64>) -> Result<(), LimitError> {
+fn check_threshold(
+    key: &str,
+    view: &ThresholdView,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<(), LimitError> {
     const NAMES: [&str; 3] = ["low", "medium", "high"];
     let field = |i: usize| format!("{key}.{}", NAMES[i]);
     let mut previous: Option<(usize, f64)> = None;
@@ -791,9 +901,17 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
             ));
         }
         if let Some((j, p)) = previous {
-            let ordered = if view.direction.rising() { t > p } else { t < p };
+            let ordered = if view.direction.rising() {
+                t > p
+            } else {
+                t < p
+            };
             if !ordered {
-                let relation = if view.direction.rising() { "above" } else { "below" };
+                let relation = if view.direction.rising() {
+                    "above"
+                } else {
+                    "below"
+                };
                 return Err(LimitError::new(
                     field(i),
                     format!(
@@ -806,7 +924,10 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
         previous = Some((i, t));
     }
     if !(view.hysteresis.is_finite() && view.hysteresis >= 0.0) {
-        return Err(LimitError::new(format!("{key}.hysteresis"), "must be a number at least 0"));
+        return Err(LimitError::new(
+            format!("{key}.hysteresis"),
+            "must be a number at least 0",
+        ));
     }
     Ok(())
 }
@@ -856,7 +977,11 @@ fn key_path_at(text: &str, offset: usize) -> Option<String> {
         } else if (start..end).contains(&offset) {
             let (key, _) = trimmed.split_once('=')?;
             let key = normalise_key(key);
-            return Some(if table.is_empty() { key } else { format!("{table}.{key}") });
+            return Some(if table.is_empty() {
+                key
+            } else {
+                format!("{table}.{key}")
+            });
         }
         start = end;
     }
@@ -882,7 +1007,11 @@ fn locate_key(text: &str, dotted: &str) -> Option<usize> {
         } else {
             continue;
         };
-        let matched = path.iter().zip(&wanted).take_while(|(a, b)| a == *b).count();
+        let matched = path
+            .iter()
+            .zip(&wanted)
+            .take_while(|(a, b)| a == *b)
+            .count();
         if matched == path.len() && matched > 0 && best.is_none_or(|(m, _)| matched > m) {
             best = Some((matched, n + 1));
         }
@@ -1070,7 +1199,9 @@ mod opt_secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = f64::deserialize(d)?;
-        super::secs::to_duration(s).map(Some).map_err(serde::de::Error::custom)
+        super::secs::to_duration(s)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -1102,7 +1233,10 @@ mod tests {
         assert_eq!(a.hr_low.low, None);
         assert_eq!(a.temp_high.medium, Some(FromCelsius::new(38.5, 120)));
         assert_eq!(a.spo2_low.high, Some(BelowPct::new(85.0, 10)));
-        assert_eq!(a.tech_disconnected.escalate_after, Some(Duration::from_secs(60)));
+        assert_eq!(
+            a.tech_disconnected.escalate_after,
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(a.tech_no_contact.onset, Duration::from_secs(10));
         Config::default().validate().unwrap();
     }
@@ -1117,7 +1251,8 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let err = parse("[alarms]\naudio_pause_s = 60\n\n[alarms.hr_high]\nhysteresis_bmp = 3\n").unwrap_err();
+        let err = parse("[alarms]\naudio_pause_s = 60\n\n[alarms.hr_high]\nhysteresis_bmp = 3\n")
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("test.toml:5:"), "{text}");
         assert!(text.contains("alarms.hr_high.hysteresis_bmp"), "{text}");
@@ -1143,29 +1278,53 @@ mod tests {
         let text = "# my limits\n[alarms.hr_high]\nmedium = { above_bpm = 95, for_s = 30 }\n";
         let err = parse(text).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("test.toml:3: key `alarms.hr_high.medium`"), "{msg}");
+        assert!(
+            msg.starts_with("test.toml:3: key `alarms.hr_high.medium`"),
+            "{msg}"
+        );
         assert!(msg.contains("must be above the low limit 100"), "{msg}");
 
         let err = parse("[alarms.spo2_low]\nhigh = { below_pct = 92, for_s = 10 }\n").unwrap_err();
-        assert!(err.to_string().contains("must be below the medium limit 90"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("must be below the medium limit 90"),
+            "{err}"
+        );
 
-        let err = parse("[alarms.bp_high]\nhigh = { systolic_above_mmhg = 150, diastolic_above_mmhg = 120 }\n")
-            .unwrap_err();
-        assert!(err.to_string().contains("alarms.bp_high.high.systolic_above_mmhg"), "{err}");
+        let err = parse(
+            "[alarms.bp_high]\nhigh = { systolic_above_mmhg = 150, diastolic_above_mmhg = 120 }\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("alarms.bp_high.high.systolic_above_mmhg"),
+            "{err}"
+        );
     }
 
     #[test]
     fn set_limit_validates_order_and_leaves_config_unchanged_on_error() {
         let mut a = AlarmConfig::default();
-        a.set_limit(Condition::HrHigh, Priority::Medium, 125.0).unwrap();
+        a.set_limit(Condition::HrHigh, Priority::Medium, 125.0)
+            .unwrap();
         assert_eq!(a.hr_high.medium.unwrap().threshold, 125.0);
         let before = a.clone();
-        assert!(a.set_limit(Condition::HrHigh, Priority::Medium, 150.0).is_err());
+        assert!(
+            a.set_limit(Condition::HrHigh, Priority::Medium, 150.0)
+                .is_err()
+        );
         assert!(a.set_limit(Condition::HrLow, Priority::Low, 50.0).is_err());
-        assert!(a.set_limit(Condition::TechStale, Priority::Low, 5.0).is_err());
-        assert!(a.set_limit(Condition::HrHigh, Priority::Low, f64::NAN).is_err());
+        assert!(
+            a.set_limit(Condition::TechStale, Priority::Low, 5.0)
+                .is_err()
+        );
+        assert!(
+            a.set_limit(Condition::HrHigh, Priority::Low, f64::NAN)
+                .is_err()
+        );
         assert_eq!(a, before);
-        a.set_limit(Condition::BpHigh, Priority::Medium, 150.0).unwrap();
+        a.set_limit(Condition::BpHigh, Priority::Medium, 150.0)
+            .unwrap();
         assert_eq!(a.bp_high.medium.unwrap().systolic_above_mmhg, 150.0);
     }
 

@@ -48,6 +48,8 @@ pub(super) enum Phase {
 pub(super) struct Instance {
     /// Per priority level: since when the value is beyond the limit.
     since: [u64; 3],
+    /// Per priority level: the value that crossed the limit at `since`.
+    since_value: [Option<f64>; 3],
     /// Per priority level: the onset delay, `NEVER` if there is no such level
     /// (or the condition is turned off).
     pub onset: [u64; 3],
@@ -67,7 +69,8 @@ pub(super) struct Instance {
     escalate_at: u64,
     /// Latest observed value, reported by transitions fired at a deadline.
     last_value: Option<f64>,
-    /// The value that triggered or escalated it.
+    /// The value that triggered or escalated it: for a level, the value
+    /// that crossed its limit; for escalation by time, the latest value.
     pub trigger: Option<f64>,
     /// Earliest pending timer, `NEVER` if none.
     pub deadline: u64,
@@ -79,6 +82,7 @@ impl Instance {
     pub fn new(onset: [u64; 3], escalate_after: u64) -> Self {
         Self {
             since: [NEVER; 3],
+            since_value: [None; 3],
             onset,
             qualified: 0,
             last_hold: 0,
@@ -121,7 +125,15 @@ impl Instance {
     /// level `p`'s limit, `hold` where it is within hysteresis of it (a
     /// superset of `sat`). `value` is what events report.
     #[inline]
-    pub fn observe(&mut self, at: u64, sat: u8, hold: u8, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {
+    pub fn observe(
+        &mut self,
+        at: u64,
+        sat: u8,
+        hold: u8,
+        value: Option<f64>,
+        id: Ident<'_>,
+        sink: &mut Sink<'_>,
+    ) {
         self.last_value = value;
         self.last_hold = hold;
         let lost = self.qualified & !hold;
@@ -145,6 +157,7 @@ impl Instance {
             }
             if self.since[l] == NEVER {
                 self.since[l] = at;
+                self.since_value[l] = value;
             }
             if at.saturating_sub(self.since[l]) >= self.onset[l] {
                 newly |= b;
@@ -200,7 +213,10 @@ impl Instance {
     pub fn on_deadline(&mut self, d: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
         let mut newly = 0;
         for l in 0..3 {
-            if self.qualified & (1 << l) == 0 && self.since[l] != NEVER && self.since[l].saturating_add(self.onset[l]) <= d {
+            if self.qualified & (1 << l) == 0
+                && self.since[l] != NEVER
+                && self.since[l].saturating_add(self.onset[l]) <= d
+            {
                 newly |= 1 << l;
             }
         }
@@ -271,15 +287,25 @@ impl Instance {
     }
 
     fn qualify(&mut self, newly: u8) {
+        let before = self.qualified;
         self.qualified |= newly;
-        // Lower levels the value still satisfies come along (see module doc).
         let top = 7 - newly.leading_zeros() as u8;
+        // The value that crossed the limit of the highest level now
+        // established: the "triggering value" (DESIGN.md's example reports
+        // the 104 bpm that started the minute, not the 123 that came after).
+        if u32::from(newly) > u32::from(before) {
+            self.trigger = self.since_value[top as usize].or(self.last_value);
+        }
+        // Lower levels the value still satisfies come along (see module doc).
         let below = (1u8 << top) - 1;
         self.qualified |= below & self.last_hold & self.levels();
     }
 
     fn target(&self) -> Option<Priority> {
-        (0..3).rev().find(|l| self.qualified & (1 << l) != 0).map(|l| PRIORITIES[l])
+        (0..3)
+            .rev()
+            .find(|l| self.qualified & (1 << l) != 0)
+            .map(|l| PRIORITIES[l])
     }
 
     fn annunciate(&mut self, at: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
@@ -298,7 +324,9 @@ impl Instance {
                 self.active_since = at;
                 self.become_active(at, sink, id, AlarmState::Active);
             }
-            (Phase::Active | Phase::Escalated | Phase::Acknowledged, Some(p)) if p > self.priority => {
+            (Phase::Active | Phase::Escalated | Phase::Acknowledged, Some(p))
+                if p > self.priority =>
+            {
                 self.phase = Phase::Escalated;
                 self.priority = p;
                 self.become_active(at, sink, id, AlarmState::Escalated);
@@ -326,7 +354,6 @@ impl Instance {
     fn become_active(&mut self, at: u64, sink: &mut Sink<'_>, id: Ident<'_>, state: AlarmState) {
         self.changed = at;
         self.annunciated = at;
-        self.trigger = self.last_value;
         self.schedule_escalation();
         self.emit(at, state, self.trigger, id, sink);
     }
@@ -353,7 +380,14 @@ impl Instance {
         *sink.next = (*sink.next).min(deadline);
     }
 
-    fn emit(&self, at: u64, state: AlarmState, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {
+    fn emit(
+        &self,
+        at: u64,
+        state: AlarmState,
+        value: Option<f64>,
+        id: Ident<'_>,
+        sink: &mut Sink<'_>,
+    ) {
         sink.out.push(AlarmEvent {
             at: SessionTime(at),
             condition: id.condition,

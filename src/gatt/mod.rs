@@ -24,7 +24,13 @@ impl Measurement {
     /// Append this measurement's samples, stamped at `at` (RR intervals
     /// backwards from `at`). `env_quantity` says whether 0x2A6E is skin or
     /// ambient temperature for this device.
-    pub fn samples(&self, _at: SessionTime, _device: &DeviceLabel, _env_quantity: Quantity, _out: &mut Vec<Sample>) {
+    pub fn samples(
+        &self,
+        _at: SessionTime,
+        _device: &DeviceLabel,
+        _env_quantity: Quantity,
+        _out: &mut Vec<Sample>,
+    ) {
         match *self {}
     }
 }
