@@ -43,9 +43,7 @@ impl FromStr for Speed {
         }
         match s.trim_end_matches(['x', 'X']).parse::<f64>() {
             Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Times(x)),
-            _ => Err(format!(
-                "`{s}` is not a speed: give a positive number (0.25, 1, 60) or `max`"
-            )),
+            _ => Err(format!("`{s}` is not a speed: give a positive number (0.25, 1, 60) or `max`")),
         }
     }
 }
@@ -83,20 +81,12 @@ pub enum ClockKind {
 impl Clock {
     #[must_use]
     pub fn real() -> Self {
-        Self {
-            kind: ClockKind::Real,
-            start_utc: Utc::now(),
-            start: Instant::now(),
-        }
+        Self { kind: ClockKind::Real, start_utc: Utc::now(), start: Instant::now() }
     }
 
     #[must_use]
     pub fn virtual_at(speed: Speed, start_utc: DateTime<Utc>) -> Self {
-        Self {
-            kind: ClockKind::Virtual(speed),
-            start_utc,
-            start: Instant::now(),
-        }
+        Self { kind: ClockKind::Virtual(speed), start_utc, start: Instant::now() }
     }
 
     #[must_use]
@@ -122,9 +112,7 @@ impl Clock {
         let elapsed = self.start.elapsed();
         match self.kind {
             ClockKind::Real => Some(SessionTime::ZERO.saturating_add(elapsed)),
-            ClockKind::Virtual(Speed::Times(x)) => {
-                Some(SessionTime::ZERO.saturating_add(elapsed.mul_f64(x)))
-            }
+            ClockKind::Virtual(Speed::Times(x)) => Some(SessionTime::ZERO.saturating_add(elapsed.mul_f64(x))),
             ClockKind::Virtual(Speed::Max) => None,
         }
     }
@@ -166,14 +154,9 @@ mod tests {
 
     #[test]
     fn virtual_clock_maps_session_time_to_utc() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z").unwrap().with_timezone(&Utc);
         let clock = Clock::virtual_at(Speed::Max, start);
         assert_eq!(clock.now(), None);
-        assert_eq!(
-            clock.utc(SessionTime::from_secs(90)).to_rfc3339(),
-            "2026-01-01T10:01:30+00:00"
-        );
+        assert_eq!(clock.utc(SessionTime::from_secs(90)).to_rfc3339(), "2026-01-01T10:01:30+00:00");
     }
 }

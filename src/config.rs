@@ -38,9 +38,7 @@ pub struct DashboardConfig {
 
 impl Default for DashboardConfig {
     fn default() -> Self {
-        Self {
-            window: Duration::from_secs(10 * 60),
-        }
+        Self { window: Duration::from_secs(10 * 60) }
     }
 }
 
@@ -130,11 +128,7 @@ impl Direction {
     /// The threshold moved back by the clear hysteresis.
     #[must_use]
     pub fn relaxed(self, threshold: f64, hysteresis: f64) -> f64 {
-        if self.rising() {
-            threshold - hysteresis
-        } else {
-            threshold + hysteresis
-        }
+        if self.rising() { threshold - hysteresis } else { threshold + hysteresis }
     }
 
     #[must_use]
@@ -354,11 +348,7 @@ pub struct TempRise {
     pub within: Duration,
     /// DESIGN.md gives none; a small value stops flapping on sensor noise.
     pub hysteresis_celsius: f64,
-    #[serde(
-        rename = "escalate_after_s",
-        with = "opt_secs",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub escalate_after: Option<Duration>,
 }
 
@@ -393,11 +383,7 @@ pub struct BpHigh {
     pub medium: Option<BpLevel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub high: Option<BpLevel>,
-    #[serde(
-        rename = "escalate_after_s",
-        with = "opt_secs",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub escalate_after: Option<Duration>,
 }
 
@@ -405,14 +391,8 @@ impl Default for BpHigh {
     fn default() -> Self {
         Self {
             enabled: true,
-            medium: Some(BpLevel {
-                systolic_above_mmhg: 160.0,
-                diastolic_above_mmhg: 100.0,
-            }),
-            high: Some(BpLevel {
-                systolic_above_mmhg: 180.0,
-                diastolic_above_mmhg: 110.0,
-            }),
+            medium: Some(BpLevel { systolic_above_mmhg: 160.0, diastolic_above_mmhg: 100.0 }),
+            high: Some(BpLevel { systolic_above_mmhg: 180.0, diastolic_above_mmhg: 110.0 }),
             escalate_after: None,
         }
     }
@@ -505,11 +485,7 @@ pub struct TechBatteryLow {
 
 impl Default for TechBatteryLow {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            priority: Priority::Low,
-            at_or_below_pct: 10.0,
-        }
+        Self { enabled: true, priority: Priority::Low, at_or_below_pct: 10.0 }
     }
 }
 
@@ -524,10 +500,7 @@ pub struct LimitError {
 
 impl LimitError {
     fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
+        Self { key: key.into(), message: message.into() }
     }
 }
 
@@ -542,21 +515,10 @@ pub enum ConfigError {
     },
     /// Bad TOML, an unknown key, or a value of the wrong type.
     #[error("{}: {message}", Location { path, line: *line, column: *column, key: key.as_deref() })]
-    Parse {
-        path: PathBuf,
-        line: Option<usize>,
-        column: Option<usize>,
-        key: Option<String>,
-        message: String,
-    },
+    Parse { path: PathBuf, line: Option<usize>, column: Option<usize>, key: Option<String>, message: String },
     /// Well-formed, but a limit is out of order or out of range.
     #[error("{}: {message}", Location { path, line: *line, column: None, key: Some(key) })]
-    Invalid {
-        path: PathBuf,
-        line: Option<usize>,
-        key: String,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: Option<usize>, key: String, message: String },
 }
 
 /// `file:line:column: key `k``, for error messages.
@@ -586,10 +548,7 @@ impl fmt::Display for Location<'_> {
 impl Config {
     /// Read and validate a config file; keys it omits keep their defaults.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
         Self::from_toml_str(&text, path)
     }
 
@@ -623,10 +582,7 @@ impl AlarmConfig {
     /// rising limits, the reverse for falling ones).
     pub fn validate(&self) -> Result<(), LimitError> {
         if self.audio_pause.is_zero() {
-            return Err(LimitError::new(
-                "alarms.audio_pause_s",
-                "must be more than 0",
-            ));
+            return Err(LimitError::new("alarms.audio_pause_s", "must be more than 0"));
         }
         check_threshold("alarms.hr_high", &self.hr_high.view(), 1.0..=300.0)?;
         check_threshold("alarms.hr_low", &self.hr_low.view(), 1.0..=300.0)?;
@@ -634,65 +590,38 @@ impl AlarmConfig {
         check_threshold("alarms.temp_high", &self.temp_high.view(), 30.0..=45.0)?;
         check_threshold("alarms.spo2_low", &self.spo2_low.view(), 50.0..=100.0)?;
         if self.hr_rise.baseline_window < Duration::from_secs(10) {
-            return Err(LimitError::new(
-                "alarms.hr_rise.baseline_window_s",
-                "must be at least 10 s",
-            ));
+            return Err(LimitError::new("alarms.hr_rise.baseline_window_s", "must be at least 10 s"));
         }
         let r = &self.temp_rise;
         if !(r.rise_celsius.is_finite() && r.rise_celsius > 0.0 && r.rise_celsius <= 10.0) {
-            return Err(LimitError::new(
-                "alarms.temp_rise.rise_celsius",
-                "must be between 0 and 10 °C",
-            ));
+            return Err(LimitError::new("alarms.temp_rise.rise_celsius", "must be between 0 and 10 °C"));
         }
-        if !(r.hysteresis_celsius.is_finite()
-            && r.hysteresis_celsius >= 0.0
-            && r.hysteresis_celsius < r.rise_celsius)
-        {
+        if !(r.hysteresis_celsius.is_finite() && r.hysteresis_celsius >= 0.0 && r.hysteresis_celsius < r.rise_celsius) {
             return Err(LimitError::new(
                 "alarms.temp_rise.hysteresis_celsius",
                 "must be at least 0 and less than rise_celsius",
             ));
         }
         if r.within < Duration::from_secs(60) || r.within > Duration::from_secs(6 * 3600) {
-            return Err(LimitError::new(
-                "alarms.temp_rise.within_s",
-                "must be between 60 s and 6 h",
-            ));
+            return Err(LimitError::new("alarms.temp_rise.within_s", "must be between 60 s and 6 h"));
         }
         self.validate_bp()?;
         let s = &self.tech_stale;
         if s.min.is_zero() {
-            return Err(LimitError::new(
-                "alarms.tech_stale.min_s",
-                "must be more than 0",
-            ));
+            return Err(LimitError::new("alarms.tech_stale.min_s", "must be more than 0"));
         }
         if !(s.interval_factor.is_finite() && s.interval_factor >= 1.0) {
-            return Err(LimitError::new(
-                "alarms.tech_stale.interval_factor",
-                "must be at least 1",
-            ));
+            return Err(LimitError::new("alarms.tech_stale.interval_factor", "must be at least 1"));
         }
         if !(s.medium_factor.is_finite() && s.medium_factor > 1.0) {
-            return Err(LimitError::new(
-                "alarms.tech_stale.medium_factor",
-                "must be more than 1",
-            ));
+            return Err(LimitError::new("alarms.tech_stale.medium_factor", "must be more than 1"));
         }
         if s.default_interval.is_zero() {
-            return Err(LimitError::new(
-                "alarms.tech_stale.default_interval_s",
-                "must be more than 0",
-            ));
+            return Err(LimitError::new("alarms.tech_stale.default_interval_s", "must be more than 0"));
         }
         let b = self.tech_battery_low.at_or_below_pct;
         if !(0.0..=100.0).contains(&b) {
-            return Err(LimitError::new(
-                "alarms.tech_battery_low.at_or_below_pct",
-                "must be between 0 and 100",
-            ));
+            return Err(LimitError::new("alarms.tech_battery_low.at_or_below_pct", "must be between 0 and 100"));
         }
         for (key, after) in [
             ("alarms.hr_high", self.hr_high.escalate_after),
@@ -702,14 +631,8 @@ impl AlarmConfig {
             ("alarms.temp_rise", self.temp_rise.escalate_after),
             ("alarms.spo2_low", self.spo2_low.escalate_after),
             ("alarms.bp_high", self.bp_high.escalate_after),
-            (
-                "alarms.tech_disconnected",
-                self.tech_disconnected.escalate_after,
-            ),
-            (
-                "alarms.tech_no_contact",
-                self.tech_no_contact.escalate_after,
-            ),
+            ("alarms.tech_disconnected", self.tech_disconnected.escalate_after),
+            ("alarms.tech_no_contact", self.tech_no_contact.escalate_after),
             ("alarms.tech_invalid", self.tech_invalid.escalate_after),
         ] {
             if after.is_some_and(|d| d.is_zero()) {
@@ -726,10 +649,9 @@ impl AlarmConfig {
         let bp = &self.bp_high;
         for (name, level) in [("medium", bp.medium), ("high", bp.high)] {
             if let Some(l) = level {
-                for (field, v) in [
-                    ("systolic_above_mmhg", l.systolic_above_mmhg),
-                    ("diastolic_above_mmhg", l.diastolic_above_mmhg),
-                ] {
+                for (field, v) in
+                    [("systolic_above_mmhg", l.systolic_above_mmhg), ("diastolic_above_mmhg", l.diastolic_above_mmhg)]
+                {
                     if !(v.is_finite() && (40.0..=300.0).contains(&v)) {
                         return Err(LimitError::new(
                             format!("alarms.bp_high.{name}.{field}"),
@@ -781,71 +703,21 @@ impl AlarmConfig {
     ///
     /// For `bp.high` the value is the systolic limit; for `temp.rise` the
     /// rise in °C; for `tech.battery_low` the percentage.
-    pub fn set_limit(
-        &mut self,
-        condition: Condition,
-        priority: Priority,
-        value: f64,
-    ) -> Result<(), LimitError> {
+    pub fn set_limit(&mut self, condition: Condition, priority: Priority, value: f64) -> Result<(), LimitError> {
         let key = config_key(condition);
         let level_key = format!("{key}.{}", priority.as_str());
         if !value.is_finite() {
-            return Err(LimitError::new(
-                level_key,
-                "the value must be a finite number",
-            ));
+            return Err(LimitError::new(level_key, "the value must be a finite number"));
         }
         let mut changed = self.clone();
-        let missing = || {
-            LimitError::new(
-                level_key.clone(),
-                format!("{condition} has no {priority} limit"),
-            )
-        };
+        let missing = || LimitError::new(level_key.clone(), format!("{condition} has no {priority} limit"));
         match condition {
-            Condition::HrHigh => {
-                changed
-                    .hr_high
-                    .slot(priority)
-                    .as_mut()
-                    .ok_or_else(missing)?
-                    .threshold = value
-            }
-            Condition::HrLow => {
-                changed
-                    .hr_low
-                    .slot(priority)
-                    .as_mut()
-                    .ok_or_else(missing)?
-                    .threshold = value
-            }
-            Condition::HrRise => {
-                changed
-                    .hr_rise
-                    .slot(priority)
-                    .as_mut()
-                    .ok_or_else(missing)?
-                    .threshold = value
-            }
-            Condition::TempHigh => {
-                changed
-                    .temp_high
-                    .slot(priority)
-                    .as_mut()
-                    .ok_or_else(missing)?
-                    .threshold = value
-            }
-            Condition::Spo2Low => {
-                changed
-                    .spo2_low
-                    .slot(priority)
-                    .as_mut()
-                    .ok_or_else(missing)?
-                    .threshold = value
-            }
-            Condition::TempRise if priority == changed.temp_rise.priority => {
-                changed.temp_rise.rise_celsius = value
-            }
+            Condition::HrHigh => changed.hr_high.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::HrLow => changed.hr_low.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::HrRise => changed.hr_rise.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::TempHigh => changed.temp_high.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::Spo2Low => changed.spo2_low.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::TempRise if priority == changed.temp_rise.priority => changed.temp_rise.rise_celsius = value,
             Condition::BpHigh => {
                 let level = match priority {
                     Priority::Medium => changed.bp_high.medium.as_mut(),
@@ -859,10 +731,7 @@ impl AlarmConfig {
             }
             Condition::TempRise | Condition::TechBatteryLow => return Err(missing()),
             _ => {
-                return Err(LimitError::new(
-                    key,
-                    format!("{condition} has no adjustable limit"),
-                ));
+                return Err(LimitError::new(key, format!("{condition} has no adjustable limit")));
             }
         }
         changed.validate()?;
@@ -877,11 +746,7 @@ pub fn config_key(condition: Condition) -> String {
     format!("alarms.{}", condition.as_str().replace('.', "_"))
 }
 
-fn check_threshold(
-    key: &str,
-    view: &ThresholdView,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<(), LimitError> {
+fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclusive<f64>) -> Result<(), LimitError> {
     const NAMES: [&str; 3] = ["low", "medium", "high"];
     let field = |i: usize| format!("{key}.{}", NAMES[i]);
     let mut previous: Option<(usize, f64)> = None;
@@ -891,27 +756,13 @@ fn check_threshold(
         if !(t.is_finite() && range.contains(&t)) {
             return Err(LimitError::new(
                 field(i),
-                format!(
-                    "{t} {} is outside {}–{} {}",
-                    view.unit,
-                    range.start(),
-                    range.end(),
-                    view.unit
-                ),
+                format!("{t} {} is outside {}–{} {}", view.unit, range.start(), range.end(), view.unit),
             ));
         }
         if let Some((j, p)) = previous {
-            let ordered = if view.direction.rising() {
-                t > p
-            } else {
-                t < p
-            };
+            let ordered = if view.direction.rising() { t > p } else { t < p };
             if !ordered {
-                let relation = if view.direction.rising() {
-                    "above"
-                } else {
-                    "below"
-                };
+                let relation = if view.direction.rising() { "above" } else { "below" };
                 return Err(LimitError::new(
                     field(i),
                     format!(
@@ -924,10 +775,7 @@ fn check_threshold(
         previous = Some((i, t));
     }
     if !(view.hysteresis.is_finite() && view.hysteresis >= 0.0) {
-        return Err(LimitError::new(
-            format!("{key}.hysteresis"),
-            "must be a number at least 0",
-        ));
+        return Err(LimitError::new(format!("{key}.hysteresis"), "must be a number at least 0"));
     }
     Ok(())
 }
@@ -944,13 +792,7 @@ fn parse_error(text: &str, origin: &Path, e: &toml::de::Error) -> ConfigError {
     // The span of an unknown or mistyped key covers the key itself (or its
     // value); name the whole dotted path so the user finds it.
     let key = span.and_then(|s| key_path_at(text, s.start));
-    ConfigError::Parse {
-        path: origin.to_owned(),
-        line,
-        column,
-        key,
-        message: e.message().trim().to_owned(),
-    }
+    ConfigError::Parse { path: origin.to_owned(), line, column, key, message: e.message().trim().to_owned() }
 }
 
 /// 1-based line and column of a byte offset.
@@ -977,11 +819,7 @@ fn key_path_at(text: &str, offset: usize) -> Option<String> {
         } else if (start..end).contains(&offset) {
             let (key, _) = trimmed.split_once('=')?;
             let key = normalise_key(key);
-            return Some(if table.is_empty() {
-                key
-            } else {
-                format!("{table}.{key}")
-            });
+            return Some(if table.is_empty() { key } else { format!("{table}.{key}") });
         }
         start = end;
     }
@@ -999,19 +837,11 @@ fn locate_key(text: &str, dotted: &str) -> Option<usize> {
             table = header.split('.').map(str::to_owned).collect();
             table.clone()
         } else if let Some((key, _)) = trimmed.split_once('=') {
-            table
-                .iter()
-                .cloned()
-                .chain(normalise_key(key).split('.').map(str::to_owned))
-                .collect()
+            table.iter().cloned().chain(normalise_key(key).split('.').map(str::to_owned)).collect()
         } else {
             continue;
         };
-        let matched = path
-            .iter()
-            .zip(&wanted)
-            .take_while(|(a, b)| a == *b)
-            .count();
+        let matched = path.iter().zip(&wanted).take_while(|(a, b)| a == *b).count();
         if matched == path.len() && matched > 0 && best.is_none_or(|(m, _)| matched > m) {
             best = Some((matched, n + 1));
         }
@@ -1031,10 +861,7 @@ fn table_header(trimmed: &str) -> Option<String> {
 }
 
 fn normalise_key(key: &str) -> String {
-    key.split('.')
-        .map(|part| part.trim().trim_matches('"'))
-        .collect::<Vec<_>>()
-        .join(".")
+    key.split('.').map(|part| part.trim().trim_matches('"')).collect::<Vec<_>>().join(".")
 }
 
 /// The built-in defaults as a commented TOML file (`vigil config`). It loads
@@ -1199,9 +1026,7 @@ mod opt_secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = f64::deserialize(d)?;
-        super::secs::to_duration(s)
-            .map(Some)
-            .map_err(serde::de::Error::custom)
+        super::secs::to_duration(s).map(Some).map_err(serde::de::Error::custom)
     }
 }
 
@@ -1233,10 +1058,7 @@ mod tests {
         assert_eq!(a.hr_low.low, None);
         assert_eq!(a.temp_high.medium, Some(FromCelsius::new(38.5, 120)));
         assert_eq!(a.spo2_low.high, Some(BelowPct::new(85.0, 10)));
-        assert_eq!(
-            a.tech_disconnected.escalate_after,
-            Some(Duration::from_secs(60))
-        );
+        assert_eq!(a.tech_disconnected.escalate_after, Some(Duration::from_secs(60)));
         assert_eq!(a.tech_no_contact.onset, Duration::from_secs(10));
         Config::default().validate().unwrap();
     }
@@ -1251,8 +1073,7 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let err = parse("[alarms]\naudio_pause_s = 60\n\n[alarms.hr_high]\nhysteresis_bmp = 3\n")
-            .unwrap_err();
+        let err = parse("[alarms]\naudio_pause_s = 60\n\n[alarms.hr_high]\nhysteresis_bmp = 3\n").unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("test.toml:5:"), "{text}");
         assert!(text.contains("alarms.hr_high.hysteresis_bmp"), "{text}");
@@ -1278,53 +1099,29 @@ mod tests {
         let text = "# my limits\n[alarms.hr_high]\nmedium = { above_bpm = 95, for_s = 30 }\n";
         let err = parse(text).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.starts_with("test.toml:3: key `alarms.hr_high.medium`"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("test.toml:3: key `alarms.hr_high.medium`"), "{msg}");
         assert!(msg.contains("must be above the low limit 100"), "{msg}");
 
         let err = parse("[alarms.spo2_low]\nhigh = { below_pct = 92, for_s = 10 }\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("must be below the medium limit 90"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("must be below the medium limit 90"), "{err}");
 
-        let err = parse(
-            "[alarms.bp_high]\nhigh = { systolic_above_mmhg = 150, diastolic_above_mmhg = 120 }\n",
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("alarms.bp_high.high.systolic_above_mmhg"),
-            "{err}"
-        );
+        let err =
+            parse("[alarms.bp_high]\nhigh = { systolic_above_mmhg = 150, diastolic_above_mmhg = 120 }\n").unwrap_err();
+        assert!(err.to_string().contains("alarms.bp_high.high.systolic_above_mmhg"), "{err}");
     }
 
     #[test]
     fn set_limit_validates_order_and_leaves_config_unchanged_on_error() {
         let mut a = AlarmConfig::default();
-        a.set_limit(Condition::HrHigh, Priority::Medium, 125.0)
-            .unwrap();
+        a.set_limit(Condition::HrHigh, Priority::Medium, 125.0).unwrap();
         assert_eq!(a.hr_high.medium.unwrap().threshold, 125.0);
         let before = a.clone();
-        assert!(
-            a.set_limit(Condition::HrHigh, Priority::Medium, 150.0)
-                .is_err()
-        );
+        assert!(a.set_limit(Condition::HrHigh, Priority::Medium, 150.0).is_err());
         assert!(a.set_limit(Condition::HrLow, Priority::Low, 50.0).is_err());
-        assert!(
-            a.set_limit(Condition::TechStale, Priority::Low, 5.0)
-                .is_err()
-        );
-        assert!(
-            a.set_limit(Condition::HrHigh, Priority::Low, f64::NAN)
-                .is_err()
-        );
+        assert!(a.set_limit(Condition::TechStale, Priority::Low, 5.0).is_err());
+        assert!(a.set_limit(Condition::HrHigh, Priority::Low, f64::NAN).is_err());
         assert_eq!(a, before);
-        a.set_limit(Condition::BpHigh, Priority::Medium, 150.0)
-            .unwrap();
+        a.set_limit(Condition::BpHigh, Priority::Medium, 150.0).unwrap();
         assert_eq!(a.bp_high.medium.unwrap().systolic_above_mmhg, 150.0);
     }
 

@@ -35,10 +35,7 @@ const INITIAL_BUCKET: Duration = Duration::from_secs(5);
 #[must_use]
 pub fn max_rate_hz(quantity: Quantity) -> u32 {
     match quantity {
-        Quantity::RrIntervalMs
-        | Quantity::HeartRateBpm
-        | Quantity::PulseRateBpm
-        | Quantity::Spo2Pct => 4,
+        Quantity::RrIntervalMs | Quantity::HeartRateBpm | Quantity::PulseRateBpm | Quantity::Spo2Pct => 4,
         _ => 1,
     }
 }
@@ -83,10 +80,7 @@ pub struct Trend {
 
 impl Default for Trend {
     fn default() -> Self {
-        Self {
-            width: INITIAL_BUCKET,
-            buckets: Vec::with_capacity(TREND_BUCKETS),
-        }
+        Self { width: INITIAL_BUCKET, buckets: Vec::with_capacity(TREND_BUCKETS) }
     }
 }
 
@@ -99,25 +93,13 @@ impl Trend {
         let start = SessionTime(at.as_nanos() / width * width);
         if let Some(last) = self.buckets.last_mut() {
             if last.start == start {
-                last.merge(&TrendBucket {
-                    start,
-                    min: value,
-                    max: value,
-                    sum: value,
-                    count: 1,
-                });
+                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
                 return;
             }
             if start < last.start {
                 // Out of order (a device timestamp stamped backwards): fold
                 // into the last bucket rather than reorder.
-                last.merge(&TrendBucket {
-                    start,
-                    min: value,
-                    max: value,
-                    sum: value,
-                    count: 1,
-                });
+                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
                 return;
             }
         }
@@ -126,13 +108,7 @@ impl Trend {
             self.push(at, value);
             return;
         }
-        self.buckets.push(TrendBucket {
-            start,
-            min: value,
-            max: value,
-            sum: value,
-            count: 1,
-        });
+        self.buckets.push(TrendBucket { start, min: value, max: value, sum: value, count: 1 });
     }
 
     /// Double the bucket width, merging neighbours.
@@ -185,12 +161,7 @@ impl Series {
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
         let capacity = max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize;
-        Self {
-            recent: LocalRb::new(capacity.max(1)),
-            trend: Trend::default(),
-            latest: None,
-            latest_contact: None,
-        }
+        Self { recent: LocalRb::new(capacity.max(1)), trend: Trend::default(), latest: None, latest_contact: None }
     }
 
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
@@ -259,14 +230,13 @@ impl History {
         // Look up by `&str` so the hot path does not clone the label.
         let slots = match self.devices.get_mut(&*sample.device) {
             Some(slots) => slots,
-            None => self
-                .devices
-                .entry(sample.device.clone())
-                .or_insert_with(Default::default),
+            None => self.devices.entry(sample.device.clone()).or_default(),
         };
-        slots[sample.quantity as usize]
-            .get_or_insert_with(|| Series::new(sample.quantity))
-            .push(sample.at, sample.value, sample.contact);
+        slots[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(
+            sample.at,
+            sample.value,
+            sample.contact,
+        );
     }
 
     #[must_use]
@@ -281,10 +251,7 @@ impl History {
     /// Every series, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&DeviceLabel, Quantity, &Series)> {
         self.devices.iter().flat_map(|(d, slots)| {
-            slots
-                .iter()
-                .zip(Quantity::ALL)
-                .filter_map(move |(s, q)| s.as_ref().map(|s| (d, q, s)))
+            slots.iter().zip(Quantity::ALL).filter_map(move |(s, q)| s.as_ref().map(|s| (d, q, s)))
         })
     }
 
@@ -293,10 +260,7 @@ impl History {
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.iter()
-            .map(|(_, _, s)| {
-                s.capacity() * size_of::<Point>()
-                    + s.trend.buckets.capacity() * size_of::<TrendBucket>()
-            })
+            .map(|(_, _, s)| s.capacity() * size_of::<Point>() + s.trend.buckets.capacity() * size_of::<TrendBucket>())
             .sum()
     }
 
@@ -333,14 +297,7 @@ mod tests {
     use std::sync::Arc;
 
     fn sample(device: &DeviceLabel, at: SessionTime, quantity: Quantity, value: f64) -> Sample {
-        Sample {
-            at,
-            device: device.clone(),
-            quantity,
-            value,
-            contact: Some(true),
-            device_time_ns: None,
-        }
+        Sample { at, device: device.clone(), quantity, value, contact: Some(true), device_time_ns: None }
     }
 
     #[test]
@@ -352,19 +309,10 @@ mod tests {
             if s == 3600 {
                 bytes_at_1h = h.heap_bytes();
             }
-            h.push(&sample(
-                &dev,
-                SessionTime::from_secs(s),
-                Quantity::HeartRateBpm,
-                60.0 + f64::from((s % 7) as u8),
-            ));
+            h.push(&sample(&dev, SessionTime::from_secs(s), Quantity::HeartRateBpm, 60.0 + f64::from((s % 7) as u8)));
         }
         assert!(bytes_at_1h > 0);
-        assert_eq!(
-            h.heap_bytes(),
-            bytes_at_1h,
-            "memory grew between 1 h and 24 h"
-        );
+        assert_eq!(h.heap_bytes(), bytes_at_1h, "memory grew between 1 h and 24 h");
         let series = h.get_mut("chest", Quantity::HeartRateBpm).unwrap();
         assert_eq!(series.len(), series.capacity());
         assert!(series.trend().buckets().len() <= TREND_BUCKETS);
@@ -379,22 +327,14 @@ mod tests {
         series.recent_since(SessionTime::from_secs(24 * 3600 - 10), &mut pts);
         assert_eq!(pts.len(), 10);
         assert!(pts.windows(2).all(|w| w[0].at < w[1].at));
-        assert_eq!(
-            pts.last().unwrap().at,
-            SessionTime::from_secs(24 * 3600 - 1)
-        );
+        assert_eq!(pts.last().unwrap().at, SessionTime::from_secs(24 * 3600 - 1));
     }
 
     #[test]
     fn no_contact_samples_stay_out_of_the_trend() {
         let dev: DeviceLabel = Arc::from("chest");
         let mut h = History::default();
-        let mut s = sample(
-            &dev,
-            SessionTime::from_secs(1),
-            Quantity::HeartRateBpm,
-            200.0,
-        );
+        let mut s = sample(&dev, SessionTime::from_secs(1), Quantity::HeartRateBpm, 200.0);
         s.contact = Some(false);
         h.push(&s);
         let series = h.get("chest", Quantity::HeartRateBpm).unwrap();

@@ -18,9 +18,7 @@ use smallvec::SmallVec;
 ///
 /// Every `at_ms` in headless output and streams is this value in
 /// milliseconds; a recording's `t` is the session's start UTC plus this.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SessionTime(pub u64);
 
@@ -60,22 +58,14 @@ impl SessionTime {
     #[must_use]
     pub const fn saturating_add(self, d: Duration) -> Self {
         let nanos = d.as_nanos();
-        let nanos = if nanos > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            nanos as u64
-        };
+        let nanos = if nanos > u64::MAX as u128 { u64::MAX } else { nanos as u64 };
         SessionTime(self.0.saturating_add(nanos))
     }
 
     #[must_use]
     pub const fn saturating_sub(self, d: Duration) -> Self {
         let nanos = d.as_nanos();
-        let nanos = if nanos > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            nanos as u64
-        };
+        let nanos = if nanos > u64::MAX as u128 { u64::MAX } else { nanos as u64 };
         SessionTime(self.0.saturating_sub(nanos))
     }
 
@@ -187,19 +177,12 @@ impl Characteristic {
     /// Parse `2a37`, `0x2A37` or a full UUID (with or without dashes).
     pub fn parse(text: &str) -> Result<Self, ParseCharacteristicError> {
         let t = text.trim();
-        let t = t
-            .strip_prefix("0x")
-            .or_else(|| t.strip_prefix("0X"))
-            .unwrap_or(t);
+        let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
         let hex: String = t.chars().filter(|c| *c != '-').collect();
         let err = || ParseCharacteristicError(text.to_owned());
         match hex.len() {
-            4 => u16::from_str_radix(&hex, 16)
-                .map(Self::from_u16)
-                .map_err(|_| err()),
-            32 => u128::from_str_radix(&hex, 16)
-                .map(Self::from_uuid)
-                .map_err(|_| err()),
+            4 => u16::from_str_radix(&hex, 16).map(Self::from_u16).map_err(|_| err()),
+            32 => u128::from_str_radix(&hex, 16).map(Self::from_uuid).map_err(|_| err()),
             _ => Err(err()),
         }
     }
@@ -292,19 +275,11 @@ pub struct SourceEvent {
 
 impl SourceEvent {
     #[must_use]
-    pub fn notification(
-        at: SessionTime,
-        device: DeviceLabel,
-        characteristic: Characteristic,
-        payload: &[u8],
-    ) -> Self {
+    pub fn notification(at: SessionTime, device: DeviceLabel, characteristic: Characteristic, payload: &[u8]) -> Self {
         Self {
             at,
             device: Some(device),
-            body: EventBody::Notification {
-                characteristic,
-                payload: Payload::from_slice(payload),
-            },
+            body: EventBody::Notification { characteristic, payload: Payload::from_slice(payload) },
         }
     }
 }
@@ -385,9 +360,7 @@ impl Quantity {
             Quantity::HeartRateBpm | Quantity::PulseRateBpm => "bpm",
             Quantity::RrIntervalMs => "ms",
             Quantity::EnergyExpendedKj => "kJ",
-            Quantity::BodyTemperatureC
-            | Quantity::SkinTemperatureC
-            | Quantity::AmbientTemperatureC => "°C",
+            Quantity::BodyTemperatureC | Quantity::SkinTemperatureC | Quantity::AmbientTemperatureC => "°C",
             Quantity::Spo2Pct | Quantity::BatteryPct => "%",
             Quantity::SystolicMmhg | Quantity::DiastolicMmhg | Quantity::MapMmhg => "mmHg",
         }
@@ -682,14 +655,8 @@ pub struct AlarmStatus {
 /// A change of a device's link.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionChange {
-    Connected {
-        name: Option<String>,
-        address: Option<String>,
-        services: Vec<u16>,
-    },
-    Disconnected {
-        reason: Option<String>,
-    },
+    Connected { name: Option<String>, address: Option<String>, services: Vec<u16> },
+    Disconnected { reason: Option<String> },
 }
 
 /// Everything the pipeline reports besides samples: the rows of
@@ -751,9 +718,7 @@ mod tests {
 
     #[test]
     fn characteristic_spelling_round_trips() {
-        for text in [
-            "2a37", "2a1c", "2a1e", "2a6e", "2a35", "2a5f", "2a19", "2a29",
-        ] {
+        for text in ["2a37", "2a1c", "2a1e", "2a6e", "2a35", "2a5f", "2a19", "2a29"] {
             assert_eq!(Characteristic::parse(text).unwrap().to_string(), text);
         }
         let hr = Characteristic::parse("00002A37-0000-1000-8000-00805F9B34FB").unwrap();

@@ -125,3 +125,25 @@ impl ReadingStatus {
         matches!(self, ReadingStatus::Live | ReadingStatus::Intermittent)
     }
 }
+
+/// What the dashboard asks of the session. Operator actions go through the
+/// same pipeline path as a stream's action lines.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UiCommand {
+    Operator(crate::model::OperatorAction),
+    Replay(ReplayControl),
+    /// Change the recent-window width of the charts.
+    SetWindow(Duration),
+    /// The operator confirmed quitting.
+    Quit,
+}
+
+/// Replay transport controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayControl {
+    TogglePause,
+    Faster,
+    Slower,
+    /// Jump to the next alarm or marker.
+    NextMark,
+}

@@ -37,8 +37,32 @@ const HR: Family = Family {
     quantity: Quantity::HeartRateBpm,
     conditions: &[Condition::HrHigh, Condition::HrLow],
     values: &[
-        0.0, 30.0, 38.0, 40.0, 42.0, 44.0, 45.0, 46.0, 50.0, 70.0, 94.0, 95.0, 96.0, 100.0, 101.0, 104.0, 118.0,
-        120.0, 121.0, 125.0, 139.0, 140.0, 141.0, 150.0, 260.0, f64::NAN,
+        0.0,
+        30.0,
+        38.0,
+        40.0,
+        42.0,
+        44.0,
+        45.0,
+        46.0,
+        50.0,
+        70.0,
+        94.0,
+        95.0,
+        96.0,
+        100.0,
+        101.0,
+        104.0,
+        118.0,
+        120.0,
+        121.0,
+        125.0,
+        139.0,
+        140.0,
+        141.0,
+        150.0,
+        260.0,
+        f64::NAN,
     ],
     reports_contact: true,
 };
@@ -131,9 +155,7 @@ fn check(family: Family, segs: &[Segment]) -> Result<(), TestCaseError> {
     let mut t = 0u64;
     for seg in segs {
         if seg.ack {
-            engine
-                .on_operator(SessionTime(t), &OperatorAction::Ack { alarm: None, device: None }, &mut out)
-                .unwrap();
+            engine.on_operator(SessionTime(t), &OperatorAction::Ack { alarm: None, device: None }, &mut out).unwrap();
         }
         let end = t + seg.duration_ms * 1_000_000;
         while t < end {
@@ -225,9 +247,7 @@ fn check(family: Family, segs: &[Segment]) -> Result<(), TestCaseError> {
     for s in engine.statuses().iter().filter(physiological) {
         prop_assert_eq!(s.state, AlarmState::Latched);
     }
-    engine
-        .on_operator(SessionTime(t), &OperatorAction::Ack { alarm: None, device: None }, &mut out)
-        .unwrap();
+    engine.on_operator(SessionTime(t), &OperatorAction::Ack { alarm: None, device: None }, &mut out).unwrap();
     prop_assert_eq!(engine.statuses().iter().filter(physiological).count(), 0);
     // Events come out in time order.
     prop_assert!(out.windows(2).all(|w| w[0].at <= w[1].at));
@@ -257,13 +277,7 @@ proptest! {
 #[test]
 fn oracle_rejects_an_early_alarm() {
     let view = AlarmConfig::default().threshold(Condition::HrHigh).unwrap();
-    let points: Vec<Point> = (0..40)
-        .map(|s| Point {
-            at: s * 1_000_000_000,
-            value: 150.0,
-            trusted: true,
-        })
-        .collect();
+    let points: Vec<Point> = (0..40).map(|s| Point { at: s * 1_000_000_000, value: 150.0, trusted: true }).collect();
     assert!(held(&view, 2, &points, 15_000_000_000));
     assert!(!held(&view, 2, &points, 14_000_000_000));
     let mut broken = points.clone();

@@ -46,8 +46,8 @@ use serde::Deserialize;
 use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
 use vigil::model::{
-    AlarmEvent, AlarmState, AlarmStatus, Condition, DeviceLabel, OperatorAction, Priority,
-    Quantity, Sample, SessionTime,
+    AlarmEvent, AlarmState, AlarmStatus, Condition, DeviceLabel, OperatorAction, Priority, Quantity, Sample,
+    SessionTime,
 };
 
 #[derive(Debug, Deserialize)]
@@ -171,10 +171,7 @@ fn micro(v: f64) -> i64 {
 }
 
 fn ms(s: f64) -> u64 {
-    assert!(
-        s >= 0.0 && s.is_finite(),
-        "time {s} must be a non-negative number of seconds"
-    );
+    assert!(s >= 0.0 && s.is_finite(), "time {s} must be a non-negative number of seconds");
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let m = (s * 1000.0).round() as u64;
     m
@@ -208,12 +205,7 @@ impl From<&Expected> for Seen {
 
 /// One input at one time (a series step expands into many).
 enum Input<'a> {
-    Sample {
-        device: DeviceLabel,
-        quantity: Quantity,
-        value: f64,
-        contact: Option<bool>,
-    },
+    Sample { device: DeviceLabel, quantity: Quantity, value: f64, contact: Option<bool> },
     Data(DeviceLabel),
     Connection(DeviceLabel, bool),
     Action(&'a OperatorAction, Option<&'a str>),
@@ -224,8 +216,7 @@ enum Input<'a> {
 
 fn run(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let scenario: Scenario =
-        toml::from_str(&text).map_err(|e| format!("bad scenario file: {e}"))?;
+    let scenario: Scenario = toml::from_str(&text).map_err(|e| format!("bad scenario file: {e}"))?;
     let config = match &scenario.config {
         Some(c) => Config::from_toml_str(c, path).map_err(|e| format!("bad config: {e}"))?,
         None => Config::default(),
@@ -260,31 +251,20 @@ fn run(path: &Path) -> Result<(), String> {
                 if every == 0 {
                     return Err(format!("{}: every_s must be positive", where_()));
                 }
-                (start..=until)
-                    .step_by(usize::try_from(every).map_err(|e| e.to_string())?)
-                    .collect()
+                (start..=until).step_by(usize::try_from(every).map_err(|e| e.to_string())?).collect()
             }
             (None, None) => vec![start],
             _ => return Err(format!("{}: until_s and every_s go together", where_())),
         };
         for (i, t) in times.into_iter().enumerate() {
-            let need_device = || {
-                device
-                    .clone()
-                    .ok_or_else(|| format!("{}: needs a device", where_()))
-            };
+            let need_device = || device.clone().ok_or_else(|| format!("{}: needs a device", where_()));
             let input = if let Some(quantity) = step.quantity {
                 let value = match (&step.value, &step.values) {
                     (Some(v), None) => *v,
                     (None, Some(vs)) if !vs.is_empty() => vs[i % vs.len()],
                     _ => return Err(format!("{}: a sample needs value or values", where_())),
                 };
-                Input::Sample {
-                    device: need_device()?,
-                    quantity,
-                    value,
-                    contact: step.contact,
-                }
+                Input::Sample { device: need_device()?, quantity, value, contact: step.contact }
             } else if step.data == Some(true) {
                 Input::Data(need_device()?)
             } else if let Some(c) = &step.connection {
@@ -297,9 +277,7 @@ fn run(path: &Path) -> Result<(), String> {
             } else if let Some(action) = &step.action {
                 Input::Action(action, step.error.as_deref())
             } else if let Some(c) = step.technical {
-                let on = step
-                    .on
-                    .ok_or_else(|| format!("{}: technical needs on", where_()))?;
+                let on = step.on.ok_or_else(|| format!("{}: technical needs on", where_()))?;
                 Input::Technical(c, device.clone(), on)
             } else if let Some(g) = step.gap_s {
                 Input::Gap(Duration::from_secs_f64(g))
@@ -319,12 +297,7 @@ fn run(path: &Path) -> Result<(), String> {
     for (t_ms, n, input) in &timeline {
         let at = SessionTime::from_millis(*t_ms);
         match input {
-            Input::Sample {
-                device,
-                quantity,
-                value,
-                contact,
-            } => {
+            Input::Sample { device, quantity, value, contact } => {
                 engine.on_data(at, device, &mut out);
                 let sample = Sample {
                     at,
@@ -337,11 +310,8 @@ fn run(path: &Path) -> Result<(), String> {
                 engine.on_sample(&sample, &mut out);
             }
             Input::Data(device) => engine.on_data(at, device, &mut out),
-            Input::Connection(device, connected) => {
-                engine.on_connection(at, device, *connected, &mut out)
-            }
-            Input::Action(action, error) => match (engine.on_operator(at, action, &mut out), error)
-            {
+            Input::Connection(device, connected) => engine.on_connection(at, device, *connected, &mut out),
+            Input::Action(action, error) => match (engine.on_operator(at, action, &mut out), error) {
                 (Ok(()), None) => {}
                 (Err(e), Some(want)) if e.to_string().contains(want) => {}
                 (result, want) => failures.push(format!(
@@ -349,9 +319,7 @@ fn run(path: &Path) -> Result<(), String> {
                     n + 1
                 )),
             },
-            Input::Technical(c, device, on) => {
-                engine.set_technical(at, *c, device.as_ref(), *on, &mut out)
-            }
+            Input::Technical(c, device, on) => engine.set_technical(at, *c, device.as_ref(), *on, &mut out),
             Input::Gap(d) => engine.on_gap(at, *d),
             Input::Statuses(expected) => {
                 engine.advance_to(at, &mut out);
@@ -373,35 +341,15 @@ fn run(path: &Path) -> Result<(), String> {
     let got: Vec<Seen> = out.iter().map(Seen::from).collect();
     let want: Vec<Seen> = scenario.expect.iter().map(Seen::from).collect();
     if got != want {
-        let list = |v: &[Seen]| {
-            v.iter()
-                .map(|s| format!("    {s}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        failures.push(format!(
-            "events differ\n  got:\n{}\n  expected:\n{}",
-            list(&got),
-            list(&want)
-        ));
+        let list = |v: &[Seen]| v.iter().map(|s| format!("    {s}")).collect::<Vec<_>>().join("\n");
+        failures.push(format!("events differ\n  got:\n{}\n  expected:\n{}", list(&got), list(&want)));
     }
     for pair in out.windows(2) {
         if pair[1].at < pair[0].at {
-            failures.push(format!(
-                "events out of time order: {:?} then {:?}",
-                pair[0], pair[1]
-            ));
+            failures.push(format!("events out of time order: {:?} then {:?}", pair[0], pair[1]));
         }
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}\n{}",
-            scenario.about.trim(),
-            failures.join("\n")
-        ))
-    }
+    if failures.is_empty() { Ok(()) } else { Err(format!("{}\n{}", scenario.about.trim(), failures.join("\n"))) }
 }
 
 fn status(s: &AlarmStatus) -> ExpectedStatus {
@@ -428,11 +376,7 @@ fn scenario_files() -> Vec<PathBuf> {
 #[test]
 fn alarm_scenarios() {
     let files = scenario_files();
-    assert!(
-        files.len() >= 15,
-        "expected the scenario table, found {} files",
-        files.len()
-    );
+    assert!(files.len() >= 15, "expected the scenario table, found {} files", files.len());
     let mut failed = Vec::new();
     for path in &files {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -444,10 +388,7 @@ fn alarm_scenarios() {
             }
         }
     }
-    assert!(
-        failed.is_empty(),
-        "failing scenarios: {failed:?} (run with --nocapture for details)"
-    );
+    assert!(failed.is_empty(), "failing scenarios: {failed:?} (run with --nocapture for details)");
 }
 
 /// The runner itself must be able to fail: a wrong expectation is caught.
@@ -480,12 +421,6 @@ value = 150
     .unwrap();
     let err = run(&path).unwrap_err();
     assert!(err.contains("15.000 s"), "{err}");
-    std::fs::write(
-        &path,
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("at_s = 14", "at_s = 15"),
-    )
-    .unwrap();
+    std::fs::write(&path, std::fs::read_to_string(&path).unwrap().replace("at_s = 14", "at_s = 15")).unwrap();
     run(&path).unwrap();
 }

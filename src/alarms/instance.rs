@@ -125,15 +125,7 @@ impl Instance {
     /// level `p`'s limit, `hold` where it is within hysteresis of it (a
     /// superset of `sat`). `value` is what events report.
     #[inline]
-    pub fn observe(
-        &mut self,
-        at: u64,
-        sat: u8,
-        hold: u8,
-        value: Option<f64>,
-        id: Ident<'_>,
-        sink: &mut Sink<'_>,
-    ) {
+    pub fn observe(&mut self, at: u64, sat: u8, hold: u8, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {
         self.last_value = value;
         self.last_hold = hold;
         let lost = self.qualified & !hold;
@@ -302,10 +294,7 @@ impl Instance {
     }
 
     fn target(&self) -> Option<Priority> {
-        (0..3)
-            .rev()
-            .find(|l| self.qualified & (1 << l) != 0)
-            .map(|l| PRIORITIES[l])
+        (0..3).rev().find(|l| self.qualified & (1 << l) != 0).map(|l| PRIORITIES[l])
     }
 
     fn annunciate(&mut self, at: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
@@ -324,9 +313,7 @@ impl Instance {
                 self.active_since = at;
                 self.become_active(at, sink, id, AlarmState::Active);
             }
-            (Phase::Active | Phase::Escalated | Phase::Acknowledged, Some(p))
-                if p > self.priority =>
-            {
+            (Phase::Active | Phase::Escalated | Phase::Acknowledged, Some(p)) if p > self.priority => {
                 self.phase = Phase::Escalated;
                 self.priority = p;
                 self.become_active(at, sink, id, AlarmState::Escalated);
@@ -380,14 +367,7 @@ impl Instance {
         *sink.next = (*sink.next).min(deadline);
     }
 
-    fn emit(
-        &self,
-        at: u64,
-        state: AlarmState,
-        value: Option<f64>,
-        id: Ident<'_>,
-        sink: &mut Sink<'_>,
-    ) {
+    fn emit(&self, at: u64, state: AlarmState, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {
         sink.out.push(AlarmEvent {
             at: SessionTime(at),
             condition: id.condition,

@@ -63,10 +63,11 @@ mod trackers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{AlarmConfig, LimitError};
+pub use crate::config::AlarmConfig;
+use crate::config::LimitError;
 use crate::model::{
-    AlarmEvent, AlarmState, AlarmStatus, Condition, DeviceLabel, MANUAL_DEVICE, OperatorAction,
-    Quantity, Sample, SessionTime,
+    AlarmEvent, AlarmState, AlarmStatus, Condition, DeviceLabel, MANUAL_DEVICE, OperatorAction, Quantity, Sample,
+    SessionTime,
 };
 use crate::snapshot::LimitView;
 
@@ -91,10 +92,7 @@ pub enum AlarmError {
     #[error("no device `{0}` has been seen in this session")]
     UnknownDevice(String),
     #[error("no valid heart rate in the last {window_s} s{} to take a baseline from", .device.as_ref().map(|d| format!(" from `{d}`")).unwrap_or_default())]
-    NoBaselineData {
-        device: Option<String>,
-        window_s: u64,
-    },
+    NoBaselineData { device: Option<String>, window_s: u64 },
 }
 
 /// Physiological groups a technical alarm can suppress.
@@ -104,33 +102,22 @@ const G_SPO2: u8 = 4;
 const G_ALL: u8 = G_HR | G_TEMP | G_SPO2;
 
 const GROUPS: [(u8, &[Condition]); 3] = [
-    (
-        G_HR,
-        &[Condition::HrHigh, Condition::HrLow, Condition::HrRise],
-    ),
+    (G_HR, &[Condition::HrHigh, Condition::HrLow, Condition::HrRise]),
     (G_TEMP, &[Condition::TempHigh, Condition::TempRise]),
     (G_SPO2, &[Condition::Spo2Low]),
 ];
 
 /// Technical conditions whose establishment changes suppression.
 fn suppresses(c: Condition) -> bool {
-    matches!(
-        c,
-        Condition::TechStale
-            | Condition::TechNoContact
-            | Condition::TechInvalid
-            | Condition::TechDisconnected
-    )
+    matches!(c, Condition::TechStale | Condition::TechNoContact | Condition::TechInvalid | Condition::TechDisconnected)
 }
 
 const fn quantity_bit(q: Quantity) -> u16 {
     1 << (q as u16)
 }
 
-const HR_QUANTITIES: u16 =
-    quantity_bit(Quantity::HeartRateBpm) | quantity_bit(Quantity::PulseRateBpm);
-const TEMP_QUANTITIES: u16 =
-    quantity_bit(Quantity::BodyTemperatureC) | quantity_bit(Quantity::SkinTemperatureC);
+const HR_QUANTITIES: u16 = quantity_bit(Quantity::HeartRateBpm) | quantity_bit(Quantity::PulseRateBpm);
+const TEMP_QUANTITIES: u16 = quantity_bit(Quantity::BodyTemperatureC) | quantity_bit(Quantity::SkinTemperatureC);
 const SPO2_QUANTITIES: u16 = quantity_bit(Quantity::Spo2Pct);
 
 /// Deadline slot of a device's pending blood-pressure reading.
@@ -166,10 +153,7 @@ impl Device {
         let mut device = Self {
             label,
             inst,
-            timing: DeviceTiming {
-                expected_interval: None,
-                intermittent,
-            },
+            timing: DeviceTiming { expected_interval: None, intermittent },
             connected: true,
             last_data: NEVER,
             gaps: GapLearner::default(),
@@ -185,11 +169,7 @@ impl Device {
     }
 
     fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration) {
-        let onsets = if self.timing.intermittent {
-            [NEVER; 3]
-        } else {
-            rules.stale_onsets(interval)
-        };
+        let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
         let stale = &mut self.inst[slot(Condition::TechStale)];
         stale.onset = onsets;
         if self.timing.intermittent {
@@ -198,38 +178,17 @@ impl Device {
     }
 
     fn matches(&self, label: &DeviceLabel) -> bool {
-        self.label
-            .as_ref()
-            .is_some_and(|l| Arc::ptr_eq(l, label) || **l == **label)
+        self.label.as_ref().is_some_and(|l| Arc::ptr_eq(l, label) || **l == **label)
     }
 
     #[inline]
-    fn observe(
-        &mut self,
-        c: Condition,
-        at: u64,
-        sat: u8,
-        hold: u8,
-        value: Option<f64>,
-        sink: &mut Sink<'_>,
-    ) {
-        let id = Ident {
-            condition: c,
-            device: self.label.as_ref(),
-        };
+    fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
+        let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
     }
 
     #[inline]
-    fn judge(
-        &mut self,
-        rules: &Rules,
-        c: Condition,
-        at: u64,
-        v: f64,
-        shown: f64,
-        sink: &mut Sink<'_>,
-    ) {
+    fn judge(&mut self, rules: &Rules, c: Condition, at: u64, v: f64, shown: f64, sink: &mut Sink<'_>) {
         let (sat, hold) = rules.rule(c).masks(v);
         if sat == 0 && hold == 0 && self.inst[slot(c)].is_quiet() {
             return;
@@ -238,15 +197,7 @@ impl Device {
     }
 
     /// A yes/no condition at its configured level(s).
-    fn flag(
-        &mut self,
-        rules: &Rules,
-        c: Condition,
-        at: u64,
-        on: bool,
-        value: Option<f64>,
-        sink: &mut Sink<'_>,
-    ) {
+    fn flag(&mut self, rules: &Rules, c: Condition, at: u64, on: bool, value: Option<f64>, sink: &mut Sink<'_>) {
         if !on && self.inst[slot(c)].is_quiet() {
             return;
         }
@@ -255,10 +206,7 @@ impl Device {
     }
 
     fn end(&mut self, c: Condition, at: u64, sink: &mut Sink<'_>) {
-        let id = Ident {
-            condition: c,
-            device: self.label.as_ref(),
-        };
+        let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].end(at, id, sink);
     }
 
@@ -283,11 +231,7 @@ impl Device {
             s |= G_HR;
         }
         if self.inst[slot(Condition::TechInvalid)].is_qualified() {
-            for (bits, g) in [
-                (HR_QUANTITIES, G_HR),
-                (TEMP_QUANTITIES, G_TEMP),
-                (SPO2_QUANTITIES, G_SPO2),
-            ] {
+            for (bits, g) in [(HR_QUANTITIES, G_HR), (TEMP_QUANTITIES, G_TEMP), (SPO2_QUANTITIES, G_SPO2)] {
                 if self.invalid & bits != 0 {
                     s |= g;
                 }
@@ -319,10 +263,7 @@ impl Device {
         }
         self.last_data = at;
         if self.connected && !self.timing.intermittent {
-            let id = Ident {
-                condition: Condition::TechStale,
-                device: self.label.as_ref(),
-            };
+            let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
             let stale = &mut self.inst[slot(Condition::TechStale)];
             let was_stale = stale.is_qualified();
             stale.rearm(at, id, sink);
@@ -346,15 +287,7 @@ impl Device {
 
     /// Track whether `q`'s latest value was usable; drives `tech.invalid`.
     #[inline]
-    fn validity(
-        &mut self,
-        rules: &Rules,
-        q: Quantity,
-        at: u64,
-        valid: bool,
-        v: f64,
-        sink: &mut Sink<'_>,
-    ) {
+    fn validity(&mut self, rules: &Rules, q: Quantity, at: u64, valid: bool, v: f64, sink: &mut Sink<'_>) {
         let before = self.invalid;
         if valid {
             self.invalid &= !quantity_bit(q);
@@ -362,27 +295,12 @@ impl Device {
             self.invalid |= quantity_bit(q);
         }
         if self.invalid != before {
-            self.flag(
-                rules,
-                Condition::TechInvalid,
-                at,
-                self.invalid != 0,
-                (!valid).then_some(v),
-                sink,
-            );
+            self.flag(rules, Condition::TechInvalid, at, self.invalid != 0, (!valid).then_some(v), sink);
             self.refresh_suppression(at, sink);
         }
     }
 
-    fn heart_rate(
-        &mut self,
-        rules: &Rules,
-        q: Quantity,
-        at: u64,
-        v: f64,
-        contact: Option<bool>,
-        sink: &mut Sink<'_>,
-    ) {
+    fn heart_rate(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, contact: Option<bool>, sink: &mut Sink<'_>) {
         let trusted = contact != Some(false);
         let valid = plausible(q, v);
         if trusted {
@@ -431,11 +349,7 @@ impl Device {
     fn blood_pressure(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, sink: &mut Sink<'_>) {
         let valid = plausible(q, v);
         self.validity(rules, q, at, valid, v, sink);
-        let part = if q == Quantity::SystolicMmhg {
-            BpReading::SYSTOLIC
-        } else {
-            BpReading::DIASTOLIC
-        };
+        let part = if q == Quantity::SystolicMmhg { BpReading::SYSTOLIC } else { BpReading::DIASTOLIC };
         if self.bp.pending() && self.bp.at != at {
             self.judge_bp(rules, sink);
         }
@@ -458,10 +372,7 @@ impl Device {
             if let Some(s) = reading.systolic.filter(|s| *s > level.systolic_above_mmhg) {
                 sat |= 1 << l;
                 shown = Some(s);
-            } else if let Some(d) = reading
-                .diastolic
-                .filter(|d| *d > level.diastolic_above_mmhg)
-            {
+            } else if let Some(d) = reading.diastolic.filter(|d| *d > level.diastolic_above_mmhg) {
                 sat |= 1 << l;
                 shown = Some(d);
             }
@@ -479,20 +390,10 @@ impl Device {
 
     fn connection(&mut self, rules: &Rules, at: u64, connected: bool, sink: &mut Sink<'_>) {
         self.connected = connected;
-        self.flag(
-            rules,
-            Condition::TechDisconnected,
-            at,
-            !connected,
-            None,
-            sink,
-        );
+        self.flag(rules, Condition::TechDisconnected, at, !connected, None, sink);
         if connected {
             if !self.timing.intermittent {
-                let id = Ident {
-                    condition: Condition::TechStale,
-                    device: self.label.as_ref(),
-                };
+                let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
                 self.inst[slot(Condition::TechStale)].rearm(at, id, sink);
             }
         } else {
@@ -511,10 +412,7 @@ impl Device {
             return;
         }
         let condition = Condition::ALL[slot_index];
-        let id = Ident {
-            condition,
-            device: self.label.as_ref(),
-        };
+        let id = Ident { condition, device: self.label.as_ref() };
         let inst = &mut self.inst[slot_index];
         inst.on_deadline(d, id, sink);
         if inst.deadline <= d {
@@ -550,16 +448,7 @@ impl AlarmEngine {
     pub fn new(config: AlarmConfig) -> Self {
         let rules = Rules::compile(&config);
         let session = Device::new(None, &rules);
-        Self {
-            config,
-            rules,
-            devices: vec![session],
-            now: 0,
-            next: NEVER,
-            pause_start: 0,
-            pause_until: 0,
-            last_hit: 0,
-        }
+        Self { config, rules, devices: vec![session], now: 0, next: NEVER, pause_start: 0, pause_until: 0, last_hit: 0 }
     }
 
     #[must_use]
@@ -575,9 +464,7 @@ impl AlarmEngine {
         let rules = &self.rules;
         let d = &mut self.devices[i];
         d.timing = timing;
-        let interval = timing
-            .expected_interval
-            .unwrap_or(rules.stale.default_interval);
+        let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
         d.apply_stale_onsets(rules, interval);
         // Onsets may have shortened: rescan timers at the next advance.
         self.next = 0;
@@ -588,12 +475,7 @@ impl AlarmEngine {
     pub fn on_sample(&mut self, sample: &Sample, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(sample.at, out);
         let i = self.device_index(&sample.device);
-        let Self {
-            rules,
-            devices,
-            next,
-            ..
-        } = self;
+        let Self { rules, devices, next, .. } = self;
         let d = &mut devices[i];
         let sink = &mut Sink { out, next };
         d.data(rules, at, sink);
@@ -602,9 +484,7 @@ impl AlarmEngine {
         }
         let v = sample.value;
         match sample.quantity {
-            Quantity::HeartRateBpm => {
-                d.heart_rate(rules, Quantity::HeartRateBpm, at, v, sample.contact, sink)
-            }
+            Quantity::HeartRateBpm => d.heart_rate(rules, Quantity::HeartRateBpm, at, v, sample.contact, sink),
             Quantity::PulseRateBpm => {
                 if d.timing.intermittent {
                     let valid = plausible(Quantity::PulseRateBpm, v);
@@ -617,16 +497,12 @@ impl AlarmEngine {
                 d.temperature(rules, sample.quantity, at, v, sink);
             }
             Quantity::Spo2Pct => d.spo2(rules, at, v, sink),
-            Quantity::SystolicMmhg | Quantity::DiastolicMmhg => {
-                d.blood_pressure(rules, sample.quantity, at, v, sink)
-            }
+            Quantity::SystolicMmhg | Quantity::DiastolicMmhg => d.blood_pressure(rules, sample.quantity, at, v, sink),
             Quantity::BatteryPct => d.battery(rules, at, v, sink),
             // Ambient temperature is shown and recorded, never alarmed; the
             // others have no alarm rule.
-            Quantity::AmbientTemperatureC
-            | Quantity::RrIntervalMs
-            | Quantity::EnergyExpendedKj
-            | Quantity::MapMmhg => {}
+            Quantity::AmbientTemperatureC | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj | Quantity::MapMmhg => {
+            }
         }
     }
 
@@ -635,30 +511,14 @@ impl AlarmEngine {
     pub fn on_data(&mut self, at: SessionTime, device: &DeviceLabel, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
         let i = self.device_index(device);
-        let Self {
-            rules,
-            devices,
-            next,
-            ..
-        } = self;
+        let Self { rules, devices, next, .. } = self;
         devices[i].data(rules, at, &mut Sink { out, next });
     }
 
-    pub fn on_connection(
-        &mut self,
-        at: SessionTime,
-        device: &DeviceLabel,
-        connected: bool,
-        out: &mut Vec<AlarmEvent>,
-    ) {
+    pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
         let i = self.device_index(device);
-        let Self {
-            rules,
-            devices,
-            next,
-            ..
-        } = self;
+        let Self { rules, devices, next, .. } = self;
         devices[i].connection(rules, at, connected, &mut Sink { out, next });
     }
 
@@ -673,20 +533,14 @@ impl AlarmEngine {
     ) -> Result<(), AlarmError> {
         let at = self.enter(at, out);
         match action {
-            OperatorAction::Ack { alarm, device } => {
-                self.acknowledge(at, *alarm, device.as_deref(), out)
-            }
+            OperatorAction::Ack { alarm, device } => self.acknowledge(at, *alarm, device.as_deref(), out),
             OperatorAction::AudioPause => {
                 self.pause_start = at;
                 self.pause_until = at.saturating_add(rules::nanos(self.config.audio_pause));
                 Ok(())
             }
             OperatorAction::Baseline { device } => self.take_baseline(at, device.as_deref()),
-            OperatorAction::Limit {
-                condition,
-                priority,
-                value,
-            } => {
+            OperatorAction::Limit { condition, priority, value } => {
                 self.config.set_limit(*condition, *priority, *value)?;
                 // Only thresholds change: instances keep their timers and
                 // are judged against the new limit from the next sample.
@@ -713,12 +567,7 @@ impl AlarmEngine {
         }
         let at = self.enter(at, out);
         let i = device.map_or(0, |d| self.device_index(d));
-        let Self {
-            rules,
-            devices,
-            next,
-            ..
-        } = self;
+        let Self { rules, devices, next, .. } = self;
         let d = &mut devices[i];
         let sink = &mut Sink { out, next };
         d.flag(rules, condition, at, on, None, sink);
@@ -758,12 +607,7 @@ impl AlarmEngine {
                 self.next = d;
                 break;
             }
-            let Self {
-                rules,
-                devices,
-                next,
-                ..
-            } = self;
+            let Self { rules, devices, next, .. } = self;
             devices[di].fire(rules, d, si, &mut Sink { out, next });
             // Rescan: firing may have set new timers at or after `d`.
             self.next = d;
@@ -794,10 +638,7 @@ impl AlarmEngine {
                     Phase::Acknowledged => AlarmState::Acknowledged,
                     Phase::Latched => AlarmState::Latched,
                 };
-                let sounding = matches!(
-                    inst.phase,
-                    Phase::Active | Phase::Escalated | Phase::Latched
-                );
+                let sounding = matches!(inst.phase, Phase::Active | Phase::Escalated | Phase::Latched);
                 list.push(AlarmStatus {
                     condition: Condition::ALL[i],
                     device: d.label.clone(),
@@ -845,8 +686,7 @@ impl AlarmEngine {
         let i = match self.devices.iter().position(|d| d.matches(label)) {
             Some(i) => i,
             None => {
-                self.devices
-                    .push(Device::new(Some(label.clone()), &self.rules));
+                self.devices.push(Device::new(Some(label.clone()), &self.rules));
                 self.devices.len() - 1
             }
         };
@@ -855,9 +695,7 @@ impl AlarmEngine {
     }
 
     fn find_by_name(&self, name: &str) -> Option<usize> {
-        self.devices
-            .iter()
-            .position(|d| d.label.as_deref() == Some(name))
+        self.devices.iter().position(|d| d.label.as_deref() == Some(name))
     }
 
     /// The earliest timer: (deadline, device, slot).
@@ -884,10 +722,7 @@ impl AlarmEngine {
         out: &mut Vec<AlarmEvent>,
     ) -> Result<(), AlarmError> {
         let only = match device {
-            Some(name) => Some(
-                self.find_by_name(name)
-                    .ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?,
-            ),
+            Some(name) => Some(self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?),
             None => None,
         };
         let Self { devices, next, .. } = self;
@@ -899,10 +734,7 @@ impl AlarmEngine {
             for (si, inst) in d.inst.iter_mut().enumerate() {
                 let condition = Condition::ALL[si];
                 if alarm.is_none_or(|a| a == condition) {
-                    let id = Ident {
-                        condition,
-                        device: d.label.as_ref(),
-                    };
+                    let id = Ident { condition, device: d.label.as_ref() };
                     inst.acknowledge(at, id, sink);
                 }
             }
@@ -912,14 +744,10 @@ impl AlarmEngine {
 
     fn take_baseline(&mut self, at: u64, device: Option<&str>) -> Result<(), AlarmError> {
         let window = self.rules.baseline_window;
-        let no_data = || AlarmError::NoBaselineData {
-            device: device.map(str::to_owned),
-            window_s: window / 1_000_000_000,
-        };
+        let no_data =
+            || AlarmError::NoBaselineData { device: device.map(str::to_owned), window_s: window / 1_000_000_000 };
         if let Some(name) = device {
-            let i = self
-                .find_by_name(name)
-                .ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?;
+            let i = self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?;
             let b = &mut self.devices[i].baseline;
             let mean = b.recent_mean(at, window).ok_or_else(no_data)?;
             b.set(mean);
@@ -939,6 +767,7 @@ impl AlarmEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Priority;
 
     fn hr(at_s: u64, device: &DeviceLabel, v: f64) -> Sample {
         Sample {
@@ -956,21 +785,12 @@ mod tests {
         let chest: DeviceLabel = Arc::from("chest");
         let mut e = AlarmEngine::new(AlarmConfig::default());
         let mut out = Vec::new();
-        e.set_device_timing(
-            &chest,
-            DeviceTiming {
-                expected_interval: None,
-                intermittent: true,
-            },
-        );
+        e.set_device_timing(&chest, DeviceTiming { expected_interval: None, intermittent: true });
         e.on_sample(&hr(10, &chest, 150.0), &mut out);
         assert!(out.is_empty());
         assert_eq!(e.next_deadline(), Some(SessionTime::from_secs(25)));
         e.advance_to(SessionTime::from_secs(100), &mut out);
-        let times: Vec<_> = out
-            .iter()
-            .map(|a| (a.at.as_millis(), a.priority, a.state))
-            .collect();
+        let times: Vec<_> = out.iter().map(|a| (a.at.as_millis(), a.priority, a.state)).collect();
         assert_eq!(times, vec![(25_000, Priority::High, AlarmState::Active)]);
     }
 
@@ -980,13 +800,7 @@ mod tests {
         let mut e = AlarmEngine::new(AlarmConfig::default());
         let mut out = Vec::new();
         e.on_connection(SessionTime::ZERO, &chest, false, &mut out);
-        e.set_technical(
-            SessionTime::from_secs(1),
-            Condition::TechStalled,
-            None,
-            true,
-            &mut out,
-        );
+        e.set_technical(SessionTime::from_secs(1), Condition::TechStalled, None, true, &mut out);
         let s = e.statuses();
         assert_eq!(s[0].condition, Condition::TechStalled);
         assert_eq!(s[1].condition, Condition::TechDisconnected);

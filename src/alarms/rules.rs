@@ -42,11 +42,7 @@ impl Rule {
     };
 
     fn from_view(view: &ThresholdView) -> Self {
-        let mut rule = Rule {
-            direction: view.direction,
-            escalate_after: nanos_opt(view.escalate_after),
-            ..Rule::OFF
-        };
+        let mut rule = Rule { direction: view.direction, escalate_after: nanos_opt(view.escalate_after), ..Rule::OFF };
         if view.enabled {
             for (l, level) in view.levels.iter().enumerate() {
                 if let Some(level) = level {
@@ -60,17 +56,8 @@ impl Rule {
     }
 
     /// A yes/no condition at one priority after an onset delay.
-    fn flag(
-        enabled: bool,
-        priority: Priority,
-        onset: Duration,
-        escalate_after: Option<Duration>,
-    ) -> Self {
-        let mut rule = Rule {
-            direction: Direction::AtLeast,
-            escalate_after: nanos_opt(escalate_after),
-            ..Rule::OFF
-        };
+    fn flag(enabled: bool, priority: Priority, onset: Duration, escalate_after: Option<Duration>) -> Self {
+        let mut rule = Rule { direction: Direction::AtLeast, escalate_after: nanos_opt(escalate_after), ..Rule::OFF };
         if enabled {
             let l = priority as usize;
             rule.threshold[l] = 1.0;
@@ -118,13 +105,7 @@ pub(super) struct Rules {
 impl Rules {
     pub fn compile(config: &AlarmConfig) -> Self {
         let mut by_condition = [Rule::OFF; CONDITIONS];
-        for c in [
-            Condition::HrHigh,
-            Condition::HrLow,
-            Condition::HrRise,
-            Condition::TempHigh,
-            Condition::Spo2Low,
-        ] {
+        for c in [Condition::HrHigh, Condition::HrLow, Condition::HrRise, Condition::TempHigh, Condition::Spo2Low] {
             if let Some(view) = config.threshold(c) {
                 by_condition[slot(c)] = Rule::from_view(&view);
             }
@@ -132,11 +113,8 @@ impl Rules {
         let r = &config.temp_rise;
         by_condition[slot(Condition::TempRise)] = if r.enabled {
             let l = r.priority as usize;
-            let mut rule = Rule {
-                direction: Direction::AtLeast,
-                escalate_after: nanos_opt(r.escalate_after),
-                ..Rule::OFF
-            };
+            let mut rule =
+                Rule { direction: Direction::AtLeast, escalate_after: nanos_opt(r.escalate_after), ..Rule::OFF };
             rule.threshold[l] = r.rise_celsius;
             rule.relaxed[l] = r.rise_celsius - r.hysteresis_celsius;
             rule.onset[l] = 0;
@@ -160,17 +138,13 @@ impl Rules {
 
         let s = &config.tech_stale;
         // Stale onsets depend on each device's interval: set per device.
-        by_condition[slot(Condition::TechStale)] =
-            Rule::flag(s.enabled, Priority::Low, s.min, None);
+        by_condition[slot(Condition::TechStale)] = Rule::flag(s.enabled, Priority::Low, s.min, None);
         let d = &config.tech_disconnected;
-        by_condition[slot(Condition::TechDisconnected)] =
-            Rule::flag(d.enabled, d.priority, d.onset, d.escalate_after);
+        by_condition[slot(Condition::TechDisconnected)] = Rule::flag(d.enabled, d.priority, d.onset, d.escalate_after);
         let n = &config.tech_no_contact;
-        by_condition[slot(Condition::TechNoContact)] =
-            Rule::flag(n.enabled, n.priority, n.onset, n.escalate_after);
+        by_condition[slot(Condition::TechNoContact)] = Rule::flag(n.enabled, n.priority, n.onset, n.escalate_after);
         let i = &config.tech_invalid;
-        by_condition[slot(Condition::TechInvalid)] =
-            Rule::flag(i.enabled, i.priority, i.onset, i.escalate_after);
+        by_condition[slot(Condition::TechInvalid)] = Rule::flag(i.enabled, i.priority, i.onset, i.escalate_after);
         let b = &config.tech_battery_low;
         let mut battery = Rule::flag(b.enabled, b.priority, Duration::ZERO, None);
         battery.direction = Direction::AtMost;
@@ -201,10 +175,7 @@ impl Rules {
         if !self.stale.enabled {
             return [NEVER; 3];
         }
-        let s = self
-            .stale
-            .min
-            .max(interval.mul_f64(self.stale.interval_factor));
+        let s = self.stale.min.max(interval.mul_f64(self.stale.interval_factor));
         [nanos(s), nanos(s.mul_f64(self.stale.medium_factor)), NEVER]
     }
 }
@@ -224,10 +195,9 @@ pub(super) fn plausible(quantity: Quantity, v: f64) -> bool {
         Quantity::SystolicMmhg => v > 20.0 && v <= 300.0,
         Quantity::DiastolicMmhg => v > 10.0 && v <= 250.0,
         Quantity::BatteryPct => (0.0..=100.0).contains(&v),
-        Quantity::RrIntervalMs
-        | Quantity::EnergyExpendedKj
-        | Quantity::AmbientTemperatureC
-        | Quantity::MapMmhg => !v.is_nan(),
+        Quantity::RrIntervalMs | Quantity::EnergyExpendedKj | Quantity::AmbientTemperatureC | Quantity::MapMmhg => {
+            !v.is_nan()
+        }
     }
 }
 
@@ -242,20 +212,8 @@ fn nanos_opt(d: Option<Duration>) -> u64 {
 /// One line per limit in force, for the dashboard's limits view.
 pub(super) fn limit_views(config: &AlarmConfig) -> Vec<LimitView> {
     let mut views = Vec::new();
-    let mut push = |condition, priority, text: String| {
-        views.push(LimitView {
-            condition,
-            priority,
-            text,
-        })
-    };
-    for c in [
-        Condition::HrHigh,
-        Condition::HrLow,
-        Condition::HrRise,
-        Condition::TempHigh,
-        Condition::Spo2Low,
-    ] {
+    let mut push = |condition, priority, text: String| views.push(LimitView { condition, priority, text });
+    for c in [Condition::HrHigh, Condition::HrLow, Condition::HrRise, Condition::TempHigh, Condition::Spo2Low] {
         let Some(view) = config.threshold(c) else {
             continue;
         };
@@ -280,11 +238,7 @@ pub(super) fn limit_views(config: &AlarmConfig) -> Vec<LimitView> {
         push(
             Condition::TempRise,
             r.priority,
-            format!(
-                "≥ {} °C rise within {}",
-                number(r.rise_celsius, "°C"),
-                duration(r.within)
-            ),
+            format!("≥ {} °C rise within {}", number(r.rise_celsius, "°C"), duration(r.within)),
         );
     }
     let bp = &config.bp_high;
@@ -294,10 +248,7 @@ pub(super) fn limit_views(config: &AlarmConfig) -> Vec<LimitView> {
                 push(
                     Condition::BpHigh,
                     priority,
-                    format!(
-                        "SBP > {} or DBP > {} mmHg",
-                        level.systolic_above_mmhg, level.diastolic_above_mmhg
-                    ),
+                    format!("SBP > {} or DBP > {} mmHg", level.systolic_above_mmhg, level.diastolic_above_mmhg),
                 );
             }
         }
@@ -307,93 +258,45 @@ pub(super) fn limit_views(config: &AlarmConfig) -> Vec<LimitView> {
         push(
             Condition::TechStale,
             Priority::Low,
-            format!(
-                "no data for S = max({}, {} × interval)",
-                duration(s.min),
-                s.interval_factor
-            ),
+            format!("no data for S = max({}, {} × interval)", duration(s.min), s.interval_factor),
         );
-        push(
-            Condition::TechStale,
-            Priority::Medium,
-            format!("no data for {} × S", s.medium_factor),
-        );
+        push(Condition::TechStale, Priority::Medium, format!("no data for {} × S", s.medium_factor));
     }
     let d = &config.tech_disconnected;
     if d.enabled {
-        push(
-            Condition::TechDisconnected,
-            d.priority,
-            format!("disconnected {}", after(d.onset)),
-        );
+        push(Condition::TechDisconnected, d.priority, format!("disconnected {}", after(d.onset)));
         if let Some(e) = d.escalate_after {
-            push(
-                Condition::TechDisconnected,
-                Priority::High,
-                format!("unacknowledged for {}", duration(e)),
-            );
+            push(Condition::TechDisconnected, Priority::High, format!("unacknowledged for {}", duration(e)));
         }
     }
     let n = &config.tech_no_contact;
     if n.enabled {
-        push(
-            Condition::TechNoContact,
-            n.priority,
-            format!("no skin contact {}", after(n.onset)),
-        );
+        push(Condition::TechNoContact, n.priority, format!("no skin contact {}", after(n.onset)));
     }
     let i = &config.tech_invalid;
     if i.enabled {
-        push(
-            Condition::TechInvalid,
-            i.priority,
-            format!("invalid value {}", after(i.onset)),
-        );
+        push(Condition::TechInvalid, i.priority, format!("invalid value {}", after(i.onset)));
     }
     let b = &config.tech_battery_low;
     if b.enabled {
-        push(
-            Condition::TechBatteryLow,
-            b.priority,
-            format!("≤ {} %", b.at_or_below_pct),
-        );
+        push(Condition::TechBatteryLow, b.priority, format!("≤ {} %", b.at_or_below_pct));
     }
-    push(
-        Condition::TechRecording,
-        Priority::High,
-        "recording failing, at once".to_owned(),
-    );
-    push(
-        Condition::TechStalled,
-        Priority::High,
-        "pipeline missed its tick, at once".to_owned(),
-    );
+    push(Condition::TechRecording, Priority::High, "recording failing, at once".to_owned());
+    push(Condition::TechStalled, Priority::High, "pipeline missed its tick, at once".to_owned());
     views
 }
 
 const PRIORITY_BY_INDEX: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
 
 fn number(v: f64, unit: &str) -> String {
-    if unit == "°C" {
-        format!("{v:.1}")
-    } else {
-        format!("{v}")
-    }
+    if unit == "°C" { format!("{v:.1}") } else { format!("{v}") }
 }
 
 fn after(d: Duration) -> String {
-    if d.is_zero() {
-        "at once".to_owned()
-    } else {
-        format!("for {}", duration(d))
-    }
+    if d.is_zero() { "at once".to_owned() } else { format!("for {}", duration(d)) }
 }
 
 fn duration(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s >= 120.0 && s % 60.0 == 0.0 {
-        format!("{} min", s / 60.0)
-    } else {
-        format!("{s} s")
-    }
+    if s >= 120.0 && s % 60.0 == 0.0 { format!("{} min", s / 60.0) } else { format!("{s} s") }
 }

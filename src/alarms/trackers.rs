@@ -40,11 +40,7 @@ impl Default for Baseline {
             auto_sum: 0.0,
             auto_n: 0,
             auto_done: false,
-            buckets: [Bucket {
-                index: NEVER,
-                sum: 0.0,
-                n: 0,
-            }; BUCKETS],
+            buckets: [Bucket { index: NEVER, sum: 0.0, n: 0 }; BUCKETS],
         }
     }
 }
@@ -71,11 +67,7 @@ impl Baseline {
         let index = at / width;
         let b = &mut self.buckets[(index % BUCKETS as u64) as usize];
         if b.index != index {
-            *b = Bucket {
-                index,
-                sum: 0.0,
-                n: 0,
-            };
+            *b = Bucket { index, sum: 0.0, n: 0 };
         }
         b.sum += v;
         b.n += 1;
@@ -118,11 +110,7 @@ impl RiseWindow {
             self.mins.pop_back();
         }
         self.mins.push_back((at, v));
-        while self
-            .mins
-            .front()
-            .is_some_and(|&(t, _)| t.saturating_add(window) < at)
-        {
+        while self.mins.front().is_some_and(|&(t, _)| t.saturating_add(window) < at) {
             self.mins.pop_front();
         }
         self.mins.front().map_or(0.0, |&(_, m)| v - m)
@@ -181,12 +169,7 @@ pub(super) struct BpReading {
 
 impl Default for BpReading {
     fn default() -> Self {
-        Self {
-            at: NEVER,
-            systolic: None,
-            diastolic: None,
-            seen: 0,
-        }
+        Self { at: NEVER, systolic: None, diastolic: None, seen: 0 }
     }
 }
 
@@ -205,10 +188,7 @@ impl BpReading {
 
     pub fn add(&mut self, at: u64, part: u8, value: Option<f64>) {
         if self.at != at {
-            *self = BpReading {
-                at,
-                ..BpReading::default()
-            };
+            *self = BpReading { at, ..BpReading::default() };
         }
         self.seen |= part;
         if part == Self::SYSTOLIC {

@@ -24,13 +24,12 @@ impl Measurement {
     /// Append this measurement's samples, stamped at `at` (RR intervals
     /// backwards from `at`). `env_quantity` says whether 0x2A6E is skin or
     /// ambient temperature for this device.
-    pub fn samples(
-        &self,
-        _at: SessionTime,
-        _device: &DeviceLabel,
-        _env_quantity: Quantity,
-        _out: &mut Vec<Sample>,
-    ) {
+    pub fn samples(&self, _at: SessionTime, _device: &DeviceLabel, _env_quantity: Quantity, _out: &mut Vec<Sample>) {
         match *self {}
     }
+}
+
+/// Decoded payload as JSON for `vigil decode` (placeholder until branch `gatt` lands).
+pub fn decode_json(characteristic: Characteristic, payload: &[u8]) -> Result<serde_json::Value, DecodeError> {
+    decode(characteristic, payload).map(|m| match m {})
 }
