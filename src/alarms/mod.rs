@@ -16,13 +16,13 @@
 //! - **Heart rate sources.** `hr.*` are fed by `heart_rate_bpm` and by the
 //!   `pulse_rate_bpm` of a continuous device (an oximeter); a cuff's pulse
 //!   (an intermittent device) is only checked for plausibility.
-//! - **Untrusted values.** A sample with `contact = false`, an invalid value
-//!   (NaN, HR 0 or > 250, body temperature outside 25–45 °C, skin outside
-//!   15–45 °C, SpO2 0 or > 100 %, …) or a value from a disconnected device is
-//!   never judged: the onset timers of its physiological alarms restart, an
-//!   alarm in progress is kept. A no-contact sample's value is not checked for
-//!   plausibility (straps send 0 without contact; `tech.no_contact` is the
-//!   alarm that tells the truth).
+//! - **Untrusted values.** A sample with `contact = false` or an invalid
+//!   value (NaN, HR 0 or > 250, body or skin temperature outside 25–45 °C,
+//!   SpO2 0 or > 100 %, …: see [`plausible`]) is never judged: the onset
+//!   timers of its physiological alarms restart, an alarm in progress is
+//!   kept. A no-contact sample's value is not checked for plausibility
+//!   (straps send 0 without contact; `tech.no_contact` is the alarm that
+//!   tells the truth).
 //! - **Suppression.** Once a technical alarm's condition is established
 //!   (`tech.no_contact` for heart rate; `tech.invalid` for the quantity's
 //!   group; `tech.stale` or `tech.disconnected` for every physiological
@@ -31,6 +31,10 @@
 //!   latched if high and unacknowledged — and are judged afresh, onset delay
 //!   and all, once trustworthy data returns. The technical alarm shows
 //!   instead, as on bedside monitors ("leads off" replaces the HR alarm).
+//! - **Event values.** `active` and `escalated` carry the value that crossed
+//!   the limit of the level that set the priority (DESIGN.md's example: 104
+//!   at 61 s although 123 arrived at 60 s); escalation by time carries the
+//!   latest value; `latched` and `cleared` carry none.
 //! - **Priority never drops** while an alarm lasts; escalation to a higher
 //!   level is an `escalated` event.
 //! - **Acknowledge** emits no alarm event (the operator event records it, as
@@ -40,8 +44,10 @@
 //! - **Staleness** counts from the last notification, or from the connection
 //!   if none came since. A disconnected device is not also stale (its
 //!   `tech.stale`, `tech.no_contact` and `tech.invalid` end on disconnection).
-//!   A device never reported connected is taken as connected. The `manual`
-//!   device is intermittent.
+//!   A device never reported connected is taken as connected, and data from
+//!   a device reported disconnected reconnects it (the data proves the link;
+//!   the pipeline shows it connected too). The `manual` device is
+//!   intermittent.
 //! - **`bp.high`** judges a reading once both systolic and diastolic of
 //!   that time arrived, or as soon as time moves past a reading that has only
 //!   one of them (a manual systolic). Its event value is the component that
@@ -72,7 +78,8 @@ use crate::model::{
 use crate::snapshot::LimitView;
 
 use instance::{Ident, Instance, NEVER, Phase, Sink};
-use rules::{CONDITIONS, Rules, plausible, slot};
+pub use rules::plausible;
+use rules::{CONDITIONS, Rules, slot};
 use trackers::{Baseline, BpReading, GapLearner, RiseWindow};
 
 /// A device profile's timing.
@@ -262,7 +269,11 @@ impl Device {
             }
         }
         self.last_data = at;
-        if self.connected && !self.timing.intermittent {
+        if !self.connected {
+            self.connection(rules, at, true, sink);
+            return;
+        }
+        if !self.timing.intermittent {
             let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
             let stale = &mut self.inst[slot(Condition::TechStale)];
             let was_stale = stale.is_qualified();

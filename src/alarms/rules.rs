@@ -181,16 +181,18 @@ impl Rules {
 }
 
 /// Whether a value can be a real measurement of `quantity`. `false` means
-/// `tech.invalid`, never a physiological alarm.
+/// `tech.invalid`, never a physiological alarm (and `--` on the dashboard:
+/// the pipeline should use this same function so the two always agree).
 ///
-/// Skin temperature gets a wider range than body temperature (a wrist in a
-/// cool room reads well below 25 °C); ambient temperature is never judged.
+/// HR 0 and SpO2 0 are impossible in a monitored person; skin temperature
+/// below 25 °C means the sensor is off the skin. Ambient temperature, RR
+/// intervals, energy and MAP have no alarm rule and are not judged here.
 #[inline]
-pub(super) fn plausible(quantity: Quantity, v: f64) -> bool {
+#[must_use]
+pub fn plausible(quantity: Quantity, v: f64) -> bool {
     match quantity {
         Quantity::HeartRateBpm | Quantity::PulseRateBpm => v > 0.0 && v <= 250.0,
-        Quantity::BodyTemperatureC => (25.0..=45.0).contains(&v),
-        Quantity::SkinTemperatureC => (15.0..=45.0).contains(&v),
+        Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => (25.0..=45.0).contains(&v),
         Quantity::Spo2Pct => v > 0.0 && v <= 100.0,
         Quantity::SystolicMmhg => v > 20.0 && v <= 300.0,
         Quantity::DiastolicMmhg => v > 10.0 && v <= 250.0,
