@@ -1,0 +1,8 @@
+//! `vigil report`.
+use std::path::Path;
+
+use super::RecordError;
+
+pub fn report(_dir: &Path, _out: &Path) -> Result<(), RecordError> {
+    Err(RecordError::Other("todo".into()))
+}
