@@ -54,7 +54,7 @@ pub use meta::{validate_participant, DeviceMeta, Segment, SessionMeta, Software,
 pub use reader::{read_arrow_file, ArrowFile, Recording, Truncation};
 pub use recover::{recover, RecoverReport};
 pub use report::report;
-pub use schema::{FileKind, RecordedNotification};
+pub use schema::{decode_notifications, FileKind, Labels, RecordedNotification};
 pub use summary::{summary, Summary};
 pub use writer::{Recorder, RecordingInfo};
 

@@ -106,9 +106,11 @@ impl Recorder {
     /// Blocks (compaction takes a moment): from async code call it inside
     /// `spawn_blocking`.
     pub fn finish(mut self) -> Result<RecordingInfo, RecordError> {
-        // `futures`' executor, not tokio's `blocking_send`, because the
-        // latter panics when called from within a runtime.
-        let _ = futures::executor::block_on(self.tx.send(RecordMsg::Finish));
+        // `blocking_send` panics inside a runtime, and polling `send` with
+        // another executor there can spin on tokio's cooperative budget: a
+        // plain thread has no runtime context, so it may simply block.
+        let tx = self.tx.clone();
+        let _ = std::thread::scope(|s| s.spawn(move || tx.blocking_send(RecordMsg::Finish)).join());
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) | None => Err(RecordError::ThreadLost),
