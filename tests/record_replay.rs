@@ -146,7 +146,7 @@ async fn pause_waits_for_the_next_toggle() {
 #[tokio::test(start_paused = true)]
 async fn next_mark_jumps_to_the_dose_marker() {
     let (_root, recording, _) = record(700);
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, mut rx) = mpsc::channel::<Batch>(1024);
     let (ctl_tx, ctl_rx) = mpsc::channel(8);
     ctl_tx.send(ReplayControl::NextMark).await.unwrap();
     let clock = Clock::virtual_at(Speed::Times(1.0), recording.meta.start_utc);
