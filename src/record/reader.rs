@@ -293,10 +293,11 @@ impl Recording {
         self.paths(kind).iter().map(|p| read_arrow_file(p)).collect()
     }
 
-    /// Whether every segment ended cleanly and every file has its footer.
+    /// Whether every file has its footer: finished cleanly or recovered.
+    /// (Whether the session ended cleanly is `meta.clean_shutdown`.)
     #[must_use]
     pub fn complete(&self) -> bool {
-        self.meta.clean_shutdown && self.files.values().flatten().all(|p| has_footer(p))
+        self.files.values().flatten().all(|p| has_footer(p))
     }
 
     /// Where unfinished or damaged files stopped (empty for a complete
