@@ -26,7 +26,7 @@ def arrow_schema(schema):
 def check_file(path):
     with pa.memory_map(str(path)) as source:
         table = ipc.open_file(source).read_all()
-    frame = pl.read_ipc(path, memory_map=False)
+    frame = pl.read_ipc(path)
     return {
         "pyarrow": {"rows": table.num_rows, "schema": arrow_schema(table.schema)},
         "polars": {
