@@ -77,23 +77,32 @@ pub fn read_arrow_file(path: &Path) -> Result<ArrowFile, ReadError> {
     })
 }
 
-/// Bytes read from disk at a time: batches are decoded as they arrive, so
-/// reading (and compacting) a 24-hour file never holds all of it at once.
-const CHUNK: usize = 1 << 20;
+/// Largest message header vigil accepts (its own are a few hundred bytes).
+const MAX_META: u32 = 1 << 20;
+/// Largest decompressed buffer vigil accepts. A compacted batch of
+/// [`super::COMPACT_BATCH_ROWS`] rows has buffers of a few MB; the bound keeps
+/// a damaged length prefix from asking the allocator for exabytes.
+const MAX_BUFFER: i64 = 1 << 30;
+const CONTINUATION: [u8; 4] = [0xFF; 4];
 
-/// The record batches of one Arrow file, decoded as it is read.
+/// The record batches of one Arrow file, read message by message.
+///
+/// Each message is framed and checked here before arrow-ipc decodes it:
+/// arrow-ipc trusts buffer offsets and compressed lengths (a damaged file
+/// makes it panic or allocate without bound), and "never panic on a bad
+/// file" is this reader's promise. A message that fails the checks ends the
+/// read there, as a truncation.
 #[derive(Debug)]
 pub struct BatchStream {
     path: PathBuf,
-    file: Option<fs::File>,
+    file: Option<std::io::BufReader<fs::File>>,
     decoder: StreamDecoder,
-    buf: Buffer,
-    /// File offset of the next byte to read from disk.
+    /// File offset of the next byte to read.
     pos: u64,
     /// Where the stream ends: the footer's start, or the end of the file.
     end: u64,
     footer: bool,
-    /// Offset just after the last whole record batch.
+    /// Offset just after the last whole message.
     good: u64,
     done: bool,
     truncated: Option<Truncation>,
@@ -109,7 +118,6 @@ impl BatchStream {
             path: path.to_owned(),
             file: None,
             decoder: StreamDecoder::new(),
-            buf: Buffer::from_vec(Vec::<u8>::new()),
             pos: HEADER_LEN as u64,
             end: len,
             footer: false,
@@ -119,7 +127,8 @@ impl BatchStream {
         };
         if len == 0 {
             // Killed between creating the file and writing its header.
-            stream.stop(0, "empty file".to_owned());
+            stream.good = 0;
+            stream.stop("empty file".to_owned());
             return Ok(stream);
         }
         // Magic, then zero padding to the writer's alignment (8 in vigil's
@@ -144,7 +153,7 @@ impl BatchStream {
                 let footer_len = i32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
                 if let Ok(footer_len) = u64::try_from(footer_len)
                     && let Some(start) = (len - TRAILER_LEN as u64).checked_sub(footer_len)
-                    && start >= HEADER_LEN as u64
+                    && start >= stream.pos
                 {
                     stream.end = start;
                     stream.footer = true;
@@ -152,7 +161,7 @@ impl BatchStream {
             }
         }
         file.seek(SeekFrom::Start(stream.pos)).map_err(io)?;
-        stream.file = Some(file);
+        stream.file = Some(std::io::BufReader::with_capacity(1 << 16, file));
         Ok(stream)
     }
 
@@ -172,33 +181,115 @@ impl BatchStream {
         self.truncated.as_ref()
     }
 
-    fn stop(&mut self, offset: u64, message: String) {
+    fn stop(&mut self, message: String) {
         let message = if self.footer { format!("damaged file: {message}") } else { message };
-        self.truncated = Some(Truncation { file: self.path.clone(), offset, message });
+        self.truncated = Some(Truncation { file: self.path.clone(), offset: self.good, message });
         self.done = true;
         self.file = None;
     }
 
-    fn fill(&mut self) -> std::io::Result<bool> {
+    /// Read exactly `buf.len()` bytes within the stream; `Ok(n < len)` at
+    /// its end.
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::io::Read;
-        let Some(file) = self.file.as_mut() else { return Ok(false) };
-        let want = usize::try_from(self.end.saturating_sub(self.pos)).unwrap_or(usize::MAX).min(CHUNK);
-        if want == 0 {
-            return Ok(false);
-        }
-        let mut chunk = vec![0u8; want];
+        let Some(file) = self.file.as_mut() else { return Ok(0) };
+        let room = usize::try_from(self.end.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let want = buf.len().min(room);
         let mut n = 0;
         while n < want {
-            match file.read(&mut chunk[n..])? {
+            match file.read(&mut buf[n..want])? {
                 0 => break,
                 k => n += k,
             }
         }
-        chunk.truncate(n);
         self.pos += n as u64;
-        self.buf = Buffer::from_vec(chunk);
-        Ok(n > 0)
+        Ok(n)
     }
+
+    /// The next message as `(metadata, body)`; `Ok(None)` at a clean end.
+    fn next_message(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+        let io = |e: std::io::Error| format!("read error: {e}");
+        let mut word = [0u8; 4];
+        match self.read(&mut word).map_err(io)? {
+            0 => return Ok(None),
+            4 => {}
+            _ => return Err("the last message is incomplete (the writer stopped mid-write)".to_owned()),
+        }
+        if word == CONTINUATION && self.read(&mut word).map_err(io)? != 4 {
+            return Err("the last message is incomplete (the writer stopped mid-write)".to_owned());
+        }
+        let len = u32::from_le_bytes(word);
+        if len == 0 {
+            return Ok(None); // end-of-stream marker
+        }
+        if len > MAX_META || u64::from(len) > self.end - self.pos {
+            return Err(if u64::from(len) > self.end - self.pos && !self.footer {
+                "the last message is incomplete (the writer stopped mid-write)".to_owned()
+            } else {
+                format!("message header of {len} bytes does not fit the file")
+            });
+        }
+        let mut meta = vec![0u8; len as usize];
+        if self.read(&mut meta).map_err(io)? != meta.len() {
+            return Err("the last message is incomplete (the writer stopped mid-write)".to_owned());
+        }
+        let message = arrow_ipc::root_as_message(&meta).map_err(|e| format!("damaged message header: {e}"))?;
+        let body_len = u64::try_from(message.bodyLength()).map_err(|_| "negative body length".to_owned())?;
+        if body_len > self.end - self.pos {
+            return Err(if self.footer {
+                format!("message body of {body_len} bytes does not fit the file")
+            } else {
+                "the last message is incomplete (the writer stopped mid-write)".to_owned()
+            });
+        }
+        let mut body = vec![0u8; usize::try_from(body_len).map_err(|e| e.to_string())?];
+        if self.read(&mut body).map_err(io)? != body.len() {
+            return Err("the last message is incomplete (the writer stopped mid-write)".to_owned());
+        }
+        check_message(&message, &body)?;
+        Ok(Some((meta, body)))
+    }
+}
+
+/// What arrow-ipc would otherwise trust: every buffer lies inside the body,
+/// node counts are sane, compressed lengths are bounded.
+fn check_message(message: &arrow_ipc::Message<'_>, body: &[u8]) -> Result<(), String> {
+    use arrow_ipc::MessageHeader;
+    let batch = match message.header_type() {
+        MessageHeader::Schema => return Ok(()),
+        MessageHeader::RecordBatch => message.header_as_record_batch(),
+        MessageHeader::DictionaryBatch => message.header_as_dictionary_batch().and_then(|d| d.data()),
+        other => return Err(format!("unexpected message type {other:?}")),
+    }
+    .ok_or_else(|| "message header without its batch".to_owned())?;
+    let rows = batch.length();
+    if rows < 0 {
+        return Err(format!("negative row count {rows}"));
+    }
+    for node in batch.nodes().iter().flatten() {
+        if node.length() < 0 || node.null_count() < 0 || node.null_count() > node.length() {
+            return Err(format!("bad column node (length {}, nulls {})", node.length(), node.null_count()));
+        }
+    }
+    let compressed = batch.compression().is_some();
+    for b in batch.buffers().iter().flatten() {
+        let (offset, len) = (b.offset(), b.length());
+        let fits = offset >= 0 && len >= 0 && offset.checked_add(len).is_some_and(|e| e as u64 <= body.len() as u64);
+        if !fits {
+            return Err(format!("buffer at {offset}+{len} lies outside the message body of {} bytes", body.len()));
+        }
+        if compressed && len > 0 {
+            let start = offset as usize;
+            let Some(prefix) = body.get(start..start + 8) else {
+                return Err("compressed buffer shorter than its length prefix".to_owned());
+            };
+            let n = i64::from_le_bytes(prefix.try_into().map_err(|_| "length prefix".to_owned())?);
+            if !(n == -1 || (0..=MAX_BUFFER).contains(&n)) {
+                return Err(format!("compressed buffer claims {n} bytes"));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Iterator for BatchStream {
@@ -206,32 +297,39 @@ impl Iterator for BatchStream {
 
     fn next(&mut self) -> Option<RecordBatch> {
         while !self.done {
-            if self.buf.is_empty() {
-                match self.fill() {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        if self.decoder.finish().is_err() {
-                            self.stop(self.good, "the last message is incomplete (the writer stopped mid-write)".to_owned());
-                        } else {
-                            self.done = true;
-                            self.file = None;
-                        }
-                        return None;
-                    }
-                    Err(e) => {
-                        self.stop(self.good, format!("read error: {e}"));
-                        return None;
+            let (meta, body) = match self.next_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    self.done = true;
+                    self.file = None;
+                    return None;
+                }
+                Err(message) => {
+                    self.stop(message);
+                    return None;
+                }
+            };
+            // Re-frame the checked message for arrow-ipc's decoder.
+            let len = u32::try_from(meta.len()).unwrap_or(u32::MAX);
+            let mut framed = Vec::with_capacity(8 + meta.len() + body.len());
+            framed.extend_from_slice(&CONTINUATION);
+            framed.extend_from_slice(&len.to_le_bytes());
+            framed.extend_from_slice(&meta);
+            framed.extend_from_slice(&body);
+            let mut buf = Buffer::from_vec(framed);
+            match self.decoder.decode(&mut buf) {
+                Ok(batch) if buf.is_empty() => {
+                    self.good = self.pos;
+                    if batch.is_some() {
+                        return batch;
                     }
                 }
-            }
-            match self.decoder.decode(&mut self.buf) {
-                Ok(Some(batch)) => {
-                    self.good = self.pos - self.buf.len() as u64;
-                    return Some(batch);
+                Ok(_) => {
+                    self.stop("message not consumed whole".to_owned());
+                    return None;
                 }
-                Ok(None) => {}
                 Err(e) => {
-                    self.stop(self.good, e.to_string());
+                    self.stop(e.to_string());
                     return None;
                 }
             }
