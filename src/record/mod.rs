@@ -49,6 +49,7 @@ use crate::model::{OutputEvent, Sample, SourceEvent};
 
 pub use compact::{compact_file, CompactStats};
 pub use export::{export, ExportFormat};
+pub use reader::BatchStream;
 pub use lock::LockInfo;
 pub use meta::{validate_participant, DeviceMeta, Segment, SessionMeta, Software, FORMAT, FORMAT_VERSION};
 pub use reader::{read_arrow_file, ArrowFile, Recording, Truncation};

@@ -170,6 +170,12 @@ impl BatchStream {
         self.decoder.schema()
     }
 
+    /// Bytes of the file read so far.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
     /// The file has a footer and its stream read to the end without fault.
     #[must_use]
     pub fn complete(&self) -> bool {
