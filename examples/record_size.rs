@@ -23,6 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     #[allow(clippy::cast_precision_loss)]
     let per = info.samples_bytes as f64 / info.samples as f64;
-    eprintln!("{} samples, samples.arrow {} B = {per:.2} B/sample; {:?}", info.samples, info.samples_bytes, t0.elapsed());
+    eprintln!(
+        "{} samples, samples.arrow {} B = {per:.2} B/sample; {:?}",
+        info.samples,
+        info.samples_bytes,
+        t0.elapsed()
+    );
     Ok(())
 }

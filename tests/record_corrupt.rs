@@ -1,11 +1,16 @@
 //! Damaged files (flipped bytes, cut at any offset, wrong magic) give a clear
 //! error or a partial read: never a panic.
 
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use proptest::prelude::*;
-use vigil::record::{FileKind, ReadError, RecordMsg, RecordOptions, Recorder, Recording, read_arrow_file, recover, synthetic};
+use vigil::record::{
+    FileKind, ReadError, RecordMsg, RecordOptions, Recorder, Recording, read_arrow_file, recover, synthetic,
+};
 use vigil::sources::replay;
 
 /// A finished recording to damage copies of.
@@ -20,7 +25,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     for s in synthetic::session(2, 620, 9) {
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
     }
     let finished = rec.finish().unwrap().dir;
     Fixture { _root: root, finished }
@@ -65,7 +72,8 @@ fn arrow_cast_plain(batch: &arrow_array::RecordBatch, kind: &FileKind) -> arrow_
     arrow_array::RecordBatch::try_new(schema, cols).unwrap()
 }
 
-static LIVE: LazyLock<Vec<(FileKind, Vec<u8>)>> = LazyLock::new(|| FileKind::ALL.into_iter().map(|k| (k, live_bytes(k))).collect());
+static LIVE: LazyLock<Vec<(FileKind, Vec<u8>)>> =
+    LazyLock::new(|| FileKind::ALL.into_iter().map(|k| (k, live_bytes(k))).collect());
 
 #[derive(Debug, Clone)]
 enum Damage {
@@ -133,7 +141,10 @@ fn exercise(kind: FileKind, bytes: &[u8]) -> Result<(), String> {
 fn check_error(e: &Option<&ReadError>, file: &Path) {
     if let Some(e) = e {
         let text = e.to_string();
-        assert!(text.contains(&*file.to_string_lossy()) || text.contains("session.json"), "error without its file: {text}");
+        assert!(
+            text.contains(&*file.to_string_lossy()) || text.contains("session.json"),
+            "error without its file: {text}"
+        );
     }
 }
 

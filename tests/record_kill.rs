@@ -4,6 +4,9 @@
 //! The writer is this test binary itself, re-run as a child with the ignored
 //! test `child_writer`, which records a synthetic session paced in real time.
 
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -102,15 +105,25 @@ fn killed_recorder_loses_at_most_the_last_second() {
     let expected: Vec<_> = synthetic::session(2, 10, 11)
         .flat_map(|s| s.events)
         .filter_map(|e| match e.body {
-            EventBody::Notification { characteristic, payload } => Some((e.at, e.device.unwrap(), characteristic, payload)),
+            EventBody::Notification { characteristic, payload } => {
+                Some((e.at, e.device.unwrap(), characteristic, payload))
+            }
             _ => None,
         })
         .filter(|(at, ..)| *at <= last_sent)
         .collect();
     let must_have = last_sent.saturating_sub(Duration::from_secs(1));
     let must = expected.iter().filter(|(at, ..)| *at <= must_have).count();
-    assert!(got.len() >= must, "{} notifications read, {must} sent more than a second before the kill at {last_sent}", got.len());
-    eprintln!("killed at {last_sent}: {} notifications read, {} sent, {must} sent ≥ 1 s before", got.len(), expected.len());
+    assert!(
+        got.len() >= must,
+        "{} notifications read, {must} sent more than a second before the kill at {last_sent}",
+        got.len()
+    );
+    eprintln!(
+        "killed at {last_sent}: {} notifications read, {} sent, {must} sent ≥ 1 s before",
+        got.len(),
+        expected.len()
+    );
     assert!(got.len() <= expected.len());
     for (g, (at, device, c, payload)) in got.iter().zip(&expected) {
         assert_eq!((&g.at, &g.device, &g.characteristic, &g.payload), (at, device, c, payload));
@@ -140,7 +153,8 @@ fn py_reads_unfinished(dir: &Path, rows: usize) {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/check_recording.py");
-    let out = Command::new(python).arg(&script).arg("--unfinished").arg(dir.join("notifications.arrow")).output().unwrap();
+    let out =
+        Command::new(python).arg(&script).arg("--unfinished").arg(dir.join("notifications.arrow")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["rows"].as_u64().unwrap() as usize, rows, "{json}");

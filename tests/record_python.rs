@@ -2,6 +2,9 @@
 //! rows and columns vigil sees. Needs `$VIGIL_PYTHON` (a Python with pyarrow
 //! and polars; `.ci/run` makes one); skipped with a reason otherwise.
 
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -18,7 +21,9 @@ fn pyarrow_and_polars_read_what_vigil_reads() {
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     for s in synthetic::session(3, 3700, 5) {
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
     }
     let dir = rec.finish().unwrap().dir;
 
@@ -41,7 +46,8 @@ fn pyarrow_and_polars_read_what_vigil_reads() {
         let schema = kind.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         for reader in ["pyarrow", "polars"] {
-            let seen: Vec<&str> = file[reader]["schema"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
+            let seen: Vec<&str> =
+                file[reader]["schema"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
             assert_eq!(seen, names, "{reader} {kind:?}");
         }
         // Types as pyarrow names them: timestamps in UTC, strings as one

@@ -1,5 +1,8 @@
 //! The replay source gives back what the live session's sources gave.
 
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,7 +37,9 @@ fn record_blocking(seconds: u64) -> (tempfile::TempDir, Recording, Vec<SourceEve
                 expected.push(SourceEvent { at: *at, device: None, body: EventBody::Gap { duration: *duration } });
             }
         }
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
     }
     let dir = rec.finish().unwrap().dir;
     let rank = |e: &SourceEvent| match e.body {
@@ -73,7 +78,9 @@ fn unpaced_batches_give_back_the_source_events_in_order() {
     assert_eq!(got, expected);
     // The dose marker and the gap are in there.
     assert!(got.iter().any(|e| matches!(e.body, EventBody::Operator(_))));
-    assert!(got.iter().any(|e| matches!(e.body, EventBody::Gap { duration } if duration == Duration::from_millis(2500))));
+    assert!(
+        got.iter().any(|e| matches!(e.body, EventBody::Gap { duration } if duration == Duration::from_millis(2500)))
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Recorder-level round trip: what goes in comes back out, exactly.
 
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -8,7 +11,7 @@ use vigil::model::{
     AlarmEvent, AlarmState, Characteristic, Condition, ConnectionChange, DeviceInfo, EventBody, Marker, MarkerKind,
     OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
 };
-use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder, Recording, RecordedNotification, synthetic};
+use vigil::record::{FileKind, RecordMsg, RecordOptions, RecordedNotification, Recorder, Recording, synthetic};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&Utc)
@@ -23,38 +26,143 @@ fn handmade() -> (Vec<SourceEvent>, Vec<Sample>, Vec<OutputEvent>) {
         SourceEvent {
             at: t(0),
             device: Some(chest.clone()),
-            body: EventBody::Connected { name: Some("Polar H10 1234".into()), address: Some("A0:9E:1A:00:00:01".into()), services: vec![0x180D] },
+            body: EventBody::Connected {
+                name: Some("Polar H10 1234".into()),
+                address: Some("A0:9E:1A:00:00:01".into()),
+                services: vec![0x180D],
+            },
         },
         SourceEvent {
             at: t(5),
             device: Some(chest.clone()),
-            body: EventBody::DeviceInfo(DeviceInfo { manufacturer: Some("Polar".into()), model: Some("H10".into()), firmware: Some("3.1.1".into()) }),
+            body: EventBody::DeviceInfo(DeviceInfo {
+                manufacturer: Some("Polar".into()),
+                model: Some("H10".into()),
+                firmware: Some("3.1.1".into()),
+            }),
         },
-        SourceEvent::notification(t(1000), chest.clone(), Characteristic::HeartRateMeasurement, &[0x16, 0x3C, 0x11, 0x04]),
-        SourceEvent::notification(t(1500), chest.clone(), Characteristic::parse("6e400003-b5a3-f393-e0a9-e50e24dcca9e").unwrap(), &[]),
-        SourceEvent::notification(t(2000), chest.clone(), Characteristic::TemperatureMeasurement, &[0x06, 0xB0, 0x0E, 0x00, 0xFE, 0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B, 0x04]),
+        SourceEvent::notification(
+            t(1000),
+            chest.clone(),
+            Characteristic::HeartRateMeasurement,
+            &[0x16, 0x3C, 0x11, 0x04],
+        ),
+        SourceEvent::notification(
+            t(1500),
+            chest.clone(),
+            Characteristic::parse("6e400003-b5a3-f393-e0a9-e50e24dcca9e").unwrap(),
+            &[],
+        ),
+        SourceEvent::notification(
+            t(2000),
+            chest.clone(),
+            Characteristic::TemperatureMeasurement,
+            &[0x06, 0xB0, 0x0E, 0x00, 0xFE, 0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B, 0x04],
+        ),
         SourceEvent::notification(t(2001), chest.clone(), Characteristic::Sig16(0x2a99), &[0xAB; 40]),
     ];
     let samples = vec![
-        Sample { at: t(1000), device: chest.clone(), quantity: Quantity::HeartRateBpm, value: 60.0, contact: Some(true), device_time_ns: None },
-        Sample { at: t(1000), device: chest.clone(), quantity: Quantity::RrIntervalMs, value: 1041.0 * 1000.0 / 1024.0, contact: Some(false), device_time_ns: None },
-        Sample { at: t(2000), device: chest.clone(), quantity: Quantity::BodyTemperatureC, value: 37.6, contact: None, device_time_ns: Some(1_354_708_227_000_000_000) },
-        Sample { at: t(2000), device: "manual".into(), quantity: Quantity::SystolicMmhg, value: f64::NAN, contact: None, device_time_ns: None },
+        Sample {
+            at: t(1000),
+            device: chest.clone(),
+            quantity: Quantity::HeartRateBpm,
+            value: 60.0,
+            contact: Some(true),
+            device_time_ns: None,
+        },
+        Sample {
+            at: t(1000),
+            device: chest.clone(),
+            quantity: Quantity::RrIntervalMs,
+            value: 1041.0 * 1000.0 / 1024.0,
+            contact: Some(false),
+            device_time_ns: None,
+        },
+        Sample {
+            at: t(2000),
+            device: chest.clone(),
+            quantity: Quantity::BodyTemperatureC,
+            value: 37.6,
+            contact: None,
+            device_time_ns: Some(1_354_708_227_000_000_000),
+        },
+        Sample {
+            at: t(2000),
+            device: "manual".into(),
+            quantity: Quantity::SystolicMmhg,
+            value: f64::NAN,
+            contact: None,
+            device_time_ns: None,
+        },
     ];
     let output = vec![
-        OutputEvent::Connection { at: t(0), device: chest.clone(), change: ConnectionChange::Connected { name: Some("Polar H10 1234".into()), address: None, services: vec![0x180D, 0x180F] } },
-        OutputEvent::Operator { at: t(1200), action: OperatorAction::Marker(Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) }) },
-        OutputEvent::Operator { at: t(1300), action: OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) } },
-        OutputEvent::Operator { at: t(1301), action: OperatorAction::Limit { condition: Condition::HrHigh, priority: Priority::Medium, value: 125.0 } },
-        OutputEvent::Operator { at: t(1302), action: OperatorAction::Manual { quantity: Quantity::SystolicMmhg, value: 150.0 } },
+        OutputEvent::Connection {
+            at: t(0),
+            device: chest.clone(),
+            change: ConnectionChange::Connected {
+                name: Some("Polar H10 1234".into()),
+                address: None,
+                services: vec![0x180D, 0x180F],
+            },
+        },
+        OutputEvent::Operator {
+            at: t(1200),
+            action: OperatorAction::Marker(Marker {
+                label: "dose 120 mg".into(),
+                kind: Some(MarkerKind::Dose),
+                amount_mg: Some(120.0),
+            }),
+        },
+        OutputEvent::Operator {
+            at: t(1300),
+            action: OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) },
+        },
+        OutputEvent::Operator {
+            at: t(1301),
+            action: OperatorAction::Limit { condition: Condition::HrHigh, priority: Priority::Medium, value: 125.0 },
+        },
+        OutputEvent::Operator {
+            at: t(1302),
+            action: OperatorAction::Manual { quantity: Quantity::SystolicMmhg, value: 150.0 },
+        },
         OutputEvent::Operator { at: t(1303), action: OperatorAction::AudioPause },
         OutputEvent::Operator { at: t(1304), action: OperatorAction::Baseline { device: None } },
-        OutputEvent::Alarm(AlarmEvent { at: t(61_000), condition: Condition::HrHigh, device: Some(chest.clone()), priority: Priority::Low, state: AlarmState::Active, value: Some(104.0) }),
-        OutputEvent::Alarm(AlarmEvent { at: t(62_000), condition: Condition::TechRecording, device: None, priority: Priority::High, state: AlarmState::Latched, value: None }),
-        OutputEvent::DecodeError { at: t(63_000), device: Some(chest.clone()), characteristic: Some(Characteristic::HeartRateMeasurement), line: None, message: "too short".into() },
-        OutputEvent::DecodeError { at: t(63_500), device: None, characteristic: None, line: Some(17), message: "not JSON".into() },
+        OutputEvent::Alarm(AlarmEvent {
+            at: t(61_000),
+            condition: Condition::HrHigh,
+            device: Some(chest.clone()),
+            priority: Priority::Low,
+            state: AlarmState::Active,
+            value: Some(104.0),
+        }),
+        OutputEvent::Alarm(AlarmEvent {
+            at: t(62_000),
+            condition: Condition::TechRecording,
+            device: None,
+            priority: Priority::High,
+            state: AlarmState::Latched,
+            value: None,
+        }),
+        OutputEvent::DecodeError {
+            at: t(63_000),
+            device: Some(chest.clone()),
+            characteristic: Some(Characteristic::HeartRateMeasurement),
+            line: None,
+            message: "too short".into(),
+        },
+        OutputEvent::DecodeError {
+            at: t(63_500),
+            device: None,
+            characteristic: None,
+            line: Some(17),
+            message: "not JSON".into(),
+        },
         OutputEvent::Gap { at: t(64_000), duration: Duration::from_nanos(2_500_000_123) },
-        OutputEvent::Connection { at: t(65_000), device: chest.clone(), change: ConnectionChange::Disconnected { reason: Some("timeout".into()) } },
+        OutputEvent::Connection {
+            at: t(65_000),
+            device: chest.clone(),
+            change: ConnectionChange::Disconnected { reason: Some("timeout".into()) },
+        },
     ];
     (events, samples, output)
 }
@@ -62,7 +170,10 @@ fn handmade() -> (Vec<SourceEvent>, Vec<Sample>, Vec<OutputEvent>) {
 fn same_samples(a: &[Sample], b: &[Sample]) {
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(b) {
-        assert_eq!((x.at, &x.device, x.quantity, x.contact, x.device_time_ns), (y.at, &y.device, y.quantity, y.contact, y.device_time_ns));
+        assert_eq!(
+            (x.at, &x.device, x.quantity, x.contact, x.device_time_ns),
+            (y.at, &y.device, y.quantity, y.contact, y.device_time_ns)
+        );
         assert_eq!(x.value.to_bits(), y.value.to_bits(), "{x:?} vs {y:?}");
     }
 }
@@ -96,8 +207,18 @@ fn what_is_written_is_read_back_exactly() {
     let (events, samples, output) = handmade();
     let tx = rec.sender();
     // Split across messages so several live batches are written.
-    tx.blocking_send(RecordMsg::Batch { events: events[..3].to_vec(), samples: samples[..2].to_vec(), output: output[..5].to_vec() }).unwrap();
-    tx.blocking_send(RecordMsg::Batch { events: events[3..].to_vec(), samples: samples[2..].to_vec(), output: output[5..].to_vec() }).unwrap();
+    tx.blocking_send(RecordMsg::Batch {
+        events: events[..3].to_vec(),
+        samples: samples[..2].to_vec(),
+        output: output[..5].to_vec(),
+    })
+    .unwrap();
+    tx.blocking_send(RecordMsg::Batch {
+        events: events[3..].to_vec(),
+        samples: samples[2..].to_vec(),
+        output: output[5..].to_vec(),
+    })
+    .unwrap();
     drop(tx);
     let info = rec.finish().unwrap();
     assert_eq!((info.notifications, info.samples, info.events), (4, 4, output.len()));
@@ -163,7 +284,13 @@ fn resume_adds_a_segment_that_reads_as_one_recording() {
     let dir = rec.dir().to_owned();
     let first: Vec<_> = synthetic::session(1, 700, 1).collect();
     for s in &first {
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events.clone(), samples: s.samples.clone(), output: s.output.clone() }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch {
+                events: s.events.clone(),
+                samples: s.samples.clone(),
+                output: s.output.clone(),
+            })
+            .unwrap();
     }
     rec.finish().unwrap();
 
@@ -174,7 +301,13 @@ fn resume_adds_a_segment_that_reads_as_one_recording() {
     assert_eq!(rec.dir(), dir);
     let second: Vec<_> = synthetic::session(1, 10, 2).collect();
     for s in &second {
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events.clone(), samples: s.samples.clone(), output: s.output.clone() }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch {
+                events: s.events.clone(),
+                samples: s.samples.clone(),
+                output: s.output.clone(),
+            })
+            .unwrap();
     }
     rec.finish().unwrap();
 

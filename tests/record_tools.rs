@@ -1,5 +1,8 @@
 //! summary, export and report over a recorded synthetic session.
 
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use vigil::record::{ExportFormat, RecordMsg, RecordOptions, Recorder, Recording, export, report, summary, synthetic};
@@ -13,7 +16,9 @@ fn recording() -> (tempfile::TempDir, PathBuf) {
     let config = serde_json::json!({"alarms": {"hr_high": {"low": {"above_bpm": 105.0, "for_s": 60}}}});
     let rec = Recorder::start(&opts, start, config).unwrap();
     for s in synthetic::session(2, 7300, 4) {
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
     }
     let dir = rec.finish().unwrap().dir;
     (root, dir)
@@ -29,10 +34,20 @@ fn summary_reports_what_happened() {
     assert!((json["duration_s"].as_f64().unwrap() - 7299.25).abs() < 1e-6, "{}", json["duration_s"]);
     assert_eq!(json["devices"].as_array().unwrap().len(), 2);
     assert_eq!(json["limits_from"], "session.json");
-    let hr = json["quantities"].as_array().unwrap().iter().find(|q| q["device"] == "dev0" && q["quantity"] == "heart_rate_bpm").unwrap();
+    let hr = json["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["device"] == "dev0" && q["quantity"] == "heart_rate_bpm")
+        .unwrap();
     assert_eq!(hr["samples"], 7300);
     assert!(hr["max"].as_f64().unwrap() > 105.0);
-    let above = hr["beyond"].as_array().unwrap().iter().find(|b| b["condition"] == "hr.high" && b["priority"] == "low").unwrap();
+    let above = hr["beyond"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["condition"] == "hr.high" && b["priority"] == "low")
+        .unwrap();
     assert_eq!(above["limit"], "> 105", "the recorded config's limit, not the default 100");
     assert!(above["seconds"].as_f64().unwrap() > 600.0, "{above}");
     assert_eq!(json["alarms"]["by_priority"]["low"], 8);
@@ -86,7 +101,8 @@ fn parquet_export_keeps_every_row() {
         ("events.parquet", r.events().unwrap().len()),
     ] {
         let f = std::fs::File::open(out.join(name)).unwrap();
-        let n: usize = ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        let n: usize =
+            ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap().map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(n, rows, "{name}");
     }
 }
@@ -105,4 +121,3 @@ fn report_draws_an_svg_against_time_since_dose() {
     assert!(svg.contains("dose 120 mg"));
     assert!(svg.len() < 2_000_000, "{} bytes", svg.len());
 }
-

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
-use arrow_ipc::writer::FileWriter;
 use arrow_ipc::CompressionType;
+use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::reader::{BatchStream, Truncation};
@@ -66,7 +66,7 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
         }
     }
     let truncated = first.truncated().cloned();
-    let dictionaries: Vec<Dictionary> = distinct.into_iter().map(Dictionary::new).collect();
+    let dictionaries: Vec<Dictionary> = distinct.iter().map(Dictionary::new).collect();
     let out_schema = compacted_schema(&kind.schema(), dict_cols);
 
     // Pass 2: encode and write.
@@ -161,8 +161,9 @@ struct Dictionary {
 }
 
 impl Dictionary {
-    fn new(distinct: BTreeSet<String>) -> Self {
-        let keys = distinct.iter().enumerate().map(|(i, s)| (s.clone(), i32::try_from(i).unwrap_or(i32::MAX))).collect();
+    fn new(distinct: &BTreeSet<String>) -> Self {
+        let keys =
+            distinct.iter().enumerate().map(|(i, s)| (s.clone(), i32::try_from(i).unwrap_or(i32::MAX))).collect();
         let values: ArrayRef = Arc::new(StringArray::from_iter_values(distinct.iter()));
         Self { values, keys }
     }
@@ -182,7 +183,8 @@ fn encode(
         };
         let dict = &dictionaries[d];
         let strings = StrCol::new(batch, field.name()).map_err(arrow_schema::ArrowError::InvalidArgumentError)?;
-        let keys: Int32Array = (0..batch.num_rows()).map(|i| strings.get(i).and_then(|s| dict.keys.get(s).copied())).collect();
+        let keys: Int32Array =
+            (0..batch.num_rows()).map(|i| strings.get(i).and_then(|s| dict.keys.get(s).copied())).collect();
         columns.push(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, dict.values.clone())?));
     }
     RecordBatch::try_new(out_schema.clone(), columns)

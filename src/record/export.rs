@@ -100,7 +100,10 @@ pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBu
                     if w.is_none()
                         && let Some(f) = file.take()
                     {
-                        w = Some(parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props.clone())).map_err(|e| err(&e))?);
+                        w = Some(
+                            parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props.clone()))
+                                .map_err(|e| err(&e))?,
+                        );
                     }
                     if let Some(w) = w.as_mut() {
                         w.write(&batch).map_err(|e| err(&e))?;
@@ -113,7 +116,8 @@ pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBu
                     }
                     // No rows: an empty file with the live schema.
                     (None, Some(f)) => {
-                        let w = parquet::arrow::ArrowWriter::try_new(f, kind.schema(), Some(props)).map_err(|e| err(&e))?;
+                        let w =
+                            parquet::arrow::ArrowWriter::try_new(f, kind.schema(), Some(props)).map_err(|e| err(&e))?;
                         w.close().map_err(|e| err(&e))?;
                     }
                     (None, None) => {}
@@ -141,14 +145,16 @@ fn for_csv(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError>
     for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
         match col.data_type() {
             DataType::Dictionary(..) => {
-                let strings = StrCol::new(batch, field.name()).map_err(arrow_schema::ArrowError::InvalidArgumentError)?;
+                let strings =
+                    StrCol::new(batch, field.name()).map_err(arrow_schema::ArrowError::InvalidArgumentError)?;
                 let plain: StringArray = (0..batch.num_rows()).map(|i| strings.get(i)).collect();
                 columns.push(Arc::new(plain));
                 fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
             }
             DataType::Binary => {
                 let bin = col.as_binary::<i32>();
-                let hex: StringArray = (0..bin.len()).map(|i| bin.is_valid(i).then(|| hex::encode(bin.value(i)))).collect();
+                let hex: StringArray =
+                    (0..bin.len()).map(|i| bin.is_valid(i).then(|| hex::encode(bin.value(i)))).collect();
                 columns.push(Arc::new(hex));
                 fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
             }

@@ -101,7 +101,10 @@ impl SessionMeta {
             message: format!("line {} column {}: {e}", e.line(), e.column()),
         })?;
         if meta.format != FORMAT {
-            return Err(ReadError::Meta { file: path, message: format!("format is `{}`, not `{FORMAT}`", meta.format) });
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!("format is `{}`, not `{FORMAT}`", meta.format),
+            });
         }
         if meta.format_version > FORMAT_VERSION {
             return Err(ReadError::Meta {
@@ -124,8 +127,10 @@ impl SessionMeta {
         let path = dir.join(META_FILE);
         let tmp = dir.join(format!("{META_FILE}.tmp"));
         let io = |source| RecordError::Io { path: tmp.clone(), source };
-        let text = serde_json::to_vec_pretty(self).map_err(|e| RecordError::Meta { file: path.clone(), message: e.to_string() })?;
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
+        let text = serde_json::to_vec_pretty(self)
+            .map_err(|e| RecordError::Meta { file: path.clone(), message: e.to_string() })?;
+        let mut f =
+            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
         f.write_all(&text).map_err(io)?;
         f.write_all(b"\n").map_err(io)?;
         f.sync_all().map_err(io)?;
@@ -141,11 +146,7 @@ pub fn validate_participant(code: &str) -> Result<(), RecordError> {
     let ok = !code.is_empty()
         && code.len() <= 32
         && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(RecordError::Participant(code.to_owned()))
-    }
+    if ok { Ok(()) } else { Err(RecordError::Participant(code.to_owned())) }
 }
 
 /// `YYYYMMDDTHHMMSSZ-<participant or anon>-<8 hex>`.

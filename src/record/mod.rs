@@ -47,16 +47,16 @@ use std::path::PathBuf;
 
 use crate::model::{OutputEvent, Sample, SourceEvent};
 
-pub use compact::{compact_file, CompactStats};
-pub use export::{export, ExportFormat};
-pub use reader::BatchStream;
+pub use compact::{CompactStats, compact_file};
+pub use export::{ExportFormat, export};
 pub use lock::LockInfo;
-pub use meta::{validate_participant, DeviceMeta, Segment, SessionMeta, Software, FORMAT, FORMAT_VERSION};
-pub use reader::{read_arrow_file, ArrowFile, Recording, Truncation};
-pub use recover::{recover, RecoverReport};
+pub use meta::{DeviceMeta, FORMAT, FORMAT_VERSION, Segment, SessionMeta, Software, validate_participant};
+pub use reader::BatchStream;
+pub use reader::{ArrowFile, Recording, Truncation, read_arrow_file};
+pub use recover::{RecoverReport, recover};
 pub use report::report;
-pub use schema::{decode_notifications, FileKind, Labels, RecordedNotification};
-pub use summary::{summary, Summary};
+pub use schema::{FileKind, Labels, RecordedNotification, decode_notifications};
+pub use summary::{Summary, summary};
 pub use writer::{Recorder, RecordingInfo};
 
 /// Capacity of the pipeline → recorder channel, in messages.

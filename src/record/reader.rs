@@ -16,9 +16,9 @@ use arrow_buffer::Buffer;
 use arrow_ipc::reader::StreamDecoder;
 use arrow_schema::SchemaRef;
 
+use super::ReadError;
 use super::meta::SessionMeta;
 use super::schema::{self, FileKind, Labels, RecordedNotification};
-use super::ReadError;
 use crate::model::{OperatorAction, OutputEvent, Sample, SessionTime};
 
 const MAGIC: &[u8; 6] = b"ARROW1";
@@ -213,7 +213,7 @@ impl BatchStream {
     }
 
     /// The next message as `(metadata, body)`; `Ok(None)` at a clean end.
-    fn next_message(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+    fn next_message(&mut self) -> Result<Option<Message>, String> {
         let io = |e: std::io::Error| format!("read error: {e}");
         let mut word = [0u8; 4];
         match self.read(&mut word).map_err(io)? {
@@ -256,6 +256,9 @@ impl BatchStream {
         Ok(Some((meta, body)))
     }
 }
+
+/// One IPC message: (metadata flatbuffer, body).
+type Message = (Vec<u8>, Vec<u8>);
 
 /// What arrow-ipc would otherwise trust: every buffer lies inside the body,
 /// node counts are sane, compressed lengths are bounded.

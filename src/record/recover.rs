@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use super::RecordError;
 use super::compact::{CompactStats, compact_file};
 use super::lock::LockInfo;
 use super::meta::SessionMeta;
 use super::reader::has_footer;
 use super::schema::FileKind;
-use super::RecordError;
 
 /// What `recover` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -151,8 +151,12 @@ where
     Ok(())
 }
 
-/// Bucket means over the x range; an empty bucket breaks the line, so a gap
-/// in the data shows as a gap.
+/// A pause in the data longer than this (hours; 30 s) breaks the line.
+const BREAK_H: f64 = 30.0 / 3600.0;
+
+/// Bucket means over the x range. Where the data pauses for longer than
+/// [`BREAK_H`] (and more than two buckets), the line breaks, so a gap in the
+/// data shows as a gap.
 fn downsample(points: &[(f64, f64)], x: &std::ops::Range<f64>) -> Vec<Vec<(f64, f64)>> {
     let width = (x.end - x.start) / BUCKETS as f64;
     let mut sums = vec![(0.0, 0.0, 0usize); BUCKETS];
@@ -163,18 +167,21 @@ fn downsample(points: &[(f64, f64)], x: &std::ops::Range<f64>) -> Vec<Vec<(f64, 
         sums[i].1 += py;
         sums[i].2 += 1;
     }
-    let mut runs = vec![Vec::new()];
+    let max_step = BREAK_H.max(2.0 * width);
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (sx, sy, n) in sums {
         if n == 0 {
-            if runs.last().is_some_and(|r: &Vec<(f64, f64)>| !r.is_empty()) {
-                runs.push(Vec::new());
-            }
             continue;
         }
         #[allow(clippy::cast_precision_loss)]
         let n = n as f64;
+        let point = (sx / n, sy / n);
+        let last = runs.last().and_then(|r| r.last()).copied();
+        if last.is_some_and(|(lx, _)| point.0 - lx > max_step) {
+            runs.push(Vec::new());
+        }
         if let Some(run) = runs.last_mut() {
-            run.push((sx / n, sy / n));
+            run.push(point);
         }
     }
     runs.retain(|r| !r.is_empty());
@@ -204,7 +211,11 @@ mod tests {
 
     #[test]
     fn gaps_break_the_line() {
-        let points: Vec<(f64, f64)> = (0..100).map(|i| (f64::from(i) / 100.0, 1.0)).chain((300..400).map(|i| (f64::from(i) / 100.0, 2.0))).collect();
+        // Every 3.6 s for an hour, nothing for two, then another hour.
+        let points: Vec<(f64, f64)> = (0..1000)
+            .map(|i| (f64::from(i) / 1000.0, 1.0))
+            .chain((3000..4000).map(|i| (f64::from(i) / 1000.0, 2.0)))
+            .collect();
         let runs = downsample(&points, &(0.0..4.0));
         assert_eq!(runs.len(), 2);
     }

@@ -11,12 +11,15 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use arrow_array::builder::{
-    ArrayBuilder,
-    BinaryBuilder, BooleanBuilder, Float64Builder, StringBuilder, TimestampNanosecondBuilder,
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, StringBuilder, TimestampNanosecondBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int8Type, Int16Type, Int32Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type};
-use arrow_array::{Array, ArrayRef, BinaryArray, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow_array::types::{
+    Int8Type, Int16Type, Int32Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::model::{
@@ -76,8 +79,7 @@ impl FileKind {
 /// DESIGN.md promises readers of unfinished files.
 #[must_use]
 pub fn write_options() -> arrow_ipc::writer::IpcWriteOptions {
-    arrow_ipc::writer::IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5)
-        .unwrap_or_default()
+    arrow_ipc::writer::IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5).unwrap_or_default()
 }
 
 fn time_type() -> DataType {
@@ -317,11 +319,12 @@ impl EventRows {
             OutputEvent::Connection { device, change, .. } => {
                 self.device.append_value(&**device);
                 let (name, details) = match change {
-                    ConnectionChange::Connected { name, address, services } => (
-                        "connected",
-                        serde_json::json!({ "name": name, "address": address, "services": services }),
-                    ),
-                    ConnectionChange::Disconnected { reason } => ("disconnected", serde_json::json!({ "reason": reason })),
+                    ConnectionChange::Connected { name, address, services } => {
+                        ("connected", serde_json::json!({ "name": name, "address": address, "services": services }))
+                    }
+                    ConnectionChange::Disconnected { reason } => {
+                        ("disconnected", serde_json::json!({ "reason": reason }))
+                    }
                 };
                 self.name.append_value(name);
                 self.priority.append_null();
@@ -528,7 +531,12 @@ pub fn decode_notifications(
 }
 
 /// Read samples rows `[0, len)` of one batch.
-pub fn decode_samples(batch: &RecordBatch, start_ns: i64, labels: &mut Labels, out: &mut Vec<Sample>) -> Result<(), (usize, RowError)> {
+pub fn decode_samples(
+    batch: &RecordBatch,
+    start_ns: i64,
+    labels: &mut Labels,
+    out: &mut Vec<Sample>,
+) -> Result<(), (usize, RowError)> {
     let whole = |e| (0, e);
     let t = time_col(batch, "t").map_err(whole)?;
     let device = StrCol::new(batch, "device").map_err(whole)?;
@@ -552,7 +560,12 @@ pub fn decode_samples(batch: &RecordBatch, start_ns: i64, labels: &mut Labels, o
 }
 
 /// Read events rows of one batch back into output events.
-pub fn decode_events(batch: &RecordBatch, start_ns: i64, labels: &mut Labels, out: &mut Vec<OutputEvent>) -> Result<(), (usize, RowError)> {
+pub fn decode_events(
+    batch: &RecordBatch,
+    start_ns: i64,
+    labels: &mut Labels,
+    out: &mut Vec<OutputEvent>,
+) -> Result<(), (usize, RowError)> {
     let whole = |e| (0, e);
     let t = time_col(batch, "t").map_err(whole)?;
     let device = StrCol::new(batch, "device").map_err(whole)?;
@@ -590,7 +603,9 @@ pub fn decode_events(batch: &RecordBatch, start_ns: i64, labels: &mut Labels, ou
             "connection" => {
                 let device = dev.ok_or_else(|| (i, "connection row without device".to_owned()))?;
                 let details: serde_json::Value = match text.get(i) {
-                    Some(json) => serde_json::from_str(json).map_err(|e| (i, format!("connection details `{json}`: {e}")))?,
+                    Some(json) => {
+                        serde_json::from_str(json).map_err(|e| (i, format!("connection details `{json}`: {e}")))?
+                    }
                     None => serde_json::Value::Null,
                 };
                 let s = |k: &str| details.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);

@@ -163,7 +163,9 @@ impl Summary {
                         at: at.to_string(),
                         at_s: at.as_secs_f64(),
                         label: m.label.clone(),
-                        kind: m.kind.map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                        kind: m.kind.map(|k| {
+                            serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                        }),
                         amount_mg: m.amount_mg,
                     }),
                     _ => None,
@@ -480,9 +482,9 @@ impl Limit {
             };
             let threshold = level.and_then(|lv| match field {
                 Some(f) => lv.get(f).and_then(serde_json::Value::as_f64),
-                None => lv
-                    .as_object()
-                    .and_then(|o| o.iter().find(|(k, v)| !k.ends_with("_s") && v.is_number()).and_then(|(_, v)| v.as_f64())),
+                None => lv.as_object().and_then(|o| {
+                    o.iter().find(|(k, v)| !k.ends_with("_s") && v.is_number()).and_then(|(_, v)| v.as_f64())
+                }),
             });
             if let Some(t) = threshold {
                 l.threshold = t;
@@ -507,7 +509,9 @@ mod tests {
         }});
         let (limits, from) = Limit::from_config(&config);
         assert_eq!(from, "session.json");
-        let find = |c, p, q| limits.iter().find(|l| l.condition == c && l.priority == p && l.quantity == q).map(|l| l.threshold);
+        let find = |c, p, q| {
+            limits.iter().find(|l| l.condition == c && l.priority == p && l.quantity == q).map(|l| l.threshold)
+        };
         assert_eq!(find(Condition::HrHigh, Priority::Medium, Quantity::HeartRateBpm), Some(125.0));
         assert_eq!(find(Condition::HrHigh, Priority::Low, Quantity::HeartRateBpm), Some(100.0));
         assert_eq!(find(Condition::Spo2Low, Priority::Low, Quantity::Spo2Pct), None);
@@ -519,7 +523,14 @@ mod tests {
     fn alarm_time_is_the_union_of_episodes() {
         use crate::model::AlarmEvent;
         let a = |s, c, p, st| {
-            OutputEvent::Alarm(AlarmEvent { at: SessionTime::from_secs(s), condition: c, device: None, priority: p, state: st, value: None })
+            OutputEvent::Alarm(AlarmEvent {
+                at: SessionTime::from_secs(s),
+                condition: c,
+                device: None,
+                priority: p,
+                state: st,
+                value: None,
+            })
         };
         let events = vec![
             a(10, Condition::HrHigh, Priority::Low, AlarmState::Active),

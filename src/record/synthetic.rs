@@ -41,7 +41,11 @@ pub fn session(devices: usize, seconds: u64, seed: u64) -> impl Iterator<Item = 
                 out.events.push(SourceEvent {
                     at,
                     device: Some(label.clone()),
-                    body: EventBody::Connected { name: name.clone(), address: address.clone(), services: vec![0x180D, 0x1809] },
+                    body: EventBody::Connected {
+                        name: name.clone(),
+                        address: address.clone(),
+                        services: vec![0x180D, 0x1809],
+                    },
                 });
                 out.output.push(OutputEvent::Connection {
                     at,
@@ -98,8 +102,11 @@ pub fn session(devices: usize, seconds: u64, seed: u64) -> impl Iterator<Item = 
             }
         }
         if s == 600 {
-            let action =
-                OperatorAction::Marker(Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) });
+            let action = OperatorAction::Marker(Marker {
+                label: "dose 120 mg".into(),
+                kind: Some(MarkerKind::Dose),
+                amount_mg: Some(120.0),
+            });
             let at = SessionTime::from_secs(s);
             out.events.push(SourceEvent { at, device: None, body: EventBody::Operator(action.clone()) });
             out.output.push(OutputEvent::Operator { at, action });

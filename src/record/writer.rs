@@ -59,7 +59,11 @@ impl Recorder {
     ///
     /// `start_utc` is session time zero of this run (`t` = `start_utc` +
     /// session time); `config` goes into `session.json` verbatim.
-    pub fn start(opts: &RecordOptions, start_utc: DateTime<Utc>, config: serde_json::Value) -> Result<Recorder, RecordError> {
+    pub fn start(
+        opts: &RecordOptions,
+        start_utc: DateTime<Utc>,
+        config: serde_json::Value,
+    ) -> Result<Recorder, RecordError> {
         let start_ns = start_utc
             .timestamp_nanos_opt()
             .ok_or_else(|| RecordError::Other(format!("start time {start_utc} is out of range")))?;
@@ -129,7 +133,10 @@ fn create(
     fs::create_dir_all(&opts.root).map_err(|source| RecordError::Io { path: opts.root.clone(), source })?;
     let id = meta::dir_name(start_utc, opts.participant.as_deref());
     let dir = opts.root.join(&id);
-    fs::DirBuilder::new().mode(DIR_MODE).create(&dir).map_err(|source| RecordError::Io { path: dir.clone(), source })?;
+    fs::DirBuilder::new()
+        .mode(DIR_MODE)
+        .create(&dir)
+        .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
     let lock = LockInfo::acquire(&dir)?;
     let meta = SessionMeta {
         format: meta::FORMAT.to_owned(),
@@ -315,7 +322,8 @@ impl Writer {
 
     /// How long to wait for the next message before flushing or syncing.
     fn deadline(&self) -> Option<Duration> {
-        let flush = (self.pending > 0 || self.meta_dirty).then(|| FLUSH_EVERY.saturating_sub(self.last_flush.elapsed()));
+        let flush =
+            (self.pending > 0 || self.meta_dirty).then(|| FLUSH_EVERY.saturating_sub(self.last_flush.elapsed()));
         let sync = self.unsynced.then(|| SYNC_EVERY.saturating_sub(self.last_sync.elapsed()));
         match (flush, sync) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -328,14 +336,16 @@ impl Writer {
             self.last_at = self.last_at.max(Some(e.at));
             let label = e.device.as_deref().unwrap_or("unknown");
             match &e.body {
-                EventBody::Notification { characteristic, payload } => {
-                    if self.failed.is_none() {
-                        self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
-                    }
+                EventBody::Notification { characteristic, payload } if self.failed.is_none() => {
+                    self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
                 }
                 EventBody::Connected { name, address, .. } => {
                     let d = self.meta.devices.entry(label.to_owned()).or_default();
-                    let new = DeviceMeta { name: name.clone().or(d.name.clone()), address: address.clone().or(d.address.clone()), ..d.clone() };
+                    let new = DeviceMeta {
+                        name: name.clone().or(d.name.clone()),
+                        address: address.clone().or(d.address.clone()),
+                        ..d.clone()
+                    };
                     if *d != new {
                         *d = new;
                         self.meta_dirty = true;
@@ -404,7 +414,9 @@ impl Writer {
         let arrow = |e: arrow_schema::ArrowError| e.to_string();
         for (i, kind) in FileKind::ALL.into_iter().enumerate() {
             let batch = match kind {
-                FileKind::Notifications if !self.notifications.is_empty() => self.notifications.finish().map_err(arrow)?,
+                FileKind::Notifications if !self.notifications.is_empty() => {
+                    self.notifications.finish().map_err(arrow)?
+                }
                 FileKind::Samples if !self.samples.is_empty() => self.samples.finish().map_err(arrow)?,
                 FileKind::Events if !self.events.is_empty() => self.events.finish().map_err(arrow)?,
                 _ => continue,
@@ -470,7 +482,10 @@ impl Writer {
             }
         }
         let seg_start = self.meta.segments.last().map(|s| s.start_utc).unwrap_or(self.meta.start_utc);
-        let end = seg_start + chrono::Duration::nanoseconds(i64::try_from(self.last_at.unwrap_or_default().as_nanos()).unwrap_or(i64::MAX));
+        let end = seg_start
+            + chrono::Duration::nanoseconds(
+                i64::try_from(self.last_at.unwrap_or_default().as_nanos()).unwrap_or(i64::MAX),
+            );
         let clean = result.is_ok();
         if let Some(seg) = self.meta.segments.last_mut() {
             seg.end_utc = Some(end);

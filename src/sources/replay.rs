@@ -129,8 +129,7 @@ pub async fn run(
         // Wait until the batch's last event is due; a control arriving
         // meanwhile is handled now, and the wait starts again.
         let due = batch.events.last().map_or(batch.until, |e| e.at);
-        loop {
-            let Some(deadline) = pacer.deadline(due) else { break };
+        while let Some(deadline) = pacer.deadline(due) {
             if !control_open {
                 tokio::time::sleep_until(deadline).await;
                 break;
@@ -297,11 +296,15 @@ impl Merged {
                 OutputEvent::Connection { at, device, change } => match change {
                     ConnectionChange::Connected { name, address, services } => {
                         let first = seen.insert(device.clone());
-                        side.push((at, RANK_CONNECT, SourceEvent {
+                        side.push((
                             at,
-                            device: Some(device.clone()),
-                            body: EventBody::Connected { name, address, services },
-                        }));
+                            RANK_CONNECT,
+                            SourceEvent {
+                                at,
+                                device: Some(device.clone()),
+                                body: EventBody::Connected { name, address, services },
+                            },
+                        ));
                         if first && let Some(d) = recording.meta.devices.get(&*device) {
                             let info = DeviceInfo {
                                 manufacturer: d.manufacturer.clone(),
@@ -309,7 +312,11 @@ impl Merged {
                                 firmware: d.firmware.clone(),
                             };
                             if info != DeviceInfo::default() {
-                                side.push((at, RANK_CONNECT, SourceEvent { at, device: Some(device), body: EventBody::DeviceInfo(info) }));
+                                side.push((
+                                    at,
+                                    RANK_CONNECT,
+                                    SourceEvent { at, device: Some(device), body: EventBody::DeviceInfo(info) },
+                                ));
                             }
                         }
                         continue;
@@ -321,7 +328,9 @@ impl Merged {
                 OutputEvent::Operator { at, action } => {
                     let device = match &action {
                         crate::model::OperatorAction::Ack { device, .. }
-                        | crate::model::OperatorAction::Baseline { device } => device.as_deref().map(std::sync::Arc::from),
+                        | crate::model::OperatorAction::Baseline { device } => {
+                            device.as_deref().map(std::sync::Arc::from)
+                        }
                         _ => None,
                     };
                     (at, RANK_ACTION, device, EventBody::Operator(action))
@@ -386,8 +395,14 @@ impl Notifications {
                 for off in (0..b.num_rows()).step_by(DECODE_ROWS) {
                     sink.clear();
                     let slice = b.slice(off, DECODE_ROWS.min(b.num_rows() - off));
-                    crate::record::decode_notifications(&slice, recording.start_ns(), &mut labels, &mut sink)
-                        .map_err(|(row, message)| ReadError::Row { file: file.path.clone(), batch: index, row: off + row, message })?;
+                    crate::record::decode_notifications(&slice, recording.start_ns(), &mut labels, &mut sink).map_err(
+                        |(row, message)| ReadError::Row {
+                            file: file.path.clone(),
+                            batch: index,
+                            row: off + row,
+                            message,
+                        },
+                    )?;
                 }
             }
             batches.extend(file.batches);
@@ -421,7 +436,8 @@ impl Iterator for Notifications {
             let len = DECODE_ROWS.min(batch.num_rows() - off);
             let mut out = Vec::with_capacity(len);
             // Checked in `new`: cannot fail here.
-            let _ = crate::record::decode_notifications(&batch.slice(off, len), self.start_ns, &mut self.labels, &mut out);
+            let _ =
+                crate::record::decode_notifications(&batch.slice(off, len), self.start_ns, &mut self.labels, &mut out);
             self.decoded = out.into_iter();
             self.current = Some((batch, off + len));
         }
