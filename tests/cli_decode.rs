@@ -1,6 +1,8 @@
 //! `vigil decode` as a user runs it: one payload in, one JSON object out;
 //! a malformed payload gives one clear error and a non-zero exit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::process::Command;
 
 fn vigil(args: &[&str]) -> std::process::Output {

@@ -3,6 +3,8 @@
 //!   payload that decodes encodes back to exactly the same bytes;
 //! - every valid typed value survives encode → decode unchanged.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::sync::Arc;
 
 use proptest::prelude::*;

@@ -2,6 +2,8 @@
 //! the samples it gives, the byte-exact encoding back, and the errors for
 //! payloads that break the format.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::sync::Arc;
 
 use vigil::gatt::blood_pressure::{PressureUnit, PulseRateRange};

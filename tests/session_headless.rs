@@ -2,54 +2,18 @@
 //! run prints for connections, decode errors and bad stream lines, and the
 //! summary line.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use vigil::clock::{Clock, Speed};
+mod common;
+
+use std::sync::Arc;
+
 use vigil::config::Config;
 use vigil::model::{Batch, Characteristic, DeviceLabel, EventBody, SessionTime, SourceEvent};
-use vigil::session::{self, EndReason, SessionPlan};
-use vigil::snapshot::Mode;
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use vigil::session::{self, EndReason};
 
 fn run(batches: Vec<Batch>) -> (session::SessionOutcome, Vec<serde_json::Value>) {
-    let out = Shared::default();
-    let plan = SessionPlan {
-        clock: Clock::virtual_at(Speed::Max, chrono::Utc::now()),
-        source: Box::new(move |tx, _clock| {
-            Box::pin(async move {
-                for b in batches {
-                    tx.send(b).await?;
-                }
-                Ok(())
-            })
-        }),
-        mode: Mode::Simulated,
-        config: Config::default(),
-        participant: None,
-        devices: Vec::new(),
-        dashboard: None,
-        alarm_command: None,
-        replay_control: None,
-        headless_out: Some(Box::new(out.clone())),
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let outcome = rt.block_on(session::run(plan)).unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let lines = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (outcome, lines)
+    common::run_headless(common::batches_source(batches), Vec::new(), Config::default())
 }
 
 #[test]
