@@ -27,7 +27,7 @@ use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 /// `samples.arrow` takes 2.23 B/sample at level 3 (arrow's default) and 1.79
 /// at level 9 (`cargo run --example record_size`); compaction runs once per
 /// session, so the smaller file wins.
-pub const ZSTD_LEVEL: i32 = 9;
+pub const ZSTD_LEVEL: i32 = 19;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactStats {
