@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main};
 
 mod gatt;
 mod pipeline;
+mod record;
 
-criterion_group!(benches, gatt::benches, pipeline::benches);
+criterion_group!(benches, gatt::benches, pipeline::benches, record::benches);
 criterion_main!(benches);
