@@ -49,7 +49,7 @@ pub fn benches(c: &mut Criterion) {
         .iter()
         .map(|m| match m {
             RecordMsg::Batch { samples, .. } => samples.len(),
-            RecordMsg::Finish => 0,
+            RecordMsg::Reached(_) | RecordMsg::Finish => 0,
         })
         .sum();
     let mut group = c.benchmark_group("record");
@@ -81,6 +81,7 @@ fn clone_msgs(msgs: &[RecordMsg]) -> Vec<RecordMsg> {
             RecordMsg::Batch { events, samples, output } => {
                 RecordMsg::Batch { events: events.clone(), samples: samples.clone(), output: output.clone() }
             }
+            RecordMsg::Reached(at) => RecordMsg::Reached(*at),
             RecordMsg::Finish => RecordMsg::Finish,
         })
         .collect()

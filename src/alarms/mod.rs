@@ -262,10 +262,10 @@ impl Device {
             if at <= self.last_data {
                 return;
             }
-            if self.timing.expected_interval.is_none() {
-                if let Some(interval) = self.gaps.push(at - self.last_data) {
-                    self.apply_stale_onsets(rules, Duration::from_nanos(interval));
-                }
+            if self.timing.expected_interval.is_none()
+                && let Some(interval) = self.gaps.push(at - self.last_data)
+            {
+                self.apply_stale_onsets(rules, Duration::from_nanos(interval));
             }
         }
         self.last_data = at;

@@ -143,7 +143,7 @@ impl GapLearner {
         self.n += 1;
         // Re-estimate while learning, then once per 8 gaps: cheap on the
         // hot path and still follows a sensor that changes its rate.
-        if self.n < Self::KNOWN_AFTER || (self.n > 8 && self.n % 8 != 0) {
+        if self.n < Self::KNOWN_AFTER || (self.n > 8 && !self.n.is_multiple_of(8)) {
             return None;
         }
         let k = self.n.min(8) as usize;

@@ -312,6 +312,7 @@ impl Writer {
                         self.tick();
                     }
                 }
+                Some(RecordMsg::Reached(at)) => self.last_at = self.last_at.max(Some(at)),
                 // A closed channel means the pipeline is gone: finish what we
                 // have rather than leave an unfinished recording.
                 Some(RecordMsg::Finish) | None => break,
