@@ -12,6 +12,9 @@ use super::theme::Theme;
 use crate::model::{AlarmState, SessionTime};
 use crate::snapshot::Snapshot;
 
+/// Narrower than this, rows drop the column layout.
+const WIDE: u16 = 72;
+
 #[derive(Debug)]
 pub struct AlarmList<'a> {
     pub snapshot: &'a Snapshot,
@@ -32,6 +35,10 @@ impl Widget for AlarmList<'_> {
         }
         if alarms.is_empty() {
             Line::styled(" none", self.theme.dim()).render(inner, buf);
+            return;
+        }
+        if inner.width < WIDE {
+            self.narrow(inner, buf);
             return;
         }
         let header = format!(" {:<6} {:<18} {:<8} {:<12} {:>8} {:>10}  {}", "PRI", "ALARM", "DEVICE", "STATE", "SINCE", "VALUE", "ACK");
@@ -62,6 +69,32 @@ impl Widget for AlarmList<'_> {
             y += 1;
         }
         if overflow && y < bottom {
+            let more = alarms.len() - rows;
+            Line::styled(format!(" … {more} more"), self.theme.dim()).render(Rect { y, height: 1, ..inner }, buf);
+        }
+    }
+}
+
+impl AlarmList<'_> {
+    /// One alarm per row, most important words first, no header.
+    fn narrow(&self, inner: Rect, buf: &mut Buffer) {
+        let alarms = &self.snapshot.alarms;
+        let room = usize::from(inner.height);
+        let overflow = alarms.len() > room;
+        let rows = if overflow { room.saturating_sub(1) } else { room };
+        let mut y = inner.y;
+        for a in alarms.iter().take(rows) {
+            let mut text = format!(" {} {}", a.priority.as_str().to_uppercase(), a.condition.as_str());
+            if let Some(d) = &a.device {
+                text.push(' ');
+                text.push_str(d);
+            }
+            text.push(' ');
+            text.push_str(a.state.as_str());
+            Line::styled(text, self.theme.list_row(a)).render(Rect { y, height: 1, ..inner }, buf);
+            y += 1;
+        }
+        if overflow {
             let more = alarms.len() - rows;
             Line::styled(format!(" … {more} more"), self.theme.dim()).render(Rect { y, height: 1, ..inner }, buf);
         }

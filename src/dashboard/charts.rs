@@ -68,8 +68,12 @@ impl Widget for Charts<'_> {
         if shown == 0 {
             return;
         }
-        let height = (area.height / u16::try_from(shown).unwrap_or(1)).min(MAX_CHART_HEIGHT);
-        let rows = Layout::vertical(vec![Constraint::Length(height); shown]).split(area);
+        let row = if area.height / u16::try_from(shown).unwrap_or(1) > MAX_CHART_HEIGHT {
+            Constraint::Length(MAX_CHART_HEIGHT)
+        } else {
+            Constraint::Fill(1)
+        };
+        let rows = Layout::vertical(vec![row; shown]).split(area);
         for ((device, reading), row) in all.into_iter().zip(rows.iter()) {
             if row.width >= TREND_MIN_WIDTH {
                 let [recent, trend] = Layout::horizontal([Constraint::Percentage(62), Constraint::Fill(1)]).areas(*row);
@@ -133,10 +137,20 @@ impl Charts<'_> {
         // against time since the dose.
         let marks: Vec<[(f64, f64); 2]> =
             self.snapshot.markers.iter().map(|(at, _)| [(secs(*at), y[0]), (secs(*at), y[1])]).collect();
-        let mut sets = vec![
-            Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(self.theme.dim()).data(&min),
-            Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(self.theme.dim()).data(&max),
-        ];
+        let mut sets = Vec::new();
+        // The min/max envelope reads only in a dimmer colour than the mean;
+        // in monochrome it would smear into the mean line.
+        if !self.theme.no_color {
+            for envelope in [&min, &max] {
+                sets.push(
+                    Dataset::default()
+                        .marker(Marker::Braille)
+                        .graph_type(GraphType::Line)
+                        .style(self.theme.dim())
+                        .data(envelope),
+                );
+            }
+        }
         for m in &marks {
             sets.push(
                 Dataset::default()

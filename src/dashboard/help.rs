@@ -23,10 +23,9 @@ impl Widget for Help {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let keys = HELP.iter().chain(if self.replay { HELP_REPLAY } else { &[] });
         let bold = Style::new().add_modifier(Modifier::BOLD);
-        let mut lines: Vec<Line> =
-            keys.map(|(k, what)| Line::from(vec![Span::styled(format!(" {k:<9}"), bold), Span::raw(*what)])).collect();
-        lines.push(Line::raw(""));
-        lines.push(Line::styled(BELL_WARNING, self.theme.fg(ratatui::style::Color::Yellow)));
+        // The warning first: on a small screen it is what must not be cut.
+        let mut lines = vec![Line::styled(BELL_WARNING, self.theme.fg(ratatui::style::Color::Yellow)), Line::raw("")];
+        lines.extend(keys.map(|(k, what)| Line::from(vec![Span::styled(format!(" {k:<9}"), bold), Span::raw(*what)])));
         let height = u16::try_from(lines.len() + 5).unwrap_or(u16::MAX);
         let area = super::popup(area, 64, height);
         if area.is_empty() {

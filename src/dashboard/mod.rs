@@ -363,14 +363,18 @@ fn draw(area: Rect, buf: &mut Buffer, snapshot: &Snapshot, view: &ViewState) {
     }
     status::StatusBar { snapshot, view, theme }.render(plan.status, buf);
 
+    // Overlays never cover the clock, the banners or the status bar: an
+    // alarm must stay visible while the operator types or reads help.
+    let top = plan.banner.bottom().max(plan.header.bottom());
+    let middle = Rect { y: top, height: plan.status.y.saturating_sub(top), ..area };
     match view.overlay {
-        Overlay::Help => help::Help { replay: view.replay, theme }.render(area, buf),
-        Overlay::Limits => limits::Limits { snapshot, theme }.render(area, buf),
-        Overlay::ConfirmQuit => ConfirmQuit.render(area, buf),
+        Overlay::Help => help::Help { replay: view.replay, theme }.render(middle, buf),
+        Overlay::Limits => limits::Limits { snapshot, theme }.render(middle, buf),
+        Overlay::ConfirmQuit => ConfirmQuit.render(middle, buf),
         Overlay::None => {}
     }
     if let Some(p) = &view.prompt {
-        prompt::PromptView { prompt: p, theme }.render(area, buf);
+        prompt::PromptView { prompt: p, theme }.render(middle, buf);
     }
 }
 

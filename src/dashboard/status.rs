@@ -34,11 +34,10 @@ impl Widget for StatusBar<'_> {
             spans.push(Span::styled(format!(" AUDIO PAUSED {} ", mss(until.since(s.now))), style));
             spans.push(sep());
         }
-        match &s.record_dir {
-            Some(dir) => spans.push(Span::raw(format!("rec {}", dir.display()))),
-            None => spans.push(Span::styled("NOT RECORDING", self.theme.bad())),
+        if let Some(notice) = self.view.current_notice() {
+            spans.push(Span::styled(notice.to_owned(), Style::new().add_modifier(Modifier::BOLD)));
+            spans.push(sep());
         }
-        spans.push(sep());
         let c = &s.counters;
         let counter = |name: &str, n: u64| {
             let style = if n > 0 { self.theme.fg(Color::Yellow) } else { self.theme.dim() };
@@ -51,12 +50,18 @@ impl Widget for StatusBar<'_> {
             Span::raw(" "),
             counter("drops", c.recorder_drops),
         ]);
-        if let Some(notice) = self.view.current_notice() {
-            spans.push(sep());
-            spans.push(Span::styled(notice.to_owned(), Style::new().add_modifier(Modifier::BOLD)));
-        }
         spans.push(sep());
         spans.push(Span::styled("? help", self.theme.dim()));
+        spans.push(sep());
+        // The directory's own name identifies the session; the parent is
+        // usually `recordings/`.
+        match &s.record_dir {
+            Some(dir) => {
+                let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+                spans.push(Span::raw(format!("rec {name}")));
+            }
+            None => spans.push(Span::styled("NOT RECORDING", self.theme.bad())),
+        }
         Line::from(spans).render(area, buf);
     }
 }

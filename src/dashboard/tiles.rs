@@ -212,23 +212,24 @@ impl Tiles<'_> {
         Line::from(spans)
     }
 
-    fn title(&self, device: &DeviceView, selected: bool) -> (Line<'static>, Line<'static>) {
-        let mut name = format!(" {}", device.label);
+    fn title(&self, device: &DeviceView, selected: bool, width: u16) -> (Line<'static>, Line<'static>) {
+        let link_text = if device.connected { " ● connected " } else { " ✕ DISCONNECTED " };
+        let mut name = format!(" {} ", device.label);
         if let Some(n) = &device.name {
-            name.push_str(&format!(" · {n}"));
+            let with_name = format!(" {} · {n} ", device.label);
+            // Borders and one column between the titles.
+            if usize::from(width) >= with_name.chars().count() + link_text.chars().count() + 3 {
+                name = with_name;
+            }
         }
-        name.push(' ');
         let name_style = if selected { self.theme.selected_border() } else { Style::new().add_modifier(Modifier::BOLD) };
-        let link = if device.connected {
-            Span::styled(" ● connected ", self.theme.good())
-        } else {
-            Span::styled(" ✕ DISCONNECTED ", self.theme.bad())
-        };
+        let link_style = if device.connected { self.theme.good() } else { self.theme.bad() };
+        let link = Span::styled(link_text, link_style);
         (Line::from(Span::styled(name, name_style)), Line::from(link).right_aligned())
     }
 
     fn tile(&self, device: &DeviceView, selected: bool, area: Rect, buf: &mut Buffer) {
-        let (name, link) = self.title(device, selected);
+        let (name, link) = self.title(device, selected, area.width);
         let mut block = Block::bordered().title_top(name).title_top(link);
         if selected {
             // A double border marks the selection without colour too.
