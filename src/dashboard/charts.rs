@@ -2,6 +2,8 @@
 //! trend with markers (right). The selected device's quantities come first;
 //! as many rows are drawn as fit.
 
+use std::borrow::Cow;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
@@ -11,6 +13,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 use super::format::{hms, value};
 use super::theme::Theme;
 use super::view::ViewState;
+use crate::history::TrendBucket;
 use crate::model::{Quantity, SessionTime};
 use crate::snapshot::{DeviceView, Reading, ReadingStatus, Snapshot};
 
@@ -40,7 +43,8 @@ const fn min_span(quantity: Quantity) -> f64 {
     }
 }
 
-/// The (device, reading) pairs to chart, selected device first.
+/// The (device, reading) pairs to chart, selected device first; a reading
+/// with nothing to plot yet gets no chart.
 pub fn series<'s>(snapshot: &'s Snapshot, view: &ViewState) -> Vec<(&'s DeviceView, &'s Reading)> {
     let n = snapshot.devices.len();
     if n == 0 {
@@ -49,7 +53,11 @@ pub fn series<'s>(snapshot: &'s Snapshot, view: &ViewState) -> Vec<(&'s DeviceVi
     let first = view.selected.min(n - 1);
     let order = (0..n).map(|i| &snapshot.devices[(first + i) % n]);
     order
-        .flat_map(|d| CHARTED.iter().filter_map(move |q| d.readings.iter().find(|r| r.quantity == *q).map(|r| (d, r))))
+        .flat_map(|d| {
+            CHARTED.iter().filter_map(move |q| {
+                d.readings.iter().find(|r| r.quantity == *q && !(r.recent.is_empty() && r.trend.is_empty())).map(|r| (d, r))
+            })
+        })
         .collect()
 }
 
@@ -86,6 +94,59 @@ impl Widget for Charts<'_> {
     }
 }
 
+/// At most two points (the min and the max, in time order) per braille
+/// dot column of a chart `width` cells wide: the picture is the same, the
+/// canvas draws far fewer lines, and a one-sample spike still shows.
+fn decimate(points: &[(f64, f64)], x0: f64, x1: f64, width: u16) -> Cow<'_, [(f64, f64)]> {
+    let columns = usize::from(width) * 2;
+    if points.len() <= columns * 2 || x1 <= x0 {
+        return Cow::Borrowed(points);
+    }
+    let scale = columns as f64 / (x1 - x0);
+    let column = |x: f64| ((x - x0) * scale) as usize;
+    let mut out = Vec::with_capacity(columns * 2);
+    let mut i = 0;
+    while i < points.len() {
+        let c = column(points[i].0);
+        let (mut lo, mut hi) = (points[i], points[i]);
+        let mut j = i + 1;
+        while j < points.len() && column(points[j].0) == c {
+            let p = points[j];
+            if p.1 < lo.1 {
+                lo = p;
+            }
+            if p.1 > hi.1 {
+                hi = p;
+            }
+            j += 1;
+        }
+        if lo.0 <= hi.0 {
+            out.extend([lo, hi]);
+        } else {
+            out.extend([hi, lo]);
+        }
+        i = j;
+    }
+    Cow::Owned(out)
+}
+
+/// Trend buckets merged so there are at most two per dot column.
+fn trend_points(buckets: &[TrendBucket], now: f64, width: u16) -> [Vec<(f64, f64)>; 3] {
+    let columns = (usize::from(width) * 2).max(1);
+    let per = buckets.len().div_ceil(columns).max(1);
+    let mut out: [Vec<(f64, f64)>; 3] = Default::default();
+    for chunk in buckets.chunks(per) {
+        let x = chunk[0].start.as_secs_f64().min(now);
+        let min = chunk.iter().map(|b| b.min).fold(f64::INFINITY, f64::min);
+        let max = chunk.iter().map(|b| b.max).fold(f64::NEG_INFINITY, f64::max);
+        let (sum, count) = chunk.iter().fold((0.0, 0u64), |(s, n), b| (s + b.sum, n + u64::from(b.count)));
+        out[0].push((x, min));
+        out[1].push((x, max));
+        out[2].push((x, sum / count.max(1) as f64));
+    }
+    out
+}
+
 fn bounds(quantity: Quantity, values: impl Iterator<Item = f64>) -> [f64; 2] {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -110,7 +171,8 @@ impl Charts<'_> {
         let from = now - self.view.window.as_secs_f64();
         let points = &reading.recent;
         let start = points.partition_point(|(t, _)| *t < from);
-        let data = &points[start..];
+        let data = decimate(&points[start..], from, now, area.width);
+        let data = &data[..];
         let q = reading.quantity;
         let y = bounds(q, data.iter().map(|p| p.1));
         let style = self.theme.trace(q);
@@ -128,11 +190,9 @@ impl Charts<'_> {
     fn trend(&self, reading: &Reading, area: Rect, buf: &mut Buffer) {
         let q = reading.quantity;
         let secs = |t: SessionTime| t.as_secs_f64();
-        let mean: Vec<(f64, f64)> = reading.trend.iter().map(|b| (secs(b.start), b.mean())).collect();
-        let min: Vec<(f64, f64)> = reading.trend.iter().map(|b| (secs(b.start), b.min)).collect();
-        let max: Vec<(f64, f64)> = reading.trend.iter().map(|b| (secs(b.start), b.max)).collect();
-        let y = bounds(q, reading.trend.iter().flat_map(|b| [b.min, b.max]));
         let now = secs(self.snapshot.now).max(1.0);
+        let [min, max, mean] = trend_points(&reading.trend, now, area.width);
+        let y = bounds(q, min.iter().chain(&max).map(|p| p.1));
         // Markers (doses above all) as vertical lines: effects are read
         // against time since the dose.
         let marks: Vec<[(f64, f64); 2]> =
@@ -169,5 +229,43 @@ impl Charts<'_> {
             .x_axis(Axis::default().bounds([0.0, now]))
             .y_axis(y_axis(q, y, self.theme))
             .render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimation_keeps_extremes_in_time_order() {
+        // 4 Hz for 10 min into a 40-cell chart (80 dot columns).
+        let mut pts: Vec<(f64, f64)> = (0..2400).map(|i| (f64::from(i) / 4.0, 70.0)).collect();
+        pts[1234].1 = 190.0; // a one-sample spike
+        pts[77].1 = 20.0;
+        let d = decimate(&pts, 0.0, 600.0, 40);
+        assert!(d.len() <= 160, "{}", d.len());
+        assert!(d.iter().any(|p| p.1 == 190.0) && d.iter().any(|p| p.1 == 20.0));
+        assert!(d.windows(2).all(|w| w[0].0 <= w[1].0));
+        // Few points pass through untouched.
+        assert!(matches!(decimate(&pts[..100], 0.0, 600.0, 40), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn trend_merge_keeps_min_max_and_weighted_mean() {
+        let b = |start: u64, min: f64, max: f64, sum: f64, count: u32| TrendBucket {
+            start: SessionTime::from_secs(start),
+            min,
+            max,
+            sum,
+            count,
+        };
+        let buckets: Vec<TrendBucket> = (0..512).map(|i| b(i * 60, 60.0, 80.0, 70.0 * 60.0, 60)).collect();
+        let mut spiky = buckets.clone();
+        spiky[300] = b(300 * 60, 40.0, 180.0, 100.0 * 60.0, 60);
+        let [min, max, mean] = trend_points(&spiky, 512.0 * 60.0, 20);
+        assert!(min.len() <= 40);
+        assert_eq!(min.iter().map(|p| p.1).fold(f64::INFINITY, f64::min), 40.0);
+        assert_eq!(max.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max), 180.0);
+        assert!(mean.iter().all(|p| (70.0..=100.0).contains(&p.1)));
     }
 }

@@ -69,13 +69,6 @@ pub fn alarm_value(condition: Condition, v: f64) -> String {
     }
 }
 
-/// Cut `text` to at most `width` characters (the screen never wraps a line
-/// into the next region).
-#[must_use]
-pub fn fit(text: &str, width: usize) -> String {
-    text.chars().take(width).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,8 @@
 //! - [`render`] draws one frame from a [`Snapshot`] and a [`ViewState`];
 //!   it only reads, so tests and benches call it on a `TestBackend`.
 //! - [`run`] is the event loop: it redraws on a steady tick (for flashing
-//!   and countdowns) and when a new snapshot arrives, never per sample;
+//!   and countdowns), at once when the alarms change, and on keys and
+//!   resizes; never per sample;
 //!   maps keys to [`keys::Action`]s in one place; sends operator actions as
 //!   [`UiCommand`]s; rings the terminal bell ([`bell`]).
 //!
@@ -27,7 +28,7 @@ pub mod theme;
 pub mod tiles;
 pub mod view;
 
-use std::io::{self, Write as _};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +37,8 @@ use ratatui::crossterm::event::{self, Event};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
-use ratatui::{DefaultTerminal, Frame};
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::{Frame, Terminal};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -122,7 +124,8 @@ pub async fn run(
     })?;
     let _restore = RestoreOnDrop;
     let keys = spawn_key_reader().map_err(DashboardError::Input)?;
-    event_loop(&mut terminal, &mut snapshots, &commands, &opts, keys).await
+    let io = LoopIo { terminal: &mut terminal, keys, ring: &mut ring, wall_clock: local_now };
+    event_loop(io, &mut snapshots, &commands, &opts).await
 }
 
 /// Crossterm's async `EventStream` needs its `event-stream` feature, which
@@ -152,25 +155,36 @@ fn local_now() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Local::now().fixed_offset()
 }
 
-async fn event_loop(
-    terminal: &mut DefaultTerminal,
+/// The outside world of the event loop, injected so a test can drive it
+/// on a `TestBackend` with paused time.
+struct LoopIo<'a, B: Backend> {
+    terminal: &'a mut Terminal<B>,
+    keys: mpsc::Receiver<io::Result<Event>>,
+    ring: &'a mut dyn FnMut(&mut Terminal<B>),
+    wall_clock: fn() -> chrono::DateTime<chrono::FixedOffset>,
+}
+
+async fn event_loop<B: Backend>(
+    io: LoopIo<'_, B>,
     snapshots: &mut watch::Receiver<Arc<Snapshot>>,
     commands: &mpsc::Sender<UiCommand>,
     opts: &DashboardOptions,
-    mut keys: mpsc::Receiver<io::Result<Event>>,
 ) -> Result<(), DashboardError> {
+    let LoopIo { terminal, mut keys, ring, wall_clock } = io;
     let start = Instant::now();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut snapshot = snapshots.borrow_and_update().clone();
-    let mut view = ViewState::new(opts.no_color, opts.replay, local_now());
+    let mut view = ViewState::new(opts.no_color, opts.replay, wall_clock());
     view.window = snapshot.window;
     let mut last_new = start;
     let mut bell = bell::Bell::default();
     let mut dirty = true;
     loop {
         if dirty {
-            terminal.draw(|f| render(f, &snapshot, &view)).map_err(DashboardError::Terminal)?;
+            terminal
+                .draw(|f| render(f, &snapshot, &view))
+                .map_err(|e| DashboardError::Terminal(io::Error::other(e.to_string())))?;
             dirty = false;
         }
         tokio::select! {
@@ -178,16 +192,20 @@ async fn event_loop(
                 if changed.is_err() {
                     return Ok(());
                 }
-                snapshot = snapshots.borrow_and_update().clone();
+                let next = snapshots.borrow_and_update().clone();
                 last_new = Instant::now();
+                // The pipeline publishes every 100 ms; drawing each would
+                // double the frame rate for nothing. A change in alarms is
+                // drawn at once, anything else at the next tick.
+                dirty |= next.alarms != snapshot.alarms || view.stalled_for.is_some();
                 view.stalled_for = None;
-                dirty = true;
+                snapshot = next;
             }
             at = tick.tick() => {
                 // The scheduled instant, not "now": phases then alternate
                 // exactly at each tick.
                 view.flash_clock = at.saturating_duration_since(start);
-                view.wall_clock = local_now();
+                view.wall_clock = wall_clock();
                 let quiet = at.saturating_duration_since(last_new);
                 let may_pause = snapshot.finished || matches!(snapshot.mode, Mode::Replay { paused: true, .. });
                 view.stalled_for = (quiet > STALL_AFTER && !may_pause).then_some(quiet);
@@ -204,7 +222,7 @@ async fn event_loop(
                             let _ = commands.try_send(cmd);
                             return Ok(());
                         }
-                        send(commands, cmd, &mut view)?;
+                        send(commands, cmd, &mut view);
                     }
                     dirty = true;
                 }
@@ -220,18 +238,16 @@ async fn event_loop(
 /// Never waits: a full command queue must not freeze the screen (the
 /// STALLED banner and flashing depend on it), so the operator is told to
 /// try again instead.
-fn send(commands: &mpsc::Sender<UiCommand>, cmd: UiCommand, view: &mut ViewState) -> Result<(), DashboardError> {
+fn send(commands: &mpsc::Sender<UiCommand>, cmd: UiCommand, view: &mut ViewState) {
     match commands.try_send(cmd) {
-        Ok(()) => Ok(()),
+        Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(cmd)) => {
             tracing::warn!(?cmd, "dashboard command queue full; action not sent");
             view.notice = Some(("session busy: action NOT sent, try again".into(), view.flash_clock));
-            Ok(())
         }
         Err(mpsc::error::TrySendError::Closed(cmd)) => {
             tracing::warn!(?cmd, "session stopped taking dashboard commands");
             view.notice = Some(("session is not taking actions".into(), view.flash_clock));
-            Ok(())
         }
     }
 }
@@ -239,9 +255,9 @@ fn send(commands: &mpsc::Sender<UiCommand>, cmd: UiCommand, view: &mut ViewState
 /// BEL through the terminal backend (never stdout directly: ratatui owns
 /// the terminal). Failure to ring is logged, not fatal: the screen and
 /// `--alarm-command` still alarm.
-fn ring(terminal: &mut DefaultTerminal) {
+fn ring<W: io::Write>(terminal: &mut Terminal<CrosstermBackend<W>>) {
     let backend = terminal.backend_mut();
-    if let Err(e) = backend.write_all(b"\x07").and_then(|()| backend.flush()) {
+    if let Err(e) = io::Write::write_all(backend, b"\x07").and_then(|()| io::Write::flush(backend)) {
         tracing::warn!("cannot ring the terminal bell: {e}");
     }
 }
@@ -310,27 +326,31 @@ impl Plan {
 /// Draws one frame. Reads only: the snapshot, the view state, and no
 /// clock (time comes in through `snapshot.now` and the view's clocks).
 ///
-/// At 80×24 (regions drop from the bottom of this list as the terminal
-/// shrinks, down to the STALLED and alarm banners):
+/// At 80×24 (the real frame of the high-alarm snapshot test; as the
+/// terminal shrinks, charts go first, then the alarm list, and tiles turn
+/// into one line per device — down to the STALLED and alarm banners):
 ///
 /// ```text
-///  LIVE  T+1:23:45 │ 14:03:22 │ dose +0:45:10 │ participant P-017        header: session clock
-///  STALLED — no update for 5 s: values blanked …                        only when stalled
-///  HIGH ▲ hr.high chest 152 bpm · active · since 1:22:03 · +1 more      alarm banner (flashes)
-/// ╔ chest · H10 ═ ● connected ╗┌ thermo ───── ● ┐┌ cuff ───────── ● ┐   tiles, one per device:
-/// ║╺┓  ┏━╸ ┏━┓  HR            ║│┏━┓ ┏━╸   ┏━┓  │ │ 150/95 SYS       │   main value large,
-/// ║ ┃  ┗━┓ ┏━┛  bpm           ║│╺━┫ ┣━┓   ┣━┫  │ │                  │   unit, age / why `--`,
-/// ║╺┻╸ ┗━┛ ┗━╸                ║│┗━┛ ┗━┛ ╹ ┗━┛  │ │ measured 3 min   │   HRV, other readings,
-/// ║age 1 s · HRV 42 ms        ║│age 2 s        │ │                  │   contact, battery, RSSI
-/// ║contact ✓ · bat 84% · -61  ║│bat 90%        │ │ bat 70%          │
-/// ╚═══════════════════════════╝└───────────────┘ └──────────────────┘
-/// ┌ chest HR bpm · last 10 min ──────────┐┌ HR session 1:23:45 ─────┐   charts per quantity:
-/// │160 ⠀⠀⠀⠀⠀⠀⠀⣀⡠⠤⠒⠊⠉                     ││⠀⠀⣀⠤⠒⠉  ⡇ (dose marker)  │   recent | whole-session
-/// └──────────────────────────────────────┘└─────────────────────────┘   (selected device first)
-/// ─ alarms (2) ─────────────────────────────────────────────────────    alarm list
-///  PRI    ALARM     DEVICE  STATE     SINCE    VALUE  ACK
-///  HIGH   hr.high   chest   active  1:22:03  152 bpm  no
-///  AUDIO PAUSED 1:45 │ rec recordings/… │ decode err 0 … │ ? help       status bar
+///  LIVE  T+1:23:45 │ 10:23:45 │ dose +0:45:10 │ participant P-017         session clock
+///  STALLED — no update for 5 s: values blanked …                         only when stalled
+///  HIGH ▲ hr.high chest 152 bpm · escalated · since 1:23:03 · +1 more    alarm banner: colour
+/// ╔ chest ═════ ● connected ╗┌ thermo ─── ● connected ┐┌ cuff ─── ● conn ┐  and flash by priority
+/// ║╺┓  ┏━╸ ┏━┓  HR          ║│┏━┓ ╺━┓   ╻ ╻  Temp     ││SYS 128/82 mmHg  │  tiles: value large
+/// ║ ┃  ┗━┓ ┏━┛  bpm         ║│╺━┫   ┃   ┗━┫  °C       ││measured 3 min   │  (or `--` and why),
+/// ║╺┻╸ ┗━┛ ┗━╸              ║│┗━┛   ╹ ╹   ╹           ││Pulse 75 bpm     │  unit, age, HRV,
+/// ║age 1 s · HRV 42 ms      ║│age 2 s                 ││bat 70% · 2 bad  │  other readings,
+/// ║                         ║│                        ││                 │  contact, battery,
+/// ║contact ✓ · bat 84% · -61║│bat 90% · -70 dBm       ││                 │  RSSI; ═ = selected
+/// ╚═════════════════════════╝└────────────────────────┘└─────────────────┘
+/// ┌ chest HR bpm · last 10 min ──────────────────┐┌ HR session 1:23:45 ─┐  charts per quantity:
+/// │156│                                       ⡴ ││100│    ⣀⡄⣄⣤⣴⣰⣴⣦⣆⣦  │  recent window | whole
+/// │77 │⠈⠉⠉⠉⠉    ⠉⠉⠉⠉⠁         ⠟    ││66 │⠘⠇⠁  ⡇       │  session (⡇ = marker)
+/// └──────────────────────────────────────────────┘└─────────────────────┘  selected device first
+///  alarms (2) ───────────────────────────────────────────────────────────  alarm list
+///  PRI    ALARM              DEVICE   STATE           SINCE      VALUE  ACK
+///  HIGH   hr.high            chest    escalated     1:23:03    152 bpm  no
+///  LOW    hr.rise            chest    active        1:23:03     74 bpm  no
+/// decode err 2 bad lines 0 drops 0 │ ? help │ rec 20261127T080000Z-P-…  status bar
 /// ```
 ///
 /// Overlays (help, limits, a prompt, the quit question) are drawn over the
@@ -403,4 +423,117 @@ fn popup(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AlarmState, AlarmStatus, Condition, OperatorAction, Priority, SessionTime};
+    use crate::snapshot::Counters;
+    use chrono::TimeZone;
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn snapshot(alarms: Vec<AlarmStatus>) -> Snapshot {
+        Snapshot {
+            now: SessionTime::from_secs(60),
+            start_utc: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap(),
+            participant: None,
+            record_dir: None,
+            mode: Mode::Live,
+            devices: Vec::new(),
+            alarms,
+            audio_paused_until: None,
+            markers: Vec::new(),
+            last_dose_at: None,
+            counters: Counters::default(),
+            limits: Vec::new(),
+            window: Duration::from_secs(600),
+            stalled: false,
+            finished: false,
+        }
+    }
+
+    fn high() -> AlarmStatus {
+        AlarmStatus {
+            condition: Condition::HrHigh,
+            device: Some("chest".into()),
+            priority: Priority::High,
+            state: AlarmState::Active,
+            since: SessionTime::from_secs(50),
+            changed: SessionTime::from_secs(50),
+            value: Some(150.0),
+            audible: true,
+        }
+    }
+
+    fn fixed_wall() -> chrono::DateTime<chrono::FixedOffset> {
+        chrono::FixedOffset::east_opt(0).unwrap().with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+    }
+
+    fn key(c: char) -> io::Result<Event> {
+        Ok(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)))
+    }
+
+    fn screen(t: &Terminal<TestBackend>) -> String {
+        let buf = t.backend().buffer();
+        buf.content.iter().map(ratatui::buffer::Cell::symbol).collect()
+    }
+
+    /// The loop on a `TestBackend` with paused time: a new alarm shows and
+    /// rings, silence for over 2 s shows STALLED, `a` sends an ack, `q`
+    /// asks, `y` quits.
+    #[tokio::test(start_paused = true)]
+    async fn event_loop_shows_alarms_detects_stall_and_quits_on_confirmation() {
+        let (snap_tx, mut snap_rx) = watch::channel(Arc::new(snapshot(Vec::new())));
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let (key_tx, key_rx) = mpsc::channel(8);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut bells = 0u32;
+        let mut ring = |_: &mut Terminal<TestBackend>| bells += 1;
+        let io = LoopIo { terminal: &mut terminal, keys: key_rx, ring: &mut ring, wall_clock: fixed_wall };
+        let opts = DashboardOptions::default();
+        let driver = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            snap_tx.send(Arc::new(snapshot(vec![high()]))).unwrap();
+            // No snapshot for 3 s: the screen must call itself stalled.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            key_tx.send(key('a')).await.unwrap();
+            key_tx.send(key('q')).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            key_tx.send(key('y')).await.unwrap();
+            // Keep the channels open until the loop has returned.
+            std::future::pending::<()>().await;
+        };
+        let result = tokio::select! {
+            r = event_loop(io, &mut snap_rx, &cmd_tx, &opts) => r,
+            () = driver => unreachable!(),
+        };
+        result.unwrap();
+        let text = screen(&terminal);
+        assert!(text.contains("STALLED"), "{text}");
+        assert!(text.contains("Quit vigil?"), "{text}");
+        assert!(text.contains("hr.high"), "{text}");
+        // High priority: a burst of three within the first second, then
+        // again 5 s later — within 3.6 s, exactly three.
+        assert_eq!(bells, 3);
+        assert_eq!(
+            cmd_rx.recv().await,
+            Some(UiCommand::Operator(OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) }))
+        );
+        assert_eq!(cmd_rx.recv().await, Some(UiCommand::Quit));
+    }
+
+    /// The end of the snapshot channel ends the dashboard cleanly.
+    #[tokio::test(start_paused = true)]
+    async fn closed_snapshot_channel_ends_the_loop() {
+        let (snap_tx, mut snap_rx) = watch::channel(Arc::new(snapshot(Vec::new())));
+        let (cmd_tx, _cmd_rx) = mpsc::channel(8);
+        let (_key_tx, key_rx) = mpsc::channel(8);
+        let mut terminal = Terminal::new(TestBackend::new(20, 5)).unwrap();
+        let mut ring = |_: &mut Terminal<TestBackend>| {};
+        let io = LoopIo { terminal: &mut terminal, keys: key_rx, ring: &mut ring, wall_clock: fixed_wall };
+        drop(snap_tx);
+        event_loop(io, &mut snap_rx, &cmd_tx, &DashboardOptions::default()).await.unwrap();
+    }
 }
