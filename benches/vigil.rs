@@ -1,11 +1,14 @@
 //! vigil's benchmark harness: one criterion binary, one module per stage.
 //!
 //! Run all with `cargo bench`, or one group with e.g.
-//! `cargo bench --bench vigil -- dashboard`.
+//! `cargo bench --bench vigil -- pipeline`.
 
 use criterion::{criterion_group, criterion_main};
 
 mod dashboard;
+mod gatt;
+mod pipeline;
+mod record;
 
-criterion_group!(benches, dashboard::benches);
+criterion_group!(benches, gatt::benches, pipeline::benches, record::benches, dashboard::benches);
 criterion_main!(benches);

@@ -1,1 +1,5 @@
 //! Event sources: BLE, simulator, NDJSON streams, replay.
+
+pub mod replay;
+pub mod simulate;
+pub mod stream;
