@@ -5,9 +5,10 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod dashboard;
 mod gatt;
 mod pipeline;
 mod record;
 
-criterion_group!(benches, gatt::benches, pipeline::benches, record::benches);
+criterion_group!(benches, gatt::benches, pipeline::benches, record::benches, dashboard::benches);
 criterion_main!(benches);
