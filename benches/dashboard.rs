@@ -72,7 +72,10 @@ fn snapshot() -> Snapshot {
         devices: vec![
             device("chest", vec![reading(Quantity::HeartRateBpm, 4, hr, live)]),
             device("thermo", vec![reading(Quantity::BodyTemperatureC, 1, temp, live)]),
-            device("finger", vec![reading(Quantity::Spo2Pct, 1, spo2, live), reading(Quantity::PulseRateBpm, 1, hr, live)]),
+            device(
+                "finger",
+                vec![reading(Quantity::Spo2Pct, 1, spo2, live), reading(Quantity::PulseRateBpm, 1, hr, live)],
+            ),
             device(
                 "cuff",
                 vec![
@@ -92,7 +95,10 @@ fn snapshot() -> Snapshot {
             audible: true,
         }],
         audio_paused_until: None,
-        markers: vec![(dose, Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) })],
+        markers: vec![(
+            dose,
+            Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) },
+        )],
         last_dose_at: Some(dose),
         counters: Counters::default(),
         limits: Vec::new(),

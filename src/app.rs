@@ -132,9 +132,6 @@ fn run_session(
         participant: participant.clone(),
         resume: common.resume.clone(),
     });
-    if !common.headless {
-        bail!("the live dashboard is not in this build yet (issue 6): add --headless for JSON lines");
-    }
     let _log_guard = init_logging();
     let plan = SessionPlan {
         clock,
@@ -143,13 +140,42 @@ fn run_session(
         config,
         participant,
         devices,
-        dashboard: None,
+        dashboard: (!common.headless).then(|| dashboard(false)),
         alarm_command: common.alarm_command.clone(),
         replay_control: None,
         headless_out: None,
         record,
     };
     finish_session(&runtime()?.block_on(session::run(plan))?)
+}
+
+/// The live dashboard as a session task.
+///
+/// It runs on a thread of its own with a single-threaded runtime: the
+/// terminal handle is not `Send`, and drawing must never take a worker the
+/// pipeline needs. The session awaits its end through a oneshot.
+fn dashboard(replay: bool) -> session::DashboardFactory {
+    let opts = crate::dashboard::DashboardOptions {
+        no_color: crate::dashboard::DashboardOptions::no_color_from_env(),
+        replay,
+    };
+    Box::new(move |snapshots, commands| {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new().name("vigil-dashboard".into()).spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| {
+                    rt.block_on(crate::dashboard::run(snapshots, commands, opts)).map_err(anyhow::Error::from)
+                });
+            let _ = done_tx.send(result);
+        });
+        Box::pin(async move {
+            thread.context("cannot start the dashboard thread")?;
+            done_rx.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the dashboard stopped unexpectedly")))
+        })
+    })
 }
 
 /// Say where the recording went (on stderr: stdout carries JSON lines).
@@ -170,9 +196,6 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => recorded_config(&recording)?,
     };
-    if !args.headless {
-        bail!("the replay dashboard is not in this build yet (issue 6): add --headless for JSON lines");
-    }
     let devices = recording
         .meta
         .devices
@@ -200,7 +223,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         config,
         participant: None,
         devices,
-        dashboard: None,
+        dashboard: (!args.headless).then(|| dashboard(true)),
         alarm_command: None,
         replay_control: Some(control_tx),
         headless_out: None,

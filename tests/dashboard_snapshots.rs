@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
-use ratatui::Terminal;
 
 use vigil::dashboard::keys::Action;
 use vigil::dashboard::{Overlay, ViewState, render};
@@ -151,7 +151,13 @@ fn normal() -> Snapshot {
             Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) },
         )],
         last_dose_at: Some(dose_at),
-        counters: Counters { samples: 20_000, notifications: 15_000, decode_errors: 2, bad_lines: 0, recorder_drops: 0 },
+        counters: Counters {
+            samples: 20_000,
+            notifications: 15_000,
+            decode_errors: 2,
+            bad_lines: 0,
+            recorder_drops: 0,
+        },
         limits: limits(),
         window: Duration::from_secs(600),
         stalled: false,
@@ -159,7 +165,13 @@ fn normal() -> Snapshot {
     }
 }
 
-fn alarm(condition: Condition, device: Option<&str>, priority: Priority, state: AlarmState, value: Option<f64>) -> AlarmStatus {
+fn alarm(
+    condition: Condition,
+    device: Option<&str>,
+    priority: Priority,
+    state: AlarmState,
+    value: Option<f64>,
+) -> AlarmStatus {
     let unacked = matches!(state, AlarmState::Active | AlarmState::Escalated | AlarmState::Latched);
     AlarmStatus {
         condition,
@@ -544,7 +556,10 @@ fn keys_turn_into_the_right_commands() {
         v.apply(Action::AckTop, &s),
         vec![UiCommand::Operator(OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) })]
     );
-    assert_eq!(v.apply(Action::AckAll, &s), vec![UiCommand::Operator(OperatorAction::Ack { alarm: None, device: None })]);
+    assert_eq!(
+        v.apply(Action::AckAll, &s),
+        vec![UiCommand::Operator(OperatorAction::Ack { alarm: None, device: None })]
+    );
     // Dose: d, type, Enter.
     v.apply(Action::BeginDose, &s);
     for c in "120".chars() {
