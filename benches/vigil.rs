@@ -3,6 +3,9 @@
 //! Run all with `cargo bench`, or one group with e.g.
 //! `cargo bench --bench vigil -- pipeline`.
 
+// Benchmarks build their own inputs; a panic there is a broken bench.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main};
 
 mod dashboard;
