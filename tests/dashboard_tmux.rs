@@ -9,6 +9,8 @@
 //! poll: [`Tmux::wait_for`] polls the screen until the text shows or a
 //! deadline passes; no assertion depends on how long it took.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -134,10 +136,11 @@ fn simulate_alarm_is_acknowledged_from_the_keyboard() {
     let rec = loop {
         let dirs: Vec<_> =
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-        if let [rec] = &dirs[..] {
-            if !rec.join("lock").exists() && rec.join("session.json").exists() {
-                break rec.clone();
-            }
+        if let [rec] = &dirs[..]
+            && !rec.join("lock").exists()
+            && rec.join("session.json").exists()
+        {
+            break rec.clone();
         }
         assert!(
             Instant::now() < deadline,
