@@ -1,1 +1,2 @@
 //! Event sources: BLE, simulator, NDJSON streams, replay.
+pub mod ble;
