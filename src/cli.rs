@@ -1,1 +1,202 @@
-//! (cli: being written.)
+//! The command line (DESIGN.md "Command line"), parsed with clap derive.
+//!
+//! Parsing only: each subcommand is carried out by [`crate::app`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::clock::Speed;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Physiological session monitor for wearable Bluetooth LE sensors",
+    long_about = "vigil connects to Bluetooth SIG heart-rate, thermometer, pulse-oximeter and blood-pressure \
+                  sensors, raises clinical-style alarms (tachycardia, hyperthermia, sensor trouble), shows a live \
+                  terminal dashboard and writes Arrow recordings for research.\n\n\
+                  Try it without hardware: `vigil simulate`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a simulated session (no hardware needed)
+    Simulate(SimulateArgs),
+    /// Monitor real sensors over Bluetooth LE, or a scripted NDJSON stream
+    Monitor(MonitorArgs),
+    /// Replay a recording through the decoders and alarm engine
+    Replay(ReplayArgs),
+    /// List nearby sensors that offer a supported health service
+    Scan(ScanArgs),
+    /// Decode one GATT payload and print it as JSON
+    Decode(DecodeArgs),
+    /// Summarise a recording
+    Summary(SummaryArgs),
+    /// Export a recording to CSV or Parquet
+    Export(ExportArgs),
+    /// Plot heart rate and temperature of a recording to SVG
+    Report(ReportArgs),
+    /// Finalise an unfinished recording (after a crash)
+    Recover(RecoverArgs),
+    /// Print the default configuration (TOML)
+    Config,
+}
+
+/// Flags every session command takes.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CommonArgs {
+    /// Print JSON lines on stdout instead of showing the dashboard
+    #[arg(long)]
+    pub headless: bool,
+    /// Configuration file (TOML; `vigil config` prints the defaults)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Participant pseudonym code (never a name)
+    #[arg(long, value_name = "CODE")]
+    pub participant: Option<String>,
+    /// Directory that receives the session's recording directory
+    #[arg(long, value_name = "DIR", default_value = "recordings", conflicts_with = "no_record")]
+    pub record_dir: PathBuf,
+    /// Do not record the session
+    #[arg(long)]
+    pub no_record: bool,
+    /// Command that receives every alarm event as a JSON line on stdin, plus a heartbeat every 10 s
+    #[arg(long, value_name = "CMD")]
+    pub alarm_command: Option<String>,
+    /// Continue a crashed or stopped session in a new segment of this recording
+    #[arg(long, value_name = "RECORDING")]
+    pub resume: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario name (from devices/simulated) or path to a scenario TOML file
+    pub scenario: Option<String>,
+    /// Speed of the virtual clock: a positive factor (0.25, 1, 60) or `max`
+    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    pub speed: Speed,
+    /// Random seed (default: the scenario's own)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// List the shipped scenarios and exit
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// A sensor to connect to: `[LABEL=]ADDRESS` or `[LABEL=]NAME` (repeatable)
+    #[arg(long = "device", value_name = "[LABEL=]ADDR|NAME")]
+    pub devices: Vec<String>,
+    /// Read sensor events from an NDJSON stream: a file, `-` (stdin) or tcp://127.0.0.1:PORT
+    #[arg(long, value_name = "FILE|-|tcp://127.0.0.1:PORT", conflicts_with = "devices")]
+    pub stream: Option<String>,
+    /// With --stream: let `at_ms` drive a virtual clock at this speed (number or `max`)
+    #[arg(long, value_parser = parse_speed, requires = "stream")]
+    pub speed: Option<Speed>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Recording directory
+    pub recording: PathBuf,
+    /// Replay speed: a positive factor or `max`
+    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    pub speed: Speed,
+    /// Print JSON lines instead of showing the dashboard
+    #[arg(long)]
+    pub headless: bool,
+    /// Re-run the alarms with this configuration's limits
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Seconds to scan
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Characteristic: 4 hex digits (2a37) or a full UUID
+    pub characteristic: String,
+    /// Payload as hex (spaces and colons allowed: "16 3c 11 04")
+    #[arg(num_args = 1.., required = true)]
+    pub hex: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    pub recording: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub recording: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArg,
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub recording: PathBuf,
+    #[arg(long, value_name = "PATH.svg")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    pub recording: PathBuf,
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn speed_and_flags_parse() {
+        let cli =
+            Cli::try_parse_from(["vigil", "simulate", "mdma-session", "--speed", "max", "--headless", "--no-record"])
+                .unwrap();
+        let Command::Simulate(a) = cli.command else { panic!("not simulate") };
+        assert_eq!(a.speed, Speed::Max);
+        assert!(a.common.headless && a.common.no_record);
+        assert!(Cli::try_parse_from(["vigil", "simulate", "--speed", "0"]).is_err());
+        assert!(Cli::try_parse_from(["vigil", "simulate", "--bogus"]).is_err());
+        assert!(Cli::try_parse_from(["vigil", "monitor", "--speed", "2"]).is_err(), "--speed needs --stream");
+    }
+}

@@ -112,9 +112,7 @@ impl Clock {
         let elapsed = self.start.elapsed();
         match self.kind {
             ClockKind::Real => Some(SessionTime::ZERO.saturating_add(elapsed)),
-            ClockKind::Virtual(Speed::Times(x)) => {
-                Some(SessionTime::ZERO.saturating_add(elapsed.mul_f64(x)))
-            }
+            ClockKind::Virtual(Speed::Times(x)) => Some(SessionTime::ZERO.saturating_add(elapsed.mul_f64(x))),
             ClockKind::Virtual(Speed::Max) => None,
         }
     }

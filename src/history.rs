@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ringbuf::storage::Heap;
 use ringbuf::LocalRb;
+use ringbuf::storage::Heap;
 
 use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
 
@@ -161,12 +161,7 @@ impl Series {
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
         let capacity = max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize;
-        Self {
-            recent: LocalRb::new(capacity.max(1)),
-            trend: Trend::default(),
-            latest: None,
-            latest_contact: None,
-        }
+        Self { recent: LocalRb::new(capacity.max(1)), trend: Trend::default(), latest: None, latest_contact: None }
     }
 
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
@@ -235,11 +230,13 @@ impl History {
         // Look up by `&str` so the hot path does not clone the label.
         let slots = match self.devices.get_mut(&*sample.device) {
             Some(slots) => slots,
-            None => self.devices.entry(sample.device.clone()).or_insert_with(Default::default),
+            None => self.devices.entry(sample.device.clone()).or_default(),
         };
-        slots[sample.quantity as usize]
-            .get_or_insert_with(|| Series::new(sample.quantity))
-            .push(sample.at, sample.value, sample.contact);
+        slots[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(
+            sample.at,
+            sample.value,
+            sample.contact,
+        );
     }
 
     #[must_use]

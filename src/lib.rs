@@ -30,9 +30,10 @@
 //! - [`dashboard`]: the live terminal screen.
 //! - [`session`]: wires sources, pipeline and sinks; every spawn and channel
 //!   is created there.
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line; [`app`]: what each subcommand does.
 
 pub mod alarms;
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -279,10 +279,7 @@ impl SourceEvent {
         Self {
             at,
             device: Some(device),
-            body: EventBody::Notification {
-                characteristic,
-                payload: Payload::from_slice(payload),
-            },
+            body: EventBody::Notification { characteristic, payload: Payload::from_slice(payload) },
         }
     }
 }
@@ -606,7 +603,10 @@ pub enum OperatorAction {
     },
     /// A reading entered by hand (cuff BP, oral temperature): recorded as a
     /// sample of device `manual`.
-    Manual { quantity: Quantity, value: f64 },
+    Manual {
+        quantity: Quantity,
+        value: f64,
+    },
 }
 
 impl OperatorAction {
@@ -655,14 +655,8 @@ pub struct AlarmStatus {
 /// A change of a device's link.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionChange {
-    Connected {
-        name: Option<String>,
-        address: Option<String>,
-        services: Vec<u16>,
-    },
-    Disconnected {
-        reason: Option<String>,
-    },
+    Connected { name: Option<String>, address: Option<String>, services: Vec<u16> },
+    Disconnected { reason: Option<String> },
 }
 
 /// Everything the pipeline reports besides samples: the rows of

@@ -1,1 +1,474 @@
-//! (session: being written.)
+//! A running session: every task and channel is created here.
+//!
+//! ```text
+//!   source task ──Batch (SOURCE_CHANNEL_CAPACITY)──▶ pipeline loop ──watch──▶ dashboard task
+//!   dashboard ──UiCommand (UI_CHANNEL_CAPACITY)────▶      │        ──RecordMsg (record::RECORDER_CHANNEL_CAPACITY)──▶ recorder thread
+//!                                                         │        ──lines (HEADLESS_CHANNEL_CAPACITY)──▶ stdout thread
+//!                                                         └──────────alarm lines (ALARM_COMMAND_CAPACITY)──▶ --alarm-command
+//! ```
+//!
+//! Failure containment: a source, the recorder, the dashboard or the alarm
+//! command failing is reported (technical alarm or log) and the pipeline
+//! goes on; only the pipeline loop failing ends the session, in order:
+//! finish the recording, restore the terminal, print one sentence, exit
+//! non-zero.
+//!
+//! Backpressure: under a virtual clock every sink is awaited, so nothing is
+//! lost and a run is exact. Under the real clock the pipeline never waits:
+//! the dashboard reads the latest snapshot, the headless writer and
+//! recorder get `try_send`, and what does not fit is counted.
+
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::alarms::AlarmEngine;
+use crate::clock::{Clock, ClockKind, Speed};
+use crate::config::Config;
+use crate::headless::{self, HeadlessWriter};
+use crate::model::{Batch, DeviceLabel, OutputEvent, Sample, SessionTime, SourceEvent};
+use crate::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+use crate::snapshot::{Mode, ReplayControl, Snapshot, UiCommand};
+
+/// Batches in flight from sources (each batch holds up to a second of data).
+pub const SOURCE_CHANNEL_CAPACITY: usize = 64;
+/// Operator commands from the dashboard.
+pub const UI_CHANNEL_CAPACITY: usize = 64;
+/// Output batches waiting for stdout.
+pub const HEADLESS_CHANNEL_CAPACITY: usize = 1024;
+/// Alarm lines waiting for the alarm command.
+pub const ALARM_COMMAND_CAPACITY: usize = 1024;
+/// Real-clock tick: timers, snapshot, recorder health.
+const TICK: Duration = Duration::from_millis(100);
+/// Snapshot rate at `--speed max` (the dashboard cannot show more).
+const MAX_SPEED_SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
+/// A tick this late means the pipeline stalled (`tech.stalled`).
+const STALL_AFTER: Duration = Duration::from_secs(2);
+/// A wall-clock jump beyond this shows as a `gap` (suspend, clock change).
+const GAP_THRESHOLD: Duration = Duration::from_secs(5);
+/// Heartbeat period of `--alarm-command`.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// The task that produces a session's events.
+pub type SourceTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Builds the source task once the session has made its channel.
+pub type SourceFactory = Box<dyn FnOnce(mpsc::Sender<Batch>, Clock) -> SourceTask + Send>;
+
+/// Builds the dashboard task from the session's channels.
+pub type DashboardFactory =
+    Box<dyn FnOnce(watch::Receiver<Arc<Snapshot>>, mpsc::Sender<UiCommand>) -> SourceTask + Send>;
+
+/// Everything a session needs, resolved by the caller.
+pub struct SessionPlan {
+    pub clock: Clock,
+    pub source: SourceFactory,
+    pub mode: Mode,
+    pub config: Config,
+    pub participant: Option<String>,
+    pub devices: Vec<(DeviceLabel, DeviceSetup)>,
+    /// `None`: headless JSON lines on stdout.
+    pub dashboard: Option<DashboardFactory>,
+    pub alarm_command: Option<String>,
+    pub replay_control: Option<mpsc::Sender<ReplayControl>>,
+    /// Where headless lines go (stdout in the binary; a buffer in tests).
+    pub headless_out: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for SessionPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPlan").field("clock", &self.clock).field("mode", &self.mode).finish_non_exhaustive()
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionOutcome {
+    pub end: SessionTime,
+    pub totals: crate::pipeline::Totals,
+    /// Why it ended.
+    pub reason: EndReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    EndOfInput,
+    OperatorQuit,
+    Signal,
+}
+
+impl EndReason {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::OperatorQuit => "operator_quit",
+            EndReason::Signal => "signal",
+        }
+    }
+}
+
+/// Run a session to its end.
+pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
+    let SessionPlan {
+        clock,
+        source,
+        mode,
+        config,
+        participant,
+        devices,
+        dashboard,
+        alarm_command,
+        replay_control,
+        headless_out,
+    } = plan;
+    let virtual_clock = clock.is_virtual();
+    let max_speed = matches!(clock.kind(), ClockKind::Virtual(Speed::Max));
+
+    let mut pipeline = Pipeline::new(AlarmEngine::new(config.alarms.clone()));
+    for (label, setup) in &devices {
+        pipeline.set_device(label, *setup);
+    }
+    let base = SnapshotBase { start_utc: clock.start_utc(), participant: participant.clone(), record_dir: None, mode };
+
+    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+
+    let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(SOURCE_CHANNEL_CAPACITY);
+    let source_task = source(batch_tx, clock.clone());
+    tasks.spawn(async move { ("source", source_task.await) });
+
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(pipeline.snapshot(&base)));
+    let (ui_tx, mut ui_rx) = mpsc::channel::<UiCommand>(UI_CHANNEL_CAPACITY);
+    let has_dashboard = dashboard.is_some();
+    if let Some(dashboard) = dashboard {
+        let task = dashboard(snapshot_rx, ui_tx);
+        tasks.spawn(async move { ("dashboard", task.await) });
+    } else {
+        drop(ui_tx);
+    }
+
+    let headless = if has_dashboard {
+        None
+    } else {
+        let out = headless_out.unwrap_or_else(|| Box::new(std::io::stdout()));
+        Some(HeadlessSink::start(out)?)
+    };
+    let alarm_sink = alarm_command.as_deref().map(AlarmCommandSink::start).transpose()?;
+
+    let mut signals = Signals::new()?;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_tick = Instant::now();
+    let mut last_snapshot = Instant::now();
+    let mut last_heartbeat = Instant::now();
+    // Offset of wall time over monotonic session time, to notice suspends
+    // and clock changes under the real clock.
+    let mut wall_offset = wall_offset_ms(&clock);
+
+    let mut samples: Vec<Sample> = Vec::with_capacity(4096);
+    let mut output: Vec<OutputEvent> = Vec::with_capacity(64);
+    let mut sources_done = false;
+    let mut reason = EndReason::EndOfInput;
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = signals.recv() => {
+                if has_dashboard {
+                    // The dashboard asks for confirmation of Ctrl-C itself;
+                    // SIGTERM/SIGHUP end the session cleanly.
+                    if signals.last_was_interrupt { continue; }
+                }
+                reason = EndReason::Signal;
+                break;
+            }
+            batch = batch_rx.recv(), if !sources_done => {
+                match batch {
+                    Some(batch) => {
+                        pipeline.process(&batch.events, batch.until, &mut samples, &mut output);
+                        drain(&mut pipeline, batch.events, &mut samples, &mut output, virtual_clock, headless.as_ref(), alarm_sink.as_ref()).await;
+                        if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
+                            last_snapshot = Instant::now();
+                            let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
+                        }
+                    }
+                    None => {
+                        sources_done = true;
+                        if !has_dashboard { break; }
+                        // With a dashboard, the session stays on screen
+                        // until the operator quits.
+                        let mut snap = pipeline.snapshot(&base);
+                        snap.finished = true;
+                        let _ = snapshot_tx.send(Arc::new(snap));
+                    }
+                }
+            }
+            cmd = ui_rx.recv(), if has_dashboard => {
+                match cmd {
+                    Some(UiCommand::Operator(action)) => {
+                        let at = if virtual_clock { pipeline.now() } else { clock.now().unwrap_or(pipeline.now()) };
+                        pipeline.operator(at, &action, &mut samples, &mut output);
+                        drain(&mut pipeline, Vec::new(), &mut samples, &mut output, virtual_clock, headless.as_ref(), alarm_sink.as_ref()).await;
+                    }
+                    Some(UiCommand::Replay(control)) => {
+                        if let Some(tx) = &replay_control { let _ = tx.try_send(control); }
+                    }
+                    Some(UiCommand::SetWindow(window)) => pipeline.set_window(window),
+                    Some(UiCommand::Quit) | None => { reason = EndReason::OperatorQuit; break; }
+                }
+                let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
+            }
+            _ = tick.tick(), if !max_speed => {
+                let late = last_tick.elapsed();
+                last_tick = Instant::now();
+                if !virtual_clock {
+                    let now = clock.now().unwrap_or(pipeline.now());
+                    let offset = wall_offset_ms(&clock);
+                    let jump = offset - wall_offset;
+                    wall_offset = offset;
+                    if jump.unsigned_abs() >= u64::try_from(GAP_THRESHOLD.as_millis()).unwrap_or(u64::MAX) {
+                        let gap = SourceEvent { at: now, device: None, body: crate::model::EventBody::Gap { duration: Duration::from_millis(jump.unsigned_abs()) } };
+                        pipeline.process(std::slice::from_ref(&gap), now, &mut samples, &mut output);
+                    }
+                    pipeline.set_stalled(now, late > STALL_AFTER, &mut output);
+                    pipeline.advance_to(now, &mut output);
+                    drain(&mut pipeline, Vec::new(), &mut samples, &mut output, false, headless.as_ref(), alarm_sink.as_ref()).await;
+                }
+                if has_dashboard {
+                    let mut snap = pipeline.snapshot(&base);
+                    snap.finished = sources_done;
+                    let _ = snapshot_tx.send(Arc::new(snap));
+                }
+                if let Some(sink) = alarm_sink.as_ref().filter(|_| last_heartbeat.elapsed() >= HEARTBEAT) {
+                    last_heartbeat = Instant::now();
+                    sink.heartbeat(pipeline.now());
+                }
+            }
+            Some(done) = tasks.join_next() => {
+                match done {
+                    Ok(("dashboard", Err(e))) => {
+                        // The screen failed: alarms must go on. Log it and
+                        // keep monitoring headless-less (the alarm command
+                        // and recording still run).
+                        tracing::error!("dashboard failed: {e:#}");
+                        reason = EndReason::OperatorQuit;
+                        break;
+                    }
+                    Ok(("dashboard", Ok(()))) => { reason = EndReason::OperatorQuit; break; }
+                    Ok((name, Err(e))) => {
+                        tracing::error!("{name} failed: {e:#}");
+                        if let Some(h) = &headless {
+                            h.error(pipeline.now(), &format!("{name} failed: {e:#}"));
+                        }
+                    }
+                    Ok((_, Ok(()))) => {}
+                    Err(join) => tracing::error!("task panicked: {join}"),
+                }
+            }
+        }
+    }
+
+    // End: fire what is due by the end, report, close sinks in order.
+    let end = pipeline.now();
+    pipeline.advance_to(end, &mut output);
+    drain(&mut pipeline, Vec::new(), &mut samples, &mut output, true, headless.as_ref(), alarm_sink.as_ref()).await;
+    tasks.abort_all();
+    let totals = pipeline.totals();
+    if let Some(h) = headless {
+        h.finish(headless::summary_json(end, &totals)).await?;
+    }
+    if let Some(a) = alarm_sink {
+        a.finish(end, reason).await;
+    }
+    Ok(SessionOutcome { end, totals, reason })
+}
+
+/// Hand one batch's products to the sinks.
+async fn drain(
+    _pipeline: &mut Pipeline,
+    _events: Vec<SourceEvent>,
+    samples: &mut Vec<Sample>,
+    output: &mut Vec<OutputEvent>,
+    lossless: bool,
+    headless: Option<&HeadlessSink>,
+    alarm_sink: Option<&AlarmCommandSink>,
+) {
+    if !output.is_empty() {
+        if let Some(sink) = alarm_sink {
+            sink.alarms(output);
+        }
+        if let Some(h) = headless {
+            h.send(std::mem::take(output), lossless).await;
+        } else {
+            output.clear();
+        }
+    }
+    samples.clear();
+}
+
+/// Milliseconds by which wall time runs ahead of monotonic session time.
+fn wall_offset_ms(clock: &Clock) -> i64 {
+    let Some(now) = clock.now() else { return 0 };
+    let wall = chrono::Utc::now() - clock.start_utc();
+    wall.num_milliseconds() - i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// SIGTERM, SIGHUP and SIGINT as one stream.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    last_was_interrupt: bool,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+            last_was_interrupt: false,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => self.last_was_interrupt = false,
+            _ = self.hup.recv() => self.last_was_interrupt = false,
+            _ = self.int.recv() => self.last_was_interrupt = true,
+        }
+    }
+}
+
+/// The stdout writer thread of headless mode.
+struct HeadlessSink {
+    tx: mpsc::Sender<HeadlessMsg>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+enum HeadlessMsg {
+    Events(Vec<OutputEvent>),
+    Line(serde_json::Value),
+}
+
+impl HeadlessSink {
+    fn start(out: Box<dyn Write + Send>) -> std::io::Result<Self> {
+        let (tx, mut rx) = mpsc::channel::<HeadlessMsg>(HEADLESS_CHANNEL_CAPACITY);
+        let thread = std::thread::Builder::new().name("vigil-headless".into()).spawn(move || {
+            let mut w = HeadlessWriter::new(std::io::BufWriter::new(out));
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    HeadlessMsg::Events(events) => {
+                        for e in &events {
+                            w.write_event(e)?;
+                            if let OutputEvent::DecodeError { line: Some(line), message, .. } = e {
+                                // DESIGN.md: a bad stream line is reported on stderr too.
+                                eprintln!("vigil: input line {line}: {message}");
+                            }
+                        }
+                    }
+                    HeadlessMsg::Line(v) => w.write_value(&v)?,
+                }
+                if rx.is_empty() {
+                    w.flush()?;
+                }
+            }
+            w.flush()
+        })?;
+        Ok(Self { tx, thread })
+    }
+
+    async fn send(&self, events: Vec<OutputEvent>, lossless: bool) {
+        if lossless {
+            let _ = self.tx.send(HeadlessMsg::Events(events)).await;
+        } else if self.tx.try_send(HeadlessMsg::Events(events)).is_err() {
+            tracing::warn!("headless output is not keeping up; lines dropped");
+        }
+    }
+
+    fn error(&self, at: SessionTime, message: &str) {
+        let _ = self.tx.try_send(HeadlessMsg::Line(serde_json::json!({
+            "at_ms": at.as_millis(), "type": "decode_error", "message": message,
+        })));
+    }
+
+    async fn finish(self, summary: serde_json::Value) -> anyhow::Result<()> {
+        let _ = self.tx.send(HeadlessMsg::Line(summary)).await;
+        drop(self.tx);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the headless writer thread panicked"))?
+            .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;
+        Ok(())
+    }
+}
+
+/// `--alarm-command`: a child process fed alarm events as JSON lines on
+/// stdin, a heartbeat every 10 s and a final `monitoring_stopped`.
+struct AlarmCommandSink {
+    tx: mpsc::Sender<serde_json::Value>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AlarmCommandSink {
+    fn start(command: &str) -> anyhow::Result<Self> {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(false)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start --alarm-command `{command}`: {e}"))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("--alarm-command has no stdin"))?;
+        let (tx, mut rx) = mpsc::channel::<serde_json::Value>(ALARM_COMMAND_CAPACITY);
+        let command = command.to_owned();
+        let task = tokio::spawn(async move {
+            while let Some(v) = rx.recv().await {
+                let mut line = v.to_string();
+                line.push('\n');
+                if let Err(e) = stdin.write_all(line.as_bytes()).await {
+                    tracing::error!("--alarm-command `{command}` stopped reading: {e}");
+                    return;
+                }
+                let _ = stdin.flush().await;
+            }
+            drop(stdin);
+            let _ = child.wait().await;
+        });
+        Ok(Self { tx, task })
+    }
+
+    fn alarms(&self, events: &[OutputEvent]) {
+        for e in events.iter().filter(|e| matches!(e, OutputEvent::Alarm(_))) {
+            if self.tx.try_send(headless::event_json(e)).is_err() {
+                tracing::warn!("--alarm-command is not keeping up; alarm line dropped");
+            }
+        }
+    }
+
+    fn heartbeat(&self, at: SessionTime) {
+        let _ = self.tx.try_send(serde_json::json!({
+            "at_ms": at.as_millis(), "type": "heartbeat", "wall": chrono::Utc::now().to_rfc3339(),
+        }));
+    }
+
+    async fn finish(self, at: SessionTime, reason: EndReason) {
+        let _ = self
+            .tx
+            .send(
+                serde_json::json!({ "at_ms": at.as_millis(), "type": "monitoring_stopped", "reason": reason.as_str() }),
+            )
+            .await;
+        drop(self.tx);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}

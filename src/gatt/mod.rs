@@ -28,3 +28,8 @@ impl Measurement {
         match *self {}
     }
 }
+
+/// Decoded payload as JSON for `vigil decode` (placeholder until branch `gatt` lands).
+pub fn decode_json(characteristic: Characteristic, payload: &[u8]) -> Result<serde_json::Value, DecodeError> {
+    decode(characteristic, payload).map(|m| match m {})
+}
