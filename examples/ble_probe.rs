@@ -28,17 +28,10 @@ fn event_json(e: &SourceEvent) -> serde_json::Value {
     let at_ms = e.at.as_millis();
     let device = e.device.as_deref();
     match &e.body {
-        EventBody::Notification {
-            characteristic,
-            payload,
-        } => {
+        EventBody::Notification { characteristic, payload } => {
             json!({"at_ms": at_ms, "device": device, "characteristic": characteristic.to_string(), "payload": hex::encode(payload)})
         }
-        EventBody::Connected {
-            name,
-            address,
-            services,
-        } => {
+        EventBody::Connected { name, address, services } => {
             let services: Vec<String> = services.iter().map(|s| format!("0x{s:04X}")).collect();
             json!({"at_ms": at_ms, "device": device, "event": "connected", "name": name, "address": address, "services": services})
         }
@@ -84,27 +77,18 @@ async fn main() -> std::process::ExitCode {
 async fn probe() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "vigil=info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "vigil=info".into()))
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut stdout = std::io::stdout().lock();
     match args.first().map(String::as_str) {
         Some("scan") => {
-            let secs: f64 = args
-                .get(1)
-                .map_or(Ok(5.0), |s| s.parse())
-                .context("scan SECONDS: give a number")?;
+            let secs: f64 = args.get(1).map_or(Ok(5.0), |s| s.parse()).context("scan SECONDS: give a number")?;
             let entries = ble::scan(Duration::from_secs_f64(secs)).await?;
             ble::print_scan(&entries, true, &mut stdout)?;
         }
         Some("run") if args.len() > 1 => {
-            let devices = args[1..]
-                .iter()
-                .map(|a| a.parse::<DeviceSpec>())
-                .collect::<Result<Vec<_>, _>>()?;
+            let devices = args[1..].iter().map(|a| a.parse::<DeviceSpec>()).collect::<Result<Vec<_>, _>>()?;
             let (tx, mut rx) = mpsc::channel(BATCH_CAPACITY);
             let source = tokio::spawn(ble::run(devices, Clock::real(), tx));
             let stop = stopped();
@@ -124,9 +108,8 @@ async fn probe() -> anyhow::Result<()> {
                 }
             }
             source.abort();
-            if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(1), source)
-                .await
-                .map(|r| r.map_err(|_| ()))
+            if let Ok(Ok(Err(e))) =
+                tokio::time::timeout(Duration::from_secs(1), source).await.map(|r| r.map_err(|_| ()))
             {
                 return Err(e.into());
             }

@@ -6,17 +6,15 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use btleplug::api::{
-    BDAddr, Central as _, CentralEvent, CentralState, CharPropFlags, Manager as _, Peripheral as _,
-    ScanFilter, ValueNotification,
+    BDAddr, Central as _, CentralEvent, CentralState, CharPropFlags, Manager as _, Peripheral as _, ScanFilter,
+    ValueNotification,
 };
 use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::supervisor::{AcquireError, Acquired, Link, LinkEvent};
-use super::{
-    ADAPTER_ENV, BleError, SUBSCRIBED_CHARACTERISTICS, SUPPORTED_SERVICES, ScanEntry, Selector,
-};
+use super::{ADAPTER_ENV, BleError, SUBSCRIBED_CHARACTERISTICS, SUPPORTED_SERVICES, ScanEntry, Selector};
 use crate::model::{Characteristic, DeviceInfo};
 
 /// How long one attempt looks for the device before backing off.
@@ -42,9 +40,7 @@ type Notifications = Pin<Box<dyn Stream<Item = ValueNotification> + Send>>;
 pub(super) fn classify(context: &'static str, err: &btleplug::Error) -> BleError {
     match err {
         btleplug::Error::PermissionDenied => {
-            return BleError::PermissionDenied {
-                detail: err.to_string(),
-            };
+            return BleError::PermissionDenied { detail: err.to_string() };
         }
         btleplug::Error::NoAdapterAvailable => return BleError::NoAdapter,
         _ => {}
@@ -55,24 +51,15 @@ pub(super) fn classify(context: &'static str, err: &btleplug::Error) -> BleError
 fn classify_text(context: &'static str, display: &str, debug: &str) -> BleError {
     let detail = display.to_owned();
     let has = |needle: &str| debug.contains(needle) || display.contains(needle);
-    if has("AccessDenied")
-        || has("NotPermitted")
-        || has("Permission denied")
-        || has("NotAuthorized")
-    {
+    if has("AccessDenied") || has("NotPermitted") || has("Permission denied") || has("NotAuthorized") {
         BleError::PermissionDenied { detail }
     } else if has("ServiceUnknown") || has("org.bluez was not provided") || has("NameHasNoOwner") {
         BleError::NoBluez { detail }
-    } else if has("DBus.Error.FileNotFound")
-        || has("NoServer")
-        || has("system_bus_socket")
-        || has("Connection refused")
+    } else if has("DBus.Error.FileNotFound") || has("NoServer") || has("system_bus_socket") || has("Connection refused")
     {
         BleError::NoDbus { detail }
     } else if has("NotReady") {
-        BleError::PoweredOff {
-            adapter: "(default)".into(),
-        }
+        BleError::PoweredOff { adapter: "(default)".into() }
     } else {
         BleError::Bluetooth { context, detail }
     }
@@ -86,40 +73,24 @@ fn adapter_name(info: &str) -> &str {
 /// The adapter named by [`ADAPTER_ENV`], else the first by name; it must be
 /// powered.
 pub(super) async fn open_adapter() -> Result<Adapter, BleError> {
-    let manager = Manager::new()
-        .await
-        .map_err(|e| classify("connecting to D-Bus", &e))?;
-    let adapters = manager
-        .adapters()
-        .await
-        .map_err(|e| classify("listing adapters", &e))?;
+    let manager = Manager::new().await.map_err(|e| classify("connecting to D-Bus", &e))?;
+    let adapters = manager.adapters().await.map_err(|e| classify("listing adapters", &e))?;
     let mut named = Vec::with_capacity(adapters.len());
     for adapter in adapters {
-        let info = adapter
-            .adapter_info()
-            .await
-            .map_err(|e| classify("reading adapter info", &e))?;
+        let info = adapter.adapter_info().await.map_err(|e| classify("reading adapter info", &e))?;
         named.push((adapter_name(&info).to_owned(), adapter));
     }
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let wanted = std::env::var(ADAPTER_ENV).ok().filter(|w| !w.is_empty());
     let (name, adapter) = match wanted {
         Some(wanted) => {
-            let present = named
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let present = named.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
             let found = named.into_iter().find(|(n, _)| *n == wanted);
             found.ok_or(BleError::AdapterNotFound { wanted, present })?
         }
         None => named.into_iter().next().ok_or(BleError::NoAdapter)?,
     };
-    match adapter
-        .adapter_state()
-        .await
-        .map_err(|e| classify("reading adapter state", &e))?
-    {
+    match adapter.adapter_state().await.map_err(|e| classify("reading adapter state", &e))? {
         CentralState::PoweredOn => {
             tracing::info!(adapter = %name, "using Bluetooth adapter");
             Ok(adapter)
@@ -138,11 +109,8 @@ fn sig_uuid(short: u16) -> Uuid {
 }
 
 fn supported_services(uuids: &[Uuid]) -> Vec<u16> {
-    let set: BTreeSet<u16> = uuids
-        .iter()
-        .filter_map(|u| short_uuid(*u))
-        .filter(|s| SUPPORTED_SERVICES.contains(s))
-        .collect();
+    let set: BTreeSet<u16> =
+        uuids.iter().filter_map(|u| short_uuid(*u)).filter(|s| SUPPORTED_SERVICES.contains(s)).collect();
     set.into_iter().collect()
 }
 
@@ -158,17 +126,10 @@ async fn ensure_scanning(adapter: &Adapter, filter: ScanFilter) -> Result<(), bt
 pub(super) async fn scan(adapter: &Adapter, timeout: Duration) -> Result<Vec<ScanEntry>, BleError> {
     // A service-filtered discovery also sees sensors that advertise without
     // the discoverable flag (BlueZ drops those from an unfiltered one).
-    let filter = ScanFilter {
-        services: SUPPORTED_SERVICES.iter().map(|s| sig_uuid(*s)).collect(),
-    };
-    ensure_scanning(adapter, filter)
-        .await
-        .map_err(|e| classify("starting a scan", &e))?;
+    let filter = ScanFilter { services: SUPPORTED_SERVICES.iter().map(|s| sig_uuid(*s)).collect() };
+    ensure_scanning(adapter, filter).await.map_err(|e| classify("starting a scan", &e))?;
     tokio::time::sleep(timeout).await;
-    let peripherals = adapter
-        .peripherals()
-        .await
-        .map_err(|e| classify("listing scanned devices", &e))?;
+    let peripherals = adapter.peripherals().await.map_err(|e| classify("listing scanned devices", &e))?;
     let _ = adapter.stop_scan().await;
     let mut entries = Vec::new();
     for p in peripherals {
@@ -233,19 +194,13 @@ async fn within<T>(
     match tokio::time::timeout(limit, f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(err(what, e)),
-        Err(_) => Err(AcquireError(format!(
-            "{what}: no answer within {} s",
-            limit.as_secs()
-        ))),
+        Err(_) => Err(AcquireError(format!("{what}: no answer within {} s", limit.as_secs()))),
     }
 }
 
 impl BtleLink {
     pub(super) fn new(adapter: Adapter, selector: Selector) -> Self {
-        Self {
-            target: Target { adapter, selector },
-            connected: None,
-        }
+        Self { target: Target { adapter, selector }, connected: None }
     }
 }
 
@@ -261,9 +216,7 @@ impl Target {
     /// with the devices BlueZ already knows, so a device seen earlier is
     /// tried at once.
     async fn find(&self, events: &mut Events) -> Result<(Peripheral, Option<i16>), AcquireError> {
-        ensure_scanning(&self.adapter, ScanFilter::default())
-            .await
-            .map_err(|e| err("starting discovery", e))?;
+        ensure_scanning(&self.adapter, ScanFilter::default()).await.map_err(|e| err("starting discovery", e))?;
         let search = async {
             while let Some(event) = events.next().await {
                 let id = match event {
@@ -279,10 +232,7 @@ impl Target {
                 let Ok(Some(props)) = p.properties().await else {
                     continue;
                 };
-                let name = props
-                    .local_name
-                    .as_deref()
-                    .or(props.advertisement_name.as_deref());
+                let name = props.local_name.as_deref().or(props.advertisement_name.as_deref());
                 if self.matches(props.address, name) {
                     return Ok((p, props.rssi));
                 }
@@ -292,11 +242,7 @@ impl Target {
         let (p, rssi) = match tokio::time::timeout(FIND_TIMEOUT, search).await {
             Ok(found) => found?,
             Err(_) => {
-                return Err(AcquireError(format!(
-                    "`{}` not found within {} s",
-                    self.selector,
-                    FIND_TIMEOUT.as_secs()
-                )));
+                return Err(AcquireError(format!("`{}` not found within {} s", self.selector, FIND_TIMEOUT.as_secs())));
             }
         };
         if let Selector::Name(name) = &self.selector {
@@ -308,11 +254,7 @@ impl Target {
     /// In a clinic several patients' sensors of one model are in range: a
     /// name that more than one device in range answers to is no choice.
     async fn refuse_ambiguous_name(&self, name: &str, chosen: BDAddr) -> Result<(), AcquireError> {
-        let all = self
-            .adapter
-            .peripherals()
-            .await
-            .map_err(|e| err("listing devices", e))?;
+        let all = self.adapter.peripherals().await.map_err(|e| err("listing devices", e))?;
         let mut others = Vec::new();
         for p in all {
             if p.address() == chosen {
@@ -336,18 +278,9 @@ impl Target {
     }
 
     async fn read_string(&self, p: &Peripheral, short: u16) -> Option<String> {
-        let c = p
-            .characteristics()
-            .into_iter()
-            .find(|c| c.uuid == sig_uuid(short))?;
-        let bytes = tokio::time::timeout(GATT_TIMEOUT, p.read(&c))
-            .await
-            .ok()?
-            .ok()?;
-        let text = String::from_utf8_lossy(&bytes)
-            .trim_end_matches('\0')
-            .trim()
-            .to_owned();
+        let c = p.characteristics().into_iter().find(|c| c.uuid == sig_uuid(short))?;
+        let bytes = tokio::time::timeout(GATT_TIMEOUT, p.read(&c)).await.ok()?.ok()?;
+        let text = String::from_utf8_lossy(&bytes).trim_end_matches('\0').trim().to_owned();
         (!text.is_empty()).then_some(text)
     }
 }
@@ -358,19 +291,14 @@ impl Link for BtleLink {
         // Subscribe to adapter events before connecting so a disconnection
         // right after the connection is not missed.
         let target = &self.target;
-        let mut events = target
-            .adapter
-            .events()
-            .await
-            .map_err(|e| err("listening to the adapter", e))?;
+        let mut events = target.adapter.events().await.map_err(|e| err("listening to the adapter", e))?;
         let (p, rssi) = target.find(&mut events).await?;
         let id = p.id();
         if !p.is_connected().await.unwrap_or(false) {
             within("connecting", CONNECT_TIMEOUT, p.connect()).await?;
         }
         within("discovering services", GATT_TIMEOUT, p.discover_services()).await?;
-        let notifications =
-            within("opening notifications", GATT_TIMEOUT, p.notifications()).await?;
+        let notifications = within("opening notifications", GATT_TIMEOUT, p.notifications()).await?;
 
         let props = p.properties().await.ok().flatten();
         let services = {
@@ -389,15 +317,8 @@ impl Link for BtleLink {
             if !SUBSCRIBED_CHARACTERISTICS.contains(&short) {
                 continue;
             }
-            if c.properties
-                .intersects(CharPropFlags::NOTIFY | CharPropFlags::INDICATE)
-            {
-                within(
-                    &format!("subscribing to {short:04x}"),
-                    GATT_TIMEOUT,
-                    p.subscribe(&c),
-                )
-                .await?;
+            if c.properties.intersects(CharPropFlags::NOTIFY | CharPropFlags::INDICATE) {
+                within(&format!("subscribing to {short:04x}"), GATT_TIMEOUT, p.subscribe(&c)).await?;
                 subscribed.push(Characteristic::from_u16(short));
             }
             if short == BATTERY_LEVEL && c.properties.contains(CharPropFlags::READ) {
@@ -414,32 +335,15 @@ impl Link for BtleLink {
             firmware: target.read_string(&p, FIRMWARE).await,
         };
         let info = (info != DeviceInfo::default()).then_some(info);
-        let name = props
-            .as_ref()
-            .and_then(|pr| pr.local_name.clone().or(pr.advertisement_name.clone()));
+        let name = props.as_ref().and_then(|pr| pr.local_name.clone().or(pr.advertisement_name.clone()));
         let address = Some(p.address().to_string().to_ascii_uppercase());
-        self.connected = Some(Connected {
-            peripheral: p,
-            id,
-            events,
-            notifications,
-        });
-        Ok(Acquired {
-            name,
-            address,
-            services,
-            info,
-            reads,
-            rssi,
-            subscribed,
-        })
+        self.connected = Some(Connected { peripheral: p, id, events, notifications });
+        Ok(Acquired { name, address, services, info, reads, rssi, subscribed })
     }
 
     async fn next_event(&mut self) -> LinkEvent {
         let Some(c) = self.connected.as_mut() else {
-            return LinkEvent::Lost {
-                reason: "not connected".into(),
-            };
+            return LinkEvent::Lost { reason: "not connected".into() };
         };
         loop {
             tokio::select! {
@@ -479,39 +383,20 @@ mod tests {
     #[test]
     fn dbus_failures_map_to_what_to_do() {
         let no_bus = "D-Bus error: Failed to connect to socket /run/dbus/system_bus_socket: No such file or directory (org.freedesktop.DBus.Error.FileNotFound)";
-        assert!(matches!(
-            classify_text("x", "Failed to connect", no_bus),
-            BleError::NoDbus { .. }
-        ));
+        assert!(matches!(classify_text("x", "Failed to connect", no_bus), BleError::NoDbus { .. }));
         let no_bluez = "Other(DbusError(D-Bus error: The name org.bluez was not provided by any .service files (org.freedesktop.DBus.Error.ServiceUnknown)))";
         assert!(matches!(
             classify_text("x", "The name org.bluez was not provided", no_bluez),
             BleError::NoBluez { .. }
         ));
         let denied = "Other(DbusError(D-Bus error: Rejected send message (org.freedesktop.DBus.Error.AccessDenied)))";
-        assert!(matches!(
-            classify_text("x", "Rejected send message", denied),
-            BleError::PermissionDenied { .. }
-        ));
-        let not_ready =
-            "Other(DbusError(D-Bus error: Resource Not Ready (org.bluez.Error.NotReady)))";
-        assert!(matches!(
-            classify_text("x", "Resource Not Ready", not_ready),
-            BleError::PoweredOff { .. }
-        ));
+        assert!(matches!(classify_text("x", "Rejected send message", denied), BleError::PermissionDenied { .. }));
+        let not_ready = "Other(DbusError(D-Bus error: Resource Not Ready (org.bluez.Error.NotReady)))";
+        assert!(matches!(classify_text("x", "Resource Not Ready", not_ready), BleError::PoweredOff { .. }));
         let other = classify_text("starting a scan", "Operation failed", "Other(Failed)");
-        assert_eq!(
-            other.to_string(),
-            "Bluetooth failed while starting a scan: Operation failed"
-        );
-        assert!(matches!(
-            classify("x", &btleplug::Error::PermissionDenied),
-            BleError::PermissionDenied { .. }
-        ));
-        assert!(matches!(
-            classify("x", &btleplug::Error::NoAdapterAvailable),
-            BleError::NoAdapter
-        ));
+        assert_eq!(other.to_string(), "Bluetooth failed while starting a scan: Operation failed");
+        assert!(matches!(classify("x", &btleplug::Error::PermissionDenied), BleError::PermissionDenied { .. }));
+        assert!(matches!(classify("x", &btleplug::Error::NoAdapterAvailable), BleError::NoAdapter));
     }
 
     #[test]
@@ -520,31 +405,19 @@ mod tests {
             BleError::NoDbus { detail: "d".into() },
             BleError::NoBluez { detail: "d".into() },
             BleError::NoAdapter,
-            BleError::PoweredOff {
-                adapter: "hci0".into(),
-            },
+            BleError::PoweredOff { adapter: "hci0".into() },
             BleError::PermissionDenied { detail: "d".into() },
         ];
         for e in errors {
             let msg = e.to_string();
             assert!(msg.contains("; ") && !msg.contains('\n'), "{msg}");
-            assert!(
-                ["start", "plug", "turn", "run vigil"]
-                    .iter()
-                    .any(|w| msg.contains(w)),
-                "{msg}"
-            );
+            assert!(["start", "plug", "turn", "run vigil"].iter().any(|w| msg.contains(w)), "{msg}");
         }
     }
 
     #[test]
     fn uuids_map_to_supported_services() {
-        let uuids = [
-            sig_uuid(0x180D),
-            sig_uuid(0x180F),
-            sig_uuid(0x1809),
-            Uuid::from_u128(0x1234),
-        ];
+        let uuids = [sig_uuid(0x180D), sig_uuid(0x180F), sig_uuid(0x1809), Uuid::from_u128(0x1234)];
         assert_eq!(supported_services(&uuids), vec![0x1809, 0x180D]);
         assert_eq!(adapter_name("hci0 (usb:v1D6Bp0246d0537)"), "hci0");
     }

@@ -35,8 +35,7 @@ use supervisor::Report;
 pub const SUPPORTED_SERVICES: [u16; 5] = [0x180D, 0x1809, 0x181A, 0x1810, 0x1822];
 
 /// Characteristics vigil subscribes to wherever a device has them.
-pub const SUBSCRIBED_CHARACTERISTICS: [u16; 7] =
-    [0x2A37, 0x2A1C, 0x2A1E, 0x2A6E, 0x2A35, 0x2A5F, 0x2A19];
+pub const SUBSCRIBED_CHARACTERISTICS: [u16; 7] = [0x2A37, 0x2A1C, 0x2A1E, 0x2A6E, 0x2A35, 0x2A5F, 0x2A19];
 
 /// Device reports waiting to be stamped. Stamping is immediate, so this only
 /// absorbs bursts (a connection's announcement, several devices at once).
@@ -48,25 +47,15 @@ const MAX_BATCH: usize = 64;
 /// Failures that stop BLE from starting, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum BleError {
-    #[error(
-        "cannot reach the system D-Bus ({detail}); start it (`sudo systemctl start dbus`) and try again"
-    )]
+    #[error("cannot reach the system D-Bus ({detail}); start it (`sudo systemctl start dbus`) and try again")]
     NoDbus { detail: String },
-    #[error(
-        "BlueZ is not running ({detail}); start it with `sudo systemctl start bluetooth` and try again"
-    )]
+    #[error("BlueZ is not running ({detail}); start it with `sudo systemctl start bluetooth` and try again")]
     NoBluez { detail: String },
-    #[error(
-        "no Bluetooth adapter found; plug one in or unblock it (`rfkill unblock bluetooth`) and try again"
-    )]
+    #[error("no Bluetooth adapter found; plug one in or unblock it (`rfkill unblock bluetooth`) and try again")]
     NoAdapter,
-    #[error(
-        "Bluetooth adapter `{wanted}` (from {ADAPTER_ENV}) not found; set {ADAPTER_ENV} to one of: {present}"
-    )]
+    #[error("Bluetooth adapter `{wanted}` (from {ADAPTER_ENV}) not found; set {ADAPTER_ENV} to one of: {present}")]
     AdapterNotFound { wanted: String, present: String },
-    #[error(
-        "Bluetooth adapter {adapter} is powered off; turn it on (`bluetoothctl power on`) and try again"
-    )]
+    #[error("Bluetooth adapter {adapter} is powered off; turn it on (`bluetoothctl power on`) and try again")]
     PoweredOff { adapter: String },
     #[error(
         "permission denied talking to BlueZ ({detail}); run vigil as a user allowed to use Bluetooth (the `bluetooth` group) or as root"
@@ -75,10 +64,7 @@ pub enum BleError {
     #[error("device label `{label}` is given twice; give each --device its own LABEL=")]
     DuplicateLabel { label: String },
     #[error("Bluetooth failed while {context}: {detail}")]
-    Bluetooth {
-        context: &'static str,
-        detail: String,
-    },
+    Bluetooth { context: &'static str, detail: String },
 }
 
 /// Environment variable naming the adapter to use (`hci0`); by default the
@@ -114,9 +100,7 @@ pub struct DeviceSpec {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseDeviceError {
-    #[error(
-        "--device `{0}`: give an address (AA:BB:CC:DD:EE:FF) or a name, optionally as LABEL=ADDR|NAME"
-    )]
+    #[error("--device `{0}`: give an address (AA:BB:CC:DD:EE:FF) or a name, optionally as LABEL=ADDR|NAME")]
     Empty(String),
     #[error("--device `{0}`: a label may use only letters, digits, `-`, `_` and `.`")]
     BadLabel(String),
@@ -145,11 +129,7 @@ impl FromStr for DeviceSpec {
         if label.is_empty() {
             return Err(ParseDeviceError::BadLabel(s.to_owned()));
         }
-        Ok(DeviceSpec {
-            label: label.into(),
-            selector,
-            expected_interval: None,
-        })
+        Ok(DeviceSpec { label: label.into(), selector, expected_interval: None })
     }
 }
 
@@ -173,10 +153,7 @@ fn sanitise_label(text: &str) -> String {
 /// `aa:bb:cc:dd:ee:ff` or `AA-BB-…` → `AA:BB:CC:DD:EE:FF`.
 fn parse_address(text: &str) -> Option<String> {
     let parts: Vec<&str> = text.split([':', '-']).collect();
-    let ok = parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+    let ok = parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
     ok.then(|| parts.join(":").to_ascii_uppercase())
 }
 
@@ -218,18 +195,10 @@ pub fn print_scan(entries: &[ScanEntry], json: bool, out: &mut dyn Write) -> io:
         )?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "{:<17}  {:>4}  {:<24}  SERVICES",
-        "ADDRESS", "RSSI", "NAME"
-    )?;
+    writeln!(out, "{:<17}  {:>4}  {:<24}  SERVICES", "ADDRESS", "RSSI", "NAME")?;
     for e in entries {
         let rssi = e.rssi.map_or_else(|| "-".to_owned(), |r| r.to_string());
-        let services: Vec<String> = e
-            .services
-            .iter()
-            .map(|s| service_name(*s).to_owned())
-            .collect();
+        let services: Vec<String> = e.services.iter().map(|s| service_name(*s).to_owned()).collect();
         writeln!(
             out,
             "{:<17}  {:>4}  {:<24}  {}",
@@ -262,17 +231,11 @@ fn service_name(short: u16) -> &'static str {
 /// BlueZ, no adapter, adapter off, permission denied); after that a device
 /// that cannot be reached is a `Disconnected` event and a retry, never an
 /// error.
-pub async fn run(
-    devices: Vec<DeviceSpec>,
-    clock: Clock,
-    tx: mpsc::Sender<Batch>,
-) -> Result<(), BleError> {
+pub async fn run(devices: Vec<DeviceSpec>, clock: Clock, tx: mpsc::Sender<Batch>) -> Result<(), BleError> {
     let mut seen = std::collections::HashSet::new();
     for d in &devices {
         if !seen.insert(d.label.clone()) {
-            return Err(BleError::DuplicateLabel {
-                label: d.label.to_string(),
-            });
+            return Err(BleError::DuplicateLabel { label: d.label.to_string() });
         }
     }
     if devices.is_empty() {
@@ -296,11 +259,7 @@ pub async fn run(
 
 /// Stamp reports with the receive time and forward them as batches. One
 /// stamping point for all devices keeps the batches in time order.
-async fn stamp_and_forward(
-    mut reports: mpsc::Receiver<Report>,
-    clock: &Clock,
-    tx: &mpsc::Sender<Batch>,
-) {
+async fn stamp_and_forward(mut reports: mpsc::Receiver<Report>, clock: &Clock, tx: &mpsc::Sender<Batch>) {
     let mut last = SessionTime::ZERO;
     while let Some(first) = reports.recv().await {
         let mut events = Vec::with_capacity(4);
@@ -308,23 +267,12 @@ async fn stamp_and_forward(
         while let Some(r) = next.take() {
             // A real clock always has a `now`; keep time monotonic regardless.
             last = clock.now().unwrap_or(last).max(last);
-            events.push(SourceEvent {
-                at: last,
-                device: Some(r.device),
-                body: r.body,
-            });
+            events.push(SourceEvent { at: last, device: Some(r.device), body: r.body });
             if events.len() < MAX_BATCH {
                 next = reports.try_recv().ok();
             }
         }
-        if tx
-            .send(Batch {
-                events,
-                until: last,
-            })
-            .await
-            .is_err()
-        {
+        if tx.send(Batch { events, until: last }).await.is_err() {
             return;
         }
     }
@@ -362,26 +310,11 @@ mod tests {
 
     #[test]
     fn device_spec_rejects_empty_parts_and_bad_labels() {
-        assert!(matches!(
-            "".parse::<DeviceSpec>(),
-            Err(ParseDeviceError::Empty(_))
-        ));
-        assert!(matches!(
-            "chest=".parse::<DeviceSpec>(),
-            Err(ParseDeviceError::Empty(_))
-        ));
-        assert!(matches!(
-            "=Polar".parse::<DeviceSpec>(),
-            Err(ParseDeviceError::BadLabel(_))
-        ));
-        assert!(matches!(
-            "my chest=Polar".parse::<DeviceSpec>(),
-            Err(ParseDeviceError::BadLabel(_))
-        ));
-        assert!(matches!(
-            "---".parse::<DeviceSpec>(),
-            Err(ParseDeviceError::BadLabel(_))
-        ));
+        assert!(matches!("".parse::<DeviceSpec>(), Err(ParseDeviceError::Empty(_))));
+        assert!(matches!("chest=".parse::<DeviceSpec>(), Err(ParseDeviceError::Empty(_))));
+        assert!(matches!("=Polar".parse::<DeviceSpec>(), Err(ParseDeviceError::BadLabel(_))));
+        assert!(matches!("my chest=Polar".parse::<DeviceSpec>(), Err(ParseDeviceError::BadLabel(_))));
+        assert!(matches!("---".parse::<DeviceSpec>(), Err(ParseDeviceError::BadLabel(_))));
         let msg = "chest=".parse::<DeviceSpec>().unwrap_err().to_string();
         assert!(msg.contains("chest="), "{msg}");
     }
@@ -395,37 +328,23 @@ mod tests {
                 rssi: Some(-61),
                 services: vec![0x180D],
             },
-            ScanEntry {
-                name: None,
-                address: "00:11:22:33:44:55".into(),
-                rssi: None,
-                services: vec![0x1809, 0x181A],
-            },
+            ScanEntry { name: None, address: "00:11:22:33:44:55".into(), rssi: None, services: vec![0x1809, 0x181A] },
         ];
         let mut out = Vec::new();
         print_scan(&entries, true, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(
             lines[0],
             serde_json::json!({"name": "Polar H10 1234", "address": "A0:9E:1A:00:00:01", "rssi": -61, "services": ["0x180D"]})
         );
         assert_eq!(lines[1]["name"], serde_json::Value::Null);
-        assert_eq!(
-            lines[1]["services"],
-            serde_json::json!(["0x1809", "0x181A"])
-        );
+        assert_eq!(lines[1]["services"], serde_json::json!(["0x1809", "0x181A"]));
 
         let mut out = Vec::new();
         print_scan(&entries, false, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.contains("A0:9E:1A:00:00:01   -61  Polar H10 1234"),
-            "{text}"
-        );
+        assert!(text.contains("A0:9E:1A:00:00:01   -61  Polar H10 1234"), "{text}");
         assert!(text.contains("thermometer, environmental"), "{text}");
 
         let mut out = Vec::new();
@@ -443,12 +362,7 @@ mod tests {
                 characteristic: Characteristic::HeartRateMeasurement,
                 payload: Payload::from_slice(&[0x06, bpm]),
             };
-            rtx.send(Report {
-                device: label.clone(),
-                body,
-            })
-            .await
-            .unwrap();
+            rtx.send(Report { device: label.clone(), body }).await.unwrap();
         }
         drop(rtx);
         stamp_and_forward(rrx, &Clock::real(), &btx).await;
@@ -466,10 +380,7 @@ mod tests {
     #[tokio::test]
     async fn duplicate_labels_are_refused_before_touching_bluetooth() {
         let (tx, _rx) = mpsc::channel(1);
-        let devices = vec![
-            "chest=Polar".parse().unwrap(),
-            "chest=00:11:22:33:44:55".parse().unwrap(),
-        ];
+        let devices = vec!["chest=Polar".parse().unwrap(), "chest=00:11:22:33:44:55".parse().unwrap()];
         let err = run(devices, Clock::real(), tx).await.unwrap_err();
         assert!(matches!(err, BleError::DuplicateLabel { .. }), "{err}");
     }

@@ -93,10 +93,7 @@ pub struct Report {
 /// measurements are intermittent and never make a device stale.
 #[must_use]
 pub fn is_continuous(c: Characteristic) -> bool {
-    matches!(
-        c,
-        Characteristic::HeartRateMeasurement | Characteristic::PlxContinuousMeasurement
-    )
+    matches!(c, Characteristic::HeartRateMeasurement | Characteristic::PlxContinuousMeasurement)
 }
 
 /// The expected notification interval: the profile's, else the median of
@@ -110,10 +107,7 @@ pub struct IntervalEstimate {
 impl IntervalEstimate {
     #[must_use]
     pub fn new(configured: Option<Duration>) -> Self {
-        Self {
-            configured,
-            gaps: VecDeque::with_capacity(INTERVAL_WINDOW),
-        }
+        Self { configured, gaps: VecDeque::with_capacity(INTERVAL_WINDOW) }
     }
 
     pub fn observe_gap(&mut self, gap: Duration) {
@@ -146,17 +140,8 @@ impl IntervalEstimate {
 /// The receiver is gone: the session is ending.
 struct Closed;
 
-async fn emit(
-    out: &mpsc::Sender<Report>,
-    device: &DeviceLabel,
-    body: EventBody,
-) -> Result<(), Closed> {
-    out.send(Report {
-        device: device.clone(),
-        body,
-    })
-    .await
-    .map_err(|_| Closed)
+async fn emit(out: &mpsc::Sender<Report>, device: &DeviceLabel, body: EventBody) -> Result<(), Closed> {
+    out.send(Report { device: device.clone(), body }).await.map_err(|_| Closed)
 }
 
 /// Supervise one device until `out` closes.
@@ -195,17 +180,9 @@ async fn supervise_inner<L: Link>(
         match link.acquire().await {
             Ok(acquired) => {
                 announce(device, &acquired, out).await?;
-                let reason =
-                    stream(device, link, &acquired, &mut estimate, &mut backoff, out).await?;
+                let reason = stream(device, link, &acquired, &mut estimate, &mut backoff, out).await?;
                 tracing::warn!(device = %device, %reason, "BLE device lost");
-                emit(
-                    out,
-                    device,
-                    EventBody::Disconnected {
-                        reason: Some(reason),
-                    },
-                )
-                .await?;
+                emit(out, device, EventBody::Disconnected { reason: Some(reason) }).await?;
                 outage_reported = true;
                 link.release().await;
             }
@@ -222,26 +199,16 @@ async fn supervise_inner<L: Link>(
     }
 }
 
-async fn announce(
-    device: &DeviceLabel,
-    a: &Acquired,
-    out: &mpsc::Sender<Report>,
-) -> Result<(), Closed> {
+async fn announce(device: &DeviceLabel, a: &Acquired, out: &mpsc::Sender<Report>) -> Result<(), Closed> {
     tracing::info!(device = %device, name = ?a.name, address = ?a.address, subscribed = ?a.subscribed, "BLE device connected");
-    let connected = EventBody::Connected {
-        name: a.name.clone(),
-        address: a.address.clone(),
-        services: a.services.clone(),
-    };
+    let connected =
+        EventBody::Connected { name: a.name.clone(), address: a.address.clone(), services: a.services.clone() };
     emit(out, device, connected).await?;
     if let Some(info) = &a.info {
         emit(out, device, EventBody::DeviceInfo(info.clone())).await?;
     }
     for (characteristic, value) in &a.reads {
-        let body = EventBody::Notification {
-            characteristic: *characteristic,
-            payload: Payload::from_slice(value),
-        };
+        let body = EventBody::Notification { characteristic: *characteristic, payload: Payload::from_slice(value) };
         emit(out, device, body).await?;
     }
     if let Some(rssi) = a.rssi {
@@ -259,8 +226,7 @@ async fn stream<L: Link>(
     backoff: &mut Duration,
     out: &mpsc::Sender<Report>,
 ) -> Result<String, Closed> {
-    let watched =
-        estimate.configured.is_some() || acquired.subscribed.iter().copied().any(is_continuous);
+    let watched = estimate.configured.is_some() || acquired.subscribed.iter().copied().any(is_continuous);
     let mut last_data = Instant::now();
     let mut seen_data = false;
     loop {
@@ -306,35 +272,26 @@ mod tests {
         events: Vec<(Duration, LinkEvent)>,
     }
 
+    /// (what happened, when), shared between the fake link and the test body.
+    type CallLog = Arc<Mutex<Vec<(String, Instant)>>>;
+
     /// A fake link: each acquisition pops the next planned outcome.
     #[derive(Debug)]
     struct FakeLink {
         plan: VecDeque<Result<(Acquired, Session), AcquireError>>,
         current: VecDeque<(Duration, LinkEvent)>,
         /// (what, when) for the assertions, shared with the test body.
-        log: Arc<Mutex<Vec<(String, Instant)>>>,
+        log: CallLog,
     }
 
     impl FakeLink {
-        fn new(
-            plan: Vec<Result<(Acquired, Session), AcquireError>>,
-        ) -> (Self, Arc<Mutex<Vec<(String, Instant)>>>) {
+        fn new(plan: Vec<Result<(Acquired, Session), AcquireError>>) -> (Self, CallLog) {
             let log = Arc::new(Mutex::new(Vec::new()));
-            (
-                Self {
-                    plan: plan.into(),
-                    current: VecDeque::new(),
-                    log: log.clone(),
-                },
-                log,
-            )
+            (Self { plan: plan.into(), current: VecDeque::new(), log: log.clone() }, log)
         }
 
         fn note(&self, what: &str) {
-            self.log
-                .lock()
-                .unwrap()
-                .push((what.to_owned(), Instant::now()));
+            self.log.lock().unwrap().push((what.to_owned(), Instant::now()));
         }
     }
 
@@ -377,25 +334,15 @@ mod tests {
             name: Some("HR".into()),
             address: Some("00:AA:01:01:00:24".into()),
             services: vec![0x180D, 0x180F],
-            info: Some(DeviceInfo {
-                manufacturer: Some("ACME".into()),
-                model: None,
-                firmware: None,
-            }),
+            info: Some(DeviceInfo { manufacturer: Some("ACME".into()), model: None, firmware: None }),
             reads: vec![(Characteristic::BatteryLevel, vec![87])],
             rssi: Some(-50),
-            subscribed: vec![
-                Characteristic::HeartRateMeasurement,
-                Characteristic::BatteryLevel,
-            ],
+            subscribed: vec![Characteristic::HeartRateMeasurement, Characteristic::BatteryLevel],
         }
     }
 
     fn hr(bpm: u8) -> LinkEvent {
-        LinkEvent::Notification {
-            characteristic: Characteristic::HeartRateMeasurement,
-            value: vec![0x06, bpm],
-        }
+        LinkEvent::Notification { characteristic: Characteristic::HeartRateMeasurement, value: vec![0x06, bpm] }
     }
 
     fn beats(n: usize, every: Duration) -> Vec<(Duration, LinkEvent)> {
@@ -404,16 +351,11 @@ mod tests {
 
     /// Run the supervisor until `until` (paused time) and collect what it
     /// reported, each with the (virtual) time it arrived.
-    async fn run_for(
-        link: FakeLink,
-        expected: Option<Duration>,
-        until: Duration,
-    ) -> Vec<(Duration, EventBody)> {
+    async fn run_for(link: FakeLink, expected: Option<Duration>, until: Duration) -> Vec<(Duration, EventBody)> {
         let (tx, mut rx) = mpsc::channel(64);
         let start = Instant::now();
         let mut link = link;
-        let task =
-            tokio::spawn(async move { supervise("chest".into(), &mut link, expected, tx).await });
+        let task = tokio::spawn(async move { supervise("chest".into(), &mut link, expected, tx).await });
         let mut got = Vec::new();
         let stop = tokio::time::sleep(until);
         tokio::pin!(stop);
@@ -430,17 +372,8 @@ mod tests {
         got
     }
 
-    fn times_of(
-        log: &Arc<Mutex<Vec<(String, Instant)>>>,
-        what: &str,
-        start: Instant,
-    ) -> Vec<Duration> {
-        log.lock()
-            .unwrap()
-            .iter()
-            .filter(|(w, _)| w == what)
-            .map(|(_, t)| *t - start)
-            .collect()
+    fn times_of(log: &CallLog, what: &str, start: Instant) -> Vec<Duration> {
+        log.lock().unwrap().iter().filter(|(w, _)| w == what).map(|(_, t)| *t - start).collect()
     }
 
     fn secs(s: f64) -> Duration {
@@ -454,30 +387,16 @@ mod tests {
         let got = run_for(link, None, secs(200.0)).await;
         let attempts = times_of(&log, "acquire", start);
         // 0, then waits of 1, 2, 4, 8, 16, 30, 30, …
-        let expected: Vec<Duration> = [
-            0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 61.0, 91.0, 121.0, 151.0, 181.0,
-        ]
-        .into_iter()
-        .map(secs)
-        .collect();
+        let expected: Vec<Duration> =
+            [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 61.0, 91.0, 121.0, 151.0, 181.0].into_iter().map(secs).collect();
         assert_eq!(attempts, expected);
         // The outage is reported once, at once, not once per attempt.
-        assert_eq!(
-            got,
-            vec![(
-                secs(0.0),
-                EventBody::Disconnected {
-                    reason: Some("not found".into())
-                }
-            )]
-        );
+        assert_eq!(got, vec![(secs(0.0), EventBody::Disconnected { reason: Some("not found".into()) })]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn connection_announces_then_forwards_notifications() {
-        let session = Session {
-            events: beats(3, secs(1.0)),
-        };
+        let session = Session { events: beats(3, secs(1.0)) };
         let (link, _log) = FakeLink::new(vec![Ok((hr_device(), session))]);
         let got = run_for(link, None, secs(3.5)).await;
         let bodies: Vec<EventBody> = got.iter().map(|(_, b)| b.clone()).collect();
@@ -489,11 +408,7 @@ mod tests {
                     address: Some("00:AA:01:01:00:24".into()),
                     services: vec![0x180D, 0x180F]
                 },
-                EventBody::DeviceInfo(DeviceInfo {
-                    manufacturer: Some("ACME".into()),
-                    model: None,
-                    firmware: None
-                }),
+                EventBody::DeviceInfo(DeviceInfo { manufacturer: Some("ACME".into()), model: None, firmware: None }),
                 EventBody::Notification {
                     characteristic: Characteristic::BatteryLevel,
                     payload: Payload::from_slice(&[87])
@@ -515,62 +430,27 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn drop_is_reported_at_once_then_reacquired_and_resubscribed() {
         let mut first = beats(2, secs(1.0));
-        first.push((
-            secs(0.5),
-            LinkEvent::Lost {
-                reason: "link lost".into(),
-            },
-        ));
+        first.push((secs(0.5), LinkEvent::Lost { reason: "link lost".into() }));
         let plan = vec![
             Ok((hr_device(), Session { events: first })),
             Err(AcquireError("not found".into())),
-            Ok((
-                hr_device(),
-                Session {
-                    events: beats(2, secs(1.0)),
-                },
-            )),
+            Ok((hr_device(), Session { events: beats(2, secs(1.0)) })),
         ];
         let (link, log) = FakeLink::new(plan);
         let start = Instant::now();
         let got = run_for(link, None, secs(10.0)).await;
 
-        let lost = got
-            .iter()
-            .find(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-            .unwrap();
-        assert_eq!(
-            lost,
-            &(
-                secs(2.5),
-                EventBody::Disconnected {
-                    reason: Some("link lost".into())
-                }
-            )
-        );
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
+        assert_eq!(lost, &(secs(2.5), EventBody::Disconnected { reason: Some("link lost".into()) }));
         // One Disconnected for the outage, though the first retry failed too.
-        assert_eq!(
-            got.iter()
-                .filter(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-                .count(),
-            1
-        );
+        assert_eq!(got.iter().filter(|(_, b)| matches!(b, EventBody::Disconnected { .. })).count(), 1);
         // Dropped at 2.5 s: retry after 1 s (fails), then after 2 s more.
-        assert_eq!(
-            times_of(&log, "acquire", start),
-            vec![secs(0.0), secs(3.5), secs(5.5)]
-        );
+        assert_eq!(times_of(&log, "acquire", start), vec![secs(0.0), secs(3.5), secs(5.5)]);
         assert_eq!(times_of(&log, "release", start), vec![secs(2.5)]);
         // Subscribed again on the new connection.
-        assert_eq!(
-            times_of(&log, "subscribe 2a37", start),
-            vec![secs(0.0), secs(5.5)]
-        );
-        let connected: Vec<Duration> = got
-            .iter()
-            .filter(|(_, b)| matches!(b, EventBody::Connected { .. }))
-            .map(|(t, _)| *t)
-            .collect();
+        assert_eq!(times_of(&log, "subscribe 2a37", start), vec![secs(0.0), secs(5.5)]);
+        let connected: Vec<Duration> =
+            got.iter().filter(|(_, b)| matches!(b, EventBody::Connected { .. })).map(|(t, _)| *t).collect();
         assert_eq!(connected, vec![secs(0.0), secs(5.5)]);
         // Data flows again after the reconnection.
         let last = got.last().unwrap();
@@ -580,14 +460,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn backoff_restarts_after_a_connection_that_delivered_data() {
-        let lost = |after: f64| {
-            (
-                secs(after),
-                LinkEvent::Lost {
-                    reason: "link lost".into(),
-                },
-            )
-        };
+        let lost = |after: f64| (secs(after), LinkEvent::Lost { reason: "link lost".into() });
         let mut first = beats(1, secs(1.0));
         first.push(lost(0.0));
         let plan = vec![
@@ -599,46 +472,22 @@ mod tests {
         let (link, log) = FakeLink::new(plan);
         let start = Instant::now();
         run_for(link, None, secs(8.0)).await;
-        assert_eq!(
-            times_of(&log, "acquire", start),
-            vec![secs(0.0), secs(1.0), secs(3.0), secs(5.0), secs(7.0)]
-        );
+        assert_eq!(times_of(&log, "acquire", start), vec![secs(0.0), secs(1.0), secs(3.0), secs(5.0), secs(7.0)]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn silent_stream_is_stale_after_five_seconds_and_reacquired() {
         // Two beats, then silence while "connected".
         let plan = vec![
-            Ok((
-                hr_device(),
-                Session {
-                    events: beats(2, secs(1.0)),
-                },
-            )),
-            Ok((
-                hr_device(),
-                Session {
-                    events: beats(1, secs(1.0)),
-                },
-            )),
+            Ok((hr_device(), Session { events: beats(2, secs(1.0)) })),
+            Ok((hr_device(), Session { events: beats(1, secs(1.0)) })),
         ];
         let (link, log) = FakeLink::new(plan);
         let start = Instant::now();
         let got = run_for(link, None, secs(10.0)).await;
         // Last beat at 2 s; learned interval 1 s → stale after max(5, 3) = 5 s.
-        let lost = got
-            .iter()
-            .find(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-            .unwrap();
-        assert_eq!(
-            lost,
-            &(
-                secs(7.0),
-                EventBody::Disconnected {
-                    reason: Some("stale: no data for 5 s".into())
-                }
-            )
-        );
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
+        assert_eq!(lost, &(secs(7.0), EventBody::Disconnected { reason: Some("stale: no data for 5 s".into()) }));
         assert_eq!(times_of(&log, "release", start), vec![secs(7.0)]);
         assert_eq!(times_of(&log, "acquire", start), vec![secs(0.0), secs(8.0)]);
     }
@@ -646,95 +495,43 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn stale_threshold_follows_a_slow_devices_learned_interval() {
         // Beats every 4 s: stale after 3 × 4 = 12 s of silence, not 5.
-        let plan = vec![Ok((
-            hr_device(),
-            Session {
-                events: beats(3, secs(4.0)),
-            },
-        ))];
+        let plan = vec![Ok((hr_device(), Session { events: beats(3, secs(4.0)) }))];
         let (link, _log) = FakeLink::new(plan);
         let got = run_for(link, None, secs(30.0)).await;
         // The 4 s gaps before the interval is learned stay under the 5 s floor.
-        let lost = got
-            .iter()
-            .find(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-            .unwrap();
-        assert_eq!(
-            lost,
-            &(
-                secs(24.0),
-                EventBody::Disconnected {
-                    reason: Some("stale: no data for 12 s".into())
-                }
-            )
-        );
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
+        assert_eq!(lost, &(secs(24.0), EventBody::Disconnected { reason: Some("stale: no data for 12 s".into()) }));
     }
 
     #[tokio::test(start_paused = true)]
     async fn configured_interval_sets_the_stale_threshold() {
-        let plan = vec![Ok((
-            hr_device(),
-            Session {
-                events: beats(1, secs(1.0)),
-            },
-        ))];
+        let plan = vec![Ok((hr_device(), Session { events: beats(1, secs(1.0)) }))];
         let (link, _log) = FakeLink::new(plan);
         let got = run_for(link, Some(secs(3.0)), secs(20.0)).await;
-        let lost = got
-            .iter()
-            .find(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-            .unwrap();
-        assert_eq!(
-            lost,
-            &(
-                secs(10.0),
-                EventBody::Disconnected {
-                    reason: Some("stale: no data for 9 s".into())
-                }
-            )
-        );
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
+        assert_eq!(lost, &(secs(10.0), EventBody::Disconnected { reason: Some("stale: no data for 9 s".into()) }));
     }
 
     #[tokio::test(start_paused = true)]
     async fn intermittent_sensor_is_never_stale() {
-        let thermo = Acquired {
-            subscribed: vec![Characteristic::TemperatureMeasurement],
-            ..Acquired::default()
-        };
+        let thermo = Acquired { subscribed: vec![Characteristic::TemperatureMeasurement], ..Acquired::default() };
         let plan = vec![Ok((thermo, Session { events: vec![] }))];
         let (link, log) = FakeLink::new(plan);
         let start = Instant::now();
         let got = run_for(link, None, secs(3600.0)).await;
-        assert!(
-            !got.iter()
-                .any(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-        );
+        assert!(!got.iter().any(|(_, b)| matches!(b, EventBody::Disconnected { .. })));
         assert_eq!(times_of(&log, "acquire", start), vec![secs(0.0)]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn battery_notifications_do_not_keep_a_silent_heart_rate_stream_alive() {
         let battery = |after: f64| {
-            (
-                secs(after),
-                LinkEvent::Notification {
-                    characteristic: Characteristic::BatteryLevel,
-                    value: vec![80],
-                },
-            )
+            (secs(after), LinkEvent::Notification { characteristic: Characteristic::BatteryLevel, value: vec![80] })
         };
-        let plan = vec![Ok((
-            hr_device(),
-            Session {
-                events: vec![battery(2.0), battery(2.0), battery(2.0)],
-            },
-        ))];
+        let plan = vec![Ok((hr_device(), Session { events: vec![battery(2.0), battery(2.0), battery(2.0)] }))];
         let (link, _log) = FakeLink::new(plan);
         let got = run_for(link, None, secs(6.0)).await;
-        let lost = got
-            .iter()
-            .find(|(_, b)| matches!(b, EventBody::Disconnected { .. }))
-            .unwrap();
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
         assert_eq!(lost.0, secs(5.0));
     }
 
