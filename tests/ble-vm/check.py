@@ -1,0 +1,181 @@
+"""Host-side checks of one BLE VM run (tests/ble-vm/run).
+
+    python3 check.py OUT_DIR
+
+OUT_DIR holds what the guest wrote: peripheral.log (what BlueZ's example
+peripheral sent), scan.out, vigil.out (vigil's stdout) and, for
+`vigil monitor --record-dir`, rec/<session>/*.arrow.
+
+vigil.out is either the probe's event lines (examples/ble_probe.rs, the
+`--stream` input format of DESIGN.md) or `vigil monitor --headless` lines
+(DESIGN.md "Headless output"); the checks follow whichever it is.
+Exit status 0 when every check passed.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+# Values sent before vigil subscribed or after it stopped listening (the
+# notification in flight at power-off, the last one before SIGTERM) may be
+# missed; any more missing is a failure.
+MAY_MISS = 4
+MIN_PER_PHASE = 5
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+    return ok
+
+
+def sent_phases(path):
+    """Heart-rate payloads (hex) the peripheral sent, per start of the peripheral."""
+    phases = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("=== peripheral start"):
+            phases.append([])
+        elif line.startswith("Updating value:") and phases:
+            values = [int(b) for b in re.findall(r"dbus\.Byte\((\d+)\)", line)]
+            phases[-1].append(bytes(values).hex())
+    return phases
+
+
+def is_subsequence(needle, haystack):
+    it = iter(haystack)
+    return all(any(h == n for h in it) for n in needle)
+
+
+def json_lines(path):
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return rows
+
+
+def check_payloads(received, phases, source):
+    sent = [p for phase in phases for p in phase]
+    check(len(phases) == 2, f"the peripheral was started twice ({len(phases)})")
+    check(len(received) > 0, f"{source}: heart-rate notifications arrived ({len(received)})")
+    check(
+        is_subsequence(received, sent),
+        f"{source}: every heart-rate payload is one the peripheral sent, in order",
+    )
+    for i, phase in enumerate(phases, 1):
+        got = [p for p in received if p in set(phase)]
+        check(len(got) >= MIN_PER_PHASE, f"{source}: {len(got)} of {len(phase)} values of phase {i} arrived")
+    check(
+        len(received) >= len(sent) - MAY_MISS,
+        f"{source}: {len(received)} of {len(sent)} sent values arrived (at most {MAY_MISS} missed)",
+    )
+
+
+def check_probe(rows, address, phases):
+    kinds = []
+    for r in rows:
+        if r.get("event") in ("connected", "disconnected"):
+            kinds.append(r["event"])
+        elif r.get("characteristic") == "2a37":
+            if not kinds or kinds[-1] != "hr":
+                kinds.append("hr")
+    print("     event sequence:", " ".join(kinds))
+    check(
+        is_subsequence(["connected", "hr", "disconnected", "connected", "hr"], kinds),
+        "connected, data, disconnected, connected again, data again",
+    )
+    connected = [r for r in rows if r.get("event") == "connected"]
+    check(
+        all((r.get("address") or "").upper() == address for r in connected) and connected,
+        f"connected only to the chosen device {address}",
+    )
+    check(
+        any("0x180D" in r.get("services", []) for r in connected),
+        "the connection lists the Heart Rate service",
+    )
+    check(
+        any(r.get("characteristic") == "2a19" for r in rows),
+        "battery level was read and forwarded",
+    )
+    received = [r["payload"] for r in rows if r.get("characteristic") == "2a37"]
+    check_payloads(received, phases, "probe")
+
+
+def check_headless(rows, phases, out):
+    seq = []
+    for r in rows:
+        if r.get("type") == "connection":
+            seq.append(r.get("event"))
+        elif r.get("type") == "alarm" and r.get("alarm") == "tech.disconnected":
+            seq.append("tech.disconnected:" + r.get("state", "?"))
+    print("     connection/alarm sequence:", " ".join(seq))
+    check(
+        is_subsequence(["connected", "disconnected", "tech.disconnected:active", "connected"], seq)
+        or is_subsequence(["connected", "tech.disconnected:active", "disconnected", "connected"], seq),
+        "tech.disconnected raised when the peripheral went away",
+    )
+    raised = [i for i, s in enumerate(seq) if s == "tech.disconnected:active"]
+    reconnected = [i for i, s in enumerate(seq) if s == "connected" and raised and i > raised[0]]
+    check(
+        bool(reconnected) and "tech.disconnected:cleared" in seq[reconnected[0]:],
+        "tech.disconnected cleared after the reconnection",
+    )
+    check(any(r.get("type") == "summary" for r in rows), "a summary line ended the run (clean SIGTERM)")
+    check_recording(out / "rec", phases)
+
+
+def check_recording(rec, phases):
+    try:
+        import pyarrow.ipc as ipc
+    except ImportError:
+        print("skip recording checks: pyarrow is not installed for this python (set VIGIL_PYTHON)")
+        return
+    sessions = sorted(p for p in rec.glob("*") if (p / "notifications.arrow").exists())
+    if not check(len(sessions) == 1, f"one recording under {rec} ({len(sessions)})"):
+        return
+
+    def read(path):
+        with open(path, "rb") as f:
+            return ipc.open_file(f).read_all()
+
+    notes = read(sessions[0] / "notifications.arrow").to_pylist()
+    received = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a37"]
+    check_payloads(received, phases, "notifications.arrow")
+    samples = read(sessions[0] / "samples.arrow").to_pylist()
+    hr = [r["value"] for r in samples if r["quantity"] == "heart_rate_bpm"]
+    expected = [float(bytes.fromhex(p)[1]) for p in received]
+    check(hr == expected, f"samples.arrow heart_rate_bpm equals the notified bpm ({len(hr)} samples)")
+
+
+def main():
+    out = Path(sys.argv[1])
+    address = (out / "hci1-address").read_text().strip().upper()
+    phases = sent_phases(out / "peripheral.log")
+    print(f"     peripheral {address} sent {[len(p) for p in phases]} heart-rate values per phase")
+
+    scan = json_lines(out / "scan.out")
+    check(
+        any(r.get("address", "").upper() == address and "0x180D" in r.get("services", []) for r in scan),
+        f"scan lists {address} with the Heart Rate service",
+    )
+    rows = json_lines(out / "vigil.out")
+    if any("type" in r for r in rows):
+        check_headless(rows, phases, out)
+    else:
+        check_probe(rows, address, phases)
+    print(f"{len(failures)} failed" if failures else "all checks passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

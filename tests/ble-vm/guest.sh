@@ -1,0 +1,166 @@
+#!/bin/bash
+# Runs inside the BLE test guest (started by /vigil-init from the 9p share).
+#
+# hci0 and hci1 are two linked virtual LE controllers (btvirt). BlueZ's own
+# example GATT server and advertisement, adapted here at run time to hci1 and
+# to a discoverable advertisement, are the Heart Rate peripheral; vigil runs
+# on hci0. The peripheral goes away (process killed, hci1 powered off) and
+# comes back; everything is logged to /share/out for the host's checks.
+set -u
+out=/share/out
+mkdir -p "$out"
+mark() { printf '%s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*" | tee -a "$out/timeline.log"; }
+fail() { mark "GUEST FAIL: $*"; echo "$*" > "$out/guest-failed"; finish; exit 1; }
+finish() {
+    dmesg > "$out/dmesg.log" 2>&1
+    cp /tmp/bluetoothd.log "$out/bluetoothd.log" 2>/dev/null
+    sync
+}
+: > "$out/booted"
+mark "guest script started ($(uname -r))"
+
+# shellcheck source=/dev/null
+. /share/env
+export PATH="/share/bin:$PATH"
+export VIGIL_BLE_ADAPTER=hci0
+export RUST_LOG="${RUST_LOG:-vigil=debug}"
+unset RUST_BACKTRACE
+
+# --- Bluetooth stack ---------------------------------------------------------
+modprobe hci_vhci || fail "modprobe hci_vhci"
+mkdir -p /run/dbus /var/lib/dbus
+dbus-uuidgen --ensure
+dbus-daemon --system --fork || fail "dbus-daemon"
+
+addr() { timeout 5 btmgmt --index "$1" info 2>/dev/null | awk '$1 == "addr" {print $2; exit}'; }
+
+# btvirt sometimes leaves one controller uninitialised (address all zeros,
+# kernel: "Opcode 0x0c03 failed: -110"): detect it and start again.
+start_btvirt() {
+    local attempt i a0 a1
+    for attempt in 1 2 3 4 5; do
+        btvirt -L -l2 > "$out/btvirt.log" 2>&1 &
+        btvirt_pid=$!
+        a0=""; a1=""
+        for i in $(seq 1 60); do
+            sleep 0.5
+            [ -e /sys/class/bluetooth/hci1 ] || continue
+            a0=$(addr 0); a1=$(addr 1)
+            if [ -n "$a0" ] && [ -n "$a1" ] && [ "$a0" != 00:00:00:00:00:00 ] && [ "$a1" != 00:00:00:00:00:00 ]; then
+                mark "btvirt attempt $attempt: hci0=$a0 hci1=$a1"
+                HCI1_ADDR=$a1
+                return 0
+            fi
+            # Both answered but one is all zeros: this attempt is lost.
+            [ "$i" -gt 10 ] && { [ "$a0" = 00:00:00:00:00:00 ] || [ "$a1" = 00:00:00:00:00:00 ]; } && break
+        done
+        mark "btvirt attempt $attempt failed: hci0=${a0:-?} hci1=${a1:-?}; restarting it"
+        kill "$btvirt_pid" 2>/dev/null; wait "$btvirt_pid" 2>/dev/null
+        for i in $(seq 1 40); do [ -e /sys/class/bluetooth/hci0 ] || break; sleep 0.25; done
+    done
+    return 1
+}
+start_btvirt || fail "btvirt never gave two initialised controllers"
+
+bluetoothd=$(ls /usr/libexec/bluetooth/bluetoothd /usr/lib/bluetooth/bluetoothd 2>/dev/null | head -1)
+# -E: the example advertisement uses the `Data` property.
+"$bluetoothd" -n -E ${BLUETOOTHD_DEBUG:+-d} > /tmp/bluetoothd.log 2>&1 &
+for i in $(seq 1 40); do
+    busctl_ok=$(dbus-send --system --print-reply --dest=org.bluez /org/bluez/hci1 \
+        org.freedesktop.DBus.Properties.Get string:org.bluez.Adapter1 string:Address 2>/dev/null | grep -c variant)
+    [ "$busctl_ok" = 1 ] && break
+    sleep 0.5
+done
+[ "$busctl_ok" = 1 ] || fail "bluetoothd did not publish hci1"
+timeout 10 btmgmt --index 0 power on > /dev/null
+timeout 10 btmgmt --index 1 power on > /dev/null
+mark "bluetoothd up, both adapters powered"
+
+# --- the peripheral: BlueZ's examples, bound to hci1 ---------------------------
+examples=/usr/share/doc/bluez-test-scripts/examples
+adapt() {
+    local src="$examples/$1"
+    if [ -f "$src" ]; then cat "$src"; else zcat "$src.gz"; fi | sed \
+        -e "s|if GATT_MANAGER_IFACE in props.keys():|if GATT_MANAGER_IFACE in props.keys() and o.endswith('/hci1'):|" \
+        -e "s|if LE_ADVERTISING_MANAGER_IFACE in props:|if LE_ADVERTISING_MANAGER_IFACE in props and o.endswith('/hci1'):|" \
+        -e "s|^\( *\)properties\['Type'\] = self.ad_type\$|&\n\1properties['Discoverable'] = dbus.Boolean(True)|" \
+        > "/tmp/$1"
+}
+adapt example-gatt-server
+adapt example-advertisement
+grep -q "endswith('/hci1')" /tmp/example-gatt-server || fail "example-gatt-server: adapter selection not found to adapt"
+grep -q "endswith('/hci1')" /tmp/example-advertisement || fail "example-advertisement: adapter selection not found to adapt"
+grep -q "Discoverable" /tmp/example-advertisement || fail "example-advertisement: properties not found to adapt"
+
+sent() { awk '/^Updating value/ {n++} END {print n+0}' "$out/peripheral.log" 2>/dev/null; }
+start_peripheral() {
+    echo "=== peripheral start $1" >> "$out/peripheral.log"
+    python3 -u /tmp/example-gatt-server >> "$out/peripheral.log" 2>&1 &
+    gatt_pid=$!
+    python3 -u /tmp/example-advertisement >> "$out/advertisement.log" 2>&1 &
+    adv_pid=$!
+    for i in $(seq 1 40); do
+        grep -q "Advertisement registered" "$out/advertisement.log" 2>/dev/null \
+            && [ "$(grep -c 'Advertisement registered' "$out/advertisement.log")" -ge "$1" ] && break
+        sleep 0.5
+    done
+    mark "peripheral $1 started (gatt pid $gatt_pid, advertisement pid $adv_pid)"
+}
+stop_peripheral() {
+    kill "$gatt_pid" "$adv_pid" 2>/dev/null
+    wait "$gatt_pid" "$adv_pid" 2>/dev/null
+    echo "=== peripheral stop" >> "$out/peripheral.log"
+}
+wait_sent() { # $1 = total count to reach, $2 = seconds
+    local i
+    for i in $(seq 1 "$2"); do
+        [ "$(sent)" -ge "$1" ] && return 0
+        sleep 1
+    done
+    return 1
+}
+
+: > "$out/peripheral.log"
+: > "$out/advertisement.log"
+start_peripheral 1
+
+# --- vigil ---------------------------------------------------------------------
+echo "$HCI1_ADDR" > "$out/hci1-address"
+scan_cmd=${VIGIL_BLE_SCAN_CMD//\{ADDR\}/$HCI1_ADDR}
+mark "scan: $scan_cmd"
+bash -c "$scan_cmd" > "$out/scan.out" 2> "$out/scan.err"
+mark "scan exit status $?"
+
+mkdir -p "$out/rec"
+cmd=${VIGIL_BLE_CMD//\{ADDR\}/$HCI1_ADDR}
+cmd=${cmd//\{REC\}/$out/rec}
+mark "vigil: $cmd"
+bash -c "exec $cmd" > "$out/vigil.out" 2> "$out/vigil.err" &
+vigil_pid=$!
+
+wait_sent "$PHASE_SAMPLES" 120 || mark "WARNING: only $(sent) values sent before the outage"
+mark "phase 1: $(sent) heart-rate values sent; the peripheral goes away"
+stop_peripheral
+timeout 10 btmgmt --index 1 power off > /dev/null
+mark "hci1 powered off"
+sleep "$AWAY_SECONDS"
+timeout 10 btmgmt --index 1 power on > /dev/null
+mark "hci1 powered on"
+before=$(sent)
+start_peripheral 2
+wait_sent $((before + PHASE_SAMPLES)) 150 || mark "WARNING: only $(( $(sent) - before )) values sent after coming back"
+mark "phase 2: $(( $(sent) - before )) heart-rate values sent after coming back"
+sleep 1
+
+kill -TERM "$vigil_pid" 2>/dev/null
+for i in $(seq 1 40); do kill -0 "$vigil_pid" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$vigil_pid" 2>/dev/null; then
+    mark "vigil did not stop within 20 s of SIGTERM; killing it"
+    kill -KILL "$vigil_pid"
+fi
+wait "$vigil_pid"
+mark "vigil exit status $?"
+stop_peripheral
+mark "guest done"
+finish
+: > "$out/guest-done"
