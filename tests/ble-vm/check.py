@@ -34,15 +34,19 @@ def check(ok, what):
 
 
 def sent_phases(path):
-    """Heart-rate payloads (hex) the peripheral sent, per start of the peripheral."""
-    phases = []
+    """Payloads (hex) the peripheral sent, per start of the peripheral:
+    heart rate (2a37) and temperature (2a1c) phases."""
+    hr, temp = [], []
     for line in path.read_text(errors="replace").splitlines():
         if line.startswith("=== peripheral start"):
-            phases.append([])
-        elif line.startswith("Updating value:") and phases:
+            hr.append([])
+            temp.append([])
+        elif line.startswith("Updating value:") and hr:
             values = [int(b) for b in re.findall(r"dbus\.Byte\((\d+)\)", line)]
-            phases[-1].append(bytes(values).hex())
-    return phases
+            hr[-1].append(bytes(values).hex())
+        elif line.startswith("Thermometer value:") and temp:
+            temp[-1].append(line.split(":", 1)[1].strip())
+    return hr, temp
 
 
 def is_subsequence(needle, haystack):
@@ -64,24 +68,30 @@ def json_lines(path):
     return rows
 
 
-def check_payloads(received, phases, source):
+def check_payloads(received, phases, source, what="heart-rate", per_phase=MIN_PER_PHASE, may_miss=MAY_MISS):
     sent = [p for phase in phases for p in phase]
     check(len(phases) == 2, f"the peripheral was started twice ({len(phases)})")
-    check(len(received) > 0, f"{source}: heart-rate notifications arrived ({len(received)})")
+    check(len(received) > 0, f"{source}: {what} values arrived ({len(received)})")
     check(
         is_subsequence(received, sent),
-        f"{source}: every heart-rate payload is one the peripheral sent, in order",
+        f"{source}: every {what} payload is one the peripheral sent, in order",
     )
     for i, phase in enumerate(phases, 1):
         got = [p for p in received if p in set(phase)]
-        check(len(got) >= MIN_PER_PHASE, f"{source}: {len(got)} of {len(phase)} values of phase {i} arrived")
+        check(len(got) >= per_phase, f"{source}: {len(got)} of {len(phase)} {what} values of phase {i} arrived")
     check(
-        len(received) >= len(sent) - MAY_MISS,
-        f"{source}: {len(received)} of {len(sent)} sent values arrived (at most {MAY_MISS} missed)",
+        len(received) >= len(sent) - may_miss,
+        f"{source}: {len(received)} of {len(sent)} sent {what} values arrived (at most {may_miss} missed)",
     )
 
 
-def check_probe(rows, address, phases):
+def check_temperatures(received, temp_phases, source):
+    # Indications every 2 s: fewer per phase, and each phase may lose one at
+    # either end.
+    check_payloads(received, temp_phases, source, "temperature", per_phase=1, may_miss=4)
+
+
+def check_probe(rows, address, phases, temp_phases):
     kinds = []
     for r in rows:
         if r.get("event") in ("connected", "disconnected"):
@@ -96,7 +106,7 @@ def check_probe(rows, address, phases):
     )
     connected = [r for r in rows if r.get("event") == "connected"]
     check(
-        all((r.get("address") or "").upper() == address for r in connected) and connected,
+        bool(connected) and all((r.get("address") or "").upper() == address for r in connected),
         f"connected only to the chosen device {address}",
     )
     check(
@@ -109,9 +119,11 @@ def check_probe(rows, address, phases):
     )
     received = [r["payload"] for r in rows if r.get("characteristic") == "2a37"]
     check_payloads(received, phases, "probe")
+    temps = [r["payload"] for r in rows if r.get("characteristic") == "2a1c"]
+    check_temperatures(temps, temp_phases, "probe")
 
 
-def check_headless(rows, phases, out):
+def check_headless(rows, phases, temp_phases, out):
     seq = []
     for r in rows:
         if r.get("type") == "connection":
@@ -131,10 +143,10 @@ def check_headless(rows, phases, out):
         "tech.disconnected cleared after the reconnection",
     )
     check(any(r.get("type") == "summary" for r in rows), "a summary line ended the run (clean SIGTERM)")
-    check_recording(out / "rec", phases)
+    check_recording(out / "rec", phases, temp_phases)
 
 
-def check_recording(rec, phases):
+def check_recording(rec, phases, temp_phases):
     try:
         import pyarrow.ipc as ipc
     except ImportError:
@@ -151,6 +163,8 @@ def check_recording(rec, phases):
     notes = read(sessions[0] / "notifications.arrow").to_pylist()
     received = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a37"]
     check_payloads(received, phases, "notifications.arrow")
+    temps = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a1c"]
+    check_temperatures(temps, temp_phases, "notifications.arrow")
     samples = read(sessions[0] / "samples.arrow").to_pylist()
     hr = [r["value"] for r in samples if r["quantity"] == "heart_rate_bpm"]
     expected = [float(bytes.fromhex(p)[1]) for p in received]
@@ -160,8 +174,9 @@ def check_recording(rec, phases):
 def main():
     out = Path(sys.argv[1])
     address = (out / "hci1-address").read_text().strip().upper()
-    phases = sent_phases(out / "peripheral.log")
+    phases, temp_phases = sent_phases(out / "peripheral.log")
     print(f"     peripheral {address} sent {[len(p) for p in phases]} heart-rate values per phase")
+    print(f"     and {[len(p) for p in temp_phases]} temperatures per phase")
 
     scan = json_lines(out / "scan.out")
     check(
@@ -170,9 +185,9 @@ def main():
     )
     rows = json_lines(out / "vigil.out")
     if any("type" in r for r in rows):
-        check_headless(rows, phases, out)
+        check_headless(rows, phases, temp_phases, out)
     else:
-        check_probe(rows, address, phases)
+        check_probe(rows, address, phases, temp_phases)
     print(f"{len(failures)} failed" if failures else "all checks passed")
     return 1 if failures else 0
 

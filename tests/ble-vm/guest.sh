@@ -32,39 +32,39 @@ mkdir -p /run/dbus /var/lib/dbus
 dbus-uuidgen --ensure
 dbus-daemon --system --fork || fail "dbus-daemon"
 
-addr() { timeout 5 btmgmt --index "$1" info 2>/dev/null | awk '$1 == "addr" {print $2; exit}'; }
+# hciconfig asks the kernel directly (an ioctl): instant, no mgmt timeouts.
+addr() { hciconfig "hci$1" 2>/dev/null | awk '/BD Address:/ {print $3; exit}'; }
+stuck() { dmesg | grep -c "Opcode 0x0c03 failed"; }
 
 # btvirt sometimes leaves one controller uninitialised (address all zeros,
 # kernel: "Opcode 0x0c03 failed: -110"): detect it and start again.
 start_btvirt() {
-    local attempt i a0 a1
+    local attempt i a0 a1 stuck_before
     for attempt in 1 2 3 4 5; do
+        stuck_before=$(stuck)
         btvirt -L -l2 > "$out/btvirt.log" 2>&1 &
         btvirt_pid=$!
         a0=""; a1=""
         for i in $(seq 1 60); do
-            sleep 0.5
-            [ -e /sys/class/bluetooth/hci1 ] || continue
+            sleep 1
             a0=$(addr 0); a1=$(addr 1)
             if [ -n "$a0" ] && [ -n "$a1" ] && [ "$a0" != 00:00:00:00:00:00 ] && [ "$a1" != 00:00:00:00:00:00 ]; then
                 mark "btvirt attempt $attempt: hci0=$a0 hci1=$a1"
                 HCI1_ADDR=$a1
                 return 0
             fi
-            # Both answered but one is all zeros: this attempt is lost.
-            [ "$i" -gt 10 ] && { [ "$a0" = 00:00:00:00:00:00 ] || [ "$a1" = 00:00:00:00:00:00 ]; } && break
+            [ "$(stuck)" -gt "$stuck_before" ] && break
         done
         mark "btvirt attempt $attempt failed: hci0=${a0:-?} hci1=${a1:-?}; restarting it"
         kill "$btvirt_pid" 2>/dev/null; wait "$btvirt_pid" 2>/dev/null
-        for i in $(seq 1 40); do [ -e /sys/class/bluetooth/hci0 ] || break; sleep 0.25; done
+        for i in $(seq 1 40); do [ -e /sys/class/bluetooth/hci0 ] || [ -e /sys/class/bluetooth/hci1 ] || break; sleep 0.25; done
     done
     return 1
 }
 start_btvirt || fail "btvirt never gave two initialised controllers"
 
-bluetoothd=$(ls /usr/libexec/bluetooth/bluetoothd /usr/lib/bluetooth/bluetoothd 2>/dev/null | head -1)
-# -E: the example advertisement uses the `Data` property.
-"$bluetoothd" -n -E ${BLUETOOTHD_DEBUG:+-d} > /tmp/bluetoothd.log 2>&1 &
+bluetoothd=$(ls /usr/libexec/bluetooth/bluetoothd /usr/lib/bluetooth/bluetoothd /usr/sbin/bluetoothd 2>/dev/null | head -1)
+"$bluetoothd" -n ${BLUETOOTHD_DEBUG:+-d} > /tmp/bluetoothd.log 2>&1 &
 for i in $(seq 1 40); do
     busctl_ok=$(dbus-send --system --print-reply --dest=org.bluez /org/bluez/hci1 \
         org.freedesktop.DBus.Properties.Get string:org.bluez.Adapter1 string:Address 2>/dev/null | grep -c variant)
@@ -77,6 +77,11 @@ timeout 10 btmgmt --index 1 power on > /dev/null
 mark "bluetoothd up, both adapters powered"
 
 # --- the peripheral: BlueZ's examples, bound to hci1 ---------------------------
+# The example advertisement carries more than a legacy advertisement's 31
+# bytes (bluetoothd: "Advertising data too long"): its demo manufacturer,
+# service and raw data go, and the name gets shorter.
+# peripheral.py loads the adapted example GATT server and adds a Health
+# Thermometer service to it (indications).
 examples=/usr/share/doc/bluez-test-scripts/examples
 adapt() {
     local src="$examples/$1"
@@ -84,6 +89,8 @@ adapt() {
         -e "s|if GATT_MANAGER_IFACE in props.keys():|if GATT_MANAGER_IFACE in props.keys() and o.endswith('/hci1'):|" \
         -e "s|if LE_ADVERTISING_MANAGER_IFACE in props:|if LE_ADVERTISING_MANAGER_IFACE in props and o.endswith('/hci1'):|" \
         -e "s|^\( *\)properties\['Type'\] = self.ad_type\$|&\n\1properties['Discoverable'] = dbus.Boolean(True)|" \
+        -e "/self.add_manufacturer_data(0xffff/d" -e "/self.add_service_data('9999'/d" -e "/self.add_data(0x26/d" \
+        -e "s|self.add_local_name('TestAdvertisement')|self.add_local_name('Vigil HR')|" \
         > "/tmp/$1"
 }
 adapt example-gatt-server
@@ -95,7 +102,7 @@ grep -q "Discoverable" /tmp/example-advertisement || fail "example-advertisement
 sent() { awk '/^Updating value/ {n++} END {print n+0}' "$out/peripheral.log" 2>/dev/null; }
 start_peripheral() {
     echo "=== peripheral start $1" >> "$out/peripheral.log"
-    python3 -u /tmp/example-gatt-server >> "$out/peripheral.log" 2>&1 &
+    python3 -u /share/peripheral.py /tmp/example-gatt-server >> "$out/peripheral.log" 2>&1 &
     gatt_pid=$!
     python3 -u /tmp/example-advertisement >> "$out/advertisement.log" 2>&1 &
     adv_pid=$!

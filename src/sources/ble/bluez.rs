@@ -26,6 +26,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const GATT_TIMEOUT: Duration = Duration::from_secs(15);
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// HCI's "RSSI not available".
+const RSSI_UNAVAILABLE: i16 = 127;
+
 const MANUFACTURER: u16 = 0x2A29;
 const MODEL: u16 = 0x2A24;
 const FIRMWARE: u16 = 0x2A26;
@@ -144,7 +147,7 @@ pub(super) async fn scan(adapter: &Adapter, timeout: Duration) -> Result<Vec<Sca
         entries.push(ScanEntry {
             name: props.local_name.or(props.advertisement_name),
             address: props.address.to_string().to_ascii_uppercase(),
-            rssi: props.rssi,
+            rssi: props.rssi.filter(|r| *r != RSSI_UNAVAILABLE),
             services,
         });
     }
@@ -234,7 +237,7 @@ impl Target {
                 };
                 let name = props.local_name.as_deref().or(props.advertisement_name.as_deref());
                 if self.matches(props.address, name) {
-                    return Ok((p, props.rssi));
+                    return Ok((p, props.rssi.filter(|r| *r != RSSI_UNAVAILABLE)));
                 }
             }
             Err(AcquireError("the adapter's event stream ended".into()))
@@ -329,6 +332,17 @@ impl Link for BtleLink {
                 }
             }
         }
+        if subscribed.is_empty() {
+            // Nothing to listen to: a sensor whose GATT server is not up yet
+            // (or the wrong device). Staying connected would be a silent
+            // "connection"; drop it and look again later.
+            let _ = tokio::time::timeout(RELEASE_TIMEOUT, p.disconnect()).await;
+            let offered: Vec<String> = services.iter().map(|s| format!("{s:04x}")).collect();
+            return Err(AcquireError(format!(
+                "connected, but it offers none of the characteristics vigil reads (services: {})",
+                offered.join(" ")
+            )));
+        }
         let info = DeviceInfo {
             manufacturer: target.read_string(&p, MANUFACTURER).await,
             model: target.read_string(&p, MODEL).await,
@@ -358,7 +372,9 @@ impl Link for BtleLink {
                     Some(CentralEvent::DeviceDisconnected(id)) if id == c.id => {
                         return LinkEvent::Lost { reason: "link lost".into() };
                     }
-                    Some(CentralEvent::RssiUpdate { id, rssi }) if id == c.id => return LinkEvent::Rssi(rssi),
+                    Some(CentralEvent::RssiUpdate { id, rssi }) if id == c.id && rssi != RSSI_UNAVAILABLE => {
+                        return LinkEvent::Rssi(rssi);
+                    }
                     Some(CentralEvent::StateUpdate(CentralState::PoweredOff)) => {
                         return LinkEvent::Lost { reason: "adapter powered off".into() };
                     }
