@@ -49,9 +49,22 @@ def sent_phases(path):
     return hr, temp
 
 
+def match_positions(needle, haystack):
+    """Positions in haystack of an in-order match of every needle item, or
+    None when needle is not a subsequence of haystack."""
+    positions, start = [], 0
+    for n in needle:
+        try:
+            start = haystack.index(n, start)
+        except ValueError:
+            return None
+        positions.append(start)
+        start += 1
+    return positions
+
+
 def is_subsequence(needle, haystack):
-    it = iter(haystack)
-    return all(any(h == n for h in it) for n in needle)
+    return match_positions(needle, haystack) is not None
 
 
 def json_lines(path):
@@ -72,13 +85,14 @@ def check_payloads(received, phases, source, what="heart-rate", per_phase=MIN_PE
     sent = [p for phase in phases for p in phase]
     check(len(phases) == 2, f"the peripheral was started twice ({len(phases)})")
     check(len(received) > 0, f"{source}: {what} values arrived ({len(received)})")
-    check(
-        is_subsequence(received, sent),
-        f"{source}: every {what} payload is one the peripheral sent, in order",
-    )
+    positions = match_positions(received, sent)
+    check(positions is not None, f"{source}: every {what} payload is one the peripheral sent, in order")
+    positions = positions or []
+    end = 0
     for i, phase in enumerate(phases, 1):
-        got = [p for p in received if p in set(phase)]
-        check(len(got) >= per_phase, f"{source}: {len(got)} of {len(phase)} {what} values of phase {i} arrived")
+        begin, end = end, end + len(phase)
+        got = sum(1 for p in positions if begin <= p < end)
+        check(got >= per_phase, f"{source}: {got} of the {len(phase)} {what} values sent in phase {i} arrived")
     check(
         len(received) >= len(sent) - may_miss,
         f"{source}: {len(received)} of {len(sent)} sent {what} values arrived (at most {may_miss} missed)",

@@ -133,7 +133,6 @@ pub(super) async fn scan(adapter: &Adapter, timeout: Duration) -> Result<Vec<Sca
     ensure_scanning(adapter, filter).await.map_err(|e| classify("starting a scan", &e))?;
     tokio::time::sleep(timeout).await;
     let peripherals = adapter.peripherals().await.map_err(|e| classify("listing scanned devices", &e))?;
-    let _ = adapter.stop_scan().await;
     let mut entries = Vec::new();
     for p in peripherals {
         let Ok(Some(props)) = p.properties().await else {
@@ -151,6 +150,8 @@ pub(super) async fn scan(adapter: &Adapter, timeout: Duration) -> Result<Vec<Sca
             services,
         });
     }
+    // Only now: BlueZ drops the RSSI of every device when discovery stops.
+    let _ = adapter.stop_scan().await;
     entries.sort_by(|a, b| b.rssi.cmp(&a.rssi).then_with(|| a.address.cmp(&b.address)));
     Ok(entries)
 }
