@@ -157,6 +157,19 @@ before=$(sent)
 start_peripheral 2
 wait_sent $((before + PHASE_SAMPLES)) 150 || mark "WARNING: only $(( $(sent) - before )) values sent after coming back"
 mark "phase 2: $(( $(sent) - before )) heart-rate values sent after coming back"
+
+# Phase 3: the peripheral's programs stop but the radio link stays up, so
+# the stream goes quiet while "connected": vigil's staleness watchdog must
+# drop the link and re-acquire the device once it is back.
+if [ "${STALE_PHASE:-1}" = 1 ]; then
+    stop_peripheral
+    mark "peripheral stopped with the link up (stream goes quiet)"
+    sleep "$AWAY_SECONDS"
+    before=$(sent)
+    start_peripheral 3
+    wait_sent $((before + PHASE_SAMPLES)) 150 || mark "WARNING: only $(( $(sent) - before )) values sent after the stale phase"
+    mark "phase 3: $(( $(sent) - before )) heart-rate values sent after the quiet spell"
+fi
 sleep 1
 
 kill -TERM "$vigil_pid" 2>/dev/null
