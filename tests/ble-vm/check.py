@@ -202,6 +202,31 @@ def check_recording(rec, phases, temp_phases):
     check(hr == expected, f"samples.arrow heart_rate_bpm equals the notified bpm ({len(hr)} samples)")
 
 
+SETUP_ERRORS = {
+    "no-bluez": "BlueZ is not running",
+    "no-adapter": "no Bluetooth adapter found",
+    "powered-off": "is powered off",
+    "permission": "permission denied",
+}
+
+
+def check_setup_errors(out):
+    """Unusable Bluetooth: one sentence saying what to do, a non-zero exit,
+    no panic."""
+    for name, phrase in SETUP_ERRORS.items():
+        path = out / f"setup-{name}.err"
+        if not path.exists():
+            check(False, f"setup error case {name} ran")
+            continue
+        lines = path.read_text(errors="replace").splitlines()
+        status = lines[-1] if lines else ""
+        said = [l for l in lines[:-1] if phrase in l]
+        check(
+            status not in ("exit 0", "") and bool(said) and not any("panicked" in l for l in lines),
+            f"{name}: exits non-zero saying `{phrase}`: {said[0].strip() if said else lines[:-1]}",
+        )
+
+
 def main():
     out = Path(sys.argv[1])
     address = (out / "hci1-address").read_text().strip().upper()
@@ -214,6 +239,7 @@ def main():
         any(r.get("address", "").upper() == address and "0x180D" in r.get("services", []) for r in scan),
         f"scan lists {address} with the Heart Rate service",
     )
+    check_setup_errors(out)
     rows = json_lines(out / "vigil.out")
     if any("type" in r for r in rows):
         check_headless(rows, phases, temp_phases, out)

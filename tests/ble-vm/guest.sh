@@ -32,6 +32,26 @@ mkdir -p /run/dbus /var/lib/dbus
 dbus-uuidgen --ensure
 dbus-daemon --system --fork || fail "dbus-daemon"
 
+scan_cmd=${VIGIL_BLE_SCAN_CMD//\{ADDR\}/}
+# What vigil says when Bluetooth is unusable: one sentence, non-zero exit.
+setup_error() { # $1 = case name; the rest = how to run the scan
+    local name=$1
+    shift
+    "$@" > "$out/setup-$name.out" 2> "$out/setup-$name.err"
+    echo "exit $?" >> "$out/setup-$name.err"
+    mark "setup error case $name: $(grep -v '^exit' "$out/setup-$name.err" | tail -1)"
+}
+bluetoothd=$(ls /usr/libexec/bluetooth/bluetoothd /usr/lib/bluetooth/bluetoothd /usr/sbin/bluetoothd 2>/dev/null | head -1)
+bluez_up() {
+    dbus-send --system --print-reply --dest=org.bluez / org.freedesktop.DBus.ObjectManager.GetManagedObjects > /dev/null 2>&1
+}
+setup_error no-bluez bash -c "$scan_cmd"
+"$bluetoothd" -n > /tmp/bluetoothd-early.log 2>&1 &
+early_pid=$!
+for i in $(seq 1 40); do bluez_up && break; sleep 0.5; done
+setup_error no-adapter bash -c "$scan_cmd"
+kill "$early_pid"; wait "$early_pid" 2>/dev/null
+
 # hciconfig asks the kernel directly (an ioctl): instant, no mgmt timeouts.
 addr() { hciconfig "hci$1" 2>/dev/null | awk '/BD Address:/ {print $3; exit}'; }
 stuck() { dmesg | grep -c "Opcode 0x0c03 failed"; }
@@ -63,7 +83,6 @@ start_btvirt() {
 }
 start_btvirt || fail "btvirt never gave two initialised controllers"
 
-bluetoothd=$(ls /usr/libexec/bluetooth/bluetoothd /usr/lib/bluetooth/bluetoothd /usr/sbin/bluetoothd 2>/dev/null | head -1)
 "$bluetoothd" -n ${BLUETOOTHD_DEBUG:+-d} > /tmp/bluetoothd.log 2>&1 &
 for i in $(seq 1 40); do
     busctl_ok=$(dbus-send --system --print-reply --dest=org.bluez /org/bluez/hci1 \
@@ -72,8 +91,11 @@ for i in $(seq 1 40); do
     sleep 0.5
 done
 [ "$busctl_ok" = 1 ] || fail "bluetoothd did not publish hci1"
+timeout 10 btmgmt --index 0 power off > /dev/null
+setup_error powered-off bash -c "$scan_cmd"
 timeout 10 btmgmt --index 0 power on > /dev/null
 timeout 10 btmgmt --index 1 power on > /dev/null
+setup_error permission setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "$scan_cmd"
 mark "bluetoothd up, both adapters powered"
 
 # --- the peripheral: BlueZ's examples, bound to hci1 ---------------------------
@@ -133,7 +155,6 @@ start_peripheral 1
 
 # --- vigil ---------------------------------------------------------------------
 echo "$HCI1_ADDR" > "$out/hci1-address"
-scan_cmd=${VIGIL_BLE_SCAN_CMD//\{ADDR\}/$HCI1_ADDR}
 mark "scan: $scan_cmd"
 bash -c "$scan_cmd" > "$out/scan.out" 2> "$out/scan.err"
 mark "scan exit status $?"

@@ -56,7 +56,14 @@ fn classify_text(context: &'static str, display: &str, debug: &str) -> BleError 
     let has = |needle: &str| debug.contains(needle) || display.contains(needle);
     if has("AccessDenied") || has("NotPermitted") || has("Permission denied") || has("NotAuthorized") {
         BleError::PermissionDenied { detail }
-    } else if has("ServiceUnknown") || has("org.bluez was not provided") || has("NameHasNoOwner") {
+    } else if has("ServiceUnknown")
+        || has("org.bluez was not provided")
+        || has("NameHasNoOwner")
+        // D-Bus tried to start bluetoothd on demand and that failed (no
+        // systemd, or the unit disabled).
+        || has("DBus.Error.Spawn")
+        || has("dbus-org.bluez.service")
+    {
         BleError::NoBluez { detail }
     } else if has("DBus.Error.FileNotFound") || has("NoServer") || has("system_bus_socket") || has("Connection refused")
     {
@@ -82,6 +89,9 @@ pub(super) async fn open_adapter() -> Result<Adapter, BleError> {
     for adapter in adapters {
         let info = adapter.adapter_info().await.map_err(|e| classify("reading adapter info", &e))?;
         named.push((adapter_name(&info).to_owned(), adapter));
+    }
+    if named.is_empty() {
+        return Err(BleError::NoAdapter);
     }
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let wanted = std::env::var(ADAPTER_ENV).ok().filter(|w| !w.is_empty());
@@ -406,6 +416,8 @@ mod tests {
             classify_text("x", "The name org.bluez was not provided", no_bluez),
             BleError::NoBluez { .. }
         ));
+        let spawn = "Other(DbusError(D-Bus error: Launch helper exited with unknown return code 1 (org.freedesktop.DBus.Error.Spawn.ChildExited)))";
+        assert!(matches!(classify_text("x", "Launch helper exited", spawn), BleError::NoBluez { .. }));
         let denied = "Other(DbusError(D-Bus error: Rejected send message (org.freedesktop.DBus.Error.AccessDenied)))";
         assert!(matches!(classify_text("x", "Rejected send message", denied), BleError::PermissionDenied { .. }));
         let not_ready = "Other(DbusError(D-Bus error: Resource Not Ready (org.bluez.Error.NotReady)))";
