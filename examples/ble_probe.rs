@@ -75,8 +75,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn probe() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "vigil=info".into()))
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -95,7 +95,19 @@ timeout 10 btmgmt --index 0 power off > /dev/null
 setup_error powered-off bash -c "$scan_cmd"
 timeout 10 btmgmt --index 0 power on > /dev/null
 timeout 10 btmgmt --index 1 power on > /dev/null
+# Debian lets every user talk to BlueZ; distributions that restrict it do so
+# with a D-Bus policy like this one.
+mkdir -p /etc/dbus-1/system.d
+cat > /etc/dbus-1/system.d/zz-vigil-test-deny.conf <<'POLICY'
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><policy user="nobody"><deny send_destination="org.bluez"/></policy></busconfig>
+POLICY
+reload_dbus() { dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig > /dev/null; }
+reload_dbus
 setup_error permission setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "$scan_cmd"
+rm -f /etc/dbus-1/system.d/zz-vigil-test-deny.conf
+reload_dbus
 mark "bluetoothd up, both adapters powered"
 
 # --- the peripheral: BlueZ's examples, bound to hci1 ---------------------------
