@@ -55,6 +55,9 @@ fn classify_text(context: &'static str, display: &str, debug: &str) -> BleError 
     let detail = display.to_owned();
     let has = |needle: &str| debug.contains(needle) || display.contains(needle);
     if has("AccessDenied") || has("NotPermitted") || has("Permission denied") || has("NotAuthorized") {
+        // D-Bus appends the whole matched rule to "Rejected send message";
+        // the first clause is what a user can read.
+        let detail = detail.split([',', ';']).next().unwrap_or_default().trim().to_owned();
         BleError::PermissionDenied { detail }
     } else if has("ServiceUnknown")
         || has("org.bluez was not provided")
@@ -419,7 +422,9 @@ mod tests {
         let spawn = "Other(DbusError(D-Bus error: Launch helper exited with unknown return code 1 (org.freedesktop.DBus.Error.Spawn.ChildExited)))";
         assert!(matches!(classify_text("x", "Launch helper exited", spawn), BleError::NoBluez { .. }));
         let denied = "Other(DbusError(D-Bus error: Rejected send message (org.freedesktop.DBus.Error.AccessDenied)))";
-        assert!(matches!(classify_text("x", "Rejected send message", denied), BleError::PermissionDenied { .. }));
+        let long = "Rejected send message, 3 matched rules; type=\"method_call\", sender=\":1.9\"";
+        let e = classify_text("x", long, denied);
+        assert!(matches!(&e, BleError::PermissionDenied { detail } if detail == "Rejected send message"), "{e}");
         let not_ready = "Other(DbusError(D-Bus error: Resource Not Ready (org.bluez.Error.NotReady)))";
         assert!(matches!(classify_text("x", "Resource Not Ready", not_ready), BleError::PoweredOff { .. }));
         let other = classify_text("starting a scan", "Operation failed", "Other(Failed)");
