@@ -1,1 +1,12 @@
-fn main() {}
+//! vigil's benchmark harness: one criterion binary, one module per stage.
+//!
+//! Run all with `cargo bench`, or one group with e.g.
+//! `cargo bench --bench vigil -- pipeline`.
+
+use criterion::{criterion_group, criterion_main};
+
+mod gatt;
+mod pipeline;
+
+criterion_group!(benches, gatt::benches, pipeline::benches);
+criterion_main!(benches);

@@ -1,25 +1,1133 @@
-//! Configuration. PLACEHOLDER until branch `alarms` (issue 3) is merged.
+//! Configuration: the alarm limits and a few session settings, validated once
+//! into typed values.
+//!
+//! Layering: a TOML file (`--config`) overrides the built-in defaults key by
+//! key (a table that is present but partial keeps the defaults of the keys it
+//! omits); the command line over the file is the CLI's job. Unknown keys are
+//! rejected, and every error names the file, the line and the key.
+//!
+//! Durations are written in seconds with an `_s` suffix, thresholds with their
+//! unit (`above_bpm`, `from_celsius`, `below_pct`, …), so a file reads without
+//! a manual. [`default_toml`] prints the defaults, with their clinical source,
+//! as a file that loads back to exactly [`Config::default`].
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::alarms::AlarmConfig;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+use crate::history::MAX_WINDOW;
+use crate::model::{Condition, Priority};
+
+/// Everything a config file can set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub alarms: AlarmConfig,
+    pub dashboard: DashboardConfig,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}: configuration files are not yet supported")]
-pub struct ConfigError(String);
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Width of the recent-window charts when the dashboard opens.
+    #[serde(rename = "window_s", with = "secs")]
+    pub window: Duration,
+}
 
-impl Config {
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Err(ConfigError(path.display().to_string()))
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self { window: Duration::from_secs(10 * 60) }
     }
 }
 
+/// The alarm rules of DESIGN.md's table, one table per condition.
+///
+/// `tech.recording` and `tech.stalled` are not configurable: they are high
+/// priority at once, because each means vigil itself is failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlarmConfig {
+    /// How long the audio pause silences the audible signal.
+    #[serde(rename = "audio_pause_s", with = "secs")]
+    pub audio_pause: Duration,
+    pub hr_high: HrHigh,
+    pub hr_low: HrLow,
+    pub hr_rise: HrRise,
+    pub temp_high: TempHigh,
+    pub temp_rise: TempRise,
+    pub spo2_low: Spo2Low,
+    pub bp_high: BpHigh,
+    pub tech_stale: TechStale,
+    pub tech_disconnected: TechDisconnected,
+    pub tech_no_contact: TechNoContact,
+    pub tech_invalid: TechInvalid,
+    pub tech_battery_low: TechBatteryLow,
+}
+
+impl Default for AlarmConfig {
+    fn default() -> Self {
+        Self {
+            audio_pause: Duration::from_secs(120),
+            hr_high: HrHigh::default(),
+            hr_low: HrLow::default(),
+            hr_rise: HrRise::default(),
+            temp_high: TempHigh::default(),
+            temp_rise: TempRise::default(),
+            spo2_low: Spo2Low::default(),
+            bp_high: BpHigh::default(),
+            tech_stale: TechStale::default(),
+            tech_disconnected: TechDisconnected::default(),
+            tech_no_contact: TechNoContact::default(),
+            tech_invalid: TechInvalid::default(),
+            tech_battery_low: TechBatteryLow::default(),
+        }
+    }
+}
+
+/// One level of a threshold rule, unit-free: what the engine works with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub threshold: f64,
+    pub onset: Duration,
+}
+
+/// Which side of a threshold is abnormal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `value > threshold`
+    Above,
+    /// `value >= threshold`
+    AtLeast,
+    /// `value < threshold`
+    Below,
+    /// `value <= threshold`
+    AtMost,
+}
+
+impl Direction {
+    /// Whether `value` is abnormal with respect to `threshold`. NaN never is.
+    #[inline]
+    #[must_use]
+    pub fn beyond(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Direction::Above => value > threshold,
+            Direction::AtLeast => value >= threshold,
+            Direction::Below => value < threshold,
+            Direction::AtMost => value <= threshold,
+        }
+    }
+
+    /// Whether higher values are worse (the order limits must follow).
+    #[must_use]
+    pub const fn rising(self) -> bool {
+        matches!(self, Direction::Above | Direction::AtLeast)
+    }
+
+    /// The threshold moved back by the clear hysteresis.
+    #[must_use]
+    pub fn relaxed(self, threshold: f64, hysteresis: f64) -> f64 {
+        if self.rising() { threshold - hysteresis } else { threshold + hysteresis }
+    }
+
+    #[must_use]
+    pub const fn symbol(self) -> &'static str {
+        match self {
+            Direction::Above => ">",
+            Direction::AtLeast => "≥",
+            Direction::Below => "<",
+            Direction::AtMost => "≤",
+        }
+    }
+}
+
+/// A multi-level threshold rule as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThresholdView {
+    pub enabled: bool,
+    pub direction: Direction,
+    /// Indexed by priority: low, medium, high.
+    pub levels: [Option<Level>; 3],
+    pub hysteresis: f64,
+    pub escalate_after: Option<Duration>,
+    /// Unit for messages (`bpm`, `°C`, `%`).
+    pub unit: &'static str,
+}
+
+/// Defines a threshold level type whose threshold key names its unit.
+macro_rules! level_type {
+    ($(#[$meta:meta])* $name:ident, $key:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[serde(rename = $key)]
+            pub threshold: f64,
+            /// How long the condition must hold before the alarm is active.
+            #[serde(rename = "for_s", with = "secs")]
+            pub onset: Duration,
+        }
+
+        impl $name {
+            const fn new(threshold: f64, onset_s: u64) -> Self {
+                Self { threshold, onset: Duration::from_secs(onset_s) }
+            }
+
+            fn level(self) -> Level {
+                Level { threshold: self.threshold, onset: self.onset }
+            }
+        }
+    };
+}
+
+level_type!(
+    /// `value > above_bpm` for `for_s`.
+    AboveBpm,
+    "above_bpm"
+);
+level_type!(
+    /// `value < below_bpm` for `for_s`.
+    BelowBpm,
+    "below_bpm"
+);
+level_type!(
+    /// `heart rate - baseline >= rise_bpm` for `for_s`.
+    RiseBpm,
+    "rise_bpm"
+);
+level_type!(
+    /// `value >= from_celsius` for `for_s`.
+    FromCelsius,
+    "from_celsius"
+);
+level_type!(
+    /// `value < below_pct` for `for_s`.
+    BelowPct,
+    "below_pct"
+);
+
+/// Defines a condition with up to three threshold levels, a clear
+/// hysteresis whose key names its unit, and optional escalation by time.
+macro_rules! threshold_condition {
+    (
+        $(#[$meta:meta])* $name:ident, $level:ident, $direction:expr, $unit:literal, $hyst_key:literal,
+        default { low: $low:expr, medium: $medium:expr, high: $high:expr, hysteresis: $hyst:expr }
+        $(, extra { $($(#[$fmeta:meta])* $field:ident : $fty:ty = $fdefault:expr),* $(,)? })?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            /// `false` turns the condition off for the session.
+            pub enabled: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub low: Option<$level>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub medium: Option<$level>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub high: Option<$level>,
+            /// How far back past the threshold the value must go to clear.
+            #[serde(rename = $hyst_key)]
+            pub hysteresis: f64,
+            /// Raise the priority one step each time the alarm stays
+            /// unacknowledged this long (off when absent).
+            #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+            pub escalate_after: Option<Duration>,
+            $($($(#[$fmeta])* pub $field: $fty,)*)?
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self {
+                    enabled: true,
+                    low: $low,
+                    medium: $medium,
+                    high: $high,
+                    hysteresis: $hyst,
+                    escalate_after: None,
+                    $($($field: $fdefault,)*)?
+                }
+            }
+        }
+
+        impl $name {
+            #[must_use]
+            pub fn view(&self) -> ThresholdView {
+                ThresholdView {
+                    enabled: self.enabled,
+                    direction: $direction,
+                    levels: [self.low.map($level::level), self.medium.map($level::level), self.high.map($level::level)],
+                    hysteresis: self.hysteresis,
+                    escalate_after: self.escalate_after,
+                    unit: $unit,
+                }
+            }
+
+            fn slot(&mut self, priority: Priority) -> &mut Option<$level> {
+                match priority {
+                    Priority::Low => &mut self.low,
+                    Priority::Medium => &mut self.medium,
+                    Priority::High => &mut self.high,
+                }
+            }
+        }
+    };
+}
+
+threshold_condition!(
+    /// `hr.high`: tachycardia.
+    HrHigh, AboveBpm, Direction::Above, "bpm", "hysteresis_bpm",
+    default {
+        low: Some(AboveBpm::new(100.0, 60)),
+        medium: Some(AboveBpm::new(120.0, 30)),
+        high: Some(AboveBpm::new(140.0, 15)),
+        hysteresis: 5.0
+    }
+);
+
+threshold_condition!(
+    /// `hr.low`: bradycardia.
+    HrLow, BelowBpm, Direction::Below, "bpm", "hysteresis_bpm",
+    default {
+        low: None,
+        medium: Some(BelowBpm::new(45.0, 30)),
+        high: Some(BelowBpm::new(40.0, 15)),
+        hysteresis: 5.0
+    }
+);
+
+threshold_condition!(
+    /// `hr.rise`: heart rate above the session's baseline.
+    HrRise, RiseBpm, Direction::AtLeast, "bpm over baseline", "hysteresis_bpm",
+    default {
+        low: Some(RiseBpm::new(30.0, 60)),
+        medium: None,
+        high: None,
+        hysteresis: 5.0
+    },
+    extra {
+        /// The `baseline` action averages the valid heart rate of this
+        /// window; without one, the first window of valid data is the baseline.
+        #[serde(rename = "baseline_window_s", with = "secs")]
+        baseline_window: Duration = Duration::from_secs(5 * 60),
+    }
+);
+
+threshold_condition!(
+    /// `temp.high`: hyperthermia, body temperature only.
+    TempHigh, FromCelsius, Direction::AtLeast, "°C", "hysteresis_celsius",
+    default {
+        low: Some(FromCelsius::new(38.0, 60)),
+        medium: Some(FromCelsius::new(38.5, 120)),
+        high: Some(FromCelsius::new(39.0, 30)),
+        hysteresis: 0.2
+    }
+);
+
+threshold_condition!(
+    /// `spo2.low`: desaturation.
+    Spo2Low, BelowPct, Direction::Below, "%", "hysteresis_pct",
+    default {
+        low: Some(BelowPct::new(94.0, 30)),
+        medium: Some(BelowPct::new(90.0, 15)),
+        high: Some(BelowPct::new(85.0, 10)),
+        hysteresis: 1.0
+    }
+);
+
+/// `temp.rise`: body or skin temperature rose by `rise_celsius` over its
+/// lowest value within the last `within_s`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TempRise {
+    pub enabled: bool,
+    pub priority: Priority,
+    pub rise_celsius: f64,
+    #[serde(rename = "within_s", with = "secs")]
+    pub within: Duration,
+    /// DESIGN.md gives none; a small value stops flapping on sensor noise.
+    pub hysteresis_celsius: f64,
+    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<Duration>,
+}
+
+impl Default for TempRise {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            priority: Priority::Medium,
+            rise_celsius: 0.5,
+            within: Duration::from_secs(30 * 60),
+            hysteresis_celsius: 0.0,
+            escalate_after: None,
+        }
+    }
+}
+
+/// One `bp.high` level: either limit exceeded by a reading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BpLevel {
+    pub systolic_above_mmhg: f64,
+    pub diastolic_above_mmhg: f64,
+}
+
+/// `bp.high`: judged per reading (no onset, no hysteresis); the alarm holds
+/// until a reading below the limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BpHigh {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub medium: Option<BpLevel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<BpLevel>,
+    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<Duration>,
+}
+
+impl Default for BpHigh {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            medium: Some(BpLevel { systolic_above_mmhg: 160.0, diastolic_above_mmhg: 100.0 }),
+            high: Some(BpLevel { systolic_above_mmhg: 180.0, diastolic_above_mmhg: 110.0 }),
+            escalate_after: None,
+        }
+    }
+}
+
+/// `tech.stale`: no data for S = max(`min_s`, `interval_factor` × expected
+/// interval) is low priority, for `medium_factor` × S medium.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TechStale {
+    pub enabled: bool,
+    #[serde(rename = "min_s", with = "secs")]
+    pub min: Duration,
+    pub interval_factor: f64,
+    pub medium_factor: f64,
+    /// Assumed notification interval of a device without a profile, until
+    /// it is learned from the device's notifications.
+    #[serde(rename = "default_interval_s", with = "secs")]
+    pub default_interval: Duration,
+}
+
+impl Default for TechStale {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min: Duration::from_secs(5),
+            interval_factor: 3.0,
+            medium_factor: 3.0,
+            default_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Defines a single-level technical condition: a priority, an onset delay
+/// and optional escalation by time.
+macro_rules! technical_condition {
+    ($(#[$meta:meta])* $name:ident, $priority:expr, $onset:expr, $escalate:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            pub enabled: bool,
+            pub priority: Priority,
+            #[serde(rename = "for_s", with = "secs")]
+            pub onset: Duration,
+            #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+            pub escalate_after: Option<Duration>,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { enabled: true, priority: $priority, onset: $onset, escalate_after: $escalate }
+            }
+        }
+    };
+}
+
+technical_condition!(
+    /// `tech.disconnected`: medium at once, high after 60 s unacknowledged.
+    TechDisconnected,
+    Priority::Medium,
+    Duration::ZERO,
+    Some(Duration::from_secs(60))
+);
+technical_condition!(
+    /// `tech.no_contact`: the strap reports no skin contact.
+    TechNoContact,
+    Priority::Medium,
+    Duration::from_secs(10),
+    None
+);
+technical_condition!(
+    /// `tech.invalid`: the sensor sent "no valid measurement" or an
+    /// impossible value. Not in DESIGN.md's table: medium like
+    /// `tech.no_contact` (the parameter is not being monitored), at once.
+    TechInvalid,
+    Priority::Medium,
+    Duration::ZERO,
+    None
+);
+
+/// `tech.battery_low`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TechBatteryLow {
+    pub enabled: bool,
+    pub priority: Priority,
+    pub at_or_below_pct: f64,
+}
+
+impl Default for TechBatteryLow {
+    fn default() -> Self {
+        Self { enabled: true, priority: Priority::Low, at_or_below_pct: 10.0 }
+    }
+}
+
+/// A limit that is out of order or out of range: the dotted key and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct LimitError {
+    /// Dotted config key, e.g. `alarms.hr_high.medium.above_bpm`.
+    pub key: String,
+    pub message: String,
+}
+
+impl LimitError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { key: key.into(), message: message.into() }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad TOML, an unknown key, or a value of the wrong type.
+    #[error("{}: {message}", Location { path, line: *line, column: *column, key: key.as_deref() })]
+    Parse { path: PathBuf, line: Option<usize>, column: Option<usize>, key: Option<String>, message: String },
+    /// Well-formed, but a limit is out of order or out of range.
+    #[error("{}: {message}", Location { path, line: *line, column: None, key: Some(key) })]
+    Invalid { path: PathBuf, line: Option<usize>, key: String, message: String },
+}
+
+/// `file:line:column: key `k``, for error messages.
+struct Location<'a> {
+    path: &'a Path,
+    line: Option<usize>,
+    column: Option<usize>,
+    key: Option<&'a str>,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if let Some(key) = self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Read and validate a config file; keys it omits keep their defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Parse and validate `text`; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| parse_error(text, origin, &e))?;
+        config.validate().map_err(|e| ConfigError::Invalid {
+            path: origin.to_owned(),
+            line: locate_key(text, &e.key),
+            key: e.key,
+            message: e.message,
+        })?;
+        Ok(config)
+    }
+
+    /// Check every limit for range and order.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        let w = self.dashboard.window;
+        if w < Duration::from_secs(10) || w > MAX_WINDOW {
+            return Err(LimitError::new(
+                "dashboard.window_s",
+                format!("must be between 10 and {} s", MAX_WINDOW.as_secs()),
+            ));
+        }
+        self.alarms.validate()
+    }
+}
+
+impl AlarmConfig {
+    /// Check every limit for range and order (low < medium < high for
+    /// rising limits, the reverse for falling ones).
+    pub fn validate(&self) -> Result<(), LimitError> {
+        if self.audio_pause.is_zero() {
+            return Err(LimitError::new("alarms.audio_pause_s", "must be more than 0"));
+        }
+        check_threshold("alarms.hr_high", &self.hr_high.view(), 1.0..=300.0)?;
+        check_threshold("alarms.hr_low", &self.hr_low.view(), 1.0..=300.0)?;
+        check_threshold("alarms.hr_rise", &self.hr_rise.view(), 1.0..=200.0)?;
+        check_threshold("alarms.temp_high", &self.temp_high.view(), 30.0..=45.0)?;
+        check_threshold("alarms.spo2_low", &self.spo2_low.view(), 50.0..=100.0)?;
+        if self.hr_rise.baseline_window < Duration::from_secs(10) {
+            return Err(LimitError::new("alarms.hr_rise.baseline_window_s", "must be at least 10 s"));
+        }
+        let r = &self.temp_rise;
+        if !(r.rise_celsius.is_finite() && r.rise_celsius > 0.0 && r.rise_celsius <= 10.0) {
+            return Err(LimitError::new("alarms.temp_rise.rise_celsius", "must be between 0 and 10 °C"));
+        }
+        if !(r.hysteresis_celsius.is_finite() && r.hysteresis_celsius >= 0.0 && r.hysteresis_celsius < r.rise_celsius) {
+            return Err(LimitError::new(
+                "alarms.temp_rise.hysteresis_celsius",
+                "must be at least 0 and less than rise_celsius",
+            ));
+        }
+        if r.within < Duration::from_secs(60) || r.within > Duration::from_secs(6 * 3600) {
+            return Err(LimitError::new("alarms.temp_rise.within_s", "must be between 60 s and 6 h"));
+        }
+        self.validate_bp()?;
+        let s = &self.tech_stale;
+        if s.min.is_zero() {
+            return Err(LimitError::new("alarms.tech_stale.min_s", "must be more than 0"));
+        }
+        if !(s.interval_factor.is_finite() && s.interval_factor >= 1.0) {
+            return Err(LimitError::new("alarms.tech_stale.interval_factor", "must be at least 1"));
+        }
+        if !(s.medium_factor.is_finite() && s.medium_factor > 1.0) {
+            return Err(LimitError::new("alarms.tech_stale.medium_factor", "must be more than 1"));
+        }
+        if s.default_interval.is_zero() {
+            return Err(LimitError::new("alarms.tech_stale.default_interval_s", "must be more than 0"));
+        }
+        let b = self.tech_battery_low.at_or_below_pct;
+        if !(0.0..=100.0).contains(&b) {
+            return Err(LimitError::new("alarms.tech_battery_low.at_or_below_pct", "must be between 0 and 100"));
+        }
+        for (key, after) in [
+            ("alarms.hr_high", self.hr_high.escalate_after),
+            ("alarms.hr_low", self.hr_low.escalate_after),
+            ("alarms.hr_rise", self.hr_rise.escalate_after),
+            ("alarms.temp_high", self.temp_high.escalate_after),
+            ("alarms.temp_rise", self.temp_rise.escalate_after),
+            ("alarms.spo2_low", self.spo2_low.escalate_after),
+            ("alarms.bp_high", self.bp_high.escalate_after),
+            ("alarms.tech_disconnected", self.tech_disconnected.escalate_after),
+            ("alarms.tech_no_contact", self.tech_no_contact.escalate_after),
+            ("alarms.tech_invalid", self.tech_invalid.escalate_after),
+        ] {
+            if after.is_some_and(|d| d.is_zero()) {
+                return Err(LimitError::new(
+                    format!("{key}.escalate_after_s"),
+                    "must be more than 0 (omit it to turn escalation off)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_bp(&self) -> Result<(), LimitError> {
+        let bp = &self.bp_high;
+        for (name, level) in [("medium", bp.medium), ("high", bp.high)] {
+            if let Some(l) = level {
+                for (field, v) in
+                    [("systolic_above_mmhg", l.systolic_above_mmhg), ("diastolic_above_mmhg", l.diastolic_above_mmhg)]
+                {
+                    if !(v.is_finite() && (40.0..=300.0).contains(&v)) {
+                        return Err(LimitError::new(
+                            format!("alarms.bp_high.{name}.{field}"),
+                            format!("{v} mmHg is outside 40–300 mmHg"),
+                        ));
+                    }
+                }
+            }
+        }
+        if let (Some(m), Some(h)) = (bp.medium, bp.high) {
+            if h.systolic_above_mmhg <= m.systolic_above_mmhg {
+                return Err(LimitError::new(
+                    "alarms.bp_high.high.systolic_above_mmhg",
+                    format!(
+                        "high ({} mmHg) must be above medium ({} mmHg)",
+                        h.systolic_above_mmhg, m.systolic_above_mmhg
+                    ),
+                ));
+            }
+            if h.diastolic_above_mmhg <= m.diastolic_above_mmhg {
+                return Err(LimitError::new(
+                    "alarms.bp_high.high.diastolic_above_mmhg",
+                    format!(
+                        "high ({} mmHg) must be above medium ({} mmHg)",
+                        h.diastolic_above_mmhg, m.diastolic_above_mmhg
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The threshold rule of a condition that has one (`None` for
+    /// `temp.rise`, `bp.high` and the technical conditions).
+    #[must_use]
+    pub fn threshold(&self, condition: Condition) -> Option<ThresholdView> {
+        Some(match condition {
+            Condition::HrHigh => self.hr_high.view(),
+            Condition::HrLow => self.hr_low.view(),
+            Condition::HrRise => self.hr_rise.view(),
+            Condition::TempHigh => self.temp_high.view(),
+            Condition::Spo2Low => self.spo2_low.view(),
+            _ => return None,
+        })
+    }
+
+    /// Change one limit (the operator's `limit` action). The changed
+    /// configuration is validated as a whole; on error nothing changes.
+    ///
+    /// For `bp.high` the value is the systolic limit; for `temp.rise` the
+    /// rise in °C; for `tech.battery_low` the percentage.
+    pub fn set_limit(&mut self, condition: Condition, priority: Priority, value: f64) -> Result<(), LimitError> {
+        let key = config_key(condition);
+        let level_key = format!("{key}.{}", priority.as_str());
+        if !value.is_finite() {
+            return Err(LimitError::new(level_key, "the value must be a finite number"));
+        }
+        let mut changed = self.clone();
+        let missing = || LimitError::new(level_key.clone(), format!("{condition} has no {priority} limit"));
+        match condition {
+            Condition::HrHigh => changed.hr_high.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::HrLow => changed.hr_low.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::HrRise => changed.hr_rise.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::TempHigh => changed.temp_high.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::Spo2Low => changed.spo2_low.slot(priority).as_mut().ok_or_else(missing)?.threshold = value,
+            Condition::TempRise if priority == changed.temp_rise.priority => changed.temp_rise.rise_celsius = value,
+            Condition::BpHigh => {
+                let level = match priority {
+                    Priority::Medium => changed.bp_high.medium.as_mut(),
+                    Priority::High => changed.bp_high.high.as_mut(),
+                    Priority::Low => None,
+                };
+                level.ok_or_else(missing)?.systolic_above_mmhg = value;
+            }
+            Condition::TechBatteryLow if priority == changed.tech_battery_low.priority => {
+                changed.tech_battery_low.at_or_below_pct = value;
+            }
+            Condition::TempRise | Condition::TechBatteryLow => return Err(missing()),
+            _ => {
+                return Err(LimitError::new(key, format!("{condition} has no adjustable limit")));
+            }
+        }
+        changed.validate()?;
+        *self = changed;
+        Ok(())
+    }
+}
+
+/// The config table of a condition (`hr.high` → `alarms.hr_high`).
+#[must_use]
+pub fn config_key(condition: Condition) -> String {
+    format!("alarms.{}", condition.as_str().replace('.', "_"))
+}
+
+fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclusive<f64>) -> Result<(), LimitError> {
+    const NAMES: [&str; 3] = ["low", "medium", "high"];
+    let field = |i: usize| format!("{key}.{}", NAMES[i]);
+    let mut previous: Option<(usize, f64)> = None;
+    for (i, level) in view.levels.iter().enumerate() {
+        let Some(level) = level else { continue };
+        let t = level.threshold;
+        if !(t.is_finite() && range.contains(&t)) {
+            return Err(LimitError::new(
+                field(i),
+                format!("{t} {} is outside {}–{} {}", view.unit, range.start(), range.end(), view.unit),
+            ));
+        }
+        if let Some((j, p)) = previous {
+            let ordered = if view.direction.rising() { t > p } else { t < p };
+            if !ordered {
+                let relation = if view.direction.rising() { "above" } else { "below" };
+                return Err(LimitError::new(
+                    field(i),
+                    format!(
+                        "{} limit {t} {} must be {relation} the {} limit {p} {}",
+                        NAMES[i], view.unit, NAMES[j], view.unit
+                    ),
+                ));
+            }
+        }
+        previous = Some((i, t));
+    }
+    if !(view.hysteresis.is_finite() && view.hysteresis >= 0.0) {
+        return Err(LimitError::new(format!("{key}.hysteresis"), "must be a number at least 0"));
+    }
+    Ok(())
+}
+
+fn parse_error(text: &str, origin: &Path, e: &toml::de::Error) -> ConfigError {
+    let span = e.span();
+    let (line, column) = match &span {
+        Some(s) => {
+            let (l, c) = line_col(text, s.start);
+            (Some(l), Some(c))
+        }
+        None => (None, None),
+    };
+    // The span of an unknown or mistyped key covers the key itself (or its
+    // value); name the whole dotted path so the user finds it.
+    let key = span.and_then(|s| key_path_at(text, s.start));
+    ConfigError::Parse { path: origin.to_owned(), line, column, key, message: e.message().trim().to_owned() }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+/// The dotted key defined on the line holding `offset`, with its table.
+fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let mut table = String::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let end = start + line.len();
+        let trimmed = strip_comment(line).trim();
+        if let Some(header) = table_header(trimmed) {
+            table = header;
+            if (start..end).contains(&offset) {
+                return Some(table);
+            }
+        } else if (start..end).contains(&offset) {
+            let (key, _) = trimmed.split_once('=')?;
+            let key = normalise_key(key);
+            return Some(if table.is_empty() { key } else { format!("{table}.{key}") });
+        }
+        start = end;
+    }
+    None
+}
+
+/// The line that sets `dotted` (or the deepest table or key on its path).
+fn locate_key(text: &str, dotted: &str) -> Option<usize> {
+    let wanted: Vec<&str> = dotted.split('.').collect();
+    let mut table: Vec<String> = Vec::new();
+    let mut best: Option<(usize, usize)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = strip_comment(line).trim();
+        let path: Vec<String> = if let Some(header) = table_header(trimmed) {
+            table = header.split('.').map(str::to_owned).collect();
+            table.clone()
+        } else if let Some((key, _)) = trimmed.split_once('=') {
+            table.iter().cloned().chain(normalise_key(key).split('.').map(str::to_owned)).collect()
+        } else {
+            continue;
+        };
+        let matched = path.iter().zip(&wanted).take_while(|(a, b)| a == *b).count();
+        if matched == path.len() && matched > 0 && best.is_none_or(|(m, _)| matched > m) {
+            best = Some((matched, n + 1));
+        }
+    }
+    best.map(|(_, line)| line)
+}
+
+fn strip_comment(line: &str) -> &str {
+    // Good enough for keys and headers: vigil's config has no `#` in strings.
+    line.split('#').next().unwrap_or("")
+}
+
+fn table_header(trimmed: &str) -> Option<String> {
+    let inner = trimmed.strip_prefix('[')?.strip_suffix(']')?;
+    let inner = inner.trim_start_matches('[').trim_end_matches(']');
+    Some(normalise_key(inner))
+}
+
+fn normalise_key(key: &str) -> String {
+    key.split('.').map(|part| part.trim().trim_matches('"')).collect::<Vec<_>>().join(".")
+}
+
+/// The built-in defaults as a commented TOML file (`vigil config`). It loads
+/// back to exactly [`Config::default`] (tested).
 #[must_use]
 pub fn default_toml() -> String {
-    String::new()
+    DEFAULT_TOML.to_owned()
+}
+
+const DEFAULT_TOML: &str = r#"# vigil configuration: the built-in defaults.
+#
+# Pass a file with `--config FILE`; keys it omits keep these values. Durations
+# are in seconds (`_s`), thresholds carry their unit in the key. Every alarm
+# limit is a clinical choice: the sources are noted, the sign-off is yours.
+#
+# Sources:
+#   [VL]    Vizeli & Liechti 2017, "Safety pharmacology of acute MDMA
+#           administration in healthy subjects" (J Psychopharmacol): tachycardia
+#           HR > 100 bpm, hyperthermia T > 38.0 °C, hypertension SBP > 160 mmHg.
+#   [NEWS2] Royal College of Physicians, National Early Warning Score 2 (2017):
+#           HR bands 91–110 / 111–130 / >= 131 and <= 40; SpO2 bands 94–95 /
+#           92–93 / <= 91; temperature >= 38.1 / >= 39.1 °C.
+#   [MR]    Mindray bedside monitor defaults: HR 50/120 bpm, BP 160/90 mmHg.
+#   [LP]    LIFEPAK defaults: temperature high 39 °C.
+# Each limit holds `for_s` seconds before its alarm is active, and clears once
+# the value is back past the limit by the hysteresis. Add
+# `escalate_after_s = N` to any condition to raise its priority one step each
+# N seconds it stays unacknowledged.
+
+[alarms]
+# IEC 60601-1-8 audio pause; a new or escalated alarm breaks through it.
+audio_pause_s = 120.0
+
+[alarms.hr_high]
+# Tachycardia from heart_rate_bpm (and an oximeter's pulse_rate_bpm).
+enabled = true
+low = { above_bpm = 100.0, for_s = 60.0 }     # [VL] HR > 100
+medium = { above_bpm = 120.0, for_s = 30.0 }  # [MR] HR high 120; [NEWS2] 111–130
+high = { above_bpm = 140.0, for_s = 15.0 }    # [NEWS2] >= 131 (3 points)
+hysteresis_bpm = 5.0
+
+[alarms.hr_low]
+enabled = true
+medium = { below_bpm = 45.0, for_s = 30.0 }   # [MR] HR low 50, lowered for resting adults
+high = { below_bpm = 40.0, for_s = 15.0 }     # [NEWS2] <= 40 (3 points)
+hysteresis_bpm = 5.0
+
+[alarms.hr_rise]
+# Rise over the baseline: the `baseline` action takes the mean valid HR of the
+# last baseline_window_s; without one, the first baseline_window_s of valid data.
+enabled = true
+low = { rise_bpm = 30.0, for_s = 60.0 }       # [VL] MDMA raises HR by ~30 bpm at peak
+hysteresis_bpm = 5.0
+baseline_window_s = 300.0
+
+[alarms.temp_high]
+# Body temperature only; skin gets only temp_rise, ambient never alarms.
+enabled = true
+low = { from_celsius = 38.0, for_s = 60.0 }     # [VL] T > 38.0 °C; [NEWS2] 38.1
+medium = { from_celsius = 38.5, for_s = 120.0 }
+high = { from_celsius = 39.0, for_s = 30.0 }    # [LP] 39 °C; [NEWS2] >= 39.1
+hysteresis_celsius = 0.2
+
+[alarms.temp_rise]
+# Body or skin temperature >= rise_celsius above its lowest value within within_s.
+enabled = true
+priority = "medium"
+rise_celsius = 0.5
+within_s = 1800.0
+hysteresis_celsius = 0.0
+
+[alarms.spo2_low]
+enabled = true
+low = { below_pct = 94.0, for_s = 30.0 }      # [NEWS2] 94–95 (1 point) and below
+medium = { below_pct = 90.0, for_s = 15.0 }   # [NEWS2] <= 91 (3 points)
+high = { below_pct = 85.0, for_s = 10.0 }     # severe hypoxaemia
+hysteresis_pct = 1.0
+
+[alarms.bp_high]
+# Per reading: systolic or diastolic above the limit.
+enabled = true
+medium = { systolic_above_mmhg = 160.0, diastolic_above_mmhg = 100.0 }  # [VL] SBP > 160; [MR] 160/90
+high = { systolic_above_mmhg = 180.0, diastolic_above_mmhg = 110.0 }    # hypertensive urgency
+
+[alarms.tech_stale]
+# No data for S = max(min_s, interval_factor x expected interval): low;
+# for medium_factor x S: medium. Intermittent sensors are never stale.
+enabled = true
+min_s = 5.0
+interval_factor = 3.0
+medium_factor = 3.0
+default_interval_s = 1.0   # assumed until learned from the device's notifications
+
+[alarms.tech_disconnected]
+enabled = true
+priority = "medium"        # at once
+for_s = 0.0
+escalate_after_s = 60.0    # high after 60 s unacknowledged
+
+[alarms.tech_no_contact]
+enabled = true
+priority = "medium"
+for_s = 10.0
+
+[alarms.tech_invalid]
+# "No valid measurement" or an impossible value (HR 0 or > 250 bpm, body
+# temperature outside 25–45 °C, SpO2 > 100 %): shown as --, never a
+# physiological alarm.
+enabled = true
+priority = "medium"
+for_s = 0.0
+
+[alarms.tech_battery_low]
+enabled = true
+priority = "low"
+at_or_below_pct = 10.0
+
+[dashboard]
+# Width of the recent-window charts when the dashboard opens.
+window_s = 600.0
+"#;
+
+/// `Duration` as (fractional) seconds.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    // serde's `with` hands the field by reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = f64::deserialize(d)?;
+        to_duration(s).map_err(serde::de::Error::custom)
+    }
+
+    pub fn to_duration(s: f64) -> Result<Duration, String> {
+        if s.is_finite() && (0.0..=1e9).contains(&s) {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            Err(format!("{s} is not a duration in seconds (0 or more)"))
+        }
+    }
+}
+
+/// `Option<Duration>` as (fractional) seconds, absent when `None`.
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = f64::deserialize(d)?;
+        super::secs::to_duration(s).map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn default_toml_loads_back_to_the_defaults() {
+        let config = parse(&default_toml()).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn serialized_defaults_load_back() {
+        let text = toml::to_string(&Config::default()).unwrap();
+        assert_eq!(parse(&text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let a = Config::default().alarms;
+        assert_eq!(a.audio_pause, Duration::from_secs(120));
+        assert_eq!(a.hr_high.medium, Some(AboveBpm::new(120.0, 30)));
+        assert_eq!(a.hr_low.low, None);
+        assert_eq!(a.temp_high.medium, Some(FromCelsius::new(38.5, 120)));
+        assert_eq!(a.spo2_low.high, Some(BelowPct::new(85.0, 10)));
+        assert_eq!(a.tech_disconnected.escalate_after, Some(Duration::from_secs(60)));
+        assert_eq!(a.tech_no_contact.onset, Duration::from_secs(10));
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn partial_file_overrides_only_what_it_names() {
+        let config = parse("[alarms.hr_high]\nmedium = { above_bpm = 125, for_s = 20 }\n").unwrap();
+        let mut expected = Config::default();
+        expected.alarms.hr_high.medium = Some(AboveBpm::new(125.0, 20));
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("[alarms]\naudio_pause_s = 60\n\n[alarms.hr_high]\nhysteresis_bmp = 3\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("test.toml:5:"), "{text}");
+        assert!(text.contains("alarms.hr_high.hysteresis_bmp"), "{text}");
+        assert!(text.contains("unknown field"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_line() {
+        let err = parse("[alarms]\naudio_pause_s = \"two minutes\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("test.toml:2:"), "{text}");
+        assert!(text.contains("alarms.audio_pause_s"), "{text}");
+    }
+
+    #[test]
+    fn negative_duration_is_rejected() {
+        let err = parse("[alarms.tech_no_contact]\nfor_s = -1\n").unwrap_err();
+        assert!(err.to_string().starts_with("test.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn limits_out_of_order_are_rejected_with_line_and_key() {
+        let text = "# my limits\n[alarms.hr_high]\nmedium = { above_bpm = 95, for_s = 30 }\n";
+        let err = parse(text).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("test.toml:3: key `alarms.hr_high.medium`"), "{msg}");
+        assert!(msg.contains("must be above the low limit 100"), "{msg}");
+
+        let err = parse("[alarms.spo2_low]\nhigh = { below_pct = 92, for_s = 10 }\n").unwrap_err();
+        assert!(err.to_string().contains("must be below the medium limit 90"), "{err}");
+
+        let err =
+            parse("[alarms.bp_high]\nhigh = { systolic_above_mmhg = 150, diastolic_above_mmhg = 120 }\n").unwrap_err();
+        assert!(err.to_string().contains("alarms.bp_high.high.systolic_above_mmhg"), "{err}");
+    }
+
+    #[test]
+    fn set_limit_validates_order_and_leaves_config_unchanged_on_error() {
+        let mut a = AlarmConfig::default();
+        a.set_limit(Condition::HrHigh, Priority::Medium, 125.0).unwrap();
+        assert_eq!(a.hr_high.medium.unwrap().threshold, 125.0);
+        let before = a.clone();
+        assert!(a.set_limit(Condition::HrHigh, Priority::Medium, 150.0).is_err());
+        assert!(a.set_limit(Condition::HrLow, Priority::Low, 50.0).is_err());
+        assert!(a.set_limit(Condition::TechStale, Priority::Low, 5.0).is_err());
+        assert!(a.set_limit(Condition::HrHigh, Priority::Low, f64::NAN).is_err());
+        assert_eq!(a, before);
+        a.set_limit(Condition::BpHigh, Priority::Medium, 150.0).unwrap();
+        assert_eq!(a.bp_high.medium.unwrap().systolic_above_mmhg, 150.0);
+    }
+
+    #[test]
+    fn load_names_a_missing_file() {
+        let err = Config::load(Path::new("/nonexistent/vigil.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/vigil.toml"), "{err}");
+    }
 }

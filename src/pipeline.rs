@@ -327,7 +327,6 @@ impl Pipeline {
             }
             // Characteristics vigil does not decode are recorded raw only.
             Err(DecodeError::Unsupported(_)) => {}
-            #[allow(unreachable_patterns)] // until the real decoders land
             Err(error) => {
                 state_of(&mut self.devices, device).decode_errors += 1;
                 self.totals.counters.decode_errors += 1;

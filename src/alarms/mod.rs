@@ -1,52 +1,570 @@
-//! The alarm engine. PLACEHOLDER with the agreed interface until branch
-//! `alarms` (issue 3) is merged; it raises nothing.
+//! The alarm engine, modelled on IEC 60601-1-8: a pure, deterministic state
+//! machine. Input: samples, notifications, connection changes, operator
+//! actions and the time; output: [`AlarmEvent`]s. It never reads a clock;
+//! every timed transition (onset delay, staleness, escalation) fires at its
+//! deadline and is stamped with it.
+//!
+//! # Layout
+//! - `instance`: one (condition, device) alarm: onset timers per priority
+//!   level, hysteresis, and the annunciation states.
+//! - `rules`: the configuration compiled for the hot path, plausibility
+//!   ranges, limit texts.
+//! - `trackers`: baseline, temperature-rise window, learned interval,
+//!   blood-pressure pairing.
+//!
+//! # Decisions where DESIGN.md is silent
+//! - **Heart rate sources.** `hr.*` are fed by `heart_rate_bpm` and by the
+//!   `pulse_rate_bpm` of a continuous device (an oximeter); a cuff's pulse
+//!   (an intermittent device) is only checked for plausibility.
+//! - **Untrusted values.** A sample with `contact = false` or an invalid
+//!   value (NaN, HR 0 or > 250, body or skin temperature outside 25–45 °C,
+//!   SpO2 0 or > 100 %, …: see [`plausible`]) is never judged: the onset
+//!   timers of its physiological alarms restart, an alarm in progress is
+//!   kept. A no-contact sample's value is not checked for plausibility
+//!   (straps send 0 without contact; `tech.no_contact` is the alarm that
+//!   tells the truth).
+//! - **Suppression.** Once a technical alarm's condition is established
+//!   (`tech.no_contact` for heart rate; `tech.invalid` for the quantity's
+//!   group; `tech.stale` or `tech.disconnected` for every physiological
+//!   alarm of the device except the per-reading `bp.high`), the physiological
+//!   alarms it covers end as if their condition had ended — cleared, or
+//!   latched if high and unacknowledged — and are judged afresh, onset delay
+//!   and all, once trustworthy data returns. The technical alarm shows
+//!   instead, as on bedside monitors ("leads off" replaces the HR alarm).
+//! - **Event values.** `active` and `escalated` carry the value that crossed
+//!   the limit of the level that set the priority (DESIGN.md's example: 104
+//!   at 61 s although 123 arrived at 60 s); escalation by time carries the
+//!   latest value; `latched` and `cleared` carry none.
+//! - **Priority never drops** while an alarm lasts; escalation to a higher
+//!   level is an `escalated` event.
+//! - **Acknowledge** emits no alarm event (the operator event records it, as
+//!   in DESIGN.md's headless example); acknowledging a latched alarm emits
+//!   `cleared`. A latched alarm whose condition returns becomes `active`
+//!   again at no lower priority.
+//! - **Staleness** counts from the last notification, or from the connection
+//!   if none came since. A disconnected device is not also stale (its
+//!   `tech.stale`, `tech.no_contact` and `tech.invalid` end on disconnection).
+//!   A device never reported connected is taken as connected, and data from
+//!   a device reported disconnected reconnects it (the data proves the link;
+//!   the pipeline shows it connected too). The `manual` device is
+//!   intermittent.
+//! - **`bp.high`** judges a reading once both systolic and diastolic of
+//!   that time arrived, or as soon as time moves past a reading that has only
+//!   one of them (a manual systolic). Its event value is the component that
+//!   set the priority (systolic when both do).
+//! - **`temp.rise`** with both body and skin temperature on one device takes
+//!   the larger rise; its event value is the temperature.
+//! - **`hr.rise`** compares with the baseline (see `trackers::Baseline`); its
+//!   event value is the heart rate.
+//! - **Audio pause**: an alarm that becomes active or escalates after the
+//!   pause started is audible (break-through); a latched alarm is audible
+//!   until acknowledged.
+//! - **Time never goes back**: an input earlier than the latest time seen is
+//!   taken as happening at that latest time.
 
+mod instance;
+mod rules;
+mod trackers;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{AlarmEvent, AlarmStatus, Condition, DeviceLabel, OperatorAction, Sample, SessionTime};
+pub use crate::config::AlarmConfig;
+use crate::config::LimitError;
+use crate::model::{
+    AlarmEvent, AlarmState, AlarmStatus, Condition, DeviceLabel, MANUAL_DEVICE, OperatorAction, Quantity, Sample,
+    SessionTime,
+};
 use crate::snapshot::LimitView;
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct AlarmConfig {}
+use instance::{Ident, Instance, NEVER, Phase, Sink};
+pub use rules::plausible;
+use rules::{CONDITIONS, Rules, slot};
+use trackers::{Baseline, BpReading, GapLearner, RiseWindow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// A device profile's timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DeviceTiming {
+    /// How often the device notifies; `None`: learn it.
     pub expected_interval: Option<Duration>,
+    /// Measures now and then (a cuff): never stale.
     pub intermittent: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("alarm engine placeholder")]
-pub struct AlarmError;
-
-#[derive(Debug, Default)]
-pub struct AlarmEngine {
-    config: AlarmConfig,
+/// An operator action the engine could not carry out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlarmError {
+    #[error("limit not changed: {0}")]
+    Limit(#[from] LimitError),
+    #[error("no device `{0}` has been seen in this session")]
+    UnknownDevice(String),
+    #[error("no valid heart rate in the last {window_s} s{} to take a baseline from", .device.as_ref().map(|d| format!(" from `{d}`")).unwrap_or_default())]
+    NoBaselineData { device: Option<String>, window_s: u64 },
 }
 
-#[allow(clippy::unused_self, clippy::needless_pass_by_value, clippy::ptr_arg, unused_variables)]
+/// Physiological groups a technical alarm can suppress.
+const G_HR: u8 = 1;
+const G_TEMP: u8 = 2;
+const G_SPO2: u8 = 4;
+const G_ALL: u8 = G_HR | G_TEMP | G_SPO2;
+
+const GROUPS: [(u8, &[Condition]); 3] = [
+    (G_HR, &[Condition::HrHigh, Condition::HrLow, Condition::HrRise]),
+    (G_TEMP, &[Condition::TempHigh, Condition::TempRise]),
+    (G_SPO2, &[Condition::Spo2Low]),
+];
+
+/// Technical conditions whose establishment changes suppression.
+fn suppresses(c: Condition) -> bool {
+    matches!(c, Condition::TechStale | Condition::TechNoContact | Condition::TechInvalid | Condition::TechDisconnected)
+}
+
+const fn quantity_bit(q: Quantity) -> u16 {
+    1 << (q as u16)
+}
+
+const HR_QUANTITIES: u16 = quantity_bit(Quantity::HeartRateBpm) | quantity_bit(Quantity::PulseRateBpm);
+const TEMP_QUANTITIES: u16 = quantity_bit(Quantity::BodyTemperatureC) | quantity_bit(Quantity::SkinTemperatureC);
+const SPO2_QUANTITIES: u16 = quantity_bit(Quantity::Spo2Pct);
+
+/// Deadline slot of a device's pending blood-pressure reading.
+const BP_SLOT: usize = CONDITIONS;
+
+#[derive(Debug, Clone)]
+struct Device {
+    /// `None` for the session-wide pseudo-device (`tech.recording`,
+    /// `tech.stalled`).
+    label: Option<DeviceLabel>,
+    inst: [Instance; CONDITIONS],
+    timing: DeviceTiming,
+    connected: bool,
+    last_data: u64,
+    gaps: GapLearner,
+    /// Groups currently suppressed.
+    suppressed: u8,
+    /// Quantities whose latest sample was invalid.
+    invalid: u16,
+    bp: BpReading,
+    baseline: Baseline,
+    rise: [RiseWindow; 2],
+    rise_now: [f64; 2],
+}
+
+impl Device {
+    fn new(label: Option<DeviceLabel>, rules: &Rules) -> Self {
+        let inst = std::array::from_fn(|i| {
+            let rule = &rules.by_condition[i];
+            Instance::new(rule.onset, rule.escalate_after)
+        });
+        let intermittent = label.as_deref() == Some(MANUAL_DEVICE);
+        let mut device = Self {
+            label,
+            inst,
+            timing: DeviceTiming { expected_interval: None, intermittent },
+            connected: true,
+            last_data: NEVER,
+            gaps: GapLearner::default(),
+            suppressed: 0,
+            invalid: 0,
+            bp: BpReading::default(),
+            baseline: Baseline::default(),
+            rise: [RiseWindow::default(), RiseWindow::default()],
+            rise_now: [f64::NEG_INFINITY; 2],
+        };
+        device.apply_stale_onsets(rules, rules.stale.default_interval);
+        device
+    }
+
+    fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration) {
+        let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
+        let stale = &mut self.inst[slot(Condition::TechStale)];
+        stale.onset = onsets;
+        if self.timing.intermittent {
+            stale.reset_pending();
+        }
+    }
+
+    fn matches(&self, label: &DeviceLabel) -> bool {
+        self.label.as_ref().is_some_and(|l| Arc::ptr_eq(l, label) || **l == **label)
+    }
+
+    #[inline]
+    fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
+        let id = Ident { condition: c, device: self.label.as_ref() };
+        self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
+    }
+
+    #[inline]
+    fn judge(&mut self, rules: &Rules, c: Condition, at: u64, v: f64, shown: f64, sink: &mut Sink<'_>) {
+        let (sat, hold) = rules.rule(c).masks(v);
+        if sat == 0 && hold == 0 && self.inst[slot(c)].is_quiet() {
+            return;
+        }
+        self.observe(c, at, sat, hold, Some(shown), sink);
+    }
+
+    /// A yes/no condition at its configured level(s).
+    fn flag(&mut self, rules: &Rules, c: Condition, at: u64, on: bool, value: Option<f64>, sink: &mut Sink<'_>) {
+        if !on && self.inst[slot(c)].is_quiet() {
+            return;
+        }
+        let m = if on { rules.rule(c).all_levels() } else { 0 };
+        self.observe(c, at, m, m, value, sink);
+    }
+
+    fn end(&mut self, c: Condition, at: u64, sink: &mut Sink<'_>) {
+        let id = Ident { condition: c, device: self.label.as_ref() };
+        self.inst[slot(c)].end(at, id, sink);
+    }
+
+    fn reset_group(&mut self, group: u8) {
+        for (g, conditions) in GROUPS {
+            if group & g != 0 {
+                for c in conditions {
+                    self.inst[slot(*c)].reset_pending();
+                }
+            }
+        }
+    }
+
+    /// Recompute which groups are suppressed; end the alarms of groups that
+    /// just became suppressed.
+    fn refresh_suppression(&mut self, at: u64, sink: &mut Sink<'_>) {
+        let mut s = 0;
+        if !self.connected || self.inst[slot(Condition::TechStale)].is_qualified() {
+            s = G_ALL;
+        }
+        if self.inst[slot(Condition::TechNoContact)].is_qualified() {
+            s |= G_HR;
+        }
+        if self.inst[slot(Condition::TechInvalid)].is_qualified() {
+            for (bits, g) in [(HR_QUANTITIES, G_HR), (TEMP_QUANTITIES, G_TEMP), (SPO2_QUANTITIES, G_SPO2)] {
+                if self.invalid & bits != 0 {
+                    s |= g;
+                }
+            }
+        }
+        let started = s & !self.suppressed;
+        self.suppressed = s;
+        for (g, conditions) in GROUPS {
+            if started & g != 0 {
+                for c in conditions {
+                    self.end(*c, at, sink);
+                }
+            }
+        }
+    }
+
+    /// Any notification: feeds staleness and the interval estimate.
+    #[inline]
+    fn data(&mut self, rules: &Rules, at: u64, sink: &mut Sink<'_>) {
+        if self.last_data != NEVER {
+            if at <= self.last_data {
+                return;
+            }
+            if self.timing.expected_interval.is_none() {
+                if let Some(interval) = self.gaps.push(at - self.last_data) {
+                    self.apply_stale_onsets(rules, Duration::from_nanos(interval));
+                }
+            }
+        }
+        self.last_data = at;
+        if !self.connected {
+            self.connection(rules, at, true, sink);
+            return;
+        }
+        if !self.timing.intermittent {
+            let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
+            let stale = &mut self.inst[slot(Condition::TechStale)];
+            let was_stale = stale.is_qualified();
+            stale.rearm(at, id, sink);
+            if was_stale {
+                self.refresh_suppression(at, sink);
+            }
+        }
+    }
+
+    fn contact(&mut self, rules: &Rules, at: u64, contact: bool, sink: &mut Sink<'_>) {
+        let inst = &self.inst[slot(Condition::TechNoContact)];
+        if contact && inst.is_quiet() {
+            return;
+        }
+        let was = inst.is_qualified();
+        self.flag(rules, Condition::TechNoContact, at, !contact, None, sink);
+        if was != self.inst[slot(Condition::TechNoContact)].is_qualified() {
+            self.refresh_suppression(at, sink);
+        }
+    }
+
+    /// Track whether `q`'s latest value was usable; drives `tech.invalid`.
+    #[inline]
+    fn validity(&mut self, rules: &Rules, q: Quantity, at: u64, valid: bool, v: f64, sink: &mut Sink<'_>) {
+        let before = self.invalid;
+        if valid {
+            self.invalid &= !quantity_bit(q);
+        } else {
+            self.invalid |= quantity_bit(q);
+        }
+        if self.invalid != before {
+            self.flag(rules, Condition::TechInvalid, at, self.invalid != 0, (!valid).then_some(v), sink);
+            self.refresh_suppression(at, sink);
+        }
+    }
+
+    fn heart_rate(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, contact: Option<bool>, sink: &mut Sink<'_>) {
+        let trusted = contact != Some(false);
+        let valid = plausible(q, v);
+        if trusted {
+            self.validity(rules, q, at, valid, v, sink);
+        } else if self.invalid & quantity_bit(q) != 0 {
+            self.validity(rules, q, at, true, v, sink);
+        }
+        if !trusted || !valid || !self.connected || self.suppressed & G_HR != 0 {
+            self.reset_group(G_HR);
+            return;
+        }
+        let baseline = self.baseline.feed(at, v, rules.baseline_window);
+        self.judge(rules, Condition::HrHigh, at, v, v, sink);
+        self.judge(rules, Condition::HrLow, at, v, v, sink);
+        if let Some(b) = baseline {
+            self.judge(rules, Condition::HrRise, at, v - b, v, sink);
+        }
+    }
+
+    fn temperature(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, sink: &mut Sink<'_>) {
+        let valid = plausible(q, v);
+        self.validity(rules, q, at, valid, v, sink);
+        if !valid || !self.connected || self.suppressed & G_TEMP != 0 {
+            self.reset_group(G_TEMP);
+            return;
+        }
+        let k = usize::from(q == Quantity::SkinTemperatureC);
+        if k == 0 {
+            self.judge(rules, Condition::TempHigh, at, v, v, sink);
+        }
+        self.rise_now[k] = self.rise[k].push(at, v, rules.rise_window);
+        let rise = self.rise_now[0].max(self.rise_now[1]);
+        self.judge(rules, Condition::TempRise, at, rise, v, sink);
+    }
+
+    fn spo2(&mut self, rules: &Rules, at: u64, v: f64, sink: &mut Sink<'_>) {
+        let valid = plausible(Quantity::Spo2Pct, v);
+        self.validity(rules, Quantity::Spo2Pct, at, valid, v, sink);
+        if !valid || !self.connected || self.suppressed & G_SPO2 != 0 {
+            self.reset_group(G_SPO2);
+            return;
+        }
+        self.judge(rules, Condition::Spo2Low, at, v, v, sink);
+    }
+
+    fn blood_pressure(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, sink: &mut Sink<'_>) {
+        let valid = plausible(q, v);
+        self.validity(rules, q, at, valid, v, sink);
+        let part = if q == Quantity::SystolicMmhg { BpReading::SYSTOLIC } else { BpReading::DIASTOLIC };
+        if self.bp.pending() && self.bp.at != at {
+            self.judge_bp(rules, sink);
+        }
+        self.bp.add(at, part, valid.then_some(v));
+        if self.bp.complete() {
+            self.judge_bp(rules, sink);
+        } else {
+            *sink.next = (*sink.next).min(self.bp.deadline());
+        }
+    }
+
+    fn judge_bp(&mut self, rules: &Rules, sink: &mut Sink<'_>) {
+        let reading = self.bp.take();
+        if reading.systolic.is_none() && reading.diastolic.is_none() {
+            return;
+        }
+        let (mut sat, mut shown) = (0u8, reading.systolic.or(reading.diastolic));
+        for (l, level) in rules.bp.iter().enumerate() {
+            let Some(level) = level else { continue };
+            if let Some(s) = reading.systolic.filter(|s| *s > level.systolic_above_mmhg) {
+                sat |= 1 << l;
+                shown = Some(s);
+            } else if let Some(d) = reading.diastolic.filter(|d| *d > level.diastolic_above_mmhg) {
+                sat |= 1 << l;
+                shown = Some(d);
+            }
+        }
+        self.observe(Condition::BpHigh, reading.at, sat, sat, shown, sink);
+    }
+
+    fn battery(&mut self, rules: &Rules, at: u64, v: f64, sink: &mut Sink<'_>) {
+        let valid = plausible(Quantity::BatteryPct, v);
+        self.validity(rules, Quantity::BatteryPct, at, valid, v, sink);
+        if valid {
+            self.judge(rules, Condition::TechBatteryLow, at, v, v, sink);
+        }
+    }
+
+    fn connection(&mut self, rules: &Rules, at: u64, connected: bool, sink: &mut Sink<'_>) {
+        self.connected = connected;
+        self.flag(rules, Condition::TechDisconnected, at, !connected, None, sink);
+        if connected {
+            if !self.timing.intermittent {
+                let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
+                self.inst[slot(Condition::TechStale)].rearm(at, id, sink);
+            }
+        } else {
+            self.end(Condition::TechStale, at, sink);
+            self.end(Condition::TechNoContact, at, sink);
+            self.invalid = 0;
+            self.end(Condition::TechInvalid, at, sink);
+        }
+        self.refresh_suppression(at, sink);
+    }
+
+    /// Fire the timer in `slot_index`, due at `d`.
+    fn fire(&mut self, rules: &Rules, d: u64, slot_index: usize, sink: &mut Sink<'_>) {
+        if slot_index == BP_SLOT {
+            self.judge_bp(rules, sink);
+            return;
+        }
+        let condition = Condition::ALL[slot_index];
+        let id = Ident { condition, device: self.label.as_ref() };
+        let inst = &mut self.inst[slot_index];
+        inst.on_deadline(d, id, sink);
+        if inst.deadline <= d {
+            // Cannot happen (every due timer qualifies or moves on); if it
+            // did, dropping the timer beats spinning forever in a monitor.
+            tracing::error!(%condition, "alarm timer did not advance; dropped");
+            inst.deadline = NEVER;
+        }
+        if suppresses(condition) {
+            self.refresh_suppression(d, sink);
+        }
+    }
+}
+
+/// The alarm engine: one instance per (condition, device).
+#[derive(Debug, Clone)]
+pub struct AlarmEngine {
+    config: AlarmConfig,
+    rules: Rules,
+    /// `devices[0]` is the session-wide pseudo-device.
+    devices: Vec<Device>,
+    now: u64,
+    /// No timer is due before this (a lower bound: timers that moved later
+    /// leave it early, and the next scan finds the true one).
+    next: u64,
+    pause_start: u64,
+    pause_until: u64,
+    last_hit: usize,
+}
+
 impl AlarmEngine {
     #[must_use]
     pub fn new(config: AlarmConfig) -> Self {
-        Self { config }
+        let rules = Rules::compile(&config);
+        let session = Device::new(None, &rules);
+        Self { config, rules, devices: vec![session], now: 0, next: NEVER, pause_start: 0, pause_until: 0, last_hit: 0 }
     }
+
     #[must_use]
     pub fn config(&self) -> &AlarmConfig {
         &self.config
     }
-    pub fn set_device_timing(&mut self, device: &DeviceLabel, timing: DeviceTiming) {}
-    pub fn on_sample(&mut self, sample: &Sample, out: &mut Vec<AlarmEvent>) {}
-    pub fn on_data(&mut self, at: SessionTime, device: &DeviceLabel, out: &mut Vec<AlarmEvent>) {}
-    pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {
+
+    /// Device profile timing (expected notification interval; intermittent
+    /// sensors are never stale). Unknown devices: interval learned from
+    /// their recent notifications (the configured default, 1 s, until known).
+    pub fn set_device_timing(&mut self, device: &DeviceLabel, timing: DeviceTiming) {
+        let i = self.device_index(device);
+        let rules = &self.rules;
+        let d = &mut self.devices[i];
+        d.timing = timing;
+        let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
+        d.apply_stale_onsets(rules, interval);
+        // Onsets may have shortened: rescan timers at the next advance.
+        self.next = 0;
     }
+
+    /// One decoded sample. Also counts as data for staleness (so calling
+    /// [`on_data`](Self::on_data) for its notification as well is harmless).
+    pub fn on_sample(&mut self, sample: &Sample, out: &mut Vec<AlarmEvent>) {
+        let at = self.enter(sample.at, out);
+        let i = self.device_index(&sample.device);
+        let Self { rules, devices, next, .. } = self;
+        let d = &mut devices[i];
+        let sink = &mut Sink { out, next };
+        d.data(rules, at, sink);
+        if let Some(contact) = sample.contact {
+            d.contact(rules, at, contact, sink);
+        }
+        let v = sample.value;
+        match sample.quantity {
+            Quantity::HeartRateBpm => d.heart_rate(rules, Quantity::HeartRateBpm, at, v, sample.contact, sink),
+            Quantity::PulseRateBpm => {
+                if d.timing.intermittent {
+                    let valid = plausible(Quantity::PulseRateBpm, v);
+                    d.validity(rules, Quantity::PulseRateBpm, at, valid, v, sink);
+                } else {
+                    d.heart_rate(rules, Quantity::PulseRateBpm, at, v, sample.contact, sink);
+                }
+            }
+            Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => {
+                d.temperature(rules, sample.quantity, at, v, sink);
+            }
+            Quantity::Spo2Pct => d.spo2(rules, at, v, sink),
+            Quantity::SystolicMmhg | Quantity::DiastolicMmhg => d.blood_pressure(rules, sample.quantity, at, v, sink),
+            Quantity::BatteryPct => d.battery(rules, at, v, sink),
+            // Ambient temperature is shown and recorded, never alarmed; the
+            // others have no alarm rule.
+            Quantity::AmbientTemperatureC | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj | Quantity::MapMmhg => {
+            }
+        }
+    }
+
+    /// A notification arrived from `device` (any characteristic, even one
+    /// that failed to decode): feeds staleness.
+    pub fn on_data(&mut self, at: SessionTime, device: &DeviceLabel, out: &mut Vec<AlarmEvent>) {
+        let at = self.enter(at, out);
+        let i = self.device_index(device);
+        let Self { rules, devices, next, .. } = self;
+        devices[i].data(rules, at, &mut Sink { out, next });
+    }
+
+    pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {
+        let at = self.enter(at, out);
+        let i = self.device_index(device);
+        let Self { rules, devices, next, .. } = self;
+        devices[i].connection(rules, at, connected, &mut Sink { out, next });
+    }
+
+    /// ack (one or all), audio_pause, baseline, limit. Marker and manual are
+    /// the pipeline's (a manual reading arrives as a sample of device
+    /// `manual`); they are accepted and ignored here.
     pub fn on_operator(
         &mut self,
         at: SessionTime,
         action: &OperatorAction,
         out: &mut Vec<AlarmEvent>,
     ) -> Result<(), AlarmError> {
-        Ok(())
+        let at = self.enter(at, out);
+        match action {
+            OperatorAction::Ack { alarm, device } => self.acknowledge(at, *alarm, device.as_deref(), out),
+            OperatorAction::AudioPause => {
+                self.pause_start = at;
+                self.pause_until = at.saturating_add(rules::nanos(self.config.audio_pause));
+                Ok(())
+            }
+            OperatorAction::Baseline { device } => self.take_baseline(at, device.as_deref()),
+            OperatorAction::Limit { condition, priority, value } => {
+                self.config.set_limit(*condition, *priority, *value)?;
+                // Only thresholds change: instances keep their timers and
+                // are judged against the new limit from the next sample.
+                self.rules = Rules::compile(&self.config);
+                Ok(())
+            }
+            OperatorAction::Marker(_) | OperatorAction::Manual { .. } => Ok(()),
+        }
     }
+
+    /// tech.recording and tech.stalled, raised/cleared by the pipeline
+    /// (`device` `None`: session-wide). Other technical conditions may be
+    /// driven this way too; physiological ones are ignored.
     pub fn set_technical(
         &mut self,
         at: SessionTime,
@@ -55,23 +573,248 @@ impl AlarmEngine {
         on: bool,
         out: &mut Vec<AlarmEvent>,
     ) {
+        if !condition.is_technical() {
+            return;
+        }
+        let at = self.enter(at, out);
+        let i = device.map_or(0, |d| self.device_index(d));
+        let Self { rules, devices, next, .. } = self;
+        let d = &mut devices[i];
+        let sink = &mut Sink { out, next };
+        d.flag(rules, condition, at, on, None, sink);
+        if suppresses(condition) {
+            d.refresh_suppression(at, sink);
+        }
     }
-    pub fn on_gap(&mut self, at: SessionTime, duration: Duration) {}
-    pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {}
+
+    /// Wall-clock jump or suspend, reported at `at` (the first time after
+    /// it) for the `duration` before: every timer set before `at` moves later
+    /// by `duration` (but not past `at`), so the gap fires no burst of
+    /// alarms. Call it before advancing past `at`.
+    pub fn on_gap(&mut self, at: SessionTime, duration: Duration) {
+        let at = at.0.max(self.now);
+        let by = rules::nanos(duration);
+        for d in &mut self.devices {
+            for inst in &mut d.inst {
+                inst.shift(at, by);
+            }
+            if d.last_data != NEVER && d.last_data < at {
+                d.last_data = d.last_data.saturating_add(by).min(at);
+            }
+        }
+        if self.pause_until > at.saturating_sub(by) {
+            self.pause_until = self.pause_until.saturating_add(by);
+        }
+        self.next = 0;
+    }
+
+    /// Fire every timed transition with deadline <= `now`, each stamped at
+    /// its deadline, in time order.
+    pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
+        let now = now.0;
+        while self.next <= now {
+            let (d, di, si) = self.earliest();
+            if d > now {
+                self.next = d;
+                break;
+            }
+            let Self { rules, devices, next, .. } = self;
+            devices[di].fire(rules, d, si, &mut Sink { out, next });
+            // Rescan: firing may have set new timers at or after `d`.
+            self.next = d;
+        }
+        self.now = self.now.max(now);
+    }
+
+    /// The next time [`advance_to`](Self::advance_to) may have something to
+    /// fire. Never later than the true next transition; it may be earlier
+    /// (a timer postponed by fresh data), in which case advancing to it fires
+    /// nothing and the following call gives the true one.
     #[must_use]
     pub fn next_deadline(&self) -> Option<SessionTime> {
-        None
+        (self.next != NEVER).then_some(SessionTime(self.next))
     }
+
+    /// Alarms not cleared, highest priority first then newest.
     #[must_use]
     pub fn statuses(&self) -> Vec<AlarmStatus> {
-        Vec::new()
+        let paused = self.now < self.pause_until;
+        let mut list = Vec::new();
+        for d in &self.devices {
+            for (i, inst) in d.inst.iter().enumerate() {
+                let state = match inst.phase {
+                    Phase::Idle => continue,
+                    Phase::Active => AlarmState::Active,
+                    Phase::Escalated => AlarmState::Escalated,
+                    Phase::Acknowledged => AlarmState::Acknowledged,
+                    Phase::Latched => AlarmState::Latched,
+                };
+                let sounding = matches!(inst.phase, Phase::Active | Phase::Escalated | Phase::Latched);
+                list.push(AlarmStatus {
+                    condition: Condition::ALL[i],
+                    device: d.label.clone(),
+                    priority: inst.priority,
+                    state,
+                    since: SessionTime(inst.active_since),
+                    changed: SessionTime(inst.changed),
+                    value: inst.trigger.filter(|v| v.is_finite()),
+                    audible: sounding && (!paused || inst.annunciated > self.pause_start),
+                });
+            }
+        }
+        list.sort_by(|a, b| b.priority.cmp(&a.priority).then(b.changed.cmp(&a.changed)));
+        list
     }
+
     #[must_use]
     pub fn audio_paused_until(&self) -> Option<SessionTime> {
-        None
+        (self.now < self.pause_until).then_some(SessionTime(self.pause_until))
     }
+
+    /// The limits in force, one human line each (`> 120 bpm for 30 s`).
     #[must_use]
     pub fn limit_views(&self) -> Vec<LimitView> {
-        Vec::new()
+        rules::limit_views(&self.config)
+    }
+
+    /// Advance timers to `at` (clamped so time never goes back).
+    #[inline]
+    fn enter(&mut self, at: SessionTime, out: &mut Vec<AlarmEvent>) -> u64 {
+        let at = at.0.max(self.now);
+        if self.next <= at {
+            self.advance_to(SessionTime(at), out);
+        } else {
+            self.now = at;
+        }
+        at
+    }
+
+    #[inline]
+    fn device_index(&mut self, label: &DeviceLabel) -> usize {
+        if self.devices[self.last_hit].matches(label) {
+            return self.last_hit;
+        }
+        let i = match self.devices.iter().position(|d| d.matches(label)) {
+            Some(i) => i,
+            None => {
+                self.devices.push(Device::new(Some(label.clone()), &self.rules));
+                self.devices.len() - 1
+            }
+        };
+        self.last_hit = i;
+        i
+    }
+
+    fn find_by_name(&self, name: &str) -> Option<usize> {
+        self.devices.iter().position(|d| d.label.as_deref() == Some(name))
+    }
+
+    /// The earliest timer: (deadline, device, slot).
+    fn earliest(&self) -> (u64, usize, usize) {
+        let mut best = (NEVER, 0, 0);
+        for (di, d) in self.devices.iter().enumerate() {
+            for (si, inst) in d.inst.iter().enumerate() {
+                if inst.deadline < best.0 {
+                    best = (inst.deadline, di, si);
+                }
+            }
+            if d.bp.deadline() < best.0 {
+                best = (d.bp.deadline(), di, BP_SLOT);
+            }
+        }
+        best
+    }
+
+    fn acknowledge(
+        &mut self,
+        at: u64,
+        alarm: Option<Condition>,
+        device: Option<&str>,
+        out: &mut Vec<AlarmEvent>,
+    ) -> Result<(), AlarmError> {
+        let only = match device {
+            Some(name) => Some(self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?),
+            None => None,
+        };
+        let Self { devices, next, .. } = self;
+        let sink = &mut Sink { out, next };
+        for (di, d) in devices.iter_mut().enumerate() {
+            if only.is_some_and(|o| o != di) {
+                continue;
+            }
+            for (si, inst) in d.inst.iter_mut().enumerate() {
+                let condition = Condition::ALL[si];
+                if alarm.is_none_or(|a| a == condition) {
+                    let id = Ident { condition, device: d.label.as_ref() };
+                    inst.acknowledge(at, id, sink);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take_baseline(&mut self, at: u64, device: Option<&str>) -> Result<(), AlarmError> {
+        let window = self.rules.baseline_window;
+        let no_data =
+            || AlarmError::NoBaselineData { device: device.map(str::to_owned), window_s: window / 1_000_000_000 };
+        if let Some(name) = device {
+            let i = self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?;
+            let b = &mut self.devices[i].baseline;
+            let mean = b.recent_mean(at, window).ok_or_else(no_data)?;
+            b.set(mean);
+            return Ok(());
+        }
+        let mut any = false;
+        for d in &mut self.devices {
+            if let Some(mean) = d.baseline.recent_mean(at, window) {
+                d.baseline.set(mean);
+                any = true;
+            }
+        }
+        if any { Ok(()) } else { Err(no_data()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Priority;
+
+    fn hr(at_s: u64, device: &DeviceLabel, v: f64) -> Sample {
+        Sample {
+            at: SessionTime::from_secs(at_s),
+            device: device.clone(),
+            quantity: Quantity::HeartRateBpm,
+            value: v,
+            contact: Some(true),
+            device_time_ns: None,
+        }
+    }
+
+    #[test]
+    fn onset_fires_at_the_deadline_not_at_the_next_sample() {
+        let chest: DeviceLabel = Arc::from("chest");
+        let mut e = AlarmEngine::new(AlarmConfig::default());
+        let mut out = Vec::new();
+        e.set_device_timing(&chest, DeviceTiming { expected_interval: None, intermittent: true });
+        e.on_sample(&hr(10, &chest, 150.0), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(e.next_deadline(), Some(SessionTime::from_secs(25)));
+        e.advance_to(SessionTime::from_secs(100), &mut out);
+        let times: Vec<_> = out.iter().map(|a| (a.at.as_millis(), a.priority, a.state)).collect();
+        assert_eq!(times, vec![(25_000, Priority::High, AlarmState::Active)]);
+    }
+
+    #[test]
+    fn statuses_list_highest_priority_first() {
+        let chest: DeviceLabel = Arc::from("chest");
+        let mut e = AlarmEngine::new(AlarmConfig::default());
+        let mut out = Vec::new();
+        e.on_connection(SessionTime::ZERO, &chest, false, &mut out);
+        e.set_technical(SessionTime::from_secs(1), Condition::TechStalled, None, true, &mut out);
+        let s = e.statuses();
+        assert_eq!(s[0].condition, Condition::TechStalled);
+        assert_eq!(s[1].condition, Condition::TechDisconnected);
+        assert!(s.iter().all(|s| s.audible));
     }
 }

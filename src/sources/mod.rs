@@ -1,2 +1,5 @@
 //! Event sources: BLE, simulator, NDJSON streams, replay.
+
 pub mod ble;
+pub mod simulate;
+pub mod stream;

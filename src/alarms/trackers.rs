@@ -1,0 +1,249 @@
+//! Small per-device memories the rules need: the heart-rate baseline, the
+//! sliding minimum behind `temp.rise`, the learned notification interval and
+//! the blood-pressure reading being assembled. None allocates per sample.
+
+use std::collections::VecDeque;
+
+use super::instance::NEVER;
+
+/// Buckets of the recent heart-rate window (the `baseline` action's mean).
+const BUCKETS: usize = 30;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    index: u64,
+    sum: f64,
+    n: u32,
+}
+
+/// The `hr.rise` baseline of one device.
+///
+/// The `baseline` action takes the mean of the valid heart rate over the
+/// last window (kept as 30 buckets, so the window's edge is exact to a
+/// thirtieth). Until the operator takes one, the mean of the first window of
+/// valid data is used: in a dosing session that is the pre-dose rest.
+#[derive(Debug, Clone)]
+pub(super) struct Baseline {
+    pub value: Option<f64>,
+    auto_start: u64,
+    auto_sum: f64,
+    auto_n: u32,
+    auto_done: bool,
+    buckets: [Bucket; BUCKETS],
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Self {
+            value: None,
+            auto_start: NEVER,
+            auto_sum: 0.0,
+            auto_n: 0,
+            auto_done: false,
+            buckets: [Bucket { index: NEVER, sum: 0.0, n: 0 }; BUCKETS],
+        }
+    }
+}
+
+impl Baseline {
+    /// Add a valid heart rate; returns the baseline in force.
+    #[inline]
+    pub fn feed(&mut self, at: u64, v: f64, window: u64) -> Option<f64> {
+        if !self.auto_done {
+            if self.auto_start == NEVER {
+                self.auto_start = at;
+            }
+            if at - self.auto_start >= window {
+                if self.value.is_none() && self.auto_n > 0 {
+                    self.value = Some(self.auto_sum / f64::from(self.auto_n));
+                }
+                self.auto_done = true;
+            } else {
+                self.auto_sum += v;
+                self.auto_n += 1;
+            }
+        }
+        let width = (window / BUCKETS as u64).max(1);
+        let index = at / width;
+        let b = &mut self.buckets[(index % BUCKETS as u64) as usize];
+        if b.index != index {
+            *b = Bucket { index, sum: 0.0, n: 0 };
+        }
+        b.sum += v;
+        b.n += 1;
+        self.value
+    }
+
+    /// Mean valid heart rate of the window ending at `at`, if any.
+    pub fn recent_mean(&self, at: u64, window: u64) -> Option<f64> {
+        let width = (window / BUCKETS as u64).max(1);
+        let now = at / width;
+        let (mut sum, mut n) = (0.0, 0u32);
+        for b in &self.buckets {
+            if b.index != NEVER && b.index <= now && b.index + (BUCKETS as u64) > now {
+                sum += b.sum;
+                n += b.n;
+            }
+        }
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    /// The operator's baseline replaces the automatic one for good.
+    pub fn set(&mut self, value: f64) {
+        self.value = Some(value);
+        self.auto_done = true;
+    }
+}
+
+/// Sliding minimum over a time window (monotonic queue: amortised O(1), and
+/// its storage stops growing once it spans a window).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RiseWindow {
+    mins: VecDeque<(u64, f64)>,
+}
+
+impl RiseWindow {
+    /// Add a value; returns how far it is above the window's minimum.
+    #[inline]
+    pub fn push(&mut self, at: u64, v: f64, window: u64) -> f64 {
+        while self.mins.back().is_some_and(|&(_, m)| m >= v) {
+            self.mins.pop_back();
+        }
+        self.mins.push_back((at, v));
+        while self.mins.front().is_some_and(|&(t, _)| t.saturating_add(window) < at) {
+            self.mins.pop_front();
+        }
+        self.mins.front().map_or(0.0, |&(_, m)| v - m)
+    }
+}
+
+/// Learns a device's notification interval: the median of its last 8 gaps
+/// (a median, so one dropout does not stretch the staleness limit).
+#[derive(Debug, Clone, Default)]
+pub(super) struct GapLearner {
+    gaps: [u64; 8],
+    n: u64,
+    current: u64,
+}
+
+impl GapLearner {
+    /// Gaps below 1 ms are notifications of the same moment (several
+    /// characteristics at once), not an interval.
+    const MIN_GAP: u64 = 1_000_000;
+    /// Gaps needed before the estimate replaces the default.
+    const KNOWN_AFTER: u64 = 3;
+
+    /// Record a gap; returns the new estimate when it changed.
+    #[inline]
+    pub fn push(&mut self, gap: u64) -> Option<u64> {
+        if gap < Self::MIN_GAP {
+            return None;
+        }
+        self.gaps[(self.n % 8) as usize] = gap;
+        self.n += 1;
+        // Re-estimate while learning, then once per 8 gaps: cheap on the
+        // hot path and still follows a sensor that changes its rate.
+        if self.n < Self::KNOWN_AFTER || (self.n > 8 && self.n % 8 != 0) {
+            return None;
+        }
+        let k = self.n.min(8) as usize;
+        let mut sorted = self.gaps;
+        sorted[..k].sort_unstable();
+        let median = sorted[k / 2];
+        (median != self.current).then(|| {
+            self.current = median;
+            median
+        })
+    }
+}
+
+/// The blood-pressure reading being assembled: systolic and diastolic of one
+/// reading arrive as separate samples with the same time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BpReading {
+    pub at: u64,
+    pub systolic: Option<f64>,
+    pub diastolic: Option<f64>,
+    seen: u8,
+}
+
+impl Default for BpReading {
+    fn default() -> Self {
+        Self { at: NEVER, systolic: None, diastolic: None, seen: 0 }
+    }
+}
+
+impl BpReading {
+    pub const SYSTOLIC: u8 = 1;
+    pub const DIASTOLIC: u8 = 2;
+
+    pub fn pending(&self) -> bool {
+        self.at != NEVER
+    }
+
+    /// When an incomplete reading is judged: as soon as time moves on.
+    pub fn deadline(&self) -> u64 {
+        if self.at == NEVER { NEVER } else { self.at + 1 }
+    }
+
+    pub fn add(&mut self, at: u64, part: u8, value: Option<f64>) {
+        if self.at != at {
+            *self = BpReading { at, ..BpReading::default() };
+        }
+        self.seen |= part;
+        if part == Self::SYSTOLIC {
+            self.systolic = value;
+        } else {
+            self.diastolic = value;
+        }
+    }
+
+    pub fn complete(&self) -> bool {
+        self.seen == Self::SYSTOLIC | Self::DIASTOLIC
+    }
+
+    pub fn take(&mut self) -> BpReading {
+        std::mem::take(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn rise_is_measured_from_the_window_minimum() {
+        let mut w = RiseWindow::default();
+        assert_eq!(w.push(0, 37.0, 1800 * S), 0.0);
+        assert!((w.push(60 * S, 36.8, 1800 * S) - 0.0).abs() < 1e-9);
+        assert!((w.push(600 * S, 37.4, 1800 * S) - 0.6).abs() < 1e-9);
+        // 36.8 left the window 30 min after it was taken.
+        assert!((w.push(1900 * S, 37.4, 1800 * S) - 0.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn learner_takes_the_median_and_ignores_one_dropout() {
+        let mut g = GapLearner::default();
+        assert_eq!(g.push(S), None);
+        assert_eq!(g.push(S), None);
+        assert_eq!(g.push(S), Some(S));
+        assert_eq!(g.push(30 * S), None);
+        assert_eq!(g.push(100), None);
+    }
+
+    #[test]
+    fn baseline_auto_then_recent_mean() {
+        let mut b = Baseline::default();
+        let w = 300 * S;
+        for t in 0..300 {
+            assert_eq!(b.feed(t * S, 60.0, w), None);
+        }
+        assert_eq!(b.feed(300 * S, 90.0, w), Some(60.0));
+        for t in 301..700 {
+            b.feed(t * S, 80.0, w);
+        }
+        assert_eq!(b.recent_mean(700 * S, w), Some(80.0));
+    }
+}

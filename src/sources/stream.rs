@@ -1,0 +1,706 @@
+//! Scripted sensor streams: NDJSON from a file, stdin or a loopback TCP
+//! socket (`vigil monitor --stream FILE|-|tcp://127.0.0.1:PORT`).
+//!
+//! One JSON object per line (DESIGN.md, "Stream input"):
+//!
+//! ```text
+//! {"at_ms": 0,    "device": "chest", "event": "connected", "name": "Polar H10 1234", "address": "A0:9E:1A:00:00:01"}
+//! {"at_ms": 1000, "device": "chest", "characteristic": "2a37", "payload": "163c1104"}
+//! {"at_ms": 1500, "device": "chest", "event": "rssi", "rssi": -61}
+//! {"at_ms": 2000, "action": "marker", "label": "dose 120 mg"}
+//! {"at_ms": 2500, "action": "ack", "alarm": "hr.high", "device": "chest"}
+//! {"at_ms": 9000, "device": "chest", "event": "disconnected"}
+//! ```
+//!
+//! Besides those: `{"event": "connected", "services": ["180d", "180f"]}`,
+//! `{"event": "disconnected", "reason": "…"}`, `{"event": "device_info",
+//! "manufacturer", "model", "firmware"}`; action lines take the fields of
+//! [`OperatorAction`]'s serde form (`ack` `alarm`/`device`, `audio_pause`,
+//! `marker` `label`/`kind`/`amount_mg`, `baseline` `device`, `limit`
+//! `condition`/`priority`/`value`, `manual` `quantity`/`value`) and become
+//! `EventBody::Operator`. Blank lines and lines starting with `#` are
+//! skipped silently, so a hand-written script can carry comments.
+//!
+//! Time: paced (`--speed`), `at_ms` drives the virtual clock and input is
+//! read as fast as that speed allows; a line without `at_ms` happens at the
+//! previous line's time. Unpaced, a line takes effect when it arrives
+//! (stamped with the clock) and `at_ms` is optional. In both modes an
+//! `at_ms` earlier than an earlier line's is "going back in time".
+//!
+//! A bad line (not JSON, an unknown key or value, bad hex, going back in
+//! time) becomes an `EventBody::BadInput` naming the line and the field and
+//! is otherwise skipped; the session goes on. End of input ends the session
+//! (`run` returns and the sender is dropped).
+//!
+//! TCP binds loopback only and serves one client at a time; a second client
+//! gets one `{"error": …}` line and is closed. The session outlives its
+//! clients: `run` returns only when the pipeline stops taking batches (the
+//! session ends on Ctrl-C, SIGTERM or SIGHUP, which the session handles),
+//! and session time and the going-back-in-time check carry over from one
+//! client to the next. Line numbers count per client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::clock::{Clock, Speed};
+use crate::model::{
+    Batch, Characteristic, Condition, DeviceInfo, DeviceLabel, EventBody, MarkerKind, OperatorAction, Payload,
+    Priority, Quantity, SessionTime, SourceEvent,
+};
+
+/// Events sent in one batch at most when lines arrive faster than they are
+/// forwarded (at `--speed max`, a file is read in batches of this size).
+pub const MAX_BATCH: usize = 1024;
+/// Read buffer: large enough that a file at `max` speed is read in big
+/// chunks, so batches fill up.
+const READ_BUFFER: usize = 64 * 1024;
+/// A longer line is reported and skipped (no sensor line comes close).
+pub const MAX_LINE: usize = 64 * 1024;
+/// Largest ATT value (Bluetooth Core, ATT_MTU limits aside).
+const MAX_PAYLOAD: usize = 512;
+
+/// Where a stream comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamInput {
+    File(PathBuf),
+    Stdin,
+    /// A loopback address (checked when parsed and again when bound).
+    Tcp(SocketAddr),
+}
+
+/// A `--stream` argument that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--stream {text}: {message}")]
+pub struct StreamInputError {
+    pub text: String,
+    pub message: String,
+}
+
+impl FromStr for StreamInput {
+    type Err = StreamInputError;
+
+    /// `-` is stdin, `tcp://127.0.0.1:PORT` (or `[::1]`, `localhost`) a
+    /// loopback socket, anything else a file path.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |message: String| StreamInputError { text: s.to_owned(), message };
+        if s == "-" {
+            return Ok(StreamInput::Stdin);
+        }
+        let Some(rest) = s.strip_prefix("tcp://") else {
+            if s.is_empty() {
+                return Err(err("give a file, `-` for stdin or tcp://127.0.0.1:PORT".to_owned()));
+            }
+            return Ok(StreamInput::File(PathBuf::from(s)));
+        };
+        let addr = match rest.strip_prefix("localhost:") {
+            Some(port) => port
+                .parse::<u16>()
+                .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p))
+                .map_err(|_| err(format!("`{port}` is not a port number")))?,
+            None => rest
+                .parse::<SocketAddr>()
+                .map_err(|_| err("write tcp://127.0.0.1:PORT (an IP address and a port)".to_owned()))?,
+        };
+        check_loopback(addr).map_err(|e| err(e.to_string()))?;
+        Ok(StreamInput::Tcp(addr))
+    }
+}
+
+fn check_loopback(addr: SocketAddr) -> Result<(), StreamError> {
+    if addr.ip().is_loopback() { Ok(()) } else { Err(StreamError::NotLoopback(addr)) }
+}
+
+/// Why a stream could not be read at all (bad lines are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(
+        "{0} is not a loopback address: a stream socket carries health data and binds to 127.0.0.1 or [::1] only (use an SSH tunnel for a remote sender)"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("cannot open stream file {path}: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("reading the stream failed after line {line}: {source}")]
+    Read { line: u64, source: std::io::Error },
+}
+
+/// A bad line: its number, the field at fault (if one is), and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct LineError {
+    pub line: u64,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "line {}: `{field}`: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// One line, understood but not yet placed in time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParsedLine {
+    /// Blank or a `#` comment.
+    Blank,
+    Event {
+        at: Option<SessionTime>,
+        /// The sensor a sensor line is about; `None` for action lines (their
+        /// target, if any, is inside the action).
+        device: Option<String>,
+        body: EventBody,
+    },
+}
+
+/// What a stream did, for the session summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub lines: u64,
+    pub events: u64,
+    pub bad_lines: u64,
+    /// TCP clients served.
+    pub clients: u64,
+}
+
+struct Line<'a> {
+    no: u64,
+    map: &'a Map<String, Value>,
+}
+
+impl Line<'_> {
+    fn err(&self, field: &str, message: impl Into<String>) -> LineError {
+        LineError { line: self.no, field: Some(field.to_owned()), message: message.into() }
+    }
+
+    fn only(&self, allowed: &[&str], what: &str) -> Result<(), LineError> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "at_ms") {
+            Some(k) => Err(self.err(k, format!("unknown field for {what} (fields: {})", allowed.join(", ")))),
+            None => Ok(()),
+        }
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<&str>, LineError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.err(key, "must be a string")),
+        }
+    }
+
+    fn str(&self, key: &str) -> Result<&str, LineError> {
+        self.opt_str(key)?.ok_or_else(|| self.err(key, "missing"))
+    }
+
+    fn number(&self, key: &str) -> Result<f64, LineError> {
+        match self.map.get(key) {
+            Some(Value::Number(n)) => {
+                n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| self.err(key, "not a finite number"))
+            }
+            None => Err(self.err(key, "missing")),
+            Some(_) => Err(self.err(key, "must be a number")),
+        }
+    }
+
+    fn device(&self) -> Result<String, LineError> {
+        let d = self.str("device")?;
+        if d.is_empty() || d.contains(char::is_whitespace) {
+            return Err(self.err("device", "a device label is one word (chest, thermo)"));
+        }
+        Ok(d.to_owned())
+    }
+
+    fn names<T: Copy>(
+        &self,
+        key: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        all: &[&str],
+    ) -> Result<Option<T>, LineError> {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(s) => parse(s)
+                .map(Some)
+                .ok_or_else(|| self.err(key, format!("unknown value `{s}` (one of: {})", all.join(", ")))),
+        }
+    }
+}
+
+fn condition_names() -> Vec<&'static str> {
+    Condition::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+fn quantity_names() -> Vec<&'static str> {
+    Quantity::ALL.iter().map(|q| q.as_str()).collect()
+}
+
+fn priority(s: &str) -> Option<Priority> {
+    [Priority::Low, Priority::Medium, Priority::High].into_iter().find(|p| p.as_str() == s)
+}
+
+fn marker_kind(s: &str) -> Option<MarkerKind> {
+    match s {
+        "dose" => Some(MarkerKind::Dose),
+        "supplemental_dose" => Some(MarkerKind::SupplementalDose),
+        "note" => Some(MarkerKind::Note),
+        _ => None,
+    }
+}
+
+/// Parse one line (numbered from 1). Stateless: placing it in time, and
+/// "going back in time", is [`StreamDecoder`]'s job.
+pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(ParsedLine::Blank);
+    }
+    let whole = |message: String| LineError { line: line_no, field: None, message };
+    let value: Value = serde_json::from_str(trimmed).map_err(|e| whole(format!("not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(whole("not a JSON object".to_owned()));
+    };
+    let line = Line { no: line_no, map: &map };
+    let at = match map.get("at_ms") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => {
+            let ms = n
+                .as_f64()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| line.err("at_ms", "must be zero or more"))?;
+            let ns = (ms * 1e6).round();
+            if ns >= 1.8e19 {
+                return Err(line.err("at_ms", "too large"));
+            }
+            // Checked to fit u64 just above.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(SessionTime(ns as u64))
+        }
+        Some(_) => return Err(line.err("at_ms", "must be a number of milliseconds")),
+    };
+    let (device, body) = if map.contains_key("action") {
+        (None, EventBody::Operator(action(&line)?))
+    } else if let Some(kind) = line.opt_str("event")? {
+        (Some(line.device()?), event(&line, kind)?)
+    } else if map.contains_key("characteristic") {
+        line.only(&["device", "characteristic", "payload"], "a notification")?;
+        let device = line.device()?;
+        let characteristic = Characteristic::parse(line.str("characteristic")?)
+            .map_err(|e| line.err("characteristic", e.to_string()))?;
+        let text = line.str("payload")?;
+        let hex_text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let bytes = hex::decode(&hex_text).map_err(|e| line.err("payload", format!("not hex ({e})")))?;
+        if bytes.len() > MAX_PAYLOAD {
+            return Err(
+                line.err("payload", format!("{} bytes; an attribute value holds at most {MAX_PAYLOAD}", bytes.len()))
+            );
+        }
+        (Some(device), EventBody::Notification { characteristic, payload: Payload::from_vec(bytes) })
+    } else {
+        return Err(whole("a line needs `characteristic` (a notification), `event` or `action`".to_owned()));
+    };
+    Ok(ParsedLine::Event { at, device, body })
+}
+
+fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
+    Ok(match kind {
+        "connected" => {
+            line.only(&["device", "event", "name", "address", "services"], "a `connected` line")?;
+            let services = match line.map.get("services") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str().and_then(|s| u16::from_str_radix(s.trim_start_matches("0x"), 16).ok()).ok_or_else(
+                            || line.err("services", format!("{v} is not a 16-bit service number (\"180d\")")),
+                        )
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(line.err("services", "must be a list such as [\"180d\", \"180f\"]")),
+            };
+            EventBody::Connected {
+                name: line.opt_str("name")?.map(str::to_owned),
+                address: line.opt_str("address")?.map(str::to_owned),
+                services,
+            }
+        }
+        "disconnected" => {
+            line.only(&["device", "event", "reason"], "a `disconnected` line")?;
+            EventBody::Disconnected { reason: line.opt_str("reason")?.map(str::to_owned) }
+        }
+        "rssi" => {
+            line.only(&["device", "event", "rssi"], "an `rssi` line")?;
+            let v = line.number("rssi")?;
+            if v.fract() != 0.0 || !(-128.0..=20.0).contains(&v) {
+                return Err(line.err("rssi", format!("{v} is not an RSSI in dBm (-128..20)")));
+            }
+            // Whole and within i16 by the check above.
+            #[allow(clippy::cast_possible_truncation)]
+            EventBody::Rssi(v as i16)
+        }
+        "device_info" => {
+            line.only(&["device", "event", "manufacturer", "model", "firmware"], "a `device_info` line")?;
+            EventBody::DeviceInfo(DeviceInfo {
+                manufacturer: line.opt_str("manufacturer")?.map(str::to_owned),
+                model: line.opt_str("model")?.map(str::to_owned),
+                firmware: line.opt_str("firmware")?.map(str::to_owned),
+            })
+        }
+        other => {
+            return Err(line.err(
+                "event",
+                format!("unknown value `{other}` (one of: connected, disconnected, rssi, device_info)"),
+            ));
+        }
+    })
+}
+
+fn action(line: &Line) -> Result<OperatorAction, LineError> {
+    let name = line.str("action")?;
+    let conditions = condition_names();
+    let quantities = quantity_names();
+    // Check every field by name first, so the error names it; then let
+    // serde build the action, so the stream form is model.rs's serde form.
+    match name {
+        "ack" => {
+            line.only(&["action", "alarm", "device"], "an `ack` line")?;
+            line.names("alarm", Condition::parse, &conditions)?;
+            line.opt_str("device")?;
+        }
+        "audio_pause" => line.only(&["action"], "an `audio_pause` line")?,
+        "marker" => {
+            line.only(&["action", "label", "kind", "amount_mg"], "a `marker` line")?;
+            line.str("label")?;
+            line.names("kind", marker_kind, &["dose", "supplemental_dose", "note"])?;
+            if line.map.contains_key("amount_mg") && line.number("amount_mg")? < 0.0 {
+                return Err(line.err("amount_mg", "a dose cannot be negative"));
+            }
+        }
+        "baseline" => {
+            line.only(&["action", "device"], "a `baseline` line")?;
+            line.opt_str("device")?;
+        }
+        "limit" => {
+            line.only(&["action", "condition", "priority", "value"], "a `limit` line")?;
+            line.names("condition", Condition::parse, &conditions)?.ok_or_else(|| line.err("condition", "missing"))?;
+            line.names("priority", priority, &["low", "medium", "high"])?
+                .ok_or_else(|| line.err("priority", "missing"))?;
+            line.number("value")?;
+        }
+        "manual" => {
+            line.only(&["action", "quantity", "value"], "a `manual` line")?;
+            line.names("quantity", Quantity::parse, &quantities)?.ok_or_else(|| line.err("quantity", "missing"))?;
+            line.number("value")?;
+        }
+        other => {
+            return Err(line.err(
+                "action",
+                format!("unknown value `{other}` (one of: ack, audio_pause, marker, baseline, limit, manual)"),
+            ));
+        }
+    }
+    let mut map = line.map.clone();
+    map.remove("at_ms");
+    serde_json::from_value(Value::Object(map)).map_err(|e| line.err("action", e.to_string()))
+}
+
+/// How lines are placed in session time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// `at_ms` is the time (paced input; missing: the previous line's time).
+    Scheduled,
+    /// The line arrived at this time (`at_ms` only checked for order).
+    Arrival(SessionTime),
+}
+
+/// Turns lines into source events: places them in time, interns device
+/// labels, reports bad lines as `BadInput` events.
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    /// Time of the latest event.
+    last_at: SessionTime,
+    /// Latest `at_ms` seen (for "going back in time").
+    last_scheduled: SessionTime,
+    labels: HashMap<String, DeviceLabel>,
+    pub stats: StreamStats,
+}
+
+impl StreamDecoder {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The event for line `line_no`, or `None` for a blank line.
+    pub fn line(&mut self, line_no: u64, text: &str, stamp: Stamp) -> Option<SourceEvent> {
+        self.stats.lines += 1;
+        let arrival = match stamp {
+            Stamp::Scheduled => self.last_at,
+            Stamp::Arrival(t) => t.max(self.last_at),
+        };
+        let parsed = parse_line(line_no, text).and_then(|p| match p {
+            ParsedLine::Event { at: Some(at), .. } if at < self.last_scheduled => Err(LineError {
+                line: line_no,
+                field: Some("at_ms".to_owned()),
+                message: format!(
+                    "{} ms goes back in time (an earlier line was at {} ms)",
+                    at.as_millis(),
+                    self.last_scheduled.as_millis()
+                ),
+            }),
+            other => Ok(other),
+        });
+        match parsed {
+            Ok(ParsedLine::Blank) => None,
+            Ok(ParsedLine::Event { at, device, body }) => {
+                if let Some(at) = at {
+                    self.last_scheduled = at;
+                }
+                let at = match stamp {
+                    Stamp::Scheduled => at.unwrap_or(self.last_at),
+                    Stamp::Arrival(_) => arrival,
+                };
+                self.last_at = at;
+                self.stats.events += 1;
+                let device = device.map(|d| self.label(d));
+                Some(SourceEvent { at, device, body })
+            }
+            Err(e) => {
+                self.stats.bad_lines += 1;
+                self.last_at = arrival;
+                Some(SourceEvent {
+                    at: arrival,
+                    device: None,
+                    body: EventBody::BadInput { line: e.line, message: e.to_string() },
+                })
+            }
+        }
+    }
+
+    fn label(&mut self, name: String) -> DeviceLabel {
+        self.labels.entry(name).or_insert_with_key(|k| DeviceLabel::from(k.as_str())).clone()
+    }
+}
+
+/// The channel closed: the pipeline stopped, so the stream stops too.
+struct Closed;
+
+struct Pump<'a> {
+    decoder: &'a mut StreamDecoder,
+    clock: &'a Clock,
+    paced: Option<Speed>,
+    tx: &'a mpsc::Sender<Batch>,
+    batch: Vec<SourceEvent>,
+}
+
+impl Pump<'_> {
+    async fn flush(&mut self) -> Result<(), Closed> {
+        let Some(last) = self.batch.last() else { return Ok(()) };
+        let until = last.at;
+        let events = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
+        self.tx.send(Batch { events, until }).await.map_err(|_| Closed)
+    }
+
+    /// Read lines to the end of `reader`, forwarding events in batches:
+    /// everything already buffered goes together, and the batch is flushed
+    /// before the reader would wait (so real-time input goes out at once)
+    /// and before pacing sleeps.
+    async fn lines<R: AsyncRead + Unpin>(&mut self, reader: R) -> Result<Result<(), (u64, std::io::Error)>, Closed> {
+        let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+        let mut buf = Vec::with_capacity(256);
+        let mut line_no = 0u64;
+        loop {
+            if reader.buffer().is_empty() {
+                self.flush().await?;
+            }
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) => {
+                    self.flush().await?;
+                    return Ok(Ok(()));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.flush().await?;
+                    return Ok(Err((line_no, e)));
+                }
+            }
+            line_no += 1;
+            let event = match std::str::from_utf8(&buf) {
+                Err(_) => Some(self.bad(line_no, "not UTF-8 text")),
+                Ok(_) if buf.len() > MAX_LINE => Some(self.bad(line_no, "longer than 64 KiB")),
+                Ok(text) => {
+                    let stamp = match (self.paced, self.clock.now()) {
+                        (Some(_), _) => Stamp::Scheduled,
+                        (None, Some(now)) => Stamp::Arrival(now),
+                        // An unpaced stream on a clock without "now" (a
+                        // virtual clock at max): fall back to the lines' times.
+                        (None, None) => Stamp::Scheduled,
+                    };
+                    self.decoder.line(line_no, text, stamp)
+                }
+            };
+            let Some(event) = event else { continue };
+            if let Some(Speed::Times(_)) = self.paced {
+                if self.batch.last().is_some_and(|last| event.at > last.at) {
+                    self.flush().await?;
+                }
+                self.clock.sleep_until(event.at).await;
+            }
+            self.batch.push(event);
+            if self.batch.len() >= MAX_BATCH {
+                self.flush().await?;
+            }
+        }
+    }
+
+    fn bad(&mut self, line: u64, why: &str) -> SourceEvent {
+        self.decoder.stats.lines += 1;
+        self.decoder.stats.bad_lines += 1;
+        SourceEvent {
+            at: self.decoder.last_at,
+            device: None,
+            body: EventBody::BadInput { line, message: format!("line {line}: {why}") },
+        }
+    }
+}
+
+/// Read a stream to its end (file, stdin) or until the pipeline stops (TCP).
+pub async fn run(
+    input: StreamInput,
+    clock: Clock,
+    paced: Option<Speed>,
+    tx: mpsc::Sender<Batch>,
+) -> Result<StreamStats, StreamError> {
+    match input {
+        StreamInput::File(path) => {
+            let file = std::fs::File::open(&path).map_err(|source| StreamError::Open { path, source })?;
+            let (reader, copier) = file_reader(file);
+            let stats = run_reader(reader, &clock, paced, &tx).await?;
+            match copier.await {
+                Ok(Err(source)) => Err(StreamError::Read { line: stats.lines, source }),
+                // A panicked copier has already been reported by tokio.
+                Ok(Ok(())) | Err(_) => Ok(stats),
+            }
+        }
+        StreamInput::Stdin => run_reader(tokio::io::stdin(), &clock, paced, &tx).await,
+        StreamInput::Tcp(addr) => {
+            let listener = bind(addr).await?;
+            Ok(serve(listener, &clock, paced, &tx).await)
+        }
+    }
+}
+
+/// An async reader over a file, read on a blocking thread (vigil's tokio
+/// has no `fs` feature; this is what `tokio::fs` does inside). The handle
+/// yields the read error, if the file failed part-way.
+fn file_reader(mut file: std::fs::File) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<std::io::Result<()>>) {
+    use std::io::Read;
+    let (mut writer, reader) = tokio::io::duplex(READ_BUFFER);
+    let runtime = tokio::runtime::Handle::current();
+    let copier = tokio::task::spawn_blocking(move || {
+        let mut chunk = vec![0u8; READ_BUFFER];
+        loop {
+            let n = match file.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other?,
+            };
+            // A write error means the reader is gone: the session stopped.
+            if n == 0 || runtime.block_on(writer.write_all(&chunk[..n])).is_err() {
+                return Ok(());
+            }
+        }
+    });
+    (reader, copier)
+}
+
+/// Read one byte stream (stdin, a file, a test's in-memory reader) to its end.
+pub async fn run_reader<R: AsyncRead + Unpin>(
+    reader: R,
+    clock: &Clock,
+    paced: Option<Speed>,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<StreamStats, StreamError> {
+    let mut decoder = StreamDecoder::new();
+    let mut pump = Pump { decoder: &mut decoder, clock, paced, tx, batch: Vec::new() };
+    // Stop waiting for input once the pipeline has stopped.
+    let outcome = tokio::select! {
+        r = pump.lines(reader) => r,
+        () = tx.closed() => Err(Closed),
+    };
+    match outcome {
+        Ok(Err((line, source))) => Err(StreamError::Read { line, source }),
+        Ok(Ok(())) | Err(Closed) => Ok(decoder.stats),
+    }
+}
+
+/// Listen on a loopback address (refusing any other).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StreamError> {
+    check_loopback(addr)?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| StreamError::Bind { addr, source })?;
+    if let Ok(local) = listener.local_addr() {
+        tracing::info!(%local, "stream: listening for one client at a time");
+    }
+    Ok(listener)
+}
+
+/// Serve clients one after another until the pipeline stops taking batches.
+pub async fn serve(
+    listener: TcpListener,
+    clock: &Clock,
+    paced: Option<Speed>,
+    tx: &mpsc::Sender<Batch>,
+) -> StreamStats {
+    let mut decoder = StreamDecoder::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = tx.closed() => return decoder.stats,
+        };
+        let (client, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors and the like: wait for the next one.
+                tracing::warn!(error = %e, "stream: accept failed");
+                continue;
+            }
+        };
+        decoder.stats.clients += 1;
+        tracing::info!(%peer, "stream: client connected");
+        let mut pump = Pump { decoder: &mut decoder, clock, paced, tx, batch: Vec::new() };
+        let outcome = tokio::select! {
+            // The client's end first: a next client that connects just as
+            // this one leaves is then served, not turned away.
+            biased;
+            r = pump.lines(client) => r,
+            () = turn_away(&listener) => Ok(Ok(())),
+            // A connected but idle client must not keep the session alive.
+            () = tx.closed() => Err(Closed),
+        };
+        match outcome {
+            Err(Closed) => return decoder.stats,
+            Ok(Err((line, e))) => tracing::warn!(%peer, line, error = %e, "stream: client read failed"),
+            Ok(Ok(())) => tracing::info!(%peer, "stream: client finished"),
+        }
+    }
+}
+
+/// While one client is served, tell any other that the stream is taken.
+async fn turn_away(listener: &TcpListener) {
+    loop {
+        if let Ok((mut other, _)) = listener.accept().await {
+            // Best effort: the client may already be gone.
+            let _ = other.write_all(b"{\"error\": \"busy: vigil takes one stream client at a time\"}\n").await;
+            let _ = other.shutdown().await;
+        }
+    }
+}

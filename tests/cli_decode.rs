@@ -1,0 +1,50 @@
+//! `vigil decode` as a user runs it: one payload in, one JSON object out;
+//! a malformed payload gives one clear error and a non-zero exit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::process::Command;
+
+fn vigil(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).output().expect("run vigil")
+}
+
+#[test]
+fn decodes_heart_rate_with_rr() {
+    let out = vigil(&["decode", "2a37", "163c1104"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["heart_rate_bpm"], 60);
+    assert_eq!(v["sensor_contact"], "detected");
+    let rr = v["samples"]["rr_interval_ms"][0].as_f64().unwrap();
+    assert!((rr - 1016.6).abs() < 0.05, "{rr}");
+}
+
+#[test]
+fn decodes_thermometer_vector_with_spaces() {
+    let out = vigil(&["decode", "2a1c", "06 B0 0E 00 FE DC 07 0C 05 0B 32 1B 04"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = v["samples"]["body_temperature_c"].as_f64().unwrap();
+    assert!((t - 37.6).abs() < 1e-9, "{t}");
+}
+
+#[test]
+fn malformed_payload_is_one_clear_error() {
+    let out = vigil(&["decode", "2a37", "16"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2a37") && err.contains("need at least 4"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_hex_and_bad_characteristic_are_errors() {
+    let out = vigil(&["decode", "2a37", "zz"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a hex payload"));
+    let out = vigil(&["decode", "2a3", "00"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a characteristic"));
+}
