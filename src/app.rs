@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{Cli, Command, CommonArgs, MonitorArgs, SimulateArgs};
+use crate::cli::{Cli, Command, CommonArgs, MonitorArgs, ScanArgs, SimulateArgs};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::devices::DeviceProfile;
@@ -16,7 +16,7 @@ use crate::model::{Characteristic, DeviceLabel};
 use crate::pipeline::DeviceSetup;
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;
-use crate::sources::{simulate as sim, stream};
+use crate::sources::{ble, simulate as sim, stream};
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate(&args),
         Command::Monitor(args) => monitor(&args),
         Command::Replay(_) => not_yet("replay", 5),
-        Command::Scan(_) => not_yet("scan", 7),
+        Command::Scan(args) => scan(&args),
         Command::Summary(_) => not_yet("summary", 5),
         Command::Export(_) => not_yet("export", 5),
         Command::Report(_) => not_yet("report", 5),
@@ -68,7 +68,11 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
                 "`vigil monitor` needs --device ADDR|NAME (see `vigil scan`) or --stream FILE|-|tcp://127.0.0.1:PORT"
             );
         }
-        return not_yet("monitor --device", 7);
+        let devices = args.devices.iter().map(|d| d.parse::<ble::DeviceSpec>()).collect::<Result<Vec<_>, _>>()?;
+        let source: SourceFactory = Box::new(move |tx, clock| {
+            Box::pin(async move { ble::run(devices, clock, tx).await.map_err(anyhow::Error::from) })
+        });
+        return run_session(&args.common, Clock::real(), source, Mode::Live, Vec::new());
     };
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
@@ -80,6 +84,17 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
     });
     run_session(&args.common, clock, source, Mode::Live, Vec::new())
+}
+
+/// `vigil scan`: nearby devices that advertise a supported service.
+fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .with_context(|| format!("--timeout {}: give a positive number of seconds", args.timeout))?;
+    let entries = runtime()?.block_on(ble::scan(timeout))?;
+    ble::print_scan(&entries, args.json, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How the pipeline treats a device of this profile.
