@@ -147,6 +147,7 @@ def check_probe(rows, address, phases, temp_phases):
 
 
 def check_headless(rows, phases, temp_phases, out):
+    """`vigil monitor --headless` lines, then the recording."""
     seq = []
     for r in rows:
         if r.get("type") == "connection":
@@ -165,6 +166,19 @@ def check_headless(rows, phases, temp_phases, out):
         bool(reconnected) and "tech.disconnected:cleared" in seq[reconnected[0]:],
         "tech.disconnected cleared after the reconnection",
     )
+    if len(phases) >= 3:
+        stale = [
+            i
+            for i, r in enumerate(rows)
+            if r.get("type") == "connection"
+            and r.get("event") == "disconnected"
+            and (r.get("reason") or "").startswith("stale")
+        ]
+        check(bool(stale), "the quiet stream was found stale and dropped")
+        check(
+            bool(stale) and any(r.get("event") == "connected" for r in rows[stale[0]:]),
+            "re-acquired after the stale drop",
+        )
     check(any(r.get("type") == "summary" for r in rows), "a summary line ended the run (clean SIGTERM)")
     check_recording(out / "rec", phases, temp_phases)
 
