@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput};
-use vigil::alarms::AlarmEngine;
+use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::AlarmConfig;
 use vigil::model::{DeviceLabel, Quantity, Sample, SessionTime};
 
@@ -59,7 +59,15 @@ fn stream(mixed: bool) -> Vec<Sample> {
             6 | 7 if n % 20 < 10 => (Quantity::Spo2Pct, if mixed { 91.0 + 6.0 * phase } else { 97.0 }, None),
             6 | 7 => (Quantity::PulseRateBpm, if mixed { 100.0 + 30.0 * phase } else { 72.0 }, None),
             8 => (Quantity::SkinTemperatureC, if mixed { 33.0 + 0.6 * phase } else { 33.0 }, None),
-            _ if n % 30 == 9 => (Quantity::BatteryPct, if mixed { 10.0 + 5.0 * phase } else { 80.0 }, None),
+            // The cuff (intermittent): a reading each minute, its battery
+            // level half a minute later, silence between.
+            _ if (at_ms / 1000) % 60 == 30 => {
+                (Quantity::BatteryPct, if mixed { 10.0 + 5.0 * phase } else { 80.0 }, None)
+            }
+            _ if (at_ms / 1000) % 60 != 0 => {
+                n += 1;
+                continue;
+            }
             _ => {
                 // A reading: systolic and diastolic of the same moment.
                 out.push(Sample {
@@ -89,6 +97,9 @@ fn stream(mixed: bool) -> Vec<Sample> {
 
 fn run(samples: &[Sample]) -> usize {
     let mut engine = AlarmEngine::new(AlarmConfig::default());
+    let cuff: DeviceLabel =
+        samples.iter().find(|s| s.quantity == Quantity::SystolicMmhg).map(|s| s.device.clone()).unwrap();
+    engine.set_device_timing(&cuff, DeviceTiming { expected_interval: None, intermittent: true });
     let mut out = Vec::with_capacity(64);
     let mut events = 0;
     for s in samples {

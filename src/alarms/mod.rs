@@ -102,6 +102,10 @@ pub enum AlarmError {
     NoBaselineData { device: Option<String>, window_s: u64 },
 }
 
+fn label_address(label: &DeviceLabel) -> usize {
+    Arc::as_ptr(label).cast::<u8>() as usize
+}
+
 /// Physiological groups a technical alarm can suppress.
 const G_HR: u8 = 1;
 const G_TEMP: u8 = 2;
@@ -185,10 +189,6 @@ impl Device {
         if self.timing.intermittent {
             stale.reset_pending();
         }
-    }
-
-    fn matches(&self, label: &DeviceLabel) -> bool {
-        self.label.as_ref().is_some_and(|l| Arc::ptr_eq(l, label) || **l == **label)
     }
 
     #[inline]
@@ -492,6 +492,9 @@ pub struct AlarmEngine {
     rules: Rules,
     /// `devices[0]` is the session-wide pseudo-device.
     devices: Vec<Device>,
+    /// Address of each device's label (`Arc` data pointer; 0 for the
+    /// pseudo-device), packed so the per-sample lookup scans one cache line.
+    addresses: Vec<usize>,
     now: u64,
     /// No timer is due before this (a lower bound: timers that moved later
     /// leave it early, and the next scan finds the true one).
@@ -506,7 +509,17 @@ impl AlarmEngine {
     pub fn new(config: AlarmConfig) -> Self {
         let rules = Rules::compile(&config);
         let session = Device::new(None, &rules);
-        Self { config, rules, devices: vec![session], now: 0, next: NEVER, pause_start: 0, pause_until: 0, last_hit: 0 }
+        Self {
+            config,
+            rules,
+            devices: vec![session],
+            addresses: vec![0],
+            now: 0,
+            next: NEVER,
+            pause_start: 0,
+            pause_until: 0,
+            last_hit: 0,
+        }
     }
 
     #[must_use]
@@ -707,22 +720,28 @@ impl AlarmEngine {
 
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        let same = |d: &Device| d.label.as_ref().is_some_and(|l| Arc::ptr_eq(l, label));
-        if same(&self.devices[self.last_hit]) {
+        // Pointers first: the pipeline hands the same `Arc` for a device, so
+        // comparing strings is only the fallback.
+        let address = label_address(label);
+        if self.addresses[self.last_hit] == address {
             return self.last_hit;
         }
-        // Pointers first: the pipeline hands the same `Arc` for a device, so
-        // string comparison is only the fallback.
-        let by_pointer = self.devices.iter().position(same);
-        let i = match by_pointer.or_else(|| self.devices.iter().position(|d| d.matches(label))) {
+        let i = match self.addresses.iter().position(|a| *a == address) {
             Some(i) => i,
-            None => {
-                self.devices.push(Device::new(Some(label.clone()), &self.rules));
-                self.devices.len() - 1
-            }
+            None => self.device_index_slow(label),
         };
         self.last_hit = i;
         i
+    }
+
+    #[cold]
+    fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
+        if let Some(i) = self.devices.iter().position(|d| d.label.as_deref() == Some(&**label)) {
+            return i;
+        }
+        self.devices.push(Device::new(Some(label.clone()), &self.rules));
+        self.addresses.push(label_address(label));
+        self.devices.len() - 1
     }
 
     fn find_by_name(&self, name: &str) -> Option<usize> {
@@ -890,5 +909,16 @@ mod tests {
         e.on_connection(SessionTime::ZERO, &chest, true, &mut out);
         let err = e.on_operator(SessionTime::ZERO, &OperatorAction::Baseline { device: None }, &mut out).unwrap_err();
         assert_eq!(err.to_string(), "no valid heart rate in the last 300 s to take a baseline from");
+    }
+
+    #[test]
+    fn a_device_is_found_by_name_through_another_arc() {
+        let mut e = AlarmEngine::new(AlarmConfig::default());
+        let mut out = Vec::new();
+        e.on_connection(SessionTime::ZERO, &Arc::from("chest"), false, &mut out);
+        e.on_connection(SessionTime::from_secs(1), &Arc::from("chest"), true, &mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[1].state, AlarmState::Cleared);
+        assert!(e.statuses().is_empty());
     }
 }
