@@ -48,7 +48,7 @@ fn stream(mixed: bool) -> Vec<Sample> {
                 let lost = mixed && (at_ms / 1000) % 600 < 15;
                 let v = if !mixed {
                     70.0 + 5.0 * phase
-                } else if n % 997 == 0 {
+                } else if n.is_multiple_of(997) {
                     0.0
                 } else {
                     110.0 + 40.0 * phase
@@ -64,7 +64,7 @@ fn stream(mixed: bool) -> Vec<Sample> {
             _ if (at_ms / 1000) % 60 == 30 => {
                 (Quantity::BatteryPct, if mixed { 10.0 + 5.0 * phase } else { 80.0 }, None)
             }
-            _ if (at_ms / 1000) % 60 != 0 => {
+            _ if !(at_ms / 1000).is_multiple_of(60) => {
                 n += 1;
                 continue;
             }
@@ -97,8 +97,7 @@ fn stream(mixed: bool) -> Vec<Sample> {
 
 fn run(samples: &[Sample]) -> usize {
     let mut engine = AlarmEngine::new(AlarmConfig::default());
-    let cuff: DeviceLabel =
-        samples.iter().find(|s| s.quantity == Quantity::SystolicMmhg).map(|s| s.device.clone()).unwrap();
+    let cuff: DeviceLabel = Arc::from("cuff9");
     engine.set_device_timing(&cuff, DeviceTiming { expected_interval: None, intermittent: true });
     let mut out = Vec::with_capacity(64);
     let mut events = 0;

@@ -9,6 +9,9 @@
 //!    the alarm is no longer active, escalated or acknowledged — only a
 //!    latched (high, unacknowledged) one remains, and an ack clears it.
 
+// Test helpers outside #[test] fns: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use proptest::prelude::*;

@@ -37,6 +37,9 @@
 //! value = 104.0                 # omitted: the event must carry no value
 //! ```
 
+// Test helpers outside #[test] fns: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -265,10 +265,10 @@ impl Device {
             if at <= self.last_data {
                 return;
             }
-            if self.timing.expected_interval.is_none() {
-                if let Some(interval) = self.gaps.push(at - self.last_data) {
-                    self.apply_stale_onsets(rules, Duration::from_nanos(interval));
-                }
+            if self.timing.expected_interval.is_none()
+                && let Some(interval) = self.gaps.push(at - self.last_data)
+            {
+                self.apply_stale_onsets(rules, Duration::from_nanos(interval));
             }
         }
         self.last_data = at;
@@ -442,7 +442,7 @@ impl Device {
             }
             Quantity::Spo2Pct => self.spo2(rules, at, v, sink),
             Quantity::SystolicMmhg | Quantity::DiastolicMmhg => {
-                self.blood_pressure(rules, sample.quantity, at, v, sink)
+                self.blood_pressure(rules, sample.quantity, at, v, sink);
             }
             Quantity::BatteryPct => self.battery(rules, at, v, sink),
             // Ambient temperature is shown and recorded, never alarmed; the
@@ -737,6 +737,11 @@ impl AlarmEngine {
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
         if let Some(i) = self.devices.iter().position(|d| d.label.as_deref() == Some(&**label)) {
+            // Another `Arc` of the same name: adopt it, so the caller's
+            // usual one hits the fast path from now on (holding it keeps its
+            // address unique).
+            self.devices[i].label = Some(label.clone());
+            self.addresses[i] = label_address(label);
             return i;
         }
         self.devices.push(Device::new(Some(label.clone()), &self.rules));
