@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{FixedOffset, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use criterion::Criterion;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -72,7 +72,10 @@ fn snapshot() -> Snapshot {
         devices: vec![
             device("chest", vec![reading(Quantity::HeartRateBpm, 4, hr, live)]),
             device("thermo", vec![reading(Quantity::BodyTemperatureC, 1, temp, live)]),
-            device("finger", vec![reading(Quantity::Spo2Pct, 1, spo2, live), reading(Quantity::PulseRateBpm, 1, hr, live)]),
+            device(
+                "finger",
+                vec![reading(Quantity::Spo2Pct, 1, spo2, live), reading(Quantity::PulseRateBpm, 1, hr, live)],
+            ),
             device(
                 "cuff",
                 vec![
@@ -92,7 +95,10 @@ fn snapshot() -> Snapshot {
             audible: true,
         }],
         audio_paused_until: None,
-        markers: vec![(dose, Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) })],
+        markers: vec![(
+            dose,
+            Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) },
+        )],
         last_dose_at: Some(dose),
         counters: Counters::default(),
         limits: Vec::new(),
@@ -112,7 +118,7 @@ fn thread_cpu() -> Option<Duration> {
 
 pub fn benches(c: &mut Criterion) {
     let snap = snapshot();
-    let wall = FixedOffset::east_opt(0).unwrap().with_ymd_and_hms(2026, 11, 27, 16, 0, 0).unwrap();
+    let wall = Utc.with_ymd_and_hms(2026, 11, 27, 16, 0, 0).unwrap().fixed_offset();
     let mut view = ViewState::new(false, false, wall);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     let mut phase = 0u64;

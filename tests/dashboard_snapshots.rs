@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
-use ratatui::Terminal;
 
 use vigil::dashboard::keys::Action;
 use vigil::dashboard::{Overlay, ViewState, render};
@@ -28,7 +28,9 @@ use vigil::snapshot::{
 const NOW_S: u64 = 5025;
 
 fn wall_clock() -> DateTime<FixedOffset> {
-    FixedOffset::east_opt(3600).unwrap().with_ymd_and_hms(2026, 11, 27, 10, 23, 45).unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 27, 9, 23, 45)
+        .unwrap()
+        .with_timezone(&FixedOffset::east_opt(3600).unwrap_or_else(|| panic!("offset")))
 }
 
 fn view() -> ViewState {
@@ -151,7 +153,13 @@ fn normal() -> Snapshot {
             Marker { label: "dose 120 mg".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) },
         )],
         last_dose_at: Some(dose_at),
-        counters: Counters { samples: 20_000, notifications: 15_000, decode_errors: 2, bad_lines: 0, recorder_drops: 0 },
+        counters: Counters {
+            samples: 20_000,
+            notifications: 15_000,
+            decode_errors: 2,
+            bad_lines: 0,
+            recorder_drops: 0,
+        },
         limits: limits(),
         window: Duration::from_secs(600),
         stalled: false,
@@ -159,7 +167,13 @@ fn normal() -> Snapshot {
     }
 }
 
-fn alarm(condition: Condition, device: Option<&str>, priority: Priority, state: AlarmState, value: Option<f64>) -> AlarmStatus {
+fn alarm(
+    condition: Condition,
+    device: Option<&str>,
+    priority: Priority,
+    state: AlarmState,
+    value: Option<f64>,
+) -> AlarmStatus {
     let unacked = matches!(state, AlarmState::Active | AlarmState::Escalated | AlarmState::Latched);
     AlarmStatus {
         condition,
@@ -424,7 +438,9 @@ fn every_small_size_renders_without_panic() {
 
 /// The row holding the alarm banner (the one with "▲").
 fn banner_row(buf: &Buffer) -> u16 {
-    (0..buf.area.height).find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == "▲")).expect("no banner")
+    (0..buf.area.height)
+        .find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == "▲"))
+        .unwrap_or_else(|| panic!("no banner"))
 }
 
 /// The style of the banner's first text cell.
@@ -544,7 +560,10 @@ fn keys_turn_into_the_right_commands() {
         v.apply(Action::AckTop, &s),
         vec![UiCommand::Operator(OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) })]
     );
-    assert_eq!(v.apply(Action::AckAll, &s), vec![UiCommand::Operator(OperatorAction::Ack { alarm: None, device: None })]);
+    assert_eq!(
+        v.apply(Action::AckAll, &s),
+        vec![UiCommand::Operator(OperatorAction::Ack { alarm: None, device: None })]
+    );
     // Dose: d, type, Enter.
     v.apply(Action::BeginDose, &s);
     for c in "120".chars() {

@@ -30,10 +30,11 @@ impl Tmux {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let socket = format!("vigil-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let tmux = Tmux { socket };
-        let mut args: Vec<String> = ["new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", &height.to_string()]
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let mut args: Vec<String> =
+            ["new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", &height.to_string()]
+                .iter()
+                .map(ToString::to_string)
+                .collect();
         for (k, v) in env {
             args.extend(["-e".into(), format!("{k}={v}")]);
         }
@@ -44,7 +45,12 @@ impl Tmux {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux: {e}"))
     }
 
     /// The visible screen, one line per row.
@@ -90,7 +96,8 @@ impl Drop for Tmux {
 
 #[test]
 fn helpers_drive_a_program_in_tmux() {
-    let Some(t) = Tmux::start("printf 'ready\\n'; read line; echo \"got:$line\"; sleep 30", 40, 12, &[("NO_COLOR", "1")])
+    let Some(t) =
+        Tmux::start("printf 'ready\\n'; read line; echo \"got:$line\"; sleep 30", 40, 12, &[("NO_COLOR", "1")])
     else {
         eprintln!("tmux not installed: skipped");
         return;

@@ -41,7 +41,10 @@ impl Widget for AlarmList<'_> {
             self.narrow(inner, buf);
             return;
         }
-        let header = format!(" {:<6} {:<18} {:<8} {:<12} {:>8} {:>10}  {}", "PRI", "ALARM", "DEVICE", "STATE", "SINCE", "VALUE", "ACK");
+        let header = format!(
+            " {:<6} {:<18} {:<8} {:<12} {:>8} {:>10}  {}",
+            "PRI", "ALARM", "DEVICE", "STATE", "SINCE", "VALUE", "ACK"
+        );
         let mut y = inner.y;
         let bottom = inner.y + inner.height;
         Line::styled(header, Style::new().add_modifier(Modifier::DIM)).render(Rect { y, height: 1, ..inner }, buf);

@@ -38,8 +38,10 @@ impl Widget for AlarmBanner<'_> {
         if let Some(v) = top.value {
             let _ = write!(text, " {}", alarm_value(top.condition, v));
         }
-        let _ = write!(text, " · {} · since {}", top.state.as_str(), hms(top.since.since(crate::model::SessionTime::ZERO)));
-        let others = s.alarms.iter().filter(|a| unacknowledged(a)).count().saturating_sub(usize::from(unacknowledged(top)));
+        let _ =
+            write!(text, " · {} · since {}", top.state.as_str(), hms(top.since.since(crate::model::SessionTime::ZERO)));
+        let others =
+            s.alarms.iter().filter(|a| unacknowledged(a)).count().saturating_sub(usize::from(unacknowledged(top)));
         if others > 0 {
             let _ = write!(text, " · +{others} more");
         }
@@ -61,10 +63,9 @@ pub struct StalledBanner<'a> {
 impl Widget for StalledBanner<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let text = match self.view.stalled_for {
-            Some(d) => format!(
-                " STALLED — no update for {} s: values blanked, monitoring may have stopped ",
-                d.as_secs()
-            ),
+            Some(d) => {
+                format!(" STALLED — no update for {} s: values blanked, monitoring may have stopped ", d.as_secs())
+            }
             None => " STALLED — the pipeline missed its tick (tech.stalled): values may be late ".to_owned(),
         };
         Paragraph::new(text).style(self.theme.stalled()).centered().render(area, buf);

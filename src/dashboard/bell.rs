@@ -99,10 +99,7 @@ mod tests {
 
     /// Times (ms) at which the bell rings over `span_ms` of 250 ms ticks.
     fn rings(bell: &mut Bell, from_ms: u64, span_ms: u64, alarms: &[AlarmStatus]) -> Vec<u64> {
-        (from_ms..from_ms + span_ms)
-            .step_by(250)
-            .filter(|&t| bell.tick(Duration::from_millis(t), alarms))
-            .collect()
+        (from_ms..from_ms + span_ms).step_by(250).filter(|&t| bell.tick(Duration::from_millis(t), alarms)).collect()
     }
 
     #[test]
@@ -128,10 +125,8 @@ mod tests {
         let paused = [alarm(Condition::HrHigh, Priority::Medium, false)];
         assert!(rings(&mut bell, 0, 10_000, &paused).is_empty());
         // A new alarm breaks through the pause: heard at the very next tick.
-        let broke = [
-            alarm(Condition::HrHigh, Priority::Medium, false),
-            alarm(Condition::TempHigh, Priority::High, true),
-        ];
+        let broke =
+            [alarm(Condition::HrHigh, Priority::Medium, false), alarm(Condition::TempHigh, Priority::High, true)];
         assert_eq!(rings(&mut bell, 10_000, 1000, &broke), [10_000, 10_250, 10_500]);
         // Escalation of a running medium alarm restarts the pattern at high.
         let mut bell = Bell::default();

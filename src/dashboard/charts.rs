@@ -55,7 +55,10 @@ pub fn series<'s>(snapshot: &'s Snapshot, view: &ViewState) -> Vec<(&'s DeviceVi
     order
         .flat_map(|d| {
             CHARTED.iter().filter_map(move |q| {
-                d.readings.iter().find(|r| r.quantity == *q && !(r.recent.is_empty() && r.trend.is_empty())).map(|r| (d, r))
+                d.readings
+                    .iter()
+                    .find(|r| r.quantity == *q && !(r.recent.is_empty() && r.trend.is_empty()))
+                    .map(|r| (d, r))
             })
         })
         .collect()
@@ -148,9 +151,8 @@ fn trend_points(buckets: &[TrendBucket], now: f64, width: u16) -> [Vec<(f64, f64
 }
 
 fn bounds(quantity: Quantity, values: impl Iterator<Item = f64>) -> [f64; 2] {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         return [0.0, 1.0];
     }
@@ -159,10 +161,7 @@ fn bounds(quantity: Quantity, values: impl Iterator<Item = f64>) -> [f64; 2] {
 }
 
 fn y_axis(quantity: Quantity, b: [f64; 2], theme: Theme) -> Axis<'static> {
-    Axis::default()
-        .bounds(b)
-        .labels([value(quantity, b[0]), value(quantity, b[1])])
-        .style(theme.dim())
+    Axis::default().bounds(b).labels([value(quantity, b[0]), value(quantity, b[1])]).style(theme.dim())
 }
 
 impl Charts<'_> {
@@ -179,7 +178,8 @@ impl Charts<'_> {
         // An intermittent sensor (a cuff every 15 min) gives dots, not a
         // line joining readings far apart.
         let graph = if reading.status == ReadingStatus::Intermittent { GraphType::Scatter } else { GraphType::Line };
-        let title = format!(" {} {} {} · last {} min ", device.label, q.label(), q.unit(), self.view.window.as_secs() / 60);
+        let title =
+            format!(" {} {} {} · last {} min ", device.label, q.label(), q.unit(), self.view.window.as_secs() / 60);
         Chart::new(vec![Dataset::default().marker(Marker::Braille).graph_type(graph).style(style).data(data)])
             .block(Block::bordered().title(Span::styled(title, style)).border_style(self.theme.dim()))
             .x_axis(Axis::default().bounds([from, now]))
@@ -221,7 +221,11 @@ impl Charts<'_> {
             );
         }
         sets.push(
-            Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(self.theme.trace(q)).data(&mean),
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(self.theme.trace(q))
+                .data(&mean),
         );
         let title = format!(" {} session {} ", q.label(), hms(self.snapshot.now.since(SessionTime::ZERO)));
         Chart::new(sets)

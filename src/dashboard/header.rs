@@ -41,7 +41,8 @@ impl Widget for Header<'_> {
             Span::raw(self.view.wall_clock.format("%H:%M:%S").to_string()),
         ]);
         if matches!(s.mode, Mode::Replay { .. }) {
-            let recorded = s.start_utc + chrono::Duration::nanoseconds(i64::try_from(s.now.as_nanos()).unwrap_or(i64::MAX));
+            let recorded =
+                s.start_utc + chrono::Duration::nanoseconds(i64::try_from(s.now.as_nanos()).unwrap_or(i64::MAX));
             spans.push(Span::styled(format!(" (rec {}Z)", recorded.format("%Y-%m-%d %H:%M:%S")), self.theme.dim()));
         }
         spans.push(sep());

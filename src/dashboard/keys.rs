@@ -128,11 +128,8 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 /// Replay-only bindings.
-pub const HELP_REPLAY: &[(&str, &str)] = &[
-    ("space", "pause / resume replay"),
-    ("> / <", "faster / slower"),
-    ("n", "jump to next alarm or marker"),
-];
+pub const HELP_REPLAY: &[(&str, &str)] =
+    &[("space", "pause / resume replay"), ("> / <", "faster / slower"), ("n", "jump to next alarm or marker")];
 
 #[cfg(test)]
 mod tests {

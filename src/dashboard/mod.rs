@@ -32,12 +32,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{self, Event};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
-use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::{Frame, Terminal};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -519,7 +519,10 @@ mod tests {
         assert_eq!(bells, 3);
         assert_eq!(
             cmd_rx.recv().await,
-            Some(UiCommand::Operator(OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) }))
+            Some(UiCommand::Operator(OperatorAction::Ack {
+                alarm: Some(Condition::HrHigh),
+                device: Some("chest".into())
+            }))
         );
         assert_eq!(cmd_rx.recv().await, Some(UiCommand::Quit));
     }

@@ -119,11 +119,7 @@ fn dose(text: &str, kind: MarkerKind, name: &str) -> Result<Vec<OperatorAction>,
     if mg <= 0.0 || mg > MAX_DOSE_MG {
         return Err(format!("{mg} mg is outside 0–{MAX_DOSE_MG} mg"));
     }
-    Ok(vec![OperatorAction::Marker(Marker {
-        label: format!("{name} {mg} mg"),
-        kind: Some(kind),
-        amount_mg: Some(mg),
-    })])
+    Ok(vec![OperatorAction::Marker(Marker { label: format!("{name} {mg} mg"), kind: Some(kind), amount_mg: Some(mg) })])
 }
 
 fn limit(text: &str, limits: &[LimitView]) -> Result<Vec<OperatorAction>, String> {

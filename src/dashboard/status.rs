@@ -57,7 +57,8 @@ impl Widget for StatusBar<'_> {
         // usually `recordings/`.
         match &s.record_dir {
             Some(dir) => {
-                let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name =
+                    dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
                 spans.push(Span::raw(format!("rec {name}")));
             }
             None => spans.push(Span::styled("NOT RECORDING", self.theme.bad())),

@@ -115,13 +115,14 @@ impl Tiles<'_> {
             ReadingStatus::NoData => Some("waiting"),
         };
         let text = match (reason, reading.last) {
-            (None, Some(v)) if reading.quantity == Quantity::SystolicMmhg => match find(device, Quantity::DiastolicMmhg)
-                .filter(|d| d.status.shows_value())
-                .and_then(|d| d.last)
-            {
-                Some(dia) => format!("{}/{}", value(Quantity::SystolicMmhg, v), value(Quantity::DiastolicMmhg, dia)),
-                None => value(Quantity::SystolicMmhg, v),
-            },
+            (None, Some(v)) if reading.quantity == Quantity::SystolicMmhg => {
+                match find(device, Quantity::DiastolicMmhg).filter(|d| d.status.shows_value()).and_then(|d| d.last) {
+                    Some(dia) => {
+                        format!("{}/{}", value(Quantity::SystolicMmhg, v), value(Quantity::DiastolicMmhg, dia))
+                    }
+                    None => value(Quantity::SystolicMmhg, v),
+                }
+            }
             (None, Some(v)) => value(reading.quantity, v),
             _ => "--".into(),
         };
@@ -134,7 +135,9 @@ impl Tiles<'_> {
             .snapshot
             .alarms
             .iter()
-            .filter(|a| a.device.as_deref() == Some(&*device.label) && condition_quantity(a.condition) == Some(quantity))
+            .filter(|a| {
+                a.device.as_deref() == Some(&*device.label) && condition_quantity(a.condition) == Some(quantity)
+            })
             .filter(|a| unacknowledged(a))
             .map(|a| a.priority)
             .max();
@@ -222,7 +225,8 @@ impl Tiles<'_> {
                 name = with_name;
             }
         }
-        let name_style = if selected { self.theme.selected_border() } else { Style::new().add_modifier(Modifier::BOLD) };
+        let name_style =
+            if selected { self.theme.selected_border() } else { Style::new().add_modifier(Modifier::BOLD) };
         let link_style = if device.connected { self.theme.good() } else { self.theme.bad() };
         let link = Span::styled(link_text, link_style);
         (Line::from(Span::styled(name, name_style)), Line::from(link).right_aligned())

@@ -14,12 +14,8 @@ use crate::model::{AlarmStatus, OperatorAction};
 use crate::snapshot::{ReplayControl, Snapshot, UiCommand};
 
 /// The chart windows `+` and `-` step through.
-pub const WINDOWS: [Duration; 4] = [
-    Duration::from_secs(60),
-    Duration::from_secs(5 * 60),
-    Duration::from_secs(10 * 60),
-    Duration::from_secs(30 * 60),
-];
+pub const WINDOWS: [Duration; 4] =
+    [Duration::from_secs(60), Duration::from_secs(5 * 60), Duration::from_secs(10 * 60), Duration::from_secs(30 * 60)];
 
 /// How long a notice ("sent: ack all") stays in the status bar.
 pub const NOTICE_FOR: Duration = Duration::from_secs(5);
@@ -147,7 +143,8 @@ impl ViewState {
             }
             Action::WiderWindow | Action::NarrowerWindow => {
                 let i = WINDOWS.iter().position(|w| *w >= self.window).unwrap_or(WINDOWS.len() - 1);
-                let i = if action == Action::WiderWindow { (i + 1).min(WINDOWS.len() - 1) } else { i.saturating_sub(1) };
+                let i =
+                    if action == Action::WiderWindow { (i + 1).min(WINDOWS.len() - 1) } else { i.saturating_sub(1) };
                 self.window = WINDOWS[i];
                 vec![UiCommand::SetWindow(self.window)]
             }
