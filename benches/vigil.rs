@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main};
 
 mod gatt;
 mod pipeline;
+mod simulate;
 
-criterion_group!(benches, gatt::benches, pipeline::benches);
+criterion_group!(benches, gatt::benches, pipeline::benches, simulate::benches);
 criterion_main!(benches);
