@@ -33,13 +33,13 @@ fn crowd(devices: usize, minutes: u32) -> Scenario {
         }
     }
     text.push_str("[physiology.heart_rate_bpm]\nkeyframes = [[\"0:01\", 70], [\"0:05\", 120], [\"0:09\", 80]]\n");
-    simulate::parse("crowd.toml", &text).expect("the bench scenario is valid")
+    simulate::parse("crowd.toml", &text).unwrap_or_else(|e| panic!("the bench scenario is invalid: {e}"))
 }
 
 fn count_events(s: &Scenario) -> (u64, u64) {
-    s.batches(1).flat_map(|b| b.events).fold((0, 0), |(all, n), e| {
-        (all + 1, n + u64::from(matches!(e.body, EventBody::Notification { .. })))
-    })
+    s.batches(1)
+        .flat_map(|b| b.events)
+        .fold((0, 0), |(all, n), e| (all + 1, n + u64::from(matches!(e.body, EventBody::Notification { .. }))))
 }
 
 pub fn benches(c: &mut Criterion) {
@@ -71,7 +71,7 @@ pub fn benches(c: &mut Criterion) {
         );
     });
 
-    let mdma = simulate::load("mdma-session").expect("shipped scenario");
+    let mdma = simulate::load("mdma-session").unwrap_or_else(|e| panic!("{e}"));
     let (events, _) = count_events(&mdma);
     group.throughput(Throughput::Elements(events));
     group.bench_with_input(BenchmarkId::new("generate_encode", "mdma_session_8h"), &mdma, |b, s| {

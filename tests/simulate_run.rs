@@ -1,5 +1,9 @@
 //! Pacing and scenario-file errors.
 
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -54,7 +58,8 @@ async fn paced_run_delivers_exactly_the_unpaced_events() {
 async fn speed_max_runs_to_the_end_and_closes_the_channel() {
     let scenario = simulate::load("tachycardia-episode").unwrap();
     let (tx, mut rx) = mpsc::channel::<Batch>(16);
-    let task = tokio::spawn(async move { simulate::run(&scenario, 1, Clock::virtual_at(Speed::Max, start()), tx).await });
+    let task =
+        tokio::spawn(async move { simulate::run(&scenario, 1, Clock::virtual_at(Speed::Max, start()), tx).await });
     let mut batches = 0;
     let mut last = SessionTime::ZERO;
     while let Some(b) = rx.recv().await {
@@ -85,29 +90,40 @@ fn scenario_errors_name_file_line_and_key() {
     let e = error_of(&format!("{head}{}", DEVICE.replace("polar-h10", "polar-h11")));
     assert!(e.contains("devices[0].profile") && e.contains("polar-h11") && e.contains("generic-hr"), "{e}");
     // An event naming a device that does not exist (the event starts on line 10).
-    let e = error_of(&format!("{head}{DEVICE}\n[[events]]\nat = \"1m\"\nkind = \"dropout\"\ndevice = \"chset\"\nduration = \"5s\"\n"));
+    let e = error_of(&format!(
+        "{head}{DEVICE}\n[[events]]\nat = \"1m\"\nkind = \"dropout\"\ndevice = \"chset\"\nduration = \"5s\"\n"
+    ));
     assert!(e.starts_with("bad.toml:10: events[0].device: ") && e.contains("chset") && e.contains("chest"), "{e}");
     // A key that does not belong to the kind.
-    let e = error_of(&format!("{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"marker\"\nlabel = \"x\"\ndevice = \"chest\"\n"));
+    let e = error_of(&format!(
+        "{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"marker\"\nlabel = \"x\"\ndevice = \"chest\"\n"
+    ));
     assert!(e.contains("events[0].device") && e.contains("does not apply"), "{e}");
     // An event after the end.
     let e = error_of(&format!("{head}{DEVICE}[[events]]\nat = \"11m\"\nkind = \"marker\"\nlabel = \"late\"\n"));
     assert!(e.contains("events[0].at"), "{e}");
     // A "malformed" payload that is in fact well formed.
-    let e = error_of(&format!("{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"malformed\"\ndevice = \"chest\"\ncharacteristic = \"2a37\"\npayload = \"063c\"\n"));
+    let e = error_of(&format!(
+        "{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"malformed\"\ndevice = \"chest\"\ncharacteristic = \"2a37\"\npayload = \"063c\"\n"
+    ));
     assert!(e.contains("events[0].payload") && e.contains("well-formed"), "{e}");
     // NaN on a strap, which has no FLOAT.
     let e = error_of(&format!("{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"invalid\"\ndevice = \"chest\"\n"));
     assert!(e.contains("events[0].device") && e.contains("FLOAT"), "{e}");
     // Keyframes out of order.
-    let e = error_of(&format!("{head}{DEVICE}[physiology.heart_rate_bpm]\nkeyframes = [[\"0:05\", 80], [\"0:01\", 90]]\n"));
+    let e =
+        error_of(&format!("{head}{DEVICE}[physiology.heart_rate_bpm]\nkeyframes = [[\"0:05\", 80], [\"0:01\", 90]]\n"));
     assert!(e.contains("physiology.heart_rate_bpm.keyframes") && e.contains("increase"), "{e}");
     // An operator action in the scenario takes model.rs's serde form.
-    let e = error_of(&format!("{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"action\"\naction = {{ action = \"snooze\" }}\n"));
+    let e = error_of(&format!(
+        "{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"action\"\naction = {{ action = \"snooze\" }}\n"
+    ));
     assert!(e.contains("events[0].action") && e.contains("snooze"), "{e}");
     let ok = simulate::parse(
         "ok.toml",
-        &format!("{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"action\"\naction = {{ action = \"ack\", alarm = \"hr.high\" }}\n"),
+        &format!(
+            "{head}{DEVICE}[[events]]\nat = \"1m\"\nkind = \"action\"\naction = {{ action = \"ack\", alarm = \"hr.high\" }}\n"
+        ),
     );
     assert!(ok.is_ok(), "{ok:?}");
 }

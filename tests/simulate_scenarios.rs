@@ -2,6 +2,10 @@
 //! promises: payloads decoded with `gatt::decode` show the physiology, the
 //! special values, the malformed payload and the link events.
 
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 
 use vigil::gatt;
@@ -100,10 +104,20 @@ fn every_shipped_scenario_loads_and_decodes_cleanly_except_where_scripted() {
         assert_eq!(r.decode_errors.len(), expected_errors, "{name}: {:?}", r.decode_errors);
         // Every device connects at the start and says what it offers.
         for d in &s.devices {
-            let connected = r.events.iter().find(|(_, dev, b)| dev.as_deref() == Some(&*d.label) && matches!(b, EventBody::Connected { .. }));
+            let connected = r
+                .events
+                .iter()
+                .find(|(_, dev, b)| dev.as_deref() == Some(&*d.label) && matches!(b, EventBody::Connected { .. }));
             let (at, _, body) = connected.unwrap_or_else(|| panic!("{name}: {} never connects", d.label));
             assert!(*at < SessionTime::from_secs(1));
-            assert_eq!(body, &EventBody::Connected { name: Some(d.name.clone()), address: Some(d.address.clone()), services: d.profile.services.clone() });
+            assert_eq!(
+                body,
+                &EventBody::Connected {
+                    name: Some(d.name.clone()),
+                    address: Some(d.address.clone()),
+                    services: d.profile.services.clone()
+                }
+            );
         }
     }
 }
@@ -147,7 +161,9 @@ fn mdma_session_peaks_in_range_and_returns_towards_baseline() {
         .events
         .iter()
         .filter_map(|(at, _, b)| match b {
-            EventBody::Operator(OperatorAction::Marker(m)) => Some((at.as_secs_f64(), m.label.clone(), m.kind, m.amount_mg)),
+            EventBody::Operator(OperatorAction::Marker(m)) => {
+                Some((at.as_secs_f64(), m.label.clone(), m.kind, m.amount_mg))
+            }
             _ => None,
         })
         .collect();
@@ -196,17 +212,29 @@ fn flaky_sensor_has_every_fault_and_no_false_physiology() {
     let r = run(&s);
     // Contact loss: contact false, rate 0, no RR in 1:00–1:40.
     let chest: Vec<&Sample> = r.samples.iter().filter(|x| &*x.device == "chest").collect();
-    let lost: Vec<&&Sample> = chest.iter().filter(|x| x.at >= SessionTime::from_secs(61) && x.at < SessionTime::from_secs(100)).collect();
+    let lost: Vec<&&Sample> =
+        chest.iter().filter(|x| x.at >= SessionTime::from_secs(61) && x.at < SessionTime::from_secs(100)).collect();
     assert!(lost.len() > 30);
     assert!(lost.iter().all(|x| x.contact == Some(false)));
     assert!(lost.iter().all(|x| x.quantity != Quantity::RrIntervalMs));
-    assert!(chest.iter().filter(|x| x.at < SessionTime::from_secs(60) && x.quantity == Quantity::HeartRateBpm).all(|x| x.contact == Some(true)));
+    assert!(
+        chest
+            .iter()
+            .filter(|x| x.at < SessionTime::from_secs(60) && x.quantity == Quantity::HeartRateBpm)
+            .all(|x| x.contact == Some(true))
+    );
     // Every valid heart rate with contact is calm.
     let calm = chest.iter().filter(|x| x.quantity == Quantity::HeartRateBpm && x.contact == Some(true));
-    let odd: Vec<(f64, f64)> = calm.clone().filter(|x| !(55.0..85.0).contains(&x.value)).map(|x| (x.at.as_secs_f64(), x.value)).collect();
+    let odd: Vec<(f64, f64)> =
+        calm.clone().filter(|x| !(55.0..85.0).contains(&x.value)).map(|x| (x.at.as_secs_f64(), x.value)).collect();
     assert!(odd.is_empty(), "{odd:?}");
     // Dropout: the oximeter is silent 2:30–2:50 although connected.
-    let finger_at: Vec<f64> = r.samples.iter().filter(|x| &*x.device == "finger" && x.quantity == Quantity::Spo2Pct).map(|x| x.at.as_secs_f64()).collect();
+    let finger_at: Vec<f64> = r
+        .samples
+        .iter()
+        .filter(|x| &*x.device == "finger" && x.quantity == Quantity::Spo2Pct)
+        .map(|x| x.at.as_secs_f64())
+        .collect();
     assert!(!finger_at.iter().any(|t| (150.0..170.0).contains(t)));
     assert!(finger_at.iter().any(|t| (170.0..172.0).contains(t)));
     // Disconnect and reconnect.
@@ -230,7 +258,11 @@ fn flaky_sensor_has_every_fault_and_no_false_physiology() {
     assert_eq!(nan_core.len(), 1);
     assert!((330.0..340.0).contains(&nan_core[0].at.as_secs_f64()));
     // The oximeter's 8 s off the finger.
-    let nan_finger = r.samples.iter().filter(|x| &*x.device == "finger" && x.quantity == Quantity::Spo2Pct && x.value.is_nan()).count();
+    let nan_finger = r
+        .samples
+        .iter()
+        .filter(|x| &*x.device == "finger" && x.quantity == Quantity::Spo2Pct && x.value.is_nan())
+        .count();
     assert_eq!(nan_finger, 8);
     // The malformed payload, at 6:30 on the strap.
     assert_eq!(r.decode_errors.len(), 1);
@@ -247,7 +279,10 @@ fn flaky_sensor_has_every_fault_and_no_false_physiology() {
 #[test]
 fn multi_sensor_straps_share_a_heart_and_the_cuff_spikes_once() {
     let s = simulate::load("multi-sensor").unwrap();
-    assert_eq!(s.devices.iter().filter(|d| d.profile.offers(vigil::model::Characteristic::HeartRateMeasurement)).count(), 2);
+    assert_eq!(
+        s.devices.iter().filter(|d| d.profile.offers(vigil::model::Characteristic::HeartRateMeasurement)).count(),
+        2
+    );
     let r = run(&s);
     let chest_rr = values(&r, "chest", Quantity::RrIntervalMs, 0, 3600);
     let strap_rr = values(&r, "strap2", Quantity::RrIntervalMs, 0, 3600);
@@ -278,7 +313,11 @@ fn same_seed_same_batches_other_seed_other_noise() {
     assert_ne!(a, c);
     // The script (connections, markers, faults) does not depend on the seed.
     let shape = |v: &[Batch]| -> Vec<(SessionTime, bool)> {
-        v.iter().flat_map(|b| b.events.iter()).filter(|e| !matches!(e.body, EventBody::Notification { .. })).map(|e| (e.at, e.device.is_some())).collect()
+        v.iter()
+            .flat_map(|b| b.events.iter())
+            .filter(|e| !matches!(e.body, EventBody::Notification { .. }))
+            .map(|e| (e.at, e.device.is_some()))
+            .collect()
     };
     assert_eq!(shape(&a), shape(&c));
 }

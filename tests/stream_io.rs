@@ -1,5 +1,9 @@
 //! Streams over a stdin-like reader, a file and loopback TCP.
 
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -167,7 +171,13 @@ async fn loopback_tcp_serves_clients_one_at_a_time_and_outlives_them() {
     while seen.len() < 10 {
         seen.extend(rx.recv().await.unwrap().events);
     }
-    let bad: Vec<u64> = seen.iter().filter_map(|e| match &e.body { EventBody::BadInput { line, .. } => Some(*line), _ => None }).collect();
+    let bad: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::BadInput { line, .. } => Some(*line),
+            _ => None,
+        })
+        .collect();
     assert_eq!(bad, vec![4, 6, 7, 9]);
 
     // While the first client is connected, a second one is turned away.

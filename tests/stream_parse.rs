@@ -1,5 +1,9 @@
 //! Every NDJSON line kind of DESIGN.md, and the bad lines, with line numbers.
 
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use vigil::model::{
     Characteristic, Condition, DeviceInfo, EventBody, Marker, MarkerKind, OperatorAction, Payload, Priority, Quantity,
@@ -16,33 +20,60 @@ fn event(text: &str) -> (Option<SessionTime>, Option<String>, EventBody) {
 
 #[test]
 fn design_md_example_lines_parse() {
-    let (at, device, body) = event(r#"{"at_ms": 0,    "device": "chest", "event": "connected", "name": "Polar H10 1234", "address": "A0:9E:1A:00:00:01"}"#);
+    let (at, device, body) = event(
+        r#"{"at_ms": 0,    "device": "chest", "event": "connected", "name": "Polar H10 1234", "address": "A0:9E:1A:00:00:01"}"#,
+    );
     assert_eq!((at, device.as_deref()), (Some(SessionTime::ZERO), Some("chest")));
-    assert_eq!(body, EventBody::Connected { name: Some("Polar H10 1234".into()), address: Some("A0:9E:1A:00:00:01".into()), services: vec![] });
+    assert_eq!(
+        body,
+        EventBody::Connected {
+            name: Some("Polar H10 1234".into()),
+            address: Some("A0:9E:1A:00:00:01".into()),
+            services: vec![]
+        }
+    );
 
-    let (at, device, body) = event(r#"{"at_ms": 1000, "device": "chest", "characteristic": "2a37", "payload": "163c1104"}"#);
+    let (at, device, body) =
+        event(r#"{"at_ms": 1000, "device": "chest", "characteristic": "2a37", "payload": "163c1104"}"#);
     assert_eq!((at, device.as_deref()), (Some(SessionTime::from_millis(1000)), Some("chest")));
     assert_eq!(
         body,
-        EventBody::Notification { characteristic: Characteristic::HeartRateMeasurement, payload: Payload::from_slice(&[0x16, 0x3c, 0x11, 0x04]) }
+        EventBody::Notification {
+            characteristic: Characteristic::HeartRateMeasurement,
+            payload: Payload::from_slice(&[0x16, 0x3c, 0x11, 0x04])
+        }
     );
 
     assert_eq!(event(r#"{"at_ms": 1500, "device": "chest", "event": "rssi", "rssi": -61}"#).2, EventBody::Rssi(-61));
     let (_, device, body) = event(r#"{"at_ms": 2000, "action": "marker", "label": "dose 120 mg"}"#);
     assert_eq!(device, None, "operator lines carry their target inside the action");
-    assert_eq!(body, EventBody::Operator(OperatorAction::Marker(Marker { label: "dose 120 mg".into(), kind: None, amount_mg: None })));
+    assert_eq!(
+        body,
+        EventBody::Operator(OperatorAction::Marker(Marker {
+            label: "dose 120 mg".into(),
+            kind: None,
+            amount_mg: None
+        }))
+    );
     assert_eq!(
         event(r#"{"at_ms": 2500, "action": "ack", "alarm": "hr.high", "device": "chest"}"#).2,
         EventBody::Operator(OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) })
     );
-    assert_eq!(event(r#"{"at_ms": 9000, "device": "chest", "event": "disconnected"}"#).2, EventBody::Disconnected { reason: None });
+    assert_eq!(
+        event(r#"{"at_ms": 9000, "device": "chest", "event": "disconnected"}"#).2,
+        EventBody::Disconnected { reason: None }
+    );
 }
 
 #[test]
 fn other_line_kinds_parse() {
     assert_eq!(
         event(r#"{"device": "thermo", "event": "connected", "services": ["1809", "0x180f"]}"#),
-        (None, Some("thermo".into()), EventBody::Connected { name: None, address: None, services: vec![0x1809, 0x180F] })
+        (
+            None,
+            Some("thermo".into()),
+            EventBody::Connected { name: None, address: None, services: vec![0x1809, 0x180F] }
+        )
     );
     assert_eq!(
         event(r#"{"at_ms": 5, "device": "chest", "event": "disconnected", "reason": "out of range"}"#).2,
@@ -50,11 +81,19 @@ fn other_line_kinds_parse() {
     );
     assert_eq!(
         event(r#"{"device": "chest", "event": "device_info", "manufacturer": "Polar Electro Oy", "model": "H10"}"#).2,
-        EventBody::DeviceInfo(DeviceInfo { manufacturer: Some("Polar Electro Oy".into()), model: Some("H10".into()), firmware: None })
+        EventBody::DeviceInfo(DeviceInfo {
+            manufacturer: Some("Polar Electro Oy".into()),
+            model: Some("H10".into()),
+            firmware: None
+        })
     );
     // Full UUIDs and spaced hex are accepted.
-    let (_, _, body) = event(r#"{"device": "x", "characteristic": "00002a19-0000-1000-8000-00805f9b34fb", "payload": "5 A"}"#);
-    assert_eq!(body, EventBody::Notification { characteristic: Characteristic::BatteryLevel, payload: Payload::from_slice(&[0x5a]) });
+    let (_, _, body) =
+        event(r#"{"device": "x", "characteristic": "00002a19-0000-1000-8000-00805f9b34fb", "payload": "5 A"}"#);
+    assert_eq!(
+        body,
+        EventBody::Notification { characteristic: Characteristic::BatteryLevel, payload: Payload::from_slice(&[0x5a]) }
+    );
     assert_eq!(parse_line(3, "   "), Ok(ParsedLine::Blank));
     assert_eq!(parse_line(4, "# a comment"), Ok(ParsedLine::Blank));
     // Fractional milliseconds keep their precision.
@@ -68,19 +107,32 @@ fn other_line_kinds_parse() {
 fn action_lines_are_the_operator_action_serde_form() {
     let lines = [
         (r#"{"at_ms": 1, "action": "ack"}"#, OperatorAction::Ack { alarm: None, device: None }),
-        (r#"{"at_ms": 2, "action": "ack", "alarm": "tech.no_contact", "device": "chest"}"#, OperatorAction::Ack { alarm: Some(Condition::TechNoContact), device: Some("chest".into()) }),
+        (
+            r#"{"at_ms": 2, "action": "ack", "alarm": "tech.no_contact", "device": "chest"}"#,
+            OperatorAction::Ack { alarm: Some(Condition::TechNoContact), device: Some("chest".into()) },
+        ),
         (r#"{"at_ms": 3, "action": "audio_pause"}"#, OperatorAction::AudioPause),
         (
             r#"{"at_ms": 4, "action": "marker", "label": "supplemental dose 60 mg", "kind": "supplemental_dose", "amount_mg": 60.0}"#,
-            OperatorAction::Marker(Marker { label: "supplemental dose 60 mg".into(), kind: Some(MarkerKind::SupplementalDose), amount_mg: Some(60.0) }),
+            OperatorAction::Marker(Marker {
+                label: "supplemental dose 60 mg".into(),
+                kind: Some(MarkerKind::SupplementalDose),
+                amount_mg: Some(60.0),
+            }),
         ),
         (r#"{"at_ms": 5, "action": "baseline"}"#, OperatorAction::Baseline { device: None }),
-        (r#"{"at_ms": 6, "action": "baseline", "device": "chest"}"#, OperatorAction::Baseline { device: Some("chest".into()) }),
+        (
+            r#"{"at_ms": 6, "action": "baseline", "device": "chest"}"#,
+            OperatorAction::Baseline { device: Some("chest".into()) },
+        ),
         (
             r#"{"at_ms": 7, "action": "limit", "condition": "hr.high", "priority": "medium", "value": 125.0}"#,
             OperatorAction::Limit { condition: Condition::HrHigh, priority: Priority::Medium, value: 125.0 },
         ),
-        (r#"{"at_ms": 8, "action": "manual", "quantity": "systolic_mmhg", "value": 150.0}"#, OperatorAction::Manual { quantity: Quantity::SystolicMmhg, value: 150.0 }),
+        (
+            r#"{"at_ms": 8, "action": "manual", "quantity": "systolic_mmhg", "value": 150.0}"#,
+            OperatorAction::Manual { quantity: Quantity::SystolicMmhg, value: 150.0 },
+        ),
     ];
     for (line, expected) in lines {
         assert_eq!(event(line).2, EventBody::Operator(expected.clone()), "{line}");
@@ -91,12 +143,16 @@ fn action_lines_are_the_operator_action_serde_form() {
     // Integers are fine where DESIGN.md writes them.
     assert_eq!(
         event(r#"{"action": "limit", "condition": "hr.high", "priority": "medium", "value": 125}"#).2,
-        EventBody::Operator(OperatorAction::Limit { condition: Condition::HrHigh, priority: Priority::Medium, value: 125.0 })
+        EventBody::Operator(OperatorAction::Limit {
+            condition: Condition::HrHigh,
+            priority: Priority::Medium,
+            value: 125.0
+        })
     );
 }
 
 fn bad(line_no: u64, text: &str) -> (Option<String>, String) {
-    let e = parse_line(line_no, text).expect_err(text);
+    let Err(e) = parse_line(line_no, text) else { panic!("accepted: {text}") };
     assert_eq!(e.line, line_no);
     assert!(e.to_string().starts_with(&format!("line {line_no}: ")), "{e}");
     (e.field.clone(), e.to_string())
@@ -152,7 +208,8 @@ fn going_back_in_time_is_a_bad_line_and_the_stream_goes_on() {
         r#"{"device": "chest", "characteristic": "2a37", "payload": "063e"}"#,
         r#"{"at_ms": 1000, "device": "chest", "characteristic": "2a37", "payload": "063f"}"#,
     ];
-    let events: Vec<_> = lines.iter().enumerate().filter_map(|(i, l)| d.line(i as u64 + 1, l, Stamp::Scheduled)).collect();
+    let events: Vec<_> =
+        lines.iter().enumerate().filter_map(|(i, l)| d.line(i as u64 + 1, l, Stamp::Scheduled)).collect();
     assert_eq!(events.len(), 5, "the blank line is skipped silently");
     match &events[1].body {
         EventBody::BadInput { line, message } => {
@@ -176,12 +233,14 @@ fn going_back_in_time_is_a_bad_line_and_the_stream_goes_on() {
 #[test]
 fn arrival_stamps_replace_at_ms_when_unpaced() {
     let mut d = StreamDecoder::new();
-    let e = d.line(1, r#"{"at_ms": 5000, "action": "audio_pause"}"#, Stamp::Arrival(SessionTime::from_millis(70))).unwrap();
+    let e =
+        d.line(1, r#"{"at_ms": 5000, "action": "audio_pause"}"#, Stamp::Arrival(SessionTime::from_millis(70))).unwrap();
     assert_eq!(e.at, SessionTime::from_millis(70));
     let e = d.line(2, r#"{"action": "baseline"}"#, Stamp::Arrival(SessionTime::from_millis(90))).unwrap();
     assert_eq!(e.at, SessionTime::from_millis(90));
     // at_ms is still checked for order, so a file reports the same bad
     // lines at any speed.
-    let e = d.line(3, r#"{"at_ms": 10, "action": "audio_pause"}"#, Stamp::Arrival(SessionTime::from_millis(95))).unwrap();
+    let e =
+        d.line(3, r#"{"at_ms": 10, "action": "audio_pause"}"#, Stamp::Arrival(SessionTime::from_millis(95))).unwrap();
     assert!(matches!(e.body, EventBody::BadInput { line: 3, .. }));
 }

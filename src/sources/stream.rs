@@ -205,7 +205,9 @@ impl Line<'_> {
 
     fn number(&self, key: &str) -> Result<f64, LineError> {
         match self.map.get(key) {
-            Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| self.err(key, "not a finite number")),
+            Some(Value::Number(n)) => {
+                n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| self.err(key, "not a finite number"))
+            }
             None => Err(self.err(key, "missing")),
             Some(_) => Err(self.err(key, "must be a number")),
         }
@@ -219,7 +221,12 @@ impl Line<'_> {
         Ok(d.to_owned())
     }
 
-    fn names<T: Copy>(&self, key: &str, parse: impl Fn(&str) -> Option<T>, all: &[&str]) -> Result<Option<T>, LineError> {
+    fn names<T: Copy>(
+        &self,
+        key: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        all: &[&str],
+    ) -> Result<Option<T>, LineError> {
         match self.opt_str(key)? {
             None => Ok(None),
             Some(s) => parse(s)
@@ -266,7 +273,10 @@ pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
     let at = match map.get("at_ms") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => {
-            let ms = n.as_f64().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| line.err("at_ms", "must be zero or more"))?;
+            let ms = n
+                .as_f64()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| line.err("at_ms", "must be zero or more"))?;
             let ns = (ms * 1e6).round();
             if ns >= 1.8e19 {
                 return Err(line.err("at_ms", "too large"));
@@ -284,12 +294,15 @@ pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
     } else if map.contains_key("characteristic") {
         line.only(&["device", "characteristic", "payload"], "a notification")?;
         let device = line.device()?;
-        let characteristic = Characteristic::parse(line.str("characteristic")?).map_err(|e| line.err("characteristic", e.to_string()))?;
+        let characteristic = Characteristic::parse(line.str("characteristic")?)
+            .map_err(|e| line.err("characteristic", e.to_string()))?;
         let text = line.str("payload")?;
         let hex_text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let bytes = hex::decode(&hex_text).map_err(|e| line.err("payload", format!("not hex ({e})")))?;
         if bytes.len() > MAX_PAYLOAD {
-            return Err(line.err("payload", format!("{} bytes; an attribute value holds at most {MAX_PAYLOAD}", bytes.len())));
+            return Err(
+                line.err("payload", format!("{} bytes; an attribute value holds at most {MAX_PAYLOAD}", bytes.len()))
+            );
         }
         (Some(device), EventBody::Notification { characteristic, payload: Payload::from_vec(bytes) })
     } else {
@@ -307,9 +320,9 @@ fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
                 Some(Value::Array(items)) => items
                     .iter()
                     .map(|v| {
-                        v.as_str()
-                            .and_then(|s| u16::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-                            .ok_or_else(|| line.err("services", format!("{v} is not a 16-bit service number (\"180d\")")))
+                        v.as_str().and_then(|s| u16::from_str_radix(s.trim_start_matches("0x"), 16).ok()).ok_or_else(
+                            || line.err("services", format!("{v} is not a 16-bit service number (\"180d\")")),
+                        )
                     })
                     .collect::<Result<_, _>>()?,
                 Some(_) => return Err(line.err("services", "must be a list such as [\"180d\", \"180f\"]")),
@@ -379,7 +392,8 @@ fn action(line: &Line) -> Result<OperatorAction, LineError> {
         "limit" => {
             line.only(&["action", "condition", "priority", "value"], "a `limit` line")?;
             line.names("condition", Condition::parse, &conditions)?.ok_or_else(|| line.err("condition", "missing"))?;
-            line.names("priority", priority, &["low", "medium", "high"])?.ok_or_else(|| line.err("priority", "missing"))?;
+            line.names("priority", priority, &["low", "medium", "high"])?
+                .ok_or_else(|| line.err("priority", "missing"))?;
             line.number("value")?;
         }
         "manual" => {
@@ -463,7 +477,11 @@ impl StreamDecoder {
             Err(e) => {
                 self.stats.bad_lines += 1;
                 self.last_at = arrival;
-                Some(SourceEvent { at: arrival, device: None, body: EventBody::BadInput { line: e.line, message: e.to_string() } })
+                Some(SourceEvent {
+                    at: arrival,
+                    device: None,
+                    body: EventBody::BadInput { line: e.line, message: e.to_string() },
+                })
             }
         }
     }
@@ -557,7 +575,12 @@ impl Pump<'_> {
 }
 
 /// Read a stream to its end (file, stdin) or until the pipeline stops (TCP).
-pub async fn run(input: StreamInput, clock: Clock, paced: Option<Speed>, tx: mpsc::Sender<Batch>) -> Result<StreamStats, StreamError> {
+pub async fn run(
+    input: StreamInput,
+    clock: Clock,
+    paced: Option<Speed>,
+    tx: mpsc::Sender<Batch>,
+) -> Result<StreamStats, StreamError> {
     match input {
         StreamInput::File(path) => {
             let file = std::fs::File::open(&path).map_err(|source| StreamError::Open { path, source })?;
@@ -631,7 +654,12 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StreamError> {
 }
 
 /// Serve clients one after another until the pipeline stops taking batches.
-pub async fn serve(listener: TcpListener, clock: &Clock, paced: Option<Speed>, tx: &mpsc::Sender<Batch>) -> StreamStats {
+pub async fn serve(
+    listener: TcpListener,
+    clock: &Clock,
+    paced: Option<Speed>,
+    tx: &mpsc::Sender<Batch>,
+) -> StreamStats {
     let mut decoder = StreamDecoder::new();
     loop {
         let accepted = tokio::select! {

@@ -148,13 +148,17 @@ impl<'de> Deserialize<'de> for Dur {
                 parse_duration(s).map(Dur).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dur, E> {
-                u64::try_from(v).map(|s| Dur(Duration::from_secs(s))).map_err(|_| E::custom("a time cannot be negative"))
+                u64::try_from(v)
+                    .map(|s| Dur(Duration::from_secs(s)))
+                    .map_err(|_| E::custom("a time cannot be negative"))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dur, E> {
                 Ok(Dur(Duration::from_secs(v)))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dur, E> {
-                Duration::try_from_secs_f64(v).map(Dur).map_err(|_| E::custom("a time must be a positive number of seconds"))
+                Duration::try_from_secs_f64(v)
+                    .map(Dur)
+                    .map_err(|_| E::custom("a time must be a positive number of seconds"))
             }
         }
         d.deserialize_any(V)
@@ -207,7 +211,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 fn header(text: &str) -> String {
     text.lines()
         .take_while(|l| l.trim_start().starts_with('#') || l.trim().is_empty())
-        .map(|l| l.trim_start().trim_start_matches('#').strip_prefix(' ').unwrap_or(l.trim_start().trim_start_matches('#')))
+        .map(|l| {
+            l.trim_start().trim_start_matches('#').strip_prefix(' ').unwrap_or(l.trim_start().trim_start_matches('#'))
+        })
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
@@ -220,7 +226,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: Option<std::ops::Range<usize>>, key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    fn err(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         ScenarioError {
             file: self.file.to_owned(),
             line: span.map(|s| line_of(self.text, s.start)),
@@ -241,9 +252,9 @@ pub(super) fn parse(file: &str, text: &str) -> Result<super::Scenario, ScenarioE
         Some(s) => DateTime::parse_from_rfc3339(s.get_ref())
             .map(|d| d.with_timezone(&Utc))
             .map_err(|e| cx.err(Some(s.span()), "device_clock", format!("not an RFC 3339 time ({e})")))?,
-        None => DateTime::parse_from_rfc3339(DEFAULT_DEVICE_CLOCK).map(|d| d.with_timezone(&Utc)).map_err(|e| {
-            cx.err(None, "device_clock", format!("built-in default is not RFC 3339 ({e})"))
-        })?,
+        None => DateTime::parse_from_rfc3339(DEFAULT_DEVICE_CLOCK)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| cx.err(None, "device_clock", format!("built-in default is not RFC 3339 ({e})")))?,
     };
     let physiology = physiology(&cx, &raw.physiology)?;
 
@@ -276,9 +287,13 @@ pub(super) fn parse(file: &str, text: &str) -> Result<super::Scenario, ScenarioE
     })
 }
 
+/// A plausible range of a signal, `(low, high)`.
+type Range = (f64, f64);
+
 fn physiology(cx: &Ctx, raw: &PhysiologyFile) -> Result<Physiology, ScenarioError> {
     let mut p = Physiology::default();
-    let signals: [(&str, &Option<Spanned<SignalFile>>, &mut Signal, (f64, f64)); 7] = [
+    // (key, as written, signal to set, plausible range)
+    let signals: [(&str, &Option<Spanned<SignalFile>>, &mut Signal, Range); 7] = [
         ("heart_rate_bpm", &raw.heart_rate_bpm, &mut p.heart_rate_bpm, (25.0, 240.0)),
         ("core_temperature_c", &raw.core_temperature_c, &mut p.core_temperature_c, (30.0, 44.0)),
         ("skin_temperature_c", &raw.skin_temperature_c, &mut p.skin_temperature_c, (20.0, 42.0)),
@@ -386,11 +401,8 @@ fn device(cx: &Ctx, i: usize, d: &Spanned<DeviceFile>) -> Result<SimDevice, Scen
     let i_u64 = u64::try_from(i).unwrap_or(u64::MAX);
     // Stagger devices so their notifications do not all land on the same
     // nanosecond, as real radios never do.
-    let default_offset = if profile.intermittent {
-        Duration::from_secs(60)
-    } else {
-        Duration::from_millis(250 + 137 * (i_u64 % 7))
-    };
+    let default_offset =
+        if profile.intermittent { Duration::from_secs(60) } else { Duration::from_millis(250 + 137 * (i_u64 % 7)) };
     Ok(SimDevice {
         label: DeviceLabel::from(f.label.as_str()),
         name: f.name.clone(),
@@ -492,7 +504,9 @@ fn event(
             ScriptEventKind::Operator(OperatorAction::Marker(Marker { label, kind: f.marker, amount_mg: f.amount_mg }))
         }
         "action" => {
-            let table = f.action.clone().ok_or_else(|| err("action", "an `action` event needs `action = { action = \"ack\", … }`".to_owned()))?;
+            let table = f.action.clone().ok_or_else(|| {
+                err("action", "an `action` event needs `action = { action = \"ack\", … }`".to_owned())
+            })?;
             let action: OperatorAction = toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| err("action", format!("not an operator action: {}", e.message())))?;
@@ -529,18 +543,32 @@ fn event(
         }
         "malformed" => {
             let d = device()?;
-            let text = f.characteristic.as_deref().ok_or_else(|| err("characteristic", "a malformed event needs `characteristic`".to_owned()))?;
+            let text = f
+                .characteristic
+                .as_deref()
+                .ok_or_else(|| err("characteristic", "a malformed event needs `characteristic`".to_owned()))?;
             let characteristic = Characteristic::parse(text).map_err(|e| err("characteristic", e.to_string()))?;
-            let hex_text = f.payload.as_deref().ok_or_else(|| err("payload", "a malformed event needs `payload` (hex)".to_owned()))?;
+            let hex_text = f
+                .payload
+                .as_deref()
+                .ok_or_else(|| err("payload", "a malformed event needs `payload` (hex)".to_owned()))?;
             let bytes = hex::decode(hex_text.replace(' ', "")).map_err(|e| err("payload", format!("not hex: {e}")))?;
             if crate::gatt::decode(characteristic, &bytes).is_ok() {
-                return Err(err("payload", format!("`{hex_text}` is a well-formed {characteristic} payload; a malformed event must break the format")));
+                return Err(err(
+                    "payload",
+                    format!(
+                        "`{hex_text}` is a well-formed {characteristic} payload; a malformed event must break the format"
+                    ),
+                ));
             }
             ScriptEventKind::Malformed { device: d.label.clone(), characteristic, payload: Payload::from_vec(bytes) }
         }
         "battery" => {
             let d = device()?;
-            let pct = f.pct.filter(|p| *p <= 100).ok_or_else(|| err("pct", "a battery event needs `pct` 0–100".to_owned()))?;
+            let pct = f
+                .pct
+                .filter(|p| *p <= 100)
+                .ok_or_else(|| err("pct", "a battery event needs `pct` 0–100".to_owned()))?;
             ScriptEventKind::Battery { device: d.label.clone(), pct }
         }
         _ => return Err(unknown_kind()),

@@ -45,7 +45,13 @@ pub struct Signal {
 
 impl Signal {
     #[must_use]
-    pub fn new(keyframes: Vec<(f64, f64)>, baseline: f64, interpolation: Interpolation, noise: f64, noise_period_s: f64) -> Self {
+    pub fn new(
+        keyframes: Vec<(f64, f64)>,
+        baseline: f64,
+        interpolation: Interpolation,
+        noise: f64,
+        noise_period_s: f64,
+    ) -> Self {
         let slopes = pchip_slopes(&keyframes);
         Self { keyframes, slopes, baseline, interpolation, noise, noise_period_s }
     }
@@ -295,7 +301,8 @@ mod tests {
         let max = (1000..3000).map(|i| smooth.curve(f64::from(i) / 100.0)).fold(f64::MIN, f64::max);
         assert!(max <= 110.0 + 1e-9, "overshoot {max}");
         // Monotone on a monotone run of keyframes.
-        let up = Signal::new(vec![(0.0, 0.0), (1.0, 10.0), (5.0, 11.0), (6.0, 30.0)], 0.0, Interpolation::Smooth, 0.0, 1.0);
+        let up =
+            Signal::new(vec![(0.0, 0.0), (1.0, 10.0), (5.0, 11.0), (6.0, 30.0)], 0.0, Interpolation::Smooth, 0.0, 1.0);
         let ys: Vec<f64> = (0..600).map(|i| up.curve(f64::from(i) / 100.0)).collect();
         assert!(ys.windows(2).all(|w| w[1] >= w[0] - 1e-12));
         assert_eq!(ramp(Interpolation::Step).curve(19.9), 70.0);

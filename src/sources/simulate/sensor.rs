@@ -284,7 +284,14 @@ impl SensorSim {
         self.invalid.iter().find(|((a, b), _)| (*a..*b).contains(&at.as_nanos())).map(|(_, v)| *v)
     }
 
-    fn read(&mut self, at: SessionTime, phys: &Physiology, seed: u64, clock: DateTime<Utc>, out: &mut Vec<SourceEvent>) {
+    fn read(
+        &mut self,
+        at: SessionTime,
+        phys: &Physiology,
+        seed: u64,
+        clock: DateTime<Utc>,
+        out: &mut Vec<SourceEvent>,
+    ) {
         let t = at.as_secs_f64();
         let silent = !self.connected || inside(&self.dropouts, at);
         if let Kind::HeartRate(strap) = &mut self.kind {
@@ -345,8 +352,8 @@ impl SensorSim {
                 strap.pending.clear();
                 // Cumulative kJ, saturating as the field does (0xFFFF).
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let energy = (d.energy && self.readings % ENERGY_EVERY == 1)
-                    .then(|| strap.energy_kj.min(65535.0) as u16);
+                let energy =
+                    (d.energy && self.readings % ENERGY_EVERY == 1).then(|| strap.energy_kj.min(65535.0) as u16);
                 Measurement::HeartRate(HeartRateMeasurement {
                     heart_rate_bpm: bpm,
                     format: HeartRateFormat::U8,
@@ -403,7 +410,8 @@ impl SensorSim {
             }
             Kind::Cuff => {
                 let sd = self.device.noise.unwrap_or(4.0);
-                let sys = phys.systolic_mmhg.value(t, seed, Stream::Systolic as u64) + sd * gauss(seed, 1000 + self.index * 16, self.readings);
+                let sys = phys.systolic_mmhg.value(t, seed, Stream::Systolic as u64)
+                    + sd * gauss(seed, 1000 + self.index * 16, self.readings);
                 let dia = phys.diastolic_mmhg.value(t, seed, Stream::Diastolic as u64)
                     + 0.7 * sd * gauss(seed, 1001 + self.index * 16, self.readings);
                 let (sys, dia) = (sys.round(), dia.round());
