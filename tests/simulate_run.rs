@@ -139,3 +139,13 @@ fn load_explains_an_unknown_scenario() {
     assert_eq!(s.name, "mine");
     assert_eq!(s.batches(1).count(), 60);
 }
+
+/// The session spawns sources on a multi-threaded runtime.
+#[test]
+fn run_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let scenario = simulate::load("flaky-sensor").unwrap();
+    let (tx, _rx) = mpsc::channel::<Batch>(1);
+    let fut = simulate::run(&scenario, 1, Clock::virtual_at(Speed::Max, start()), tx);
+    assert_send(&fut);
+}

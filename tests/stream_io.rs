@@ -220,3 +220,12 @@ async fn an_idle_reader_does_not_outlive_the_pipeline() {
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.lines, 0);
 }
+
+/// The session spawns sources on a multi-threaded runtime.
+#[test]
+fn run_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (tx, _rx) = mpsc::channel::<Batch>(1);
+    let fut = stream::run(StreamInput::Stdin, max_clock(), None, tx);
+    assert_send(&fut);
+}
