@@ -214,6 +214,7 @@ fn tachycardia_crosses_the_high_limit_within_the_first_minute() {
     let pulse = mean(&values(&r, "finger", Quantity::PulseRateBpm, 60, 200));
     assert!((155.0..180.0).contains(&pulse), "oximeter follows: {pulse}");
     assert!(max(&values(&r, "chest", Quantity::HeartRateBpm, 300, 600)) < 95.0);
+    assert!(values(&r, "finger", Quantity::Spo2Pct, 0, 600).iter().all(|v| *v >= 95.0), "no spo2.low");
 }
 
 #[test]
