@@ -13,6 +13,15 @@ mod dashboard;
 mod gatt;
 mod pipeline;
 mod record;
+mod simulate;
 
-criterion_group!(benches, gatt::benches, pipeline::benches, alarms::benches, record::benches, dashboard::benches);
+criterion_group!(
+    benches,
+    gatt::benches,
+    pipeline::benches,
+    alarms::benches,
+    simulate::benches,
+    record::benches,
+    dashboard::benches
+);
 criterion_main!(benches);
