@@ -157,7 +157,7 @@ fn run_session(
         headless_out: None,
         record,
     };
-    finish_session(&runtime()?.block_on(session::run(plan))?)
+    finish_session(&run_plan(plan)?)
 }
 
 /// The live dashboard as a session task.
@@ -187,6 +187,16 @@ fn dashboard(replay: bool) -> session::DashboardFactory {
             done_rx.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the dashboard stopped unexpectedly")))
         })
     })
+}
+
+/// Run a session on its own runtime. The runtime is shut down with a
+/// timeout: a source blocked reading stdin must not keep vigil alive after
+/// the session (and its recording) has finished.
+fn run_plan(plan: SessionPlan) -> anyhow::Result<session::SessionOutcome> {
+    let rt = runtime()?;
+    let outcome = rt.block_on(session::run(plan));
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    outcome
 }
 
 /// Say where the recording went (on stderr: stdout carries JSON lines).
@@ -240,7 +250,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         headless_out: None,
         record: None,
     };
-    finish_session(&runtime()?.block_on(session::run(plan))?)
+    finish_session(&run_plan(plan)?)
 }
 
 /// The configuration a recording was made with (`session.json`), so a

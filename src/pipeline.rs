@@ -90,24 +90,9 @@ impl DeviceState {
     }
 }
 
-/// Whether a value is physically possible for its quantity. Values outside
-/// are shown as invalid (`--`), never as a number.
-#[must_use]
-pub fn plausible(quantity: Quantity, value: f64) -> bool {
-    if !value.is_finite() {
-        return false;
-    }
-    let (lo, hi) = match quantity {
-        Quantity::HeartRateBpm | Quantity::PulseRateBpm => (1.0, 250.0),
-        Quantity::RrIntervalMs => (200.0, 3000.0),
-        Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => (25.0, 45.0),
-        Quantity::AmbientTemperatureC => (-40.0, 85.0),
-        Quantity::Spo2Pct | Quantity::BatteryPct => (0.0, 100.0),
-        Quantity::SystolicMmhg | Quantity::DiastolicMmhg | Quantity::MapMmhg => (10.0, 300.0),
-        Quantity::EnergyExpendedKj => (0.0, f64::MAX),
-    };
-    (lo..=hi).contains(&value)
-}
+/// Whether a value is physically possible: the alarm engine's rule, so the
+/// dashboard's `--` and `tech.invalid` always agree.
+pub use crate::alarms::plausible;
 
 /// Running totals for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -319,20 +304,25 @@ impl Pipeline {
         // source never said so (a stream without a `connected` line).
         state.connected = true;
         let env_quantity = state.setup.env_quantity;
-        self.alarms.on_data(at, device, &mut self.alarm_scratch);
         match gatt::decode(characteristic, payload) {
             Ok(measurement) => {
                 // Decode straight into the caller's buffer; apply what was added.
                 let first = samples.len();
                 measurement.samples(at, device, env_quantity, samples);
+                if samples.len() == first {
+                    // Samples feed staleness themselves; only a
+                    // notification without any must say it arrived.
+                    self.alarms.on_data(at, device, &mut self.alarm_scratch);
+                }
                 for sample in &samples[first..] {
                     self.apply_sample(sample);
                 }
                 self.totals.counters.samples += (samples.len() - first) as u64;
             }
             // Characteristics vigil does not decode are recorded raw only.
-            Err(DecodeError::Unsupported(_)) => {}
+            Err(DecodeError::Unsupported(_)) => self.alarms.on_data(at, device, &mut self.alarm_scratch),
             Err(error) => {
+                self.alarms.on_data(at, device, &mut self.alarm_scratch);
                 state_of(&mut self.devices, device).decode_errors += 1;
                 self.totals.counters.decode_errors += 1;
                 output.push(OutputEvent::DecodeError {
