@@ -230,6 +230,11 @@ impl Pipeline {
     fn process_event(&mut self, event: &SourceEvent, samples: &mut Vec<Sample>, output: &mut Vec<OutputEvent>) {
         let at = event.at.max(self.now);
         self.now = at;
+        // Timers due before this event fire first, so output stays in
+        // session-time order (a stale alarm before the disconnection that
+        // follows it).
+        self.alarms.advance_to(at, &mut self.alarm_scratch);
+        self.flush_alarms(output);
         let device = event.device.as_ref();
         match &event.body {
             EventBody::Notification { characteristic, payload } => {

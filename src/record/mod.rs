@@ -1,1 +1,189 @@
-//! Arrow recordings (being written: see issue 5).
+//! Arrow recordings: the recorder thread that writes them, and the
+//! read-only readers behind replay, summary, export and report.
+//!
+//! # Layout of a recording (DESIGN.md, Recordings)
+//!
+//! ```text
+//! recordings/20260101T100000Z-P01-1a2b3c4d/     0700
+//!   session.json              id, times, participant, devices, config, segments, clean_shutdown
+//!   notifications.arrow       t, device, characteristic, payload      (raw GATT bytes)
+//!   samples.arrow             t, device, quantity, value, contact, device_time
+//!   events.arrow              t, device, kind, name, priority, state, value, text
+//!   notifications.1.arrow …   the same files for segment 1 (a `--resume`), 2, …
+//!   lock                      while a recorder is live: holds an flock and its pid
+//! ```
+//!
+//! # Life of a file
+//!
+//! 1. **Live** ([`Recorder`]): the recorder thread appends small batches
+//!    with arrow-ipc's `FileWriter` (plain utf8 strings, no compression),
+//!    hands them to the OS at least every [`FLUSH_EVERY`] of wall time and
+//!    fsyncs at least every [`SYNC_EVERY`]. A crash leaves a file without a
+//!    footer; [`BatchStream`] reads it as the IPC stream after the 8-byte magic, up
+//!    to the last whole message.
+//! 2. **Compacted** ([`compact_file`]): on a clean finish, or by [`recover`], each
+//!    file is rewritten (temporary file, fsync, rename) as large
+//!    zstd-compressed batches with one dictionary per low-cardinality string
+//!    column for the whole file.
+//!
+//! # Decisions and deviations
+//!
+//! - The recorder waits for messages with a timeout (a small current-thread
+//!   tokio runtime inside its std thread) rather than a bare `blocking_recv`,
+//!   so buffered rows still reach the OS within a second when the pipeline
+//!   goes quiet.
+//! - Files are written with 8-byte IPC alignment (arrow-rs defaults to 64),
+//!   so the stream of an unfinished file starts right after the 8-byte magic.
+//!   The reader also accepts 64-byte-aligned files.
+//! - `t` is always absolute (`start_utc` of the run + its session time); a
+//!   reader's session time is `t` − `session.json`'s `start_utc` (the first
+//!   segment's), so a resumed recording reads as one session.
+//! - `session.json`'s `clean_shutdown` says whether the last segment ended
+//!   cleanly; each segment says so too, and `recovered` marks segments that
+//!   `recover` (or a `--resume`) finalised after a crash.
+//!   [`Recording::complete`] means every file has its footer.
+//! - The end of a segment is the latest session time the recorder saw in
+//!   any event, sample or output (`RecordMsg` carries no watermark).
+//! - Compacted files keep the rows in time order (as written). Clustering
+//!   samples by device and quantity was measured: it saves < 0.1 B/sample
+//!   and would lose the order of equal-time rows.
+
+mod compact;
+mod export;
+mod lock;
+mod meta;
+mod reader;
+mod recover;
+mod report;
+mod schema;
+mod summary;
+pub mod synthetic;
+mod writer;
+
+use std::path::PathBuf;
+
+use crate::model::{OutputEvent, Sample, SessionTime, SourceEvent};
+
+pub use compact::{CompactStats, compact_file};
+pub use export::{ExportFormat, export};
+pub use lock::LockInfo;
+pub use meta::{DeviceMeta, FORMAT, FORMAT_VERSION, Segment, SessionMeta, Software, validate_participant};
+pub use reader::BatchStream;
+pub use reader::{ArrowFile, Recording, Truncation, read_arrow_file};
+pub use recover::{RecoverReport, recover};
+pub use report::report;
+pub use schema::{FileKind, Labels, RecordedNotification, decode_notifications};
+pub use summary::{Summary, summary};
+pub use writer::{Recorder, RecordingInfo};
+
+/// Capacity of the pipeline → recorder channel, in messages.
+///
+/// The pipeline sends one [`RecordMsg`] per source batch. Live, four sensors
+/// give at most ~10 batches a second (a heart-rate strap notifies at 1 Hz, a
+/// thermometer every few seconds, each source sends a batch per notification
+/// or per tick), so 8192 messages hold ≥ 13 minutes of data if the disk
+/// stalls. A message is a few hundred bytes, so a full channel costs a few
+/// MB. Under a virtual clock the pipeline waits for room (nothing is lost)
+/// and the capacity only decides how far it may run ahead.
+pub const RECORDER_CHANNEL_CAPACITY: usize = 8192;
+
+/// Hand buffered rows to the OS at least this often (wall time). Half the
+/// one-second promise, so the time a message spends in the channel fits too.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `fsync` at least this often (wall time): a power cut loses at most this.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Rows buffered in memory before a batch is written regardless of time, so
+/// a `--speed max` session writes batches of a sensible size.
+pub const MAX_PENDING_ROWS: usize = 16_384;
+
+/// Rows per batch in a compacted file: large enough for zstd to see the
+/// repetition, small enough that compaction and reading stay within a few MB.
+pub const COMPACT_BATCH_ROWS: usize = 262_144;
+
+pub(crate) const META_FILE: &str = "session.json";
+pub(crate) const LOCK_FILE: &str = "lock";
+pub(crate) const DIR_MODE: u32 = 0o700;
+pub(crate) const FILE_MODE: u32 = 0o600;
+
+/// Where and as whom to record.
+#[derive(Debug, Clone, Default)]
+pub struct RecordOptions {
+    /// The directory that holds recordings (`recordings/` by default).
+    pub root: PathBuf,
+    /// Participant pseudonym (see [`validate_participant`]).
+    pub participant: Option<String>,
+    /// Continue this recording in a new segment instead of starting one.
+    pub resume: Option<PathBuf>,
+}
+
+/// What the pipeline sends the recorder.
+#[derive(Debug)]
+pub enum RecordMsg {
+    /// Everything the pipeline saw and made for one batch: moved, not copied.
+    /// Notifications go to `notifications.arrow`; `Connected` and
+    /// `DeviceInfo` events update `session.json`; everything else in
+    /// `events` is ignored (it reaches `events.arrow` as `output`).
+    Batch {
+        events: Vec<SourceEvent>,
+        samples: Vec<Sample>,
+        output: Vec<OutputEvent>,
+    },
+    /// Finish the recording (also what a closed channel means).
+    /// The session reached this time (its end, even if nothing happened at
+    /// that moment): the recording's end time is at least this.
+    Reached(SessionTime),
+    Finish,
+}
+
+/// Whether the recorder is still writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecorderHealth {
+    Ok,
+    /// A write failed (disk full, permissions): the pipeline raises
+    /// `tech.recording`. The recorder keeps draining its channel.
+    Failed(String),
+}
+
+/// Errors of the recorder, `recover`, `summary`, `export` and `report`.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "participant code `{0}` refused: use a pseudonym of 1–32 letters, digits, `_` or `-` (no names, no spaces)"
+    )]
+    Participant(String),
+    #[error("{dir} is locked by a live recorder (pid {pid}); stop it first")]
+    Locked { dir: PathBuf, pid: String },
+    #[error("{file}: {message}")]
+    Arrow { file: PathBuf, message: String },
+    #[error("{file}: {message}")]
+    Meta { file: PathBuf, message: String },
+    #[error("recording failed: {0}")]
+    Failed(String),
+    #[error("the recorder thread ended unexpectedly")]
+    ThreadLost,
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Errors of reading a recording; each names the file and where in it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Meta { file: PathBuf, message: String },
+    #[error("{file}: not an Arrow IPC file (the first 8 bytes are not `ARROW1\\0\\0`)")]
+    Magic { file: PathBuf },
+    #[error("{file}: byte {offset}: {message}")]
+    Corrupt { file: PathBuf, offset: u64, message: String },
+    #[error("{file}: batch {batch}, row {row}: {message}")]
+    Row { file: PathBuf, batch: usize, row: usize, message: String },
+    #[error("{file}: schema does not match a vigil recording: {message}")]
+    Schema { file: PathBuf, message: String },
+}

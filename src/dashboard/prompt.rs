@@ -1,0 +1,280 @@
+//! Input prompts: dose amount, free-text marker, limit change and manual
+//! reading. Input is validated on Enter; a mistake shows an error line and
+//! keeps the prompt open with the text as typed, it never crashes or sends
+//! a half-understood action.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+
+use super::theme::Theme;
+use crate::model::{Condition, Marker, MarkerKind, OperatorAction, Priority, Quantity};
+use crate::snapshot::LimitView;
+
+/// Longest text a prompt accepts (a marker is a note, not an essay).
+pub const MAX_INPUT: usize = 120;
+
+/// Largest dose accepted, in mg: anything above is taken for a typo.
+pub const MAX_DOSE_MG: f64 = 1000.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    Dose,
+    SupplementalDose,
+    Marker,
+    Limit,
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: String,
+    /// Why the last Enter was refused.
+    pub error: Option<String>,
+}
+
+impl Prompt {
+    #[must_use]
+    pub const fn new(kind: PromptKind) -> Self {
+        Self { kind, input: String::new(), error: None }
+    }
+
+    pub fn push(&mut self, c: char) {
+        if !c.is_control() && self.input.chars().count() < MAX_INPUT {
+            self.input.push(c);
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        self.input.pop();
+    }
+
+    #[must_use]
+    pub const fn title(&self) -> &'static str {
+        match self.kind {
+            PromptKind::Dose => "Dose marker",
+            PromptKind::SupplementalDose => "Supplemental dose marker",
+            PromptKind::Marker => "Marker",
+            PromptKind::Limit => "Change a limit for this session",
+            PromptKind::Manual => "Manual reading",
+        }
+    }
+
+    #[must_use]
+    pub const fn label(&self) -> &'static str {
+        match self.kind {
+            PromptKind::Dose | PromptKind::SupplementalDose => "mg",
+            PromptKind::Marker => "text",
+            PromptKind::Limit => "limit",
+            PromptKind::Manual => "reading",
+        }
+    }
+
+    #[must_use]
+    pub const fn hint(&self) -> &'static str {
+        match self.kind {
+            PromptKind::Dose | PromptKind::SupplementalDose => "amount in mg, e.g. 120",
+            PromptKind::Marker => "free text, e.g. patient nauseous",
+            PromptKind::Limit => "condition priority value, e.g. hr.high medium 125",
+            PromptKind::Manual => "cuff BP 150/95 (mmHg) or oral temperature 37.8 (°C)",
+        }
+    }
+
+    /// The actions the input stands for, or why it cannot be used. `limits`
+    /// are those in force, to refuse a priority a condition does not have.
+    pub fn submit(&self, limits: &[LimitView]) -> Result<Vec<OperatorAction>, String> {
+        let text = self.input.trim();
+        match self.kind {
+            PromptKind::Dose => dose(text, MarkerKind::Dose, "dose"),
+            PromptKind::SupplementalDose => dose(text, MarkerKind::SupplementalDose, "supplemental dose"),
+            PromptKind::Marker => {
+                if text.is_empty() {
+                    return Err("type the marker text, or Esc to cancel".into());
+                }
+                Ok(vec![OperatorAction::Marker(Marker {
+                    label: text.to_owned(),
+                    kind: Some(MarkerKind::Note),
+                    amount_mg: None,
+                })])
+            }
+            PromptKind::Limit => limit(text, limits),
+            PromptKind::Manual => manual(text),
+        }
+    }
+}
+
+fn number(text: &str, what: &str) -> Result<f64, String> {
+    let v: f64 = text.parse().map_err(|_| format!("`{text}` is not a number ({what})"))?;
+    if v.is_finite() { Ok(v) } else { Err(format!("`{text}` is not a usable number ({what})")) }
+}
+
+fn dose(text: &str, kind: MarkerKind, name: &str) -> Result<Vec<OperatorAction>, String> {
+    let amount = text.strip_suffix("mg").unwrap_or(text).trim();
+    if amount.is_empty() {
+        return Err("type the amount in mg, or Esc to cancel".into());
+    }
+    let mg = number(amount, "mg")?;
+    if mg <= 0.0 || mg > MAX_DOSE_MG {
+        return Err(format!("{mg} mg is outside 0–{MAX_DOSE_MG} mg"));
+    }
+    Ok(vec![OperatorAction::Marker(Marker { label: format!("{name} {mg} mg"), kind: Some(kind), amount_mg: Some(mg) })])
+}
+
+fn limit(text: &str, limits: &[LimitView]) -> Result<Vec<OperatorAction>, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [condition, priority, value] = words[..] else {
+        return Err("give three words: condition priority value (hr.high medium 125)".into());
+    };
+    let condition = Condition::parse(condition).ok_or_else(|| {
+        let names: Vec<&str> = Condition::ALL.iter().filter(|c| !c.is_technical()).map(|c| c.as_str()).collect();
+        format!("unknown condition `{condition}`: one of {}", names.join(", "))
+    })?;
+    let priority = match priority {
+        "low" => Priority::Low,
+        "medium" => Priority::Medium,
+        "high" => Priority::High,
+        other => return Err(format!("unknown priority `{other}`: low, medium or high")),
+    };
+    let value = number(value, "limit value")?;
+    // Only refuse when the pipeline published its limits; an empty list
+    // means "not known here", and the pipeline validates the order anyway.
+    if !limits.is_empty() && !limits.iter().any(|l| l.condition == condition && l.priority == priority) {
+        return Err(format!("{condition} has no {priority}-priority limit (L shows the limits)"));
+    }
+    Ok(vec![OperatorAction::Limit { condition, priority, value }])
+}
+
+/// Plausible ranges for hand-entered readings; outside them it is a typo.
+const SYSTOLIC: (f64, f64) = (50.0, 300.0);
+const DIASTOLIC: (f64, f64) = (20.0, 200.0);
+const ORAL_TEMP_C: (f64, f64) = (30.0, 45.0);
+
+fn manual(text: &str) -> Result<Vec<OperatorAction>, String> {
+    if text.is_empty() {
+        return Err("type 150/95 or 37.8, or Esc to cancel".into());
+    }
+    if let Some((sys, dia)) = text.split_once('/') {
+        let sys = number(sys.trim(), "systolic mmHg")?;
+        let dia = number(dia.trim(), "diastolic mmHg")?;
+        if !(SYSTOLIC.0..=SYSTOLIC.1).contains(&sys) {
+            return Err(format!("systolic {sys} is outside {}–{} mmHg", SYSTOLIC.0, SYSTOLIC.1));
+        }
+        if !(DIASTOLIC.0..=DIASTOLIC.1).contains(&dia) {
+            return Err(format!("diastolic {dia} is outside {}–{} mmHg", DIASTOLIC.0, DIASTOLIC.1));
+        }
+        if dia >= sys {
+            return Err("systolic comes first and must be above diastolic (150/95)".into());
+        }
+        return Ok(vec![
+            OperatorAction::Manual { quantity: Quantity::SystolicMmhg, value: sys },
+            OperatorAction::Manual { quantity: Quantity::DiastolicMmhg, value: dia },
+        ]);
+    }
+    let t = text.trim_end_matches(['c', 'C']).trim_end_matches('°').trim();
+    let celsius = number(t, "°C")?;
+    if !(ORAL_TEMP_C.0..=ORAL_TEMP_C.1).contains(&celsius) {
+        return Err(format!("{celsius} is outside {}–{} °C (give °C, or BP as 150/95)", ORAL_TEMP_C.0, ORAL_TEMP_C.1));
+    }
+    Ok(vec![OperatorAction::Manual { quantity: Quantity::BodyTemperatureC, value: celsius }])
+}
+
+/// The prompt as a small window over the middle of the screen.
+#[derive(Debug)]
+pub struct PromptView<'a> {
+    pub prompt: &'a Prompt,
+    pub theme: Theme,
+}
+
+impl Widget for PromptView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let p = self.prompt;
+        let area = super::popup(area, 64, 6);
+        if area.is_empty() {
+            return;
+        }
+        Clear.render(area, buf);
+        let mut lines = vec![
+            Line::from(vec![Span::raw(format!("{}> ", p.label())), Span::raw(p.input.as_str()), Span::raw("_")]),
+            Line::from(Span::styled(p.hint(), self.theme.dim())),
+        ];
+        match &p.error {
+            Some(e) => lines.push(Line::from(Span::styled(e.as_str(), self.theme.bad()))),
+            None => lines.push(Line::raw("")),
+        }
+        lines.push(Line::from(Span::styled("Enter confirm · Esc cancel", self.theme.dim())));
+        Paragraph::new(lines).block(Block::bordered().title(format!(" {} ", p.title()))).render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submit(kind: PromptKind, input: &str) -> Result<Vec<OperatorAction>, String> {
+        let mut p = Prompt::new(kind);
+        input.chars().for_each(|c| p.push(c));
+        p.submit(&[])
+    }
+
+    #[test]
+    fn dose_takes_mg_and_refuses_nonsense() {
+        let ok = submit(PromptKind::Dose, "120 mg").unwrap();
+        assert_eq!(
+            ok,
+            vec![OperatorAction::Marker(Marker {
+                label: "dose 120 mg".into(),
+                kind: Some(MarkerKind::Dose),
+                amount_mg: Some(120.0)
+            })]
+        );
+        assert!(submit(PromptKind::SupplementalDose, "60").is_ok());
+        for bad in ["", "abc", "-5", "0", "5000", "NaN", "inf"] {
+            assert!(submit(PromptKind::Dose, bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn manual_reads_bp_or_temperature() {
+        assert_eq!(
+            submit(PromptKind::Manual, "150/95").unwrap(),
+            vec![
+                OperatorAction::Manual { quantity: Quantity::SystolicMmhg, value: 150.0 },
+                OperatorAction::Manual { quantity: Quantity::DiastolicMmhg, value: 95.0 },
+            ]
+        );
+        assert_eq!(
+            submit(PromptKind::Manual, "37.8 °C").unwrap(),
+            vec![OperatorAction::Manual { quantity: Quantity::BodyTemperatureC, value: 37.8 }]
+        );
+        for bad in ["95/150", "150/", "/95", "98.6", "x", "150/95/80", ""] {
+            assert!(submit(PromptKind::Manual, bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn limit_checks_each_word() {
+        assert_eq!(
+            submit(PromptKind::Limit, "hr.high medium 125").unwrap(),
+            vec![OperatorAction::Limit { condition: Condition::HrHigh, priority: Priority::Medium, value: 125.0 }]
+        );
+        let err = submit(PromptKind::Limit, "hr.hgh medium 125").unwrap_err();
+        assert!(err.contains("unknown condition"), "{err}");
+        assert!(submit(PromptKind::Limit, "hr.high urgent 125").is_err());
+        assert!(submit(PromptKind::Limit, "hr.high medium").is_err());
+        let limits = [LimitView { condition: Condition::HrHigh, priority: Priority::Low, text: "> 100".into() }];
+        let mut p = Prompt::new(PromptKind::Limit);
+        p.input = "hr.high medium 125".into();
+        assert!(p.submit(&limits).unwrap_err().contains("no medium-priority"));
+    }
+
+    #[test]
+    fn marker_needs_text_and_input_is_bounded() {
+        assert!(submit(PromptKind::Marker, "   ").is_err());
+        let mut p = Prompt::new(PromptKind::Marker);
+        (0..500).for_each(|_| p.push('x'));
+        p.push('\u{7}');
+        assert_eq!(p.input.len(), MAX_INPUT);
+    }
+}

@@ -1,0 +1,218 @@
+//! Compaction: rewrite a live file as few large zstd-compressed batches.
+//!
+//! Two passes over the source, so memory stays at one output batch: the first
+//! collects the distinct values of the low-cardinality string columns (the
+//! file's one dictionary per column: the IPC file format forbids replacing a
+//! dictionary and polars cannot read delta dictionaries), the second encodes
+//! and writes. Rows keep their order: time order, as written.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::io::BufWriter;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_ipc::CompressionType;
+use arrow_ipc::writer::FileWriter;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use super::reader::{BatchStream, Truncation};
+use super::schema::{FileKind, StrCol};
+use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
+
+/// zstd level of compacted files.
+///
+/// Measured on the simulator's 8-hour `mdma-session` through the pipeline
+/// (77 383 samples; `cargo run --example record_size -- mdma-session`, and
+/// the same table rewritten by pyarrow at other levels): `samples.arrow`
+/// takes 5.06 B/sample at level 3, 4.73 at 9, 4.60 at 15 and 4.13 at 19.
+/// The `t` column alone is ~2.7 B/sample at any level: Arrow IPC has no
+/// delta encoding, and zstd cannot see arithmetic progressions of 8-byte
+/// integers (RR beats stamped backwards make ~14 000 of them irregular).
+/// Level 19 is the closest to DESIGN.md's 4 B budget; it costs about 15×
+/// the CPU of level 9 at compaction (once, at the end of a session, on the
+/// recorder thread). Lower it if the end-of-session pause matters more.
+pub const ZSTD_LEVEL: i32 = 19;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactStats {
+    pub rows: usize,
+    /// Size of the compacted file.
+    pub bytes: u64,
+    /// Where the source stopped, if it was unfinished or damaged.
+    pub truncated: Option<Truncation>,
+    /// The latest `t` in the file (ns since the Unix epoch).
+    pub max_t: Option<i64>,
+}
+
+/// Compact `src` (finished or not) into `dst` (which may be `src`): written
+/// to a temporary file beside `dst`, fsynced, then renamed over it.
+pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactStats, RecordError> {
+    let dict_cols = kind.dictionary_columns();
+    // Pass 1: the dictionaries.
+    let mut distinct: Vec<BTreeSet<String>> = vec![BTreeSet::new(); dict_cols.len()];
+    let mut first = BatchStream::open(src)?;
+    let mut max_t: Option<i64> = None;
+    for batch in first.by_ref() {
+        if let Ok(t) = super::schema::time_col(&batch, "t")
+            && let Some(m) = t.values().iter().max().copied()
+        {
+            max_t = Some(max_t.map_or(m, |x| x.max(m)));
+        }
+        for (set, name) in distinct.iter_mut().zip(dict_cols) {
+            let col = StrCol::new(&batch, name).map_err(|message| arrow_err(src, message))?;
+            for i in 0..batch.num_rows() {
+                if let Some(v) = col.get(i)
+                    && !set.contains(v)
+                {
+                    set.insert(v.to_owned());
+                }
+            }
+        }
+    }
+    let truncated = first.truncated().cloned();
+    let dictionaries: Vec<Dictionary> = distinct.iter().map(Dictionary::new).collect();
+    let out_schema = compacted_schema(&kind.schema(), dict_cols);
+
+    // Pass 2: encode and write.
+    let file_name = dst.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dst.with_file_name(format!(".{file_name}.compact.tmp"));
+    let io = |source| RecordError::Io { path: tmp.clone(), source };
+    let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
+    let options = super::schema::write_options()
+        .try_with_compression(Some(CompressionType::ZSTD))
+        .and_then(|o| o.try_with_compression_level(Some(ZSTD_LEVEL)))
+        .map_err(|e| arrow_err(&tmp, e.to_string()))?;
+    let mut writer = FileWriter::try_new_with_options(BufWriter::new(file), &out_schema, options)
+        .map_err(|e| arrow_err(&tmp, e.to_string()))?;
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0;
+    let mut rows = 0;
+    let write = |pending: &mut Vec<RecordBatch>, writer: &mut FileWriter<BufWriter<fs::File>>| {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = arrow_select::concat::concat_batches(&kind.schema(), pending.iter())
+            .and_then(|b| encode(&b, &out_schema, dict_cols, &dictionaries))
+            .map_err(|e| arrow_err(src, e.to_string()))?;
+        pending.clear();
+        writer.write(&batch).map_err(|e| arrow_err(&tmp, e.to_string()))
+    };
+    for batch in BatchStream::open(src)? {
+        // Normalise to the live schema (a recovered file may already be
+        // partly compacted; concat needs one schema).
+        let batch = to_plain(&batch, &kind.schema()).map_err(|message| arrow_err(src, message))?;
+        rows += batch.num_rows();
+        pending_rows += batch.num_rows();
+        pending.push(batch);
+        if pending_rows >= COMPACT_BATCH_ROWS {
+            write(&mut pending, &mut writer)?;
+            pending_rows = 0;
+        }
+    }
+    write(&mut pending, &mut writer)?;
+    writer.finish().map_err(|e| arrow_err(&tmp, e.to_string()))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| arrow_err(&tmp, e.to_string()))?
+        .into_inner()
+        .map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    let bytes = file.metadata().map_err(io)?.len();
+    drop(file);
+    fs::rename(&tmp, dst).map_err(|source| RecordError::Io { path: dst.to_owned(), source })?;
+    if let Some(parent) = dst.parent() {
+        sync_dir(parent);
+    }
+    Ok(CompactStats { rows, bytes, truncated, max_t })
+}
+
+/// Make a rename durable. Best effort: some filesystems refuse to fsync a
+/// directory, and the data itself is already synced.
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn arrow_err(file: &Path, message: String) -> RecordError {
+    RecordError::Arrow { file: file.to_owned(), message }
+}
+
+fn dict_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+fn compacted_schema(live: &SchemaRef, dict_cols: &[&str]) -> SchemaRef {
+    let fields: Vec<Field> = live
+        .fields()
+        .iter()
+        .map(|f| {
+            if dict_cols.contains(&f.name().as_str()) {
+                Field::new(f.name(), dict_type(), f.is_nullable())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// One column's dictionary for the whole file: the same `values` array in
+/// every batch, so the IPC writer emits it once.
+struct Dictionary {
+    values: ArrayRef,
+    keys: HashMap<String, i32>,
+}
+
+impl Dictionary {
+    fn new(distinct: &BTreeSet<String>) -> Self {
+        let keys =
+            distinct.iter().enumerate().map(|(i, s)| (s.clone(), i32::try_from(i).unwrap_or(i32::MAX))).collect();
+        let values: ArrayRef = Arc::new(StringArray::from_iter_values(distinct.iter()));
+        Self { values, keys }
+    }
+}
+
+fn encode(
+    batch: &RecordBatch,
+    out_schema: &SchemaRef,
+    dict_cols: &[&str],
+    dictionaries: &[Dictionary],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let Some(d) = dict_cols.iter().position(|c| c == field.name()) else {
+            columns.push(column.clone());
+            continue;
+        };
+        let dict = &dictionaries[d];
+        let strings = StrCol::new(batch, field.name()).map_err(arrow_schema::ArrowError::InvalidArgumentError)?;
+        let keys: Int32Array =
+            (0..batch.num_rows()).map(|i| strings.get(i).and_then(|s| dict.keys.get(s).copied())).collect();
+        columns.push(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, dict.values.clone())?));
+    }
+    RecordBatch::try_new(out_schema.clone(), columns)
+}
+
+/// A batch in the live schema: dictionary string columns decoded to plain
+/// utf8, every column checked against the schema.
+fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let col = batch.column_by_name(field.name()).ok_or_else(|| format!("no column `{}`", field.name()))?;
+        if col.data_type() == field.data_type() {
+            columns.push(col.clone());
+        } else if *field.data_type() == DataType::Utf8 {
+            let strings = StrCol::new(batch, field.name())?;
+            let plain: StringArray = (0..batch.num_rows()).map(|i| strings.get(i)).collect();
+            columns.push(Arc::new(plain) as ArrayRef);
+        } else {
+            return Err(format!("column `{}` is {}, expected {}", field.name(), col.data_type(), field.data_type()));
+        }
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+}

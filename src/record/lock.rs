@@ -1,0 +1,79 @@
+//! The lock file that shows a live recorder.
+//!
+//! The lock is an OS file lock (`flock` through `File::try_lock`), not the
+//! file's existence: a recorder killed with SIGKILL leaves the file behind but
+//! the kernel drops its lock, so `recover` can tell a crash from a live
+//! recorder without guessing from pids. The pid is written in for people.
+
+use std::fs::{self, File, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{FILE_MODE, LOCK_FILE, RecordError};
+
+/// A held lock; dropping it releases the lock, [`LockInfo::release`] also
+/// removes the file.
+#[derive(Debug)]
+pub struct LockInfo {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockInfo {
+    /// Take the recording's lock, or say who holds it.
+    pub fn acquire(dir: &Path) -> Result<LockInfo, RecordError> {
+        let path = dir.join(LOCK_FILE);
+        let io = |source| RecordError::Io { path: path.clone(), source };
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(RecordError::Locked {
+                    dir: dir.to_owned(),
+                    pid: if pid.is_empty() { "unknown".to_owned() } else { pid.to_owned() },
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(LockInfo { file, path })
+    }
+
+    /// Remove the lock file, then drop the lock. (In this order, so nobody
+    /// can take a lock on a file that is about to vanish.)
+    pub fn release(self) -> Result<(), RecordError> {
+        fs::remove_file(&self.path).map_err(|source| RecordError::Io { path: self.path.clone(), source })?;
+        drop(self.file);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = LockInfo::acquire(dir.path()).unwrap();
+        let err = LockInfo::acquire(dir.path()).unwrap_err();
+        assert!(err.to_string().contains(&std::process::id().to_string()), "{err}");
+        held.release().unwrap();
+        assert!(!dir.path().join(LOCK_FILE).exists());
+        LockInfo::acquire(dir.path()).unwrap().release().unwrap();
+    }
+}

@@ -1,0 +1,228 @@
+//! `session.json`: what a recording is (id, times, participant pseudonym,
+//! devices, alarm configuration, segments, clean-shutdown flag), and the
+//! directory naming rules.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{FILE_MODE, META_FILE, ReadError, RecordError};
+
+/// What `session.json` says `format` is, so other tools can tell.
+pub const FORMAT: &str = "vigil-recording";
+/// Bumped on any incompatible change of the files' schemas or naming.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The contents of `session.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    pub format: String,
+    pub format_version: u32,
+    /// The directory name.
+    pub id: String,
+    /// Session start; recorded `t` minus this is the replayed session time.
+    #[serde(with = "rfc3339")]
+    pub start_utc: DateTime<Utc>,
+    /// The last recorded instant, set when a segment finishes (or is recovered).
+    #[serde(default, with = "rfc3339_opt")]
+    pub end_utc: Option<DateTime<Utc>>,
+    /// A pseudonym, never a name (validated by [`validate_participant`]).
+    pub participant: Option<String>,
+    pub software: Software,
+    /// Device label → what is known about it.
+    #[serde(default)]
+    pub devices: BTreeMap<String, DeviceMeta>,
+    /// The alarm configuration of the first segment, verbatim (later
+    /// segments carry their own in [`Segment::config`]).
+    #[serde(default)]
+    pub config: serde_json::Value,
+    pub segments: Vec<Segment>,
+    /// True when every segment ended cleanly (finished, not recovered).
+    pub clean_shutdown: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Software {
+    pub name: String,
+    pub version: String,
+}
+
+impl Software {
+    #[must_use]
+    pub fn this() -> Self {
+        Self { name: env!("CARGO_PKG_NAME").to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+}
+
+/// One run of the recorder. Segment 0 writes `notifications.arrow`, segment
+/// `n ≥ 1` (a `--resume`) writes `notifications.n.arrow`, and so on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub index: u32,
+    #[serde(with = "rfc3339")]
+    pub start_utc: DateTime<Utc>,
+    #[serde(default, with = "rfc3339_opt")]
+    pub end_utc: Option<DateTime<Utc>>,
+    /// The recorder finished this segment itself.
+    pub clean_shutdown: bool,
+    /// `vigil recover` (or a `--resume`) finalised this segment after a crash.
+    #[serde(default)]
+    pub recovered: bool,
+    #[serde(default)]
+    pub config: serde_json::Value,
+}
+
+impl SessionMeta {
+    pub fn read(dir: &Path) -> Result<SessionMeta, ReadError> {
+        let path = dir.join(META_FILE);
+        let text = fs::read_to_string(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        let meta: SessionMeta = serde_json::from_str(&text).map_err(|e| ReadError::Meta {
+            file: path.clone(),
+            message: format!("line {} column {}: {e}", e.line(), e.column()),
+        })?;
+        if meta.format != FORMAT {
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!("format is `{}`, not `{FORMAT}`", meta.format),
+            });
+        }
+        if meta.format_version > FORMAT_VERSION {
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!(
+                    "format_version {} is newer than this vigil understands ({FORMAT_VERSION})",
+                    meta.format_version
+                ),
+            });
+        }
+        if meta.segments.is_empty() {
+            return Err(ReadError::Meta { file: path, message: "no segments".to_owned() });
+        }
+        Ok(meta)
+    }
+
+    /// Replace `session.json` atomically (temporary file, fsync, rename), so a
+    /// crash leaves either the old or the new version, never half of one.
+    pub fn write(&self, dir: &Path) -> Result<(), RecordError> {
+        let path = dir.join(META_FILE);
+        let tmp = dir.join(format!("{META_FILE}.tmp"));
+        let io = |source| RecordError::Io { path: tmp.clone(), source };
+        let text = serde_json::to_vec_pretty(self)
+            .map_err(|e| RecordError::Meta { file: path.clone(), message: e.to_string() })?;
+        let mut f =
+            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
+        f.write_all(&text).map_err(io)?;
+        f.write_all(b"\n").map_err(io)?;
+        f.sync_all().map_err(io)?;
+        fs::rename(&tmp, &path).map_err(|source| RecordError::Io { path: path.clone(), source })?;
+        Ok(())
+    }
+}
+
+/// Participant codes are pseudonyms: 1–32 of `A–Z a–z 0–9 _ -`. Anything
+/// else (a space, a dot, an accent) is refused, because it is most likely a
+/// real name and recordings are health data.
+pub fn validate_participant(code: &str) -> Result<(), RecordError> {
+    let ok = !code.is_empty()
+        && code.len() <= 32
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok { Ok(()) } else { Err(RecordError::Participant(code.to_owned())) }
+}
+
+/// `YYYYMMDDTHHMMSSZ-<participant or anon>-<8 hex>`.
+#[must_use]
+pub fn dir_name(start_utc: DateTime<Utc>, participant: Option<&str>) -> String {
+    format!("{}-{}-{:08x}", start_utc.format("%Y%m%dT%H%M%SZ"), participant.unwrap_or("anon"), random_u32())
+}
+
+/// A random suffix so two sessions started in the same second never share a
+/// directory. std's `RandomState` is seeded from the OS per process and
+/// randomised per instance, which is all the entropy a directory name needs
+/// (no extra dependency on `rand`'s OS feature).
+fn random_u32() -> u32 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    (h.finish() >> 32) as u32
+}
+
+mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}")))
+    }
+}
+
+mod rfc3339_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` hands us `&Option<T>`
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::rfc3339::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => DateTime::parse_from_rfc3339(&text)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|e| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn participant_codes_are_pseudonyms() {
+        for ok in ["P01", "anon-3", "a_b", "X"] {
+            assert!(validate_participant(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Jane Doe", "jane.doe", "Zoë", "../x", &"a".repeat(33)] {
+            assert!(validate_participant(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dir_names_follow_the_layout() {
+        let t = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let name = dir_name(t, Some("P01"));
+        assert!(name.starts_with("20260102T030405Z-P01-"), "{name}");
+        assert_eq!(name.len(), "20260102T030405Z-P01-".len() + 8);
+        assert!(dir_name(t, None).starts_with("20260102T030405Z-anon-"));
+    }
+}

@@ -1,0 +1,564 @@
+//! The recorder: a std thread that owns the live files.
+//!
+//! It buffers rows in Arrow builders and writes a batch to each file (with
+//! `FileWriter::write` + `flush`, i.e. handed to the OS) when
+//! [`FLUSH_EVERY`] of wall time has passed since the last write, or when
+//! [`MAX_PENDING_ROWS`] rows are waiting; it fsyncs every [`SYNC_EVERY`].
+//! Wall time is the right clock here: the promise is about what a crash
+//! loses, and crashes happen in wall time, whatever the session's clock.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_ipc::writer::FileWriter;
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use super::compact::{compact_file, sync_dir};
+use super::lock::LockInfo;
+use super::meta::{self, DeviceMeta, Segment, SessionMeta, Software};
+use super::schema::{self, EventRows, FileKind, NotificationRows, SampleRows};
+use super::{
+    DIR_MODE, FILE_MODE, FLUSH_EVERY, MAX_PENDING_ROWS, RECORDER_CHANNEL_CAPACITY, RecordError, RecordMsg,
+    RecordOptions, RecorderHealth, SYNC_EVERY,
+};
+use crate::model::{EventBody, OutputEvent, Sample, SessionTime, SourceEvent};
+
+/// What a finished segment holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingInfo {
+    pub dir: PathBuf,
+    pub segment: u32,
+    pub notifications: usize,
+    pub samples: usize,
+    pub events: usize,
+    /// Compacted size of this segment's `samples` file.
+    pub samples_bytes: u64,
+    /// Compacted size of this segment's three files.
+    pub bytes: u64,
+}
+
+/// A live recording: a writer thread fed by a bounded channel.
+#[derive(Debug)]
+pub struct Recorder {
+    dir: PathBuf,
+    tx: mpsc::Sender<RecordMsg>,
+    health: watch::Receiver<RecorderHealth>,
+    thread: Option<JoinHandle<Result<RecordingInfo, RecordError>>>,
+}
+
+impl Recorder {
+    /// Create the session directory (0700; files 0600; lock file) — or, with
+    /// `opts.resume`, open that recording, finalise what a crash left
+    /// unfinished and add a segment — and start the writer thread.
+    ///
+    /// `start_utc` is session time zero of this run (`t` = `start_utc` +
+    /// session time); `config` goes into `session.json` verbatim.
+    pub fn start(
+        opts: &RecordOptions,
+        start_utc: DateTime<Utc>,
+        config: serde_json::Value,
+    ) -> Result<Recorder, RecordError> {
+        let start_ns = start_utc
+            .timestamp_nanos_opt()
+            .ok_or_else(|| RecordError::Other(format!("start time {start_utc} is out of range")))?;
+        let (dir, lock, meta) = match &opts.resume {
+            Some(dir) => resume(dir, opts, start_utc, config)?,
+            None => create(opts, start_utc, config)?,
+        };
+        let segment = meta.segments.last().map_or(0, |s| s.index);
+        let mut files = Vec::with_capacity(3);
+        for kind in FileKind::ALL {
+            files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
+        }
+        sync_dir(&dir);
+        meta.write(&dir)?;
+
+        let (tx, rx) = mpsc::channel(RECORDER_CHANNEL_CAPACITY);
+        let (health_tx, health) = watch::channel(RecorderHealth::Ok);
+        let writer = Writer::new(dir.clone(), meta, segment, start_ns, files, health_tx, Some(lock));
+        let thread = std::thread::Builder::new()
+            .name("vigil-recorder".to_owned())
+            .spawn(move || writer.run(rx))
+            .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
+        Ok(Recorder { dir, tx, health, thread: Some(thread) })
+    }
+
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    #[must_use]
+    pub fn sender(&self) -> mpsc::Sender<RecordMsg> {
+        self.tx.clone()
+    }
+
+    #[must_use]
+    pub fn health(&self) -> watch::Receiver<RecorderHealth> {
+        self.health.clone()
+    }
+
+    /// Send `Finish` and wait for the thread: flush, footers, compaction,
+    /// `session.json` with `clean_shutdown`, unlock.
+    ///
+    /// Blocks (compaction takes a moment): from async code call it inside
+    /// `spawn_blocking`.
+    pub fn finish(mut self) -> Result<RecordingInfo, RecordError> {
+        // `blocking_send` panics inside a runtime, and polling `send` with
+        // another executor there can spin on tokio's cooperative budget: a
+        // plain thread has no runtime context, so it may simply block.
+        let tx = self.tx.clone();
+        let _ = std::thread::scope(|s| s.spawn(move || tx.blocking_send(RecordMsg::Finish)).join());
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) | None => Err(RecordError::ThreadLost),
+        }
+    }
+}
+
+fn create(
+    opts: &RecordOptions,
+    start_utc: DateTime<Utc>,
+    config: serde_json::Value,
+) -> Result<(PathBuf, LockInfo, SessionMeta), RecordError> {
+    if let Some(p) = &opts.participant {
+        meta::validate_participant(p)?;
+    }
+    fs::create_dir_all(&opts.root).map_err(|source| RecordError::Io { path: opts.root.clone(), source })?;
+    let id = meta::dir_name(start_utc, opts.participant.as_deref());
+    let dir = opts.root.join(&id);
+    fs::DirBuilder::new()
+        .mode(DIR_MODE)
+        .create(&dir)
+        .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
+    let lock = LockInfo::acquire(&dir)?;
+    let meta = SessionMeta {
+        format: meta::FORMAT.to_owned(),
+        format_version: meta::FORMAT_VERSION,
+        id,
+        start_utc,
+        end_utc: None,
+        participant: opts.participant.clone(),
+        software: Software::this(),
+        devices: std::collections::BTreeMap::new(),
+        config: config.clone(),
+        segments: vec![Segment { index: 0, start_utc, end_utc: None, clean_shutdown: false, recovered: false, config }],
+        clean_shutdown: false,
+    };
+    Ok((dir, lock, meta))
+}
+
+fn resume(
+    dir: &Path,
+    opts: &RecordOptions,
+    start_utc: DateTime<Utc>,
+    config: serde_json::Value,
+) -> Result<(PathBuf, LockInfo, SessionMeta), RecordError> {
+    // Is it a recording at all? (A clearer error than the lock file's.)
+    SessionMeta::read(dir)?;
+    let lock = LockInfo::acquire(dir)?;
+    let mut meta = SessionMeta::read(dir)?;
+    if let Some(p) = &opts.participant
+        && meta.participant.as_deref() != Some(p.as_str())
+    {
+        return Err(RecordError::Other(format!(
+            "{}: recorded for participant {}, not {p}",
+            dir.display(),
+            meta.participant.as_deref().unwrap_or("anon")
+        )));
+    }
+    super::recover::finalise(dir, &mut meta)?;
+    let index = meta.segments.last().map_or(0, |s| s.index + 1);
+    meta.segments.push(Segment { index, start_utc, end_utc: None, clean_shutdown: false, recovered: false, config });
+    meta.clean_shutdown = false;
+    Ok((dir.to_owned(), lock, meta))
+}
+
+/// One live Arrow file. `writer` is `None` once the file has failed.
+struct LiveFile {
+    path: PathBuf,
+    kind: FileKind,
+    writer: Option<FileWriter<BufWriter<File>>>,
+    rows: usize,
+}
+
+impl LiveFile {
+    fn create(path: &Path, kind: FileKind) -> Result<LiveFile, RecordError> {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(path)
+            .map_err(|source| RecordError::Io { path: path.to_owned(), source })?;
+        let mut f = Self::on(file, path, kind)?;
+        // The header reaches the file at once, so even a recorder killed
+        // before its first batch leaves a readable (empty) file.
+        if let Some(w) = f.writer.as_mut() {
+            w.flush().map_err(|e| RecordError::Arrow { file: path.to_owned(), message: e.to_string() })?;
+        }
+        Ok(f)
+    }
+
+    fn on(file: File, path: &Path, kind: FileKind) -> Result<LiveFile, RecordError> {
+        let writer = FileWriter::try_new_with_options(BufWriter::new(file), &kind.schema(), schema::write_options())
+            .map_err(|e| RecordError::Arrow { file: path.to_owned(), message: e.to_string() })?;
+        Ok(LiveFile { path: path.to_owned(), kind, writer: Some(writer), rows: 0 })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        w.write(batch).and_then(|()| w.flush()).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        w.get_ref().get_ref().sync_data().map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// Footer, flush, fsync.
+    fn finish(&mut self) -> Result<(), String> {
+        let Some(mut w) = self.writer.take() else { return Ok(()) };
+        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", self.path.display());
+        w.finish().map_err(|e| err(&e))?;
+        let file = w.into_inner().map_err(|e| err(&e))?.into_inner().map_err(|e| err(&e.into_error()))?;
+        file.sync_all().map_err(|e| err(&e))
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    meta: SessionMeta,
+    segment: u32,
+    start_ns: i64,
+    files: Vec<LiveFile>,
+    notifications: NotificationRows,
+    samples: SampleRows,
+    events: EventRows,
+    pending: usize,
+    meta_dirty: bool,
+    /// Latest session time seen: the segment's end.
+    last_at: Option<SessionTime>,
+    last_flush: Instant,
+    last_sync: Instant,
+    unsynced: bool,
+    failed: Option<String>,
+    health: watch::Sender<RecorderHealth>,
+    lock: Option<LockInfo>,
+}
+
+impl Writer {
+    fn new(
+        dir: PathBuf,
+        meta: SessionMeta,
+        segment: u32,
+        start_ns: i64,
+        files: Vec<LiveFile>,
+        health: watch::Sender<RecorderHealth>,
+        lock: Option<LockInfo>,
+    ) -> Self {
+        let now = Instant::now();
+        Writer {
+            dir,
+            meta,
+            segment,
+            start_ns,
+            files,
+            notifications: NotificationRows::default(),
+            samples: SampleRows::default(),
+            events: EventRows::default(),
+            pending: 0,
+            meta_dirty: false,
+            last_at: None,
+            last_flush: now,
+            last_sync: now,
+            unsynced: false,
+            failed: None,
+            health,
+            lock,
+        }
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<RecordMsg>) -> Result<RecordingInfo, RecordError> {
+        // A current-thread runtime only to wait with a timeout: rows must
+        // reach the OS within a second even when no further message comes.
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            Ok(rt) => Some(rt),
+            Err(e) => {
+                self.fail(format!("cannot start the recorder's timer: {e}"));
+                None
+            }
+        };
+        loop {
+            let msg = match (&rt, self.deadline()) {
+                (Some(rt), Some(wait)) => match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                    Ok(msg) => msg,
+                    Err(_elapsed) => {
+                        self.tick();
+                        continue;
+                    }
+                },
+                _ => rx.blocking_recv(),
+            };
+            match msg {
+                Some(RecordMsg::Batch { events, samples, output }) => {
+                    self.take(&events, &samples, &output);
+                    if self.pending >= MAX_PENDING_ROWS || self.last_flush.elapsed() >= FLUSH_EVERY {
+                        self.tick();
+                    }
+                }
+                Some(RecordMsg::Reached(at)) => self.last_at = self.last_at.max(Some(at)),
+                // A closed channel means the pipeline is gone: finish what we
+                // have rather than leave an unfinished recording.
+                Some(RecordMsg::Finish) | None => break,
+            }
+        }
+        self.finish()
+    }
+
+    /// How long to wait for the next message before flushing or syncing.
+    fn deadline(&self) -> Option<Duration> {
+        let flush =
+            (self.pending > 0 || self.meta_dirty).then(|| FLUSH_EVERY.saturating_sub(self.last_flush.elapsed()));
+        let sync = self.unsynced.then(|| SYNC_EVERY.saturating_sub(self.last_sync.elapsed()));
+        match (flush, sync) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn take(&mut self, events: &[SourceEvent], samples: &[Sample], output: &[OutputEvent]) {
+        for e in events {
+            self.last_at = self.last_at.max(Some(e.at));
+            let label = e.device.as_deref().unwrap_or("unknown");
+            match &e.body {
+                EventBody::Notification { characteristic, payload } if self.failed.is_none() => {
+                    self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
+                }
+                EventBody::Connected { name, address, .. } => {
+                    let d = self.meta.devices.entry(label.to_owned()).or_default();
+                    let new = DeviceMeta {
+                        name: name.clone().or(d.name.clone()),
+                        address: address.clone().or(d.address.clone()),
+                        ..d.clone()
+                    };
+                    if *d != new {
+                        *d = new;
+                        self.meta_dirty = true;
+                    }
+                }
+                EventBody::DeviceInfo(info) => {
+                    let d = self.meta.devices.entry(label.to_owned()).or_default();
+                    let new = DeviceMeta {
+                        manufacturer: info.manufacturer.clone().or(d.manufacturer.clone()),
+                        model: info.model.clone().or(d.model.clone()),
+                        firmware: info.firmware.clone().or(d.firmware.clone()),
+                        ..d.clone()
+                    };
+                    if *d != new {
+                        *d = new;
+                        self.meta_dirty = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.failed.is_some() {
+            return;
+        }
+        for s in samples {
+            self.last_at = self.last_at.max(Some(s.at));
+            self.samples.push(self.start_ns, s);
+        }
+        for o in output {
+            self.last_at = self.last_at.max(Some(o.at()));
+            self.events.push(self.start_ns, o);
+        }
+        self.pending = self.notifications.len() + self.samples.len() + self.events.len();
+    }
+
+    /// Write what is pending, and fsync when due.
+    fn tick(&mut self) {
+        if let Err(e) = self.write_pending() {
+            self.fail(e);
+        }
+        if self.meta_dirty && self.failed.is_none() {
+            self.meta_dirty = false;
+            if let Err(e) = self.meta.write(&self.dir) {
+                self.fail(e.to_string());
+            }
+        }
+        self.last_flush = Instant::now();
+        if self.unsynced && self.last_sync.elapsed() >= SYNC_EVERY {
+            for f in &mut self.files {
+                if let Err(e) = f.sync() {
+                    self.fail(e);
+                    break;
+                }
+            }
+            self.unsynced = false;
+            self.last_sync = Instant::now();
+        }
+    }
+
+    fn write_pending(&mut self) -> Result<(), String> {
+        if self.pending == 0 || self.failed.is_some() {
+            return Ok(());
+        }
+        self.pending = 0;
+        self.unsynced = true;
+        let arrow = |e: arrow_schema::ArrowError| e.to_string();
+        for (i, kind) in FileKind::ALL.into_iter().enumerate() {
+            let batch = match kind {
+                FileKind::Notifications if !self.notifications.is_empty() => {
+                    self.notifications.finish().map_err(arrow)?
+                }
+                FileKind::Samples if !self.samples.is_empty() => self.samples.finish().map_err(arrow)?,
+                FileKind::Events if !self.events.is_empty() => self.events.finish().map_err(arrow)?,
+                _ => continue,
+            };
+            debug_assert_eq!(self.files[i].kind, kind);
+            self.files[i].write(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// Stop writing for good and say so; the thread keeps draining.
+    fn fail(&mut self, message: String) {
+        if self.failed.is_none() {
+            tracing::error!(dir = %self.dir.display(), "recording failed: {message}");
+            let _ = self.health.send(RecorderHealth::Failed(message.clone()));
+            self.failed = Some(message);
+        }
+        for f in &mut self.files {
+            f.writer = None;
+        }
+        self.notifications = NotificationRows::default();
+        self.samples = SampleRows::default();
+        self.events = EventRows::default();
+        self.pending = 0;
+    }
+
+    fn finish(mut self) -> Result<RecordingInfo, RecordError> {
+        self.tick();
+        let mut result = Ok(());
+        if let Some(message) = self.failed.clone() {
+            result = Err(RecordError::Failed(message));
+        } else {
+            for f in &mut self.files {
+                if let Err(e) = f.finish() {
+                    result = Err(RecordError::Failed(e));
+                    break;
+                }
+            }
+        }
+        let mut info = RecordingInfo {
+            dir: self.dir.clone(),
+            segment: self.segment,
+            notifications: self.files[0].rows,
+            samples: self.files[1].rows,
+            events: self.files[2].rows,
+            samples_bytes: 0,
+            bytes: 0,
+        };
+        if result.is_ok() {
+            for f in &self.files {
+                match compact_file(&f.path, &f.path, f.kind) {
+                    Ok(stats) => {
+                        info.bytes += stats.bytes;
+                        if f.kind == FileKind::Samples {
+                            info.samples_bytes = stats.bytes;
+                        }
+                    }
+                    Err(e) => {
+                        // The uncompacted file is complete and stays.
+                        tracing::warn!("compaction of {} failed: {e}", f.path.display());
+                    }
+                }
+            }
+        }
+        let seg_start = self.meta.segments.last().map(|s| s.start_utc).unwrap_or(self.meta.start_utc);
+        let end = seg_start
+            + chrono::Duration::nanoseconds(
+                i64::try_from(self.last_at.unwrap_or_default().as_nanos()).unwrap_or(i64::MAX),
+            );
+        let clean = result.is_ok();
+        if let Some(seg) = self.meta.segments.last_mut() {
+            seg.end_utc = Some(end);
+            seg.clean_shutdown = clean;
+        }
+        self.meta.end_utc = Some(self.meta.end_utc.map_or(end, |e| e.max(end)));
+        self.meta.clean_shutdown = clean;
+        let meta_result = self.meta.write(&self.dir);
+        // Unlock even after a failure, so `vigil recover` can finalise what
+        // was written.
+        let lock_result = self.lock.take().map_or(Ok(()), LockInfo::release);
+        result?;
+        meta_result?;
+        lock_result?;
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Characteristic, SessionTime};
+
+    /// A full disk: every write fails. The writer reports `Failed`, keeps
+    /// draining and never panics.
+    #[test]
+    fn a_write_failure_sets_health_and_keeps_draining() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SessionMeta {
+            format: meta::FORMAT.to_owned(),
+            format_version: meta::FORMAT_VERSION,
+            id: "x".to_owned(),
+            start_utc: Utc::now(),
+            end_utc: None,
+            participant: None,
+            software: Software::this(),
+            devices: Default::default(),
+            config: serde_json::Value::Null,
+            segments: vec![Segment {
+                index: 0,
+                start_utc: Utc::now(),
+                end_utc: None,
+                clean_shutdown: false,
+                recovered: false,
+                config: serde_json::Value::Null,
+            }],
+            clean_shutdown: false,
+        };
+        let full = |kind: FileKind| {
+            let f = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+            LiveFile::on(f, Path::new("/dev/full"), kind).unwrap()
+        };
+        let files = FileKind::ALL.into_iter().map(full).collect();
+        let (health_tx, mut health) = watch::channel(RecorderHealth::Ok);
+        let writer = Writer::new(dir.path().to_owned(), meta, 0, 0, files, health_tx, None);
+        let (tx, rx) = mpsc::channel(4);
+        let thread = std::thread::spawn(move || writer.run(rx));
+        for i in 0..100u64 {
+            let ev = SourceEvent::notification(
+                SessionTime::from_millis(i),
+                "chest".into(),
+                Characteristic::HeartRateMeasurement,
+                &[0x16, 0x3C, 0x11, 0x04],
+            );
+            let batch = RecordMsg::Batch { events: vec![ev], samples: vec![], output: vec![] };
+            tx.blocking_send(batch).unwrap();
+        }
+        tx.blocking_send(RecordMsg::Finish).unwrap();
+        let result = thread.join().unwrap();
+        assert!(matches!(result, Err(RecordError::Failed(_))), "{result:?}");
+        assert!(matches!(&*health.borrow_and_update(), RecorderHealth::Failed(m) if m.contains("/dev/full")));
+    }
+}

@@ -1,0 +1,163 @@
+//! End-to-end helpers: run a command in a detached tmux session of a given
+//! size, read the screen with `capture-pane -p`, type with `send-keys`.
+//!
+//! Each [`Tmux`] uses its own tmux server (`-L <unique socket>`), so tests
+//! never touch a tmux the developer is running, and dropping it kills that
+//! server. Tests skip (pass with a note) where tmux is not installed.
+//!
+//! Waiting for an external program to draw is the one place a test must
+//! poll: [`Tmux::wait_for`] polls the screen until the text shows or a
+//! deadline passes; no assertion depends on how long it took.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Start `command` (run by `sh -c`) in a `width`×`height` detached
+    /// session with `env` set. `None` if tmux is not installed.
+    pub fn start(command: &str, width: u16, height: u16, env: &[(&str, &str)]) -> Option<Self> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            return None;
+        }
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let socket = format!("vigil-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let tmux = Tmux { socket };
+        let mut args: Vec<String> =
+            ["new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", &height.to_string()]
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        for (k, v) in env {
+            args.extend(["-e".into(), format!("{k}={v}")]);
+        }
+        args.push(command.to_owned());
+        let out = tmux.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        Some(tmux)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux: {e}"))
+    }
+
+    /// The visible screen, one line per row.
+    pub fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    /// Type keys, in `tmux send-keys` syntax (`"a"`, `"Enter"`, `"C-c"`).
+    pub fn send_keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        let out = self.run(&args);
+        assert!(out.status.success(), "tmux send-keys failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Resize the window (the dashboard must follow live).
+    pub fn resize(&self, width: u16, height: u16) {
+        self.run(&["resize-window", "-t", "t", "-x", &width.to_string(), "-y", &height.to_string()]);
+    }
+
+    /// Poll the screen until it contains `needle`; the screen, or an error
+    /// with the last screen after `timeout`.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.capture();
+            if screen.contains(needle) {
+                return Ok(screen);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("`{needle}` did not appear within {timeout:?}; screen:\n{screen}"));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+#[test]
+fn helpers_drive_a_program_in_tmux() {
+    let Some(t) =
+        Tmux::start("printf 'ready\\n'; read line; echo \"got:$line\"; sleep 30", 40, 12, &[("NO_COLOR", "1")])
+    else {
+        eprintln!("tmux not installed: skipped");
+        return;
+    };
+    t.wait_for("ready", Duration::from_secs(10)).unwrap();
+    t.send_keys(&["hello", "Enter"]);
+    let screen = t.wait_for("got:hello", Duration::from_secs(10)).unwrap();
+    assert!(screen.lines().count() <= 12, "{screen}");
+}
+
+/// The issue-6 end-to-end run: `vigil simulate` (default scenario, which
+/// alarms within its first minute) on the dashboard, wait for the alarm,
+/// acknowledge it with `a`, see the acknowledgement on screen, quit with
+/// confirmation, and find the acknowledgement in the recording.
+#[test]
+fn simulate_alarm_is_acknowledged_from_the_keyboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} simulate --speed 4 --record-dir {} 2>{}/stderr; sleep 5",
+        env!("CARGO_BIN_EXE_vigil"),
+        dir.path().display(),
+        dir.path().display()
+    );
+    let Some(t) = Tmux::start(&cmd, 100, 30, &[("VIGIL_LOG", "/dev/null")]) else {
+        eprintln!("tmux not installed: skipped");
+        return;
+    };
+    // The alarm banner's priority marker and the condition.
+    let screen = t.wait_for("▲", Duration::from_secs(60)).unwrap();
+    assert!(screen.contains("hr.high"), "{screen}");
+    t.send_keys(&["a"]);
+    let screen = t.wait_for("acknowledged", Duration::from_secs(10)).unwrap();
+    assert!(screen.contains("hr.high"), "{screen}");
+    t.send_keys(&["q"]);
+    t.wait_for("Quit vigil?", Duration::from_secs(10)).unwrap();
+    t.send_keys(&["y"]);
+    // The recording is finished when the lock file is gone.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rec = loop {
+        let dirs: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        if let [rec] = &dirs[..]
+            && !rec.join("lock").exists()
+            && rec.join("session.json").exists()
+        {
+            break rec.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recording not finished: {:?}",
+            std::fs::read_to_string(dir.path().join("stderr"))
+        );
+        std::thread::sleep(POLL);
+    };
+    let recording = vigil::record::Recording::open(&rec).unwrap();
+    let actions = recording.operator_actions().unwrap();
+    assert!(
+        actions.iter().any(|(_, a)| matches!(a, vigil::model::OperatorAction::Ack { .. })),
+        "no acknowledgement recorded: {actions:?}"
+    );
+}

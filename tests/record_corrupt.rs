@@ -1,0 +1,196 @@
+//! Damaged files (flipped bytes, cut at any offset, wrong magic) give a clear
+//! error or a partial read: never a panic.
+
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+use vigil::record::{
+    FileKind, ReadError, RecordMsg, RecordOptions, Recorder, Recording, read_arrow_file, recover, synthetic,
+};
+use vigil::sources::replay;
+
+/// A finished recording to damage copies of.
+struct Fixture {
+    _root: tempfile::TempDir,
+    finished: PathBuf,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let root = tempfile::tempdir().unwrap();
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
+    for s in synthetic::session(2, 620, 9) {
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
+    }
+    let finished = rec.finish().unwrap().dir;
+    Fixture { _root: root, finished }
+});
+
+/// An unfinished file: the live format (several small batches, no footer).
+fn live_bytes(kind: FileKind) -> Vec<u8> {
+    use arrow_ipc::writer::FileWriter;
+    let file = read_arrow_file(&FIXTURE.finished.join(kind.file_name(0))).unwrap();
+    let batch = arrow_select::concat::concat_batches(&file.batches[0].schema(), &file.batches).unwrap();
+    // Plain strings, as live files have them.
+    let plain = arrow_cast_plain(&batch, &kind);
+    let mut out = Vec::new();
+    let options = arrow_ipc::writer::IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5).unwrap();
+    let mut w = FileWriter::try_new_with_options(&mut out, &kind.schema(), options).unwrap();
+    for off in (0..plain.num_rows()).step_by(200) {
+        w.write(&plain.slice(off, 200.min(plain.num_rows() - off))).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    out
+}
+
+fn arrow_cast_plain(batch: &arrow_array::RecordBatch, kind: &FileKind) -> arrow_array::RecordBatch {
+    use arrow_array::{ArrayRef, StringArray, cast::AsArray, types::Int32Type};
+    let schema = kind.schema();
+    let cols: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let c = batch.column_by_name(f.name()).unwrap();
+            match c.as_dictionary_opt::<Int32Type>() {
+                Some(d) => {
+                    let values = d.values().as_string::<i32>();
+                    let plain: StringArray = d.keys().iter().map(|k| k.map(|k| values.value(k as usize))).collect();
+                    std::sync::Arc::new(plain) as ArrayRef
+                }
+                None => c.clone(),
+            }
+        })
+        .collect();
+    arrow_array::RecordBatch::try_new(schema, cols).unwrap()
+}
+
+static LIVE: LazyLock<Vec<(FileKind, Vec<u8>)>> =
+    LazyLock::new(|| FileKind::ALL.into_iter().map(|k| (k, live_bytes(k))).collect());
+
+#[derive(Debug, Clone)]
+enum Damage {
+    Flip { at: usize, xor: u8 },
+    Cut { at: usize },
+    Magic,
+}
+
+fn damage() -> impl Strategy<Value = Vec<Damage>> {
+    let one = prop_oneof![
+        4 => (any::<usize>(), 1u8..=255).prop_map(|(at, xor)| Damage::Flip { at, xor }),
+        2 => any::<usize>().prop_map(|at| Damage::Cut { at }),
+        1 => Just(Damage::Magic),
+    ];
+    prop::collection::vec(one, 1..6)
+}
+
+fn apply(mut bytes: Vec<u8>, damage: &[Damage]) -> Vec<u8> {
+    for d in damage {
+        if bytes.is_empty() {
+            break;
+        }
+        match *d {
+            Damage::Flip { at, xor } => {
+                let i = at % bytes.len();
+                bytes[i] ^= xor;
+            }
+            Damage::Cut { at } => bytes.truncate(at % bytes.len()),
+            Damage::Magic => bytes[0] = b'X',
+        }
+    }
+    bytes
+}
+
+/// Copy the finished recording, replace one file by `bytes`, and read it
+/// every way vigil does.
+fn exercise(kind: FileKind, bytes: &[u8]) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&FIXTURE.finished).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let target = dir.path().join(kind.file_name(0));
+    std::fs::write(&target, bytes).unwrap();
+    let direct = read_arrow_file(&target);
+    check_error(&direct.as_ref().err(), &target);
+    match Recording::open(dir.path()) {
+        Err(e) => check_error(&Some(&e), &target),
+        Ok(r) => {
+            for e in [r.notifications().err(), r.samples().err(), r.events().err()] {
+                check_error(&e.as_ref(), &target);
+            }
+            if let Ok(batches) = replay::batches(&r) {
+                let _ = batches.count();
+            }
+            let _ = r.truncations();
+        }
+    }
+    // recover reads the damaged file too (and must not panic).
+    let _ = recover(dir.path());
+    Ok(())
+}
+
+/// An error must name the file it is about.
+fn check_error(e: &Option<&ReadError>, file: &Path) {
+    if let Some(e) = e {
+        let text = e.to_string();
+        assert!(
+            text.contains(&*file.to_string_lossy()) || text.contains("session.json"),
+            "error without its file: {text}"
+        );
+    }
+}
+
+proptest! {
+    // 48 cases keep CI quick; PROPTEST_CASES=2000 for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn damaged_finished_files_never_panic(k in 0usize..3, d in damage()) {
+        let kind = FileKind::ALL[k];
+        let bytes = std::fs::read(FIXTURE.finished.join(kind.file_name(0))).unwrap();
+        exercise(kind, &apply(bytes, &d)).unwrap();
+    }
+
+    #[test]
+    fn damaged_live_files_never_panic(k in 0usize..3, d in damage()) {
+        let (kind, bytes) = &LIVE[k];
+        exercise(*kind, &apply(bytes.clone(), &d)).unwrap();
+    }
+
+    /// A live file cut anywhere reads as the whole batches before the cut.
+    #[test]
+    fn a_cut_live_file_reads_its_whole_batches(at in any::<usize>()) {
+        let (_, bytes) = &LIVE[1];
+        let cut = at % bytes.len();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.arrow");
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        match read_arrow_file(&path) {
+            Ok(f) => {
+                prop_assert!(f.num_rows() % 200 == 0 || f.num_rows() == 2 * 3 * 620, "{} rows", f.num_rows());
+                prop_assert!(!f.complete);
+            }
+            Err(e) => prop_assert!(cut < 8, "{e}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_magic_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.arrow");
+    std::fs::write(&path, b"PAR1 not arrow at all").unwrap();
+    let err = read_arrow_file(&path).unwrap_err().to_string();
+    assert!(err.contains("x.arrow") && err.contains("not an Arrow IPC file"), "{err}");
+}
