@@ -3,12 +3,25 @@
 //! Run all with `cargo bench`, or one group with e.g.
 //! `cargo bench --bench vigil -- pipeline`.
 
+// Benchmarks build their own inputs; a panic there is a broken bench.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main};
 
+mod alarms;
 mod dashboard;
 mod gatt;
 mod pipeline;
 mod record;
+mod simulate;
 
-criterion_group!(benches, gatt::benches, pipeline::benches, record::benches, dashboard::benches);
+criterion_group!(
+    benches,
+    gatt::benches,
+    pipeline::benches,
+    alarms::benches,
+    simulate::benches,
+    record::benches,
+    dashboard::benches
+);
 criterion_main!(benches);

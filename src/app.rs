@@ -8,15 +8,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{Cli, Command, CommonArgs, MonitorArgs, SimulateArgs};
+use crate::cli::{Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, ReplayArgs, ScanArgs, SimulateArgs};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::devices::DeviceProfile;
 use crate::model::{Characteristic, DeviceLabel};
 use crate::pipeline::DeviceSetup;
+use crate::record::{self, RecordOptions, Recording};
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;
-use crate::sources::{simulate as sim, stream};
+use crate::sources::{ble, simulate as sim, stream};
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -28,17 +29,35 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Simulate(args) => simulate(&args),
         Command::Monitor(args) => monitor(&args),
-        Command::Replay(_) => not_yet("replay", 5),
-        Command::Scan(_) => not_yet("scan", 7),
-        Command::Summary(_) => not_yet("summary", 5),
-        Command::Export(_) => not_yet("export", 5),
-        Command::Report(_) => not_yet("report", 5),
-        Command::Recover(_) => not_yet("recover", 5),
+        Command::Replay(args) => replay(&args),
+        Command::Scan(args) => scan(&args),
+        Command::Summary(args) => {
+            record::summary(&args.recording, args.json, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let format = match args.format {
+                ExportFormatArg::Csv => record::ExportFormat::Csv,
+                ExportFormatArg::Parquet => record::ExportFormat::Parquet,
+            };
+            let written = record::export(&args.recording, format, &args.out)?;
+            let mut err = std::io::stderr().lock();
+            for path in written {
+                writeln!(err, "wrote {}", path.display())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            record::report(&args.recording, &args.out)?;
+            writeln!(std::io::stderr().lock(), "wrote {}", args.out.display())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Recover(args) => {
+            let report = record::recover(&args.recording)?;
+            writeln!(std::io::stderr().lock(), "{report}")?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
-}
-
-fn not_yet(command: &str, issue: u32) -> anyhow::Result<ExitCode> {
-    bail!("`vigil {command}` is not yet available in this build (issue {issue})")
 }
 
 /// `vigil simulate [SCENARIO]`: a scenario's GATT payloads on a virtual clock.
@@ -68,7 +87,11 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
                 "`vigil monitor` needs --device ADDR|NAME (see `vigil scan`) or --stream FILE|-|tcp://127.0.0.1:PORT"
             );
         }
-        return not_yet("monitor --device", 7);
+        let devices = args.devices.iter().map(|d| d.parse::<ble::DeviceSpec>()).collect::<Result<Vec<_>, _>>()?;
+        let source: SourceFactory = Box::new(move |tx, clock| {
+            Box::pin(async move { ble::run(devices, clock, tx).await.map_err(anyhow::Error::from) })
+        });
+        return run_session(&args.common, Clock::real(), source, Mode::Live, Vec::new());
     };
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
@@ -80,6 +103,17 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
     });
     run_session(&args.common, clock, source, Mode::Live, Vec::new())
+}
+
+/// `vigil scan`: nearby devices that advertise a supported service.
+fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .with_context(|| format!("--timeout {}: give a positive number of seconds", args.timeout))?;
+    let entries = runtime()?.block_on(ble::scan(timeout))?;
+    ble::print_scan(&entries, args.json, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How the pipeline treats a device of this profile.
@@ -104,12 +138,11 @@ fn run_session(
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(common.config.as_deref())?;
     let participant = participant_code(common)?;
-    if common.resume.is_some() {
-        return not_yet("--resume", 5);
-    }
-    if !common.headless {
-        bail!("the live dashboard is not in this build yet (issue 6): add --headless for JSON lines");
-    }
+    let record = (!common.no_record).then(|| RecordOptions {
+        root: common.record_dir.clone(),
+        participant: participant.clone(),
+        resume: common.resume.clone(),
+    });
     let _log_guard = init_logging();
     let plan = SessionPlan {
         clock,
@@ -118,14 +151,106 @@ fn run_session(
         config,
         participant,
         devices,
-        dashboard: None,
+        dashboard: (!common.headless).then(|| dashboard(false)),
         alarm_command: common.alarm_command.clone(),
         replay_control: None,
         headless_out: None,
+        record,
     };
-    let outcome = runtime()?.block_on(session::run(plan))?;
+    finish_session(&runtime()?.block_on(session::run(plan))?)
+}
+
+/// The live dashboard as a session task.
+///
+/// It runs on a thread of its own with a single-threaded runtime: the
+/// terminal handle is not `Send`, and drawing must never take a worker the
+/// pipeline needs. The session awaits its end through a oneshot.
+fn dashboard(replay: bool) -> session::DashboardFactory {
+    let opts = crate::dashboard::DashboardOptions {
+        no_color: crate::dashboard::DashboardOptions::no_color_from_env(),
+        replay,
+    };
+    Box::new(move |snapshots, commands| {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new().name("vigil-dashboard".into()).spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| {
+                    rt.block_on(crate::dashboard::run(snapshots, commands, opts)).map_err(anyhow::Error::from)
+                });
+            let _ = done_tx.send(result);
+        });
+        Box::pin(async move {
+            thread.context("cannot start the dashboard thread")?;
+            done_rx.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the dashboard stopped unexpectedly")))
+        })
+    })
+}
+
+/// Say where the recording went (on stderr: stdout carries JSON lines).
+fn finish_session(outcome: &session::SessionOutcome) -> anyhow::Result<ExitCode> {
     tracing::info!(?outcome, "session ended");
+    if let Some(dir) = &outcome.recording {
+        writeln!(std::io::stderr().lock(), "vigil: recording in {}", dir.display())?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `vigil replay RECORDING`: the recorded notifications and operator
+/// actions through the same decoders and alarm engine, with the recording's
+/// own configuration unless `--config` gives other limits.
+fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let recording = Recording::open(&args.recording)?;
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => recorded_config(&recording)?,
+    };
+    let devices = recording
+        .meta
+        .devices
+        .iter()
+        .filter_map(|(label, d)| {
+            let profile = d.name.as_deref().and_then(crate::devices::match_by_name)?;
+            Some((DeviceLabel::from(label.as_str()), device_setup(&profile)))
+        })
+        .collect();
+    let clock = Clock::virtual_at(args.speed, recording.meta.start_utc);
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+    let source: SourceFactory = Box::new(move |tx, clock| {
+        Box::pin(async move {
+            crate::sources::replay::run(&recording, clock, tx, control_rx)
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        })
+    });
+    let _log_guard = init_logging();
+    let plan = SessionPlan {
+        clock,
+        source,
+        mode: Mode::Replay { paused: false, speed: 1.0 },
+        config,
+        participant: None,
+        devices,
+        dashboard: (!args.headless).then(|| dashboard(true)),
+        alarm_command: None,
+        replay_control: Some(control_tx),
+        headless_out: None,
+        record: None,
+    };
+    finish_session(&runtime()?.block_on(session::run(plan))?)
+}
+
+/// The configuration a recording was made with (`session.json`), so a
+/// replay re-runs the same limits unless told otherwise.
+fn recorded_config(recording: &Recording) -> anyhow::Result<Config> {
+    let dir = recording.dir.display();
+    let config: Config = serde_json::from_value(recording.meta.config.clone())
+        .with_context(|| format!("{dir}/session.json: the recorded configuration does not load; pass --config"))?;
+    config.validate().map_err(|e| anyhow::anyhow!("{dir}/session.json: recorded configuration: {e}; pass --config"))?;
+    Ok(config)
 }
 
 /// `vigil decode CHARACTERISTIC HEX`: one payload to one JSON object.

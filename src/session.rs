@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::headless::{self, HeadlessWriter};
 use crate::model::{Batch, DeviceLabel, OutputEvent, Sample, SessionTime, SourceEvent};
 use crate::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+use crate::record::{RecordMsg, RecordOptions, Recorder, RecorderHealth};
 use crate::snapshot::{Mode, ReplayControl, Snapshot, UiCommand};
 
 /// Batches in flight from sources (each batch holds up to a second of data).
@@ -78,6 +79,8 @@ pub struct SessionPlan {
     pub replay_control: Option<mpsc::Sender<ReplayControl>>,
     /// Where headless lines go (stdout in the binary; a buffer in tests).
     pub headless_out: Option<Box<dyn Write + Send>>,
+    /// Record the session (`None`: `--no-record`, or a replay).
+    pub record: Option<RecordOptions>,
 }
 
 impl std::fmt::Debug for SessionPlan {
@@ -93,6 +96,8 @@ pub struct SessionOutcome {
     pub totals: crate::pipeline::Totals,
     /// Why it ended.
     pub reason: EndReason,
+    /// The recording directory, if the session recorded.
+    pub recording: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +131,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         alarm_command,
         replay_control,
         headless_out,
+        record,
     } = plan;
     let virtual_clock = clock.is_virtual();
     let max_speed = matches!(clock.kind(), ClockKind::Virtual(Speed::Max));
@@ -134,7 +140,21 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     for (label, setup) in &devices {
         pipeline.set_device(label, *setup);
     }
-    let base = SnapshotBase { start_utc: clock.start_utc(), participant: participant.clone(), record_dir: None, mode };
+    // The recorder starts before anything else: a session that was asked to
+    // record and cannot is refused at once, with the reason.
+    let recorder = match &record {
+        Some(opts) => {
+            let config_json = serde_json::to_value(&config)?;
+            Some(Recorder::start(opts, clock.start_utc(), config_json)?)
+        }
+        None => None,
+    };
+    let base = SnapshotBase {
+        start_utc: clock.start_utc(),
+        participant: participant.clone(),
+        record_dir: recorder.as_ref().map(|r| r.dir().to_path_buf()),
+        mode,
+    };
 
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
 
@@ -159,6 +179,12 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         Some(HeadlessSink::start(out)?)
     };
     let alarm_sink = alarm_command.as_deref().map(AlarmCommandSink::start).transpose()?;
+    let mut sinks = Sinks {
+        lossless: virtual_clock,
+        headless,
+        alarm: alarm_sink,
+        recorder: recorder.as_ref().map(|r| (r.sender(), r.health())),
+    };
 
     let mut signals = Signals::new()?;
     let mut tick = tokio::time::interval(TICK);
@@ -191,7 +217,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 match batch {
                     Some(batch) => {
                         pipeline.process(&batch.events, batch.until, &mut samples, &mut output);
-                        drain(&mut pipeline, batch.events, &mut samples, &mut output, virtual_clock, headless.as_ref(), alarm_sink.as_ref()).await;
+                        sinks.drain(&mut pipeline, batch.events, &mut samples, &mut output).await;
                         if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
                             last_snapshot = Instant::now();
                             let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
@@ -213,7 +239,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     Some(UiCommand::Operator(action)) => {
                         let at = if virtual_clock { pipeline.now() } else { clock.now().unwrap_or(pipeline.now()) };
                         pipeline.operator(at, &action, &mut samples, &mut output);
-                        drain(&mut pipeline, Vec::new(), &mut samples, &mut output, virtual_clock, headless.as_ref(), alarm_sink.as_ref()).await;
+                        sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
                     }
                     Some(UiCommand::Replay(control)) => {
                         if let Some(tx) = &replay_control { let _ = tx.try_send(control); }
@@ -237,14 +263,14 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     }
                     pipeline.set_stalled(now, late > STALL_AFTER, &mut output);
                     pipeline.advance_to(now, &mut output);
-                    drain(&mut pipeline, Vec::new(), &mut samples, &mut output, false, headless.as_ref(), alarm_sink.as_ref()).await;
+                    sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
                 }
                 if has_dashboard {
                     let mut snap = pipeline.snapshot(&base);
                     snap.finished = sources_done;
                     let _ = snapshot_tx.send(Arc::new(snap));
                 }
-                if let Some(sink) = alarm_sink.as_ref().filter(|_| last_heartbeat.elapsed() >= HEARTBEAT) {
+                if let Some(sink) = sinks.alarm.as_ref().filter(|_| last_heartbeat.elapsed() >= HEARTBEAT) {
                     last_heartbeat = Instant::now();
                     sink.heartbeat(pipeline.now());
                 }
@@ -262,7 +288,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     Ok(("dashboard", Ok(()))) => { reason = EndReason::OperatorQuit; break; }
                     Ok((name, Err(e))) => {
                         tracing::error!("{name} failed: {e:#}");
-                        if let Some(h) = &headless {
+                        if let Some(h) = &sinks.headless {
                             h.error(pipeline.now(), &format!("{name} failed: {e:#}"));
                         }
                     }
@@ -276,39 +302,88 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     // End: fire what is due by the end, report, close sinks in order.
     let end = pipeline.now();
     pipeline.advance_to(end, &mut output);
-    drain(&mut pipeline, Vec::new(), &mut samples, &mut output, true, headless.as_ref(), alarm_sink.as_ref()).await;
+    sinks.lossless = true;
+    sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
     tasks.abort_all();
     let totals = pipeline.totals();
+    let Sinks { headless, alarm, recorder: recorder_link, .. } = sinks;
+    if let Some((tx, _)) = recorder_link {
+        let _ = tx.send(RecordMsg::Reached(end)).await;
+    }
+    let recording = match recorder {
+        Some(r) => Some(tokio::task::spawn_blocking(move || r.finish()).await?),
+        None => None,
+    };
     if let Some(h) = headless {
         h.finish(headless::summary_json(end, &totals)).await?;
     }
-    if let Some(a) = alarm_sink {
+    if let Some(a) = alarm {
         a.finish(end, reason).await;
     }
-    Ok(SessionOutcome { end, totals, reason })
+    let recording = match recording {
+        Some(Ok(info)) => Some(info.dir),
+        Some(Err(e)) => {
+            // Monitoring is over; what was flushed is on disk and
+            // `vigil recover` can finalise it.
+            tracing::error!("finishing the recording failed: {e}");
+            return Err(anyhow::anyhow!("the session ended but its recording could not be finished: {e}"));
+        }
+        None => None,
+    };
+    Ok(SessionOutcome { end, totals, reason, recording })
 }
 
-/// Hand one batch's products to the sinks.
-async fn drain(
-    _pipeline: &mut Pipeline,
-    _events: Vec<SourceEvent>,
-    samples: &mut Vec<Sample>,
-    output: &mut Vec<OutputEvent>,
+/// The sinks of the pipeline loop.
+struct Sinks {
+    /// Await every sink (virtual clock) instead of `try_send` (real clock).
     lossless: bool,
-    headless: Option<&HeadlessSink>,
-    alarm_sink: Option<&AlarmCommandSink>,
-) {
-    if !output.is_empty() {
-        if let Some(sink) = alarm_sink {
+    headless: Option<HeadlessSink>,
+    alarm: Option<AlarmCommandSink>,
+    recorder: Option<(mpsc::Sender<RecordMsg>, watch::Receiver<RecorderHealth>)>,
+}
+
+impl Sinks {
+    /// Hand one batch's products to the sinks and watch the recorder's
+    /// health (a failure raises `tech.recording`; monitoring goes on).
+    async fn drain(
+        &mut self,
+        pipeline: &mut Pipeline,
+        events: Vec<SourceEvent>,
+        samples: &mut Vec<Sample>,
+        output: &mut Vec<OutputEvent>,
+    ) {
+        if let Some((_, health)) = &mut self.recorder
+            && health.has_changed().unwrap_or(false)
+        {
+            let failed = matches!(*health.borrow_and_update(), RecorderHealth::Failed(_));
+            pipeline.set_recording_failed(pipeline.now(), failed, output);
+        }
+        if let Some(sink) = &self.alarm {
             sink.alarms(output);
         }
-        if let Some(h) = headless {
-            h.send(std::mem::take(output), lossless).await;
-        } else {
-            output.clear();
+        if let Some((tx, _)) = &self.recorder
+            && !(events.is_empty() && samples.is_empty() && output.is_empty())
+        {
+            let msg = RecordMsg::Batch {
+                events,
+                samples: std::mem::replace(samples, Vec::with_capacity(samples.capacity())),
+                output: output.clone(),
+            };
+            if self.lossless {
+                let _ = tx.send(msg).await;
+            } else if tx.try_send(msg).is_err() {
+                pipeline.count_recorder_drop();
+                pipeline.set_recording_failed(pipeline.now(), true, output);
+            }
         }
+        if let Some(h) = &self.headless
+            && !output.is_empty()
+        {
+            h.send(std::mem::take(output), self.lossless).await;
+        }
+        output.clear();
+        samples.clear();
     }
-    samples.clear();
 }
 
 /// Milliseconds by which wall time runs ahead of monotonic session time.

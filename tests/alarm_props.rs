@@ -9,6 +9,8 @@
 //!    the alarm is no longer active, escalated or acknowledged — only a
 //!    latched (high, unacknowledged) one remains, and an ack clears it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::sync::Arc;
 
 use proptest::prelude::*;

@@ -37,6 +37,8 @@
 //! value = 104.0                 # omitted: the event must carry no value
 //! ```
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

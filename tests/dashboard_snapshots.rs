@@ -4,6 +4,8 @@
 //! styles. Wall-clock time and the flash phase come from `ViewState`, so
 //! every run draws the same frame.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -83,7 +83,7 @@ fn shipped_scenarios_raise_the_promised_alarms() {
         let mut fail = |msg: String| failures.push(format!("{}: {msg}", exp.scenario));
         for e in &exp.expect {
             if !alarms.iter().any(|l| e.matches(l) && e.in_window(l)) {
-                let near: Vec<String> = alarms.iter().filter(|l| e.matches(l)).map(|l| l.to_string()).collect();
+                let near: Vec<String> = alarms.iter().filter(|l| e.matches(l)).map(ToString::to_string).collect();
                 fail(format!("expected {e:?}; matching lines at other times: {near:?}"));
             }
         }

@@ -62,7 +62,7 @@ mod writer;
 
 use std::path::PathBuf;
 
-use crate::model::{OutputEvent, Sample, SourceEvent};
+use crate::model::{OutputEvent, Sample, SessionTime, SourceEvent};
 
 pub use compact::{CompactStats, compact_file};
 pub use export::{ExportFormat, export};
@@ -125,8 +125,15 @@ pub enum RecordMsg {
     /// Notifications go to `notifications.arrow`; `Connected` and
     /// `DeviceInfo` events update `session.json`; everything else in
     /// `events` is ignored (it reaches `events.arrow` as `output`).
-    Batch { events: Vec<SourceEvent>, samples: Vec<Sample>, output: Vec<OutputEvent> },
+    Batch {
+        events: Vec<SourceEvent>,
+        samples: Vec<Sample>,
+        output: Vec<OutputEvent>,
+    },
     /// Finish the recording (also what a closed channel means).
+    /// The session reached this time (its end, even if nothing happened at
+    /// that moment): the recording's end time is at least this.
+    Reached(SessionTime),
     Finish,
 }
 

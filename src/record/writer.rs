@@ -160,6 +160,8 @@ fn resume(
     start_utc: DateTime<Utc>,
     config: serde_json::Value,
 ) -> Result<(PathBuf, LockInfo, SessionMeta), RecordError> {
+    // Is it a recording at all? (A clearer error than the lock file's.)
+    SessionMeta::read(dir)?;
     let lock = LockInfo::acquire(dir)?;
     let mut meta = SessionMeta::read(dir)?;
     if let Some(p) = &opts.participant
@@ -312,6 +314,7 @@ impl Writer {
                         self.tick();
                     }
                 }
+                Some(RecordMsg::Reached(at)) => self.last_at = self.last_at.max(Some(at)),
                 // A closed channel means the pipeline is gone: finish what we
                 // have rather than leave an unfinished recording.
                 Some(RecordMsg::Finish) | None => break,
