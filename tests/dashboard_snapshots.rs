@@ -606,3 +606,18 @@ fn selection_moves_charts_and_marks_the_tile() {
     assert!(first_chart.contains("thermo"), "{screen}");
     assert!(screen.lines().any(|l| l.starts_with('║') || l.contains("╔ thermo") || l.contains("╔═")), "{screen}");
 }
+
+#[test]
+fn medium_tiles_keep_value_age_and_link_lines() {
+    // Two devices at 40×12 get bordered three-line tiles (found live: a
+    // squeezed layout once gave the age line zero height).
+    let mut s = normal();
+    s.devices.truncate(2);
+    let t = draw(&s, &view(), 40, 12);
+    let screen = text(t.backend().buffer());
+    assert!(screen.contains("HR 76 bpm"), "{screen}");
+    assert!(screen.contains("age 1 s"), "{screen}");
+    assert!(screen.contains("contact ✓"), "{screen}");
+    // Labels stay whole in narrow titles.
+    assert!(screen.contains("thermo"), "{screen}");
+}

@@ -76,14 +76,20 @@ impl Tmux {
     /// Poll the screen until it contains `needle`; the screen, or an error
     /// with the last screen after `timeout`.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<String, String> {
+        self.wait_for_line(needle, |line| line.contains(needle), timeout)
+    }
+
+    /// Poll the screen until one line satisfies `pred` (`what` names it in
+    /// the error).
+    pub fn wait_for_line(&self, what: &str, pred: impl Fn(&str) -> bool, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let screen = self.capture();
-            if screen.contains(needle) {
+            if screen.lines().any(&pred) {
                 return Ok(screen);
             }
             if Instant::now() >= deadline {
-                return Err(format!("`{needle}` did not appear within {timeout:?}; screen:\n{screen}"));
+                return Err(format!("`{what}` did not appear within {timeout:?}; screen:\n{screen}"));
             }
             std::thread::sleep(POLL);
         }
@@ -131,8 +137,10 @@ fn simulate_alarm_is_acknowledged_from_the_keyboard() {
     let screen = t.wait_for("▲", Duration::from_secs(60)).unwrap();
     assert!(screen.contains("hr.high"), "{screen}");
     t.send_keys(&["a"]);
-    let screen = t.wait_for("acknowledged", Duration::from_secs(10)).unwrap();
-    assert!(screen.contains("hr.high"), "{screen}");
+    // The pipeline's row, not just the dashboard's own "acknowledged …"
+    // notice in the status bar.
+    let row = |l: &str| l.contains("hr.high") && l.contains("acknowledged") && l.trim_end().ends_with("yes");
+    t.wait_for_line("an acknowledged hr.high row", row, Duration::from_secs(10)).unwrap();
     t.send_keys(&["q"]);
     t.wait_for("Quit vigil?", Duration::from_secs(10)).unwrap();
     t.send_keys(&["y"]);

@@ -160,7 +160,7 @@ fn local_now() -> chrono::DateTime<chrono::FixedOffset> {
 struct LoopIo<'a, B: Backend> {
     terminal: &'a mut Terminal<B>,
     keys: mpsc::Receiver<io::Result<Event>>,
-    ring: &'a mut dyn FnMut(&mut Terminal<B>),
+    ring: &'a mut (dyn FnMut(&mut Terminal<B>) + Send),
     wall_clock: fn() -> chrono::DateTime<chrono::FixedOffset>,
 }
 

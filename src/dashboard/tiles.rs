@@ -216,7 +216,12 @@ impl Tiles<'_> {
     }
 
     fn title(&self, device: &DeviceView, selected: bool, width: u16) -> (Line<'static>, Line<'static>) {
-        let link_text = if device.connected { " ● connected " } else { " ✕ DISCONNECTED " };
+        let label_width = device.label.chars().count() + 2;
+        let (full, short) =
+            if device.connected { (" ● connected ", " ● ") } else { (" ✕ DISCONNECTED ", " ✕ ") };
+        // Narrow: keep the label whole; the value line still says
+        // DISCONNECTED. Two borders and a gap between the titles.
+        let link_text = if usize::from(width) >= label_width + full.chars().count() + 3 { full } else { short };
         let mut name = format!(" {} ", device.label);
         if let Some(n) = &device.name {
             let with_name = format!(" {} · {n} ", device.label);
@@ -248,10 +253,15 @@ impl Tiles<'_> {
         let q = reading.quantity;
         let shown = self.shown(device, reading);
         let style = self.value_style(device, q);
-        let rows = Layout::vertical([Constraint::Length(1); 6]).split(inner);
+        // One-row slots, only as many as the tile has (a layout of six
+        // fixed rows squeezed into fewer would give some zero height).
+        let rows: Vec<Rect> = (0..inner.height).map(|i| Rect { y: inner.y + i, height: 1, ..inner }).collect();
+        if rows.is_empty() {
+            return;
+        }
         let big = big_text(&shown.text);
         let big_width = big.as_ref().map_or(u16::MAX, |b| width(&b[0]));
-        let used = if self.size == TileSize::Full && inner.height >= 6 && big_width + 6 <= inner.width {
+        let used = if self.size == TileSize::Full && rows.len() >= 6 && big_width + 6 <= inner.width {
             let big = big.unwrap_or_default();
             for (row, text) in big.iter().enumerate() {
                 let mut line = vec![Span::styled(text.clone(), style)];
