@@ -200,6 +200,11 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let mut output: Vec<OutputEvent> = Vec::with_capacity(64);
     let mut sources_done = false;
     let mut reason = EndReason::EndOfInput;
+    // A source that fails as a whole (no Bluetooth adapter, an unreadable
+    // stream file) ends the session with its error once the recording is
+    // finished; failures of single sensors are handled inside the source
+    // (reconnects, technical alarms).
+    let mut source_error: Option<anyhow::Error> = None;
 
     loop {
         tokio::select! {
@@ -286,6 +291,11 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                         break;
                     }
                     Ok(("dashboard", Ok(()))) => { reason = EndReason::OperatorQuit; break; }
+                    Ok(("source", Err(e))) => {
+                        tracing::error!("source failed: {e:#}");
+                        source_error = Some(e);
+                        break;
+                    }
                     Ok((name, Err(e))) => {
                         tracing::error!("{name} failed: {e:#}");
                         if let Some(h) = &sinks.headless {
@@ -297,6 +307,21 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 }
             }
         }
+    }
+
+    // The input ended: the source task has returned or is returning; take
+    // its result so a failed source (no adapter, unreadable file) is not
+    // mistaken for the end of input.
+    if reason == EndReason::EndOfInput && source_error.is_none() {
+        let wait = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(("source", result)) = done {
+                    return result.err();
+                }
+            }
+            None
+        });
+        source_error = wait.await.ok().flatten();
     }
 
     // End: fire what is due by the end, report, close sinks in order.
@@ -330,6 +355,9 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         }
         None => None,
     };
+    if let Some(e) = source_error {
+        return Err(e);
+    }
     Ok(SessionOutcome { end, totals, reason, recording })
 }
 
