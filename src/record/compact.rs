@@ -32,10 +32,13 @@ use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 /// The `t` column alone is ~2.7 B/sample at any level: Arrow IPC has no
 /// delta encoding, and zstd cannot see arithmetic progressions of 8-byte
 /// integers (RR beats stamped backwards make ~14 000 of them irregular).
-/// Level 19 is the closest to DESIGN.md's 4 B budget; it costs about 15×
-/// the CPU of level 9 at compaction (once, at the end of a session, on the
-/// recorder thread). Lower it if the end-of-session pause matters more.
-pub const ZSTD_LEVEL: i32 = 19;
+/// Level 19 comes closest to DESIGN.md's 4 B budget but costs about 15× the
+/// CPU of level 9: with it, `mdma-session` simulated, recorded and compacted
+/// took 3.5 s and the 1-hour write bench ran at 39 k samples/s (release, on
+/// a loaded machine), far outside the 0.3 s budget of an 8-hour run at
+/// `--speed max`. Level 9 keeps the end-of-session pause short; neither level
+/// meets 4 B/sample on `mdma-session`.
+pub const ZSTD_LEVEL: i32 = 9;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactStats {
