@@ -203,7 +203,10 @@ if [ "${STALE_PHASE:-1}" = 1 ]; then
     wait_sent $((before + PHASE_SAMPLES)) 150 || mark "WARNING: only $(( $(sent) - before )) values sent after the stale phase"
     mark "phase 3: $(( $(sent) - before )) heart-rate values sent after the quiet spell"
 fi
-sleep 1
+# The peripheral stops first, so every value it sent could reach vigil
+# (vigil's shutdown takes seconds under emulation).
+stop_peripheral
+sleep 2
 
 kill -TERM "$vigil_pid" 2>/dev/null
 for i in $(seq 1 40); do kill -0 "$vigil_pid" 2>/dev/null || break; sleep 0.5; done
@@ -213,7 +216,6 @@ if kill -0 "$vigil_pid" 2>/dev/null; then
 fi
 wait "$vigil_pid"
 mark "vigil exit status $?"
-stop_peripheral
 mark "guest done"
 finish
 : > "$out/guest-done"
