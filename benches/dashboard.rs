@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{FixedOffset, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use criterion::Criterion;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -118,7 +118,7 @@ fn thread_cpu() -> Option<Duration> {
 
 pub fn benches(c: &mut Criterion) {
     let snap = snapshot();
-    let wall = FixedOffset::east_opt(0).unwrap().with_ymd_and_hms(2026, 11, 27, 16, 0, 0).unwrap();
+    let wall = Utc.with_ymd_and_hms(2026, 11, 27, 16, 0, 0).unwrap().fixed_offset();
     let mut view = ViewState::new(false, false, wall);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     let mut phase = 0u64;

@@ -8,10 +8,20 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod alarms;
 mod dashboard;
 mod gatt;
 mod pipeline;
 mod record;
+mod simulate;
 
-criterion_group!(benches, gatt::benches, pipeline::benches, record::benches, dashboard::benches);
+criterion_group!(
+    benches,
+    gatt::benches,
+    pipeline::benches,
+    alarms::benches,
+    simulate::benches,
+    record::benches,
+    dashboard::benches
+);
 criterion_main!(benches);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, ReplayArgs, SimulateArgs};
+use crate::cli::{Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, ReplayArgs, ScanArgs, SimulateArgs};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::devices::DeviceProfile;
@@ -17,7 +17,7 @@ use crate::pipeline::DeviceSetup;
 use crate::record::{self, RecordOptions, Recording};
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;
-use crate::sources::{simulate as sim, stream};
+use crate::sources::{ble, simulate as sim, stream};
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate(&args),
         Command::Monitor(args) => monitor(&args),
         Command::Replay(args) => replay(&args),
-        Command::Scan(_) => not_yet("scan", 7),
+        Command::Scan(args) => scan(&args),
         Command::Summary(args) => {
             record::summary(&args.recording, args.json, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
@@ -60,10 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn not_yet(command: &str, issue: u32) -> anyhow::Result<ExitCode> {
-    bail!("`vigil {command}` is not yet available in this build (issue {issue})")
-}
-
 /// `vigil simulate [SCENARIO]`: a scenario's GATT payloads on a virtual clock.
 fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.list {
@@ -91,7 +87,11 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
                 "`vigil monitor` needs --device ADDR|NAME (see `vigil scan`) or --stream FILE|-|tcp://127.0.0.1:PORT"
             );
         }
-        return not_yet("monitor --device", 7);
+        let devices = args.devices.iter().map(|d| d.parse::<ble::DeviceSpec>()).collect::<Result<Vec<_>, _>>()?;
+        let source: SourceFactory = Box::new(move |tx, clock| {
+            Box::pin(async move { ble::run(devices, clock, tx).await.map_err(anyhow::Error::from) })
+        });
+        return run_session(&args.common, Clock::real(), source, Mode::Live, Vec::new());
     };
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
@@ -103,6 +103,17 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
     });
     run_session(&args.common, clock, source, Mode::Live, Vec::new())
+}
+
+/// `vigil scan`: nearby devices that advertise a supported service.
+fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .with_context(|| format!("--timeout {}: give a positive number of seconds", args.timeout))?;
+    let entries = runtime()?.block_on(ble::scan(timeout))?;
+    ble::print_scan(&entries, args.json, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How the pipeline treats a device of this profile.

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::alarms::DeviceTiming;
 use crate::model::{Characteristic, Quantity};
+use crate::pipeline::DeviceSetup;
 
 /// What an Environmental Sensing temperature (0x2A6E) measures on this kind
 /// of device. DESIGN.md: ambient unless the profile says skin.
@@ -78,6 +80,15 @@ impl DeviceProfile {
     #[must_use]
     pub fn offers(&self, characteristic: Characteristic) -> bool {
         self.characteristics.contains(&characteristic)
+    }
+
+    /// How the pipeline and the alarm engine treat a device of this kind.
+    #[must_use]
+    pub fn setup(&self) -> DeviceSetup {
+        DeviceSetup {
+            timing: DeviceTiming { expected_interval: self.expected_interval, intermittent: self.intermittent },
+            env_quantity: self.env_temperature.quantity(),
+        }
     }
 }
 
@@ -264,6 +275,10 @@ mod tests {
         assert!(h10.has_quirk("rr_batched") && h10.has_quirk("contact_reported"));
         assert_eq!(profile("skin-thermometer").unwrap().env_temperature, EnvTemperatureRole::Skin);
         assert_eq!(profile("env-thermometer").unwrap().env_temperature, EnvTemperatureRole::Ambient);
+        let setup = profile("skin-thermometer").unwrap().setup();
+        assert_eq!(setup.env_quantity, Quantity::SkinTemperatureC);
+        assert_eq!(setup.timing.expected_interval, Some(Duration::from_secs(10)));
+        assert!(cuff.setup().timing.intermittent);
     }
 
     #[test]

@@ -30,7 +30,9 @@ use vigil::snapshot::{
 const NOW_S: u64 = 5025;
 
 fn wall_clock() -> DateTime<FixedOffset> {
-    FixedOffset::east_opt(3600).unwrap().with_ymd_and_hms(2026, 11, 27, 10, 23, 45).unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 27, 9, 23, 45)
+        .unwrap()
+        .with_timezone(&FixedOffset::east_opt(3600).unwrap_or_else(|| panic!("offset")))
 }
 
 fn view() -> ViewState {
@@ -438,7 +440,9 @@ fn every_small_size_renders_without_panic() {
 
 /// The row holding the alarm banner (the one with "▲").
 fn banner_row(buf: &Buffer) -> u16 {
-    (0..buf.area.height).find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == "▲")).expect("no banner")
+    (0..buf.area.height)
+        .find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == "▲"))
+        .unwrap_or_else(|| panic!("no banner"))
 }
 
 /// The style of the banner's first text cell.

@@ -334,3 +334,14 @@ fn names_are_refused_as_participant_codes() {
     assert!(err.to_string().contains("pseudonym"), "{err}");
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn recover_and_resume_refuse_what_is_not_a_recording() {
+    let d = tempfile::tempdir().unwrap();
+    let err = vigil::record::recover(d.path()).unwrap_err().to_string();
+    assert!(err.contains("session.json"), "{err}");
+    let opts = RecordOptions { root: d.path().to_owned(), participant: None, resume: Some(d.path().to_owned()) };
+    let err = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap_err().to_string();
+    assert!(err.contains("session.json"), "{err}");
+    assert!(!d.path().join("lock").exists(), "nothing written");
+}

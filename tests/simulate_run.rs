@@ -1,6 +1,8 @@
 //! Pacing and scenario-file errors.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
@@ -136,4 +138,14 @@ fn load_explains_an_unknown_scenario() {
     let s = simulate::load(path.to_str().unwrap()).unwrap();
     assert_eq!(s.name, "mine");
     assert_eq!(s.batches(1).count(), 60);
+}
+
+/// The session spawns sources on a multi-threaded runtime.
+#[test]
+fn run_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let scenario = simulate::load("flaky-sensor").unwrap();
+    let (tx, _rx) = mpsc::channel::<Batch>(1);
+    let fut = simulate::run(&scenario, 1, Clock::virtual_at(Speed::Max, start()), tx);
+    assert_send(&fut);
 }

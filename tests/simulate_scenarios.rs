@@ -2,7 +2,9 @@
 //! promises: payloads decoded with `gatt::decode` show the physiology, the
 //! special values, the malformed payload and the link events.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 
@@ -88,6 +90,26 @@ fn longest_above(r: &Run, device: &str, q: Quantity, limit: f64) -> f64 {
     best
 }
 
+/// The largest rise of a series within any 30 minutes (the `temp.rise` window).
+fn max_rise_30min(r: &Run, device: &str, q: Quantity) -> f64 {
+    let pts: Vec<(f64, f64)> = r
+        .samples
+        .iter()
+        .filter(|s| &*s.device == device && s.quantity == q)
+        .map(|s| (s.at.as_secs_f64(), s.value))
+        .collect();
+    let mut best = 0.0_f64;
+    for (i, (t, v)) in pts.iter().enumerate() {
+        for (u, w) in pts[..i].iter().rev() {
+            if t - u > 1800.0 {
+                break;
+            }
+            best = best.max(v - w);
+        }
+    }
+    best
+}
+
 #[test]
 fn every_shipped_scenario_loads_and_decodes_cleanly_except_where_scripted() {
     let listed = simulate::list();
@@ -150,6 +172,9 @@ fn mdma_session_peaks_in_range_and_returns_towards_baseline() {
     assert!(max(&core(0.0, 8.0)) < 38.0);
     assert!(mean(&core(6.5, 7.0)) - mean(&core(0.0, 0.5)) < 0.3);
     assert!(!values(&r, "skin", Quantity::SkinTemperatureC, 0, h(8.0)).is_empty(), "the patch is skin, not ambient");
+    // No temp.rise: slower than 0.5 °C in 30 min, with a margin.
+    assert!(max_rise_30min(&r, "core", Quantity::BodyTemperatureC) < 0.45);
+    assert!(max_rise_30min(&r, "skin", Quantity::SkinTemperatureC) < 0.45);
     let sys = values(&r, "cuff", Quantity::SystolicMmhg, 0, h(8.0));
     assert_eq!(sys.len(), 32, "one reading every 15 min from 0:05");
     assert!(max(&sys) < 160.0 && max(&sys) > 135.0, "{sys:?}");
@@ -189,6 +214,7 @@ fn tachycardia_crosses_the_high_limit_within_the_first_minute() {
     let pulse = mean(&values(&r, "finger", Quantity::PulseRateBpm, 60, 200));
     assert!((155.0..180.0).contains(&pulse), "oximeter follows: {pulse}");
     assert!(max(&values(&r, "chest", Quantity::HeartRateBpm, 300, 600)) < 95.0);
+    assert!(values(&r, "finger", Quantity::Spo2Pct, 0, 600).iter().all(|v| *v >= 95.0), "no spo2.low");
 }
 
 #[test]
@@ -196,6 +222,8 @@ fn hyperthermia_passes_39_degrees() {
     let r = run(&simulate::load("hyperthermia").unwrap());
     let core = values(&r, "core", Quantity::BodyTemperatureC, 0, 7200);
     assert!(max(&core) > 39.0, "{}", max(&core));
+    assert!(max_rise_30min(&r, "core", Quantity::BodyTemperatureC) > 0.6, "temp.rise");
+    assert!(longest_above(&r, "core", Quantity::BodyTemperatureC, 39.0) > 600.0, "held past 39 °C");
     assert!(mean(&values(&r, "core", Quantity::BodyTemperatureC, 0, 600)) < 37.3);
     assert!(max(&values(&r, "chest", Quantity::HeartRateBpm, 0, 7200)) < 100.0);
     let room = values(&r, "room", Quantity::AmbientTemperatureC, 0, 7200);

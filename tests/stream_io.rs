@@ -1,6 +1,8 @@
 //! Streams over a stdin-like reader, a file and loopback TCP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+// Helpers outside `#[test]` functions are test code too (clippy.toml only
+// allows unwrap/expect inside the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
@@ -217,4 +219,13 @@ async fn an_idle_reader_does_not_outlive_the_pipeline() {
     drop(rx);
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.lines, 0);
+}
+
+/// The session spawns sources on a multi-threaded runtime.
+#[test]
+fn run_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (tx, _rx) = mpsc::channel::<Batch>(1);
+    let fut = stream::run(StreamInput::Stdin, max_clock(), None, tx);
+    assert_send(&fut);
 }

@@ -21,11 +21,23 @@ use crate::model::{AlarmEvent, AlarmState, Condition, DeviceLabel, Priority, Ses
 
 pub(super) const NEVER: u64 = u64::MAX;
 
-/// Where transitions go: the caller's output vector, plus the engine's
-/// lower bound on the next deadline (lowered whenever a timer is set).
+/// Where transitions go: the caller's output vector, plus the earliest
+/// timer set while handling one input (the engine folds it into its lower
+/// bounds on the next deadline).
 pub(super) struct Sink<'a> {
     pub out: &'a mut Vec<AlarmEvent>,
-    pub next: &'a mut u64,
+    pub lowest: u64,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(out: &'a mut Vec<AlarmEvent>) -> Self {
+        Self { out, lowest: NEVER }
+    }
+
+    #[inline]
+    pub fn timer(&mut self, at: u64) {
+        self.lowest = self.lowest.min(at);
+    }
 }
 
 /// What an instance needs to name itself in an event.
@@ -177,7 +189,7 @@ impl Instance {
             }
         }
         self.deadline = deadline;
-        *sink.next = (*sink.next).min(deadline);
+        sink.timer(deadline);
     }
 
     /// The condition can no longer be judged (suppressed, disconnected):
@@ -364,7 +376,7 @@ impl Instance {
             }
         }
         self.deadline = deadline;
-        *sink.next = (*sink.next).min(deadline);
+        sink.timer(deadline);
     }
 
     fn emit(&self, at: u64, state: AlarmState, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {

@@ -102,6 +102,10 @@ pub enum AlarmError {
     NoBaselineData { device: Option<String>, window_s: u64 },
 }
 
+fn label_address(label: &DeviceLabel) -> usize {
+    Arc::as_ptr(label).cast::<u8>() as usize
+}
+
 /// Physiological groups a technical alarm can suppress.
 const G_HR: u8 = 1;
 const G_TEMP: u8 = 2;
@@ -148,6 +152,8 @@ struct Device {
     baseline: Baseline,
     rise: [RiseWindow; 2],
     rise_now: [f64; 2],
+    /// No timer of this device is due before this (a lower bound).
+    deadline: u64,
 }
 
 impl Device {
@@ -170,6 +176,7 @@ impl Device {
             baseline: Baseline::default(),
             rise: [RiseWindow::default(), RiseWindow::default()],
             rise_now: [f64::NEG_INFINITY; 2],
+            deadline: NEVER,
         };
         device.apply_stale_onsets(rules, rules.stale.default_interval);
         device
@@ -182,10 +189,6 @@ impl Device {
         if self.timing.intermittent {
             stale.reset_pending();
         }
-    }
-
-    fn matches(&self, label: &DeviceLabel) -> bool {
-        self.label.as_ref().is_some_and(|l| Arc::ptr_eq(l, label) || **l == **label)
     }
 
     #[inline]
@@ -368,7 +371,7 @@ impl Device {
         if self.bp.complete() {
             self.judge_bp(rules, sink);
         } else {
-            *sink.next = (*sink.next).min(self.bp.deadline());
+            sink.timer(self.bp.deadline());
         }
     }
 
@@ -416,6 +419,50 @@ impl Device {
         self.refresh_suppression(at, sink);
     }
 
+    /// One decoded sample (it also counts as data for staleness).
+    #[inline]
+    fn sample(&mut self, rules: &Rules, sample: &Sample, at: u64, sink: &mut Sink<'_>) {
+        self.data(rules, at, sink);
+        if let Some(contact) = sample.contact {
+            self.contact(rules, at, contact, sink);
+        }
+        let v = sample.value;
+        match sample.quantity {
+            Quantity::HeartRateBpm => self.heart_rate(rules, Quantity::HeartRateBpm, at, v, sample.contact, sink),
+            Quantity::PulseRateBpm => {
+                if self.timing.intermittent {
+                    let valid = plausible(Quantity::PulseRateBpm, v);
+                    self.validity(rules, Quantity::PulseRateBpm, at, valid, v, sink);
+                } else {
+                    self.heart_rate(rules, Quantity::PulseRateBpm, at, v, sample.contact, sink);
+                }
+            }
+            Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => {
+                self.temperature(rules, sample.quantity, at, v, sink);
+            }
+            Quantity::Spo2Pct => self.spo2(rules, at, v, sink),
+            Quantity::SystolicMmhg | Quantity::DiastolicMmhg => {
+                self.blood_pressure(rules, sample.quantity, at, v, sink);
+            }
+            Quantity::BatteryPct => self.battery(rules, at, v, sink),
+            // Ambient temperature is shown and recorded, never alarmed; the
+            // others have no alarm rule.
+            Quantity::AmbientTemperatureC | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj | Quantity::MapMmhg => {
+            }
+        }
+    }
+
+    /// The earliest timer of this device, exactly: (deadline, slot).
+    fn exact_deadline(&self) -> (u64, usize) {
+        let mut best = (self.bp.deadline(), BP_SLOT);
+        for (si, inst) in self.inst.iter().enumerate() {
+            if inst.deadline < best.0 {
+                best = (inst.deadline, si);
+            }
+        }
+        best
+    }
+
     /// Fire the timer in `slot_index`, due at `d`.
     fn fire(&mut self, rules: &Rules, d: u64, slot_index: usize, sink: &mut Sink<'_>) {
         if slot_index == BP_SLOT {
@@ -445,6 +492,9 @@ pub struct AlarmEngine {
     rules: Rules,
     /// `devices[0]` is the session-wide pseudo-device.
     devices: Vec<Device>,
+    /// Address of each device's label (`Arc` data pointer; 0 for the
+    /// pseudo-device), packed so the per-sample lookup scans one cache line.
+    addresses: Vec<usize>,
     now: u64,
     /// No timer is due before this (a lower bound: timers that moved later
     /// leave it early, and the next scan finds the true one).
@@ -459,7 +509,17 @@ impl AlarmEngine {
     pub fn new(config: AlarmConfig) -> Self {
         let rules = Rules::compile(&config);
         let session = Device::new(None, &rules);
-        Self { config, rules, devices: vec![session], now: 0, next: NEVER, pause_start: 0, pause_until: 0, last_hit: 0 }
+        Self {
+            config,
+            rules,
+            devices: vec![session],
+            addresses: vec![0],
+            now: 0,
+            next: NEVER,
+            pause_start: 0,
+            pause_until: 0,
+            last_hit: 0,
+        }
     }
 
     #[must_use]
@@ -478,6 +538,7 @@ impl AlarmEngine {
         let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
         d.apply_stale_onsets(rules, interval);
         // Onsets may have shortened: rescan timers at the next advance.
+        d.deadline = 0;
         self.next = 0;
     }
 
@@ -486,35 +547,7 @@ impl AlarmEngine {
     pub fn on_sample(&mut self, sample: &Sample, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(sample.at, out);
         let i = self.device_index(&sample.device);
-        let Self { rules, devices, next, .. } = self;
-        let d = &mut devices[i];
-        let sink = &mut Sink { out, next };
-        d.data(rules, at, sink);
-        if let Some(contact) = sample.contact {
-            d.contact(rules, at, contact, sink);
-        }
-        let v = sample.value;
-        match sample.quantity {
-            Quantity::HeartRateBpm => d.heart_rate(rules, Quantity::HeartRateBpm, at, v, sample.contact, sink),
-            Quantity::PulseRateBpm => {
-                if d.timing.intermittent {
-                    let valid = plausible(Quantity::PulseRateBpm, v);
-                    d.validity(rules, Quantity::PulseRateBpm, at, valid, v, sink);
-                } else {
-                    d.heart_rate(rules, Quantity::PulseRateBpm, at, v, sample.contact, sink);
-                }
-            }
-            Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => {
-                d.temperature(rules, sample.quantity, at, v, sink);
-            }
-            Quantity::Spo2Pct => d.spo2(rules, at, v, sink),
-            Quantity::SystolicMmhg | Quantity::DiastolicMmhg => d.blood_pressure(rules, sample.quantity, at, v, sink),
-            Quantity::BatteryPct => d.battery(rules, at, v, sink),
-            // Ambient temperature is shown and recorded, never alarmed; the
-            // others have no alarm rule.
-            Quantity::AmbientTemperatureC | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj | Quantity::MapMmhg => {
-            }
-        }
+        self.with_device(i, out, |d, rules, sink| d.sample(rules, sample, at, sink));
     }
 
     /// A notification arrived from `device` (any characteristic, even one
@@ -522,17 +555,14 @@ impl AlarmEngine {
     pub fn on_data(&mut self, at: SessionTime, device: &DeviceLabel, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
         let i = self.device_index(device);
-        let Self { rules, devices, next, .. } = self;
-        devices[i].data(rules, at, &mut Sink { out, next });
+        self.with_device(i, out, |d, rules, sink| d.data(rules, at, sink));
     }
 
     pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
         let i = self.device_index(device);
-        let Self { rules, devices, next, .. } = self;
-        devices[i].connection(rules, at, connected, &mut Sink { out, next });
+        self.with_device(i, out, |d, rules, sink| d.connection(rules, at, connected, sink));
     }
-
     /// ack (one or all), audio_pause, baseline, limit. Marker and manual are
     /// the pipeline's (a manual reading arrives as a sample of device
     /// `manual`); they are accepted and ignored here.
@@ -578,13 +608,12 @@ impl AlarmEngine {
         }
         let at = self.enter(at, out);
         let i = device.map_or(0, |d| self.device_index(d));
-        let Self { rules, devices, next, .. } = self;
-        let d = &mut devices[i];
-        let sink = &mut Sink { out, next };
-        d.flag(rules, condition, at, on, None, sink);
-        if suppresses(condition) {
-            d.refresh_suppression(at, sink);
-        }
+        self.with_device(i, out, |d, rules, sink| {
+            d.flag(rules, condition, at, on, None, sink);
+            if suppresses(condition) {
+                d.refresh_suppression(at, sink);
+            }
+        });
     }
 
     /// Wall-clock jump or suspend, reported at `at` (the first time after
@@ -601,6 +630,7 @@ impl AlarmEngine {
             if d.last_data != NEVER && d.last_data < at {
                 d.last_data = d.last_data.saturating_add(by).min(at);
             }
+            d.deadline = 0;
         }
         if self.pause_until > at.saturating_sub(by) {
             self.pause_until = self.pause_until.saturating_add(by);
@@ -612,16 +642,15 @@ impl AlarmEngine {
     /// its deadline, in time order.
     pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
         let now = now.0;
-        while self.next <= now {
-            let (d, di, si) = self.earliest();
-            if d > now {
-                self.next = d;
-                break;
+        if self.next <= now {
+            loop {
+                let (d, di, si) = self.earliest();
+                if d > now {
+                    self.next = d;
+                    break;
+                }
+                self.with_device(di, out, |dev, rules, sink| dev.fire(rules, d, si, sink));
             }
-            let Self { rules, devices, next, .. } = self;
-            devices[di].fire(rules, d, si, &mut Sink { out, next });
-            // Rescan: firing may have set new timers at or after `d`.
-            self.next = d;
         }
         self.now = self.now.max(now);
     }
@@ -691,38 +720,71 @@ impl AlarmEngine {
 
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        if self.devices[self.last_hit].matches(label) {
+        // Pointers first: the pipeline hands the same `Arc` for a device, so
+        // comparing strings is only the fallback.
+        let address = label_address(label);
+        if self.addresses[self.last_hit] == address {
             return self.last_hit;
         }
-        let i = match self.devices.iter().position(|d| d.matches(label)) {
+        let i = match self.addresses.iter().position(|a| *a == address) {
             Some(i) => i,
-            None => {
-                self.devices.push(Device::new(Some(label.clone()), &self.rules));
-                self.devices.len() - 1
-            }
+            None => self.device_index_slow(label),
         };
         self.last_hit = i;
         i
+    }
+
+    #[cold]
+    fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
+        if let Some(i) = self.devices.iter().position(|d| d.label.as_deref() == Some(&**label)) {
+            // Another `Arc` of the same name: adopt it, so the caller's
+            // usual one hits the fast path from now on (holding it keeps its
+            // address unique).
+            self.devices[i].label = Some(label.clone());
+            self.addresses[i] = label_address(label);
+            return i;
+        }
+        self.devices.push(Device::new(Some(label.clone()), &self.rules));
+        self.addresses.push(label_address(label));
+        self.devices.len() - 1
     }
 
     fn find_by_name(&self, name: &str) -> Option<usize> {
         self.devices.iter().position(|d| d.label.as_deref() == Some(name))
     }
 
-    /// The earliest timer: (deadline, device, slot).
-    fn earliest(&self) -> (u64, usize, usize) {
+    /// The earliest timer: (deadline, device, slot). Only devices whose
+    /// lower bound could beat the best so far are looked into, and their
+    /// bound is made exact on the way.
+    fn earliest(&mut self) -> (u64, usize, usize) {
         let mut best = (NEVER, 0, 0);
-        for (di, d) in self.devices.iter().enumerate() {
-            for (si, inst) in d.inst.iter().enumerate() {
-                if inst.deadline < best.0 {
-                    best = (inst.deadline, di, si);
-                }
+        for (di, d) in self.devices.iter_mut().enumerate() {
+            if d.deadline >= best.0 {
+                continue;
             }
-            if d.bp.deadline() < best.0 {
-                best = (d.bp.deadline(), di, BP_SLOT);
+            let (t, si) = d.exact_deadline();
+            d.deadline = t;
+            if t < best.0 {
+                best = (t, di, si);
             }
         }
         best
+    }
+
+    /// Run `f` on device `i`, then fold the timers it set into the bounds.
+    #[inline]
+    fn with_device<R>(
+        &mut self,
+        i: usize,
+        out: &mut Vec<AlarmEvent>,
+        f: impl FnOnce(&mut Device, &Rules, &mut Sink<'_>) -> R,
+    ) -> R {
+        let mut sink = Sink::new(out);
+        let d = &mut self.devices[i];
+        let r = f(d, &self.rules, &mut sink);
+        d.deadline = d.deadline.min(sink.lowest);
+        self.next = self.next.min(sink.lowest);
+        r
     }
 
     fn acknowledge(
@@ -736,19 +798,19 @@ impl AlarmEngine {
             Some(name) => Some(self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?),
             None => None,
         };
-        let Self { devices, next, .. } = self;
-        let sink = &mut Sink { out, next };
-        for (di, d) in devices.iter_mut().enumerate() {
+        for di in 0..self.devices.len() {
             if only.is_some_and(|o| o != di) {
                 continue;
             }
-            for (si, inst) in d.inst.iter_mut().enumerate() {
-                let condition = Condition::ALL[si];
-                if alarm.is_none_or(|a| a == condition) {
-                    let id = Ident { condition, device: d.label.as_ref() };
-                    inst.acknowledge(at, id, sink);
+            self.with_device(di, out, |d, _, sink| {
+                for (si, inst) in d.inst.iter_mut().enumerate() {
+                    let condition = Condition::ALL[si];
+                    if alarm.is_none_or(|a| a == condition) {
+                        let id = Ident { condition, device: d.label.as_ref() };
+                        inst.acknowledge(at, id, sink);
+                    }
                 }
-            }
+            });
         }
         Ok(())
     }
@@ -816,5 +878,52 @@ mod tests {
         assert_eq!(s[0].condition, Condition::TechStalled);
         assert_eq!(s[1].condition, Condition::TechDisconnected);
         assert!(s.iter().all(|s| s.audible));
+    }
+
+    #[test]
+    fn limit_views_read_as_limits() {
+        let e = AlarmEngine::new(AlarmConfig::default());
+        let views = e.limit_views();
+        let text = |c: Condition, p: Priority| {
+            views.iter().find(|v| v.condition == c && v.priority == p).map(|v| v.text.clone()).unwrap_or_default()
+        };
+        assert_eq!(text(Condition::HrHigh, Priority::Medium), "> 120 bpm for 30 s");
+        assert_eq!(text(Condition::TempHigh, Priority::Medium), "≥ 38.5 °C for 2 min");
+        assert_eq!(text(Condition::Spo2Low, Priority::High), "< 85 % for 10 s");
+        assert_eq!(text(Condition::TempRise, Priority::Medium), "≥ 0.5 °C rise within 30 min");
+        assert_eq!(text(Condition::TechDisconnected, Priority::High), "unacknowledged for 60 s");
+    }
+
+    #[test]
+    fn limit_action_changes_the_view_and_rejects_disorder() {
+        let mut e = AlarmEngine::new(AlarmConfig::default());
+        let mut out = Vec::new();
+        let set = |value| OperatorAction::Limit { condition: Condition::HrHigh, priority: Priority::Medium, value };
+        e.on_operator(SessionTime::ZERO, &set(125.0), &mut out).unwrap();
+        assert_eq!(e.config().hr_high.medium.unwrap().threshold, 125.0);
+        let err = e.on_operator(SessionTime::ZERO, &set(99.0), &mut out).unwrap_err();
+        assert!(err.to_string().contains("alarms.hr_high.medium"), "{err}");
+        assert_eq!(e.config().hr_high.medium.unwrap().threshold, 125.0);
+    }
+
+    #[test]
+    fn baseline_without_data_is_an_error() {
+        let chest: DeviceLabel = Arc::from("chest");
+        let mut e = AlarmEngine::new(AlarmConfig::default());
+        let mut out = Vec::new();
+        e.on_connection(SessionTime::ZERO, &chest, true, &mut out);
+        let err = e.on_operator(SessionTime::ZERO, &OperatorAction::Baseline { device: None }, &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "no valid heart rate in the last 300 s to take a baseline from");
+    }
+
+    #[test]
+    fn a_device_is_found_by_name_through_another_arc() {
+        let mut e = AlarmEngine::new(AlarmConfig::default());
+        let mut out = Vec::new();
+        e.on_connection(SessionTime::ZERO, &Arc::from("chest"), false, &mut out);
+        e.on_connection(SessionTime::from_secs(1), &Arc::from("chest"), true, &mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[1].state, AlarmState::Cleared);
+        assert!(e.statuses().is_empty());
     }
 }

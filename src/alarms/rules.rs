@@ -30,6 +30,10 @@ pub(super) struct Rule {
     /// `NEVER` where there is no level (or the condition is off).
     pub onset: [u64; 3],
     pub escalate_after: u64,
+    /// The least extreme relaxed threshold: a value not beyond it satisfies
+    /// no level (the common, normal case decided with one comparison). NaN
+    /// when there is no level.
+    outer: f64,
 }
 
 impl Rule {
@@ -39,6 +43,7 @@ impl Rule {
         relaxed: [f64::INFINITY; 3],
         onset: [NEVER; 3],
         escalate_after: NEVER,
+        outer: f64::NAN,
     };
 
     fn from_view(view: &ThresholdView) -> Self {
@@ -52,7 +57,7 @@ impl Rule {
                 }
             }
         }
-        rule
+        rule.finish()
     }
 
     /// A yes/no condition at one priority after an onset delay.
@@ -64,12 +69,30 @@ impl Rule {
             rule.relaxed[l] = 1.0;
             rule.onset[l] = nanos(onset);
         }
-        rule
+        rule.finish()
+    }
+
+    /// Set `outer` once the levels are in place.
+    fn finish(mut self) -> Self {
+        self.outer = f64::NAN;
+        for l in 0..3 {
+            if self.onset[l] != NEVER {
+                let r = self.relaxed[l];
+                let less_extreme = if self.direction.rising() { r < self.outer } else { r > self.outer };
+                if self.outer.is_nan() || less_extreme {
+                    self.outer = r;
+                }
+            }
+        }
+        self
     }
 
     /// `(sat, hold)` masks for a value (see `Instance::observe`).
     #[inline]
     pub fn masks(&self, value: f64) -> (u8, u8) {
+        if !self.direction.beyond(value, self.outer) {
+            return (0, 0);
+        }
         let (mut sat, mut hold) = (0, 0);
         for l in 0..3 {
             if self.onset[l] != NEVER {
@@ -118,7 +141,7 @@ impl Rules {
             rule.threshold[l] = r.rise_celsius;
             rule.relaxed[l] = r.rise_celsius - r.hysteresis_celsius;
             rule.onset[l] = 0;
-            rule
+            rule.finish()
         } else {
             Rule::OFF
         };
@@ -134,7 +157,7 @@ impl Rules {
                 bp_rule.onset[l] = 0;
             }
         }
-        by_condition[slot(Condition::BpHigh)] = bp_rule;
+        by_condition[slot(Condition::BpHigh)] = bp_rule.finish();
 
         let s = &config.tech_stale;
         // Stale onsets depend on each device's interval: set per device.
@@ -151,7 +174,7 @@ impl Rules {
         let l = b.priority as usize;
         battery.threshold[l] = b.at_or_below_pct;
         battery.relaxed[l] = b.at_or_below_pct;
-        by_condition[slot(Condition::TechBatteryLow)] = battery;
+        by_condition[slot(Condition::TechBatteryLow)] = battery.finish();
         for c in [Condition::TechRecording, Condition::TechStalled] {
             by_condition[slot(c)] = Rule::flag(true, Priority::High, Duration::ZERO, None);
         }

@@ -30,6 +30,10 @@ pub(super) struct Baseline {
     auto_n: u32,
     auto_done: bool,
     buckets: [Bucket; BUCKETS],
+    /// The bucket being filled and when it ends: saves two divisions per
+    /// sample (this is on the per-sample path).
+    current: usize,
+    current_end: u64,
 }
 
 impl Default for Baseline {
@@ -41,6 +45,8 @@ impl Default for Baseline {
             auto_n: 0,
             auto_done: false,
             buckets: [Bucket { index: NEVER, sum: 0.0, n: 0 }; BUCKETS],
+            current: 0,
+            current_end: 0,
         }
     }
 }
@@ -63,12 +69,17 @@ impl Baseline {
                 self.auto_n += 1;
             }
         }
-        let width = (window / BUCKETS as u64).max(1);
-        let index = at / width;
-        let b = &mut self.buckets[(index % BUCKETS as u64) as usize];
-        if b.index != index {
-            *b = Bucket { index, sum: 0.0, n: 0 };
+        if at >= self.current_end {
+            let width = (window / BUCKETS as u64).max(1);
+            let index = at / width;
+            self.current = (index % BUCKETS as u64) as usize;
+            self.current_end = (index + 1).saturating_mul(width);
+            let b = &mut self.buckets[self.current];
+            if b.index != index {
+                *b = Bucket { index, sum: 0.0, n: 0 };
+            }
         }
+        let b = &mut self.buckets[self.current];
         b.sum += v;
         b.n += 1;
         self.value

@@ -23,10 +23,18 @@ use super::reader::{BatchStream, Truncation};
 use super::schema::{FileKind, StrCol};
 use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 
-/// zstd level of compacted files. On the synthetic 8-hour, 4-device session
-/// `samples.arrow` takes 2.23 B/sample at level 3 (arrow's default) and 1.79
-/// at level 9 (`cargo run --example record_size`); compaction runs once per
-/// session, so the smaller file wins.
+/// zstd level of compacted files.
+///
+/// Measured on the simulator's 8-hour `mdma-session` through the pipeline
+/// (77 383 samples; `cargo run --example record_size -- mdma-session`, and
+/// the same table rewritten by pyarrow at other levels): `samples.arrow`
+/// takes 5.06 B/sample at level 3, 4.73 at 9, 4.60 at 15 and 4.13 at 19.
+/// The `t` column alone is ~2.7 B/sample at any level: Arrow IPC has no
+/// delta encoding, and zstd cannot see arithmetic progressions of 8-byte
+/// integers (RR beats stamped backwards make ~14 000 of them irregular).
+/// Level 19 is the closest to DESIGN.md's 4 B budget; it costs about 15×
+/// the CPU of level 9 at compaction (once, at the end of a session, on the
+/// recorder thread). Lower it if the end-of-session pause matters more.
 pub const ZSTD_LEVEL: i32 = 19;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

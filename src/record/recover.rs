@@ -48,6 +48,7 @@ impl std::fmt::Display for RecoverReport {
 /// `session.json` gets the segment's end and `recovered`. Refuses while the
 /// lock shows a live recorder.
 pub fn recover(dir: &Path) -> Result<RecoverReport, RecordError> {
+    SessionMeta::read(dir)?;
     let lock = LockInfo::acquire(dir)?;
     let mut meta = SessionMeta::read(dir)?;
     let finalised = finalise(dir, &mut meta)?;

@@ -160,6 +160,8 @@ fn resume(
     start_utc: DateTime<Utc>,
     config: serde_json::Value,
 ) -> Result<(PathBuf, LockInfo, SessionMeta), RecordError> {
+    // Is it a recording at all? (A clearer error than the lock file's.)
+    SessionMeta::read(dir)?;
     let lock = LockInfo::acquire(dir)?;
     let mut meta = SessionMeta::read(dir)?;
     if let Some(p) = &opts.participant

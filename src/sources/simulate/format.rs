@@ -287,13 +287,13 @@ pub(super) fn parse(file: &str, text: &str) -> Result<super::Scenario, ScenarioE
     })
 }
 
-/// One physiological signal of a scenario file: its key, the file's table,
-/// the signal to fill and the plausible range of its values.
-type SignalSlot<'a> = (&'a str, &'a Option<Spanned<SignalFile>>, &'a mut Signal, (f64, f64));
+/// A plausible range of a signal, `(low, high)`.
+type Range = (f64, f64);
 
 fn physiology(cx: &Ctx, raw: &PhysiologyFile) -> Result<Physiology, ScenarioError> {
     let mut p = Physiology::default();
-    let signals: [SignalSlot<'_>; 7] = [
+    // (key, as written, signal to set, plausible range)
+    let signals: [(&str, &Option<Spanned<SignalFile>>, &mut Signal, Range); 7] = [
         ("heart_rate_bpm", &raw.heart_rate_bpm, &mut p.heart_rate_bpm, (25.0, 240.0)),
         ("core_temperature_c", &raw.core_temperature_c, &mut p.core_temperature_c, (30.0, 44.0)),
         ("skin_temperature_c", &raw.skin_temperature_c, &mut p.skin_temperature_c, (20.0, 42.0)),

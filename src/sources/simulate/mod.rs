@@ -28,7 +28,7 @@ use physiology::Physiology;
 use sensor::SensorSim;
 
 /// The scenario `vigil simulate` runs without an argument: a tachycardia
-/// that raises a high-priority `hr.high` about 35 s in, so a new user sees
+/// that raises a high-priority `hr.high` about 39 s in, so a new user sees
 /// an alarm within the first minute.
 pub const DEFAULT_SCENARIO: &str = "tachycardia-episode";
 

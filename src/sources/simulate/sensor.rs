@@ -305,7 +305,9 @@ impl SensorSim {
                 strap.recent.push(rr);
                 strap.next_beat = strap.heart.next_beat(phys);
             }
-            strap.energy_kj += self.device.interval.as_secs_f64() * 0.08 * phys.heart_rate(t, seed) / 70.0;
+            if self.device.energy {
+                strap.energy_kj += self.device.interval.as_secs_f64() * 0.08 * phys.heart_rate(t, seed) / 70.0;
+            }
         }
         if silent {
             if let Kind::HeartRate(strap) = &mut self.kind {
