@@ -32,8 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hours: u64 = std::env::args().nth(1).map_or(Ok(24), |a| a.parse())?;
     // The shipped 8-h scenario, stretched: physiology holds its last value
     // after the scripted part, which is what a long quiet session looks like.
-    let text = include_str!("../devices/simulated/mdma-session.toml")
-        .replacen("duration = \"8h\"", &format!("duration = \"{hours}h\""), 1);
+    let text = include_str!("../devices/simulated/mdma-session.toml").replacen(
+        "duration = \"8h\"",
+        &format!("duration = \"{hours}h\""),
+        1,
+    );
     let scenario = simulate::parse("mdma-session (stretched)", &text)?;
     let mut p = Pipeline::new(AlarmEngine::new(Config::default().alarms));
     let profiles = scenario.device_profiles();
@@ -46,9 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         record_dir: None,
         mode: Mode::Simulated,
     };
-    println!("soak: {} devices, {hours} h of session time", profiles.len());
+    eprintln!("soak: {} devices, {hours} h of session time", profiles.len());
     if let Some((rss, hwm)) = rss_kb() {
-        println!("start: VmRSS {rss} kB, VmHWM {hwm} kB");
+        eprintln!("start: VmRSS {rss} kB, VmHWM {hwm} kB");
     }
     let (mut samples, mut output) = (Vec::new(), Vec::new());
     let (mut notifications, mut next_report_h) = (0_u64, 1_u64);
@@ -62,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::hint::black_box(p.snapshot(&base));
         if batch.until >= SessionTime::from_secs(next_report_h * 3600) {
             if let Some((rss, hwm)) = rss_kb() {
-                println!("{next_report_h:>2} h: VmRSS {rss} kB, VmHWM {hwm} kB ({notifications} events so far)");
+                eprintln!("{next_report_h:>2} h: VmRSS {rss} kB, VmHWM {hwm} kB ({notifications} events so far)");
             }
             next_report_h = if next_report_h == 1 { 4 } else { next_report_h + 4 }.min(hours);
             if batch.until >= SessionTime::from_secs(hours * 3600) {
@@ -70,6 +73,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    println!("done: {notifications} events in {:.2?} wall", t0.elapsed());
+    eprintln!("done: {notifications} events in {:.2?} wall", t0.elapsed());
     Ok(())
 }
