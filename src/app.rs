@@ -119,13 +119,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
 /// How the pipeline treats a device of this profile.
 #[must_use]
 pub fn device_setup(profile: &DeviceProfile) -> DeviceSetup {
-    DeviceSetup {
-        timing: crate::alarms::DeviceTiming {
-            expected_interval: profile.expected_interval,
-            intermittent: profile.intermittent,
-        },
-        env_quantity: profile.env_temperature.quantity(),
-    }
+    profile.setup()
 }
 
 /// Run a session to its end with the common flags resolved.
@@ -323,12 +317,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Validate a participant code: a pseudonym, never a name.
 pub fn participant_code(common: &CommonArgs) -> anyhow::Result<Option<String>> {
     let Some(code) = &common.participant else { return Ok(None) };
-    let ok =
-        !code.is_empty() && code.len() <= 32 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
-        bail!(
-            "--participant `{code}` is not a pseudonym code: use 1-32 letters, digits, `-` or `_` (e.g. P017), never a name"
-        );
-    }
+    record::validate_participant(code)?;
     Ok(Some(code.clone()))
 }
