@@ -237,8 +237,8 @@ fn what_is_written_is_read_back_exactly() {
     assert!(r.meta.clean_shutdown);
     let chest = &r.meta.devices["chest"];
     assert_eq!(chest.address.as_deref(), Some("A0:9E:1A:00:00:01"));
-    assert_eq!(chest.model.as_deref(), Some("H10"));
-    assert_eq!(chest.firmware.as_deref(), Some("3.1.1"));
+    assert_eq!(chest.info.model.as_deref(), Some("H10"));
+    assert_eq!(chest.info.firmware.as_deref(), Some("3.1.1"));
     assert_eq!(r.meta.end_utc, Some(start() + chrono::Duration::seconds(65)));
 
     assert_eq!(r.notifications().unwrap(), notifications_of(&events));

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use crate::model::DeviceInfo;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -66,12 +67,10 @@ pub struct DeviceMeta {
     pub address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manufacturer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub firmware: Option<String>,
+    /// Manufacturer, model and firmware, as the device reported them
+    /// (flattened: session.json keeps them beside name and address).
+    #[serde(flatten)]
+    pub info: DeviceInfo,
 }
 
 /// One run of the recorder. Segment 0 writes `notifications.arrow`, segment

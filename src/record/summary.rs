@@ -140,8 +140,8 @@ impl Summary {
                     label: label.clone(),
                     name: d.name.clone(),
                     address: d.address.clone(),
-                    model: d.model.clone(),
-                    firmware: d.firmware.clone(),
+                    model: d.info.model.clone(),
+                    firmware: d.info.firmware.clone(),
                 })
                 .collect(),
             quantities: quantities(&samples, &limits),

@@ -357,9 +357,11 @@ impl Writer {
                 EventBody::DeviceInfo(info) => {
                     let d = self.meta.devices.entry(label.to_owned()).or_default();
                     let new = DeviceMeta {
-                        manufacturer: info.manufacturer.clone().or(d.manufacturer.clone()),
-                        model: info.model.clone().or(d.model.clone()),
-                        firmware: info.firmware.clone().or(d.firmware.clone()),
+                        info: crate::model::DeviceInfo {
+                            manufacturer: info.manufacturer.clone().or(d.info.manufacturer.clone()),
+                            model: info.model.clone().or(d.info.model.clone()),
+                            firmware: info.firmware.clone().or(d.info.firmware.clone()),
+                        },
                         ..d.clone()
                     };
                     if *d != new {

@@ -306,11 +306,7 @@ impl Merged {
                             },
                         ));
                         if first && let Some(d) = recording.meta.devices.get(&*device) {
-                            let info = DeviceInfo {
-                                manufacturer: d.manufacturer.clone(),
-                                model: d.model.clone(),
-                                firmware: d.firmware.clone(),
-                            };
+                            let info = d.info.clone();
                             if info != DeviceInfo::default() {
                                 side.push((
                                     at,
