@@ -14,7 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray, UInt32Array};
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -23,22 +24,24 @@ use super::reader::{BatchStream, Truncation};
 use super::schema::{FileKind, StrCol};
 use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 
-/// zstd level of compacted files.
-///
-/// Measured on the simulator's 8-hour `mdma-session` through the pipeline
-/// (77 383 samples; `cargo run --example record_size -- mdma-session`, and
-/// the same table rewritten by pyarrow at other levels): `samples.arrow`
-/// takes 5.06 B/sample at level 3, 4.73 at 9, 4.60 at 15 and 4.13 at 19.
-/// The `t` column alone is ~2.7 B/sample at any level: Arrow IPC has no
-/// delta encoding, and zstd cannot see arithmetic progressions of 8-byte
-/// integers (RR beats stamped backwards make ~14 000 of them irregular).
-/// Level 19 comes closest to DESIGN.md's 4 B budget but costs about 15× the
-/// CPU of level 9: with it, `mdma-session` simulated, recorded and compacted
-/// took 3.5 s and the 1-hour write bench ran at 39 k samples/s (release, on
-/// a loaded machine), far outside the 0.3 s budget of an 8-hour run at
-/// `--speed max`. Level 9 keeps the end-of-session pause short; neither level
-/// meets 4 B/sample on `mdma-session`.
-pub const ZSTD_LEVEL: i32 = 9;
+/// zstd level of compacted `samples` files (the size budget's file).
+pub const SAMPLES_ZSTD_LEVEL: i32 = 9;
+
+/// zstd level of compacted `notifications` and `events` files.
+pub const OTHER_ZSTD_LEVEL: i32 = 3;
+
+/// The zstd level a compacted file of this kind is written with.
+#[must_use]
+pub fn zstd_level(kind: FileKind) -> i32 {
+    // Measurement knob, read once per compaction (not a documented setting).
+    if let Some(level) = std::env::var("VIGIL_ZSTD").ok().and_then(|v| v.parse().ok()) {
+        return level;
+    }
+    match kind {
+        FileKind::Samples => SAMPLES_ZSTD_LEVEL,
+        FileKind::Notifications | FileKind::Events => OTHER_ZSTD_LEVEL,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactStats {
@@ -87,7 +90,7 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
     let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
     let options = super::schema::write_options()
         .try_with_compression(Some(CompressionType::ZSTD))
-        .and_then(|o| o.try_with_compression_level(Some(ZSTD_LEVEL)))
+        .and_then(|o| o.try_with_compression_level(Some(zstd_level(kind))))
         .map_err(|e| arrow_err(&tmp, e.to_string()))?;
     let mut writer = FileWriter::try_new_with_options(BufWriter::new(file), &out_schema, options)
         .map_err(|e| arrow_err(&tmp, e.to_string()))?;
@@ -100,6 +103,7 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
         }
         let batch = arrow_select::concat::concat_batches(&kind.schema(), pending.iter())
             .and_then(|b| encode(&b, &out_schema, dict_cols, &dictionaries))
+            .and_then(|b| if kind == FileKind::Samples { by_series(&b) } else { Ok(b) })
             .map_err(|e| arrow_err(src, e.to_string()))?;
         pending.clear();
         writer.write(&batch).map_err(|e| arrow_err(&tmp, e.to_string()))
@@ -218,4 +222,32 @@ fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Stri
         }
     }
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+}
+
+/// The rows of a compacted samples batch ordered by (device, quantity, t),
+/// equal keys in their recorded order.
+///
+/// One series' `t` is then nearly arithmetic and its values change slowly,
+/// which zstd sees as repetition (see [`SAMPLES_ZSTD_LEVEL`]). Dictionary
+/// keys follow the strings' order ([`Dictionary::new`] takes a sorted set),
+/// so sorting by key sorts by name.
+fn by_series(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let key = |name: &str| -> Result<&Int32Array, arrow_schema::ArrowError> {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_dictionary_opt::<Int32Type>())
+            .map(DictionaryArray::keys)
+            .ok_or_else(|| arrow_schema::ArrowError::SchemaError(format!("`{name}` is not a dictionary column")))
+    };
+    let (device, quantity) = (key("device")?, key("quantity")?);
+    let t = super::schema::time_col(batch, "t").map_err(arrow_schema::ArrowError::SchemaError)?;
+    let n = u32::try_from(batch.num_rows())
+        .map_err(|_| arrow_schema::ArrowError::ComputeError("batch too large to sort".to_owned()))?;
+    let mut order: Vec<u32> = (0..n).collect();
+    // Stable: rows with equal keys keep their recorded order.
+    order.sort_by_key(|&i| {
+        let i = i as usize;
+        (device.value(i), quantity.value(i), t.value(i))
+    });
+    arrow_select::take::take_record_batch(batch, &UInt32Array::from(order))
 }

@@ -289,38 +289,58 @@ impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<RecordMsg>) -> Result<RecordingInfo, RecordError> {
         // A current-thread runtime only to wait with a timeout: rows must
         // reach the OS within a second even when no further message comes.
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-            Ok(rt) => Some(rt),
-            Err(e) => {
-                self.fail(format!("cannot start the recorder's timer: {e}"));
-                None
-            }
-        };
-        loop {
-            let msg = match (&rt, self.deadline()) {
-                (Some(rt), Some(wait)) => match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                    Ok(msg) => msg,
-                    Err(_elapsed) => {
-                        self.tick();
-                        continue;
+        // One `block_on` for the whole loop, and every message already
+        // queued is taken without waiting: entering the runtime and parking
+        // per message cost more than the rows themselves at `--speed max`.
+        match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            Ok(rt) => rt.block_on(async {
+                loop {
+                    let msg = match self.deadline() {
+                        Some(wait) => match tokio::time::timeout(wait, rx.recv()).await {
+                            Ok(msg) => msg,
+                            Err(_elapsed) => {
+                                self.tick();
+                                continue;
+                            }
+                        },
+                        None => rx.recv().await,
+                    };
+                    if !self.handle(msg) {
+                        break;
                     }
-                },
-                _ => rx.blocking_recv(),
-            };
-            match msg {
-                Some(RecordMsg::Batch { events, samples, output }) => {
-                    self.take(&events, &samples, &output);
-                    if self.pending >= MAX_PENDING_ROWS || self.last_flush.elapsed() >= FLUSH_EVERY {
-                        self.tick();
+                    while let Ok(msg) = rx.try_recv() {
+                        if !self.handle(Some(msg)) {
+                            return;
+                        }
                     }
                 }
-                Some(RecordMsg::Reached(at)) => self.last_at = self.last_at.max(Some(at)),
-                // A closed channel means the pipeline is gone: finish what we
-                // have rather than leave an unfinished recording.
-                Some(RecordMsg::Finish) | None => break,
+            }),
+            Err(e) => {
+                self.fail(format!("cannot start the recorder's timer: {e}"));
+                while self.handle(rx.blocking_recv()) {}
             }
         }
         self.finish()
+    }
+
+    /// Take one message; false when the recording is to be finished.
+    fn handle(&mut self, msg: Option<RecordMsg>) -> bool {
+        match msg {
+            Some(RecordMsg::Batch { events, samples, output }) => {
+                self.take(&events, &samples, &output);
+                if self.pending >= MAX_PENDING_ROWS || self.last_flush.elapsed() >= FLUSH_EVERY {
+                    self.tick();
+                }
+                true
+            }
+            Some(RecordMsg::Reached(at)) => {
+                self.last_at = self.last_at.max(Some(at));
+                true
+            }
+            // A closed channel means the pipeline is gone: finish what we
+            // have rather than leave an unfinished recording.
+            Some(RecordMsg::Finish) | None => false,
+        }
     }
 
     /// How long to wait for the next message before flushing or syncing.
@@ -471,8 +491,18 @@ impl Writer {
             bytes: 0,
         };
         if result.is_ok() {
-            for f in &self.files {
-                match compact_file(&f.path, &f.path, f.kind) {
+            // The three files compact in parallel: samples (the highest
+            // level) bounds the pause, the others overlap with it.
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let handles: Vec<_> = self
+                    .files
+                    .iter()
+                    .map(|f| scope.spawn(move || compact_file(&f.path, &f.path, f.kind)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or(Err(RecordError::ThreadLost))).collect()
+            });
+            for (f, result) in self.files.iter().zip(results) {
+                match result {
                     Ok(stats) => {
                         info.bytes += stats.bytes;
                         if f.kind == FileKind::Samples {
