@@ -54,6 +54,10 @@ pub fn report(dir: &Path, out: &Path) -> Result<(), RecordError> {
         };
         series.entry(s.device.to_string()).or_default().push((hours(s.at), s.value));
     }
+    // Lines join points in time order, whatever the file's row order.
+    for points in hr.values_mut().chain(temp.values_mut()) {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
     let shades: Vec<Episode> = episodes(&events, end);
 
     let draw_err = |e: &dyn std::fmt::Display| RecordError::Other(format!("{}: drawing failed: {e}", out.display()));

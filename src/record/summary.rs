@@ -269,14 +269,17 @@ fn hms(secs: f64) -> String {
 }
 
 fn quantities(samples: &[Sample], limits: &[Limit]) -> Vec<QuantitySummary> {
-    // Per series, in recording (time) order.
+    // Per series, in time order: a compacted file groups rows by series in
+    // time order, a live one holds them as recorded (RR beats are stamped
+    // back in time), so sort rather than trust the file's order.
     let mut series: BTreeMap<(String, Quantity), Vec<&Sample>> = BTreeMap::new();
     for s in samples {
         series.entry((s.device.to_string(), s.quantity)).or_default().push(s);
     }
     series
         .into_iter()
-        .map(|((device, quantity), rows)| {
+        .map(|((device, quantity), mut rows)| {
+            rows.sort_by_key(|s| s.at);
             let valid: Vec<f64> = rows.iter().map(|s| s.value).filter(|v| !v.is_nan()).collect();
             #[allow(clippy::cast_precision_loss)]
             let mean = (!valid.is_empty()).then(|| valid.iter().sum::<f64>() / valid.len() as f64);
