@@ -398,3 +398,33 @@ fn recover_and_resume_refuse_what_is_not_a_recording() {
     assert!(err.contains("session.json"), "{err}");
     assert!(!d.path().join("lock").exists(), "nothing written");
 }
+
+/// Within one series, compaction orders by time, and rows at the same time
+/// keep the order they were recorded in.
+#[test]
+fn compaction_orders_a_series_by_time_keeping_equal_times_as_recorded() {
+    let row = |device: &str, quantity: Quantity, ms: u64, value: f64| Sample {
+        at: SessionTime::from_millis(ms),
+        device: device.into(),
+        quantity,
+        value,
+        contact: None,
+        device_time_ns: None,
+    };
+    let recorded = vec![
+        row("core", Quantity::BodyTemperatureC, 500, 37.0),
+        row("chest", Quantity::RrIntervalMs, 2000, 1.0),
+        row("chest", Quantity::HeartRateBpm, 2000, 60.0),
+        row("chest", Quantity::RrIntervalMs, 1000, 2.0),
+        row("chest", Quantity::RrIntervalMs, 1000, 3.0),
+        row("chest", Quantity::HeartRateBpm, 1000, 61.0),
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let rec = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap();
+    rec.sender().blocking_send(RecordMsg::Batch { events: vec![], samples: recorded.clone(), output: vec![] }).unwrap();
+    let dir = rec.finish().unwrap().dir;
+    let values: Vec<f64> = Recording::open(&dir).unwrap().samples().unwrap().iter().map(|s| s.value).collect();
+    // chest heart_rate_bpm, chest rr_interval_ms, core body_temperature_c.
+    assert_eq!(values, [61.0, 60.0, 2.0, 3.0, 1.0, 37.0]);
+}
