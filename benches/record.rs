@@ -1,24 +1,39 @@
 //! Recording costs:
+//! - `record/mdma_record_session`: the simulator's 8-hour 4-device
+//!   `mdma-session` run as `vigil simulate mdma-session --speed max
+//!   --headless` runs it (a fresh runtime, `session::run` with the simulator
+//!   source, headless lines to a sink), recording into a temp dir, compaction
+//!   included. DESIGN.md's budget: ≤ 0.3 s.
+//! - `record/mdma_replay_session`: that recording replayed as `vigil replay
+//!   DIR --speed max --headless` runs it (alarms re-run, no recording).
+//!   Budget: ≤ 0.2 s.
 //! - write throughput (samples/s through the recorder thread, the final
 //!   compaction included) for one hour of a synthetic 4-device session (per
 //!   device 1 Hz heart rate with RR + 1 Hz body temperature);
-//! - bytes per sample after compaction (printed once, DESIGN.md's budget is
-//!   ≤ 4) for the simulator's 8-hour `mdma-session` run through the real
-//!   pipeline, and for 8 hours of the synthetic session;
-//! - replay of the recorded `mdma-session` at `--speed max`: reading it back
-//!   as batches, and batches through a fresh pipeline (alarms re-run; budget
-//!   ≤ 0.2 s).
+//! - bytes per sample after compaction (printed once, budget ≤ 4) for the
+//!   8-hour `mdma-session` and for 8 hours of the synthetic session;
+//! - replay's parts without the session around them: reading the recording
+//!   back as batches, and batches through a fresh pipeline.
+//!
+//! Run one alone with e.g. `cargo bench --bench vigil -- mdma_record`; the
+//! expensive inputs are made only by the benchmarks that need them.
 
 // A bench whose setup fails should stop with the reason.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use vigil::alarms::AlarmEngine;
+use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
+use vigil::model::DeviceLabel;
 use vigil::pipeline::Pipeline;
 use vigil::record::{RecordMsg, RecordOptions, Recorder, Recording, RecordingInfo, synthetic};
+use vigil::session::{SessionPlan, SourceFactory};
+use vigil::snapshot::Mode;
 use vigil::sources::{replay, simulate};
 
 fn start() -> chrono::DateTime<chrono::Utc> {
@@ -51,7 +66,7 @@ fn scenario_messages(scenario: &simulate::Scenario) -> Vec<RecordMsg> {
         .collect()
 }
 
-fn record(root: &std::path::Path, msgs: Vec<RecordMsg>) -> RecordingInfo {
+fn record(root: &Path, msgs: Vec<RecordMsg>) -> RecordingInfo {
     let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None };
     let rec = Recorder::start(&opts, start(), serde_json::Value::Null).expect("start recorder");
     let tx = rec.sender();
@@ -71,11 +86,128 @@ fn print_size(what: &str, info: &RecordingInfo) {
     );
 }
 
+/// `vigil simulate SCENARIO --speed max --headless --record-dir ROOT`,
+/// without the command line and logging: the recording's directory.
+fn simulate_session(scenario: &simulate::Scenario, root: &Path) -> PathBuf {
+    let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
+    let owned = scenario.clone();
+    let seed = scenario.seed;
+    let source: SourceFactory = Box::new(move |tx, clock| {
+        Box::pin(async move { simulate::run(&owned, seed, clock, tx).await.map_err(anyhow::Error::from) })
+    });
+    let plan = SessionPlan {
+        clock: Clock::virtual_at(Speed::Max, start()),
+        source,
+        mode: Mode::Simulated,
+        config: Config::default(),
+        participant: None,
+        devices,
+        dashboard: None,
+        alarm_command: None,
+        replay_control: None,
+        headless_out: Some(Box::new(std::io::sink())),
+        record: Some(RecordOptions { root: root.to_owned(), participant: None, resume: None }),
+    };
+    run(plan).recording.expect("the session recorded")
+}
+
+/// `vigil replay DIR --speed max --headless`, without the command line and
+/// logging: the replayed session's end.
+fn replay_session(dir: &Path) -> vigil::model::SessionTime {
+    let recording = Recording::open(dir).expect("open recording");
+    let config: Config = serde_json::from_value(recording.meta.config.clone()).expect("recorded config");
+    let devices: Vec<(DeviceLabel, _)> = recording
+        .meta
+        .devices
+        .iter()
+        .filter_map(|(label, d)| {
+            let profile = d.name.as_deref().and_then(vigil::devices::match_by_name)?;
+            Some((DeviceLabel::from(label.as_str()), vigil::app::device_setup(&profile)))
+        })
+        .collect();
+    let clock = Clock::virtual_at(Speed::Max, recording.meta.start_utc);
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+    let source: SourceFactory = Box::new(move |tx, clock| {
+        Box::pin(async move {
+            replay::run(&recording, clock, tx, control_rx).await.map(|_| ()).map_err(anyhow::Error::from)
+        })
+    });
+    let plan = SessionPlan {
+        clock,
+        source,
+        mode: Mode::Replay { paused: false, speed: 1.0 },
+        config,
+        participant: None,
+        devices,
+        dashboard: None,
+        alarm_command: None,
+        replay_control: Some(control_tx),
+        headless_out: Some(Box::new(std::io::sink())),
+        record: None,
+    };
+    run(plan).end
+}
+
+/// As the binary runs a plan: a fresh runtime each time.
+fn run(plan: SessionPlan) -> vigil::session::SessionOutcome {
+    let rt = vigil::app::runtime().expect("runtime");
+    let outcome = rt.block_on(vigil::session::run(plan)).expect("session");
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    outcome
+}
+
 pub fn benches(c: &mut Criterion) {
     let root = tempfile::tempdir().expect("temp dir");
     let mut group = c.benchmark_group("record");
     group.sample_size(10);
+    let scenario = simulate::load("mdma-session").expect("mdma-session scenario");
 
+    // The session of DESIGN.md's budget, as the binary runs it. Each
+    // iteration records into a fresh directory of its own.
+    group.bench_function("mdma_record_session", |b| {
+        b.iter_batched(
+            || tempfile::tempdir_in(root.path()).expect("temp dir"),
+            |dir| {
+                let recording = simulate_session(&scenario, dir.path());
+                black_box(recording);
+                dir
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    // One recording for the replay benchmarks, made on first use.
+    let recorded: OnceLock<PathBuf> = OnceLock::new();
+    let recording_dir = || recorded.get_or_init(|| simulate_session(&scenario, root.path())).clone();
+    group.bench_function("mdma_replay_session", |b| {
+        let dir = recording_dir();
+        b.iter(|| black_box(replay_session(&dir)));
+    });
+
+    group.bench_function("size_mdma_session_once", |b| {
+        let info = record(root.path(), scenario_messages(&scenario));
+        print_size("mdma-session (8 h)", &info);
+        print_size("synthetic 8 h x 4 devices", &record(root.path(), synthetic_messages(8 * 3600)));
+        // A figure, not a timing: nothing to repeat.
+        b.iter(|| black_box(info.samples_bytes));
+    });
+
+    group.bench_function("replay_batches_mdma_session", |b| {
+        let recording = Recording::open(&recording_dir()).expect("open recording");
+        b.iter(|| replay::batches(black_box(&recording)).expect("read").map(|b| b.events.len()).sum::<usize>());
+    });
+    group.bench_function("replay_mdma_session_with_alarms", |b| {
+        let recording = Recording::open(&recording_dir()).expect("open recording");
+        b.iter(|| {
+            let mut p = pipeline(&scenario);
+            let (mut samples, mut output) = (Vec::new(), Vec::new());
+            for batch in replay::batches(&recording).expect("read") {
+                samples.clear();
+                p.process(&batch.events, batch.until, &mut samples, &mut output);
+            }
+            black_box(output.len())
+        });
+    });
+    // Last: the throughput setting stays on the group.
     let hour = synthetic_messages(3600);
     let samples: usize = hour
         .iter()
@@ -87,31 +219,6 @@ pub fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(samples as u64));
     group.bench_function("write_1h_4dev_samples", |b| {
         b.iter_batched(|| clone_msgs(&hour), |msgs| black_box(record(root.path(), msgs)), BatchSize::PerIteration);
-    });
-    drop(hour);
-
-    print_size("synthetic 8 h x 4 devices", &record(root.path(), synthetic_messages(8 * 3600)));
-    let scenario = simulate::load("mdma-session").expect("mdma-session scenario");
-    let t0 = std::time::Instant::now();
-    let info = record(root.path(), scenario_messages(&scenario));
-    eprintln!("record: mdma-session simulated + recorded + compacted once in {:?}", t0.elapsed());
-    print_size("mdma-session (8 h)", &info);
-
-    let recording = Recording::open(&info.dir).expect("open recording");
-    group.throughput(Throughput::Elements(info.notifications as u64));
-    group.bench_function("replay_batches_mdma_session_notifications", |b| {
-        b.iter(|| replay::batches(black_box(&recording)).expect("read").map(|b| b.events.len()).sum::<usize>());
-    });
-    group.bench_function("replay_mdma_session_with_alarms_notifications", |b| {
-        b.iter(|| {
-            let mut p = pipeline(&scenario);
-            let (mut samples, mut output) = (Vec::new(), Vec::new());
-            for batch in replay::batches(&recording).expect("read") {
-                samples.clear();
-                p.process(&batch.events, batch.until, &mut samples, &mut output);
-            }
-            black_box(output.len())
-        });
     });
     group.finish();
 }
