@@ -1,12 +1,15 @@
 //! Compaction: rewrite a live file as few large zstd-compressed batches.
 //!
-//! Two passes over the source, so memory stays at one output batch: the first
-//! collects the distinct values of the low-cardinality string columns (the
-//! file's one dictionary per column: the IPC file format forbids replacing a
-//! dictionary and polars cannot read delta dictionaries), the second encodes
-//! and writes. Rows keep their order: time order, as written.
+//! The string columns of low cardinality get one dictionary for the whole
+//! file (the IPC file format forbids replacing a dictionary and polars cannot
+//! read delta dictionaries), so the distinct values must be known before the
+//! first batch is written. A file of at most [`COMPACT_BATCH_ROWS`] rows (an
+//! ordinary session) is read once and held while its dictionaries are
+//! collected; a longer one is read twice, so memory stays at one output
+//! batch. Samples are sorted by series (see [`by_series`]); the other files
+//! keep their rows as written.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io::BufWriter;
 use std::os::unix::fs::OpenOptionsExt;
@@ -58,30 +61,49 @@ pub struct CompactStats {
 /// to a temporary file beside `dst`, fsynced, then renamed over it.
 pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactStats, RecordError> {
     let dict_cols = kind.dictionary_columns();
-    // Pass 1: the dictionaries.
-    let mut distinct: Vec<BTreeSet<String>> = vec![BTreeSet::new(); dict_cols.len()];
+    let live_schema = kind.schema();
+    // Pass 1: the dictionaries, and the rows themselves while they fit one
+    // output batch, so an ordinary session's file is read and decoded once
+    // (a second pass happens only for files of more than COMPACT_BATCH_ROWS).
+    let mut distinct: Vec<Keys> = dict_cols.iter().map(|_| Keys::default()).collect();
     let mut first = BatchStream::open(src)?;
     let mut max_t: Option<i64> = None;
+    let mut held: Option<Vec<RecordBatch>> = Some(Vec::new());
+    let mut held_rows = 0;
     for batch in first.by_ref() {
         if let Ok(t) = super::schema::time_col(&batch, "t")
             && let Some(m) = t.values().iter().max().copied()
         {
             max_t = Some(max_t.map_or(m, |x| x.max(m)));
         }
-        for (set, name) in distinct.iter_mut().zip(dict_cols) {
+        // Normalise to the live schema (a recovered file may already be
+        // partly compacted; concat needs one schema).
+        let batch = to_plain(&batch, &live_schema).map_err(|message| arrow_err(src, message))?;
+        for (keys, name) in distinct.iter_mut().zip(dict_cols) {
             let col = StrCol::new(&batch, name).map_err(|message| arrow_err(src, message))?;
+            let mut last: Option<&str> = None;
             for i in 0..batch.num_rows() {
                 if let Some(v) = col.get(i)
-                    && !set.contains(v)
+                    && last != Some(v)
                 {
-                    set.insert(v.to_owned());
+                    last = Some(v);
+                    keys.insert(v);
                 }
+            }
+        }
+        if let Some(h) = held.as_mut() {
+            held_rows += batch.num_rows();
+            if held_rows > COMPACT_BATCH_ROWS {
+                held = None;
+            } else {
+                h.push(batch);
             }
         }
     }
     let truncated = first.truncated().cloned();
-    let dictionaries: Vec<Dictionary> = distinct.iter().map(Dictionary::new).collect();
-    let out_schema = compacted_schema(&kind.schema(), dict_cols);
+    drop(first);
+    let dictionaries: Vec<Dictionary> = distinct.into_iter().map(Dictionary::new).collect();
+    let out_schema = compacted_schema(&live_schema, dict_cols);
 
     // Pass 2: encode and write.
     let file_name = dst.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
@@ -94,33 +116,37 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
         .map_err(|e| arrow_err(&tmp, e.to_string()))?;
     let mut writer = FileWriter::try_new_with_options(BufWriter::new(file), &out_schema, options)
         .map_err(|e| arrow_err(&tmp, e.to_string()))?;
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0;
-    let mut rows = 0;
     let write = |pending: &mut Vec<RecordBatch>, writer: &mut FileWriter<BufWriter<fs::File>>| {
         if pending.is_empty() {
             return Ok(());
         }
-        let batch = arrow_select::concat::concat_batches(&kind.schema(), pending.iter())
+        let batch = arrow_select::concat::concat_batches(&live_schema, pending.iter())
             .and_then(|b| encode(&b, &out_schema, dict_cols, &dictionaries))
             .and_then(|b| if kind == FileKind::Samples { by_series(&b) } else { Ok(b) })
             .map_err(|e| arrow_err(src, e.to_string()))?;
         pending.clear();
         writer.write(&batch).map_err(|e| arrow_err(&tmp, e.to_string()))
     };
-    for batch in BatchStream::open(src)? {
-        // Normalise to the live schema (a recovered file may already be
-        // partly compacted; concat needs one schema).
-        let batch = to_plain(&batch, &kind.schema()).map_err(|message| arrow_err(src, message))?;
-        rows += batch.num_rows();
-        pending_rows += batch.num_rows();
-        pending.push(batch);
-        if pending_rows >= COMPACT_BATCH_ROWS {
-            write(&mut pending, &mut writer)?;
-            pending_rows = 0;
+    let rows = if let Some(mut batches) = held {
+        write(&mut batches, &mut writer)?;
+        held_rows
+    } else {
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending_rows = 0;
+        let mut rows = 0;
+        for batch in BatchStream::open(src)? {
+            let batch = to_plain(&batch, &live_schema).map_err(|message| arrow_err(src, message))?;
+            rows += batch.num_rows();
+            pending_rows += batch.num_rows();
+            pending.push(batch);
+            if pending_rows >= COMPACT_BATCH_ROWS {
+                write(&mut pending, &mut writer)?;
+                pending_rows = 0;
+            }
         }
-    }
-    write(&mut pending, &mut writer)?;
+        write(&mut pending, &mut writer)?;
+        rows
+    };
     writer.finish().map_err(|e| arrow_err(&tmp, e.to_string()))?;
     let file = writer
         .into_inner()
@@ -168,19 +194,59 @@ fn compacted_schema(live: &SchemaRef, dict_cols: &[&str]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Distinct strings of one column, found without hashing every row: a
+/// column has a handful of values (devices, quantities, characteristics), so
+/// a short list beats SipHash; a map takes over if a column has many.
+#[derive(Debug, Default)]
+struct Keys {
+    list: Vec<String>,
+    map: HashMap<String, usize>,
+}
+
+/// Above this many values, look up by hash.
+const LINEAR_KEYS: usize = 32;
+
+impl Keys {
+    fn find(&self, s: &str) -> Option<usize> {
+        if self.list.len() <= LINEAR_KEYS { self.list.iter().position(|v| v == s) } else { self.map.get(s).copied() }
+    }
+
+    fn insert(&mut self, s: &str) {
+        if self.find(s).is_some() {
+            return;
+        }
+        self.list.push(s.to_owned());
+        if self.list.len() > LINEAR_KEYS {
+            if self.map.is_empty() {
+                self.map = self.list.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect();
+            } else {
+                self.map.insert(s.to_owned(), self.list.len() - 1);
+            }
+        }
+    }
+}
+
 /// One column's dictionary for the whole file: the same `values` array in
-/// every batch, so the IPC writer emits it once.
+/// every batch, so the IPC writer emits it once. Values are sorted, so key
+/// order is name order (which [`by_series`] relies on).
 struct Dictionary {
     values: ArrayRef,
-    keys: HashMap<String, i32>,
+    keys: Keys,
 }
 
 impl Dictionary {
-    fn new(distinct: &BTreeSet<String>) -> Self {
-        let keys =
-            distinct.iter().enumerate().map(|(i, s)| (s.clone(), i32::try_from(i).unwrap_or(i32::MAX))).collect();
-        let values: ArrayRef = Arc::new(StringArray::from_iter_values(distinct.iter()));
+    fn new(mut distinct: Keys) -> Self {
+        distinct.list.sort_unstable();
+        let mut keys = Keys::default();
+        for s in &distinct.list {
+            keys.insert(s);
+        }
+        let values: ArrayRef = Arc::new(StringArray::from_iter_values(keys.list.iter()));
         Self { values, keys }
+    }
+
+    fn key(&self, s: &str) -> Option<i32> {
+        self.keys.find(s).and_then(|k| i32::try_from(k).ok())
     }
 }
 
@@ -198,8 +264,21 @@ fn encode(
         };
         let dict = &dictionaries[d];
         let strings = StrCol::new(batch, field.name()).map_err(arrow_schema::ArrowError::InvalidArgumentError)?;
-        let keys: Int32Array =
-            (0..batch.num_rows()).map(|i| strings.get(i).and_then(|s| dict.keys.get(s).copied())).collect();
+        // Neighbouring rows often repeat a value: look up only changes.
+        let mut last: Option<(&str, Option<i32>)> = None;
+        let keys: Int32Array = (0..batch.num_rows())
+            .map(|i| {
+                let s = strings.get(i)?;
+                match last {
+                    Some((prev, key)) if prev == s => key,
+                    _ => {
+                        let key = dict.key(s);
+                        last = Some((s, key));
+                        key
+                    }
+                }
+            })
+            .collect();
         columns.push(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, dict.values.clone())?));
     }
     RecordBatch::try_new(out_schema.clone(), columns)
