@@ -80,7 +80,7 @@ pub use reader::BatchStream;
 pub use reader::{ArrowFile, Recording, Truncation, read_arrow_file};
 pub use recover::{RecoverReport, recover};
 pub use report::report;
-pub use schema::{FileKind, Labels, RecordedNotification, decode_notifications};
+pub use schema::{FileKind, Labels, RecordedNotification, check_notifications, decode_notifications};
 pub use summary::{Summary, summary};
 pub use writer::{Recorder, RecordingInfo};
 

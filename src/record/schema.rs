@@ -530,6 +530,27 @@ pub fn decode_notifications(
     Ok(())
 }
 
+/// Check that every notification row of one batch would decode (what
+/// [`decode_notifications`] rejects), without building the rows: replay
+/// checks a whole recording up front, then decodes it as it goes.
+pub fn check_notifications(batch: &RecordBatch) -> Result<(), (usize, RowError)> {
+    let whole = |e| (0, e);
+    time_col(batch, "t").map_err(whole)?;
+    let device = StrCol::new(batch, "device").map_err(whole)?;
+    let characteristic = StrCol::new(batch, "characteristic").map_err(whole)?;
+    binary_col(batch, "payload").map_err(whole)?;
+    let mut last: Option<&str> = None;
+    for i in 0..batch.num_rows() {
+        let c = characteristic.required(i, "characteristic").map_err(|e| (i, e))?;
+        if last != Some(c) {
+            Characteristic::parse(c).map_err(|e| (i, e.to_string()))?;
+            last = Some(c);
+        }
+        device.required(i, "device").map_err(|e| (i, e))?;
+    }
+    Ok(())
+}
+
 /// Read samples rows `[0, len)` of one batch.
 pub fn decode_samples(
     batch: &RecordBatch,
@@ -654,5 +675,47 @@ pub fn secs_to_duration(secs: f64) -> Duration {
         Duration::from_nanos(ns)
     } else {
         Duration::ZERO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notifications(devices: &[Option<&str>], characteristics: &[Option<&str>]) -> RecordBatch {
+        let n = devices.len();
+        // Nullable throughout: a damaged file may hold what the schema forbids.
+        let fields: Vec<Field> =
+            NOTIFICATIONS.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+        RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            vec![
+                Arc::new(TimestampNanosecondArray::from(vec![0_i64; n]).with_timezone("UTC")),
+                Arc::new(StringArray::from(devices.to_vec())),
+                Arc::new(StringArray::from(characteristics.to_vec())),
+                Arc::new(BinaryArray::from(vec![&b"\x00\x3c"[..]; n])),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// `check_notifications` must reject exactly what decoding rejects, at
+    /// the same row: replay relies on it to fail up front or not at all.
+    #[test]
+    fn check_fails_where_decode_fails() {
+        let ok = Some("2a37");
+        let cases = [
+            notifications(&[Some("a"), Some("b")], &[ok, ok]),
+            notifications(&[Some("a"), Some("a"), Some("a")], &[ok, ok, Some("zz")]),
+            notifications(&[Some("a"), None, Some("a")], &[ok, ok, ok]),
+            notifications(&[Some("a"), Some("a")], &[ok, None]),
+            notifications(&[Some("a"), Some("a"), Some("a")], &[ok, Some("2a38"), Some("2a3g")]),
+        ];
+        for (i, batch) in cases.iter().enumerate() {
+            let decoded = decode_notifications(batch, 0, &mut Labels::default(), &mut Vec::new()).map_err(|e| e.0);
+            assert_eq!(check_notifications(batch).map_err(|e| e.0), decoded, "case {i}");
+        }
+        assert!(check_notifications(&cases[0]).is_ok());
+        assert_eq!(check_notifications(&cases[1]).map_err(|e| e.0), Err(2));
     }
 }

@@ -385,21 +385,14 @@ impl Notifications {
         for file in recording.read(crate::record::FileKind::Notifications)? {
             // Check every row decodes before replay starts, so a bad row is
             // one clear error up front, not a replay that stops half way.
-            let mut labels = crate::record::Labels::default();
+            // Checked, not decoded: the rows are decoded as the replay goes.
             for (index, b) in file.batches.iter().enumerate() {
-                let mut sink = Vec::new();
-                for off in (0..b.num_rows()).step_by(DECODE_ROWS) {
-                    sink.clear();
-                    let slice = b.slice(off, DECODE_ROWS.min(b.num_rows() - off));
-                    crate::record::decode_notifications(&slice, recording.start_ns(), &mut labels, &mut sink).map_err(
-                        |(row, message)| ReadError::Row {
-                            file: file.path.clone(),
-                            batch: index,
-                            row: off + row,
-                            message,
-                        },
-                    )?;
-                }
+                crate::record::check_notifications(b).map_err(|(row, message)| ReadError::Row {
+                    file: file.path.clone(),
+                    batch: index,
+                    row,
+                    message,
+                })?;
             }
             batches.extend(file.batches);
         }
