@@ -178,11 +178,11 @@ fn same_samples(a: &[Sample], b: &[Sample]) {
     }
 }
 
-/// The rows of a compacted samples file: grouped by device, then quantity
-/// (both by name), then time; equal keys in their recorded order.
-fn by_series(samples: &[Sample]) -> Vec<Sample> {
+/// The rows of a compacted samples file: grouped by device (by name), then
+/// time; equal keys in their recorded order.
+fn by_device(samples: &[Sample]) -> Vec<Sample> {
     let mut sorted = samples.to_vec();
-    sorted.sort_by(|a, b| (&*a.device, a.quantity.as_str(), a.at).cmp(&(&*b.device, b.quantity.as_str(), b.at)));
+    sorted.sort_by(|a, b| (&*a.device, a.at).cmp(&(&*b.device, b.at)));
     sorted
 }
 
@@ -250,7 +250,7 @@ fn what_is_written_is_read_back_exactly() {
     assert_eq!(r.meta.end_utc, Some(start() + chrono::Duration::seconds(65)));
 
     assert_eq!(r.notifications().unwrap(), notifications_of(&events));
-    same_samples(&r.samples().unwrap(), &by_series(&samples));
+    same_samples(&r.samples().unwrap(), &by_device(&samples));
     assert_eq!(r.events().unwrap(), output);
     assert_eq!(r.operator_actions().unwrap().len(), 6);
     // Compacted: one dictionary-encoded, zstd batch per file.
@@ -280,18 +280,18 @@ fn a_long_session_round_trips_through_compaction() {
     assert_eq!(info.samples, 4 * 3 * 4000);
     let r = Recording::open(&dir).unwrap();
     assert_eq!(r.notifications().unwrap(), notifications_of(&events));
-    same_samples(&r.samples().unwrap(), &by_series(&samples));
+    same_samples(&r.samples().unwrap(), &by_device(&samples));
     assert_eq!(r.events().unwrap(), output);
 }
 
-/// Compaction sorts samples by series: no row may be lost, duplicated or
-/// changed, each series must come out in time order, and rows with equal
-/// (device, quantity, t) must keep their recorded order. `mdma-session`
+/// Compaction sorts samples by device and time: no row may be lost,
+/// duplicated or changed, each device's rows must come out in time order,
+/// and rows with equal (device, t) must keep their recorded order. `mdma-session`
 /// through the real pipeline has what makes this hard: RR beats recorded
 /// after later heart-rate rows (stamped back in time) and several samples
 /// at one instant.
 #[test]
-fn compacted_samples_are_the_live_rows_grouped_by_series() {
+fn compacted_samples_are_the_live_rows_sorted_by_device_and_time() {
     let scenario = vigil::sources::simulate::load("mdma-session").unwrap();
     let mut pipeline =
         vigil::pipeline::Pipeline::new(vigil::alarms::AlarmEngine::new(vigil::config::Config::default().alarms));
@@ -320,13 +320,12 @@ fn compacted_samples_are_the_live_rows_grouped_by_series() {
     a.sort_unstable();
     b.sort_unstable();
     assert_eq!(a, b);
-    // Grouped by series, each in time order.
-    let series = |s: &Sample| (s.device.to_string(), s.quantity.as_str());
+    // Grouped by device, each in time order.
     for w in compacted.windows(2) {
-        assert!(series(&w[0]) < series(&w[1]) || (series(&w[0]) == series(&w[1]) && w[0].at <= w[1].at), "{w:?}");
+        assert!(w[0].device < w[1].device || (w[0].device == w[1].device && w[0].at <= w[1].at), "{w:?}");
     }
     // And exactly the stable order: equal keys as recorded.
-    same_samples(&compacted, &by_series(&live));
+    same_samples(&compacted, &by_device(&live));
 }
 
 #[test]
@@ -399,10 +398,10 @@ fn recover_and_resume_refuse_what_is_not_a_recording() {
     assert!(!d.path().join("lock").exists(), "nothing written");
 }
 
-/// Within one series, compaction orders by time, and rows at the same time
+/// Within one device, compaction orders by time, and rows at the same time
 /// keep the order they were recorded in.
 #[test]
-fn compaction_orders_a_series_by_time_keeping_equal_times_as_recorded() {
+fn compaction_orders_a_device_by_time_keeping_equal_times_as_recorded() {
     let row = |device: &str, quantity: Quantity, ms: u64, value: f64| Sample {
         at: SessionTime::from_millis(ms),
         device: device.into(),
@@ -425,6 +424,6 @@ fn compaction_orders_a_series_by_time_keeping_equal_times_as_recorded() {
     rec.sender().blocking_send(RecordMsg::Batch { events: vec![], samples: recorded.clone(), output: vec![] }).unwrap();
     let dir = rec.finish().unwrap().dir;
     let values: Vec<f64> = Recording::open(&dir).unwrap().samples().unwrap().iter().map(|s| s.value).collect();
-    // chest heart_rate_bpm, chest rr_interval_ms, core body_temperature_c.
-    assert_eq!(values, [61.0, 60.0, 2.0, 3.0, 1.0, 37.0]);
+    // chest at 1 s (as recorded), chest at 2 s (as recorded), core.
+    assert_eq!(values, [2.0, 3.0, 61.0, 1.0, 60.0, 37.0]);
 }

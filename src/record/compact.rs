@@ -6,7 +6,7 @@
 //! first batch is written. A file of at most [`COMPACT_BATCH_ROWS`] rows (an
 //! ordinary session) is read once and held while its dictionaries are
 //! collected; a longer one is read twice, so memory stays at one output
-//! batch. Samples are sorted by series (see [`by_series`]); the other files
+//! batch. Samples are sorted by device and time (see [`by_device`]); the other files
 //! keep their rows as written.
 
 use std::collections::HashMap;
@@ -28,7 +28,13 @@ use super::schema::{FileKind, StrCol};
 use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 
 /// zstd level of compacted `samples` files (the size budget's file).
-pub const SAMPLES_ZSTD_LEVEL: i32 = 9;
+///
+/// `mdma-session` (77 350 samples), rows sorted by (device, t): see the
+/// table in `docs/performance.md`. Level 6 is the knee: levels 9–12 save
+/// little for up to twice the CPU, and DESIGN.md's 4 B/sample needs zstd's
+/// optimal parser (level 16 and up), whose CPU alone exceeds the 0.3 s
+/// budget of the whole session.
+pub const SAMPLES_ZSTD_LEVEL: i32 = 6;
 
 /// zstd level of compacted `notifications` and `events` files.
 pub const OTHER_ZSTD_LEVEL: i32 = 3;
@@ -122,7 +128,7 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
         }
         let batch = arrow_select::concat::concat_batches(&live_schema, pending.iter())
             .and_then(|b| encode(&b, &out_schema, dict_cols, &dictionaries))
-            .and_then(|b| if kind == FileKind::Samples { by_series(&b) } else { Ok(b) })
+            .and_then(|b| if kind == FileKind::Samples { by_device(&b) } else { Ok(b) })
             .map_err(|e| arrow_err(src, e.to_string()))?;
         pending.clear();
         writer.write(&batch).map_err(|e| arrow_err(&tmp, e.to_string()))
@@ -228,7 +234,7 @@ impl Keys {
 
 /// One column's dictionary for the whole file: the same `values` array in
 /// every batch, so the IPC writer emits it once. Values are sorted, so key
-/// order is name order (which [`by_series`] relies on).
+/// order is name order (which [`by_device`] relies on).
 struct Dictionary {
     values: ArrayRef,
     keys: Keys,
@@ -303,30 +309,28 @@ fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Stri
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
 }
 
-/// The rows of a compacted samples batch ordered by (device, quantity, t),
+/// The rows of a compacted samples batch ordered by (device, t), rows with
 /// equal keys in their recorded order.
 ///
-/// One series' `t` is then nearly arithmetic and its values change slowly,
-/// which zstd sees as repetition (see [`SAMPLES_ZSTD_LEVEL`]). Dictionary
-/// keys follow the strings' order ([`Dictionary::new`] takes a sorted set),
-/// so sorting by key sorts by name.
-fn by_series(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let key = |name: &str| -> Result<&Int32Array, arrow_schema::ArrowError> {
-        batch
-            .column_by_name(name)
-            .and_then(|c| c.as_dictionary_opt::<Int32Type>())
-            .map(DictionaryArray::keys)
-            .ok_or_else(|| arrow_schema::ArrowError::SchemaError(format!("`{name}` is not a dictionary column")))
-    };
-    let (device, quantity) = (key("device")?, key("quantity")?);
+/// Each device's `t` is then nearly arithmetic, and the rows one
+/// notification made (heart rate and its RR intervals) stay together with
+/// the same `t`, which zstd sees as repetition. Measured on `mdma-session`
+/// (pyarrow, the same zstd): 4.83 B/sample at level 3 and 4.25 at 6 sorted
+/// by (device, quantity, t), 4.41 and 4.18 sorted by (device, t), 5.05 and
+/// 4.71 as recorded. Dictionary keys follow the strings' order
+/// ([`Dictionary::new`] sorts them), so sorting by key sorts by name.
+fn by_device(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let device = batch
+        .column_by_name("device")
+        .and_then(|c| c.as_dictionary_opt::<Int32Type>())
+        .map(DictionaryArray::keys)
+        .ok_or_else(|| arrow_schema::ArrowError::SchemaError("`device` is not a dictionary column".to_owned()))?;
     let t = super::schema::time_col(batch, "t").map_err(arrow_schema::ArrowError::SchemaError)?;
     let n = u32::try_from(batch.num_rows())
         .map_err(|_| arrow_schema::ArrowError::ComputeError("batch too large to sort".to_owned()))?;
     let mut order: Vec<u32> = (0..n).collect();
-    // Stable: rows with equal keys keep their recorded order.
-    order.sort_by_key(|&i| {
-        let i = i as usize;
-        (device.value(i), quantity.value(i), t.value(i))
-    });
+    // The row index ends every key, so the faster unstable sort keeps equal
+    // (device, t) rows in their recorded order.
+    order.sort_unstable_by_key(|&i| (device.value(i as usize), t.value(i as usize), i));
     arrow_select::take::take_record_batch(batch, &UInt32Array::from(order))
 }

@@ -6,7 +6,7 @@
 //! to sensors. Existing files are not overwritten.
 //!
 //! Rows keep the Arrow file's order: a compacted `samples` file is sorted by
-//! (device, quantity, t) (see the module doc of `record`).
+//! (device, t) (see the module doc of `record`).
 //!
 //! CSV holds plain text: timestamps as RFC 3339 UTC, `payload` as lowercase
 //! hex (as in stream input). Parquet keeps the Arrow types (zstd-compressed,

@@ -48,8 +48,9 @@ impl LockInfo {
         }
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
+        // No fsync: other processes read the pid through the page cache, and
+        // after a power cut there is no live recorder to name.
         writeln!(file, "{}", std::process::id()).map_err(io)?;
-        file.sync_all().map_err(io)?;
         Ok(LockInfo { file, path })
     }
 

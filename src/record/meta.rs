@@ -123,6 +123,15 @@ impl SessionMeta {
     /// Replace `session.json` atomically (temporary file, fsync, rename), so a
     /// crash leaves either the old or the new version, never half of one.
     pub fn write(&self, dir: &Path) -> Result<(), RecordError> {
+        self.write_with(dir, true)
+    }
+
+    /// Write `session.json`, fsyncing it before the rename only if `sync`.
+    /// Unsynced is for a new recording's first write: there is no older
+    /// file a power cut could leave replaced by an empty one, and the
+    /// recorder thread fsyncs it (and the directory) as it starts, off the
+    /// session's critical path.
+    pub fn write_with(&self, dir: &Path, sync: bool) -> Result<(), RecordError> {
         let path = dir.join(META_FILE);
         let tmp = dir.join(format!("{META_FILE}.tmp"));
         let io = |source| RecordError::Io { path: tmp.clone(), source };
@@ -132,7 +141,9 @@ impl SessionMeta {
             fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
         f.write_all(&text).map_err(io)?;
         f.write_all(b"\n").map_err(io)?;
-        f.sync_all().map_err(io)?;
+        if sync {
+            f.sync_all().map_err(io)?;
+        }
         fs::rename(&tmp, &path).map_err(|source| RecordError::Io { path: path.clone(), source })?;
         Ok(())
     }

@@ -46,12 +46,11 @@
 //!   any event, sample or output (`RecordMsg` carries no watermark).
 //! - **Row order** (an addition to DESIGN.md): compacted `notifications`
 //!   and `events` keep the rows as written (time order). A compacted
-//!   `samples` file is sorted by (device, quantity, `t`) within each batch
-//!   (one batch holds [`COMPACT_BATCH_ROWS`] rows, about 27 hours of four
-//!   devices, so an ordinary session is one sorted batch); rows with equal
-//!   keys keep their recorded order. Each series' `t` is then nearly
-//!   arithmetic and its values change slowly, which zstd compresses much
-//!   better: 4.71 → 4.23 B/sample for `mdma-session` at level 9. Live and
+//!   `samples` file is sorted by (device, `t`) within each batch (one batch
+//!   holds [`COMPACT_BATCH_ROWS`] rows, about 27 hours of four devices, so an
+//!   ordinary session is one sorted batch); rows with equal device and `t`
+//!   keep their recorded order. Each device's `t` is then nearly arithmetic,
+//!   which zstd compresses much better (see `compact::by_device`). Live and
 //!   unfinished files hold rows as recorded, which is not strictly time
 //!   order (RR beats are stamped back in time), so readers sort where order
 //!   matters (summary, report) and never assume it.

@@ -269,9 +269,9 @@ fn hms(secs: f64) -> String {
 }
 
 fn quantities(samples: &[Sample], limits: &[Limit]) -> Vec<QuantitySummary> {
-    // Per series, in time order: a compacted file groups rows by series in
-    // time order, a live one holds them as recorded (RR beats are stamped
-    // back in time), so sort rather than trust the file's order.
+    // Per series, in time order: a compacted file sorts rows by device and
+    // time, a live one holds them as recorded (RR beats are stamped back in
+    // time), so sort rather than trust the file's order.
     let mut series: BTreeMap<(String, Quantity), Vec<&Sample>> = BTreeMap::new();
     for s in samples {
         series.entry((s.device.to_string(), s.quantity)).or_default().push(s);
