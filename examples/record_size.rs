@@ -5,6 +5,10 @@
 //! simulator scenario (`mdma-session`, run through the real pipeline) or
 //! HOURS of the 4-device synthetic session (default 8).
 //! `RECORD_SIZE_KEEP=DIR` keeps the recording there, to look inside.
+//! `RECORD_SIZE_LEVELS=3,6,9,16` also recompacts `samples.arrow` at those
+//! zstd levels and prints size and time for each (the file's rows are already
+//! in compacted order, so the result is what compacting the live file at
+//! that level gives).
 //!
 //! The per-column figures are the compressed lengths of each column's
 //! buffers as the record batch messages list them (exact); "dictionaries"
@@ -17,7 +21,7 @@ use arrow_schema::DataType;
 use vigil::alarms::AlarmEngine;
 use vigil::config::Config;
 use vigil::pipeline::Pipeline;
-use vigil::record::{RecordMsg, RecordOptions, Recorder, synthetic};
+use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder, synthetic};
 use vigil::sources::simulate;
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -68,6 +72,29 @@ fn main() -> AnyResult<()> {
         #[allow(clippy::cast_precision_loss)]
         let per = bytes as f64 / rows;
         eprintln!("  {column:<14} {bytes:>8} B  {per:>6.3}");
+    }
+    if let Ok(levels) = std::env::var("RECORD_SIZE_LEVELS") {
+        let scratch = tempfile::tempdir()?;
+        for level in levels.split(',') {
+            let level: i32 = level.trim().parse()?;
+            let copy = scratch.path().join(format!("samples-{level}.arrow"));
+            std::fs::copy(info.dir.join("samples.arrow"), &copy)?;
+            let t0 = std::time::Instant::now();
+            let stats = vigil::record::compact_file_at(&copy, &copy, FileKind::Samples, level)?;
+            let took = t0.elapsed();
+            #[allow(clippy::cast_precision_loss)]
+            let per = stats.bytes as f64 / rows;
+            let columns: Vec<String> = column_bytes(&copy)?
+                .into_iter()
+                .filter(|(_, b)| *b * 100 > stats.bytes)
+                .map(|(c, b)| {
+                    #[allow(clippy::cast_precision_loss)]
+                    let per = b as f64 / rows;
+                    format!("{c} {per:.3}")
+                })
+                .collect();
+            eprintln!("  level {level:>2}: {per:.2} B/sample ({}), compacted in {took:?}", columns.join(", "));
+        }
     }
     #[allow(clippy::cast_precision_loss)]
     let per = info.samples_bytes as f64 / rows;

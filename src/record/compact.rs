@@ -41,11 +41,7 @@ pub const OTHER_ZSTD_LEVEL: i32 = 3;
 
 /// The zstd level a compacted file of this kind is written with.
 #[must_use]
-pub fn zstd_level(kind: FileKind) -> i32 {
-    // Measurement knob, read once per compaction (not a documented setting).
-    if let Some(level) = std::env::var("VIGIL_ZSTD").ok().and_then(|v| v.parse().ok()) {
-        return level;
-    }
+pub const fn zstd_level(kind: FileKind) -> i32 {
     match kind {
         FileKind::Samples => SAMPLES_ZSTD_LEVEL,
         FileKind::Notifications | FileKind::Events => OTHER_ZSTD_LEVEL,
@@ -66,6 +62,12 @@ pub struct CompactStats {
 /// Compact `src` (finished or not) into `dst` (which may be `src`): written
 /// to a temporary file beside `dst`, fsynced, then renamed over it.
 pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactStats, RecordError> {
+    compact_file_at(src, dst, kind, zstd_level(kind))
+}
+
+/// [`compact_file`] at another zstd level (to measure the trade-off:
+/// `examples/record_size.rs`).
+pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Result<CompactStats, RecordError> {
     let dict_cols = kind.dictionary_columns();
     let live_schema = kind.schema();
     // Pass 1: the dictionaries, and the rows themselves while they fit one
@@ -118,7 +120,7 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
     let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
     let options = super::schema::write_options()
         .try_with_compression(Some(CompressionType::ZSTD))
-        .and_then(|o| o.try_with_compression_level(Some(zstd_level(kind))))
+        .and_then(|o| o.try_with_compression_level(Some(level)))
         .map_err(|e| arrow_err(&tmp, e.to_string()))?;
     let mut writer = FileWriter::try_new_with_options(BufWriter::new(file), &out_schema, options)
         .map_err(|e| arrow_err(&tmp, e.to_string()))?;
