@@ -507,27 +507,73 @@ pub fn decode_notifications(
     let device = StrCol::new(batch, "device").map_err(whole)?;
     let characteristic = StrCol::new(batch, "characteristic").map_err(whole)?;
     let payload = binary_col(batch, "payload").map_err(whole)?;
-    // Rows of one stream repeat the same characteristic: parse it once.
-    let mut last: Option<(&str, Characteristic)> = None;
+    // One parse and one label per distinct value, not per row.
+    let mut characteristic = Resolved::new(&characteristic);
+    let mut device = Resolved::new(&device);
     for i in 0..batch.num_rows() {
         let row = |e| (i, e);
-        let c = characteristic.required(i, "characteristic").map_err(row)?;
-        let parsed = match last {
-            Some((text, parsed)) if text == c => parsed,
-            _ => {
-                let parsed = Characteristic::parse(c).map_err(|e| (i, e.to_string()))?;
-                last = Some((c, parsed));
-                parsed
-            }
-        };
+        let parsed = characteristic
+            .get(i, "characteristic", |c| Characteristic::parse(c).map_err(|e| e.to_string()))
+            .map_err(row)?;
         out.push(RecordedNotification {
             at: at_of(start_ns, t.value(i)),
-            device: labels.get(device.required(i, "device").map_err(row)?),
+            device: device.get(i, "device", |d| Ok(labels.get(d))).map_err(row)?,
             characteristic: parsed,
             payload: crate::model::Payload::from_slice(if payload.is_valid(i) { payload.value(i) } else { &[] }),
         });
     }
     Ok(())
+}
+
+/// A string column read row by row with one lookup per distinct value: a
+/// dictionary column resolves each dictionary entry once, a plain column
+/// each run of equal values once. (Per row, parsing and label hashing were
+/// most of a replay's decoding.)
+struct Resolved<'c, 'a, T> {
+    col: &'c StrCol<'a>,
+    by_key: Vec<Option<T>>,
+    last: Option<(&'a str, T)>,
+}
+
+impl<'c, 'a, T: Clone> Resolved<'c, 'a, T> {
+    fn new(col: &'c StrCol<'a>) -> Self {
+        let n = match col {
+            StrCol::Dict { values, .. } => values.len(),
+            StrCol::Plain(_) => 0,
+        };
+        Self { col, by_key: (0..n).map(|_| None).collect(), last: None }
+    }
+
+    /// Row `i` through `f`, with [`StrCol::required`]'s error for a null.
+    fn get(&mut self, i: usize, name: &str, f: impl FnOnce(&'a str) -> Result<T, RowError>) -> Result<T, RowError> {
+        match self.col {
+            StrCol::Dict { keys, values } => {
+                let k = keys
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .filter(|k| values.is_valid(*k))
+                    .ok_or_else(|| format!("`{name}` is null"))?;
+                if let Some(v) = &self.by_key[k] {
+                    return Ok(v.clone());
+                }
+                let v = f(values.value(k))?;
+                self.by_key[k] = Some(v.clone());
+                Ok(v)
+            }
+            StrCol::Plain(_) => {
+                let s = self.col.required(i, name)?;
+                if let Some((prev, v)) = &self.last
+                    && *prev == s
+                {
+                    return Ok(v.clone());
+                }
+                let v = f(s)?;
+                self.last = Some((s, v.clone()));
+                Ok(v)
+            }
+        }
+    }
 }
 
 /// Check that every notification row of one batch would decode (what
@@ -539,14 +585,13 @@ pub fn check_notifications(batch: &RecordBatch) -> Result<(), (usize, RowError)>
     let device = StrCol::new(batch, "device").map_err(whole)?;
     let characteristic = StrCol::new(batch, "characteristic").map_err(whole)?;
     binary_col(batch, "payload").map_err(whole)?;
-    let mut last: Option<&str> = None;
+    let mut characteristic = Resolved::new(&characteristic);
+    let mut device = Resolved::new(&device);
     for i in 0..batch.num_rows() {
-        let c = characteristic.required(i, "characteristic").map_err(|e| (i, e))?;
-        if last != Some(c) {
-            Characteristic::parse(c).map_err(|e| (i, e.to_string()))?;
-            last = Some(c);
-        }
-        device.required(i, "device").map_err(|e| (i, e))?;
+        characteristic
+            .get(i, "characteristic", |c| Characteristic::parse(c).map(|_| ()).map_err(|e| e.to_string()))
+            .map_err(|e| (i, e))?;
+        device.get(i, "device", |_| Ok(())).map_err(|e| (i, e))?;
     }
     Ok(())
 }
@@ -711,11 +756,52 @@ mod tests {
             notifications(&[Some("a"), Some("a")], &[ok, None]),
             notifications(&[Some("a"), Some("a"), Some("a")], &[ok, Some("2a38"), Some("2a3g")]),
         ];
+        // Dictionary-encoded, as in a compacted file: a null key, a key
+        // past the values, a value that does not parse.
+        let dict = |keys: Vec<Option<i32>>, values: Vec<&str>| -> ArrayRef {
+            Arc::new(arrow_array::DictionaryArray::<Int32Type>::new(
+                arrow_array::Int32Array::from(keys),
+                Arc::new(StringArray::from(values)),
+            ))
+        };
+        let dict_batch = |devices: ArrayRef, characteristics: ArrayRef| {
+            let n = devices.len();
+            let fields = vec![
+                Field::new("t", time_type(), true),
+                Field::new("device", devices.data_type().clone(), true),
+                Field::new("characteristic", characteristics.data_type().clone(), true),
+                Field::new("payload", DataType::Binary, true),
+            ];
+            RecordBatch::try_new(
+                Arc::new(Schema::new(fields)),
+                vec![
+                    Arc::new(TimestampNanosecondArray::from(vec![0_i64; n]).with_timezone("UTC")),
+                    devices,
+                    characteristics,
+                    Arc::new(BinaryArray::from(vec![&b"\x00\x3c"[..]; n])),
+                ],
+            )
+            .unwrap()
+        };
+        let cases: Vec<RecordBatch> = cases
+            .into_iter()
+            .chain([
+                dict_batch(dict(vec![Some(0), Some(1), Some(0)], vec!["a", "b"]), dict(vec![Some(0); 3], vec!["2a37"])),
+                dict_batch(dict(vec![Some(0), None, Some(0)], vec!["a"]), dict(vec![Some(0); 3], vec!["2a37"])),
+                dict_batch(
+                    dict(vec![Some(0); 3], vec!["a"]),
+                    dict(vec![Some(0), Some(1), Some(1)], vec!["2a37", "zz"]),
+                ),
+            ])
+            .collect();
         for (i, batch) in cases.iter().enumerate() {
             let decoded = decode_notifications(batch, 0, &mut Labels::default(), &mut Vec::new()).map_err(|e| e.0);
             assert_eq!(check_notifications(batch).map_err(|e| e.0), decoded, "case {i}");
         }
         assert!(check_notifications(&cases[0]).is_ok());
         assert_eq!(check_notifications(&cases[1]).map_err(|e| e.0), Err(2));
+        assert!(check_notifications(&cases[5]).is_ok());
+        assert_eq!(check_notifications(&cases[6]).map_err(|e| e.0), Err(1));
+        assert_eq!(check_notifications(&cases[7]).map_err(|e| e.0), Err(1));
     }
 }
