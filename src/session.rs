@@ -394,10 +394,7 @@ impl Sinks {
         {
             let msg = RecordMsg::Batch {
                 events,
-                // Moved as grown (a few small reallocations per batch): a
-                // fresh `with_capacity(4096)` per batch, freed on the recorder
-                // thread, cost a brk and page faults per batch at `--speed max`.
-                samples: std::mem::take(samples),
+                samples: std::mem::replace(samples, Vec::with_capacity(samples.capacity())),
                 output: output.clone(),
             };
             if self.lossless {
