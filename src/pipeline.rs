@@ -51,6 +51,9 @@ impl Default for DeviceSetup {
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
     setup: DeviceSetup,
+    /// The setup came from the session plan or a matched profile: a later
+    /// connection does not guess again.
+    setup_known: bool,
     name: Option<String>,
     address: Option<String>,
     info: DeviceInfo,
@@ -142,7 +145,26 @@ impl Pipeline {
     /// Declare a device before its data arrives (from a profile).
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
         self.alarms.set_device_timing(device, setup.timing);
-        self.devices.entry(device.clone()).or_default().setup = setup;
+        let state = self.devices.entry(device.clone()).or_default();
+        state.setup = setup;
+        state.setup_known = true;
+    }
+
+    /// A device nobody declared (`monitor --device ADDR`, a stream) gets the
+    /// profile its advertised name or services match when it connects, so a
+    /// cuff or thermometer is known to be intermittent (no false
+    /// `tech.stale` between measurements) and a skin patch's 0x2A6E reads
+    /// as skin temperature.
+    fn adopt_profile(&mut self, device: &DeviceLabel, name: Option<&str>, services: &[u16]) {
+        if self.devices.get(device).is_some_and(|d| d.setup_known) {
+            return;
+        }
+        let profile =
+            name.and_then(crate::devices::match_by_name).or_else(|| crate::devices::match_by_services(services));
+        if let Some(profile) = profile {
+            tracing::info!(device = %device, profile = %profile.id, "device profile matched on connection");
+            self.set_device(device, profile.setup());
+        }
     }
 
     #[must_use]
@@ -228,6 +250,7 @@ impl Pipeline {
             }
             EventBody::Connected { name, address, services } => {
                 let Some(device) = device else { return };
+                self.adopt_profile(device, name.as_deref(), services);
                 let state = self.devices.entry(device.clone()).or_default();
                 state.connected = true;
                 if name.is_some() {
@@ -552,6 +575,7 @@ pub struct SnapshotBase {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Condition;
     use std::sync::Arc;
 
     #[test]
@@ -623,5 +647,33 @@ mod tests {
         assert_eq!(snap.last_dose_at, Some(SessionTime::from_secs(30)));
         let manual = snap.devices.iter().find(|d| &*d.label == "manual").unwrap();
         assert_eq!(manual.readings[0].status, ReadingStatus::Intermittent);
+    }
+
+    /// An undeclared cuff that connects adopts the `bp-cuff` profile by its
+    /// services: measurements five minutes apart raise no `tech.stale`.
+    #[test]
+    fn undeclared_cuff_adopts_its_profile_on_connection() {
+        let cuff: DeviceLabel = Arc::from("cuff");
+        let at = |s| SessionTime::from_secs(s);
+        // Flags 0 (mmHg, no extras); systolic 120, diastolic 80, mean 93 as SFLOAT.
+        let reading = || EventBody::Notification {
+            characteristic: Characteristic::BloodPressureMeasurement,
+            payload: crate::model::Payload::from_slice(&[0x00, 0x78, 0x00, 0x50, 0x00, 0x5d, 0x00]),
+        };
+        let events = vec![
+            SourceEvent {
+                at: at(0),
+                device: Some(cuff.clone()),
+                body: EventBody::Connected { name: Some("UA-651".into()), address: None, services: vec![0x1810] },
+            },
+            SourceEvent { at: at(1), device: Some(cuff.clone()), body: reading() },
+            SourceEvent { at: at(301), device: Some(cuff.clone()), body: reading() },
+        ];
+        let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        p.process(&events, at(600), &mut samples, &mut out);
+        assert_eq!(samples.iter().filter(|s| s.quantity == Quantity::SystolicMmhg).count(), 2);
+        let stale = out.iter().any(|e| matches!(e, OutputEvent::Alarm(a) if a.condition == Condition::TechStale));
+        assert!(!stale, "an intermittent cuff must not go stale between measurements: {out:?}");
     }
 }
