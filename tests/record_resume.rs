@@ -7,18 +7,21 @@
 //! known in advance:
 //!
 //! run 1 (session time = stream time), heart rate at 1 Hz
-//! - 0–399 s: 80 bpm (the automatic baseline is 80); 310 s: dose marker;
-//!   390 s: `baseline` (80); 395 s: `hr.high` low limit 100 → 110.
-//! - 400 s on: 130 bpm: `hr.high` medium at 430 s, `hr.rise` low at 460 s;
-//!   480 s: acknowledge all; 130 bpm goes on to the end.
+//! - 0–299 s: 90 bpm (the automatic baseline is 90), 300–399 s: 70 bpm;
+//!   310 s: dose marker; 395 s: `hr.high` low limit 100 → 110; 399.5 s:
+//!   `baseline`, the mean of the last 5 min: (200 × 90 + 100 × 70) / 300 ≈ 83.3.
+//! - 400 s on: 150 bpm: `hr.high` high at 415 s, `hr.rise` low at 460 s;
+//!   480 s: acknowledge all; 150 bpm goes on to the end.
 //!
 //! run 2 (the resume; session time = end of run 1 + stream time)
-//! - 0–99 s: 130 bpm: both alarms were acknowledged and still hold: silent.
-//! - 100–159 s: 80 bpm: both clear.
+//! - 0–99 s: 150 bpm: both alarms were acknowledged and still hold: silent.
+//! - 100–159 s: 80 bpm: both clear. (Had the acknowledgement been lost,
+//!   `hr.high`, a high-priority alarm, would latch instead of clearing.)
 //! - 160–249 s: 105 bpm: above the default `hr.high` limit (100), below the
-//!   restored one (110): no alarm; 25 above the baseline: no `hr.rise`.
-//! - 250–339 s: 115 bpm: new `hr.high` (low) and `hr.rise` (35 above the
-//!   restored baseline; a baseline re-learnt from run 2 would be ~100).
+//!   restored one (110): no alarm; 22 above the baseline: no `hr.rise`.
+//! - 250–339 s: 115 bpm: new `hr.high` (low) and `hr.rise`: 31.7 above the
+//!   operator's restored baseline; it would not fire against the automatic
+//!   one (90) nor against one re-learnt from run 2 (~120).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -76,10 +79,10 @@ fn hr_line(at_s: u64, bpm: u8) -> Value {
 fn first_stream(end_s: u64) -> String {
     let mut out = vec![json!({"at_ms": 0, "device": "chest", "event": "connected", "name": "Polar H10 1234"})];
     for s in 0..end_s {
-        out.push(hr_line(s, if s < 400 { 80 } else { 130 }));
+        out.push(hr_line(s, if s < 300 { 90 } else if s < 400 { 70 } else { 150 }));
         match s {
             310 => out.push(json!({"at_ms": 310_500, "action": "marker", "label": "dose 120 mg", "kind": "dose", "amount_mg": 120.0})),
-            390 => out.push(json!({"at_ms": 390_500, "action": "baseline"})),
+            399 => out.push(json!({"at_ms": 399_500, "action": "baseline"})),
             395 => out.push(
                 json!({"at_ms": 395_500, "action": "limit", "condition": "hr.high", "priority": "low", "value": 110}),
             ),
@@ -95,7 +98,7 @@ fn second_stream() -> String {
     let mut out = vec![json!({"at_ms": 0, "device": "chest", "event": "connected", "name": "Polar H10 1234"})];
     for s in 0..340 {
         let bpm = match s {
-            0..100 => 130,
+            0..100 => 150,
             100..160 => 80,
             160..250 => 105,
             _ => 115,
@@ -121,14 +124,14 @@ fn resume_and_check(root: &Path, rec: &Path, base_ms: u64, run1: &[Value]) {
     let rel = |ms: u64| ms - base_ms;
     let got: Vec<_> = alarms(&run2).into_iter().map(|(at, a, p, s)| (rel(at), a, p, s)).collect();
     // Acknowledged before the stop and still holding: no `active` again.
-    // 80 bpm from 100 s: both clear (hr.high once 80 is 5 below its limit).
+    // 80 bpm from 100 s: both clear; an unacknowledged hr.high would latch.
     // 105 bpm from 160 s: nothing (the restored hr.high limit is 110).
     // 115 bpm from 250 s: new alarms, 60 s onset → 310 s.
     let s = |v: &str| v.to_owned();
     assert_eq!(
         got,
         vec![
-            (100_000, s("hr.high"), s("medium"), s("cleared")),
+            (100_000, s("hr.high"), s("high"), s("cleared")),
             (100_000, s("hr.rise"), s("low"), s("cleared")),
             (310_000, s("hr.high"), s("low"), s("active")),
             (310_000, s("hr.rise"), s("low"), s("active")),
@@ -174,7 +177,7 @@ fn resume_and_check(root: &Path, rec: &Path, base_ms: u64, run1: &[Value]) {
 
 fn first_run_alarms_are_as_scripted(run1: &[Value]) {
     let a = alarms(run1);
-    assert!(a.contains(&(430_000, "hr.high".into(), "medium".into(), "active".into())), "{a:?}");
+    assert!(a.contains(&(415_000, "hr.high".into(), "high".into(), "active".into())), "{a:?}");
     assert!(a.contains(&(460_000, "hr.rise".into(), "low".into(), "active".into())), "{a:?}");
 }
 
