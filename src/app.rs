@@ -184,13 +184,8 @@ fn open_resume(common: &CommonArgs, dir: &Path, participant: Option<&str>) -> an
 /// The configuration a resumed session continues with: its last segment's.
 fn resumed_config(recording: &Recording) -> anyhow::Result<Config> {
     let dir = recording.dir.display();
-    let value = recording
-        .meta
-        .segments
-        .last()
-        .map(|s| &s.config)
-        .filter(|c| !c.is_null())
-        .unwrap_or(&recording.meta.config);
+    let value =
+        recording.meta.segments.last().map(|s| &s.config).filter(|c| !c.is_null()).unwrap_or(&recording.meta.config);
     let config: Config = serde_json::from_value(value.clone()).with_context(|| {
         format!("{dir}/session.json: the recorded configuration does not load; pass --config to resume with another")
     })?;

@@ -120,9 +120,6 @@ impl Resume {
     /// another participant than `participant` (when given).
     pub fn open(dir: &std::path::Path, participant: Option<&str>) -> Result<Resume, RecordError> {
         let recording = Recording::open(dir)?;
-        // Fail before reading the whole recording, not after: the recorder
-        // takes the lock for good when the session starts.
-        LockInfo::acquire(dir)?.release()?;
         if let Some(p) = participant
             && recording.meta.participant.as_deref() != Some(p)
         {
@@ -132,6 +129,9 @@ impl Resume {
                 recording.meta.participant.as_deref().unwrap_or("anon")
             )));
         }
+        // Fail before reading the whole recording, not after: the recorder
+        // takes the lock for good when the session starts.
+        LockInfo::acquire(dir)?.release()?;
         let previous_end = recording.end()?;
         Ok(Resume { recording, previous_end })
     }

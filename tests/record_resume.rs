@@ -79,7 +79,16 @@ fn hr_line(at_s: u64, bpm: u8) -> Value {
 fn first_stream(end_s: u64) -> String {
     let mut out = vec![json!({"at_ms": 0, "device": "chest", "event": "connected", "name": "Polar H10 1234"})];
     for s in 0..end_s {
-        out.push(hr_line(s, if s < 300 { 90 } else if s < 400 { 70 } else { 150 }));
+        out.push(hr_line(
+            s,
+            if s < 300 {
+                90
+            } else if s < 400 {
+                70
+            } else {
+                150
+            },
+        ));
         match s {
             310 => out.push(json!({"at_ms": 310_500, "action": "marker", "label": "dose 120 mg", "kind": "dose", "amount_mg": 120.0})),
             399 => out.push(json!({"at_ms": 399_500, "action": "baseline"})),
