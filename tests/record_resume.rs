@@ -468,3 +468,48 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
     // A virtual clock continues where the recording ended.
     assert_eq!(snap.now, previous_end);
 }
+
+/// A recording whose resumed segment crashed ends where that segment's rows
+/// end, not where the earlier, finished segment did (`session.json`'s
+/// `end_utc` is still the earlier one's): a second resume must start there.
+#[test]
+fn a_crashed_later_segment_ends_at_its_last_row() {
+    let root = tempfile::tempdir().unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
+    let dir = rec.dir().to_owned();
+    for s in synthetic::session(1, 100, 1) {
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
+    }
+    rec.finish().unwrap();
+    let first_end = Recording::open(&dir).unwrap().end().unwrap();
+    let first_rows = Recording::open(&dir).unwrap().notifications().unwrap().len();
+    assert!(first_end < SessionTime::from_secs(100), "{first_end}");
+
+    // Segment 1 on the same timeline, from 200 s, left running: its rows
+    // reach the file but the segment never finishes (as after a crash).
+    let opts = RecordOptions { resume: Some(dir.clone()), ..opts };
+    let rec = Recorder::start_at(&opts, start, SessionTime::from_secs(200), serde_json::Value::Null).unwrap();
+    let later = SourceEvent::notification(
+        SessionTime::from_secs(250),
+        "chest".into(),
+        vigil::model::Characteristic::HeartRateMeasurement,
+        &[0x06, 70],
+    );
+    rec.sender().blocking_send(RecordMsg::Batch { events: vec![later], samples: vec![], output: vec![] }).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Recording::open(&dir).unwrap().notifications().unwrap().len() == first_rows {
+        assert!(Instant::now() < deadline, "segment 1's row never reached the file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = Recording::open(&dir).unwrap();
+    assert_eq!(r.meta.segments.len(), 2);
+    assert_eq!(r.meta.segments[1].end_utc, None);
+    assert_eq!(r.end().unwrap(), SessionTime::from_secs(250));
+    // The recorder thread is left to the end of the test process: finishing
+    // it would make the segment clean.
+    std::mem::forget(rec);
+}
