@@ -638,6 +638,20 @@ impl AlarmEngine {
         self.next = 0;
     }
 
+    /// The gap between two segments of a resumed session (`--resume`),
+    /// reported at `at`, the session time the new segment starts at. Timers
+    /// move as for [`on_gap`](Self::on_gap), so the outage fires no burst of
+    /// alarms and an onset delay in progress continues where it stopped; an
+    /// audio pause does not move: it ends when it would have by the wall
+    /// clock, so it is still running after the resume only if the operator's
+    /// pause has not yet run out.
+    pub fn on_resume_gap(&mut self, at: SessionTime, duration: Duration) {
+        let (start, until) = (self.pause_start, self.pause_until);
+        self.on_gap(at, duration);
+        self.pause_start = start;
+        self.pause_until = until;
+    }
+
     /// Fire every timed transition with deadline <= `now`, each stamped at
     /// its deadline, in time order.
     pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
