@@ -255,7 +255,9 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
 
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(pipeline.snapshot(&base)));
     let (ui_tx, mut ui_rx) = mpsc::channel::<UiCommand>(UI_CHANNEL_CAPACITY);
-    let has_dashboard = dashboard.is_some();
+    // Cleared if the screen fails: the session then goes on headless.
+    let mut has_dashboard = dashboard.is_some();
+    let mut ui_open = has_dashboard;
     if let Some(dashboard) = dashboard {
         let task = dashboard(snapshot_rx, ui_tx);
         tasks.spawn(async move { ("dashboard", task.await) });
@@ -263,10 +265,11 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         drop(ui_tx);
     }
 
+    let mut headless_out = headless_out;
     let headless = if has_dashboard {
         None
     } else {
-        let out = headless_out.unwrap_or_else(|| Box::new(std::io::stdout()));
+        let out = headless_out.take().unwrap_or_else(|| Box::new(std::io::stdout()));
         Some(HeadlessSink::start(out)?)
     };
     let alarm_sink = alarm_command.as_deref().map(AlarmCommandSink::start).transpose()?;
@@ -332,7 +335,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     }
                 }
             }
-            cmd = ui_rx.recv(), if has_dashboard => {
+            cmd = ui_rx.recv(), if ui_open => {
                 match cmd {
                     Some(UiCommand::Operator(action)) => {
                         let at = if virtual_clock { pipeline.now() } else { session_now(&clock).unwrap_or(pipeline.now()) };
@@ -343,7 +346,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                         if let Some(tx) = &replay_control { let _ = tx.try_send(control); }
                     }
                     Some(UiCommand::SetWindow(window)) => pipeline.set_window(window),
-                    Some(UiCommand::Quit) | None => { reason = EndReason::OperatorQuit; break; }
+                    Some(UiCommand::Quit) => { reason = EndReason::OperatorQuit; break; }
+                    // The dashboard has ended: its task's result (below)
+                    // says whether the operator quit or the screen failed.
+                    None => { ui_open = false; continue; }
                 }
                 let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
             }
@@ -376,12 +382,23 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
             Some(done) = tasks.join_next() => {
                 match done {
                     Ok(("dashboard", Err(e))) => {
-                        // The screen failed: alarms must go on. Log it and
-                        // keep monitoring headless-less (the alarm command
-                        // and recording still run).
+                        // The screen failed (terminal gone, a drawing
+                        // error): alarms must go on. Monitoring continues
+                        // headless — alarm lines on stdout, the alarm
+                        // command and the recording as before — until the
+                        // input ends or a signal stops it.
                         tracing::error!("dashboard failed: {e:#}");
-                        reason = EndReason::OperatorQuit;
-                        break;
+                        eprintln!("vigil: the dashboard failed ({e:#}); monitoring continues headless, stop with Ctrl-C");
+                        has_dashboard = false;
+                        let out = headless_out.take().unwrap_or_else(|| Box::new(std::io::stdout()));
+                        match HeadlessSink::start(out) {
+                            Ok(h) => sinks.headless = Some(h),
+                            Err(e) => tracing::error!("cannot start headless output: {e}"),
+                        }
+                        if let Some(h) = &sinks.headless {
+                            h.error(pipeline.now(), &format!("dashboard failed: {e:#}"));
+                        }
+                        if sources_done { break; }
                     }
                     Ok(("dashboard", Ok(()))) => { reason = EndReason::OperatorQuit; break; }
                     Ok(("source", Err(e))) => {
