@@ -137,6 +137,7 @@ fn session(devices: usize) -> (Vec<DeviceLabel>, Batches) {
 /// stand-in recorder thread that drops them, as the session loop does
 /// (lossless: a virtual-clock session awaits the send). Returns the
 /// recorder's count of batches received.
+#[inline(never)]
 fn run(pipeline: &mut Pipeline, batches: Batches) -> usize {
     let (tx, mut rx) = mpsc::channel::<RecordMsg>(RECORDER_CHANNEL_CAPACITY);
     let recorder = std::thread::spawn(move || {
@@ -167,11 +168,12 @@ fn run(pipeline: &mut Pipeline, batches: Batches) -> usize {
 
 /// The pipeline alone: products cleared instead of sent (the part of the
 /// budget that is the pipeline's own code).
-fn run_core(pipeline: &mut Pipeline, batches: Batches) -> u64 {
+#[inline(never)] // a symbol for callgrind's --toggle-collect
+fn run_core(pipeline: &mut Pipeline, batches: &Batches) -> u64 {
     let mut samples: Vec<Sample> = Vec::with_capacity(SAMPLE_BUFFER);
     let mut output: Vec<OutputEvent> = Vec::new();
     let mut n = 0;
-    for (events, until) in &batches {
+    for (events, until) in batches {
         pipeline.process(events, *until, &mut samples, &mut output);
         n += samples.len() as u64;
         samples.clear();
@@ -214,10 +216,38 @@ pub fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("decode_history_alarms", devices), |b| {
             b.iter_batched_ref(
                 fresh,
-                |(pipeline, input)| black_box(run_core(pipeline, std::mem::take(input))),
+                |(pipeline, input)| black_box(run_core(pipeline, input)),
                 BatchSize::LargeInput,
             );
         });
     }
     group.finish();
+}
+
+/// For `examples/pipeline_profile.rs` (callgrind / perf): the same stream
+/// through [`run_core`] or [`run`] `runs` times, with the counts needed to
+/// turn instructions into instructions per notification.
+#[allow(dead_code)] // used by the example, not by the bench binary
+pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
+    let (labels, batches) = session(devices);
+    let notifications: u64 = batches.iter().map(|(e, _)| e.len() as u64).sum();
+    let mut samples = 0;
+    for _ in 0..runs {
+        let mut pipeline = Pipeline::new(AlarmEngine::new(Config::default().alarms));
+        for (i, label) in labels.iter().enumerate() {
+            pipeline.set_device(label, setup(i));
+        }
+        let input = batches.clone();
+        if with_recorder {
+            black_box(run(&mut pipeline, input));
+        } else {
+            black_box(run_core(&mut pipeline, &input));
+        }
+        samples += pipeline.totals().counters.samples;
+    }
+    println!(
+        "{devices} devices, {runs} runs: {} notifications, {samples} samples, {} batches",
+        notifications * runs as u64,
+        batches.len() * runs
+    );
 }

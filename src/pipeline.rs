@@ -9,12 +9,14 @@
 //! [`Sample`]s and the [`OutputEvent`]s (alarms, operator actions,
 //! connections, decode errors, gaps). Nothing is allocated per notification.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::alarms::{AlarmEngine, DeviceTiming};
+use crate::alarms::{AlarmEngine, DeviceId, DeviceTiming};
 use crate::gatt::{self, DecodeError};
-use crate::history::{History, Point};
+use crate::history::{History, HistoryDevice, Point};
 use crate::model::{
     AlarmEvent, Characteristic, ConnectionChange, DeviceInfo, DeviceLabel, EventBody, MANUAL_DEVICE, Marker,
     MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
@@ -90,6 +92,50 @@ impl DeviceState {
     }
 }
 
+/// A device as the pipeline indexes it: resolved from the event's label
+/// once per event, then everything (state, history, alarms) is reached by
+/// index.
+#[derive(Debug)]
+struct Device {
+    /// The `Arc` this device was last seen with; its address is the key in
+    /// `Pipeline::by_address` (holding it keeps that address unique).
+    label: DeviceLabel,
+    history: HistoryDevice,
+    /// Given on first use, so a device the engine never hears of (only RSSI
+    /// or device information so far) stays unknown to it, as before.
+    alarm: Option<DeviceId>,
+    state: DeviceState,
+}
+
+fn label_address(label: &DeviceLabel) -> usize {
+    Arc::as_ptr(label).cast::<u8>() as usize
+}
+
+/// Hashes a label's address: one multiply per event instead of SipHash over
+/// the name. Addresses are aligned, so the product's high bits are folded
+/// down for hashbrown, which picks buckets by the low bits.
+#[derive(Debug, Default)]
+struct AddressHasher(u64);
+
+const ADDRESS_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(ADDRESS_MIX);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        let h = (n as u64).wrapping_mul(ADDRESS_MIX);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
 /// Whether a value is physically possible: the alarm engine's rule, so the
 /// dashboard's `--` and `tech.invalid` always agree.
 pub use crate::alarms::plausible;
@@ -107,7 +153,14 @@ pub struct Totals {
 pub struct Pipeline {
     alarms: AlarmEngine,
     history: History,
-    devices: BTreeMap<DeviceLabel, DeviceState>,
+    /// Dense: the index is what the hot path uses.
+    devices: Vec<Device>,
+    /// Index by name, in label order (the snapshot and `session.json` list
+    /// devices sorted).
+    by_name: BTreeMap<DeviceLabel, usize>,
+    /// Index by label address: sources hand the same `Arc` with every event
+    /// of a device, so an event costs a pointer hash, not string compares.
+    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
     totals: Totals,
@@ -126,7 +179,9 @@ impl Pipeline {
         Self {
             alarms,
             history: History::default(),
-            devices: BTreeMap::new(),
+            devices: Vec::new(),
+            by_name: BTreeMap::new(),
+            by_address: HashMap::default(),
             markers: Vec::new(),
             last_dose_at: None,
             totals: Totals::default(),
@@ -142,7 +197,47 @@ impl Pipeline {
     /// Declare a device before its data arrives (from a profile).
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
         self.alarms.set_device_timing(device, setup.timing);
-        self.devices.entry(device.clone()).or_default().setup = setup;
+        let i = self.device_index(device);
+        self.devices[i].state.setup = setup;
+    }
+
+    /// The index of `label`'s device, adding it if new.
+    #[inline]
+    fn device_index(&mut self, label: &DeviceLabel) -> usize {
+        match self.by_address.get(&label_address(label)) {
+            Some(i) => *i,
+            None => self.device_index_slow(label),
+        }
+    }
+
+    /// A new device, or a known one under another `Arc` of its name: that
+    /// `Arc` becomes the one looked up by address (one per device, so the
+    /// map stays as small as the device list).
+    #[cold]
+    fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
+        let i = if let Some(&i) = self.by_name.get(&**label) {
+            self.by_address.remove(&label_address(&self.devices[i].label));
+            self.devices[i].label = label.clone();
+            i
+        } else {
+            let history = self.history.device(label);
+            self.devices.push(Device { label: label.clone(), history, alarm: None, state: DeviceState::default() });
+            self.by_name.insert(label.clone(), self.devices.len() - 1);
+            self.devices.len() - 1
+        };
+        self.by_address.insert(label_address(label), i);
+        i
+    }
+
+    /// Device `i`'s id in the alarm engine (registering it on first use).
+    #[inline]
+    fn alarm_id(&mut self, i: usize) -> DeviceId {
+        if let Some(id) = self.devices[i].alarm {
+            return id;
+        }
+        let id = self.alarms.device(&self.devices[i].label);
+        self.devices[i].alarm = Some(id);
+        id
     }
 
     #[must_use]
@@ -224,11 +319,13 @@ impl Pipeline {
         match &event.body {
             EventBody::Notification { characteristic, payload } => {
                 let Some(device) = device else { return };
-                self.notification(at, device, *characteristic, payload, samples, output);
+                let i = self.device_index(device);
+                self.notification(at, i, device, *characteristic, payload, samples, output);
             }
             EventBody::Connected { name, address, services } => {
                 let Some(device) = device else { return };
-                let state = self.devices.entry(device.clone()).or_default();
+                let i = self.device_index(device);
+                let state = &mut self.devices[i].state;
                 state.connected = true;
                 if name.is_some() {
                     state.name.clone_from(name);
@@ -250,8 +347,8 @@ impl Pipeline {
             }
             EventBody::Disconnected { reason } => {
                 let Some(device) = device else { return };
-                let state = self.devices.entry(device.clone()).or_default();
-                state.connected = false;
+                let i = self.device_index(device);
+                self.devices[i].state.connected = false;
                 self.alarms.on_connection(at, device, false, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -262,12 +359,14 @@ impl Pipeline {
             }
             EventBody::Rssi(rssi) => {
                 if let Some(device) = device {
-                    self.devices.entry(device.clone()).or_default().rssi = Some(*rssi);
+                    let i = self.device_index(device);
+                    self.devices[i].state.rssi = Some(*rssi);
                 }
             }
             EventBody::DeviceInfo(info) => {
                 if let Some(device) = device {
-                    self.devices.entry(device.clone()).or_default().info = info.clone();
+                    let i = self.device_index(device);
+                    self.devices[i].state.info = info.clone();
                 }
             }
             EventBody::Operator(action) => self.operator(at, action, samples, output),
@@ -288,9 +387,11 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the hot path: no struct to build per event
     fn notification(
         &mut self,
         at: SessionTime,
+        i: usize,
         device: &DeviceLabel,
         characteristic: Characteristic,
         payload: &[u8],
@@ -298,7 +399,7 @@ impl Pipeline {
         output: &mut Vec<OutputEvent>,
     ) {
         self.totals.counters.notifications += 1;
-        let state = state_of(&mut self.devices, device);
+        let state = &mut self.devices[i].state;
         state.note_data(at);
         // A device that sends data is evidently connected, even if the
         // source never said so (a stream without a `connected` line).
@@ -309,21 +410,26 @@ impl Pipeline {
                 // Decode straight into the caller's buffer; apply what was added.
                 let first = samples.len();
                 measurement.samples(at, device, env_quantity, samples);
+                let alarm = self.alarm_id(i);
                 if samples.len() == first {
                     // Samples feed staleness themselves; only a
                     // notification without any must say it arrived.
-                    self.alarms.on_data(at, device, &mut self.alarm_scratch);
+                    self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
                 }
                 for sample in &samples[first..] {
-                    self.apply_sample(sample);
+                    self.apply_sample(i, alarm, sample);
                 }
                 self.totals.counters.samples += (samples.len() - first) as u64;
             }
             // Characteristics vigil does not decode are recorded raw only.
-            Err(DecodeError::Unsupported(_)) => self.alarms.on_data(at, device, &mut self.alarm_scratch),
+            Err(DecodeError::Unsupported(_)) => {
+                let alarm = self.alarm_id(i);
+                self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
+            }
             Err(error) => {
-                self.alarms.on_data(at, device, &mut self.alarm_scratch);
-                state_of(&mut self.devices, device).decode_errors += 1;
+                let alarm = self.alarm_id(i);
+                self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
+                self.devices[i].state.decode_errors += 1;
                 self.totals.counters.decode_errors += 1;
                 output.push(OutputEvent::DecodeError {
                     at,
@@ -337,17 +443,19 @@ impl Pipeline {
         self.flush_alarms(output);
     }
 
-    /// Update history, device state and alarms from one sample.
-    fn apply_sample(&mut self, sample: &Sample) {
-        let state = state_of(&mut self.devices, &sample.device);
+    /// Update history, device state and alarms from one sample of device
+    /// `i` (`alarm` is its id in the engine).
+    #[inline]
+    fn apply_sample(&mut self, i: usize, alarm: DeviceId, sample: &Sample) {
+        let device = &mut self.devices[i];
         if sample.contact.is_some() {
-            state.contact = sample.contact;
+            device.state.contact = sample.contact;
         }
         if sample.quantity == Quantity::BatteryPct {
-            state.battery_pct = Some(sample.value);
+            device.state.battery_pct = Some(sample.value);
         }
-        self.history.push(sample);
-        self.alarms.on_sample(sample, &mut self.alarm_scratch);
+        self.history.push_to(device.history, sample);
+        self.alarms.on_device_sample(alarm, sample, &mut self.alarm_scratch);
     }
 
     /// Apply an operator action (from the dashboard, a stream line or a
@@ -379,8 +487,11 @@ impl Pipeline {
                     contact: None,
                     device_time_ns: None,
                 };
-                self.devices.entry(self.manual_device.clone()).or_default().setup.timing.intermittent = true;
-                self.apply_sample(&sample);
+                let manual = self.manual_device.clone();
+                let i = self.device_index(&manual);
+                self.devices[i].state.setup.timing.intermittent = true;
+                let alarm = self.alarm_id(i);
+                self.apply_sample(i, alarm, &sample);
                 self.totals.counters.samples += 1;
                 samples.push(sample);
             }
@@ -442,7 +553,8 @@ impl Pipeline {
         let since = now.saturating_sub(self.window);
         let mut devices = Vec::with_capacity(self.devices.len());
         let mut points: Vec<Point> = Vec::new();
-        for (label, state) in &self.devices {
+        for (label, &i) in &self.by_name {
+            let state = &self.devices[i].state;
             let mut readings = Vec::new();
             for quantity in Quantity::ALL {
                 if matches!(quantity, Quantity::BatteryPct | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj) {
@@ -503,16 +615,10 @@ impl Pipeline {
 
     /// Device metadata for the recording's `session.json`.
     pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<&str>, Option<&str>, &DeviceInfo)> {
-        self.devices.iter().map(|(l, s)| (l, s.name.as_deref(), s.address.as_deref(), &s.info))
-    }
-}
-
-fn state_of<'a>(devices: &'a mut BTreeMap<DeviceLabel, DeviceState>, device: &DeviceLabel) -> &'a mut DeviceState {
-    if devices.contains_key(&**device) {
-        // Checked just above; the double lookup avoids cloning the label.
-        devices.get_mut(&**device).unwrap_or_else(|| unreachable!())
-    } else {
-        devices.entry(device.clone()).or_default()
+        self.by_name.iter().map(|(l, &i)| {
+            let s = &self.devices[i].state;
+            (l, s.name.as_deref(), s.address.as_deref(), &s.info)
+        })
     }
 }
 
