@@ -89,6 +89,15 @@ impl Trend {
         if !value.is_finite() {
             return;
         }
+        // Most samples land in the newest bucket: decide that without the
+        // 64-bit division below (this runs for every sample).
+        if let Some(last) = self.buckets.last_mut()
+            && at >= last.start
+            && at.as_nanos() - last.start.as_nanos() < self.width.as_nanos() as u64
+        {
+            last.merge(&TrendBucket { start: last.start, min: value, max: value, sum: value, count: 1 });
+            return;
+        }
         let width = self.width.as_nanos().max(1) as u64;
         let start = SessionTime(at.as_nanos() / width * width);
         if let Some(last) = self.buckets.last_mut() {
