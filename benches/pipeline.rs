@@ -135,6 +135,22 @@ fn session(devices: usize) -> (Vec<DeviceLabel>, Batches) {
     (labels, batches)
 }
 
+/// The same events in batches of up to `max` events (whole source batches,
+/// so the watermarks stay true).
+fn regroup(batches: &Batches, max: usize) -> Batches {
+    let mut out: Batches = Vec::new();
+    for (events, until) in batches {
+        match out.last_mut() {
+            Some((last, last_until)) if last.len() + events.len() <= max => {
+                last.extend(events.iter().cloned());
+                *last_until = *until;
+            }
+            _ => out.push((events.clone(), *until)),
+        }
+    }
+    out
+}
+
 /// One run: every batch through the pipeline, and its products sent to a
 /// stand-in recorder thread that drops them, as the session loop does
 /// (lossless: a virtual-clock session awaits the send). Returns the
@@ -213,6 +229,22 @@ pub fn benches(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("decode_history_alarms", devices), |b| {
             b.iter_batched_ref(fresh, |(pipeline, input)| black_box(run_core(pipeline, input)), BatchSize::LargeInput);
+        });
+        // The same events in batches of up to 1024 (what the stream and
+        // replay sources send at full speed): how much of the record
+        // variant's cost is per batch (the channel send and the wake-up of
+        // the recorder thread) rather than per notification.
+        let coarse = regroup(&batches, 1024);
+        let fresh_coarse = || {
+            let (pipeline, _) = fresh();
+            (pipeline, coarse.clone())
+        };
+        group.bench_function(BenchmarkId::new("decode_history_alarms_record_1024", devices), |b| {
+            b.iter_batched_ref(
+                fresh_coarse,
+                |(pipeline, input)| black_box(run(pipeline, std::mem::take(input))),
+                BatchSize::LargeInput,
+            );
         });
     }
     group.finish();
