@@ -124,7 +124,7 @@ fn session(devices: usize) -> (Vec<DeviceLabel>, Batches) {
         for (i, device) in labels.iter().enumerate() {
             let at = SessionTime::from_millis(s * 1000 + i as u64 * 1000 / devices as u64);
             events.push(notification(i, s, at, device));
-            if (s + i as u64) % 30 == 0 {
+            if (s + i as u64).is_multiple_of(30) {
                 events.push(SourceEvent::notification(at, device.clone(), Characteristic::BatteryLevel, &[80]));
             }
         }
@@ -271,7 +271,7 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
         }
         samples += pipeline.totals().counters.samples;
     }
-    println!(
+    eprintln!(
         "{devices} devices, {runs} runs: {} notifications, {samples} samples, {} batches",
         notifications * runs as u64,
         batches.len() * runs

@@ -145,6 +145,9 @@ impl Hasher for AddressHasher {
 /// memory than the batch used; that cost 4–5× the rest of the pipeline in
 /// `benches/pipeline.rs` with 4 devices (docs/performance.md).
 #[must_use]
+// `mem::take` (clippy's advice) would hand over the buffer and leave this
+// side to regrow one from nothing every batch.
+#[allow(clippy::drain_collect)]
 pub fn take_samples(samples: &mut Vec<Sample>) -> Vec<Sample> {
     samples.drain(..).collect()
 }
