@@ -728,6 +728,58 @@ mod tests {
         let _ = dev;
     }
 
+    fn hr(at_s: u64, device: &DeviceLabel, bpm: u8) -> SourceEvent {
+        SourceEvent::notification(
+            SessionTime::from_secs(at_s),
+            device.clone(),
+            Characteristic::HeartRateMeasurement,
+            &[0x06, bpm],
+        )
+    }
+
+    #[test]
+    fn a_device_is_one_device_whatever_arc_names_it() {
+        let base =
+            SnapshotBase { start_utc: chrono::Utc::now(), participant: None, record_dir: None, mode: Mode::Live };
+        let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        let first: DeviceLabel = Arc::from("chest");
+        let other: DeviceLabel = Arc::from("chest");
+        let belt: DeviceLabel = Arc::from("belt");
+        p.set_device(&first, DeviceSetup::default());
+        let events = [hr(1, &first, 60), hr(2, &belt, 70), hr(3, &other, 61), hr(4, &first, 62), hr(5, &other, 63)];
+        p.process(&events, SessionTime::from_secs(5), &mut samples, &mut out);
+        assert_eq!(samples.len(), 5);
+        let snap = p.snapshot(&base);
+        let labels: Vec<&str> = snap.devices.iter().map(|d| &*d.label).collect();
+        assert_eq!(labels, ["belt", "chest"], "one device per name, in name order");
+        let series = p.history.get("chest", Quantity::HeartRateBpm).unwrap();
+        assert_eq!(series.len(), 4, "samples of both Arcs in one series");
+        assert_eq!(series.latest().unwrap().value, 63.0);
+        assert_eq!(p.devices().count(), 2);
+    }
+
+    #[test]
+    fn take_samples_hands_over_exactly_the_batch_and_keeps_the_buffer() {
+        let dev: DeviceLabel = Arc::from("x");
+        let mut buffer = Vec::with_capacity(4096);
+        for i in 0..3 {
+            buffer.push(Sample {
+                at: SessionTime::from_secs(i),
+                device: dev.clone(),
+                quantity: Quantity::HeartRateBpm,
+                value: 60.0,
+                contact: None,
+                device_time_ns: None,
+            });
+        }
+        let taken = take_samples(&mut buffer);
+        assert_eq!(taken.len(), 3);
+        assert!(taken.capacity() < 4096);
+        assert!(buffer.is_empty());
+        assert_eq!(buffer.capacity(), 4096);
+    }
+
     #[test]
     fn operator_marker_and_manual_reading_are_reported() {
         let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
