@@ -502,11 +502,8 @@ impl Sinks {
         if let Some((tx, _)) = &self.recorder
             && !(events.is_empty() && samples.is_empty() && output.is_empty())
         {
-            let msg = RecordMsg::Batch {
-                events,
-                samples: std::mem::replace(samples, Vec::with_capacity(samples.capacity())),
-                output: output.clone(),
-            };
+            let msg =
+                RecordMsg::Batch { events, samples: crate::pipeline::take_samples(samples), output: output.clone() };
             if self.lossless {
                 let _ = tx.send(msg).await;
             } else if tx.try_send(msg).is_err() {
