@@ -130,8 +130,23 @@ fn run_session(
     mode: Mode,
     devices: Vec<(DeviceLabel, DeviceSetup)>,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(common.config.as_deref())?;
-    let participant = participant_code(common)?;
+    let mut participant = participant_code(common)?;
+    let resume = match &common.resume {
+        Some(dir) => Some(open_resume(common, dir, participant.as_deref())?),
+        None => None,
+    };
+    let config = match (&resume, &common.config) {
+        // A resumed session keeps the limits it was started with (limit
+        // changes made since are restored from the recording), unless a
+        // configuration file is given again.
+        (Some(r), None) => resumed_config(&r.recording)?,
+        (_, path) => load_config(path.as_deref())?,
+    };
+    if let Some(r) = &resume
+        && participant.is_none()
+    {
+        participant.clone_from(&r.recording.meta.participant);
+    }
     let record = (!common.no_record).then(|| RecordOptions {
         root: common.record_dir.clone(),
         participant: participant.clone(),
@@ -150,8 +165,34 @@ fn run_session(
         replay_control: None,
         headless_out: None,
         record,
+        resume,
     };
     finish_session(&run_plan(plan)?)
+}
+
+/// `--resume DIR`: the recording to continue, checked before anything runs.
+fn open_resume(common: &CommonArgs, dir: &Path, participant: Option<&str>) -> anyhow::Result<session::Resume> {
+    if common.no_record {
+        bail!(
+            "--resume {} continues that recording in a new segment; it cannot be combined with --no-record",
+            dir.display()
+        );
+    }
+    session::Resume::open(dir, participant).with_context(|| format!("cannot resume {}", dir.display()))
+}
+
+/// The configuration a resumed session continues with: its last segment's.
+fn resumed_config(recording: &Recording) -> anyhow::Result<Config> {
+    let dir = recording.dir.display();
+    let value =
+        recording.meta.segments.last().map(|s| &s.config).filter(|c| !c.is_null()).unwrap_or(&recording.meta.config);
+    let config: Config = serde_json::from_value(value.clone()).with_context(|| {
+        format!("{dir}/session.json: the recorded configuration does not load; pass --config to resume with another")
+    })?;
+    config.validate().map_err(|e| {
+        anyhow::anyhow!("{dir}/session.json: recorded configuration: {e}; pass --config to resume with another")
+    })?;
+    Ok(config)
 }
 
 /// The live dashboard as a session task.
@@ -243,6 +284,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         replay_control: Some(control_tx),
         headless_out: None,
         record: None,
+        resume: None,
     };
     finish_session(&run_plan(plan)?)
 }

@@ -89,6 +89,15 @@ impl Trend {
         if !value.is_finite() {
             return;
         }
+        // Most samples land in the newest bucket: decide that without the
+        // 64-bit division below (this runs for every sample).
+        if let Some(last) = self.buckets.last_mut()
+            && at >= last.start
+            && at.as_nanos() - last.start.as_nanos() < self.width.as_nanos() as u64
+        {
+            last.merge(&TrendBucket { start: last.start, min: value, max: value, sum: value, count: 1 });
+            return;
+        }
         let width = self.width.as_nanos().max(1) as u64;
         let start = SessionTime(at.as_nanos() / width * width);
         if let Some(last) = self.buckets.last_mut() {
@@ -219,33 +228,62 @@ impl Series {
     }
 }
 
+/// A device's place in a [`History`], from [`History::device`]: the
+/// pipeline resolves a label once per notification and pushes every sample
+/// of it by this, so no sample pays for hashing a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryDevice(usize);
+
+type Slots = [Option<Series>; Quantity::ALL.len()];
+
 /// All series of a session: per device, one slot per quantity.
 #[derive(Debug, Default)]
 pub struct History {
-    devices: HashMap<DeviceLabel, [Option<Series>; Quantity::ALL.len()]>,
+    /// Devices in order of first appearance; [`HistoryDevice`] indexes it.
+    devices: Vec<(DeviceLabel, Slots)>,
+    by_name: HashMap<DeviceLabel, usize>,
 }
 
 impl History {
+    /// The id of `device`, adding it (with no series yet) if it is new.
+    pub fn device(&mut self, device: &DeviceLabel) -> HistoryDevice {
+        // Look up by `&str` so a known device does not clone the label.
+        if let Some(i) = self.by_name.get(&**device) {
+            return HistoryDevice(*i);
+        }
+        self.devices.push((device.clone(), Default::default()));
+        self.by_name.insert(device.clone(), self.devices.len() - 1);
+        HistoryDevice(self.devices.len() - 1)
+    }
+
     pub fn push(&mut self, sample: &Sample) {
-        // Look up by `&str` so the hot path does not clone the label.
-        let slots = match self.devices.get_mut(&*sample.device) {
-            Some(slots) => slots,
-            None => self.devices.entry(sample.device.clone()).or_default(),
-        };
-        slots[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(
+        let id = self.device(&sample.device);
+        self.push_to(id, sample);
+    }
+
+    /// [`push`](Self::push) for a sample of the device `id` names
+    /// (`sample.device` is not looked at).
+    #[inline]
+    pub fn push_to(&mut self, id: HistoryDevice, sample: &Sample) {
+        self.devices[id.0].1[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(
             sample.at,
             sample.value,
             sample.contact,
         );
     }
 
+    fn slots(&self, device: &str) -> Option<&Slots> {
+        self.by_name.get(device).map(|i| &self.devices[*i].1)
+    }
+
     #[must_use]
     pub fn get(&self, device: &str, quantity: Quantity) -> Option<&Series> {
-        self.devices.get(device)?[quantity as usize].as_ref()
+        self.slots(device)?[quantity as usize].as_ref()
     }
 
     pub fn get_mut(&mut self, device: &str, quantity: Quantity) -> Option<&mut Series> {
-        self.devices.get_mut(device)?[quantity as usize].as_mut()
+        let i = *self.by_name.get(device)?;
+        self.devices[i].1[quantity as usize].as_mut()
     }
 
     /// Every series, in no particular order.

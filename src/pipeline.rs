@@ -9,12 +9,14 @@
 //! [`Sample`]s and the [`OutputEvent`]s (alarms, operator actions,
 //! connections, decode errors, gaps). Nothing is allocated per notification.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::alarms::{AlarmEngine, DeviceTiming};
+use crate::alarms::{AlarmEngine, DeviceId, DeviceTiming};
 use crate::gatt::{self, DecodeError};
-use crate::history::{History, Point};
+use crate::history::{History, HistoryDevice, Point};
 use crate::model::{
     AlarmEvent, Characteristic, ConnectionChange, DeviceInfo, DeviceLabel, EventBody, MANUAL_DEVICE, Marker,
     MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
@@ -51,6 +53,9 @@ impl Default for DeviceSetup {
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
     setup: DeviceSetup,
+    /// The setup came from the session plan or a matched profile: a later
+    /// connection does not guess again.
+    setup_known: bool,
     name: Option<String>,
     address: Option<String>,
     info: DeviceInfo,
@@ -90,6 +95,66 @@ impl DeviceState {
     }
 }
 
+/// A device as the pipeline indexes it: resolved from the event's label
+/// once per event, then everything (state, history, alarms) is reached by
+/// index.
+#[derive(Debug)]
+struct Device {
+    /// The `Arc` this device was last seen with; its address is the key in
+    /// `Pipeline::by_address` (holding it keeps that address unique).
+    label: DeviceLabel,
+    history: HistoryDevice,
+    /// Given on first use, so a device the engine never hears of (only RSSI
+    /// or device information so far) stays unknown to it, as before.
+    alarm: Option<DeviceId>,
+    state: DeviceState,
+}
+
+fn label_address(label: &DeviceLabel) -> usize {
+    Arc::as_ptr(label).cast::<u8>() as usize
+}
+
+/// Hashes a label's address: one multiply per event instead of SipHash over
+/// the name. Addresses are aligned, so the product's high bits are folded
+/// down for hashbrown, which picks buckets by the low bits.
+#[derive(Debug, Default)]
+struct AddressHasher(u64);
+
+const ADDRESS_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(ADDRESS_MIX);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        let h = (n as u64).wrapping_mul(ADDRESS_MIX);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+/// Move a batch's samples out for the recorder, leaving `samples` empty
+/// with its capacity.
+///
+/// The recorder gets an exactly sized `Vec`: handing over the whole buffer
+/// and reserving a new one of the same capacity per batch (4096 samples,
+/// 229 KB) made every batch allocate, and the recorder thread free, far more
+/// memory than the batch used; that cost 4–5× the rest of the pipeline in
+/// `benches/pipeline.rs` with 4 devices (docs/performance.md).
+#[must_use]
+// `mem::take` (clippy's advice) would hand over the buffer and leave this
+// side to regrow one from nothing every batch.
+#[allow(clippy::drain_collect)]
+pub fn take_samples(samples: &mut Vec<Sample>) -> Vec<Sample> {
+    samples.drain(..).collect()
+}
+
 /// Whether a value is physically possible: the alarm engine's rule, so the
 /// dashboard's `--` and `tech.invalid` always agree.
 pub use crate::alarms::plausible;
@@ -107,7 +172,14 @@ pub struct Totals {
 pub struct Pipeline {
     alarms: AlarmEngine,
     history: History,
-    devices: BTreeMap<DeviceLabel, DeviceState>,
+    /// Dense: the index is what the hot path uses.
+    devices: Vec<Device>,
+    /// Index by name, in label order (the snapshot and `session.json` list
+    /// devices sorted).
+    by_name: BTreeMap<DeviceLabel, usize>,
+    /// Index by label address: sources hand the same `Arc` with every event
+    /// of a device, so an event costs a pointer hash, not string compares.
+    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
     totals: Totals,
@@ -126,7 +198,9 @@ impl Pipeline {
         Self {
             alarms,
             history: History::default(),
-            devices: BTreeMap::new(),
+            devices: Vec::new(),
+            by_name: BTreeMap::new(),
+            by_address: HashMap::default(),
             markers: Vec::new(),
             last_dose_at: None,
             totals: Totals::default(),
@@ -142,7 +216,66 @@ impl Pipeline {
     /// Declare a device before its data arrives (from a profile).
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
         self.alarms.set_device_timing(device, setup.timing);
-        self.devices.entry(device.clone()).or_default().setup = setup;
+        let i = self.device_index(device);
+        self.devices[i].state.setup = setup;
+        self.devices[i].state.setup_known = true;
+    }
+
+    /// A device nobody declared (`monitor --device ADDR`, a stream) gets the
+    /// profile its advertised name or services match when it connects, so a
+    /// cuff or thermometer is known to be intermittent (no false
+    /// `tech.stale` between measurements) and a skin patch's 0x2A6E reads
+    /// as skin temperature.
+    fn adopt_profile(&mut self, i: usize, name: Option<&str>, services: &[u16]) {
+        if self.devices[i].state.setup_known {
+            return;
+        }
+        let profile =
+            name.and_then(crate::devices::match_by_name).or_else(|| crate::devices::match_by_services(services));
+        if let Some(profile) = profile {
+            let device = self.devices[i].label.clone();
+            tracing::info!(device = %device, profile = %profile.id, "device profile matched on connection");
+            self.set_device(&device, profile.setup());
+        }
+    }
+
+    /// The index of `label`'s device, adding it if new.
+    #[inline]
+    fn device_index(&mut self, label: &DeviceLabel) -> usize {
+        match self.by_address.get(&label_address(label)) {
+            Some(i) => *i,
+            None => self.device_index_slow(label),
+        }
+    }
+
+    /// A new device, or a known one under another `Arc` of its name: that
+    /// `Arc` becomes the one looked up by address (one per device, so the
+    /// map stays as small as the device list).
+    #[cold]
+    fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
+        let i = if let Some(&i) = self.by_name.get(&**label) {
+            self.by_address.remove(&label_address(&self.devices[i].label));
+            self.devices[i].label = label.clone();
+            i
+        } else {
+            let history = self.history.device(label);
+            self.devices.push(Device { label: label.clone(), history, alarm: None, state: DeviceState::default() });
+            self.by_name.insert(label.clone(), self.devices.len() - 1);
+            self.devices.len() - 1
+        };
+        self.by_address.insert(label_address(label), i);
+        i
+    }
+
+    /// Device `i`'s id in the alarm engine (registering it on first use).
+    #[inline]
+    fn alarm_id(&mut self, i: usize) -> DeviceId {
+        if let Some(id) = self.devices[i].alarm {
+            return id;
+        }
+        let id = self.alarms.device(&self.devices[i].label);
+        self.devices[i].alarm = Some(id);
+        id
     }
 
     #[must_use]
@@ -198,7 +331,13 @@ impl Pipeline {
         self.flush_alarms(output);
     }
 
+    #[inline]
     fn flush_alarms(&mut self, output: &mut Vec<OutputEvent>) {
+        // Called several times per event and almost always with nothing to
+        // do: skip building the drain (~120 instructions per notification).
+        if self.alarm_scratch.is_empty() {
+            return;
+        }
         for alarm in self.alarm_scratch.drain(..) {
             if alarm.state == crate::model::AlarmState::Active {
                 let i = match alarm.priority {
@@ -224,11 +363,14 @@ impl Pipeline {
         match &event.body {
             EventBody::Notification { characteristic, payload } => {
                 let Some(device) = device else { return };
-                self.notification(at, device, *characteristic, payload, samples, output);
+                let i = self.device_index(device);
+                self.notification(at, i, device, *characteristic, payload, samples, output);
             }
             EventBody::Connected { name, address, services } => {
                 let Some(device) = device else { return };
-                let state = self.devices.entry(device.clone()).or_default();
+                let i = self.device_index(device);
+                self.adopt_profile(i, name.as_deref(), services);
+                let state = &mut self.devices[i].state;
                 state.connected = true;
                 if name.is_some() {
                     state.name.clone_from(name);
@@ -250,8 +392,8 @@ impl Pipeline {
             }
             EventBody::Disconnected { reason } => {
                 let Some(device) = device else { return };
-                let state = self.devices.entry(device.clone()).or_default();
-                state.connected = false;
+                let i = self.device_index(device);
+                self.devices[i].state.connected = false;
                 self.alarms.on_connection(at, device, false, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -262,12 +404,14 @@ impl Pipeline {
             }
             EventBody::Rssi(rssi) => {
                 if let Some(device) = device {
-                    self.devices.entry(device.clone()).or_default().rssi = Some(*rssi);
+                    let i = self.device_index(device);
+                    self.devices[i].state.rssi = Some(*rssi);
                 }
             }
             EventBody::DeviceInfo(info) => {
                 if let Some(device) = device {
-                    self.devices.entry(device.clone()).or_default().info = info.clone();
+                    let i = self.device_index(device);
+                    self.devices[i].state.info = info.clone();
                 }
             }
             EventBody::Operator(action) => self.operator(at, action, samples, output),
@@ -288,9 +432,11 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the hot path: no struct to build per event
     fn notification(
         &mut self,
         at: SessionTime,
+        i: usize,
         device: &DeviceLabel,
         characteristic: Characteristic,
         payload: &[u8],
@@ -298,7 +444,7 @@ impl Pipeline {
         output: &mut Vec<OutputEvent>,
     ) {
         self.totals.counters.notifications += 1;
-        let state = state_of(&mut self.devices, device);
+        let state = &mut self.devices[i].state;
         state.note_data(at);
         // A device that sends data is evidently connected, even if the
         // source never said so (a stream without a `connected` line).
@@ -309,21 +455,26 @@ impl Pipeline {
                 // Decode straight into the caller's buffer; apply what was added.
                 let first = samples.len();
                 measurement.samples(at, device, env_quantity, samples);
+                let alarm = self.alarm_id(i);
                 if samples.len() == first {
                     // Samples feed staleness themselves; only a
                     // notification without any must say it arrived.
-                    self.alarms.on_data(at, device, &mut self.alarm_scratch);
+                    self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
                 }
                 for sample in &samples[first..] {
-                    self.apply_sample(sample);
+                    self.apply_sample(i, alarm, sample);
                 }
                 self.totals.counters.samples += (samples.len() - first) as u64;
             }
             // Characteristics vigil does not decode are recorded raw only.
-            Err(DecodeError::Unsupported(_)) => self.alarms.on_data(at, device, &mut self.alarm_scratch),
+            Err(DecodeError::Unsupported(_)) => {
+                let alarm = self.alarm_id(i);
+                self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
+            }
             Err(error) => {
-                self.alarms.on_data(at, device, &mut self.alarm_scratch);
-                state_of(&mut self.devices, device).decode_errors += 1;
+                let alarm = self.alarm_id(i);
+                self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
+                self.devices[i].state.decode_errors += 1;
                 self.totals.counters.decode_errors += 1;
                 output.push(OutputEvent::DecodeError {
                     at,
@@ -337,17 +488,19 @@ impl Pipeline {
         self.flush_alarms(output);
     }
 
-    /// Update history, device state and alarms from one sample.
-    fn apply_sample(&mut self, sample: &Sample) {
-        let state = state_of(&mut self.devices, &sample.device);
+    /// Update history, device state and alarms from one sample of device
+    /// `i` (`alarm` is its id in the engine).
+    #[inline]
+    fn apply_sample(&mut self, i: usize, alarm: DeviceId, sample: &Sample) {
+        let device = &mut self.devices[i];
         if sample.contact.is_some() {
-            state.contact = sample.contact;
+            device.state.contact = sample.contact;
         }
         if sample.quantity == Quantity::BatteryPct {
-            state.battery_pct = Some(sample.value);
+            device.state.battery_pct = Some(sample.value);
         }
-        self.history.push(sample);
-        self.alarms.on_sample(sample, &mut self.alarm_scratch);
+        self.history.push_to(device.history, sample);
+        self.alarms.on_device_sample(alarm, sample, &mut self.alarm_scratch);
     }
 
     /// Apply an operator action (from the dashboard, a stream line or a
@@ -379,8 +532,11 @@ impl Pipeline {
                     contact: None,
                     device_time_ns: None,
                 };
-                self.devices.entry(self.manual_device.clone()).or_default().setup.timing.intermittent = true;
-                self.apply_sample(&sample);
+                let manual = self.manual_device.clone();
+                let i = self.device_index(&manual);
+                self.devices[i].state.setup.timing.intermittent = true;
+                let alarm = self.alarm_id(i);
+                self.apply_sample(i, alarm, &sample);
                 self.totals.counters.samples += 1;
                 samples.push(sample);
             }
@@ -442,7 +598,8 @@ impl Pipeline {
         let since = now.saturating_sub(self.window);
         let mut devices = Vec::with_capacity(self.devices.len());
         let mut points: Vec<Point> = Vec::new();
-        for (label, state) in &self.devices {
+        for (label, &i) in &self.by_name {
+            let state = &self.devices[i].state;
             let mut readings = Vec::new();
             for quantity in Quantity::ALL {
                 if matches!(quantity, Quantity::BatteryPct | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj) {
@@ -503,16 +660,53 @@ impl Pipeline {
 
     /// Device metadata for the recording's `session.json`.
     pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<&str>, Option<&str>, &DeviceInfo)> {
-        self.devices.iter().map(|(l, s)| (l, s.name.as_deref(), s.address.as_deref(), &s.info))
+        self.by_name.iter().map(|(l, &i)| {
+            let s = &self.devices[i].state;
+            (l, s.name.as_deref(), s.address.as_deref(), &s.info)
+        })
     }
 }
 
-fn state_of<'a>(devices: &'a mut BTreeMap<DeviceLabel, DeviceState>, device: &DeviceLabel) -> &'a mut DeviceState {
-    if devices.contains_key(&**device) {
-        // Checked just above; the double lookup avoids cloning the label.
-        devices.get_mut(&**device).unwrap_or_else(|| unreachable!())
-    } else {
-        devices.entry(device.clone()).or_default()
+/// `--resume`: picking a session up where an earlier run of it stopped.
+///
+/// The state is rebuilt by running the recording's own events (notifications,
+/// connections, operator actions, bad lines, gaps: what `vigil replay` feeds)
+/// through this pipeline once more, silently. That restores every marker
+/// with its original time, the baseline (the operator's, or the automatic
+/// one learnt from the first window of data), limit changes, the audio
+/// pause, the alarm instances with their acknowledgements, and the history
+/// and whole-session trend the dashboard draws — exactly as the alarm engine
+/// had them, with no second copy of the rules. The operator actions are not
+/// applied from a list of their own: an acknowledgement only means something
+/// against the alarms that were active when it was given, and replaying the
+/// data makes those alarms again.
+impl Pipeline {
+    /// Run an earlier segment's recorded batches through the pipeline
+    /// without output: nothing is recorded or printed again (it is all in
+    /// the recording already). The totals restart at zero afterwards, so the
+    /// summary line counts what this run processed.
+    pub fn restore(&mut self, batches: impl IntoIterator<Item = crate::model::Batch>) {
+        let mut samples = Vec::with_capacity(4096);
+        let mut output = Vec::with_capacity(64);
+        for batch in batches {
+            self.process(&batch.events, batch.until, &mut samples, &mut output);
+            samples.clear();
+            output.clear();
+        }
+        self.totals = Totals::default();
+    }
+
+    /// Continue a restored session at session time `at`. Time between the
+    /// end of what was restored and `at` (vigil was not running) is reported
+    /// as a `gap` and moves the alarm timers like a suspend does (see
+    /// [`AlarmEngine::on_resume_gap`]); then timers due by `at` fire.
+    pub fn resume_at(&mut self, at: SessionTime, output: &mut Vec<OutputEvent>) {
+        if at > self.now {
+            let duration = at.since(self.now);
+            self.alarms.on_resume_gap(at, duration);
+            output.push(OutputEvent::Gap { at, duration });
+        }
+        self.advance_to(at, output);
     }
 }
 
@@ -552,6 +746,7 @@ pub struct SnapshotBase {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Condition;
     use std::sync::Arc;
 
     #[test]
@@ -600,6 +795,128 @@ mod tests {
         let _ = dev;
     }
 
+    fn hr_batch(from_s: u64, to_s: u64, bpm: u8, actions: &[(u64, OperatorAction)]) -> crate::model::Batch {
+        let chest: DeviceLabel = Arc::from("chest");
+        let mut events: Vec<SourceEvent> = (from_s..to_s)
+            .map(|s| {
+                SourceEvent::notification(
+                    SessionTime::from_secs(s),
+                    chest.clone(),
+                    Characteristic::HeartRateMeasurement,
+                    &[0x06, bpm],
+                )
+            })
+            .collect();
+        for (at, action) in actions {
+            events.push(SourceEvent {
+                at: SessionTime::from_secs(*at),
+                device: None,
+                body: EventBody::Operator(action.clone()),
+            });
+        }
+        events.sort_by_key(|e| e.at);
+        crate::model::Batch { events, until: SessionTime::from_secs(to_s) }
+    }
+
+    #[test]
+    fn restore_is_silent_and_resuming_later_is_one_gap() {
+        let dose = Marker { label: "dose".into(), kind: Some(MarkerKind::Dose), amount_mg: Some(120.0) };
+        let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+        // 150 bpm from 100 s: hr.high high at 115 s, acknowledged at 120 s.
+        p.restore([
+            hr_batch(0, 100, 70, &[(50, OperatorAction::Marker(dose.clone()))]),
+            hr_batch(100, 130, 150, &[(120, OperatorAction::Ack { alarm: None, device: None })]),
+        ]);
+        assert_eq!(p.totals(), Totals::default(), "this run has processed nothing yet");
+        assert_eq!(p.now(), SessionTime::from_secs(130));
+        let acked: Vec<_> = p.alarms().statuses().into_iter().map(|s| (s.condition, s.state)).collect();
+        assert_eq!(acked, vec![(crate::model::Condition::HrHigh, crate::model::AlarmState::Acknowledged)]);
+
+        let mut out = Vec::new();
+        p.resume_at(SessionTime::from_secs(730), &mut out);
+        assert_eq!(out, vec![OutputEvent::Gap { at: SessionTime::from_secs(730), duration: Duration::from_secs(600) }]);
+        // The sensor is back, still at 150: the acknowledged alarm stays so,
+        // and ten minutes away raised no staleness alarm.
+        let mut samples = Vec::new();
+        let b = hr_batch(730, 760, 150, &[]);
+        p.process(&b.events, b.until, &mut samples, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let base =
+            SnapshotBase { start_utc: chrono::Utc::now(), participant: None, record_dir: None, mode: Mode::Live };
+        let snap = p.snapshot(&base);
+        assert_eq!(snap.markers, vec![(SessionTime::from_secs(50), dose)]);
+        assert_eq!(snap.last_dose_at, Some(SessionTime::from_secs(50)));
+        assert_eq!(snap.alarms.len(), 1);
+        assert_eq!(snap.alarms[0].state, crate::model::AlarmState::Acknowledged);
+    }
+
+    #[test]
+    fn a_restored_audio_pause_runs_out_by_the_wall_clock() {
+        let paused = |resume_at_s: u64| {
+            let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+            p.restore([hr_batch(0, 100, 70, &[(90, OperatorAction::AudioPause)])]);
+            let mut out = Vec::new();
+            p.resume_at(SessionTime::from_secs(resume_at_s), &mut out);
+            p.alarms().audio_paused_until()
+        };
+        // Paused at 90 s for the default 120 s: until 210 s, gap or not.
+        assert_eq!(paused(100), Some(SessionTime::from_secs(210)));
+        assert_eq!(paused(200), Some(SessionTime::from_secs(210)));
+        assert_eq!(paused(400), None);
+    }
+
+    fn hr(at_s: u64, device: &DeviceLabel, bpm: u8) -> SourceEvent {
+        SourceEvent::notification(
+            SessionTime::from_secs(at_s),
+            device.clone(),
+            Characteristic::HeartRateMeasurement,
+            &[0x06, bpm],
+        )
+    }
+
+    #[test]
+    fn a_device_is_one_device_whatever_arc_names_it() {
+        let base =
+            SnapshotBase { start_utc: chrono::Utc::now(), participant: None, record_dir: None, mode: Mode::Live };
+        let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        let first: DeviceLabel = Arc::from("chest");
+        let other: DeviceLabel = Arc::from("chest");
+        let belt: DeviceLabel = Arc::from("belt");
+        p.set_device(&first, DeviceSetup::default());
+        let events = [hr(1, &first, 60), hr(2, &belt, 70), hr(3, &other, 61), hr(4, &first, 62), hr(5, &other, 63)];
+        p.process(&events, SessionTime::from_secs(5), &mut samples, &mut out);
+        assert_eq!(samples.len(), 5);
+        let snap = p.snapshot(&base);
+        let labels: Vec<&str> = snap.devices.iter().map(|d| &*d.label).collect();
+        assert_eq!(labels, ["belt", "chest"], "one device per name, in name order");
+        let series = p.history.get("chest", Quantity::HeartRateBpm).unwrap();
+        assert_eq!(series.len(), 4, "samples of both Arcs in one series");
+        assert_eq!(series.latest().unwrap().value, 63.0);
+        assert_eq!(p.devices().count(), 2);
+    }
+
+    #[test]
+    fn take_samples_hands_over_exactly_the_batch_and_keeps_the_buffer() {
+        let dev: DeviceLabel = Arc::from("x");
+        let mut buffer = Vec::with_capacity(4096);
+        for i in 0..3 {
+            buffer.push(Sample {
+                at: SessionTime::from_secs(i),
+                device: dev.clone(),
+                quantity: Quantity::HeartRateBpm,
+                value: 60.0,
+                contact: None,
+                device_time_ns: None,
+            });
+        }
+        let taken = take_samples(&mut buffer);
+        assert_eq!(taken.len(), 3);
+        assert!(taken.capacity() < 4096);
+        assert!(buffer.is_empty());
+        assert_eq!(buffer.capacity(), 4096);
+    }
+
     #[test]
     fn operator_marker_and_manual_reading_are_reported() {
         let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
@@ -623,5 +940,33 @@ mod tests {
         assert_eq!(snap.last_dose_at, Some(SessionTime::from_secs(30)));
         let manual = snap.devices.iter().find(|d| &*d.label == "manual").unwrap();
         assert_eq!(manual.readings[0].status, ReadingStatus::Intermittent);
+    }
+
+    /// An undeclared cuff that connects adopts the `bp-cuff` profile by its
+    /// services: measurements five minutes apart raise no `tech.stale`.
+    #[test]
+    fn undeclared_cuff_adopts_its_profile_on_connection() {
+        let cuff: DeviceLabel = Arc::from("cuff");
+        let at = |s| SessionTime::from_secs(s);
+        // Flags 0 (mmHg, no extras); systolic 120, diastolic 80, mean 93 as SFLOAT.
+        let reading = || EventBody::Notification {
+            characteristic: Characteristic::BloodPressureMeasurement,
+            payload: crate::model::Payload::from_slice(&[0x00, 0x78, 0x00, 0x50, 0x00, 0x5d, 0x00]),
+        };
+        let events = vec![
+            SourceEvent {
+                at: at(0),
+                device: Some(cuff.clone()),
+                body: EventBody::Connected { name: Some("UA-651".into()), address: None, services: vec![0x1810] },
+            },
+            SourceEvent { at: at(1), device: Some(cuff.clone()), body: reading() },
+            SourceEvent { at: at(301), device: Some(cuff.clone()), body: reading() },
+        ];
+        let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        p.process(&events, at(600), &mut samples, &mut out);
+        assert_eq!(samples.iter().filter(|s| s.quantity == Quantity::SystolicMmhg).count(), 2);
+        let stale = out.iter().any(|e| matches!(e, OutputEvent::Alarm(a) if a.condition == Condition::TechStale));
+        assert!(!stale, "an intermittent cuff must not go stale between measurements: {out:?}");
     }
 }

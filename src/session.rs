@@ -13,6 +13,16 @@
 //! finish the recording, restore the terminal, print one sentence, exit
 //! non-zero.
 //!
+//! Session time and `--resume`: a source stamps its events in the time of
+//! its own run (zero when it starts: the scheduled time of a simulated or
+//! paced event, or the clock's `now`). A fresh session's time is that run
+//! time. A resumed session ([`Resume`]) continues the recording's timeline
+//! instead (session time zero is the recording's `start_utc`, so `t` in the
+//! new segment is that start plus session time, restored markers keep their
+//! times and the whole recording reads as one session): the run begins at
+//! [`Resume::origin`] and this loop adds that origin to every source event,
+//! so sources never need to know about resuming.
+//!
 //! Backpressure: under a virtual clock every sink is awaited, so nothing is
 //! lost and a run is exact. Under the real clock the pipeline never waits:
 //! the dashboard reads the latest snapshot, the headless writer and
@@ -33,7 +43,7 @@ use crate::config::Config;
 use crate::headless::{self, HeadlessWriter};
 use crate::model::{Batch, DeviceLabel, OutputEvent, Sample, SessionTime, SourceEvent};
 use crate::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
-use crate::record::{RecordMsg, RecordOptions, Recorder, RecorderHealth};
+use crate::record::{LockInfo, RecordError, RecordMsg, RecordOptions, Recorder, RecorderHealth, Recording};
 use crate::snapshot::{Mode, ReplayControl, Snapshot, UiCommand};
 
 /// Batches in flight from sources (each batch holds up to a second of data).
@@ -81,6 +91,74 @@ pub struct SessionPlan {
     pub headless_out: Option<Box<dyn Write + Send>>,
     /// Record the session (`None`: `--no-record`, or a replay).
     pub record: Option<RecordOptions>,
+    /// Continue this recording's session (`--resume`); `record.resume`
+    /// names the same directory.
+    pub resume: Option<Resume>,
+}
+
+/// A session to pick up again (`--resume`): the recording it continues.
+///
+/// Before the first source batch, the pipeline runs the recording through
+/// itself silently ([`Pipeline::restore`]), so markers, baseline, limits,
+/// audio pause and acknowledged alarms are as they were when the previous
+/// run stopped; then the session continues at [`origin`](Self::origin),
+/// with a `gap` event for the time vigil was not running.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Opened read-only, before the recorder takes it over; after a crash
+    /// its last segment is read as the stream it is, up to the last whole
+    /// message (what the recorder's finalising keeps too).
+    pub recording: Recording,
+    /// Where the recording ends, in session time: the latest `t` any earlier
+    /// run recorded.
+    pub previous_end: SessionTime,
+}
+
+impl Resume {
+    /// Open `dir` for resuming. Refuses, naming `dir`, what is not a
+    /// recording, a recording a live recorder holds, and a recording of
+    /// another participant than `participant` (when given).
+    pub fn open(dir: &std::path::Path, participant: Option<&str>) -> Result<Resume, RecordError> {
+        let recording = Recording::open(dir)?;
+        if let Some(p) = participant
+            && recording.meta.participant.as_deref() != Some(p)
+        {
+            return Err(RecordError::Other(format!(
+                "{}: recorded for participant {}, not {p}",
+                dir.display(),
+                recording.meta.participant.as_deref().unwrap_or("anon")
+            )));
+        }
+        // Fail before reading the whole recording, not after: the recorder
+        // takes the lock for good when the session starts.
+        LockInfo::acquire(dir)?.release()?;
+        let previous_end = recording.end()?;
+        Ok(Resume { recording, previous_end })
+    }
+
+    /// Session time zero of the resumed session: the recording's start.
+    #[must_use]
+    pub fn start_utc(&self) -> chrono::DateTime<chrono::Utc> {
+        self.recording.meta.start_utc
+    }
+
+    /// The session time this run begins at, given the run's `clock`.
+    ///
+    /// Under the real clock, session time is wall time since the recording
+    /// started, so the run begins at its own start minus the recording's
+    /// (never before the previous end, should the wall clock have been set
+    /// back). A virtual clock's time is the script's, not the wall's: the
+    /// run simply continues where the previous one ended.
+    #[must_use]
+    pub fn origin(&self, clock: &Clock) -> SessionTime {
+        match clock.kind() {
+            ClockKind::Virtual(_) => self.previous_end,
+            ClockKind::Real => {
+                let since = (clock.start_utc() - self.start_utc()).num_nanoseconds().unwrap_or(i64::MAX);
+                SessionTime(u64::try_from(since).unwrap_or(0)).max(self.previous_end)
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SessionPlan {
@@ -132,9 +210,16 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         replay_control,
         headless_out,
         record,
+        resume,
     } = plan;
     let virtual_clock = clock.is_virtual();
     let max_speed = matches!(clock.kind(), ClockKind::Virtual(Speed::Max));
+    // Session time zero as UTC, and the session time this run starts at.
+    let (start_utc, origin) = match &resume {
+        Some(r) => (r.start_utc(), r.origin(&clock)),
+        None => (clock.start_utc(), SessionTime::ZERO),
+    };
+    let session_now = |clock: &Clock| clock.now().map(|n| shift_time(n, origin));
 
     let mut pipeline = Pipeline::new(AlarmEngine::new(config.alarms.clone()));
     for (label, setup) in &devices {
@@ -145,12 +230,18 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let recorder = match &record {
         Some(opts) => {
             let config_json = serde_json::to_value(&config)?;
-            Some(Recorder::start(opts, clock.start_utc(), config_json)?)
+            Some(Recorder::start_at(opts, start_utc, origin, config_json)?)
         }
         None => None,
     };
+    let mut samples: Vec<Sample> = Vec::with_capacity(4096);
+    let mut output: Vec<OutputEvent> = Vec::with_capacity(64);
+    if let Some(r) = &resume {
+        pipeline.restore(crate::sources::replay::batches(&r.recording)?);
+        pipeline.resume_at(origin, &mut output);
+    }
     let base = SnapshotBase {
-        start_utc: clock.start_utc(),
+        start_utc,
         participant: participant.clone(),
         record_dir: recorder.as_ref().map(|r| r.dir().to_path_buf()),
         mode,
@@ -164,7 +255,9 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
 
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(pipeline.snapshot(&base)));
     let (ui_tx, mut ui_rx) = mpsc::channel::<UiCommand>(UI_CHANNEL_CAPACITY);
-    let has_dashboard = dashboard.is_some();
+    // Cleared if the screen fails: the session then goes on headless.
+    let mut has_dashboard = dashboard.is_some();
+    let mut ui_open = has_dashboard;
     if let Some(dashboard) = dashboard {
         let task = dashboard(snapshot_rx, ui_tx);
         tasks.spawn(async move { ("dashboard", task.await) });
@@ -172,10 +265,11 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         drop(ui_tx);
     }
 
+    let mut headless_out = headless_out;
     let headless = if has_dashboard {
         None
     } else {
-        let out = headless_out.unwrap_or_else(|| Box::new(std::io::stdout()));
+        let out = headless_out.take().unwrap_or_else(|| Box::new(std::io::stdout()));
         Some(HeadlessSink::start(out)?)
     };
     let alarm_sink = alarm_command.as_deref().map(AlarmCommandSink::start).transpose()?;
@@ -195,9 +289,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     // Offset of wall time over monotonic session time, to notice suspends
     // and clock changes under the real clock.
     let mut wall_offset = wall_offset_ms(&clock);
-
-    let mut samples: Vec<Sample> = Vec::with_capacity(4096);
-    let mut output: Vec<OutputEvent> = Vec::with_capacity(64);
+    // A resume's gap reaches the recording and the output before any data.
+    sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
     let mut sources_done = false;
     let mut reason = EndReason::EndOfInput;
     // A source that fails as a whole (no Bluetooth adapter, an unreadable
@@ -220,7 +313,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
             }
             batch = batch_rx.recv(), if !sources_done => {
                 match batch {
-                    Some(batch) => {
+                    Some(mut batch) => {
+                        if origin > SessionTime::ZERO {
+                            shift_batch(&mut batch, origin);
+                        }
                         pipeline.process(&batch.events, batch.until, &mut samples, &mut output);
                         sinks.drain(&mut pipeline, batch.events, &mut samples, &mut output).await;
                         if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
@@ -239,10 +335,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     }
                 }
             }
-            cmd = ui_rx.recv(), if has_dashboard => {
+            cmd = ui_rx.recv(), if ui_open => {
                 match cmd {
                     Some(UiCommand::Operator(action)) => {
-                        let at = if virtual_clock { pipeline.now() } else { clock.now().unwrap_or(pipeline.now()) };
+                        let at = if virtual_clock { pipeline.now() } else { session_now(&clock).unwrap_or(pipeline.now()) };
                         pipeline.operator(at, &action, &mut samples, &mut output);
                         sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
                     }
@@ -250,7 +346,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                         if let Some(tx) = &replay_control { let _ = tx.try_send(control); }
                     }
                     Some(UiCommand::SetWindow(window)) => pipeline.set_window(window),
-                    Some(UiCommand::Quit) | None => { reason = EndReason::OperatorQuit; break; }
+                    Some(UiCommand::Quit) => { reason = EndReason::OperatorQuit; break; }
+                    // The dashboard has ended: its task's result (below)
+                    // says whether the operator quit or the screen failed.
+                    None => { ui_open = false; continue; }
                 }
                 let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
             }
@@ -258,7 +357,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 let late = last_tick.elapsed();
                 last_tick = Instant::now();
                 if !virtual_clock {
-                    let now = clock.now().unwrap_or(pipeline.now());
+                    let now = session_now(&clock).unwrap_or(pipeline.now());
                     let offset = wall_offset_ms(&clock);
                     let jump = offset - wall_offset;
                     wall_offset = offset;
@@ -283,12 +382,23 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
             Some(done) = tasks.join_next() => {
                 match done {
                     Ok(("dashboard", Err(e))) => {
-                        // The screen failed: alarms must go on. Log it and
-                        // keep monitoring headless-less (the alarm command
-                        // and recording still run).
+                        // The screen failed (terminal gone, a drawing
+                        // error): alarms must go on. Monitoring continues
+                        // headless — alarm lines on stdout, the alarm
+                        // command and the recording as before — until the
+                        // input ends or a signal stops it.
                         tracing::error!("dashboard failed: {e:#}");
-                        reason = EndReason::OperatorQuit;
-                        break;
+                        eprintln!("vigil: the dashboard failed ({e:#}); monitoring continues headless, stop with Ctrl-C");
+                        has_dashboard = false;
+                        let out = headless_out.take().unwrap_or_else(|| Box::new(std::io::stdout()));
+                        match HeadlessSink::start(out) {
+                            Ok(h) => sinks.headless = Some(h),
+                            Err(e) => tracing::error!("cannot start headless output: {e}"),
+                        }
+                        if let Some(h) = &sinks.headless {
+                            h.error(pipeline.now(), &format!("dashboard failed: {e:#}"));
+                        }
+                        if sources_done { break; }
                     }
                     Ok(("dashboard", Ok(()))) => { reason = EndReason::OperatorQuit; break; }
                     Ok(("source", Err(e))) => {
@@ -392,11 +502,8 @@ impl Sinks {
         if let Some((tx, _)) = &self.recorder
             && !(events.is_empty() && samples.is_empty() && output.is_empty())
         {
-            let msg = RecordMsg::Batch {
-                events,
-                samples: std::mem::replace(samples, Vec::with_capacity(samples.capacity())),
-                output: output.clone(),
-            };
+            let msg =
+                RecordMsg::Batch { events, samples: crate::pipeline::take_samples(samples), output: output.clone() };
             if self.lossless {
                 let _ = tx.send(msg).await;
             } else if tx.try_send(msg).is_err() {
@@ -412,6 +519,19 @@ impl Sinks {
         output.clear();
         samples.clear();
     }
+}
+
+/// A run time as session time (see the module doc on `--resume`).
+fn shift_time(at: SessionTime, origin: SessionTime) -> SessionTime {
+    SessionTime(at.0.saturating_add(origin.0))
+}
+
+/// A source's batch, stamped in run time, as session time.
+fn shift_batch(batch: &mut Batch, origin: SessionTime) {
+    for e in &mut batch.events {
+        e.at = shift_time(e.at, origin);
+    }
+    batch.until = shift_time(batch.until, origin);
 }
 
 /// Milliseconds by which wall time runs ahead of monotonic session time.

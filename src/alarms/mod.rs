@@ -91,6 +91,13 @@ pub struct DeviceTiming {
     pub intermittent: bool,
 }
 
+/// A device's place in the engine, from [`AlarmEngine::device`]. A caller
+/// that handles many samples of a device (the pipeline) resolves its label
+/// once and passes this instead, so no sample pays for a lookup. Valid for
+/// the engine that gave it, for as long as that engine lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceId(usize);
+
 /// An operator action the engine could not carry out.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AlarmError {
@@ -542,20 +549,38 @@ impl AlarmEngine {
         self.next = 0;
     }
 
+    /// The id of `device`, adding it if it is new (see [`DeviceId`]).
+    pub fn device(&mut self, device: &DeviceLabel) -> DeviceId {
+        DeviceId(self.device_index(device))
+    }
+
     /// One decoded sample. Also counts as data for staleness (so calling
     /// [`on_data`](Self::on_data) for its notification as well is harmless).
     pub fn on_sample(&mut self, sample: &Sample, out: &mut Vec<AlarmEvent>) {
+        let id = self.device(&sample.device);
+        self.on_device_sample(id, sample, out);
+    }
+
+    /// [`on_sample`](Self::on_sample) for a sample of the device `id`
+    /// names (`sample.device` is not looked at).
+    #[inline]
+    pub fn on_device_sample(&mut self, id: DeviceId, sample: &Sample, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(sample.at, out);
-        let i = self.device_index(&sample.device);
-        self.with_device(i, out, |d, rules, sink| d.sample(rules, sample, at, sink));
+        self.with_device(id.0, out, |d, rules, sink| d.sample(rules, sample, at, sink));
     }
 
     /// A notification arrived from `device` (any characteristic, even one
     /// that failed to decode): feeds staleness.
     pub fn on_data(&mut self, at: SessionTime, device: &DeviceLabel, out: &mut Vec<AlarmEvent>) {
+        let id = self.device(device);
+        self.on_device_data(at, id, out);
+    }
+
+    /// [`on_data`](Self::on_data) for the device `id` names.
+    #[inline]
+    pub fn on_device_data(&mut self, at: SessionTime, id: DeviceId, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
-        let i = self.device_index(device);
-        self.with_device(i, out, |d, rules, sink| d.data(rules, at, sink));
+        self.with_device(id.0, out, |d, rules, sink| d.data(rules, at, sink));
     }
 
     pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {
@@ -636,6 +661,20 @@ impl AlarmEngine {
             self.pause_until = self.pause_until.saturating_add(by);
         }
         self.next = 0;
+    }
+
+    /// The gap between two segments of a resumed session (`--resume`),
+    /// reported at `at`, the session time the new segment starts at. Timers
+    /// move as for [`on_gap`](Self::on_gap), so the outage fires no burst of
+    /// alarms and an onset delay in progress continues where it stopped; an
+    /// audio pause does not move: it ends when it would have by the wall
+    /// clock, so it is still running after the resume only if the operator's
+    /// pause has not yet run out.
+    pub fn on_resume_gap(&mut self, at: SessionTime, duration: Duration) {
+        let (start, until) = (self.pause_start, self.pause_until);
+        self.on_gap(at, duration);
+        self.pause_start = start;
+        self.pause_until = until;
     }
 
     /// Fire every timed transition with deadline <= `now`, each stamped at

@@ -443,12 +443,16 @@ impl Recording {
             .collect())
     }
 
-    /// Session time of the recording's end: `end_utc`, else the last row.
+    /// Session time of the recording's end: `end_utc` when the last segment
+    /// was finished (or recovered), else the last row (a crashed segment has
+    /// no end yet, and `end_utc` may still be an earlier segment's).
     pub fn end(&self) -> Result<SessionTime, ReadError> {
-        if let Some(end) = self.meta.end_utc.and_then(|t| t.timestamp_nanos_opt()) {
-            return Ok(schema::at_of(self.start_ns, end));
+        let recorded = self.meta.end_utc.and_then(|t| t.timestamp_nanos_opt()).map(|t| schema::at_of(self.start_ns, t));
+        let last_finished = self.meta.segments.last().is_some_and(|s| s.end_utc.is_some());
+        if let Some(end) = recorded.filter(|_| last_finished) {
+            return Ok(end);
         }
-        let mut last = SessionTime::ZERO;
+        let mut last = recorded.unwrap_or(SessionTime::ZERO);
         for kind in FileKind::ALL {
             for file in self.read(kind)? {
                 for b in &file.batches {

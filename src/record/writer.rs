@@ -64,11 +64,25 @@ impl Recorder {
         start_utc: DateTime<Utc>,
         config: serde_json::Value,
     ) -> Result<Recorder, RecordError> {
+        Self::start_at(opts, start_utc, SessionTime::ZERO, config)
+    }
+
+    /// [`start`](Self::start) for a run that begins at session time `from`
+    /// rather than at zero: a `--resume` that continues the recording's own
+    /// timeline passes the recording's `start_utc` and the session time it
+    /// picks up at, and the new segment's `start_utc` is `start_utc + from`.
+    pub fn start_at(
+        opts: &RecordOptions,
+        start_utc: DateTime<Utc>,
+        from: SessionTime,
+        config: serde_json::Value,
+    ) -> Result<Recorder, RecordError> {
         let start_ns = start_utc
             .timestamp_nanos_opt()
             .ok_or_else(|| RecordError::Other(format!("start time {start_utc} is out of range")))?;
+        let segment_start = DateTime::from_timestamp_nanos(schema::t_of(start_ns, from));
         let (dir, lock, meta) = match &opts.resume {
-            Some(dir) => resume(dir, opts, start_utc, config)?,
+            Some(dir) => resume(dir, opts, segment_start, config)?,
             None => create(opts, start_utc, config)?,
         };
         let segment = meta.segments.last().map_or(0, |s| s.index);
@@ -543,11 +557,11 @@ impl Writer {
                 }
             }
         }
-        let seg_start = self.meta.segments.last().map(|s| s.start_utc).unwrap_or(self.meta.start_utc);
-        let end = seg_start
-            + chrono::Duration::nanoseconds(
-                i64::try_from(self.last_at.unwrap_or_default().as_nanos()).unwrap_or(i64::MAX),
-            );
+        // `t` of the last instant: session times count from `start_ns`,
+        // whichever session time this segment began at.
+        let seg_start = self.meta.segments.last().map_or(self.meta.start_utc, |s| s.start_utc);
+        let end = DateTime::from_timestamp_nanos(schema::t_of(self.start_ns, self.last_at.unwrap_or_default()))
+            .max(seg_start);
         let clean = result.is_ok();
         if let Some(seg) = self.meta.segments.last_mut() {
             seg.end_utc = Some(end);

@@ -33,9 +33,19 @@ pub fn run_headless(
     devices: Vec<(DeviceLabel, DeviceSetup)>,
     config: Config,
 ) -> (SessionOutcome, Vec<serde_json::Value>) {
+    run_headless_on(Clock::virtual_at(Speed::Max, chrono::Utc::now()), source, devices, config)
+}
+
+/// Run a headless session on `clock` and return its parsed lines.
+pub fn run_headless_on(
+    clock: Clock,
+    source: SourceFactory,
+    devices: Vec<(DeviceLabel, DeviceSetup)>,
+    config: Config,
+) -> (SessionOutcome, Vec<serde_json::Value>) {
     let out = Shared::default();
     let plan = SessionPlan {
-        clock: Clock::virtual_at(Speed::Max, chrono::Utc::now()),
+        clock,
         source,
         mode: Mode::Simulated,
         config,
@@ -46,6 +56,7 @@ pub fn run_headless(
         replay_control: None,
         headless_out: Some(Box::new(out.clone())),
         record: None,
+        resume: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let outcome = rt.block_on(session::run(plan)).unwrap();
