@@ -107,6 +107,7 @@ fn simulate_session(scenario: &simulate::Scenario, root: &Path) -> PathBuf {
         replay_control: None,
         headless_out: Some(Box::new(std::io::sink())),
         record: Some(RecordOptions { root: root.to_owned(), participant: None, resume: None }),
+        resume: None,
     };
     run(plan).recording.expect("the session recorded")
 }
@@ -144,6 +145,7 @@ fn replay_session(dir: &Path) -> vigil::model::SessionTime {
         replay_control: Some(control_tx),
         headless_out: Some(Box::new(std::io::sink())),
         record: None,
+        resume: None,
     };
     run(plan).end
 }
