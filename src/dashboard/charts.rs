@@ -150,71 +150,6 @@ fn trend_points(buckets: &[TrendBucket], now: f64, width: u16) -> [Vec<(f64, f64
     out
 }
 
-/// The braille dot grid ratatui's `Chart` paints its datasets on, for a
-/// bordered chart in `area` whose y axis has labels `label_width` wide and
-/// whose x axis has none (the layout `Chart::layout` computes for that
-/// case), with its world-to-dot mapping (`Painter::get_point`).
-#[derive(Debug, Clone, Copy)]
-struct DotGrid {
-    x: [f64; 2],
-    y: [f64; 2],
-    /// Dots across and down, minus one (the largest index).
-    last: (f64, f64),
-}
-
-impl DotGrid {
-    fn new(area: Rect, label_width: u16, x: [f64; 2], y: [f64; 2]) -> Option<Self> {
-        let inner = Block::bordered().inner(area);
-        let mut left = inner.left() + label_width.min(inner.width / 3);
-        if left + 1 < inner.right() {
-            left += 1; // the y axis line
-        }
-        let (w, h) = (inner.right().saturating_sub(left), inner.height);
-        (w > 0 && h > 0).then(|| Self { x, y, last: (f64::from(w) * 2.0 - 1.0, f64::from(h) * 4.0 - 1.0) })
-    }
-
-    /// The dot `(x, y)` lands on, exactly as the canvas computes it.
-    fn dot(&self, x: f64, y: f64) -> Option<(usize, usize)> {
-        let ([left, right], [bottom, top]) = (self.x, self.y);
-        if x < left || x > right || y < bottom || y > top || right <= left || top <= bottom {
-            return None;
-        }
-        Some((round(((x - left) * self.last.0) / (right - left)), round(((top - y) * self.last.1) / (top - bottom))))
-    }
-}
-
-/// `f64::round` (half away from zero) for the small non-negative values of
-/// a dot index. Without SSE4.1 `f64::round` is a libm call that cost more
-/// than the thinning saves; truncation is one instruction and exact here.
-fn round(v: f64) -> usize {
-    let whole = v as usize;
-    whole + usize::from(v - whole as f64 >= 0.5)
-}
-
-/// `points` without those that land on the same dot as the point kept
-/// before them: the chart draws every point and a line between
-/// neighbours, and a line from a dot to itself or a point on a dot already
-/// painted adds nothing, so the picture is the same with fewer shapes.
-/// A point next to one outside the plot is always kept, because the
-/// canvas clips that line through the point's exact coordinates.
-fn thin<'p>(points: &'p [(f64, f64)], grid: Option<DotGrid>) -> Cow<'p, [(f64, f64)]> {
-    let Some(grid) = grid else { return Cow::Borrowed(points) };
-    let dot_of = |p: &(f64, f64)| grid.dot(p.0, p.1);
-    let mut out = Vec::with_capacity(points.len());
-    let mut kept: Option<(usize, usize)> = None;
-    let mut dot = points.first().and_then(dot_of);
-    for (i, p) in points.iter().enumerate() {
-        let next = points.get(i + 1).map(dot_of);
-        let next_inside = next.is_none_or(|d| d.is_some());
-        if dot.is_none() || dot != kept || !next_inside {
-            out.push(*p);
-            kept = dot;
-        }
-        dot = next.flatten();
-    }
-    if out.len() == points.len() { Cow::Borrowed(points) } else { Cow::Owned(out) }
-}
-
 fn bounds(quantity: Quantity, values: impl Iterator<Item = f64>) -> [f64; 2] {
     let (lo, hi) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -225,11 +160,8 @@ fn bounds(quantity: Quantity, values: impl Iterator<Item = f64>) -> [f64; 2] {
     [lo - pad, hi + pad]
 }
 
-/// The y axis and the width of its labels.
-fn y_axis(quantity: Quantity, b: [f64; 2], theme: Theme) -> (Axis<'static>, u16) {
-    let labels = [value(quantity, b[0]), value(quantity, b[1])];
-    let width = labels.iter().map(|l| ratatui::text::Line::raw(l.as_str()).width()).max().unwrap_or(0);
-    (Axis::default().bounds(b).labels(labels).style(theme.dim()), u16::try_from(width).unwrap_or(u16::MAX))
+fn y_axis(quantity: Quantity, b: [f64; 2], theme: Theme) -> Axis<'static> {
+    Axis::default().bounds(b).labels([value(quantity, b[0]), value(quantity, b[1])]).style(theme.dim())
 }
 
 impl Charts<'_> {
@@ -239,11 +171,9 @@ impl Charts<'_> {
         let points = &reading.recent;
         let start = points.partition_point(|(t, _)| *t < from);
         let data = decimate(&points[start..], from, now, area.width);
+        let data = &data[..];
         let q = reading.quantity;
         let y = bounds(q, data.iter().map(|p| p.1));
-        let (y_axis, label_width) = y_axis(q, y, self.theme);
-        let data = thin(&data, DotGrid::new(area, label_width, [from, now], y));
-        let data = &data[..];
         let style = self.theme.trace(q);
         // An intermittent sensor (a cuff every 15 min) gives dots, not a
         // line joining readings far apart.
@@ -253,7 +183,7 @@ impl Charts<'_> {
         Chart::new(vec![Dataset::default().marker(Marker::Braille).graph_type(graph).style(style).data(data)])
             .block(Block::bordered().title(Span::styled(title, style)).border_style(self.theme.dim()))
             .x_axis(Axis::default().bounds([from, now]))
-            .y_axis(y_axis)
+            .y_axis(y_axis(q, y, self.theme))
             .render(area, buf);
     }
 
@@ -263,9 +193,6 @@ impl Charts<'_> {
         let now = secs(self.snapshot.now).max(1.0);
         let [min, max, mean] = trend_points(&reading.trend, now, area.width);
         let y = bounds(q, min.iter().chain(&max).map(|p| p.1));
-        let (y_axis, label_width) = y_axis(q, y, self.theme);
-        let grid = DotGrid::new(area, label_width, [0.0, now], y);
-        let [min, max, mean] = [thin(&min, grid), thin(&max, grid), thin(&mean, grid)];
         // Markers (doses above all) as vertical lines: effects are read
         // against time since the dose.
         let marks: Vec<[(f64, f64); 2]> =
@@ -280,7 +207,7 @@ impl Charts<'_> {
                         .marker(Marker::Braille)
                         .graph_type(GraphType::Line)
                         .style(self.theme.dim())
-                        .data(&envelope[..]),
+                        .data(envelope),
                 );
             }
         }
@@ -298,13 +225,13 @@ impl Charts<'_> {
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(self.theme.trace(q))
-                .data(&mean[..]),
+                .data(&mean),
         );
         let title = format!(" {} session {} ", q.label(), hms(self.snapshot.now.since(SessionTime::ZERO)));
         Chart::new(sets)
             .block(Block::bordered().title(title).border_style(self.theme.dim()))
             .x_axis(Axis::default().bounds([0.0, now]))
-            .y_axis(y_axis)
+            .y_axis(y_axis(q, y, self.theme))
             .render(area, buf);
     }
 }
@@ -325,64 +252,6 @@ mod tests {
         assert!(d.windows(2).all(|w| w[0].0 <= w[1].0));
         // Few points pass through untouched.
         assert!(matches!(decimate(&pts[..100], 0.0, 600.0, 40), Cow::Borrowed(_)));
-    }
-
-    /// Thinning must not change a single cell: the chart drawn from the
-    /// thinned points equals the chart drawn from all of them, over many
-    /// sizes, bounds, graph types and series (steep, flat, NaN, outside the
-    /// bounds, repeated).
-    #[test]
-    fn thinning_leaves_the_picture_unchanged() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let draw = |data: &[(f64, f64)], area: Rect, x: [f64; 2], y: [f64; 2], graph: GraphType| {
-            let mut buf = Buffer::empty(area);
-            let (axis, _) = y_axis(Quantity::HeartRateBpm, y, Theme::new(false));
-            Chart::new(vec![Dataset::default().marker(Marker::Braille).graph_type(graph).data(data)])
-                .block(Block::bordered().title(" t "))
-                .x_axis(Axis::default().bounds(x))
-                .y_axis(axis)
-                .render(area, &mut buf);
-            buf
-        };
-        let mut thinned_any = 0;
-        for case in 0..400 {
-            let area = Rect::new(
-                rng.random_range(0..3),
-                rng.random_range(0..3),
-                rng.random_range(3..90),
-                rng.random_range(3..12),
-            );
-            let n = rng.random_range(0..800);
-            let x = [0.0, rng.random_range(1.0..700.0)];
-            let level = rng.random_range(40.0..160.0);
-            let spread = [0.5, 5.0, 40.0][case % 3];
-            let data: Vec<(f64, f64)> = (0..n)
-                .map(|i| {
-                    let t = x[1] * f64::from(i) / f64::from(n.max(1));
-                    let v = match rng.random_range(0..50) {
-                        0 => f64::NAN,
-                        1 => level + 10.0 * spread, // beyond the bounds below
-                        _ => level + rng.random_range(-spread..=spread),
-                    };
-                    (t, v)
-                })
-                .collect();
-            let y = [level - spread, level + spread * rng.random_range(0.5..2.0)];
-            let graph = if case % 5 == 0 { GraphType::Scatter } else { GraphType::Line };
-            let (_, label_width) = y_axis(Quantity::HeartRateBpm, y, Theme::new(false));
-            let thinned = thin(&data, DotGrid::new(area, label_width, x, y));
-            thinned_any += usize::from(thinned.len() < data.len());
-            assert_eq!(draw(&data, area, x, y, graph), draw(&thinned, area, x, y, graph), "case {case}: {area:?}");
-        }
-        assert!(thinned_any > 200, "the cases exercise thinning: {thinned_any}");
-    }
-
-    #[test]
-    fn round_matches_f64_round() {
-        for v in [0.0, 0.49, 0.5, 0.51, 1.5, 2.4999999999999996, 2.5, 182.5, 183.49999, 1e6 + 0.5] {
-            assert_eq!(round(v), v.round() as usize, "{v}");
-        }
     }
 
     #[test]
