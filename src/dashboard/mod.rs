@@ -24,6 +24,7 @@ pub mod header;
 pub mod help;
 pub mod keys;
 pub mod limits;
+mod plot;
 pub mod prompt;
 pub mod redraw;
 pub mod status;
