@@ -56,6 +56,10 @@ const MAX_SPEED_SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
 /// every chart series, so every 100 ms tick would cost the dashboard run
 /// more than the screen can use.
 const IDLE_SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
+/// Under the virtual clock (simulate, replay) session time moves only with
+/// batches, so an idle snapshot repeats the last one; it is sent only to
+/// keep the dashboard from calling the session stalled (after 2 s).
+const VIRTUAL_IDLE_SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 /// A tick this late means the pipeline stalled (`tech.stalled`).
 const STALL_AFTER: Duration = Duration::from_secs(2);
 /// A wall-clock jump beyond this shows as a `gap` (suspend, clock change).
@@ -284,7 +288,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 }
                 // The scheduled instant, so idle snapshots keep an exact
                 // rhythm of every other tick.
-                if has_dashboard && (unpublished || at.into_std().saturating_duration_since(last_snapshot) >= IDLE_SNAPSHOT_EVERY) {
+                let idle_every = if virtual_clock { VIRTUAL_IDLE_SNAPSHOT_EVERY } else { IDLE_SNAPSHOT_EVERY };
+                if has_dashboard && (unpublished || at.into_std().saturating_duration_since(last_snapshot) >= idle_every) {
                     unpublished = false;
                     last_snapshot = at.into_std();
                     let mut snap = pipeline.snapshot(&base);
