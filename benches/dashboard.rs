@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -110,7 +110,8 @@ fn snapshot() -> Snapshot {
 
 /// CPU time of the calling thread (Linux: `/proc/thread-self/schedstat`,
 /// first field, ns), so the figure means the same on a busy shared machine
-/// as on an idle one. `None` where unavailable.
+/// as on an idle one. `None` where unavailable. The kernel updates it only
+/// at scheduler ticks, so it is read around batches of frames, never one.
 fn thread_cpu() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     text.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
@@ -130,7 +131,11 @@ pub fn benches(c: &mut Criterion) {
     };
     c.bench_function("dashboard/frame_160x48_4dev_8h", |b| b.iter(|| frame(&mut view)));
     if thread_cpu().is_some() {
-        c.bench_function("dashboard/frame_160x48_4dev_8h_cpu_time", |b| {
+        // Flat sampling: every sample is a batch of ~50 frames (5 s / 100
+        // samples), long enough for the tick-granular CPU clock.
+        let mut group = c.benchmark_group("dashboard_cpu");
+        group.sampling_mode(SamplingMode::Flat);
+        group.bench_function("frame_160x48_4dev_8h_cpu_time", |b| {
             b.iter_custom(|iters| {
                 let start = thread_cpu().unwrap_or_default();
                 for _ in 0..iters {
@@ -139,5 +144,6 @@ pub fn benches(c: &mut Criterion) {
                 thread_cpu().unwrap_or_default().saturating_sub(start)
             });
         });
+        group.finish();
     }
 }

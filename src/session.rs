@@ -58,6 +58,18 @@ pub const ALARM_COMMAND_CAPACITY: usize = 1024;
 const TICK: Duration = Duration::from_millis(100);
 /// Snapshot rate at `--speed max` (the dashboard cannot show more).
 const MAX_SPEED_SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
+/// Under the real clock a snapshot goes out at the tick after anything
+/// happened (a batch, a timer, an alarm), and otherwise this often: only the
+/// passing of time changes it then (ages, clocks, a reading turning stale),
+/// and a stale reading then reaches the screen within the dashboard's own
+/// tick ([`crate::dashboard::TICK`], 250 ms). Building a snapshot copies
+/// every chart series, so every 100 ms tick would cost the dashboard run
+/// more than the screen can use.
+const IDLE_SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
+/// Under the virtual clock (simulate, replay) session time moves only with
+/// batches, so an idle snapshot repeats the last one; it is sent only to
+/// keep the dashboard from calling the session stalled (after 2 s).
+const VIRTUAL_IDLE_SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 /// A tick this late means the pipeline stalled (`tech.stalled`).
 const STALL_AFTER: Duration = Duration::from_secs(2);
 /// A wall-clock jump beyond this shows as a `gap` (suspend, clock change).
@@ -285,6 +297,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_tick = Instant::now();
     let mut last_snapshot = Instant::now();
+    // Whether the pipeline changed since the last snapshot went out.
+    let mut unpublished = false;
     let mut last_heartbeat = Instant::now();
     // Offset of wall time over monotonic session time, to notice suspends
     // and clock changes under the real clock.
@@ -319,6 +333,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                         }
                         pipeline.process(&batch.events, batch.until, &mut samples, &mut output);
                         sinks.drain(&mut pipeline, batch.events, &mut samples, &mut output).await;
+                        unpublished = true;
                         if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
                             last_snapshot = Instant::now();
                             let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
@@ -353,7 +368,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 }
                 let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
             }
-            _ = tick.tick(), if !max_speed => {
+            at = tick.tick(), if !max_speed => {
                 let late = last_tick.elapsed();
                 last_tick = Instant::now();
                 if !virtual_clock {
@@ -367,9 +382,15 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     }
                     pipeline.set_stalled(now, late > STALL_AFTER, &mut output);
                     pipeline.advance_to(now, &mut output);
+                    unpublished |= !output.is_empty();
                     sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
                 }
-                if has_dashboard {
+                // The scheduled instant, so idle snapshots keep an exact
+                // rhythm of every other tick.
+                let idle_every = if virtual_clock { VIRTUAL_IDLE_SNAPSHOT_EVERY } else { IDLE_SNAPSHOT_EVERY };
+                if has_dashboard && (unpublished || at.into_std().saturating_duration_since(last_snapshot) >= idle_every) {
+                    unpublished = false;
+                    last_snapshot = at.into_std();
                     let mut snap = pipeline.snapshot(&base);
                     snap.finished = sources_done;
                     let _ = snapshot_tx.send(Arc::new(snap));

@@ -6,11 +6,11 @@ use std::borrow::Cow;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::symbols::Marker;
-use ratatui::text::Span;
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, GraphType, Widget};
 
 use super::format::{hms, value};
+use super::plot::{self, Trace};
 use super::theme::Theme;
 use super::view::ViewState;
 use crate::history::TrendBucket;
@@ -160,8 +160,11 @@ fn bounds(quantity: Quantity, values: impl Iterator<Item = f64>) -> [f64; 2] {
     [lo - pad, hi + pad]
 }
 
-fn y_axis(quantity: Quantity, b: [f64; 2], theme: Theme) -> Axis<'static> {
-    Axis::default().bounds(b).labels([value(quantity, b[0]), value(quantity, b[1])]).style(theme.dim())
+/// The y axis and the width of its labels.
+fn y_axis(quantity: Quantity, b: [f64; 2], theme: Theme) -> (Axis<'static>, u16) {
+    let labels = [value(quantity, b[0]), value(quantity, b[1])];
+    let width = labels.iter().map(|l| Line::raw(l.as_str()).width()).max().unwrap_or(0);
+    (Axis::default().bounds(b).labels(labels).style(theme.dim()), u16::try_from(width).unwrap_or(u16::MAX))
 }
 
 impl Charts<'_> {
@@ -180,11 +183,14 @@ impl Charts<'_> {
         let graph = if reading.status == ReadingStatus::Intermittent { GraphType::Scatter } else { GraphType::Line };
         let title =
             format!(" {} {} {} · last {} min ", device.label, q.label(), q.unit(), self.view.window.as_secs() / 60);
-        Chart::new(vec![Dataset::default().marker(Marker::Braille).graph_type(graph).style(style).data(data)])
-            .block(Block::bordered().title(Span::styled(title, style)).border_style(self.theme.dim()))
-            .x_axis(Axis::default().bounds([from, now]))
-            .y_axis(y_axis(q, y, self.theme))
-            .render(area, buf);
+        let (axis, label_width) = y_axis(q, y, self.theme);
+        let chart = |sets| {
+            Chart::new(sets)
+                .block(Block::bordered().title(Span::styled(title.clone(), style)).border_style(self.theme.dim()))
+                .x_axis(Axis::default().bounds([from, now]))
+                .y_axis(axis.clone())
+        };
+        plot::render(chart, label_width, [[from, now], y], &[Trace { data, graph, style }], area, buf);
     }
 
     fn trend(&self, reading: &Reading, area: Rect, buf: &mut Buffer) {
@@ -197,42 +203,24 @@ impl Charts<'_> {
         // against time since the dose.
         let marks: Vec<[(f64, f64); 2]> =
             self.snapshot.markers.iter().map(|(at, _)| [(secs(*at), y[0]), (secs(*at), y[1])]).collect();
-        let mut sets = Vec::new();
+        let line = |data, style| Trace { data, graph: GraphType::Line, style };
+        let mut traces = Vec::new();
         // The min/max envelope reads only in a dimmer colour than the mean;
         // in monochrome it would smear into the mean line.
         if !self.theme.no_color {
-            for envelope in [&min, &max] {
-                sets.push(
-                    Dataset::default()
-                        .marker(Marker::Braille)
-                        .graph_type(GraphType::Line)
-                        .style(self.theme.dim())
-                        .data(envelope),
-                );
-            }
+            traces.extend([line(&min[..], self.theme.dim()), line(&max[..], self.theme.dim())]);
         }
-        for m in &marks {
-            sets.push(
-                Dataset::default()
-                    .marker(Marker::Braille)
-                    .graph_type(GraphType::Line)
-                    .style(self.theme.fg(ratatui::style::Color::Yellow))
-                    .data(m),
-            );
-        }
-        sets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(self.theme.trace(q))
-                .data(&mean),
-        );
+        traces.extend(marks.iter().map(|m| line(&m[..], self.theme.fg(ratatui::style::Color::Yellow))));
+        traces.push(line(&mean[..], self.theme.trace(q)));
         let title = format!(" {} session {} ", q.label(), hms(self.snapshot.now.since(SessionTime::ZERO)));
-        Chart::new(sets)
-            .block(Block::bordered().title(title).border_style(self.theme.dim()))
-            .x_axis(Axis::default().bounds([0.0, now]))
-            .y_axis(y_axis(q, y, self.theme))
-            .render(area, buf);
+        let (axis, label_width) = y_axis(q, y, self.theme);
+        let chart = |sets| {
+            Chart::new(sets)
+                .block(Block::bordered().title(title.clone()).border_style(self.theme.dim()))
+                .x_axis(Axis::default().bounds([0.0, now]))
+                .y_axis(axis.clone())
+        };
+        plot::render(chart, label_width, [[0.0, now], y], &traces, area, buf);
     }
 }
 

@@ -3,9 +3,11 @@
 //!
 //! - [`render`] draws one frame from a [`Snapshot`] and a [`ViewState`];
 //!   it only reads, so tests and benches call it on a `TestBackend`.
-//! - [`run`] is the event loop: it redraws on a steady tick (for flashing
-//!   and countdowns), at once when the alarms change, and on keys and
-//!   resizes; never per sample;
+//! - [`run`] is the event loop: it wakes on a steady tick (for flashing
+//!   and countdowns), on a new snapshot, on keys and resizes, but draws
+//!   only when the picture would change ([`redraw`]): at once for alarms
+//!   and safety states, at the next tick for other visible changes,
+//!   never per sample, and not at all while nothing visible changes;
 //!   maps keys to [`keys::Action`]s in one place; sends operator actions as
 //!   [`UiCommand`]s; rings the terminal bell ([`bell`]).
 //!
@@ -22,7 +24,9 @@ pub mod header;
 pub mod help;
 pub mod keys;
 pub mod limits;
+mod plot;
 pub mod prompt;
+pub mod redraw;
 pub mod status;
 pub mod theme;
 pub mod tiles;
@@ -63,7 +67,10 @@ pub const STALL_AFTER: Duration = Duration::from_secs(2);
 const KEY_QUEUE: usize = 64;
 
 /// How often the key-reader thread checks whether the dashboard has gone.
-const KEY_POLL: Duration = Duration::from_millis(200);
+/// Each check wakes the thread (at 5 Hz that was a measurable share of the
+/// idle CPU); the only cost of a slow check is the thread outliving the
+/// dashboard by up to this long.
+const KEY_POLL: Duration = Duration::from_secs(1);
 
 /// How the session starts the dashboard.
 #[derive(Debug, Clone, Default)]
@@ -179,27 +186,36 @@ async fn event_loop<B: Backend>(
     view.window = snapshot.window;
     let mut last_new = start;
     let mut bell = bell::Bell::default();
-    let mut dirty = true;
+    // What the screen shows: the snapshot and the time-driven face it was
+    // drawn with. A redraw happens only when either would change it.
+    let mut drawn = snapshot.clone();
+    let mut face = redraw::Face::of(&snapshot, &view);
+    let mut pending = redraw::Change::Now;
     loop {
-        if dirty {
+        if pending == redraw::Change::Now {
             terminal
                 .draw(|f| render(f, &snapshot, &view))
                 .map_err(|e| DashboardError::Terminal(io::Error::other(e.to_string())))?;
-            dirty = false;
+            drawn = snapshot.clone();
+            face = redraw::Face::of(&snapshot, &view);
+            pending = redraw::Change::Same;
         }
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     return Ok(());
                 }
-                let next = snapshots.borrow_and_update().clone();
+                snapshot = snapshots.borrow_and_update().clone();
                 last_new = Instant::now();
-                // The pipeline publishes every 100 ms; drawing each would
-                // double the frame rate for nothing. A change in alarms is
-                // drawn at once, anything else at the next tick.
-                dirty |= next.alarms != snapshot.alarms || view.stalled_for.is_some();
-                view.stalled_for = None;
-                snapshot = next;
+                // Safety-relevant changes (alarms, a reading going stale)
+                // are drawn at once, other visible ones at the next tick,
+                // the rest not at all: the session publishes several times
+                // per tick and most of its snapshots differ only below the
+                // screen's one-second resolution.
+                pending = pending.max(redraw::change(&drawn, &snapshot));
+                if view.stalled_for.take().is_some() {
+                    pending = redraw::Change::Now;
+                }
             }
             at = tick.tick() => {
                 // The scheduled instant, not "now": phases then alternate
@@ -212,7 +228,9 @@ async fn event_loop<B: Backend>(
                 if bell.tick(view.flash_clock, &snapshot.alarms) {
                     ring(terminal);
                 }
-                dirty = true;
+                if pending == redraw::Change::Later || redraw::Face::of(&snapshot, &view) != face {
+                    pending = redraw::Change::Now;
+                }
             }
             ev = keys.recv() => match ev {
                 Some(Ok(Event::Key(key))) => {
@@ -224,9 +242,9 @@ async fn event_loop<B: Backend>(
                         }
                         send(commands, cmd, &mut view);
                     }
-                    dirty = true;
+                    pending = redraw::Change::Now;
                 }
-                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(Event::Resize(..))) => pending = redraw::Change::Now,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(DashboardError::Input(e)),
                 None => return Err(DashboardError::InputClosed),
@@ -525,6 +543,74 @@ mod tests {
             }))
         );
         assert_eq!(cmd_rx.recv().await, Some(UiCommand::Quit));
+    }
+
+    fn with_heart_rate(now_ms: u64, status: crate::snapshot::ReadingStatus) -> Snapshot {
+        let mut s = snapshot(Vec::new());
+        s.now = SessionTime::from_millis(now_ms);
+        s.devices.push(crate::snapshot::DeviceView {
+            label: "chest".into(),
+            name: None,
+            address: None,
+            connected: true,
+            rssi: None,
+            battery_pct: None,
+            contact: Some(true),
+            decode_errors: 0,
+            readings: vec![crate::snapshot::Reading {
+                quantity: crate::model::Quantity::HeartRateBpm,
+                last: Some(72.0),
+                age: Some(Duration::from_millis(now_ms % 1000)),
+                status,
+                recent: vec![(0.0, 72.0)],
+                trend: Vec::new(),
+                rmssd_ms: None,
+            }],
+        });
+        s
+    }
+
+    /// Snapshots every 100 ms that differ only in `now` and the age give
+    /// one frame per shown second, not one per snapshot or per tick; a
+    /// high alarm adds the frames its 2 Hz flash needs; a reading turning
+    /// stale is drawn on arrival even within the same second and with no
+    /// tick in between.
+    #[tokio::test(start_paused = true)]
+    async fn draws_only_when_the_picture_changes() {
+        use crate::snapshot::ReadingStatus::{Live, Stale};
+        let (snap_tx, mut snap_rx) = watch::channel(Arc::new(with_heart_rate(0, Live)));
+        let (cmd_tx, _cmd_rx) = mpsc::channel(8);
+        let (_key_tx, key_rx) = mpsc::channel(8);
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        let mut ring = |_: &mut Terminal<TestBackend>| {};
+        let io = LoopIo { terminal: &mut terminal, keys: key_rx, ring: &mut ring, wall_clock: fixed_wall };
+        let driver = async {
+            // 10 s quiet, then 2 s with a high alarm flashing.
+            for i in 1..=120u64 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let mut s = with_heart_rate(i * 100 + 50, Live);
+                if i > 100 {
+                    s.alarms.push(high());
+                }
+                snap_tx.send(Arc::new(s)).unwrap();
+            }
+            // Just after the last one, within the same second.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let mut s = with_heart_rate(12_060, Stale);
+            s.alarms.push(high());
+            snap_tx.send(Arc::new(s)).unwrap();
+            drop(snap_tx);
+        };
+        let opts = DashboardOptions::default();
+        let (result, ()) = tokio::join!(event_loop(io, &mut snap_rx, &cmd_tx, &opts), driver);
+        result.unwrap();
+        let frames = terminal.get_frame().count();
+        // 1 first frame + 10 second changes + 1 alarm onset + about 4 per
+        // second of the flash (second changes coincide with flash phases),
+        // + 1 for STALE. Ticking at 4 Hz unconditionally would be 49.
+        assert!((18..=24).contains(&frames), "{frames} frames");
+        let text = screen(&terminal);
+        assert!(text.contains("STALE"), "{text}");
     }
 
     /// The end of the snapshot channel ends the dashboard cleanly.
