@@ -9,18 +9,12 @@ mod common;
 use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
 use vigil::record::{RecordOptions, Recording};
-use vigil::session::{self, EndReason, SessionPlan, SourceFactory};
+use vigil::session::{self, EndReason, SessionPlan};
 use vigil::snapshot::Mode;
-use vigil::sources::simulate;
 
 #[test]
 fn a_failed_dashboard_leaves_monitoring_running_headless() {
-    let scenario = simulate::load("tachycardia-episode").unwrap();
-    let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
-    let seed = scenario.seed;
-    let source: SourceFactory = Box::new(move |tx, clock| {
-        Box::pin(async move { simulate::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
-    });
+    let (source, devices) = common::scenario_source("tachycardia-episode");
     let broken_screen: session::DashboardFactory =
         Box::new(|_snapshots, _commands| Box::pin(async { Err(anyhow::anyhow!("terminal went away")) }));
     let dir = tempfile::tempdir().unwrap();

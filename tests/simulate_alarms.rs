@@ -8,7 +8,6 @@ mod common;
 
 use serde::Deserialize;
 use vigil::config::Config;
-use vigil::session::SourceFactory;
 use vigil::sources::simulate;
 
 #[derive(Debug, Deserialize)]
@@ -54,16 +53,6 @@ impl Expect {
     }
 }
 
-pub fn scenario_source(name: &str) -> (SourceFactory, Vec<(vigil::model::DeviceLabel, vigil::pipeline::DeviceSetup)>) {
-    let scenario = simulate::load(name).unwrap();
-    let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
-    let seed = scenario.seed;
-    let source: SourceFactory = Box::new(move |tx, clock| {
-        Box::pin(async move { simulate::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
-    });
-    (source, devices)
-}
-
 #[test]
 fn shipped_scenarios_raise_the_promised_alarms() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/simulated");
@@ -77,7 +66,7 @@ fn shipped_scenarios_raise_the_promised_alarms() {
     let mut failures = Vec::new();
     for file in &files {
         let exp: Expectations = toml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-        let (source, devices) = scenario_source(&exp.scenario);
+        let (source, devices) = common::scenario_source(&exp.scenario);
         let (_, lines) = common::run_headless(source, devices, Config::default());
         let alarms: Vec<_> = lines.iter().filter(|l| l["type"] == "alarm").collect();
         let mut fail = |msg: String| failures.push(format!("{}: {msg}", exp.scenario));

@@ -12,25 +12,13 @@ mod common;
 
 use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
-use vigil::session::SourceFactory;
-use vigil::sources::simulate;
-
-fn source(name: &str) -> (SourceFactory, Vec<(vigil::model::DeviceLabel, vigil::pipeline::DeviceSetup)>) {
-    let scenario = simulate::load(name).unwrap();
-    let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
-    let seed = scenario.seed;
-    let source: SourceFactory = Box::new(move |tx, clock| {
-        Box::pin(async move { simulate::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
-    });
-    (source, devices)
-}
 
 #[test]
 fn paced_and_max_speed_give_identical_output() {
     let start = chrono::Utc::now();
-    let (src, devices) = source("flaky-sensor");
+    let (src, devices) = common::scenario_source("flaky-sensor");
     let (_, max) = common::run_headless_on(Clock::virtual_at(Speed::Max, start), src, devices, Config::default());
-    let (src, devices) = source("flaky-sensor");
+    let (src, devices) = common::scenario_source("flaky-sensor");
     let (_, paced) =
         common::run_headless_on(Clock::virtual_at(Speed::Times(300.0), start), src, devices, Config::default());
     // The scenario is rich enough for the comparison to mean something.

@@ -76,3 +76,16 @@ pub fn batches_source(batches: Vec<Batch>) -> SourceFactory {
         })
     })
 }
+
+/// A shipped scenario as a session source, with its declared devices.
+pub fn scenario_source(name: &str) -> (SourceFactory, Vec<(DeviceLabel, DeviceSetup)>) {
+    let scenario = vigil::sources::simulate::load(name).unwrap();
+    let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
+    let seed = scenario.seed;
+    let source: SourceFactory = Box::new(move |tx, clock| {
+        Box::pin(
+            async move { vigil::sources::simulate::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) },
+        )
+    });
+    (source, devices)
+}
