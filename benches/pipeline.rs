@@ -11,11 +11,11 @@
 //! declared from their profiles first (`Pipeline::set_device`), as a
 //! session does.
 //!
-//! Per batch the routine does what the session loop does with the
-//! pipeline's products (`session::Sinks::drain`): moves the batch's events
-//! and samples (`pipeline::take_samples`) into a `RecordMsg::Batch` with a
-//! clone of the output events and sends it on a channel of the recorder's
-//! capacity to a thread that drops it (the recorder thread, excluded from
+//! Per batch the routine does what a virtual-clock session loop does with
+//! the pipeline's products (`session::Sinks::drain`): moves the batch's
+//! events and samples into the `record::Outbox` with a copy of the output
+//! events, and sends the outbox's message, when due (1,024 rows or 100 ms),
+//! on a channel of the recorder's capacity to a thread that drops it (the recorder thread, excluded from
 //! the budget but not from the machine: criterion's wall time includes
 //! whatever that thread takes from the shared cores).
 //!
@@ -24,7 +24,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use tokio::sync::mpsc;
@@ -32,7 +32,7 @@ use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
 use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
 use vigil::pipeline::{DeviceSetup, Pipeline};
-use vigil::record::{RECORDER_CHANNEL_CAPACITY, RecordMsg};
+use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg};
 
 /// Notifications per benchmark iteration, whatever the device count.
 const NOTIFICATIONS: u64 = 20_000;
@@ -167,14 +167,21 @@ fn run(pipeline: &mut Pipeline, batches: Batches) -> usize {
     });
     let mut samples: Vec<Sample> = Vec::with_capacity(SAMPLE_BUFFER);
     let mut output: Vec<OutputEvent> = Vec::new();
+    let mut outbox = Outbox::default();
     for (events, until) in batches {
         pipeline.process(&events, until, &mut samples, &mut output);
-        let msg =
-            RecordMsg::Batch { events, samples: vigil::pipeline::take_samples(&mut samples), output: output.clone() };
-        if tx.blocking_send(msg).is_err() {
+        let now = Instant::now();
+        outbox.push(now, events, &mut samples, &output);
+        output.clear();
+        if outbox.is_due(now)
+            && let Some(msg) = outbox.take()
+            && tx.blocking_send(msg).is_err()
+        {
             break;
         }
-        output.clear();
+    }
+    if let Some(msg) = outbox.take() {
+        let _ = tx.blocking_send(msg);
     }
     drop(tx);
     recorder.join().unwrap_or(0)

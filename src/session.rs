@@ -290,6 +290,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         headless,
         alarm: alarm_sink,
         recorder: recorder.as_ref().map(|r| (r.sender(), r.health())),
+        outbox: crate::record::Outbox::default(),
     };
 
     let mut signals = Signals::new()?;
@@ -384,6 +385,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     pipeline.advance_to(now, &mut output);
                     unpublished |= !output.is_empty();
                     sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
+                } else if sinks.outbox.is_due(Instant::now()) {
+                    // A paced session's products reach the recorder within
+                    // a tick or two of their batch, however slow the input.
+                    sinks.flush_recorder().await;
                 }
                 // The scheduled instant, so idle snapshots keep an exact
                 // rhythm of every other tick.
@@ -460,6 +465,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     pipeline.advance_to(end, &mut output);
     sinks.lossless = true;
     sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
+    sinks.flush_recorder().await;
     tasks.abort_all();
     let totals = pipeline.totals();
     let Sinks { headless, alarm, recorder: recorder_link, .. } = sinks;
@@ -499,6 +505,8 @@ struct Sinks {
     headless: Option<HeadlessSink>,
     alarm: Option<AlarmCommandSink>,
     recorder: Option<(mpsc::Sender<RecordMsg>, watch::Receiver<RecorderHealth>)>,
+    /// A lossless session's recorder products, sent in larger messages.
+    outbox: crate::record::Outbox,
 }
 
 impl Sinks {
@@ -520,14 +528,18 @@ impl Sinks {
         if let Some(sink) = &self.alarm {
             sink.alarms(output);
         }
-        if let Some((tx, _)) = &self.recorder
+        if self.recorder.is_some() && self.lossless {
+            let now = Instant::now();
+            self.outbox.push(now, events, samples, output);
+            if self.outbox.is_due(now) {
+                self.flush_recorder().await;
+            }
+        } else if let Some((tx, _)) = &self.recorder
             && !(events.is_empty() && samples.is_empty() && output.is_empty())
         {
             let msg =
                 RecordMsg::Batch { events, samples: crate::pipeline::take_samples(samples), output: output.clone() };
-            if self.lossless {
-                let _ = tx.send(msg).await;
-            } else if tx.try_send(msg).is_err() {
+            if tx.try_send(msg).is_err() {
                 pipeline.count_recorder_drop();
                 pipeline.set_recording_failed(pipeline.now(), true, output);
             }
@@ -539,6 +551,14 @@ impl Sinks {
         }
         output.clear();
         samples.clear();
+    }
+
+    /// Send what the outbox holds to the recorder (awaited: only lossless
+    /// sessions gather products).
+    async fn flush_recorder(&mut self) {
+        if let (Some((tx, _)), Some(msg)) = (&self.recorder, self.outbox.take()) {
+            let _ = tx.send(msg).await;
+        }
     }
 }
 

@@ -144,6 +144,71 @@ pub enum RecordMsg {
     Finish,
 }
 
+/// A virtual-clock session gathers its products here over several source
+/// batches and sends the recorder one message per [`OUTBOX_ROWS`] rows (or
+/// per [`OUTBOX_AGE`] of wall time) instead of one per batch: at
+/// `--speed max` a batch is one session-second of a few notifications, and
+/// the channel send and the recorder thread's wake-up cost more than the
+/// pipeline's work on them. The age bound keeps a paced (`--speed 1`)
+/// session's SIGKILL loss within the recorder's one-second flush promise.
+/// (Under the real clock the session sends each batch at once with
+/// `try_send`; it never waits for the recorder.)
+#[derive(Debug, Default)]
+pub struct Outbox {
+    events: Vec<SourceEvent>,
+    samples: Vec<Sample>,
+    output: Vec<OutputEvent>,
+    /// Wall time of the oldest product not yet sent.
+    since: Option<std::time::Instant>,
+}
+
+/// Rows (events + samples + output) that make an [`Outbox`] due.
+pub const OUTBOX_ROWS: usize = 1024;
+/// Wall time after which an [`Outbox`]'s oldest product is due regardless.
+pub const OUTBOX_AGE: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Outbox {
+    /// Add one batch's products: `events` and `samples` are moved (the
+    /// caller's sample buffer keeps its capacity), `output` is copied (the
+    /// headless and alarm sinks still need it).
+    pub fn push(
+        &mut self,
+        now: std::time::Instant,
+        events: Vec<SourceEvent>,
+        samples: &mut Vec<Sample>,
+        output: &[OutputEvent],
+    ) {
+        if events.is_empty() && samples.is_empty() && output.is_empty() {
+            return;
+        }
+        self.since.get_or_insert(now);
+        if self.events.is_empty() {
+            self.events = events;
+        } else {
+            self.events.extend(events);
+        }
+        self.samples.append(samples);
+        self.output.extend_from_slice(output);
+    }
+
+    /// Whether the gathered products should go to the recorder now.
+    #[must_use]
+    pub fn is_due(&self, now: std::time::Instant) -> bool {
+        self.events.len() + self.samples.len() + self.output.len() >= OUTBOX_ROWS
+            || self.since.is_some_and(|since| now.saturating_duration_since(since) >= OUTBOX_AGE)
+    }
+
+    /// Everything gathered, as one message (`None` if nothing is).
+    pub fn take(&mut self) -> Option<RecordMsg> {
+        self.since.take()?;
+        Some(RecordMsg::Batch {
+            events: std::mem::take(&mut self.events),
+            samples: std::mem::take(&mut self.samples),
+            output: std::mem::take(&mut self.output),
+        })
+    }
+}
+
 /// Whether the recorder is still writing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecorderHealth {
@@ -193,4 +258,53 @@ pub enum ReadError {
     Row { file: PathBuf, batch: usize, row: usize, message: String },
     #[error("{file}: schema does not match a vigil recording: {message}")]
     Schema { file: PathBuf, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::model::{DeviceLabel, Quantity};
+
+    fn sample(s: u64) -> Sample {
+        Sample {
+            at: SessionTime::from_secs(s),
+            device: DeviceLabel::from("chest"),
+            quantity: Quantity::HeartRateBpm,
+            value: 60.0,
+            contact: None,
+            device_time_ns: None,
+        }
+    }
+
+    #[test]
+    fn outbox_gathers_in_order_and_is_due_by_rows_or_age() {
+        let t0 = Instant::now();
+        let mut outbox = Outbox::default();
+        outbox.push(t0, Vec::new(), &mut Vec::new(), &[]);
+        assert!(!outbox.is_due(t0 + OUTBOX_AGE * 10), "nothing gathered, nothing due");
+        assert!(outbox.take().is_none());
+
+        let mut buffer = Vec::with_capacity(64);
+        for s in 0..3 {
+            buffer.push(sample(s));
+            outbox.push(t0 + Duration::from_millis(s * 10), Vec::new(), &mut buffer, &[]);
+            assert!(buffer.is_empty() && buffer.capacity() >= 64, "samples moved, the buffer kept");
+        }
+        assert!(!outbox.is_due(t0 + OUTBOX_AGE - Duration::from_millis(1)));
+        assert!(outbox.is_due(t0 + OUTBOX_AGE), "the oldest product's age counts");
+        let Some(RecordMsg::Batch { samples, .. }) = outbox.take() else { panic!("a batch") };
+        let times: Vec<u64> = samples.iter().map(|s| s.at.as_millis()).collect();
+        assert_eq!(times, [0, 1000, 2000]);
+        assert!(outbox.take().is_none(), "taken once");
+
+        let t1 = t0 + OUTBOX_AGE * 100;
+        for s in 0..OUTBOX_ROWS as u64 {
+            assert!(!outbox.is_due(t1), "due after {s} rows");
+            buffer.push(sample(s));
+            outbox.push(t1, Vec::new(), &mut buffer, &[]);
+        }
+        assert!(outbox.is_due(t1), "due by rows at once");
+    }
 }
