@@ -290,6 +290,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         headless,
         alarm: alarm_sink,
         recorder: recorder.as_ref().map(|r| (r.sender(), r.health())),
+        gather: max_speed,
         outbox: crate::record::Outbox::default(),
     };
 
@@ -385,10 +386,6 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     pipeline.advance_to(now, &mut output);
                     unpublished |= !output.is_empty();
                     sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
-                } else if sinks.outbox.is_due(Instant::now()) {
-                    // A paced session's products reach the recorder within
-                    // a tick or two of their batch, however slow the input.
-                    sinks.flush_recorder().await;
                 }
                 // The scheduled instant, so idle snapshots keep an exact
                 // rhythm of every other tick.
@@ -505,7 +502,10 @@ struct Sinks {
     headless: Option<HeadlessSink>,
     alarm: Option<AlarmCommandSink>,
     recorder: Option<(mpsc::Sender<RecordMsg>, watch::Receiver<RecorderHealth>)>,
-    /// A lossless session's recorder products, sent in larger messages.
+    /// Gather recorder products in `outbox` (`--speed max` only: there a
+    /// batch takes microseconds of wall time, so gathering delays nothing a
+    /// crash could lose; a paced or live session sends each batch at once).
+    gather: bool,
     outbox: crate::record::Outbox,
 }
 
@@ -528,7 +528,7 @@ impl Sinks {
         if let Some(sink) = &self.alarm {
             sink.alarms(output);
         }
-        if self.recorder.is_some() && self.lossless {
+        if self.recorder.is_some() && self.gather {
             let now = Instant::now();
             self.outbox.push(now, events, samples, output);
             if self.outbox.is_due(now) {
@@ -539,7 +539,9 @@ impl Sinks {
         {
             let msg =
                 RecordMsg::Batch { events, samples: crate::pipeline::take_samples(samples), output: output.clone() };
-            if tx.try_send(msg).is_err() {
+            if self.lossless {
+                let _ = tx.send(msg).await;
+            } else if tx.try_send(msg).is_err() {
                 pipeline.count_recorder_drop();
                 pipeline.set_recording_failed(pipeline.now(), true, output);
             }
@@ -553,8 +555,8 @@ impl Sinks {
         samples.clear();
     }
 
-    /// Send what the outbox holds to the recorder (awaited: only lossless
-    /// sessions gather products).
+    /// Send what the outbox holds to the recorder (awaited: only
+    /// `--speed max` sessions, which are lossless, gather products).
     async fn flush_recorder(&mut self) {
         if let (Some((tx, _)), Some(msg)) = (&self.recorder, self.outbox.take()) {
             let _ = tx.send(msg).await;

@@ -144,15 +144,13 @@ pub enum RecordMsg {
     Finish,
 }
 
-/// A virtual-clock session gathers its products here over several source
+/// A `--speed max` session gathers its products here over several source
 /// batches and sends the recorder one message per [`OUTBOX_ROWS`] rows (or
-/// per [`OUTBOX_AGE`] of wall time) instead of one per batch: at
-/// `--speed max` a batch is one session-second of a few notifications, and
-/// the channel send and the recorder thread's wake-up cost more than the
-/// pipeline's work on them. The age bound keeps a paced (`--speed 1`)
-/// session's SIGKILL loss within the recorder's one-second flush promise.
-/// (Under the real clock the session sends each batch at once with
-/// `try_send`; it never waits for the recorder.)
+/// per [`OUTBOX_AGE`] of wall time) instead of one per batch: there a batch
+/// is one session-second of a few notifications, and the channel send and
+/// the recorder thread's wake-up cost more than the pipeline's work on them.
+/// Paced and live sessions send each batch at once, so a crash loses no
+/// more than the recorder's one-second flush promise.
 #[derive(Debug, Default)]
 pub struct Outbox {
     events: Vec<SourceEvent>,
