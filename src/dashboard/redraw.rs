@@ -226,7 +226,16 @@ mod tests {
         b.devices[0].connected = false;
         assert_eq!(change(&a, &b), Change::Now);
         let mut c = snapshot(12_200, ReadingStatus::Live, 70.0);
-        c.alarms.push(AlarmStatus {
+        c.alarms.push(hr_high_at_12s());
+        assert_eq!(change(&a, &c), Change::Now);
+        let mut d = snapshot(12_200, ReadingStatus::Live, 70.0);
+        d.stalled = true;
+        assert_eq!(change(&a, &d), Change::Now);
+    }
+
+    /// A high `hr.high` on `chest`, active since 12 s.
+    fn hr_high_at_12s() -> AlarmStatus {
+        AlarmStatus {
             condition: Condition::HrHigh,
             device: Some("chest".into()),
             priority: Priority::High,
@@ -235,11 +244,7 @@ mod tests {
             changed: SessionTime::from_secs(12),
             value: Some(150.0),
             audible: true,
-        });
-        assert_eq!(change(&a, &c), Change::Now);
-        let mut d = snapshot(12_200, ReadingStatus::Live, 70.0);
-        d.stalled = true;
-        assert_eq!(change(&a, &d), Change::Now);
+        }
     }
 
     #[test]
@@ -250,16 +255,7 @@ mod tests {
         let quiet = Face::of(&s, &view);
         view.flash_clock = Duration::from_millis(250);
         assert_eq!(Face::of(&s, &view), quiet, "nothing flashes: a phase change is invisible");
-        s.alarms.push(AlarmStatus {
-            condition: Condition::HrHigh,
-            device: Some("chest".into()),
-            priority: Priority::High,
-            state: AlarmState::Active,
-            since: SessionTime::from_secs(12),
-            changed: SessionTime::from_secs(12),
-            value: Some(150.0),
-            audible: true,
-        });
+        s.alarms.push(hr_high_at_12s());
         let on = Face::of(&s, &view);
         view.flash_clock = Duration::from_millis(500);
         assert_ne!(Face::of(&s, &view), on, "a high alarm flashes at 2 Hz");
