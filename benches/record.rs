@@ -29,7 +29,6 @@ use criterion::{BatchSize, Criterion, Throughput};
 use vigil::alarms::AlarmEngine;
 use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
-use vigil::model::DeviceLabel;
 use vigil::pipeline::Pipeline;
 use vigil::record::{RecordMsg, RecordOptions, Recorder, Recording, RecordingInfo, synthetic};
 use vigil::session::{SessionPlan, SourceFactory};
@@ -117,36 +116,8 @@ fn simulate_session(scenario: &simulate::Scenario, root: &Path) -> PathBuf {
 fn replay_session(dir: &Path) -> vigil::model::SessionTime {
     let recording = Recording::open(dir).expect("open recording");
     let config: Config = serde_json::from_value(recording.meta.config.clone()).expect("recorded config");
-    let devices: Vec<(DeviceLabel, _)> = recording
-        .meta
-        .devices
-        .iter()
-        .filter_map(|(label, d)| {
-            let profile = d.name.as_deref().and_then(vigil::devices::match_by_name)?;
-            Some((DeviceLabel::from(label.as_str()), vigil::app::device_setup(&profile)))
-        })
-        .collect();
-    let clock = Clock::virtual_at(Speed::Max, recording.meta.start_utc);
-    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
-    let source: SourceFactory = Box::new(move |tx, clock| {
-        Box::pin(async move {
-            replay::run(&recording, clock, tx, control_rx).await.map(|_| ()).map_err(anyhow::Error::from)
-        })
-    });
-    let plan = SessionPlan {
-        clock,
-        source,
-        mode: Mode::Replay { paused: false, speed: 1.0 },
-        config,
-        participant: None,
-        devices,
-        dashboard: None,
-        alarm_command: None,
-        replay_control: Some(control_tx),
-        headless_out: Some(Box::new(std::io::sink())),
-        record: None,
-        resume: None,
-    };
+    let mut plan = vigil::app::replay_plan(recording, config, Speed::Max);
+    plan.headless_out = Some(Box::new(std::io::sink()));
     run(plan).end
 }
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::cli::{Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, ReplayArgs, ScanArgs, SimulateArgs};
-use crate::clock::Clock;
+use crate::clock::{Clock, Speed};
 use crate::config::Config;
 use crate::devices::DeviceProfile;
 use crate::model::{Characteristic, DeviceLabel};
@@ -252,6 +252,18 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => recorded_config(&recording)?,
     };
+    let _log_guard = init_logging();
+    let mut plan = replay_plan(recording, config, args.speed);
+    plan.dashboard = (!args.headless).then(|| dashboard(true));
+    finish_session(&run_plan(plan)?)
+}
+
+/// The session `vigil replay` runs: the recording's notifications and
+/// operator actions through the pipeline with `config`, its devices set up
+/// from their recorded names' profiles, headless on stdout (the caller may
+/// add a dashboard or redirect the output) and not recorded.
+#[must_use]
+pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> SessionPlan {
     let devices = recording
         .meta
         .devices
@@ -261,7 +273,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             Some((DeviceLabel::from(label.as_str()), device_setup(&profile)))
         })
         .collect();
-    let clock = Clock::virtual_at(args.speed, recording.meta.start_utc);
+    let clock = Clock::virtual_at(speed, recording.meta.start_utc);
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let source: SourceFactory = Box::new(move |tx, clock| {
         Box::pin(async move {
@@ -271,22 +283,20 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::from)
         })
     });
-    let _log_guard = init_logging();
-    let plan = SessionPlan {
+    SessionPlan {
         clock,
         source,
         mode: Mode::Replay { paused: false, speed: 1.0 },
         config,
         participant: None,
         devices,
-        dashboard: (!args.headless).then(|| dashboard(true)),
+        dashboard: None,
         alarm_command: None,
         replay_control: Some(control_tx),
         headless_out: None,
         record: None,
         resume: None,
-    };
-    finish_session(&run_plan(plan)?)
+    }
 }
 
 /// The configuration a recording was made with (`session.json`), so a
