@@ -286,7 +286,7 @@ pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> Sessio
     SessionPlan {
         clock,
         source,
-        mode: Mode::Replay { paused: false, speed: 1.0 },
+        mode: crate::sources::replay::initial_mode(speed),
         config,
         participant: None,
         devices,

@@ -252,7 +252,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         pipeline.restore(crate::sources::replay::batches(&r.recording)?);
         pipeline.resume_at(origin, &mut output);
     }
-    let base = SnapshotBase {
+    let mut base = SnapshotBase {
         start_utc,
         participant: participant.clone(),
         record_dir: recorder.as_ref().map(|r| r.dir().to_path_buf()),
@@ -360,7 +360,9 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                         sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
                     }
                     Some(UiCommand::Replay(control)) => {
-                        if let Some(tx) = &replay_control { let _ = tx.try_send(control); }
+                        if let Some(tx) = &replay_control && tx.try_send(control).is_ok() {
+                            base.mode = crate::sources::replay::mode_after(base.mode, control);
+                        }
                     }
                     Some(UiCommand::SetWindow(window)) => pipeline.set_window(window),
                     Some(UiCommand::Quit) => { reason = EndReason::OperatorQuit; break; }

@@ -27,8 +27,10 @@ impl Widget for Header<'_> {
         let mode = match s.mode {
             Mode::Live => "LIVE".to_owned(),
             Mode::Simulated => "SIMULATED".to_owned(),
-            Mode::Replay { paused: false, speed } => format!("REPLAY ▶ {speed}×"),
-            Mode::Replay { paused: true, speed } => format!("REPLAY ‖ PAUSED {speed}×"),
+            Mode::Replay { paused, speed } => {
+                let state = if paused { "‖ PAUSED" } else { "▶" };
+                if speed.is_finite() { format!("REPLAY {state} {speed}×") } else { format!("REPLAY {state} max") }
+            }
         };
         let mut spans = vec![Span::styled(format!(" {mode} "), bold.add_modifier(Modifier::REVERSED))];
         if s.finished {

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::clock::{Clock, ClockKind, Speed};
 use crate::model::{Batch, ConnectionChange, DeviceInfo, EventBody, OutputEvent, SessionTime, SourceEvent};
 use crate::record::{ReadError, Recording};
-use crate::snapshot::ReplayControl;
+use crate::snapshot::{Mode, ReplayControl};
 
 /// Most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 1024;
@@ -37,6 +37,41 @@ const PACED_BATCH_WALL: Duration = Duration::from_millis(50);
 /// Bounds of `Faster` / `Slower`.
 const MIN_SPEED: f64 = 1.0 / 16.0;
 const MAX_SPEED: f64 = 4096.0;
+
+/// The replay speed after `Faster` or `Slower` (other controls keep it).
+#[must_use]
+pub fn changed_speed(speed: f64, control: ReplayControl) -> f64 {
+    match control {
+        ReplayControl::Faster => (speed * 2.0).clamp(MIN_SPEED, MAX_SPEED),
+        ReplayControl::Slower => (speed / 2.0).clamp(MIN_SPEED, MAX_SPEED),
+        ReplayControl::TogglePause | ReplayControl::NextMark => speed,
+    }
+}
+
+/// The transport state the dashboard shows: at the start of a replay at
+/// `speed` (`max` shows as an infinite speed, which controls cannot
+/// change, as the pacer ignores them there).
+#[must_use]
+pub fn initial_mode(speed: Speed) -> Mode {
+    let speed = match speed {
+        Speed::Times(x) => x,
+        Speed::Max => f64::INFINITY,
+    };
+    Mode::Replay { paused: false, speed }
+}
+
+/// The transport state after the operator's `control`, by the pacer's
+/// own rules.
+#[must_use]
+pub fn mode_after(mode: Mode, control: ReplayControl) -> Mode {
+    match mode {
+        Mode::Replay { paused, speed } => Mode::Replay {
+            paused: paused ^ (control == ReplayControl::TogglePause),
+            speed: if speed.is_finite() { changed_speed(speed, control) } else { speed },
+        },
+        other => other,
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayStats {
@@ -259,8 +294,7 @@ impl Pacer {
             }
             ReplayControl::Faster | ReplayControl::Slower => {
                 if let Some(x) = self.speed {
-                    let x = if c == ReplayControl::Faster { x * 2.0 } else { x / 2.0 };
-                    self.speed = Some(x.clamp(MIN_SPEED, MAX_SPEED));
+                    self.speed = Some(changed_speed(x, c));
                     self.anchor = (Instant::now(), at);
                 }
             }
@@ -430,5 +464,29 @@ impl Iterator for Notifications {
             self.decoded = out.into_iter();
             self.current = Some((batch, off + len));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the header shows follows the operator's controls by the
+    /// pacer's rules: pause toggles, speed doubles and halves within the
+    /// bounds, and `max` stays `max`.
+    #[test]
+    fn transport_state_follows_the_controls() {
+        let start = initial_mode(Speed::Times(4.0));
+        assert_eq!(start, Mode::Replay { paused: false, speed: 4.0 });
+        let paused = mode_after(start, ReplayControl::TogglePause);
+        assert_eq!(paused, Mode::Replay { paused: true, speed: 4.0 });
+        assert_eq!(mode_after(paused, ReplayControl::Faster), Mode::Replay { paused: true, speed: 8.0 });
+        assert_eq!(mode_after(start, ReplayControl::Slower), Mode::Replay { paused: false, speed: 2.0 });
+        assert_eq!(mode_after(start, ReplayControl::NextMark), start);
+        let fastest = Mode::Replay { paused: false, speed: MAX_SPEED };
+        assert_eq!(mode_after(fastest, ReplayControl::Faster), fastest);
+        let max = initial_mode(Speed::Max);
+        assert_eq!(mode_after(max, ReplayControl::Slower), max);
+        assert_eq!(mode_after(Mode::Live, ReplayControl::TogglePause), Mode::Live);
     }
 }
