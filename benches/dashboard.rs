@@ -17,6 +17,8 @@ use vigil::history::Trend;
 use vigil::model::{AlarmState, AlarmStatus, Condition, Marker, MarkerKind, Priority, Quantity, SessionTime};
 use vigil::snapshot::{Counters, DeviceView, Mode, Reading, ReadingStatus, Snapshot};
 
+use crate::cpu::thread_cpu;
+
 const HOURS: u64 = 8;
 
 /// A reading with a 10-minute window at `rate_hz` and a whole-session
@@ -106,15 +108,6 @@ fn snapshot() -> Snapshot {
         stalled: false,
         finished: false,
     }
-}
-
-/// CPU time of the calling thread (Linux: `/proc/thread-self/schedstat`,
-/// first field, ns), so the figure means the same on a busy shared machine
-/// as on an idle one. `None` where unavailable. The kernel updates it only
-/// at scheduler ticks, so it is read around batches of frames, never one.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
 pub fn benches(c: &mut Criterion) {

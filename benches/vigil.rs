@@ -9,6 +9,7 @@
 use criterion::{criterion_group, criterion_main};
 
 mod alarms;
+mod cpu;
 mod dashboard;
 mod gatt;
 mod pipeline;

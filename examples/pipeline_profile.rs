@@ -15,6 +15,9 @@
 
 // `benches` (the criterion entry point) is unused here.
 #[allow(dead_code)]
+#[path = "../benches/cpu.rs"]
+mod cpu;
+#[allow(dead_code)]
 #[path = "../benches/pipeline.rs"]
 mod pipeline;
 

@@ -180,7 +180,8 @@ impl Outbox {
             return;
         }
         self.since.get_or_insert(now);
-        if self.events.is_empty() {
+        if self.events.is_empty() && self.events.capacity() < events.capacity() {
+            // Paced sessions: the batch's own vector is the message.
             self.events = events;
         } else {
             self.events.extend(events);
@@ -197,12 +198,20 @@ impl Outbox {
     }
 
     /// Everything gathered, as one message (`None` if nothing is).
+    ///
+    /// The next message starts with the room this one needed: growing from
+    /// empty reallocated and copied each vector about ten times per message,
+    /// 19 % of the pipeline thread's instructions (callgrind).
     pub fn take(&mut self) -> Option<RecordMsg> {
+        fn with_room<T>(v: &mut Vec<T>) -> Vec<T> {
+            let room = Vec::with_capacity(v.len());
+            std::mem::replace(v, room)
+        }
         self.since.take()?;
         Some(RecordMsg::Batch {
-            events: std::mem::take(&mut self.events),
-            samples: std::mem::take(&mut self.samples),
-            output: std::mem::take(&mut self.output),
+            events: with_room(&mut self.events),
+            samples: with_room(&mut self.samples),
+            output: with_room(&mut self.output),
         })
     }
 }
@@ -295,6 +304,7 @@ mod tests {
         let Some(RecordMsg::Batch { samples, .. }) = outbox.take() else { panic!("a batch") };
         let times: Vec<u64> = samples.iter().map(|s| s.at.as_millis()).collect();
         assert_eq!(times, [0, 1000, 2000]);
+        assert!(outbox.samples.capacity() >= 3, "the next message starts with this one's room");
         assert!(outbox.take().is_none(), "taken once");
 
         let t1 = t0 + OUTBOX_AGE * 100;
