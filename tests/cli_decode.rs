@@ -48,3 +48,29 @@ fn bad_hex_and_bad_characteristic_are_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a characteristic"));
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    // The pipe's reader is closed before vigil starts, so its first write
+    // fails with EPIPE for certain (`vigil decode … | head -c0`).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["decode", "2a37", "163c1104"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let out = vigil(&["simulate", "--headless", "--no-record", "--config", "/nonexistent/vigil.toml"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/vigil.toml"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
