@@ -159,8 +159,13 @@ struct Device {
     baseline: Baseline,
     rise: [RiseWindow; 2],
     rise_now: [f64; 2],
-    /// No timer of this device is due before this (a lower bound).
-    deadline: u64,
+    /// Bit `slot` set: that instance is not quiet (see
+    /// `Instance::is_quiet`). Mirrors the instances so the common checks
+    /// ("nothing going on, nothing beyond a limit") and the deadline scan
+    /// read this word instead of touching each ~200-byte instance: with many
+    /// devices each instance read is a cache miss. Kept by `note` after
+    /// every change to an instance.
+    busy: u16,
 }
 
 impl Device {
@@ -183,7 +188,7 @@ impl Device {
             baseline: Baseline::default(),
             rise: [RiseWindow::default(), RiseWindow::default()],
             rise_now: [f64::NEG_INFINITY; 2],
-            deadline: NEVER,
+            busy: 0,
         };
         device.apply_stale_onsets(rules, rules.stale.default_interval);
         device
@@ -196,18 +201,41 @@ impl Device {
         if self.timing.intermittent {
             stale.reset_pending();
         }
+        self.note(slot(Condition::TechStale));
+    }
+
+    /// Bring `busy` up to date after instance `s` changed.
+    #[inline]
+    fn note(&mut self, s: usize) {
+        let bit = 1 << s;
+        if self.inst[s].is_quiet() {
+            self.busy &= !bit;
+        } else {
+            self.busy |= bit;
+        }
+    }
+
+    #[inline]
+    fn is_quiet(&self, c: Condition) -> bool {
+        self.busy & (1 << slot(c)) == 0
+    }
+
+    /// Whether `busy` mirrors the instances (checked in debug builds).
+    fn busy_is_exact(&self) -> bool {
+        self.inst.iter().enumerate().all(|(s, inst)| inst.is_quiet() == (self.busy & (1 << s) == 0))
     }
 
     #[inline]
     fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
         let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
+        self.note(slot(c));
     }
 
     #[inline]
     fn judge(&mut self, rules: &Rules, c: Condition, at: u64, v: f64, shown: f64, sink: &mut Sink<'_>) {
         let (sat, hold) = rules.rule(c).masks(v);
-        if sat == 0 && hold == 0 && self.inst[slot(c)].is_quiet() {
+        if sat == 0 && hold == 0 && self.is_quiet(c) {
             return;
         }
         self.observe(c, at, sat, hold, Some(shown), sink);
@@ -215,7 +243,7 @@ impl Device {
 
     /// A yes/no condition at its configured level(s).
     fn flag(&mut self, rules: &Rules, c: Condition, at: u64, on: bool, value: Option<f64>, sink: &mut Sink<'_>) {
-        if !on && self.inst[slot(c)].is_quiet() {
+        if !on && self.is_quiet(c) {
             return;
         }
         let m = if on { rules.rule(c).all_levels() } else { 0 };
@@ -225,6 +253,7 @@ impl Device {
     fn end(&mut self, c: Condition, at: u64, sink: &mut Sink<'_>) {
         let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].end(at, id, sink);
+        self.note(slot(c));
     }
 
     fn reset_group(&mut self, group: u8) {
@@ -232,6 +261,7 @@ impl Device {
             if group & g != 0 {
                 for c in conditions {
                     self.inst[slot(*c)].reset_pending();
+                    self.note(slot(*c));
                 }
             }
         }
@@ -288,6 +318,7 @@ impl Device {
             let stale = &mut self.inst[slot(Condition::TechStale)];
             let was_stale = stale.is_qualified();
             stale.rearm(at, id, sink);
+            self.note(slot(Condition::TechStale));
             if was_stale {
                 self.refresh_suppression(at, sink);
             }
@@ -295,11 +326,10 @@ impl Device {
     }
 
     fn contact(&mut self, rules: &Rules, at: u64, contact: bool, sink: &mut Sink<'_>) {
-        let inst = &self.inst[slot(Condition::TechNoContact)];
-        if contact && inst.is_quiet() {
+        if contact && self.is_quiet(Condition::TechNoContact) {
             return;
         }
-        let was = inst.is_qualified();
+        let was = self.inst[slot(Condition::TechNoContact)].is_qualified();
         self.flag(rules, Condition::TechNoContact, at, !contact, None, sink);
         if was != self.inst[slot(Condition::TechNoContact)].is_qualified() {
             self.refresh_suppression(at, sink);
@@ -416,6 +446,7 @@ impl Device {
             if !self.timing.intermittent {
                 let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
                 self.inst[slot(Condition::TechStale)].rearm(at, id, sink);
+                self.note(slot(Condition::TechStale));
             }
         } else {
             self.end(Condition::TechStale, at, sink);
@@ -461,10 +492,17 @@ impl Device {
 
     /// The earliest timer of this device, exactly: (deadline, slot).
     fn exact_deadline(&self) -> (u64, usize) {
+        debug_assert!(self.busy_is_exact(), "busy mask out of date");
         let mut best = (self.bp.deadline(), BP_SLOT);
-        for (si, inst) in self.inst.iter().enumerate() {
-            if inst.deadline < best.0 {
-                best = (inst.deadline, si);
+        // Quiet instances have no timer: only the busy ones are looked at,
+        // lowest slot first (ties go to the lowest slot, BP before all).
+        let mut busy = self.busy;
+        while busy != 0 {
+            let si = busy.trailing_zeros() as usize;
+            busy &= busy - 1;
+            let deadline = self.inst[si].deadline;
+            if deadline < best.0 {
+                best = (deadline, si);
             }
         }
         best
@@ -486,6 +524,7 @@ impl Device {
             tracing::error!(%condition, "alarm timer did not advance; dropped");
             inst.deadline = NEVER;
         }
+        self.note(slot_index);
         if suppresses(condition) {
             self.refresh_suppression(d, sink);
         }
@@ -502,6 +541,10 @@ pub struct AlarmEngine {
     /// Address of each device's label (`Arc` data pointer; 0 for the
     /// pseudo-device), packed so the per-sample lookup scans one cache line.
     addresses: Vec<usize>,
+    /// Per device: no timer of it is due before this (a lower bound), packed
+    /// so finding the earliest timer reads one word per device and looks
+    /// into only the devices that could have it.
+    bounds: Vec<u64>,
     now: u64,
     /// No timer is due before this (a lower bound: timers that moved later
     /// leave it early, and the next scan finds the true one).
@@ -521,6 +564,7 @@ impl AlarmEngine {
             rules,
             devices: vec![session],
             addresses: vec![0],
+            bounds: vec![NEVER],
             now: 0,
             next: NEVER,
             pause_start: 0,
@@ -545,7 +589,7 @@ impl AlarmEngine {
         let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
         d.apply_stale_onsets(rules, interval);
         // Onsets may have shortened: rescan timers at the next advance.
-        d.deadline = 0;
+        self.bounds[i] = 0;
         self.next = 0;
     }
 
@@ -649,14 +693,15 @@ impl AlarmEngine {
         let at = at.0.max(self.now);
         let by = rules::nanos(duration);
         for d in &mut self.devices {
-            for inst in &mut d.inst {
-                inst.shift(at, by);
+            for s in 0..CONDITIONS {
+                d.inst[s].shift(at, by);
+                d.note(s);
             }
             if d.last_data != NEVER && d.last_data < at {
                 d.last_data = d.last_data.saturating_add(by).min(at);
             }
-            d.deadline = 0;
         }
+        self.bounds.fill(0);
         if self.pause_until > at.saturating_sub(by) {
             self.pause_until = self.pause_until.saturating_add(by);
         }
@@ -785,6 +830,7 @@ impl AlarmEngine {
         }
         self.devices.push(Device::new(Some(label.clone()), &self.rules));
         self.addresses.push(label_address(label));
+        self.bounds.push(NEVER);
         self.devices.len() - 1
     }
 
@@ -797,12 +843,12 @@ impl AlarmEngine {
     /// bound is made exact on the way.
     fn earliest(&mut self) -> (u64, usize, usize) {
         let mut best = (NEVER, 0, 0);
-        for (di, d) in self.devices.iter_mut().enumerate() {
-            if d.deadline >= best.0 {
+        for (di, bound) in self.bounds.iter_mut().enumerate() {
+            if *bound >= best.0 {
                 continue;
             }
-            let (t, si) = d.exact_deadline();
-            d.deadline = t;
+            let (t, si) = self.devices[di].exact_deadline();
+            *bound = t;
             if t < best.0 {
                 best = (t, di, si);
             }
@@ -819,9 +865,8 @@ impl AlarmEngine {
         f: impl FnOnce(&mut Device, &Rules, &mut Sink<'_>) -> R,
     ) -> R {
         let mut sink = Sink::new(out);
-        let d = &mut self.devices[i];
-        let r = f(d, &self.rules, &mut sink);
-        d.deadline = d.deadline.min(sink.lowest);
+        let r = f(&mut self.devices[i], &self.rules, &mut sink);
+        self.bounds[i] = self.bounds[i].min(sink.lowest);
         self.next = self.next.min(sink.lowest);
         r
     }
@@ -842,11 +887,11 @@ impl AlarmEngine {
                 continue;
             }
             self.with_device(di, out, |d, _, sink| {
-                for (si, inst) in d.inst.iter_mut().enumerate() {
-                    let condition = Condition::ALL[si];
-                    if alarm.is_none_or(|a| a == condition) {
-                        let id = Ident { condition, device: d.label.as_ref() };
-                        inst.acknowledge(at, id, sink);
+                for (si, condition) in Condition::ALL.iter().enumerate() {
+                    if alarm.is_none_or(|a| a == *condition) {
+                        let id = Ident { condition: *condition, device: d.label.as_ref() };
+                        d.inst[si].acknowledge(at, id, sink);
+                        d.note(si);
                     }
                 }
             });
