@@ -141,24 +141,14 @@ const SPO2_QUANTITIES: u16 = quantity_bit(Quantity::Spo2Pct);
 /// Deadline slot of a device's pending blood-pressure reading.
 const BP_SLOT: usize = CONDITIONS;
 
+/// `repr(C)`, fields in this order: what every notification reads
+/// (`last_data` … `rise_now`) fills the first cache line, the trackers
+/// follow, the instances (each starting a line) come last.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct Device {
-    /// `None` for the session-wide pseudo-device (`tech.recording`,
-    /// `tech.stalled`).
-    label: Option<DeviceLabel>,
-    inst: [Instance; CONDITIONS],
-    timing: DeviceTiming,
-    connected: bool,
     last_data: u64,
-    gaps: GapLearner,
-    /// Groups currently suppressed.
-    suppressed: u8,
-    /// Quantities whose latest sample was invalid.
-    invalid: u16,
-    bp: BpReading,
-    baseline: Baseline,
-    rise: [RiseWindow; 2],
-    rise_now: [f64; 2],
+    timing: DeviceTiming,
     /// Bit `slot` set: that instance is not quiet (see
     /// `Instance::is_quiet`). Mirrors the instances so the common checks
     /// ("nothing going on, nothing beyond a limit") and the deadline scan
@@ -166,6 +156,20 @@ struct Device {
     /// devices each instance read is a cache miss. Kept by `note` after
     /// every change to an instance.
     busy: u16,
+    /// Quantities whose latest sample was invalid.
+    invalid: u16,
+    /// Groups currently suppressed.
+    suppressed: u8,
+    connected: bool,
+    rise_now: [f64; 2],
+    bp: BpReading,
+    baseline: Baseline,
+    rise: [RiseWindow; 2],
+    gaps: GapLearner,
+    /// `None` for the session-wide pseudo-device (`tech.recording`,
+    /// `tech.stalled`).
+    label: Option<DeviceLabel>,
+    inst: [Instance; CONDITIONS],
 }
 
 impl Device {

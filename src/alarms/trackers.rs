@@ -22,18 +22,22 @@ struct Bucket {
 /// last window (kept as 30 buckets, so the window's edge is exact to a
 /// thirtieth). Until the operator takes one, the mean of the first window of
 /// valid data is used: in a dosing session that is the pre-dose rest.
+///
+/// `repr(C)`: what every sample reads (the automatic baseline done, the
+/// current bucket, the value) comes first and shares one cache line.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub(super) struct Baseline {
     pub value: Option<f64>,
-    auto_start: u64,
-    auto_sum: f64,
-    auto_n: u32,
     auto_done: bool,
-    buckets: [Bucket; BUCKETS],
     /// The bucket being filled and when it ends: saves two divisions per
     /// sample (this is on the per-sample path).
     current: usize,
     current_end: u64,
+    auto_start: u64,
+    auto_sum: f64,
+    auto_n: u32,
+    buckets: [Bucket; BUCKETS],
 }
 
 impl Default for Baseline {
