@@ -198,6 +198,7 @@ impl Device {
         device
     }
 
+    #[inline(never)]
     fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration) {
         let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
         let stale = &mut self.inst[slot(Condition::TechStale)];
@@ -229,14 +230,18 @@ impl Device {
         self.inst.iter().enumerate().all(|(s, inst)| inst.is_quiet() == (self.busy & (1 << s) == 0))
     }
 
-    #[inline]
+    // Out of line: the common observations stop at `judge`'s quiet check,
+    // and inlining this big body there made every caller pay for it.
+    #[inline(never)]
     fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
         let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
         self.note(slot(c));
     }
 
-    #[inline]
+    /// Inlined: a normal value with nothing going on is two comparisons
+    /// and a bit test, cheaper than the call.
+    #[inline(always)]
     fn judge(&mut self, rules: &Rules, c: Condition, at: u64, v: f64, shown: f64, sink: &mut Sink<'_>) {
         let (sat, hold) = rules.rule(c).masks(v);
         if sat == 0 && hold == 0 && self.is_quiet(c) {
@@ -273,6 +278,7 @@ impl Device {
 
     /// Recompute which groups are suppressed; end the alarms of groups that
     /// just became suppressed.
+    #[inline(never)]
     fn refresh_suppression(&mut self, at: u64, sink: &mut Sink<'_>) {
         let mut s = 0;
         if !self.connected || self.inst[slot(Condition::TechStale)].is_qualified() {
@@ -300,17 +306,21 @@ impl Device {
     }
 
     /// Any notification: feeds staleness and the interval estimate.
-    #[inline]
+    #[inline(always)]
     fn data(&mut self, rules: &Rules, at: u64, sink: &mut Sink<'_>) {
-        if self.last_data != NEVER {
-            if at <= self.last_data {
-                return;
-            }
-            if self.timing.expected_interval.is_none()
-                && let Some(interval) = self.gaps.push(at - self.last_data)
-            {
-                self.apply_stale_onsets(rules, Duration::from_nanos(interval));
-            }
+        // The further samples of a notification stop here, before a call.
+        if self.last_data != NEVER && at <= self.last_data {
+            return;
+        }
+        self.fresh_data(rules, at, sink);
+    }
+
+    fn fresh_data(&mut self, rules: &Rules, at: u64, sink: &mut Sink<'_>) {
+        if self.last_data != NEVER
+            && self.timing.expected_interval.is_none()
+            && let Some(interval) = self.gaps.push(at - self.last_data)
+        {
+            self.apply_stale_onsets(rules, Duration::from_nanos(interval));
         }
         self.last_data = at;
         if !self.connected {
@@ -443,6 +453,7 @@ impl Device {
         }
     }
 
+    #[inline(never)]
     fn connection(&mut self, rules: &Rules, at: u64, connected: bool, sink: &mut Sink<'_>) {
         self.connected = connected;
         self.flag(rules, Condition::TechDisconnected, at, !connected, None, sink);
@@ -728,19 +739,26 @@ impl AlarmEngine {
 
     /// Fire every timed transition with deadline <= `now`, each stamped at
     /// its deadline, in time order.
+    #[inline]
     pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
         let now = now.0;
+        // Called for every event; almost always nothing is due.
         if self.next <= now {
-            loop {
-                let (d, di, si) = self.earliest();
-                if d > now {
-                    self.next = d;
-                    break;
-                }
-                self.with_device(di, out, |dev, rules, sink| dev.fire(rules, d, si, sink));
-            }
+            self.fire_due(now, out);
         }
         self.now = self.now.max(now);
+    }
+
+    #[inline(never)]
+    fn fire_due(&mut self, now: u64, out: &mut Vec<AlarmEvent>) {
+        loop {
+            let (d, di, si) = self.earliest();
+            if d > now {
+                self.next = d;
+                break;
+            }
+            self.with_device(di, out, |dev, rules, sink| dev.fire(rules, d, si, sink));
+        }
     }
 
     /// The next time [`advance_to`](Self::advance_to) may have something to
