@@ -154,7 +154,8 @@ struct Device {
     /// ("nothing going on, nothing beyond a limit") and the deadline scan
     /// read this word instead of touching each ~200-byte instance: with many
     /// devices each instance read is a cache miss. Kept by `note` after
-    /// every change to an instance.
+    /// every change to an instance. Bit `BP_SLOT`: a blood-pressure reading
+    /// is pending (its timer).
     busy: u16,
     /// Quantities whose latest sample was invalid.
     invalid: u16,
@@ -162,8 +163,9 @@ struct Device {
     suppressed: u8,
     connected: bool,
     rise_now: [f64; 2],
-    bp: BpReading,
+    /// Starts the second cache line (`Baseline` is 64-byte aligned).
     baseline: Baseline,
+    bp: BpReading,
     rise: [RiseWindow; 2],
     gaps: GapLearner,
     /// `None` for the session-wide pseudo-device (`tech.recording`,
@@ -225,9 +227,20 @@ impl Device {
         self.busy & (1 << slot(c)) == 0
     }
 
+    /// Bring `busy`'s blood-pressure bit up to date after `bp` changed.
+    #[inline]
+    fn note_bp(&mut self) {
+        if self.bp.pending() {
+            self.busy |= 1 << BP_SLOT;
+        } else {
+            self.busy &= !(1 << BP_SLOT);
+        }
+    }
+
     /// Whether `busy` mirrors the instances (checked in debug builds).
     fn busy_is_exact(&self) -> bool {
         self.inst.iter().enumerate().all(|(s, inst)| inst.is_quiet() == (self.busy & (1 << s) == 0))
+            && self.bp.pending() == (self.busy & (1 << BP_SLOT) != 0)
     }
 
     // Out of line: the common observations stop at `judge`'s quiet check,
@@ -419,6 +432,7 @@ impl Device {
             self.judge_bp(rules, sink);
         }
         self.bp.add(at, part, valid.then_some(v));
+        self.note_bp();
         if self.bp.complete() {
             self.judge_bp(rules, sink);
         } else {
@@ -428,6 +442,7 @@ impl Device {
 
     fn judge_bp(&mut self, rules: &Rules, sink: &mut Sink<'_>) {
         let reading = self.bp.take();
+        self.note_bp();
         if reading.systolic.is_none() && reading.diastolic.is_none() {
             return;
         }
@@ -508,10 +523,12 @@ impl Device {
     /// The earliest timer of this device, exactly: (deadline, slot).
     fn exact_deadline(&self) -> (u64, usize) {
         debug_assert!(self.busy_is_exact(), "busy mask out of date");
-        let mut best = (self.bp.deadline(), BP_SLOT);
+        let bp_bit = 1 << BP_SLOT;
+        let bp_deadline = if self.busy & bp_bit != 0 { self.bp.deadline() } else { NEVER };
+        let mut best = (bp_deadline, BP_SLOT);
         // Quiet instances have no timer: only the busy ones are looked at,
         // lowest slot first (ties go to the lowest slot, BP before all).
-        let mut busy = self.busy;
+        let mut busy = self.busy & !bp_bit;
         while busy != 0 {
             let si = busy.trailing_zeros() as usize;
             busy &= busy - 1;
