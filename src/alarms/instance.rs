@@ -190,6 +190,14 @@ impl Instance {
             self.qualified = 0;
             self.annunciate(at, id, sink);
         }
+        let deadline = self.restart(at);
+        sink.timer(deadline);
+    }
+
+    /// [`rearm`](Self::rearm) of an instance with no level qualified: start
+    /// every level's timer at `at`. Emits nothing; returns the new deadline.
+    pub fn restart(&mut self, at: u64) -> u64 {
+        debug_assert_eq!(self.qualified, 0);
         debug_assert!(self.escalate_at == NEVER || matches!(self.phase, Phase::Active | Phase::Escalated));
         let mut deadline =
             if matches!(self.phase, Phase::Active | Phase::Escalated) { self.escalate_at } else { NEVER };
@@ -200,7 +208,7 @@ impl Instance {
             }
         }
         self.deadline = deadline;
-        sink.timer(deadline);
+        deadline
     }
 
     /// The condition can no longer be judged (suppressed, disconnected):

@@ -163,6 +163,16 @@ struct Device {
     suppressed: u8,
     connected: bool,
     rise_now: [f64; 2],
+    /// The time `tech.stale`'s timers were last started from, `NEVER` when
+    /// they are not running from a notification (or the condition is
+    /// established, or something else touched the instance since). While it
+    /// is set, a notification only moves `last_data`: the timers, which
+    /// would just move later, are restarted from `last_data` when someone
+    /// looks at them (`settle_stale`: the deadline scan, firing, a gap, new
+    /// onsets, an observation). The instance's deadline meanwhile is early,
+    /// so it stays a valid lower bound, and nothing else reads its `since`.
+    /// This saves the per-notification re-arm and its cache line.
+    stale_armed: u64,
     /// Starts the second cache line (`Baseline` is 64-byte aligned).
     baseline: Baseline,
     bp: BpReading,
@@ -194,6 +204,7 @@ impl Device {
             baseline: Baseline::default(),
             rise: [RiseWindow::default(), RiseWindow::default()],
             rise_now: [f64::NEG_INFINITY; 2],
+            stale_armed: NEVER,
             busy: 0,
         };
         device.apply_stale_onsets(rules, rules.stale.default_interval);
@@ -202,13 +213,26 @@ impl Device {
 
     #[inline(never)]
     fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration) {
+        self.settle_stale();
         let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
         let stale = &mut self.inst[slot(Condition::TechStale)];
         stale.onset = onsets;
         if self.timing.intermittent {
             stale.reset_pending();
+            self.stale_armed = NEVER;
         }
         self.note(slot(Condition::TechStale));
+    }
+
+    /// Bring `tech.stale`'s timers to where re-arming it at every
+    /// notification would have left them (see `stale_armed`).
+    #[inline]
+    fn settle_stale(&mut self) {
+        if self.stale_armed != NEVER && self.last_data > self.stale_armed {
+            self.inst[slot(Condition::TechStale)].restart(self.last_data);
+            self.stale_armed = self.last_data;
+            self.note(slot(Condition::TechStale));
+        }
     }
 
     /// Bring `busy` up to date after instance `s` changed.
@@ -247,6 +271,10 @@ impl Device {
     // and inlining this big body there made every caller pay for it.
     #[inline(never)]
     fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
+        if c == Condition::TechStale {
+            self.settle_stale();
+            self.stale_armed = NEVER;
+        }
         let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
         self.note(slot(c));
@@ -273,6 +301,9 @@ impl Device {
     }
 
     fn end(&mut self, c: Condition, at: u64, sink: &mut Sink<'_>) {
+        if c == Condition::TechStale {
+            self.stale_armed = NEVER;
+        }
         let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].end(at, id, sink);
         self.note(slot(c));
@@ -341,10 +372,16 @@ impl Device {
             return;
         }
         if !self.timing.intermittent {
+            if self.stale_armed != NEVER {
+                // Running from an earlier notification: restarted from
+                // `last_data` when next looked at (see `stale_armed`).
+                return;
+            }
             let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
             let stale = &mut self.inst[slot(Condition::TechStale)];
             let was_stale = stale.is_qualified();
             stale.rearm(at, id, sink);
+            self.stale_armed = at;
             self.note(slot(Condition::TechStale));
             if was_stale {
                 self.refresh_suppression(at, sink);
@@ -476,6 +513,7 @@ impl Device {
             if !self.timing.intermittent {
                 let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
                 self.inst[slot(Condition::TechStale)].rearm(at, id, sink);
+                self.stale_armed = at;
                 self.note(slot(Condition::TechStale));
             }
         } else {
@@ -521,7 +559,8 @@ impl Device {
     }
 
     /// The earliest timer of this device, exactly: (deadline, slot).
-    fn exact_deadline(&self) -> (u64, usize) {
+    fn exact_deadline(&mut self) -> (u64, usize) {
+        self.settle_stale();
         debug_assert!(self.busy_is_exact(), "busy mask out of date");
         let bp_bit = 1 << BP_SLOT;
         let bp_deadline = if self.busy & bp_bit != 0 { self.bp.deadline() } else { NEVER };
@@ -547,6 +586,11 @@ impl Device {
             return;
         }
         let condition = Condition::ALL[slot_index];
+        if condition == Condition::TechStale {
+            self.settle_stale();
+            // Whatever fires, the next notification re-arms it for real.
+            self.stale_armed = NEVER;
+        }
         let id = Ident { condition, device: self.label.as_ref() };
         let inst = &mut self.inst[slot_index];
         inst.on_deadline(d, id, sink);
@@ -725,6 +769,7 @@ impl AlarmEngine {
         let at = at.0.max(self.now);
         let by = rules::nanos(duration);
         for d in &mut self.devices {
+            d.settle_stale();
             for s in 0..CONDITIONS {
                 d.inst[s].shift(at, by);
                 d.note(s);
@@ -964,6 +1009,93 @@ impl AlarmEngine {
 mod tests {
     use super::*;
     use crate::model::Priority;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    impl AlarmEngine {
+        /// Restart every lazily armed `tech.stale` timer now: the state
+        /// re-arming at every notification would be in.
+        fn settle_all(&mut self) {
+            // Written out rather than calling `settle_stale`, so the
+            // reference does not share the code under test: a notification
+            // since the timers last started re-armed them at its time.
+            for d in &mut self.devices {
+                if d.stale_armed != NEVER && d.last_data > d.stale_armed {
+                    d.inst[slot(Condition::TechStale)].restart(d.last_data);
+                    d.stale_armed = d.last_data;
+                    d.note(slot(Condition::TechStale));
+                }
+            }
+        }
+    }
+
+    /// The lazy staleness timers (`Device::stale_armed`) must be invisible:
+    /// an engine whose timers are settled after every input (as re-arming
+    /// at each notification did) gives the same events, statuses and next
+    /// deadline at every step, through notifications, pauses long enough to
+    /// go stale, connection changes, `tech.stale` driven by hand, clock
+    /// gaps, new device timing and acknowledgements.
+    #[test]
+    fn lazy_staleness_is_the_same_as_re_arming_at_every_notification() {
+        for seed in 0..60 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let labels: Vec<DeviceLabel> = (0..3).map(|i| Arc::from(format!("d{i}").as_str())).collect();
+            let mut lazy = AlarmEngine::new(AlarmConfig::default());
+            let mut eager = lazy.clone();
+            let (mut out_lazy, mut out_eager) = (Vec::new(), Vec::new());
+            let mut t_ms = 0u64;
+            for step in 0..400 {
+                t_ms += rng.random_range(0..2_500u64);
+                if rng.random_bool(0.06) {
+                    t_ms += rng.random_range(4_000..40_000u64);
+                }
+                let at = SessionTime::from_millis(t_ms);
+                let device = labels[rng.random_range(0..labels.len())].clone();
+                let kind = rng.random_range(0..100u32);
+                let value = f64::from(rng.random_range(50..160u32));
+                let gap = Duration::from_millis(rng.random_range(0..20_000u64));
+                let apply = |e: &mut AlarmEngine, out: &mut Vec<AlarmEvent>| match kind {
+                    0..=59 => {
+                        let sample = Sample {
+                            at,
+                            device: device.clone(),
+                            quantity: Quantity::HeartRateBpm,
+                            value,
+                            contact: Some(kind % 9 != 0),
+                            device_time_ns: None,
+                        };
+                        e.on_sample(&sample, out);
+                    }
+                    60..=69 => e.on_data(at, &device, out),
+                    70..=74 => e.on_connection(at, &device, kind % 2 == 0, out),
+                    75..=79 => e.set_technical(at, Condition::TechStale, Some(&device), kind % 2 == 0, out),
+                    80..=82 => e.on_gap(at, gap),
+                    83..=85 => e.set_device_timing(
+                        &device,
+                        DeviceTiming {
+                            expected_interval: Some(Duration::from_millis(400 * u64::from(kind - 82))),
+                            intermittent: kind == 85 && value > 140.0,
+                        },
+                    ),
+                    86..=88 => {
+                        let ack = OperatorAction::Ack { alarm: None, device: None };
+                        e.on_operator(at, &ack, out).unwrap();
+                    }
+                    _ => e.advance_to(at, out),
+                };
+                apply(&mut lazy, &mut out_lazy);
+                apply(&mut eager, &mut out_eager);
+                eager.settle_all();
+                assert_eq!(out_lazy, out_eager, "seed {seed} step {step}");
+                assert_eq!(lazy.next_deadline(), eager.next_deadline(), "seed {seed} step {step}");
+                assert_eq!(lazy.statuses(), eager.statuses(), "seed {seed} step {step}");
+            }
+            assert!(
+                out_lazy.iter().any(|e| e.condition == Condition::TechStale),
+                "seed {seed}: the script never went stale"
+            );
+        }
+    }
 
     fn hr(at_s: u64, device: &DeviceLabel, v: f64) -> Sample {
         Sample {
