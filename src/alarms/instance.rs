@@ -97,6 +97,9 @@ pub(super) struct Instance {
     pub trigger: Option<f64>,
 }
 
+// The hot part must stay within the first cache line.
+const _: () = assert!(std::mem::offset_of!(Instance, since_value) == 64);
+
 const PRIORITIES: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
 
 impl Instance {

@@ -184,6 +184,9 @@ struct Device {
     inst: [Instance; CONDITIONS],
 }
 
+// The per-notification fields must stay within the first cache line.
+const _: () = assert!(std::mem::offset_of!(Device, baseline) == 64);
+
 impl Device {
     fn new(label: Option<DeviceLabel>, rules: &Rules) -> Self {
         let inst = std::array::from_fn(|i| {
