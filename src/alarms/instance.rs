@@ -56,37 +56,49 @@ pub(super) enum Phase {
     Latched,
 }
 
+/// Laid out (`repr(C)`, one instance per 64-byte line start) so that what
+/// the per-notification staleness re-arm and the quiet/deadline checks read
+/// is the first cache line: with many devices each line is a miss.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub(super) struct Instance {
-    /// Per priority level: since when the value is beyond the limit.
-    since: [u64; 3],
-    /// Per priority level: the value that crossed the limit at `since`.
-    since_value: [Option<f64>; 3],
-    /// Per priority level: the onset delay, `NEVER` if there is no such level
-    /// (or the condition is turned off).
-    pub onset: [u64; 3],
+    // First cache line: 4 + 4 (padding) + 24 + 24 + 8 bytes.
     /// Bit `p` set: level `p` has held for its onset delay.
     qualified: u8,
     /// Last hysteresis mask seen (levels the value still holds), for
     /// qualifying lower levels at a deadline.
     last_hold: u8,
-    /// Escalation by time, `NEVER` when off.
-    pub escalate_after: u64,
     pub phase: Phase,
     pub priority: Priority,
+    /// Per priority level: since when the value is beyond the limit.
+    since: [u64; 3],
+    /// Per priority level: the onset delay, `NEVER` if there is no such level
+    /// (or the condition is turned off).
+    pub onset: [u64; 3],
+    /// Earliest pending timer, `NEVER` if none.
+    pub deadline: u64,
+    // The rest: alarms in progress, events and statuses.
+    /// Per priority level: the value that crossed the limit at `since`.
+    since_value: [Option<f64>; 3],
+    /// Escalation by time, `NEVER` when off.
+    pub escalate_after: u64,
     pub active_since: u64,
     pub changed: u64,
     /// Last time it became active or escalated (audio-pause break-through).
     pub annunciated: u64,
+    /// When it escalates by time; `NEVER` unless the phase is active or
+    /// escalated (`schedule_escalation` keeps it so), which lets `rearm`
+    /// skip reading it on the hot path.
     escalate_at: u64,
     /// Latest observed value, reported by transitions fired at a deadline.
     last_value: Option<f64>,
     /// The value that triggered or escalated it: for a level, the value
     /// that crossed its limit; for escalation by time, the latest value.
     pub trigger: Option<f64>,
-    /// Earliest pending timer, `NEVER` if none.
-    pub deadline: u64,
 }
+
+// The hot part must stay within the first cache line.
+const _: () = assert!(std::mem::offset_of!(Instance, since_value) == 64);
 
 const PRIORITIES: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
 
@@ -181,7 +193,17 @@ impl Instance {
             self.qualified = 0;
             self.annunciate(at, id, sink);
         }
-        let mut deadline = self.escalate_at;
+        let deadline = self.restart(at);
+        sink.timer(deadline);
+    }
+
+    /// [`rearm`](Self::rearm) of an instance with no level qualified: start
+    /// every level's timer at `at`. Emits nothing; returns the new deadline.
+    pub fn restart(&mut self, at: u64) -> u64 {
+        debug_assert_eq!(self.qualified, 0);
+        debug_assert!(self.escalate_at == NEVER || matches!(self.phase, Phase::Active | Phase::Escalated));
+        let mut deadline =
+            if matches!(self.phase, Phase::Active | Phase::Escalated) { self.escalate_at } else { NEVER };
         for l in 0..3 {
             if self.onset[l] != NEVER {
                 self.since[l] = at;
@@ -189,7 +211,7 @@ impl Instance {
             }
         }
         self.deadline = deadline;
-        sink.timer(deadline);
+        deadline
     }
 
     /// The condition can no longer be judged (suppressed, disconnected):

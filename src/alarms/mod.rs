@@ -141,27 +141,51 @@ const SPO2_QUANTITIES: u16 = quantity_bit(Quantity::Spo2Pct);
 /// Deadline slot of a device's pending blood-pressure reading.
 const BP_SLOT: usize = CONDITIONS;
 
+/// `repr(C)`, fields in this order: what every notification reads
+/// (`last_data` … `rise_now`) fills the first cache line, the trackers
+/// follow, the instances (each starting a line) come last.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct Device {
+    last_data: u64,
+    timing: DeviceTiming,
+    /// Bit `slot` set: that instance is not quiet (see
+    /// `Instance::is_quiet`). Mirrors the instances so the common checks
+    /// ("nothing going on, nothing beyond a limit") and the deadline scan
+    /// read this word instead of touching each ~200-byte instance: with many
+    /// devices each instance read is a cache miss. Kept by `note` after
+    /// every change to an instance. Bit `BP_SLOT`: a blood-pressure reading
+    /// is pending (its timer).
+    busy: u16,
+    /// Quantities whose latest sample was invalid.
+    invalid: u16,
+    /// Groups currently suppressed.
+    suppressed: u8,
+    connected: bool,
+    rise_now: [f64; 2],
+    /// The time `tech.stale`'s timers were last started from, `NEVER` when
+    /// they are not running from a notification (or the condition is
+    /// established, or something else touched the instance since). While it
+    /// is set, a notification only moves `last_data`: the timers, which
+    /// would just move later, are restarted from `last_data` when someone
+    /// looks at them (`settle_stale`: the deadline scan, firing, a gap, new
+    /// onsets, an observation). The instance's deadline meanwhile is early,
+    /// so it stays a valid lower bound, and nothing else reads its `since`.
+    /// This saves the per-notification re-arm and its cache line.
+    stale_armed: u64,
+    /// Starts the second cache line (`Baseline` is 64-byte aligned).
+    baseline: Baseline,
+    bp: BpReading,
+    rise: [RiseWindow; 2],
+    gaps: GapLearner,
     /// `None` for the session-wide pseudo-device (`tech.recording`,
     /// `tech.stalled`).
     label: Option<DeviceLabel>,
     inst: [Instance; CONDITIONS],
-    timing: DeviceTiming,
-    connected: bool,
-    last_data: u64,
-    gaps: GapLearner,
-    /// Groups currently suppressed.
-    suppressed: u8,
-    /// Quantities whose latest sample was invalid.
-    invalid: u16,
-    bp: BpReading,
-    baseline: Baseline,
-    rise: [RiseWindow; 2],
-    rise_now: [f64; 2],
-    /// No timer of this device is due before this (a lower bound).
-    deadline: u64,
 }
+
+// The per-notification fields must stay within the first cache line.
+const _: () = assert!(std::mem::offset_of!(Device, baseline) == 64);
 
 impl Device {
     fn new(label: Option<DeviceLabel>, rules: &Rules) -> Self {
@@ -183,31 +207,88 @@ impl Device {
             baseline: Baseline::default(),
             rise: [RiseWindow::default(), RiseWindow::default()],
             rise_now: [f64::NEG_INFINITY; 2],
-            deadline: NEVER,
+            stale_armed: NEVER,
+            busy: 0,
         };
         device.apply_stale_onsets(rules, rules.stale.default_interval);
         device
     }
 
+    #[inline(never)]
     fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration) {
+        self.settle_stale();
         let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
         let stale = &mut self.inst[slot(Condition::TechStale)];
         stale.onset = onsets;
         if self.timing.intermittent {
             stale.reset_pending();
+            self.stale_armed = NEVER;
+        }
+        self.note(slot(Condition::TechStale));
+    }
+
+    /// Bring `tech.stale`'s timers to where re-arming it at every
+    /// notification would have left them (see `stale_armed`).
+    #[inline]
+    fn settle_stale(&mut self) {
+        if self.stale_armed != NEVER && self.last_data > self.stale_armed {
+            self.inst[slot(Condition::TechStale)].restart(self.last_data);
+            self.stale_armed = self.last_data;
+            self.note(slot(Condition::TechStale));
+        }
+    }
+
+    /// Bring `busy` up to date after instance `s` changed.
+    #[inline]
+    fn note(&mut self, s: usize) {
+        let bit = 1 << s;
+        if self.inst[s].is_quiet() {
+            self.busy &= !bit;
+        } else {
+            self.busy |= bit;
         }
     }
 
     #[inline]
-    fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
-        let id = Ident { condition: c, device: self.label.as_ref() };
-        self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
+    fn is_quiet(&self, c: Condition) -> bool {
+        self.busy & (1 << slot(c)) == 0
     }
 
+    /// Bring `busy`'s blood-pressure bit up to date after `bp` changed.
     #[inline]
+    fn note_bp(&mut self) {
+        if self.bp.pending() {
+            self.busy |= 1 << BP_SLOT;
+        } else {
+            self.busy &= !(1 << BP_SLOT);
+        }
+    }
+
+    /// Whether `busy` mirrors the instances (checked in debug builds).
+    fn busy_is_exact(&self) -> bool {
+        self.inst.iter().enumerate().all(|(s, inst)| inst.is_quiet() == (self.busy & (1 << s) == 0))
+            && self.bp.pending() == (self.busy & (1 << BP_SLOT) != 0)
+    }
+
+    // Out of line: the common observations stop at `judge`'s quiet check,
+    // and inlining this big body there made every caller pay for it.
+    #[inline(never)]
+    fn observe(&mut self, c: Condition, at: u64, sat: u8, hold: u8, value: Option<f64>, sink: &mut Sink<'_>) {
+        if c == Condition::TechStale {
+            self.settle_stale();
+            self.stale_armed = NEVER;
+        }
+        let id = Ident { condition: c, device: self.label.as_ref() };
+        self.inst[slot(c)].observe(at, sat, hold, value, id, sink);
+        self.note(slot(c));
+    }
+
+    /// Inlined: a normal value with nothing going on is two comparisons
+    /// and a bit test, cheaper than the call.
+    #[inline(always)]
     fn judge(&mut self, rules: &Rules, c: Condition, at: u64, v: f64, shown: f64, sink: &mut Sink<'_>) {
         let (sat, hold) = rules.rule(c).masks(v);
-        if sat == 0 && hold == 0 && self.inst[slot(c)].is_quiet() {
+        if sat == 0 && hold == 0 && self.is_quiet(c) {
             return;
         }
         self.observe(c, at, sat, hold, Some(shown), sink);
@@ -215,7 +296,7 @@ impl Device {
 
     /// A yes/no condition at its configured level(s).
     fn flag(&mut self, rules: &Rules, c: Condition, at: u64, on: bool, value: Option<f64>, sink: &mut Sink<'_>) {
-        if !on && self.inst[slot(c)].is_quiet() {
+        if !on && self.is_quiet(c) {
             return;
         }
         let m = if on { rules.rule(c).all_levels() } else { 0 };
@@ -223,8 +304,12 @@ impl Device {
     }
 
     fn end(&mut self, c: Condition, at: u64, sink: &mut Sink<'_>) {
+        if c == Condition::TechStale {
+            self.stale_armed = NEVER;
+        }
         let id = Ident { condition: c, device: self.label.as_ref() };
         self.inst[slot(c)].end(at, id, sink);
+        self.note(slot(c));
     }
 
     fn reset_group(&mut self, group: u8) {
@@ -232,6 +317,7 @@ impl Device {
             if group & g != 0 {
                 for c in conditions {
                     self.inst[slot(*c)].reset_pending();
+                    self.note(slot(*c));
                 }
             }
         }
@@ -239,6 +325,7 @@ impl Device {
 
     /// Recompute which groups are suppressed; end the alarms of groups that
     /// just became suppressed.
+    #[inline(never)]
     fn refresh_suppression(&mut self, at: u64, sink: &mut Sink<'_>) {
         let mut s = 0;
         if !self.connected || self.inst[slot(Condition::TechStale)].is_qualified() {
@@ -266,17 +353,29 @@ impl Device {
     }
 
     /// Any notification: feeds staleness and the interval estimate.
-    #[inline]
+    #[inline(always)]
     fn data(&mut self, rules: &Rules, at: u64, sink: &mut Sink<'_>) {
-        if self.last_data != NEVER {
-            if at <= self.last_data {
-                return;
-            }
-            if self.timing.expected_interval.is_none()
-                && let Some(interval) = self.gaps.push(at - self.last_data)
-            {
-                self.apply_stale_onsets(rules, Duration::from_nanos(interval));
-            }
+        // The further samples of a notification stop here, before a call.
+        if self.last_data != NEVER && at <= self.last_data {
+            return;
+        }
+        // The usual notification: a connected device with a known interval
+        // whose staleness timers already run (they settle lazily, see
+        // `stale_armed`; never set for an intermittent device): only the
+        // time moves.
+        if self.stale_armed != NEVER && self.connected && self.timing.expected_interval.is_some() {
+            self.last_data = at;
+            return;
+        }
+        self.fresh_data(rules, at, sink);
+    }
+
+    fn fresh_data(&mut self, rules: &Rules, at: u64, sink: &mut Sink<'_>) {
+        if self.last_data != NEVER
+            && self.timing.expected_interval.is_none()
+            && let Some(interval) = self.gaps.push(at - self.last_data)
+        {
+            self.apply_stale_onsets(rules, Duration::from_nanos(interval));
         }
         self.last_data = at;
         if !self.connected {
@@ -284,10 +383,17 @@ impl Device {
             return;
         }
         if !self.timing.intermittent {
+            if self.stale_armed != NEVER {
+                // Running from an earlier notification: restarted from
+                // `last_data` when next looked at (see `stale_armed`).
+                return;
+            }
             let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
             let stale = &mut self.inst[slot(Condition::TechStale)];
             let was_stale = stale.is_qualified();
             stale.rearm(at, id, sink);
+            self.stale_armed = at;
+            self.note(slot(Condition::TechStale));
             if was_stale {
                 self.refresh_suppression(at, sink);
             }
@@ -295,11 +401,10 @@ impl Device {
     }
 
     fn contact(&mut self, rules: &Rules, at: u64, contact: bool, sink: &mut Sink<'_>) {
-        let inst = &self.inst[slot(Condition::TechNoContact)];
-        if contact && inst.is_quiet() {
+        if contact && self.is_quiet(Condition::TechNoContact) {
             return;
         }
-        let was = inst.is_qualified();
+        let was = self.inst[slot(Condition::TechNoContact)].is_qualified();
         self.flag(rules, Condition::TechNoContact, at, !contact, None, sink);
         if was != self.inst[slot(Condition::TechNoContact)].is_qualified() {
             self.refresh_suppression(at, sink);
@@ -321,6 +426,9 @@ impl Device {
         }
     }
 
+    // Inlined into the one caller (like `temperature` and `spo2`): saves
+    // a call frame per sample.
+    #[inline(always)]
     fn heart_rate(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, contact: Option<bool>, sink: &mut Sink<'_>) {
         let trusted = contact != Some(false);
         let valid = plausible(q, v);
@@ -341,6 +449,7 @@ impl Device {
         }
     }
 
+    #[inline(always)]
     fn temperature(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, sink: &mut Sink<'_>) {
         let valid = plausible(q, v);
         self.validity(rules, q, at, valid, v, sink);
@@ -357,6 +466,7 @@ impl Device {
         self.judge(rules, Condition::TempRise, at, rise, v, sink);
     }
 
+    #[inline(always)]
     fn spo2(&mut self, rules: &Rules, at: u64, v: f64, sink: &mut Sink<'_>) {
         let valid = plausible(Quantity::Spo2Pct, v);
         self.validity(rules, Quantity::Spo2Pct, at, valid, v, sink);
@@ -375,6 +485,7 @@ impl Device {
             self.judge_bp(rules, sink);
         }
         self.bp.add(at, part, valid.then_some(v));
+        self.note_bp();
         if self.bp.complete() {
             self.judge_bp(rules, sink);
         } else {
@@ -384,6 +495,7 @@ impl Device {
 
     fn judge_bp(&mut self, rules: &Rules, sink: &mut Sink<'_>) {
         let reading = self.bp.take();
+        self.note_bp();
         if reading.systolic.is_none() && reading.diastolic.is_none() {
             return;
         }
@@ -409,6 +521,7 @@ impl Device {
         }
     }
 
+    #[inline(never)]
     fn connection(&mut self, rules: &Rules, at: u64, connected: bool, sink: &mut Sink<'_>) {
         self.connected = connected;
         self.flag(rules, Condition::TechDisconnected, at, !connected, None, sink);
@@ -416,6 +529,8 @@ impl Device {
             if !self.timing.intermittent {
                 let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
                 self.inst[slot(Condition::TechStale)].rearm(at, id, sink);
+                self.stale_armed = at;
+                self.note(slot(Condition::TechStale));
             }
         } else {
             self.end(Condition::TechStale, at, sink);
@@ -460,11 +575,21 @@ impl Device {
     }
 
     /// The earliest timer of this device, exactly: (deadline, slot).
-    fn exact_deadline(&self) -> (u64, usize) {
-        let mut best = (self.bp.deadline(), BP_SLOT);
-        for (si, inst) in self.inst.iter().enumerate() {
-            if inst.deadline < best.0 {
-                best = (inst.deadline, si);
+    fn exact_deadline(&mut self) -> (u64, usize) {
+        self.settle_stale();
+        debug_assert!(self.busy_is_exact(), "busy mask out of date");
+        let bp_bit = 1 << BP_SLOT;
+        let bp_deadline = if self.busy & bp_bit != 0 { self.bp.deadline() } else { NEVER };
+        let mut best = (bp_deadline, BP_SLOT);
+        // Quiet instances have no timer: only the busy ones are looked at,
+        // lowest slot first (ties go to the lowest slot, BP before all).
+        let mut busy = self.busy & !bp_bit;
+        while busy != 0 {
+            let si = busy.trailing_zeros() as usize;
+            busy &= busy - 1;
+            let deadline = self.inst[si].deadline;
+            if deadline < best.0 {
+                best = (deadline, si);
             }
         }
         best
@@ -477,6 +602,11 @@ impl Device {
             return;
         }
         let condition = Condition::ALL[slot_index];
+        if condition == Condition::TechStale {
+            self.settle_stale();
+            // Whatever fires, the next notification re-arms it for real.
+            self.stale_armed = NEVER;
+        }
         let id = Ident { condition, device: self.label.as_ref() };
         let inst = &mut self.inst[slot_index];
         inst.on_deadline(d, id, sink);
@@ -486,6 +616,7 @@ impl Device {
             tracing::error!(%condition, "alarm timer did not advance; dropped");
             inst.deadline = NEVER;
         }
+        self.note(slot_index);
         if suppresses(condition) {
             self.refresh_suppression(d, sink);
         }
@@ -502,6 +633,10 @@ pub struct AlarmEngine {
     /// Address of each device's label (`Arc` data pointer; 0 for the
     /// pseudo-device), packed so the per-sample lookup scans one cache line.
     addresses: Vec<usize>,
+    /// Per device: no timer of it is due before this (a lower bound), packed
+    /// so finding the earliest timer reads one word per device and looks
+    /// into only the devices that could have it.
+    bounds: Vec<u64>,
     now: u64,
     /// No timer is due before this (a lower bound: timers that moved later
     /// leave it early, and the next scan finds the true one).
@@ -521,6 +656,7 @@ impl AlarmEngine {
             rules,
             devices: vec![session],
             addresses: vec![0],
+            bounds: vec![NEVER],
             now: 0,
             next: NEVER,
             pause_start: 0,
@@ -545,7 +681,7 @@ impl AlarmEngine {
         let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
         d.apply_stale_onsets(rules, interval);
         // Onsets may have shortened: rescan timers at the next advance.
-        d.deadline = 0;
+        self.bounds[i] = 0;
         self.next = 0;
     }
 
@@ -649,14 +785,16 @@ impl AlarmEngine {
         let at = at.0.max(self.now);
         let by = rules::nanos(duration);
         for d in &mut self.devices {
-            for inst in &mut d.inst {
-                inst.shift(at, by);
+            d.settle_stale();
+            for s in 0..CONDITIONS {
+                d.inst[s].shift(at, by);
+                d.note(s);
             }
             if d.last_data != NEVER && d.last_data < at {
                 d.last_data = d.last_data.saturating_add(by).min(at);
             }
-            d.deadline = 0;
         }
+        self.bounds.fill(0);
         if self.pause_until > at.saturating_sub(by) {
             self.pause_until = self.pause_until.saturating_add(by);
         }
@@ -679,19 +817,26 @@ impl AlarmEngine {
 
     /// Fire every timed transition with deadline <= `now`, each stamped at
     /// its deadline, in time order.
+    #[inline]
     pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
         let now = now.0;
+        // Called for every event; almost always nothing is due.
         if self.next <= now {
-            loop {
-                let (d, di, si) = self.earliest();
-                if d > now {
-                    self.next = d;
-                    break;
-                }
-                self.with_device(di, out, |dev, rules, sink| dev.fire(rules, d, si, sink));
-            }
+            self.fire_due(now, out);
         }
         self.now = self.now.max(now);
+    }
+
+    #[inline(never)]
+    fn fire_due(&mut self, now: u64, out: &mut Vec<AlarmEvent>) {
+        loop {
+            let (d, di, si) = self.earliest();
+            if d > now {
+                self.next = d;
+                break;
+            }
+            self.with_device(di, out, |dev, rules, sink| dev.fire(rules, d, si, sink));
+        }
     }
 
     /// The next time [`advance_to`](Self::advance_to) may have something to
@@ -785,6 +930,7 @@ impl AlarmEngine {
         }
         self.devices.push(Device::new(Some(label.clone()), &self.rules));
         self.addresses.push(label_address(label));
+        self.bounds.push(NEVER);
         self.devices.len() - 1
     }
 
@@ -797,12 +943,12 @@ impl AlarmEngine {
     /// bound is made exact on the way.
     fn earliest(&mut self) -> (u64, usize, usize) {
         let mut best = (NEVER, 0, 0);
-        for (di, d) in self.devices.iter_mut().enumerate() {
-            if d.deadline >= best.0 {
+        for (di, bound) in self.bounds.iter_mut().enumerate() {
+            if *bound >= best.0 {
                 continue;
             }
-            let (t, si) = d.exact_deadline();
-            d.deadline = t;
+            let (t, si) = self.devices[di].exact_deadline();
+            *bound = t;
             if t < best.0 {
                 best = (t, di, si);
             }
@@ -819,9 +965,8 @@ impl AlarmEngine {
         f: impl FnOnce(&mut Device, &Rules, &mut Sink<'_>) -> R,
     ) -> R {
         let mut sink = Sink::new(out);
-        let d = &mut self.devices[i];
-        let r = f(d, &self.rules, &mut sink);
-        d.deadline = d.deadline.min(sink.lowest);
+        let r = f(&mut self.devices[i], &self.rules, &mut sink);
+        self.bounds[i] = self.bounds[i].min(sink.lowest);
         self.next = self.next.min(sink.lowest);
         r
     }
@@ -842,11 +987,11 @@ impl AlarmEngine {
                 continue;
             }
             self.with_device(di, out, |d, _, sink| {
-                for (si, inst) in d.inst.iter_mut().enumerate() {
-                    let condition = Condition::ALL[si];
-                    if alarm.is_none_or(|a| a == condition) {
-                        let id = Ident { condition, device: d.label.as_ref() };
-                        inst.acknowledge(at, id, sink);
+                for (si, condition) in Condition::ALL.iter().enumerate() {
+                    if alarm.is_none_or(|a| a == *condition) {
+                        let id = Ident { condition: *condition, device: d.label.as_ref() };
+                        d.inst[si].acknowledge(at, id, sink);
+                        d.note(si);
                     }
                 }
             });
@@ -880,6 +1025,93 @@ impl AlarmEngine {
 mod tests {
     use super::*;
     use crate::model::Priority;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    impl AlarmEngine {
+        /// Restart every lazily armed `tech.stale` timer now: the state
+        /// re-arming at every notification would be in.
+        fn settle_all(&mut self) {
+            // Written out rather than calling `settle_stale`, so the
+            // reference does not share the code under test: a notification
+            // since the timers last started re-armed them at its time.
+            for d in &mut self.devices {
+                if d.stale_armed != NEVER && d.last_data > d.stale_armed {
+                    d.inst[slot(Condition::TechStale)].restart(d.last_data);
+                    d.stale_armed = d.last_data;
+                    d.note(slot(Condition::TechStale));
+                }
+            }
+        }
+    }
+
+    /// The lazy staleness timers (`Device::stale_armed`) must be invisible:
+    /// an engine whose timers are settled after every input (as re-arming
+    /// at each notification did) gives the same events, statuses and next
+    /// deadline at every step, through notifications, pauses long enough to
+    /// go stale, connection changes, `tech.stale` driven by hand, clock
+    /// gaps, new device timing and acknowledgements.
+    #[test]
+    fn lazy_staleness_is_the_same_as_re_arming_at_every_notification() {
+        for seed in 0..60 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let labels: Vec<DeviceLabel> = (0..3).map(|i| Arc::from(format!("d{i}").as_str())).collect();
+            let mut lazy = AlarmEngine::new(AlarmConfig::default());
+            let mut eager = lazy.clone();
+            let (mut out_lazy, mut out_eager) = (Vec::new(), Vec::new());
+            let mut t_ms = 0u64;
+            for step in 0..400 {
+                t_ms += rng.random_range(0..2_500u64);
+                if rng.random_bool(0.06) {
+                    t_ms += rng.random_range(4_000..40_000u64);
+                }
+                let at = SessionTime::from_millis(t_ms);
+                let device = labels[rng.random_range(0..labels.len())].clone();
+                let kind = rng.random_range(0..100u32);
+                let value = f64::from(rng.random_range(50..160u32));
+                let gap = Duration::from_millis(rng.random_range(0..20_000u64));
+                let apply = |e: &mut AlarmEngine, out: &mut Vec<AlarmEvent>| match kind {
+                    0..=59 => {
+                        let sample = Sample {
+                            at,
+                            device: device.clone(),
+                            quantity: Quantity::HeartRateBpm,
+                            value,
+                            contact: Some(kind % 9 != 0),
+                            device_time_ns: None,
+                        };
+                        e.on_sample(&sample, out);
+                    }
+                    60..=69 => e.on_data(at, &device, out),
+                    70..=74 => e.on_connection(at, &device, kind % 2 == 0, out),
+                    75..=79 => e.set_technical(at, Condition::TechStale, Some(&device), kind % 2 == 0, out),
+                    80..=82 => e.on_gap(at, gap),
+                    83..=85 => e.set_device_timing(
+                        &device,
+                        DeviceTiming {
+                            expected_interval: Some(Duration::from_millis(400 * u64::from(kind - 82))),
+                            intermittent: kind == 85 && value > 140.0,
+                        },
+                    ),
+                    86..=88 => {
+                        let ack = OperatorAction::Ack { alarm: None, device: None };
+                        e.on_operator(at, &ack, out).unwrap();
+                    }
+                    _ => e.advance_to(at, out),
+                };
+                apply(&mut lazy, &mut out_lazy);
+                apply(&mut eager, &mut out_eager);
+                eager.settle_all();
+                assert_eq!(out_lazy, out_eager, "seed {seed} step {step}");
+                assert_eq!(lazy.next_deadline(), eager.next_deadline(), "seed {seed} step {step}");
+                assert_eq!(lazy.statuses(), eager.statuses(), "seed {seed} step {step}");
+            }
+            assert!(
+                out_lazy.iter().any(|e| e.condition == Condition::TechStale),
+                "seed {seed}: the script never went stale"
+            );
+        }
+    }
 
     fn hr(at_s: u64, device: &DeviceLabel, v: f64) -> Sample {
         Sample {

@@ -88,11 +88,17 @@ impl Rule {
     }
 
     /// `(sat, hold)` masks for a value (see `Instance::observe`).
-    #[inline]
+    /// Inlined: a normal value is one comparison, cheaper than the call.
+    #[inline(always)]
     pub fn masks(&self, value: f64) -> (u8, u8) {
         if !self.direction.beyond(value, self.outer) {
             return (0, 0);
         }
+        self.masks_beyond(value)
+    }
+
+    #[inline(never)]
+    fn masks_beyond(&self, value: f64) -> (u8, u8) {
         let (mut sat, mut hold) = (0, 0);
         for l in 0..3 {
             if self.onset[l] != NEVER {
