@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ringbuf::LocalRb;
-use ringbuf::storage::Heap;
+use ringbuf::storage::Array;
+use ringbuf::traits::Observer;
 
 use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
 
@@ -33,11 +34,92 @@ const INITIAL_BUCKET: Duration = Duration::from_secs(5);
 /// else is slower. A faster sensor only shortens the visible window, it
 /// never grows memory.
 #[must_use]
-pub fn max_rate_hz(quantity: Quantity) -> u32 {
+pub const fn max_rate_hz(quantity: Quantity) -> u32 {
     match quantity {
         Quantity::RrIntervalMs | Quantity::HeartRateBpm | Quantity::PulseRateBpm | Quantity::Spo2Pct => 4,
         _ => 1,
     }
+}
+
+/// Ring capacity of a quantity: its maximum rate × [`MAX_WINDOW`].
+#[must_use]
+pub const fn ring_capacity(quantity: Quantity) -> usize {
+    max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize
+}
+
+/// The two capacities [`ring_capacity`] gives (4 Hz and 1 Hz quantities).
+const FAST_RING: usize = ring_capacity(Quantity::HeartRateBpm);
+const SLOW_RING: usize = ring_capacity(Quantity::BatteryPct);
+
+// Every quantity's ring is one of the two `Recent` variants.
+const _: () = {
+    let mut i = 0;
+    while i < Quantity::ALL.len() {
+        let capacity = ring_capacity(Quantity::ALL[i]);
+        assert!(capacity == FAST_RING || capacity == SLOW_RING);
+        i += 1;
+    }
+};
+
+/// A ring of `N` points, boxed (the storage is inline in the ring).
+type Ring<const N: usize> = Box<LocalRb<Array<Point, N>>>;
+
+/// The recent window of a series: a ring whose capacity is a type
+/// parameter rather than heap storage's run-time length. `ringbuf` maps its
+/// indices to slots by dividing by the capacity; with a run-time capacity
+/// that is two 64-bit divisions per push, the most expensive instructions of
+/// the sample path, while a constant one compiles to multiplications.
+enum Recent {
+    Fast(Ring<FAST_RING>),
+    Slow(Ring<SLOW_RING>),
+}
+
+impl Recent {
+    fn new(quantity: Quantity) -> Self {
+        if ring_capacity(quantity) == FAST_RING { Recent::Fast(Box::default()) } else { Recent::Slow(Box::default()) }
+    }
+
+    /// Append `point`, dropping the oldest point when the ring is full.
+    #[inline]
+    fn push_overwrite(&mut self, point: Point) {
+        match self {
+            Recent::Fast(ring) => push_overwrite(ring, point),
+            Recent::Slow(ring) => push_overwrite(ring, point),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Recent::Fast(ring) => ring.capacity().get(),
+            Recent::Slow(ring) => ring.capacity().get(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Recent::Fast(ring) => ring.occupied_len(),
+            Recent::Slow(ring) => ring.occupied_len(),
+        }
+    }
+
+    /// The points, oldest first, as the ring's two contiguous parts.
+    fn as_slices(&mut self) -> (&[Point], &[Point]) {
+        match self {
+            Recent::Fast(ring) => ring.as_slices(),
+            Recent::Slow(ring) => ring.as_slices(),
+        }
+    }
+}
+
+/// `skip(1)` frees the oldest slot without mapping its index to a slot,
+/// where ringbuf's own `push_overwrite` pops (reads) it.
+#[inline]
+fn push_overwrite<const N: usize>(ring: &mut LocalRb<Array<Point, N>>, point: Point) {
+    if ring.is_full() {
+        ring.skip(1);
+    }
+    // Cannot fail: a slot was freed above if there was none.
+    let _ = ring.try_push(point);
 }
 
 /// One sample in a ring: value and time, 16 bytes.
@@ -63,6 +145,16 @@ impl TrendBucket {
         self.sum / f64::from(self.count.max(1))
     }
 
+    /// Fold one finite value in (what [`merge`](Self::merge) does with a
+    /// one-sample bucket).
+    #[inline]
+    fn add(&mut self, value: f64) {
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.sum += value;
+        self.count += 1;
+    }
+
     fn merge(&mut self, other: &TrendBucket) {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
@@ -74,43 +166,50 @@ impl TrendBucket {
 /// A downsampled whole-session trend with a bounded number of buckets.
 #[derive(Debug, Clone)]
 pub struct Trend {
-    width: Duration,
+    /// Bucket width in ns, kept as the integer the per-sample test needs
+    /// rather than a `Duration` (whose `as_nanos` is 128-bit arithmetic).
+    width_ns: u64,
     buckets: Vec<TrendBucket>,
 }
 
 impl Default for Trend {
     fn default() -> Self {
-        Self { width: INITIAL_BUCKET, buckets: Vec::with_capacity(TREND_BUCKETS) }
+        Self { width_ns: INITIAL_BUCKET.as_nanos() as u64, buckets: Vec::with_capacity(TREND_BUCKETS) }
     }
 }
 
 impl Trend {
+    #[inline]
     pub fn push(&mut self, at: SessionTime, value: f64) {
         if !value.is_finite() {
             return;
         }
         // Most samples land in the newest bucket: decide that without the
-        // 64-bit division below (this runs for every sample).
+        // 64-bit division of `push_new_bucket` (this runs for every sample).
         if let Some(last) = self.buckets.last_mut()
             && at >= last.start
-            && at.as_nanos() - last.start.as_nanos() < self.width.as_nanos() as u64
+            && at.as_nanos() - last.start.as_nanos() < self.width_ns
         {
-            last.merge(&TrendBucket { start: last.start, min: value, max: value, sum: value, count: 1 });
+            last.add(value);
             return;
         }
-        let width = self.width.as_nanos().max(1) as u64;
+        self.push_new_bucket(at, value);
+    }
+
+    /// [`push`](Self::push) for a sample outside the newest bucket: once per
+    /// bucket width, so kept out of line.
+    #[inline(never)]
+    fn push_new_bucket(&mut self, at: SessionTime, value: f64) {
+        let width = self.width_ns.max(1);
         let start = SessionTime(at.as_nanos() / width * width);
-        if let Some(last) = self.buckets.last_mut() {
-            if last.start == start {
-                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
-                return;
-            }
-            if start < last.start {
-                // Out of order (a device timestamp stamped backwards): fold
-                // into the last bucket rather than reorder.
-                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
-                return;
-            }
+        if let Some(last) = self.buckets.last_mut()
+            && start <= last.start
+        {
+            // `start == last.start` only after a coarsening; `start <` is out
+            // of order (a device timestamp stamped backwards): fold into the
+            // last bucket rather than reorder.
+            last.add(value);
+            return;
         }
         if self.buckets.len() == TREND_BUCKETS {
             self.coarsen();
@@ -122,8 +221,8 @@ impl Trend {
 
     /// Double the bucket width, merging neighbours.
     fn coarsen(&mut self) {
-        self.width *= 2;
-        let width = self.width.as_nanos() as u64;
+        self.width_ns *= 2;
+        let width = self.width_ns;
         let mut merged: Vec<TrendBucket> = Vec::with_capacity(TREND_BUCKETS);
         for b in &self.buckets {
             let start = SessionTime(b.start.as_nanos() / width * width);
@@ -142,13 +241,13 @@ impl Trend {
 
     #[must_use]
     pub fn bucket_width(&self) -> Duration {
-        self.width
+        Duration::from_nanos(self.width_ns)
     }
 }
 
 /// The history of one (device, quantity) stream.
 pub struct Series {
-    recent: LocalRb<Heap<Point>>,
+    recent: Recent,
     trend: Trend,
     latest: Option<Point>,
     /// Contact state reported with the latest sample.
@@ -169,8 +268,7 @@ impl std::fmt::Debug for Series {
 impl Series {
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
-        let capacity = max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize;
-        Self { recent: LocalRb::new(capacity.max(1)), trend: Trend::default(), latest: None, latest_contact: None }
+        Self { recent: Recent::new(quantity), trend: Trend::default(), latest: None, latest_contact: None }
     }
 
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
@@ -202,14 +300,12 @@ impl Series {
 
     #[must_use]
     pub fn capacity(&self) -> usize {
-        use ringbuf::traits::Observer;
-        self.recent.capacity().get()
+        self.recent.capacity()
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        use ringbuf::traits::Observer;
-        self.recent.occupied_len()
+        self.recent.len()
     }
 
     #[must_use]
@@ -366,6 +462,39 @@ mod tests {
         assert_eq!(pts.len(), 10);
         assert!(pts.windows(2).all(|w| w[0].at < w[1].at));
         assert_eq!(pts.last().unwrap().at, SessionTime::from_secs(24 * 3600 - 1));
+    }
+
+    #[test]
+    fn both_ring_sizes_keep_the_newest_points_across_the_wrap() {
+        let dev: DeviceLabel = Arc::from("patch");
+        let mut h = History::default();
+        for (quantity, capacity) in [(Quantity::SkinTemperatureC, 1800), (Quantity::RrIntervalMs, 7200)] {
+            assert_eq!(ring_capacity(quantity), capacity);
+            let extra = 37;
+            for i in 0..(capacity + extra) as u64 {
+                h.push(&sample(&dev, SessionTime::from_millis(i * 250), quantity, i as f64));
+            }
+            let series = h.get_mut("patch", quantity).unwrap();
+            assert_eq!((series.len(), series.capacity()), (capacity, capacity));
+            let mut pts = Vec::new();
+            series.recent_since(SessionTime::ZERO, &mut pts);
+            let values: Vec<f64> = pts.iter().map(|p| p.value).collect();
+            let expected: Vec<f64> = (extra..capacity + extra).map(|i| i as f64).collect();
+            assert_eq!(values, expected);
+            assert_eq!(series.latest().unwrap().value, (capacity + extra - 1) as f64);
+        }
+    }
+
+    #[test]
+    fn trend_width_doubles_exactly() {
+        let mut t = Trend::default();
+        assert_eq!(t.bucket_width(), INITIAL_BUCKET);
+        for s in 0..(TREND_BUCKETS as u64 * 5 * 4) {
+            t.push(SessionTime::from_secs(s), 1.0);
+        }
+        assert_eq!(t.bucket_width(), INITIAL_BUCKET * 4);
+        assert_eq!(t.buckets().len(), TREND_BUCKETS);
+        assert!(t.buckets().iter().all(|b| b.count == 20));
     }
 
     #[test]
