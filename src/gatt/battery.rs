@@ -18,6 +18,7 @@ pub struct BatteryLevel {
     pub level_pct: u8,
 }
 
+#[inline]
 pub fn decode(p: &[u8]) -> Result<BatteryLevel, DecodeError> {
     check_len(Characteristic::BatteryLevel, None, p, 1)?;
     if p[0] > 100 {

@@ -23,6 +23,7 @@ pub struct EnvironmentalTemperature {
     pub temperature_centi_c: i16,
 }
 
+#[inline]
 pub fn decode(p: &[u8]) -> Result<EnvironmentalTemperature, DecodeError> {
     check_len(Characteristic::Temperature, None, p, 2)?;
     Ok(EnvironmentalTemperature { temperature_centi_c: i16::from_le_bytes([p[0], p[1]]) })

@@ -112,6 +112,7 @@ const fn characteristic(intermediate: bool) -> Characteristic {
 }
 
 /// Decode 0x2A1C (`intermediate == false`) or 0x2A1E.
+#[inline]
 pub fn decode(p: &[u8], intermediate: bool) -> Result<TemperatureMeasurement, DecodeError> {
     let c = characteristic(intermediate);
     let flags = flags_byte(c, p, 5)?;

@@ -203,11 +203,13 @@ impl HeartRateMeasurement {
         // The last beat is at `at`; each earlier one lies the following
         // interval before it. Pushed oldest first, as they arrived.
         // `later`: the sum of the intervals after the current one.
-        let mut later: u64 = self.rr_intervals_1024.iter().skip(1).map(|&rr| rr_nanos(rr)).sum();
-        for (i, &rr) in self.rr_intervals_1024.iter().enumerate() {
+        // One slice for the loop: each SmallVec access checks whether it spilled.
+        let intervals: &[u16] = &self.rr_intervals_1024;
+        let mut later: u64 = intervals.iter().skip(1).map(|&rr| rr_nanos(rr)).sum();
+        for (i, &rr) in intervals.iter().enumerate() {
             let at = SessionTime(sink.at.0.saturating_sub(later));
             sink.push_at(at, Quantity::RrIntervalMs, rr_ms(rr));
-            if let Some(&next) = self.rr_intervals_1024.get(i + 1) {
+            if let Some(&next) = intervals.get(i + 1) {
                 later -= rr_nanos(next);
             }
         }

@@ -147,10 +147,14 @@ pub struct PlxContinuous {
     pub other_flag_bits: u8,
 }
 
+#[inline]
 fn pair(p: &[u8], at: usize) -> SpO2Pr {
     SpO2Pr { spo2_pct: SFloat::from_bits(le_u16(p, at)), pulse_rate_bpm: SFloat::from_bits(le_u16(p, at + 2)) }
 }
 
+// Inlined into `gatt::decode_samples` so the measurement never leaves
+// registers: only its SpO2, pulse rate and status words are read there.
+#[inline]
 pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
     let flags = flags_byte(C, p, 5)?;
     let has = |bit: u8| flags & bit != 0;
