@@ -61,8 +61,40 @@ const _: () = {
     }
 };
 
-/// A ring of `N` points, boxed (the storage is inline in the ring).
-type Ring<const N: usize> = Box<LocalRb<Array<Point, N>>>;
+/// The recent window of one series and its newest sample, in one heap
+/// block: a push writes the ring's indices and the newest point, and
+/// `repr(C)` puts both at the block's start, aligned, so that they share one
+/// cache line (with 100 devices every series is cold when its next sample
+/// arrives).
+#[repr(C, align(64))]
+struct Window<const N: usize> {
+    latest: Option<Point>,
+    /// Contact state reported with the latest sample.
+    latest_contact: Option<bool>,
+    ring: LocalRb<Array<Point, N>>,
+}
+
+impl<const N: usize> Default for Window<N> {
+    fn default() -> Self {
+        Self { latest: None, latest_contact: None, ring: LocalRb::default() }
+    }
+}
+
+impl<const N: usize> Window<N> {
+    /// Append `point`, dropping the oldest point when the ring is full.
+    /// `skip(1)` frees the oldest slot without mapping its index to a slot,
+    /// where ringbuf's own `push_overwrite` pops (reads) it.
+    #[inline]
+    fn push(&mut self, point: Point, contact: Option<bool>) {
+        if self.ring.is_full() {
+            self.ring.skip(1);
+        }
+        // Cannot fail: a slot was freed above if there was none.
+        let _ = self.ring.try_push(point);
+        self.latest = Some(point);
+        self.latest_contact = contact;
+    }
+}
 
 /// The recent window of a series: a ring whose capacity is a type
 /// parameter rather than heap storage's run-time length. `ringbuf` maps its
@@ -70,8 +102,8 @@ type Ring<const N: usize> = Box<LocalRb<Array<Point, N>>>;
 /// that is two 64-bit divisions per push, the most expensive instructions of
 /// the sample path, while a constant one compiles to multiplications.
 enum Recent {
-    Fast(Ring<FAST_RING>),
-    Slow(Ring<SLOW_RING>),
+    Fast(Box<Window<FAST_RING>>),
+    Slow(Box<Window<SLOW_RING>>),
 }
 
 impl Recent {
@@ -79,47 +111,42 @@ impl Recent {
         if ring_capacity(quantity) == FAST_RING { Recent::Fast(Box::default()) } else { Recent::Slow(Box::default()) }
     }
 
-    /// Append `point`, dropping the oldest point when the ring is full.
     #[inline]
-    fn push_overwrite(&mut self, point: Point) {
+    fn push(&mut self, point: Point, contact: Option<bool>) {
         match self {
-            Recent::Fast(ring) => push_overwrite(ring, point),
-            Recent::Slow(ring) => push_overwrite(ring, point),
+            Recent::Fast(window) => window.push(point, contact),
+            Recent::Slow(window) => window.push(point, contact),
+        }
+    }
+
+    fn latest(&self) -> (Option<Point>, Option<bool>) {
+        match self {
+            Recent::Fast(window) => (window.latest, window.latest_contact),
+            Recent::Slow(window) => (window.latest, window.latest_contact),
         }
     }
 
     fn capacity(&self) -> usize {
         match self {
-            Recent::Fast(ring) => ring.capacity().get(),
-            Recent::Slow(ring) => ring.capacity().get(),
+            Recent::Fast(window) => window.ring.capacity().get(),
+            Recent::Slow(window) => window.ring.capacity().get(),
         }
     }
 
     fn len(&self) -> usize {
         match self {
-            Recent::Fast(ring) => ring.occupied_len(),
-            Recent::Slow(ring) => ring.occupied_len(),
+            Recent::Fast(window) => window.ring.occupied_len(),
+            Recent::Slow(window) => window.ring.occupied_len(),
         }
     }
 
     /// The points, oldest first, as the ring's two contiguous parts.
     fn as_slices(&mut self) -> (&[Point], &[Point]) {
         match self {
-            Recent::Fast(ring) => ring.as_slices(),
-            Recent::Slow(ring) => ring.as_slices(),
+            Recent::Fast(window) => window.ring.as_slices(),
+            Recent::Slow(window) => window.ring.as_slices(),
         }
     }
-}
-
-/// `skip(1)` frees the oldest slot without mapping its index to a slot,
-/// where ringbuf's own `push_overwrite` pops (reads) it.
-#[inline]
-fn push_overwrite<const N: usize>(ring: &mut LocalRb<Array<Point, N>>, point: Point) {
-    if ring.is_full() {
-        ring.skip(1);
-    }
-    // Cannot fail: a slot was freed above if there was none.
-    let _ = ring.try_push(point);
 }
 
 /// One sample in a ring: value and time, 16 bytes.
@@ -246,12 +273,13 @@ impl Trend {
 }
 
 /// The history of one (device, quantity) stream.
+///
+/// One cache line: the two heap pointers and the trend's width and length,
+/// aligned so that a series never straddles two lines.
+#[repr(align(64))]
 pub struct Series {
     recent: Recent,
     trend: Trend,
-    latest: Option<Point>,
-    /// Contact state reported with the latest sample.
-    latest_contact: Option<bool>,
 }
 
 impl std::fmt::Debug for Series {
@@ -259,7 +287,7 @@ impl std::fmt::Debug for Series {
         f.debug_struct("Series")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("latest", &self.latest)
+            .field("latest", &self.latest())
             .field("trend_buckets", &self.trend.buckets.len())
             .finish_non_exhaustive()
     }
@@ -268,29 +296,26 @@ impl std::fmt::Debug for Series {
 impl Series {
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
-        Self { recent: Recent::new(quantity), trend: Trend::default(), latest: None, latest_contact: None }
+        Self { recent: Recent::new(quantity), trend: Trend::default() }
     }
 
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
-        let point = Point { at, value };
-        self.recent.push_overwrite(point);
+        self.recent.push(Point { at, value }, contact);
         // A sample without skin contact is kept (the recording has it) but
         // never enters the trend as if it were a physiological value.
         if contact != Some(false) {
             self.trend.push(at, value);
         }
-        self.latest = Some(point);
-        self.latest_contact = contact;
     }
 
     #[must_use]
     pub fn latest(&self) -> Option<Point> {
-        self.latest
+        self.recent.latest().0
     }
 
     #[must_use]
     pub fn latest_contact(&self) -> Option<bool> {
-        self.latest_contact
+        self.recent.latest().1
     }
 
     #[must_use]
@@ -483,6 +508,22 @@ mod tests {
             assert_eq!(values, expected);
             assert_eq!(series.latest().unwrap().value, (capacity + extra - 1) as f64);
         }
+    }
+
+    /// What the cache-line arguments above rely on.
+    #[test]
+    fn series_is_one_line_and_a_push_touches_the_window_start() {
+        assert_eq!(size_of::<Series>(), 64);
+        assert_eq!(size_of::<Option<Series>>(), 64);
+        let mut window: Window<SLOW_RING> = Window::default();
+        let start = std::ptr::from_ref(&window) as usize;
+        assert_eq!(start % 64, 0);
+        let ring = std::ptr::from_ref(&window.ring) as usize;
+        let storage = window.ring.as_slices().0.as_ptr() as usize;
+        // The ring's indices (two 16-byte endpoints) sit between `latest`
+        // and the point storage, within the block's first 64 bytes.
+        assert!(ring - start + 32 <= 64, "ring header at {}", ring - start);
+        assert_eq!(storage - ring, 32, "ringbuf put its indices after the storage");
     }
 
     #[test]
