@@ -239,6 +239,31 @@ proptest! {
         prop_assert_eq!(fused, two_steps);
     }
 
+    /// PLX payloads of exactly the length their flags announce, so that
+    /// the status words (and the samples they disown) are reached every time.
+    #[test]
+    fn plx_decode_samples_is_decode_then_samples(
+        payload in (0u8..=0xFF).prop_flat_map(|flags| {
+            let has = |bit: u8| usize::from(flags & bit != 0);
+            let len = 4 + 4 * has(0x01) + 4 * has(0x02) + 2 * has(0x04) + 3 * has(0x08) + 2 * has(0x10);
+            proptest::collection::vec(any::<u8>(), len).prop_map(move |rest| {
+                let mut payload = vec![flags];
+                payload.extend(rest);
+                payload
+            })
+        }),
+    ) {
+        let c = Characteristic::PlxContinuousMeasurement;
+        let device: DeviceLabel = Arc::from("prop");
+        let at = SessionTime::from_secs(7);
+        let key = |s: &Sample| (s.at, s.quantity, s.value.to_bits(), s.contact, s.device_time_ns);
+        let mut two_steps = Vec::new();
+        decode(c, &payload).unwrap().samples(at, &device, Quantity::SkinTemperatureC, &mut two_steps);
+        let mut fused = Vec::new();
+        decode_samples(c, &payload, at, &device, Quantity::SkinTemperatureC, &mut fused).unwrap();
+        prop_assert_eq!(fused.iter().map(key).collect::<Vec<_>>(), two_steps.iter().map(key).collect::<Vec<_>>());
+    }
+
     #[test]
     fn encode_then_decode_round_trips(m in measurement()) {
         let payload = m.encode();

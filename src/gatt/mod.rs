@@ -241,7 +241,7 @@ pub fn decode_samples(
         Characteristic::IntermediateTemperature => health_thermometer::decode(payload, true)?.samples(&mut sink),
         Characteristic::Temperature => environmental::decode(payload)?.samples(env_quantity, &mut sink),
         Characteristic::BloodPressureMeasurement => blood_pressure::decode(payload)?.samples(&mut sink),
-        Characteristic::PlxContinuousMeasurement => plx::decode(payload)?.samples(&mut sink),
+        Characteristic::PlxContinuousMeasurement => plx::decode_samples(payload, &mut sink)?,
         Characteristic::BatteryLevel => battery::decode(payload)?.samples(&mut sink),
         other @ (Characteristic::Sig16(_) | Characteristic::Uuid128(_)) => {
             return Err(DecodeError::Unsupported(other));
