@@ -236,7 +236,7 @@ pub fn decode_samples(
 ) -> Result<(), DecodeError> {
     let mut sink = SampleSink { out, at, device, contact: None, device_time_ns: None };
     match characteristic {
-        Characteristic::HeartRateMeasurement => heart_rate::decode(payload)?.samples(&mut sink),
+        Characteristic::HeartRateMeasurement => heart_rate::decode_samples(payload, &mut sink)?,
         Characteristic::TemperatureMeasurement => health_thermometer::decode(payload, false)?.samples(&mut sink),
         Characteristic::IntermediateTemperature => health_thermometer::decode(payload, true)?.samples(&mut sink),
         Characteristic::Temperature => environmental::decode(payload)?.samples(env_quantity, &mut sink),
