@@ -37,6 +37,9 @@ impl BatteryLevel {
         out.push(self.level_pct);
     }
 
+    // Inlined with `decode` into `gatt::decode_samples`, where the
+    // measurement then never leaves registers.
+    #[inline]
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
         sink.push(Quantity::BatteryPct, f64::from(self.level_pct));
     }

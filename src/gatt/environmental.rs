@@ -40,6 +40,9 @@ impl EnvironmentalTemperature {
         out.extend_from_slice(&self.temperature_centi_c.to_le_bytes());
     }
 
+    // Inlined with `decode` into `gatt::decode_samples`, where the
+    // measurement then never leaves registers.
+    #[inline]
     pub(crate) fn samples(&self, quantity: Quantity, sink: &mut SampleSink<'_>) {
         sink.push(quantity, self.celsius().unwrap_or(f64::NAN));
     }

@@ -168,6 +168,9 @@ impl TemperatureMeasurement {
         }
     }
 
+    // Inlined with `decode` into `gatt::decode_samples`, where the
+    // measurement then never leaves registers.
+    #[inline]
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
         sink.device_time_ns = self.timestamp.and_then(DateTime::unix_nanos);
         sink.push(Quantity::BodyTemperatureC, self.celsius().unwrap_or(f64::NAN));
