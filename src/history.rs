@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ringbuf::LocalRb;
-use ringbuf::storage::Heap;
+use ringbuf::storage::Array;
+use ringbuf::traits::Observer;
 
 use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
 
@@ -33,10 +34,118 @@ const INITIAL_BUCKET: Duration = Duration::from_secs(5);
 /// else is slower. A faster sensor only shortens the visible window, it
 /// never grows memory.
 #[must_use]
-pub fn max_rate_hz(quantity: Quantity) -> u32 {
+pub const fn max_rate_hz(quantity: Quantity) -> u32 {
     match quantity {
         Quantity::RrIntervalMs | Quantity::HeartRateBpm | Quantity::PulseRateBpm | Quantity::Spo2Pct => 4,
         _ => 1,
+    }
+}
+
+/// Ring capacity of a quantity: its maximum rate × [`MAX_WINDOW`].
+#[must_use]
+pub const fn ring_capacity(quantity: Quantity) -> usize {
+    max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize
+}
+
+/// The two capacities [`ring_capacity`] gives (4 Hz and 1 Hz quantities).
+const FAST_RING: usize = ring_capacity(Quantity::HeartRateBpm);
+const SLOW_RING: usize = ring_capacity(Quantity::BatteryPct);
+
+// Every quantity's ring is one of the two `Recent` variants.
+const _: () = {
+    let mut i = 0;
+    while i < Quantity::ALL.len() {
+        let capacity = ring_capacity(Quantity::ALL[i]);
+        assert!(capacity == FAST_RING || capacity == SLOW_RING);
+        i += 1;
+    }
+};
+
+/// The recent window of one series and its newest sample, in one heap
+/// block: a push writes the ring's indices and the newest point, and
+/// `repr(C)` puts both at the block's start, aligned, so that they share one
+/// cache line (with 100 devices every series is cold when its next sample
+/// arrives).
+#[repr(C, align(64))]
+struct Window<const N: usize> {
+    latest: Option<Point>,
+    /// Contact state reported with the latest sample.
+    latest_contact: Option<bool>,
+    ring: LocalRb<Array<Point, N>>,
+}
+
+impl<const N: usize> Default for Window<N> {
+    fn default() -> Self {
+        Self { latest: None, latest_contact: None, ring: LocalRb::default() }
+    }
+}
+
+impl<const N: usize> Window<N> {
+    /// Append `point`, dropping the oldest point when the ring is full.
+    /// `skip(1)` frees the oldest slot without mapping its index to a slot,
+    /// where ringbuf's own `push_overwrite` pops (reads) it.
+    #[inline]
+    fn push(&mut self, point: Point, contact: Option<bool>) {
+        if self.ring.is_full() {
+            self.ring.skip(1);
+        }
+        // Cannot fail: a slot was freed above if there was none.
+        let _ = self.ring.try_push(point);
+        self.latest = Some(point);
+        self.latest_contact = contact;
+    }
+}
+
+/// The recent window of a series: a ring whose capacity is a type
+/// parameter rather than heap storage's run-time length. `ringbuf` maps its
+/// indices to slots by dividing by the capacity; with a run-time capacity
+/// that is two 64-bit divisions per push, the most expensive instructions of
+/// the sample path, while a constant one compiles to multiplications.
+enum Recent {
+    Fast(Box<Window<FAST_RING>>),
+    Slow(Box<Window<SLOW_RING>>),
+}
+
+impl Recent {
+    fn new(quantity: Quantity) -> Self {
+        if ring_capacity(quantity) == FAST_RING { Recent::Fast(Box::default()) } else { Recent::Slow(Box::default()) }
+    }
+
+    #[inline]
+    fn push(&mut self, point: Point, contact: Option<bool>) {
+        match self {
+            Recent::Fast(window) => window.push(point, contact),
+            Recent::Slow(window) => window.push(point, contact),
+        }
+    }
+
+    fn latest(&self) -> (Option<Point>, Option<bool>) {
+        match self {
+            Recent::Fast(window) => (window.latest, window.latest_contact),
+            Recent::Slow(window) => (window.latest, window.latest_contact),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Recent::Fast(window) => window.ring.capacity().get(),
+            Recent::Slow(window) => window.ring.capacity().get(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Recent::Fast(window) => window.ring.occupied_len(),
+            Recent::Slow(window) => window.ring.occupied_len(),
+        }
+    }
+
+    /// The points, oldest first, as the ring's two contiguous parts.
+    fn as_slices(&mut self) -> (&[Point], &[Point]) {
+        match self {
+            Recent::Fast(window) => window.ring.as_slices(),
+            Recent::Slow(window) => window.ring.as_slices(),
+        }
     }
 }
 
@@ -63,6 +172,16 @@ impl TrendBucket {
         self.sum / f64::from(self.count.max(1))
     }
 
+    /// Fold one finite value in (what [`merge`](Self::merge) does with a
+    /// one-sample bucket).
+    #[inline]
+    fn add(&mut self, value: f64) {
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.sum += value;
+        self.count += 1;
+    }
+
     fn merge(&mut self, other: &TrendBucket) {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
@@ -74,43 +193,50 @@ impl TrendBucket {
 /// A downsampled whole-session trend with a bounded number of buckets.
 #[derive(Debug, Clone)]
 pub struct Trend {
-    width: Duration,
+    /// Bucket width in ns, kept as the integer the per-sample test needs
+    /// rather than a `Duration` (whose `as_nanos` is 128-bit arithmetic).
+    width_ns: u64,
     buckets: Vec<TrendBucket>,
 }
 
 impl Default for Trend {
     fn default() -> Self {
-        Self { width: INITIAL_BUCKET, buckets: Vec::with_capacity(TREND_BUCKETS) }
+        Self { width_ns: INITIAL_BUCKET.as_nanos() as u64, buckets: Vec::with_capacity(TREND_BUCKETS) }
     }
 }
 
 impl Trend {
+    #[inline]
     pub fn push(&mut self, at: SessionTime, value: f64) {
         if !value.is_finite() {
             return;
         }
         // Most samples land in the newest bucket: decide that without the
-        // 64-bit division below (this runs for every sample).
+        // 64-bit division of `push_new_bucket` (this runs for every sample).
         if let Some(last) = self.buckets.last_mut()
             && at >= last.start
-            && at.as_nanos() - last.start.as_nanos() < self.width.as_nanos() as u64
+            && at.as_nanos() - last.start.as_nanos() < self.width_ns
         {
-            last.merge(&TrendBucket { start: last.start, min: value, max: value, sum: value, count: 1 });
+            last.add(value);
             return;
         }
-        let width = self.width.as_nanos().max(1) as u64;
+        self.push_new_bucket(at, value);
+    }
+
+    /// [`push`](Self::push) for a sample outside the newest bucket: once per
+    /// bucket width, so kept out of line.
+    #[inline(never)]
+    fn push_new_bucket(&mut self, at: SessionTime, value: f64) {
+        let width = self.width_ns.max(1);
         let start = SessionTime(at.as_nanos() / width * width);
-        if let Some(last) = self.buckets.last_mut() {
-            if last.start == start {
-                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
-                return;
-            }
-            if start < last.start {
-                // Out of order (a device timestamp stamped backwards): fold
-                // into the last bucket rather than reorder.
-                last.merge(&TrendBucket { start, min: value, max: value, sum: value, count: 1 });
-                return;
-            }
+        if let Some(last) = self.buckets.last_mut()
+            && start <= last.start
+        {
+            // `start == last.start` only after a coarsening; `start <` is out
+            // of order (a device timestamp stamped backwards): fold into the
+            // last bucket rather than reorder.
+            last.add(value);
+            return;
         }
         if self.buckets.len() == TREND_BUCKETS {
             self.coarsen();
@@ -122,8 +248,8 @@ impl Trend {
 
     /// Double the bucket width, merging neighbours.
     fn coarsen(&mut self) {
-        self.width *= 2;
-        let width = self.width.as_nanos() as u64;
+        self.width_ns *= 2;
+        let width = self.width_ns;
         let mut merged: Vec<TrendBucket> = Vec::with_capacity(TREND_BUCKETS);
         for b in &self.buckets {
             let start = SessionTime(b.start.as_nanos() / width * width);
@@ -142,17 +268,18 @@ impl Trend {
 
     #[must_use]
     pub fn bucket_width(&self) -> Duration {
-        self.width
+        Duration::from_nanos(self.width_ns)
     }
 }
 
 /// The history of one (device, quantity) stream.
+///
+/// One cache line: the two heap pointers and the trend's width and length,
+/// aligned so that a series never straddles two lines.
+#[repr(align(64))]
 pub struct Series {
-    recent: LocalRb<Heap<Point>>,
+    recent: Recent,
     trend: Trend,
-    latest: Option<Point>,
-    /// Contact state reported with the latest sample.
-    latest_contact: Option<bool>,
 }
 
 impl std::fmt::Debug for Series {
@@ -160,7 +287,7 @@ impl std::fmt::Debug for Series {
         f.debug_struct("Series")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("latest", &self.latest)
+            .field("latest", &self.latest())
             .field("trend_buckets", &self.trend.buckets.len())
             .finish_non_exhaustive()
     }
@@ -169,30 +296,26 @@ impl std::fmt::Debug for Series {
 impl Series {
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
-        let capacity = max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize;
-        Self { recent: LocalRb::new(capacity.max(1)), trend: Trend::default(), latest: None, latest_contact: None }
+        Self { recent: Recent::new(quantity), trend: Trend::default() }
     }
 
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
-        let point = Point { at, value };
-        self.recent.push_overwrite(point);
+        self.recent.push(Point { at, value }, contact);
         // A sample without skin contact is kept (the recording has it) but
         // never enters the trend as if it were a physiological value.
         if contact != Some(false) {
             self.trend.push(at, value);
         }
-        self.latest = Some(point);
-        self.latest_contact = contact;
     }
 
     #[must_use]
     pub fn latest(&self) -> Option<Point> {
-        self.latest
+        self.recent.latest().0
     }
 
     #[must_use]
     pub fn latest_contact(&self) -> Option<bool> {
-        self.latest_contact
+        self.recent.latest().1
     }
 
     #[must_use]
@@ -202,14 +325,12 @@ impl Series {
 
     #[must_use]
     pub fn capacity(&self) -> usize {
-        use ringbuf::traits::Observer;
-        self.recent.capacity().get()
+        self.recent.capacity()
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        use ringbuf::traits::Observer;
-        self.recent.occupied_len()
+        self.recent.len()
     }
 
     #[must_use]
@@ -366,6 +487,55 @@ mod tests {
         assert_eq!(pts.len(), 10);
         assert!(pts.windows(2).all(|w| w[0].at < w[1].at));
         assert_eq!(pts.last().unwrap().at, SessionTime::from_secs(24 * 3600 - 1));
+    }
+
+    #[test]
+    fn both_ring_sizes_keep_the_newest_points_across_the_wrap() {
+        let dev: DeviceLabel = Arc::from("patch");
+        let mut h = History::default();
+        for (quantity, capacity) in [(Quantity::SkinTemperatureC, 1800), (Quantity::RrIntervalMs, 7200)] {
+            assert_eq!(ring_capacity(quantity), capacity);
+            let extra = 37;
+            for i in 0..(capacity + extra) as u64 {
+                h.push(&sample(&dev, SessionTime::from_millis(i * 250), quantity, i as f64));
+            }
+            let series = h.get_mut("patch", quantity).unwrap();
+            assert_eq!((series.len(), series.capacity()), (capacity, capacity));
+            let mut pts = Vec::new();
+            series.recent_since(SessionTime::ZERO, &mut pts);
+            let values: Vec<f64> = pts.iter().map(|p| p.value).collect();
+            let expected: Vec<f64> = (extra..capacity + extra).map(|i| i as f64).collect();
+            assert_eq!(values, expected);
+            assert_eq!(series.latest().unwrap().value, (capacity + extra - 1) as f64);
+        }
+    }
+
+    /// What the cache-line arguments above rely on.
+    #[test]
+    fn series_is_one_line_and_a_push_touches_the_window_start() {
+        assert_eq!(size_of::<Series>(), 64);
+        assert_eq!(size_of::<Option<Series>>(), 64);
+        let mut window: Window<SLOW_RING> = Window::default();
+        let start = std::ptr::from_ref(&window) as usize;
+        assert_eq!(start % 64, 0);
+        let ring = std::ptr::from_ref(&window.ring) as usize;
+        let storage = window.ring.as_slices().0.as_ptr() as usize;
+        // The ring's indices (two 16-byte endpoints) sit between `latest`
+        // and the point storage, within the block's first 64 bytes.
+        assert!(ring - start + 32 <= 64, "ring header at {}", ring - start);
+        assert_eq!(storage - ring, 32, "ringbuf put its indices after the storage");
+    }
+
+    #[test]
+    fn trend_width_doubles_exactly() {
+        let mut t = Trend::default();
+        assert_eq!(t.bucket_width(), INITIAL_BUCKET);
+        for s in 0..(TREND_BUCKETS as u64 * 5 * 4) {
+            t.push(SessionTime::from_secs(s), 1.0);
+        }
+        assert_eq!(t.bucket_width(), INITIAL_BUCKET * 4);
+        assert_eq!(t.buckets().len(), TREND_BUCKETS);
+        assert!(t.buckets().iter().all(|b| b.count == 20));
     }
 
     #[test]

@@ -461,11 +461,10 @@ impl Pipeline {
         // source never said so (a stream without a `connected` line).
         state.connected = true;
         let env_quantity = state.setup.env_quantity;
-        match gatt::decode(characteristic, payload) {
-            Ok(measurement) => {
-                // Decode straight into the caller's buffer; apply what was added.
-                let first = samples.len();
-                measurement.samples(at, device, env_quantity, samples);
+        // Decode straight into the caller's buffer; apply what was added.
+        let first = samples.len();
+        match gatt::decode_samples(characteristic, payload, at, device, env_quantity, samples) {
+            Ok(()) => {
                 let alarm = self.alarm_id(i);
                 if samples.len() == first {
                     // Samples feed staleness themselves; only a

@@ -14,9 +14,9 @@ use vigil::gatt::heart_rate::{HeartRateFormat, RrIntervals, SensorContact};
 use vigil::gatt::plx::{PlxDeviceStatus, PlxMeasurementStatus, SpO2Pr};
 use vigil::gatt::{
     BatteryLevel, BloodPressureMeasurement, DateTime, EnvironmentalTemperature, FloatValue, HeartRateMeasurement,
-    Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode, decode_json,
+    Measurement, PlxContinuous, SFloat, TemperatureMeasurement, decode, decode_json, decode_samples,
 };
-use vigil::model::{Characteristic, DeviceLabel, PAYLOAD_INLINE, Quantity, SessionTime};
+use vigil::model::{Characteristic, DeviceLabel, PAYLOAD_INLINE, Quantity, Sample, SessionTime};
 
 const DECODED: [Characteristic; 7] = [
     Characteristic::HeartRateMeasurement,
@@ -205,6 +205,63 @@ proptest! {
             let encoded = m.encode();
             prop_assert_eq!(encoded.as_slice(), payload.as_slice());
         }
+    }
+
+    /// The pipeline's fused call gives what the two steps give, bit for bit
+    /// (NaN included), and pushes nothing when the payload is rejected.
+    #[test]
+    fn decode_samples_is_decode_then_samples(
+        c in prop_oneof![proptest::sample::select(DECODED.to_vec()), characteristic()],
+        flags in 0u8..0x20,
+        rest in proptest::collection::vec(any::<u8>(), 0..=24),
+        env in prop_oneof![Just(Quantity::SkinTemperatureC), Just(Quantity::AmbientTemperatureC)],
+    ) {
+        let mut payload = vec![flags];
+        payload.extend(rest);
+        let device: DeviceLabel = Arc::from("prop");
+        let at = SessionTime::from_secs(7);
+        let key = |s: &Sample| (s.at, s.quantity, s.value.to_bits(), s.contact, s.device_time_ns, s.device.clone());
+        let mut two_steps = Vec::new();
+        let expected = decode(c, &payload).map(|m| m.samples(at, &device, env, &mut two_steps));
+        let mut fused = vec![Sample {
+            at,
+            device: device.clone(),
+            quantity: Quantity::BatteryPct,
+            value: 1.0,
+            contact: None,
+            device_time_ns: None,
+        }];
+        let got = decode_samples(c, &payload, at, &device, env, &mut fused);
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(fused.len(), two_steps.len() + 1, "kept what was there and appended");
+        let fused: Vec<_> = fused[1..].iter().map(key).collect();
+        let two_steps: Vec<_> = two_steps.iter().map(key).collect();
+        prop_assert_eq!(fused, two_steps);
+    }
+
+    /// PLX payloads of exactly the length their flags announce, so that
+    /// the status words (and the samples they disown) are reached every time.
+    #[test]
+    fn plx_decode_samples_is_decode_then_samples(
+        payload in (0u8..=0xFF).prop_flat_map(|flags| {
+            let has = |bit: u8| usize::from(flags & bit != 0);
+            let len = 4 + 4 * has(0x01) + 4 * has(0x02) + 2 * has(0x04) + 3 * has(0x08) + 2 * has(0x10);
+            proptest::collection::vec(any::<u8>(), len).prop_map(move |rest| {
+                let mut payload = vec![flags];
+                payload.extend(rest);
+                payload
+            })
+        }),
+    ) {
+        let c = Characteristic::PlxContinuousMeasurement;
+        let device: DeviceLabel = Arc::from("prop");
+        let at = SessionTime::from_secs(7);
+        let key = |s: &Sample| (s.at, s.quantity, s.value.to_bits(), s.contact, s.device_time_ns);
+        let mut two_steps = Vec::new();
+        decode(c, &payload).unwrap().samples(at, &device, Quantity::SkinTemperatureC, &mut two_steps);
+        let mut fused = Vec::new();
+        decode_samples(c, &payload, at, &device, Quantity::SkinTemperatureC, &mut fused).unwrap();
+        prop_assert_eq!(fused.iter().map(key).collect::<Vec<_>>(), two_steps.iter().map(key).collect::<Vec<_>>());
     }
 
     #[test]

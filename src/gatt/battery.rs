@@ -18,6 +18,7 @@ pub struct BatteryLevel {
     pub level_pct: u8,
 }
 
+#[inline]
 pub fn decode(p: &[u8]) -> Result<BatteryLevel, DecodeError> {
     check_len(Characteristic::BatteryLevel, None, p, 1)?;
     if p[0] > 100 {
@@ -36,6 +37,9 @@ impl BatteryLevel {
         out.push(self.level_pct);
     }
 
+    // Inlined with `decode` into `gatt::decode_samples`, where the
+    // measurement then never leaves registers.
+    #[inline]
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
         sink.push(Quantity::BatteryPct, f64::from(self.level_pct));
     }

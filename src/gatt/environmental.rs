@@ -23,6 +23,7 @@ pub struct EnvironmentalTemperature {
     pub temperature_centi_c: i16,
 }
 
+#[inline]
 pub fn decode(p: &[u8]) -> Result<EnvironmentalTemperature, DecodeError> {
     check_len(Characteristic::Temperature, None, p, 2)?;
     Ok(EnvironmentalTemperature { temperature_centi_c: i16::from_le_bytes([p[0], p[1]]) })
@@ -39,6 +40,9 @@ impl EnvironmentalTemperature {
         out.extend_from_slice(&self.temperature_centi_c.to_le_bytes());
     }
 
+    // Inlined with `decode` into `gatt::decode_samples`, where the
+    // measurement then never leaves registers.
+    #[inline]
     pub(crate) fn samples(&self, quantity: Quantity, sink: &mut SampleSink<'_>) {
         sink.push(quantity, self.celsius().unwrap_or(f64::NAN));
     }

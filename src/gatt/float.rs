@@ -60,7 +60,25 @@ const SFLOAT_EXPONENT_MIN: i8 = -8;
 /// `mantissa × 10^exponent`, rounded once: dividing by an exact power of ten
 /// gives 37.6 for 3760e-2, where multiplying by 0.01 would not.
 fn scale(mantissa: f64, exponent: i8) -> f64 {
-    if exponent < 0 { mantissa / 10f64.powi(-i32::from(exponent)) } else { mantissa * 10f64.powi(i32::from(exponent)) }
+    let magnitude = u32::from(exponent.unsigned_abs());
+    if exponent < 0 { mantissa / pow10(magnitude) } else { mantissa * pow10(magnitude) }
+}
+
+/// 10^0 ..= 10^22, every power of ten an f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// `10f64.powi(n)`, without its library call for the exponents sensors use
+/// (every decoded sample scales by one). For n ≤ 22, `powi`'s square-and-
+/// multiply only ever multiplies exact powers of ten below 2^53 × 2^k, so it
+/// returns exactly the table's value (a test checks every entry).
+fn pow10(n: u32) -> f64 {
+    match POW10.get(n as usize) {
+        Some(&p) => p,
+        None => 10f64.powi(n.cast_signed()),
+    }
 }
 
 /// The mantissa that represents `value` at `exponent`, if it is a whole
@@ -277,6 +295,13 @@ impl Serialize for SFloat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pow10_table_is_what_powi_gives() {
+        for n in 0..=140u32 {
+            assert_eq!(pow10(n).to_bits(), 10f64.powi(n.cast_signed()).to_bits(), "10^{n}");
+        }
+    }
 
     #[test]
     fn float_bits_round_trip_for_every_exponent_and_edge_mantissa() {

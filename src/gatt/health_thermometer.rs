@@ -112,6 +112,7 @@ const fn characteristic(intermediate: bool) -> Characteristic {
 }
 
 /// Decode 0x2A1C (`intermediate == false`) or 0x2A1E.
+#[inline]
 pub fn decode(p: &[u8], intermediate: bool) -> Result<TemperatureMeasurement, DecodeError> {
     let c = characteristic(intermediate);
     let flags = flags_byte(c, p, 5)?;
@@ -167,6 +168,9 @@ impl TemperatureMeasurement {
         }
     }
 
+    // Inlined with `decode` into `gatt::decode_samples`, where the
+    // measurement then never leaves registers.
+    #[inline]
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
         sink.device_time_ns = self.timestamp.and_then(DateTime::unix_nanos);
         sink.push(Quantity::BodyTemperatureC, self.celsius().unwrap_or(f64::NAN));

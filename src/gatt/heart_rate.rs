@@ -97,12 +97,19 @@ pub const fn rr_nanos(rr_1024: u16) -> u64 {
     rr_1024 as u64 * 1_000_000_000 / 1024
 }
 
-// Inlined into `gatt::decode` so the measurement is built in place: moving
-// the returned struct through the stack cost about a third of the decode
-// (store-forwarding stalls seen in `perf annotate`). The other decoders
-// showed no gain.
+/// The fields of a payload, once its length is known to match its flags;
+/// the RR intervals are left as the bytes from `rr_offset` to the end.
+struct Fields {
+    flags: u8,
+    heart_rate_bpm: u16,
+    format: HeartRateFormat,
+    sensor_contact: SensorContact,
+    energy_expended_kj: Option<u16>,
+    rr_offset: usize,
+}
+
 #[inline]
-pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
+fn fields(p: &[u8]) -> Result<Fields, DecodeError> {
     let flags = flags_byte(C, p, 2)?;
     let u16_format = flags & FLAG_U16 != 0;
     let has_energy = flags & FLAG_ENERGY != 0;
@@ -133,19 +140,66 @@ pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
         (true, true) => SensorContact::Detected,
     };
     let energy_expended_kj = has_energy.then(|| le_u16(p, rr_offset - 2));
-    let rr_intervals_1024 = read_rr(&p[rr_offset..]);
-    let mut other_flag_bits = flags & FLAGS_RESERVED;
-    if sensor_contact == SensorContact::NotSupported {
-        other_flag_bits |= flags & FLAG_CONTACT_DETECTED;
+    Ok(Fields { flags, heart_rate_bpm, format, sensor_contact, energy_expended_kj, rr_offset })
+}
+
+// Inlined into `gatt::decode` so the measurement is built in place: moving
+// the returned struct through the stack cost about a third of the decode
+// (store-forwarding stalls seen in `perf annotate`). The other decoders
+// showed no gain.
+#[inline]
+pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
+    let f = fields(p)?;
+    let mut other_flag_bits = f.flags & FLAGS_RESERVED;
+    if f.sensor_contact == SensorContact::NotSupported {
+        other_flag_bits |= f.flags & FLAG_CONTACT_DETECTED;
     }
     Ok(HeartRateMeasurement {
-        heart_rate_bpm,
-        format,
-        sensor_contact,
-        energy_expended_kj,
-        rr_intervals_1024,
+        heart_rate_bpm: f.heart_rate_bpm,
+        format: f.format,
+        sensor_contact: f.sensor_contact,
+        energy_expended_kj: f.energy_expended_kj,
+        rr_intervals_1024: read_rr(&p[f.rr_offset..]),
         other_flag_bits,
     })
+}
+
+/// [`decode`] then [`HeartRateMeasurement::samples`] for
+/// `gatt::decode_samples`: the RR intervals go from the payload bytes
+/// straight into samples, without the `SmallVec` in between.
+#[inline]
+pub(crate) fn decode_samples(p: &[u8], sink: &mut SampleSink<'_>) -> Result<(), DecodeError> {
+    let f = fields(p)?;
+    let rr = p[f.rr_offset..].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    push_samples(f.heart_rate_bpm, f.sensor_contact, f.energy_expended_kj, rr, sink);
+    Ok(())
+}
+
+/// The samples of one notification; `rr`: the RR intervals, oldest first.
+fn push_samples(
+    heart_rate_bpm: u16,
+    sensor_contact: SensorContact,
+    energy_expended_kj: Option<u16>,
+    rr: impl Iterator<Item = u16> + Clone,
+    sink: &mut SampleSink<'_>,
+) {
+    sink.contact = sensor_contact.as_option();
+    sink.push(Quantity::HeartRateBpm, f64::from(heart_rate_bpm));
+    // The last beat is at `at`; each earlier one lies the following
+    // interval before it. Pushed oldest first, as they arrived.
+    // `later`: the sum of the intervals after the current one.
+    let mut later: u64 = rr.clone().skip(1).map(rr_nanos).sum();
+    let mut intervals = rr.peekable();
+    while let Some(rr) = intervals.next() {
+        let at = SessionTime(sink.at.0.saturating_sub(later));
+        sink.push_at(at, Quantity::RrIntervalMs, rr_ms(rr));
+        if let Some(&next) = intervals.peek() {
+            later -= rr_nanos(next);
+        }
+    }
+    if let Some(e) = energy_expended_kj {
+        sink.push(Quantity::EnergyExpendedKj, f64::from(e));
+    }
 }
 
 /// The RR field as u16 values. Filling a plain array and handing it to
@@ -198,21 +252,7 @@ impl HeartRateMeasurement {
     }
 
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
-        sink.contact = self.sensor_contact.as_option();
-        sink.push(Quantity::HeartRateBpm, f64::from(self.heart_rate_bpm));
-        // The last beat is at `at`; each earlier one lies the following
-        // interval before it. Pushed oldest first, as they arrived.
-        // `later`: the sum of the intervals after the current one.
-        let mut later: u64 = self.rr_intervals_1024.iter().skip(1).map(|&rr| rr_nanos(rr)).sum();
-        for (i, &rr) in self.rr_intervals_1024.iter().enumerate() {
-            let at = SessionTime(sink.at.0.saturating_sub(later));
-            sink.push_at(at, Quantity::RrIntervalMs, rr_ms(rr));
-            if let Some(&next) = self.rr_intervals_1024.get(i + 1) {
-                later -= rr_nanos(next);
-            }
-        }
-        if let Some(e) = self.energy_expended_kj {
-            sink.push(Quantity::EnergyExpendedKj, f64::from(e));
-        }
+        let rr = self.rr_intervals_1024.iter().copied();
+        push_samples(self.heart_rate_bpm, self.sensor_contact, self.energy_expended_kj, rr, sink);
     }
 }

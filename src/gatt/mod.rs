@@ -220,6 +220,36 @@ pub fn decode(characteristic: Characteristic, payload: &[u8]) -> Result<Measurem
     })
 }
 
+/// [`decode`] then [`Measurement::samples`] in one call, for the pipeline's
+/// hot path: each characteristic's measurement is built and read in the same
+/// function, so the compiler keeps its fields in registers instead of
+/// writing a [`Measurement`] (up to ~80 bytes) out and reading it back. On a
+/// decode error nothing is pushed onto `out`.
+#[inline]
+pub fn decode_samples(
+    characteristic: Characteristic,
+    payload: &[u8],
+    at: SessionTime,
+    device: &DeviceLabel,
+    env_quantity: Quantity,
+    out: &mut Vec<Sample>,
+) -> Result<(), DecodeError> {
+    let mut sink = SampleSink { out, at, device, contact: None, device_time_ns: None };
+    match characteristic {
+        Characteristic::HeartRateMeasurement => heart_rate::decode_samples(payload, &mut sink)?,
+        Characteristic::TemperatureMeasurement => health_thermometer::decode(payload, false)?.samples(&mut sink),
+        Characteristic::IntermediateTemperature => health_thermometer::decode(payload, true)?.samples(&mut sink),
+        Characteristic::Temperature => environmental::decode(payload)?.samples(env_quantity, &mut sink),
+        Characteristic::BloodPressureMeasurement => blood_pressure::decode(payload)?.samples(&mut sink),
+        Characteristic::PlxContinuousMeasurement => plx::decode_samples(payload, &mut sink)?,
+        Characteristic::BatteryLevel => battery::decode(payload)?.samples(&mut sink),
+        other @ (Characteristic::Sig16(_) | Characteristic::Uuid128(_)) => {
+            return Err(DecodeError::Unsupported(other));
+        }
+    }
+    Ok(())
+}
+
 /// The SIG name of a characteristic vigil decodes.
 #[must_use]
 pub const fn characteristic_name(c: Characteristic) -> Option<&'static str> {

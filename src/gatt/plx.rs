@@ -151,7 +151,19 @@ fn pair(p: &[u8], at: usize) -> SpO2Pr {
     SpO2Pr { spo2_pct: SFloat::from_bits(le_u16(p, at)), pulse_rate_bpm: SFloat::from_bits(le_u16(p, at + 2)) }
 }
 
-pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
+/// Where a payload's optional fields start, from its flags, once the payload
+/// is known to be exactly as long as they say.
+struct Layout {
+    flags: u8,
+    fast: Option<usize>,
+    slow: Option<usize>,
+    measurement_status: Option<usize>,
+    device_status: Option<usize>,
+    pai: Option<usize>,
+}
+
+#[inline]
+fn layout(p: &[u8]) -> Result<Layout, DecodeError> {
     let flags = flags_byte(C, p, 5)?;
     let has = |bit: u8| flags & bit != 0;
     let expected = 5
@@ -162,7 +174,6 @@ pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
         + if has(FLAG_PAI) { 2 } else { 0 };
     check_len(C, Some(flags), p, expected)?;
 
-    let normal = pair(p, 1);
     let mut at = 5;
     let mut take = |present: bool, len: usize| {
         let start = at;
@@ -171,31 +182,70 @@ pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
         }
         present.then_some(start)
     };
-    let fast = take(has(FLAG_FAST), 4).map(|i| pair(p, i));
-    let slow = take(has(FLAG_SLOW), 4).map(|i| pair(p, i));
-    let measurement_status =
-        take(has(FLAG_MEASUREMENT_STATUS), 2).map(|i| PlxMeasurementStatus::from_bits(le_u16(p, i)));
-    let device_and_sensor_status = take(has(FLAG_DEVICE_STATUS), 3)
-        .map(|i| PlxDeviceStatus::from_bits(u32::from_le_bytes([p[i], p[i + 1], p[i + 2], 0])));
-    let pulse_amplitude_index_pct = take(has(FLAG_PAI), 2).map(|i| SFloat::from_bits(le_u16(p, i)));
+    Ok(Layout {
+        flags,
+        fast: take(has(FLAG_FAST), 4),
+        slow: take(has(FLAG_SLOW), 4),
+        measurement_status: take(has(FLAG_MEASUREMENT_STATUS), 2),
+        device_status: take(has(FLAG_DEVICE_STATUS), 3),
+        pai: take(has(FLAG_PAI), 2),
+    })
+}
+
+fn measurement_status(p: &[u8], at: usize) -> PlxMeasurementStatus {
+    PlxMeasurementStatus::from_bits(le_u16(p, at))
+}
+
+fn device_status(p: &[u8], at: usize) -> PlxDeviceStatus {
+    PlxDeviceStatus::from_bits(u32::from_le_bytes([p[at], p[at + 1], p[at + 2], 0]))
+}
+
+pub fn decode(p: &[u8]) -> Result<PlxContinuous, DecodeError> {
+    let at = layout(p)?;
+    let normal = pair(p, 1);
     Ok(PlxContinuous {
         spo2_pct: normal.spo2_pct,
         pulse_rate_bpm: normal.pulse_rate_bpm,
-        fast,
-        slow,
-        measurement_status,
-        device_and_sensor_status,
-        pulse_amplitude_index_pct,
-        other_flag_bits: flags & FLAGS_RESERVED,
+        fast: at.fast.map(|i| pair(p, i)),
+        slow: at.slow.map(|i| pair(p, i)),
+        measurement_status: at.measurement_status.map(|i| measurement_status(p, i)),
+        device_and_sensor_status: at.device_status.map(|i| device_status(p, i)),
+        pulse_amplitude_index_pct: at.pai.map(|i| SFloat::from_bits(le_u16(p, i))),
+        other_flag_bits: at.flags & FLAGS_RESERVED,
     })
+}
+
+/// [`decode`] then [`PlxContinuous::samples`] for `gatt::decode_samples`,
+/// reading only the fields the samples depend on: the SpO2PR-Normal pair and
+/// the two status words. Building the whole measurement cost more than the
+/// rest of a PLX notification's decoding.
+#[inline]
+pub(crate) fn decode_samples(p: &[u8], sink: &mut SampleSink<'_>) -> Result<(), DecodeError> {
+    let at = layout(p)?;
+    let disowned = disowned(
+        at.measurement_status.map(|i| measurement_status(p, i)),
+        at.device_status.map(|i| device_status(p, i)),
+    );
+    push_samples(disowned, SFloat::from_bits(le_u16(p, 1)), SFloat::from_bits(le_u16(p, 3)), sink);
+    Ok(())
+}
+
+fn disowned(measurement: Option<PlxMeasurementStatus>, device: Option<PlxDeviceStatus>) -> bool {
+    measurement.is_some_and(|s| s.measurement_unavailable || s.invalid_measurement)
+        || device.is_some_and(|s| s.sensor_unconnected_to_user || s.sensor_disconnected)
+}
+
+fn push_samples(disowned: bool, spo2_pct: SFloat, pulse_rate_bpm: SFloat, sink: &mut SampleSink<'_>) {
+    let value = |v: SFloat| if disowned { f64::NAN } else { v.value_or_nan() };
+    sink.push(Quantity::Spo2Pct, value(spo2_pct));
+    sink.push(Quantity::PulseRateBpm, value(pulse_rate_bpm));
 }
 
 impl PlxContinuous {
     /// Whether the oximeter says this reading is not a measurement at all.
     #[must_use]
     pub fn disowned(&self) -> bool {
-        self.measurement_status.is_some_and(|s| s.measurement_unavailable || s.invalid_measurement)
-            || self.device_and_sensor_status.is_some_and(|s| s.sensor_unconnected_to_user || s.sensor_disconnected)
+        disowned(self.measurement_status, self.device_and_sensor_status)
     }
 
     pub fn encode_into(&self, out: &mut Payload) {
@@ -231,9 +281,6 @@ impl PlxContinuous {
     }
 
     pub(crate) fn samples(&self, sink: &mut SampleSink<'_>) {
-        let disowned = self.disowned();
-        let value = |v: SFloat| if disowned { f64::NAN } else { v.value_or_nan() };
-        sink.push(Quantity::Spo2Pct, value(self.spo2_pct));
-        sink.push(Quantity::PulseRateBpm, value(self.pulse_rate_bpm));
+        push_samples(self.disowned(), self.spo2_pct, self.pulse_rate_bpm, sink);
     }
 }
