@@ -5,11 +5,15 @@
 use std::time::Duration;
 
 /// CPU time of the calling thread (Linux: `/proc/thread-self/schedstat`,
-/// first field, ns). `None` where unavailable. The kernel brings it up to
-/// date only at scheduler ticks and switches, so read it around work of
-/// many ticks (a batch of frames, many pipeline runs), never around one
-/// short call.
+/// first field, ns). `None` where unavailable.
+///
+/// The kernel brings that figure up to date only when the thread is
+/// switched or at a scheduler tick, so a plain read lags by up to a tick
+/// (4 ms), and the lag is not random: after a stretch of work it counts part
+/// of that work to what follows (the pipeline bench read more CPU than wall
+/// time). Yielding first makes the scheduler account the running slice.
 pub fn thread_cpu() -> Option<Duration> {
+    std::thread::yield_now();
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     text.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
