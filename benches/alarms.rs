@@ -11,7 +11,6 @@
 //! `cargo bench --bench vigil -- alarms`
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput};
 use vigil::alarms::{AlarmEngine, DeviceTiming};
@@ -32,7 +31,7 @@ fn stream(mixed: bool) -> Vec<Sample> {
                 8 => "patch",
                 _ => "cuff",
             };
-            Arc::from(format!("{kind}{i}").as_str())
+            DeviceLabel::from(format!("{kind}{i}").as_str())
         })
         .collect();
     let mut out = Vec::with_capacity(SAMPLES);
@@ -97,7 +96,7 @@ fn stream(mixed: bool) -> Vec<Sample> {
 
 fn run(samples: &[Sample]) -> usize {
     let mut engine = AlarmEngine::new(AlarmConfig::default());
-    let cuff: DeviceLabel = Arc::from("cuff9");
+    let cuff: DeviceLabel = DeviceLabel::from("cuff9");
     engine.set_device_timing(&cuff, DeviceTiming { expected_interval: None, intermittent: true });
     let mut out = Vec::with_capacity(64);
     let mut events = 0;

@@ -4,7 +4,6 @@
 //! before the ring buffers).
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput};
 use vigil::gatt::decode;
@@ -40,7 +39,7 @@ pub fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    let device: DeviceLabel = Arc::from("chest");
+    let device: DeviceLabel = DeviceLabel::from("chest");
     let mut out: Vec<Sample> = Vec::with_capacity(64);
     let mut group = c.benchmark_group("gatt_decode_samples");
     group.throughput(Throughput::Elements(1));

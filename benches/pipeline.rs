@@ -23,7 +23,6 @@
 //! also matches `simulate/through_pipeline`).
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -61,7 +60,7 @@ fn label(i: usize) -> DeviceLabel {
         Kind::Thermometer => "thermo",
         Kind::Patch => "patch",
     };
-    Arc::from(format!("{name}{i}").as_str())
+    DeviceLabel::from(format!("{name}{i}").as_str())
 }
 
 fn setup(i: usize) -> DeviceSetup {

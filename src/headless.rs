@@ -138,14 +138,13 @@ impl<W: Write> HeadlessWriter<W> {
 mod tests {
     use super::*;
     use crate::model::{AlarmEvent, AlarmState, Condition, OperatorAction, Priority};
-    use std::sync::Arc;
 
     #[test]
     fn alarm_line_matches_design() {
         let e = OutputEvent::Alarm(AlarmEvent {
             at: SessionTime::from_millis(61_000),
             condition: Condition::HrHigh,
-            device: Some(Arc::from("chest")),
+            device: Some(crate::model::DeviceLabel::from("chest")),
             priority: Priority::Low,
             state: AlarmState::Active,
             value: Some(104.0),

@@ -453,7 +453,6 @@ pub fn rmssd(rr_ms: impl Iterator<Item = f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn sample(device: &DeviceLabel, at: SessionTime, quantity: Quantity, value: f64) -> Sample {
         Sample { at, device: device.clone(), quantity, value, contact: Some(true), device_time_ns: None }
@@ -461,7 +460,7 @@ mod tests {
 
     #[test]
     fn ring_keeps_only_the_window_and_trend_stays_bounded() {
-        let dev: DeviceLabel = Arc::from("chest");
+        let dev: DeviceLabel = DeviceLabel::from("chest");
         let mut h = History::default();
         let mut bytes_at_1h = 0;
         for s in 0..(24 * 3600) {
@@ -491,7 +490,7 @@ mod tests {
 
     #[test]
     fn both_ring_sizes_keep_the_newest_points_across_the_wrap() {
-        let dev: DeviceLabel = Arc::from("patch");
+        let dev: DeviceLabel = DeviceLabel::from("patch");
         let mut h = History::default();
         for (quantity, capacity) in [(Quantity::SkinTemperatureC, 1800), (Quantity::RrIntervalMs, 7200)] {
             assert_eq!(ring_capacity(quantity), capacity);
@@ -540,7 +539,7 @@ mod tests {
 
     #[test]
     fn no_contact_samples_stay_out_of_the_trend() {
-        let dev: DeviceLabel = Arc::from("chest");
+        let dev: DeviceLabel = DeviceLabel::from("chest");
         let mut h = History::default();
         let mut s = sample(&dev, SessionTime::from_secs(1), Quantity::HeartRateBpm, 200.0);
         s.contact = Some(false);

@@ -3,12 +3,12 @@
 //! events that sinks print and record.
 //!
 //! These types cross channels in batches, so they are small and cheap to
-//! clone: a device label is an `Arc<str>` (one atomic increment), a payload is
+//! clone: a device label is an interned `&'static str` (a pointer copy, no
+//! reference count shared between threads), a payload is
 //! inline up to [`PAYLOAD_INLINE`] bytes (every SIG characteristic vigil
 //! decodes fits in the default ATT MTU of 23, i.e. 20 bytes of value).
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,131 @@ impl fmt::Display for SessionTime {
 /// A short, stable device label (`chest`, `thermo`, `manual`).
 ///
 /// `session.json` maps it to address, name and model.
-pub type DeviceLabel = Arc<str>;
+///
+/// Interned: every label with the same text is the same `&'static str`, so
+/// a clone is a pointer copy, equality is a pointer comparison, and the
+/// pipeline can key devices by the pointer. Each sample names its device,
+/// and samples are made on the pipeline thread and dropped on the
+/// recorder's: with a reference-counted string, every sample cost two
+/// atomic operations on a count that both threads wrote. A label's text is
+/// kept for the life of the process; a session has few devices, and the
+/// pipeline keeps per-device state for each label it meets anyway.
+#[derive(Clone)]
+pub struct DeviceLabel(&'static str);
+
+impl DeviceLabel {
+    /// The label for `text`, interned on first use.
+    #[must_use]
+    pub fn new(text: &str) -> Self {
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        static LABELS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+        let mut labels = LABELS.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = labels.get(text) {
+            return Self(known);
+        }
+        let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+        labels.insert(leaked);
+        Self(leaked)
+    }
+
+    #[must_use]
+    pub const fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl PartialEq for DeviceLabel {
+    fn eq(&self, other: &Self) -> bool {
+        // Interned: the same text is the same pointer.
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for DeviceLabel {}
+
+impl std::hash::Hash for DeviceLabel {
+    // By text, as `str` hashes, so maps keyed by label can be looked up
+    // with a `&str` (`Borrow<str>`).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialOrd for DeviceLabel {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DeviceLabel {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(other.0)
+    }
+}
+
+impl std::ops::Deref for DeviceLabel {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for DeviceLabel {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for DeviceLabel {
+    fn borrow(&self) -> &str {
+        self.0
+    }
+}
+
+impl fmt::Display for DeviceLabel {
+    // As `str` does, with width and alignment (`{:<7}` in the dashboard).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl fmt::Debug for DeviceLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl From<&str> for DeviceLabel {
+    fn from(text: &str) -> Self {
+        Self::new(text)
+    }
+}
+
+impl From<String> for DeviceLabel {
+    fn from(text: String) -> Self {
+        Self::new(&text)
+    }
+}
+
+impl From<&String> for DeviceLabel {
+    fn from(text: &String) -> Self {
+        Self::new(text)
+    }
+}
+
+impl Serialize for DeviceLabel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Self::new(&text))
+    }
+}
 
 /// Label of the pseudo-device that carries readings entered by hand.
 pub const MANUAL_DEVICE: &str = "manual";
@@ -715,6 +839,22 @@ impl OutputEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_labels_are_interned_and_read_as_their_text() {
+        let a = DeviceLabel::from("chest");
+        let b = DeviceLabel::from(String::from("chest"));
+        let c: DeviceLabel = serde_json::from_str("\"chest\"").unwrap();
+        assert!(std::ptr::eq(a.as_str(), b.as_str()) && std::ptr::eq(a.as_str(), c.as_str()));
+        assert_eq!(a, c);
+        assert_ne!(a, DeviceLabel::from("thermo"));
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"chest\"");
+        assert_eq!(format!("[{a:<7}|{a:>6}|{a:?}]"), "[chest  | chest|\"chest\"]");
+        let mut by_label = std::collections::HashMap::new();
+        by_label.insert(a.clone(), 1);
+        assert_eq!(by_label.get("chest"), Some(&1), "found by `&str`");
+        assert!(DeviceLabel::from("belt") < DeviceLabel::from("chest"), "ordered by text");
+    }
 
     #[test]
     fn characteristic_spelling_round_trips() {

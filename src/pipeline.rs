@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alarms::{AlarmEngine, DeviceId, DeviceTiming};
@@ -105,8 +104,8 @@ impl DeviceState {
 /// index.
 #[derive(Debug)]
 struct Device {
-    /// The `Arc` this device was last seen with; its address is the key in
-    /// `Pipeline::by_address` (holding it keeps that address unique).
+    /// Its address is the key in `Pipeline::by_address` (labels are
+    /// interned: one address per name).
     label: DeviceLabel,
     history: HistoryDevice,
     /// Given on first use, so a device the engine never hears of (only RSSI
@@ -116,7 +115,7 @@ struct Device {
 }
 
 fn label_address(label: &DeviceLabel) -> usize {
-    Arc::as_ptr(label).cast::<u8>() as usize
+    label.as_str().as_ptr() as usize
 }
 
 /// Hashes a label's address: one multiply per event instead of SipHash over
@@ -182,8 +181,8 @@ pub struct Pipeline {
     /// Index by name, in label order (the snapshot and `session.json` list
     /// devices sorted).
     by_name: BTreeMap<DeviceLabel, usize>,
-    /// Index by label address: sources hand the same `Arc` with every event
-    /// of a device, so an event costs a pointer hash, not string compares.
+    /// Index by label address: labels are interned, so an event costs a
+    /// pointer hash, not string compares.
     by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
@@ -253,21 +252,14 @@ impl Pipeline {
         }
     }
 
-    /// A new device, or a known one under another `Arc` of its name: that
-    /// `Arc` becomes the one looked up by address (one per device, so the
-    /// map stays as small as the device list).
+    /// A device met for the first time (labels are interned, so a known
+    /// one is always found by its address).
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
-        let i = if let Some(&i) = self.by_name.get(&**label) {
-            self.by_address.remove(&label_address(&self.devices[i].label));
-            self.devices[i].label = label.clone();
-            i
-        } else {
-            let history = self.history.device(label);
-            self.devices.push(Device { label: label.clone(), history, alarm: None, state: DeviceState::default() });
-            self.by_name.insert(label.clone(), self.devices.len() - 1);
-            self.devices.len() - 1
-        };
+        let history = self.history.device(label);
+        self.devices.push(Device { label: label.clone(), history, alarm: None, state: DeviceState::default() });
+        let i = self.devices.len() - 1;
+        self.by_name.insert(label.clone(), i);
         self.by_address.insert(label_address(label), i);
         i
     }
@@ -757,7 +749,6 @@ pub struct SnapshotBase {
 mod tests {
     use super::*;
     use crate::model::Condition;
-    use std::sync::Arc;
 
     #[test]
     fn plausibility_bounds() {
@@ -801,12 +792,12 @@ mod tests {
             state.note_data(SessionTime::from_secs(s * 4));
         }
         assert_eq!(state.stale_after(), Duration::from_secs(12));
-        let dev: DeviceLabel = Arc::from("x");
+        let dev: DeviceLabel = DeviceLabel::from("x");
         let _ = dev;
     }
 
     fn hr_batch(from_s: u64, to_s: u64, bpm: u8, actions: &[(u64, OperatorAction)]) -> crate::model::Batch {
-        let chest: DeviceLabel = Arc::from("chest");
+        let chest: DeviceLabel = DeviceLabel::from("chest");
         let mut events: Vec<SourceEvent> = (from_s..to_s)
             .map(|s| {
                 SourceEvent::notification(
@@ -885,14 +876,15 @@ mod tests {
     }
 
     #[test]
-    fn a_device_is_one_device_whatever_arc_names_it() {
+    fn a_device_is_one_device_whichever_label_value_names_it() {
         let base =
             SnapshotBase { start_utc: chrono::Utc::now(), participant: None, record_dir: None, mode: Mode::Live };
         let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
         let (mut samples, mut out) = (Vec::new(), Vec::new());
-        let first: DeviceLabel = Arc::from("chest");
-        let other: DeviceLabel = Arc::from("chest");
-        let belt: DeviceLabel = Arc::from("belt");
+        let first: DeviceLabel = DeviceLabel::from("chest");
+        // The same name made again elsewhere (another source, a parse).
+        let other: DeviceLabel = DeviceLabel::from(String::from("chest"));
+        let belt: DeviceLabel = DeviceLabel::from("belt");
         p.set_device(&first, DeviceSetup::default());
         let events = [hr(1, &first, 60), hr(2, &belt, 70), hr(3, &other, 61), hr(4, &first, 62), hr(5, &other, 63)];
         p.process(&events, SessionTime::from_secs(5), &mut samples, &mut out);
@@ -901,14 +893,14 @@ mod tests {
         let labels: Vec<&str> = snap.devices.iter().map(|d| &*d.label).collect();
         assert_eq!(labels, ["belt", "chest"], "one device per name, in name order");
         let series = p.history.get("chest", Quantity::HeartRateBpm).unwrap();
-        assert_eq!(series.len(), 4, "samples of both Arcs in one series");
+        assert_eq!(series.len(), 4, "samples of both label values in one series");
         assert_eq!(series.latest().unwrap().value, 63.0);
         assert_eq!(p.devices().count(), 2);
     }
 
     #[test]
     fn take_samples_hands_over_exactly_the_batch_and_keeps_the_buffer() {
-        let dev: DeviceLabel = Arc::from("x");
+        let dev: DeviceLabel = DeviceLabel::from("x");
         let mut buffer = Vec::with_capacity(4096);
         for i in 0..3 {
             buffer.push(Sample {
@@ -956,7 +948,7 @@ mod tests {
     /// services: measurements five minutes apart raise no `tech.stale`.
     #[test]
     fn undeclared_cuff_adopts_its_profile_on_connection() {
-        let cuff: DeviceLabel = Arc::from("cuff");
+        let cuff: DeviceLabel = DeviceLabel::from("cuff");
         let at = |s| SessionTime::from_secs(s);
         // Flags 0 (mmHg, no extras); systolic 120, diastolic 80, mean 93 as SFLOAT.
         let reading = || EventBody::Notification {

@@ -11,8 +11,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::sync::Arc;
-
 use proptest::prelude::*;
 use vigil::alarms::AlarmEngine;
 use vigil::config::{AlarmConfig, ThresholdView};
@@ -151,7 +149,7 @@ fn clear_of_every_level(view: &ThresholdView, v: f64) -> bool {
 fn check(family: Family, segs: &[Segment]) -> Result<(), TestCaseError> {
     let config = AlarmConfig::default();
     let mut engine = AlarmEngine::new(config.clone());
-    let device: DeviceLabel = Arc::from("dev");
+    let device: DeviceLabel = DeviceLabel::from("dev");
     let mut out = Vec::new();
     let mut points = Vec::new();
     let mut t = 0u64;

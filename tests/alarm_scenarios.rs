@@ -41,7 +41,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -230,7 +229,7 @@ fn run(path: &Path) -> Result<(), String> {
         if let Some(l) = labels.iter().find(|l| &***l == name) {
             return l.clone();
         }
-        let l: DeviceLabel = Arc::from(name);
+        let l: DeviceLabel = DeviceLabel::from(name);
         labels.push(l.clone());
         l
     };

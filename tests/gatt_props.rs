@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::sync::Arc;
-
 use proptest::prelude::*;
 use vigil::gatt::blood_pressure::{BloodPressureStatus, PressureUnit};
 use vigil::gatt::health_thermometer::{TemperatureType, TemperatureUnit};
@@ -166,7 +164,7 @@ proptest! {
         c in characteristic(),
         payload in proptest::collection::vec(any::<u8>(), 0..=64),
     ) {
-        let device: DeviceLabel = Arc::from("prop");
+        let device: DeviceLabel = DeviceLabel::from("prop");
         match decode(c, &payload) {
             Ok(m) => {
                 prop_assert_eq!(m.characteristic(), c);
@@ -218,7 +216,7 @@ proptest! {
     ) {
         let mut payload = vec![flags];
         payload.extend(rest);
-        let device: DeviceLabel = Arc::from("prop");
+        let device: DeviceLabel = DeviceLabel::from("prop");
         let at = SessionTime::from_secs(7);
         let key = |s: &Sample| (s.at, s.quantity, s.value.to_bits(), s.contact, s.device_time_ns, s.device.clone());
         let mut two_steps = Vec::new();
@@ -254,7 +252,7 @@ proptest! {
         }),
     ) {
         let c = Characteristic::PlxContinuousMeasurement;
-        let device: DeviceLabel = Arc::from("prop");
+        let device: DeviceLabel = DeviceLabel::from("prop");
         let at = SessionTime::from_secs(7);
         let key = |s: &Sample| (s.at, s.quantity, s.value.to_bits(), s.contact, s.device_time_ns);
         let mut two_steps = Vec::new();

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::sync::Arc;
-
 use vigil::gatt::blood_pressure::{PressureUnit, PulseRateRange};
 use vigil::gatt::health_thermometer::{TemperatureType, TemperatureUnit};
 use vigil::gatt::heart_rate::{HeartRateFormat, SensorContact};
@@ -17,7 +15,7 @@ fn bytes(hex_text: &str) -> Vec<u8> {
 }
 
 fn device() -> DeviceLabel {
-    Arc::from("chest")
+    DeviceLabel::from("chest")
 }
 
 /// Decode, check the payload encodes back byte for byte, and return it.

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use vigil::config::Config;
 use vigil::model::{Batch, Characteristic, DeviceLabel, EventBody, SessionTime, SourceEvent};
 use vigil::session::{self, EndReason};
@@ -18,7 +16,7 @@ fn run(batches: Vec<Batch>) -> (session::SessionOutcome, Vec<serde_json::Value>)
 
 #[test]
 fn connection_decode_error_and_summary_lines() {
-    let chest: DeviceLabel = Arc::from("chest");
+    let chest: DeviceLabel = DeviceLabel::from("chest");
     let ev = |ms, body| SourceEvent { at: SessionTime::from_millis(ms), device: Some(chest.clone()), body };
     let batches = vec![
         Batch {

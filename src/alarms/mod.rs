@@ -66,7 +66,6 @@ mod instance;
 mod rules;
 mod trackers;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::config::AlarmConfig;
@@ -110,7 +109,7 @@ pub enum AlarmError {
 }
 
 fn label_address(label: &DeviceLabel) -> usize {
-    Arc::as_ptr(label).cast::<u8>() as usize
+    label.as_str().as_ptr() as usize
 }
 
 /// Physiological groups a technical alarm can suppress.
@@ -630,7 +629,7 @@ pub struct AlarmEngine {
     rules: Rules,
     /// `devices[0]` is the session-wide pseudo-device.
     devices: Vec<Device>,
-    /// Address of each device's label (`Arc` data pointer; 0 for the
+    /// Address of each device's label (interned text; 0 for the
     /// pseudo-device), packed so the per-sample lookup scans one cache line.
     addresses: Vec<usize>,
     /// Per device: no timer of it is due before this (a lower bound), packed
@@ -904,8 +903,7 @@ impl AlarmEngine {
 
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        // Pointers first: the pipeline hands the same `Arc` for a device, so
-        // comparing strings is only the fallback.
+        // Labels are interned: the address is the name.
         let address = label_address(label);
         if self.addresses[self.last_hit] == address {
             return self.last_hit;
@@ -918,16 +916,9 @@ impl AlarmEngine {
         i
     }
 
+    /// A device met for the first time.
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
-        if let Some(i) = self.devices.iter().position(|d| d.label.as_deref() == Some(&**label)) {
-            // Another `Arc` of the same name: adopt it, so the caller's
-            // usual one hits the fast path from now on (holding it keeps its
-            // address unique).
-            self.devices[i].label = Some(label.clone());
-            self.addresses[i] = label_address(label);
-            return i;
-        }
         self.devices.push(Device::new(Some(label.clone()), &self.rules));
         self.addresses.push(label_address(label));
         self.bounds.push(NEVER);
@@ -1055,7 +1046,7 @@ mod tests {
     fn lazy_staleness_is_the_same_as_re_arming_at_every_notification() {
         for seed in 0..60 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let labels: Vec<DeviceLabel> = (0..3).map(|i| Arc::from(format!("d{i}").as_str())).collect();
+            let labels: Vec<DeviceLabel> = (0..3).map(|i| DeviceLabel::from(format!("d{i}").as_str())).collect();
             let mut lazy = AlarmEngine::new(AlarmConfig::default());
             let mut eager = lazy.clone();
             let (mut out_lazy, mut out_eager) = (Vec::new(), Vec::new());
@@ -1126,7 +1117,7 @@ mod tests {
 
     #[test]
     fn onset_fires_at_the_deadline_not_at_the_next_sample() {
-        let chest: DeviceLabel = Arc::from("chest");
+        let chest: DeviceLabel = DeviceLabel::from("chest");
         let mut e = AlarmEngine::new(AlarmConfig::default());
         let mut out = Vec::new();
         e.set_device_timing(&chest, DeviceTiming { expected_interval: None, intermittent: true });
@@ -1140,7 +1131,7 @@ mod tests {
 
     #[test]
     fn statuses_list_highest_priority_first() {
-        let chest: DeviceLabel = Arc::from("chest");
+        let chest: DeviceLabel = DeviceLabel::from("chest");
         let mut e = AlarmEngine::new(AlarmConfig::default());
         let mut out = Vec::new();
         e.on_connection(SessionTime::ZERO, &chest, false, &mut out);
@@ -1179,7 +1170,7 @@ mod tests {
 
     #[test]
     fn baseline_without_data_is_an_error() {
-        let chest: DeviceLabel = Arc::from("chest");
+        let chest: DeviceLabel = DeviceLabel::from("chest");
         let mut e = AlarmEngine::new(AlarmConfig::default());
         let mut out = Vec::new();
         e.on_connection(SessionTime::ZERO, &chest, true, &mut out);
@@ -1188,11 +1179,11 @@ mod tests {
     }
 
     #[test]
-    fn a_device_is_found_by_name_through_another_arc() {
+    fn a_device_is_found_by_its_name_from_another_source() {
         let mut e = AlarmEngine::new(AlarmConfig::default());
         let mut out = Vec::new();
-        e.on_connection(SessionTime::ZERO, &Arc::from("chest"), false, &mut out);
-        e.on_connection(SessionTime::from_secs(1), &Arc::from("chest"), true, &mut out);
+        e.on_connection(SessionTime::ZERO, &DeviceLabel::from("chest"), false, &mut out);
+        e.on_connection(SessionTime::from_secs(1), &DeviceLabel::from("chest"), true, &mut out);
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out[1].state, AlarmState::Cleared);
         assert!(e.statuses().is_empty());

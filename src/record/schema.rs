@@ -458,7 +458,7 @@ pub fn binary_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a BinaryAr
     column(batch, name)?.as_binary_opt::<i32>().ok_or_else(|| format!("column `{name}` is not binary"))
 }
 
-/// Hands out one `Arc<str>` per distinct device label, so a replay of
+/// Hands out one `DeviceLabel` per distinct device label, so a replay of
 /// 100 000 rows allocates a handful of labels, not 100 000.
 #[derive(Debug, Default)]
 pub struct Labels(HashMap<String, DeviceLabel>);
@@ -468,7 +468,7 @@ impl Labels {
         if let Some(l) = self.0.get(s) {
             return l.clone();
         }
-        let l: DeviceLabel = Arc::from(s);
+        let l = DeviceLabel::from(s);
         self.0.insert(s.to_owned(), l.clone());
         l
     }

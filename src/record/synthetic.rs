@@ -5,7 +5,6 @@
 //! few alarms. A stand-in until the simulator's `mdma-session` is merged; it
 //! writes real GATT payloads, so it exercises the same columns.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -27,7 +26,7 @@ pub struct Second {
 
 /// Seconds `[0, seconds)` of a session with `devices` chest straps.
 pub fn session(devices: usize, seconds: u64, seed: u64) -> impl Iterator<Item = Second> {
-    let labels: Vec<DeviceLabel> = (0..devices).map(|i| Arc::from(format!("dev{i}"))).collect();
+    let labels: Vec<DeviceLabel> = (0..devices).map(|i| DeviceLabel::from(format!("dev{i}"))).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut hr: Vec<f64> = (0..devices).map(|_| rng.random_range(60.0..80.0)).collect();
     let mut temp: Vec<i32> = vec![3680; devices];

@@ -359,7 +359,7 @@ impl Merged {
                     let device = match &action {
                         crate::model::OperatorAction::Ack { device, .. }
                         | crate::model::OperatorAction::Baseline { device } => {
-                            device.as_deref().map(std::sync::Arc::from)
+                            device.as_deref().map(crate::model::DeviceLabel::from)
                         }
                         _ => None,
                     };
