@@ -235,6 +235,10 @@ impl BatchStream {
                 format!("message header of {len} bytes does not fit the file")
             });
         }
+        if len % 8 != 0 {
+            // The header is padded so that the body starts 8-byte aligned.
+            return Err(format!("message header of {len} bytes is not padded to 8"));
+        }
         let mut meta = vec![0u8; len as usize];
         if self.read(&mut meta).map_err(io)? != meta.len() {
             return Err("the last message is incomplete (the writer stopped mid-write)".to_owned());
@@ -287,6 +291,11 @@ fn check_message(message: &arrow_ipc::Message<'_>, body: &[u8]) -> Result<(), St
         if !fits {
             return Err(format!("buffer at {offset}+{len} lies outside the message body of {} bytes", body.len()));
         }
+        // The format puts every buffer on an 8-byte boundary; arrow's
+        // validation asserts the alignment of typed buffers (a panic).
+        if offset % 8 != 0 {
+            return Err(format!("buffer at {offset} is not 8-byte aligned"));
+        }
         if compressed && len > 0 {
             let start = offset as usize;
             let Some(prefix) = body.get(start..start + 8) else {
@@ -326,7 +335,16 @@ impl Iterator for BatchStream {
             framed.extend_from_slice(&meta);
             framed.extend_from_slice(&body);
             let mut buf = Buffer::from_vec(framed);
-            match self.decoder.decode(&mut buf) {
+            // arrow-ipc asserts some of what it reads (a damaged buffer
+            // length can still reach one); a recording that breaks it ends
+            // here with an error, as any damage does, instead of taking the
+            // replay, summary or export down.
+            let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decoder.decode(&mut buf)));
+            let Ok(decoded) = decoded else {
+                self.stop("arrow-ipc could not decode this message (it panicked)".to_owned());
+                return None;
+            };
+            match decoded {
                 Ok(batch) if buf.is_empty() => {
                     self.good = self.pos;
                     if batch.is_some() {
