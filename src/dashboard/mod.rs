@@ -19,6 +19,8 @@ pub mod alarm_list;
 pub mod banner;
 pub mod bell;
 pub mod charts;
+#[cfg(test)]
+mod fixtures;
 pub mod format;
 pub mod header;
 pub mod help;
@@ -447,29 +449,12 @@ fn popup(area: Rect, width: u16, height: u16) -> Rect {
 mod tests {
     use super::*;
     use crate::model::{AlarmState, AlarmStatus, Condition, OperatorAction, Priority, SessionTime};
-    use crate::snapshot::Counters;
     use chrono::TimeZone;
     use ratatui::backend::TestBackend;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn snapshot(alarms: Vec<AlarmStatus>) -> Snapshot {
-        Snapshot {
-            now: SessionTime::from_secs(60),
-            start_utc: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap(),
-            participant: None,
-            record_dir: None,
-            mode: Mode::Live,
-            devices: Vec::new(),
-            alarms,
-            audio_paused_until: None,
-            markers: Vec::new(),
-            last_dose_at: None,
-            counters: Counters::default(),
-            limits: Vec::new(),
-            window: Duration::from_secs(600),
-            stalled: false,
-            finished: false,
-        }
+        super::fixtures::snapshot(SessionTime::from_secs(60), alarms)
     }
 
     fn high() -> AlarmStatus {
@@ -548,25 +533,7 @@ mod tests {
     fn with_heart_rate(now_ms: u64, status: crate::snapshot::ReadingStatus) -> Snapshot {
         let mut s = snapshot(Vec::new());
         s.now = SessionTime::from_millis(now_ms);
-        s.devices.push(crate::snapshot::DeviceView {
-            label: "chest".into(),
-            name: None,
-            address: None,
-            connected: true,
-            rssi: None,
-            battery_pct: None,
-            contact: Some(true),
-            decode_errors: 0,
-            readings: vec![crate::snapshot::Reading {
-                quantity: crate::model::Quantity::HeartRateBpm,
-                last: Some(72.0),
-                age: Some(Duration::from_millis(now_ms % 1000)),
-                status,
-                recent: vec![(0.0, 72.0)],
-                trend: Vec::new(),
-                rmssd_ms: None,
-            }],
-        });
+        s.devices.push(super::fixtures::chest(72.0, Duration::from_millis(now_ms % 1000), status, vec![(0.0, 72.0)]));
         s
     }
 

@@ -158,47 +158,16 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::model::{AlarmState, AlarmStatus, Condition, Priority, Quantity, SessionTime};
-    use crate::snapshot::{Counters, Mode, ReadingStatus};
+    use crate::model::{AlarmState, AlarmStatus, Condition, Priority, SessionTime};
+    use crate::snapshot::ReadingStatus;
 
     fn snapshot(now_ms: u64, status: ReadingStatus, last: f64) -> Snapshot {
         let at = now_ms as f64 / 1000.0;
-        Snapshot {
-            now: SessionTime::from_millis(now_ms),
-            start_utc: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap(),
-            participant: None,
-            record_dir: None,
-            mode: Mode::Live,
-            devices: vec![DeviceView {
-                label: "chest".into(),
-                name: None,
-                address: None,
-                connected: true,
-                rssi: None,
-                battery_pct: None,
-                contact: Some(true),
-                decode_errors: 0,
-                readings: vec![Reading {
-                    quantity: Quantity::HeartRateBpm,
-                    last: Some(last),
-                    // The last sample came at 10.0 s.
-                    age: Some(Duration::from_millis(now_ms.saturating_sub(10_000))),
-                    status,
-                    recent: vec![(at.min(10.0), last)],
-                    trend: Vec::new(),
-                    rmssd_ms: None,
-                }],
-            }],
-            alarms: Vec::new(),
-            audio_paused_until: None,
-            markers: Vec::new(),
-            last_dose_at: None,
-            counters: Counters::default(),
-            limits: Vec::new(),
-            window: Duration::from_secs(600),
-            stalled: false,
-            finished: false,
-        }
+        let mut s = super::super::fixtures::snapshot(SessionTime::from_millis(now_ms), Vec::new());
+        // The last sample came at 10.0 s.
+        let age = Duration::from_millis(now_ms.saturating_sub(10_000));
+        s.devices.push(super::super::fixtures::chest(last, age, status, vec![(at.min(10.0), last)]));
+        s
     }
 
     #[test]
