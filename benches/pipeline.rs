@@ -12,9 +12,9 @@
 //! session does.
 //!
 //! Per batch the routine does what a `--speed max` session loop does with
-//! the pipeline's products (`session::Sinks::drain`): moves the batch's
-//! events and samples into the `record::Outbox` with a copy of the output
-//! events, and sends the outbox's message, when due (1,024 rows or 100 ms),
+//! the pipeline's products (`session::Sinks::drain`): the pipeline decodes
+//! into the `record::Outbox`'s sample buffer, the batch's event vector moves
+//! into the outbox with a copy of the output events, and sends the outbox's message, when due (1,024 rows or 100 ms),
 //! on a channel of the recorder's capacity to a thread that drops it (the recorder thread, excluded from
 //! the budget but not from the machine: criterion's wall time includes
 //! whatever that thread takes from the shared cores).
@@ -162,19 +162,19 @@ fn run(pipeline: &mut Pipeline, batches: Batches) -> usize {
     let recorder = std::thread::spawn(move || {
         let mut received = 0;
         while let Some(msg) = rx.blocking_recv() {
-            if let RecordMsg::Batch { events, .. } = msg {
-                received += events.len();
+            if let RecordMsg::Gathered { batches, .. } = msg {
+                received += batches.iter().map(Vec::len).sum::<usize>();
             }
         }
         received
     });
-    let mut samples: Vec<Sample> = Vec::with_capacity(SAMPLE_BUFFER);
     let mut output: Vec<OutputEvent> = Vec::new();
     let mut outbox = Outbox::default();
+    outbox.samples().reserve(SAMPLE_BUFFER);
     for (events, until) in batches {
-        pipeline.process(&events, until, &mut samples, &mut output);
+        pipeline.process(&events, until, outbox.samples(), &mut output);
         let now = Instant::now();
-        outbox.push(now, events, &mut samples, &output);
+        outbox.push(now, events, &output);
         output.clear();
         if outbox.is_due(now)
             && let Some(msg) = outbox.take()

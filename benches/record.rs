@@ -190,7 +190,7 @@ pub fn benches(c: &mut Criterion) {
     let samples: usize = hour
         .iter()
         .map(|m| match m {
-            RecordMsg::Batch { samples, .. } => samples.len(),
+            RecordMsg::Batch { samples, .. } | RecordMsg::Gathered { samples, .. } => samples.len(),
             RecordMsg::Reached(_) | RecordMsg::Finish => 0,
         })
         .sum();
@@ -206,6 +206,9 @@ fn clone_msgs(msgs: &[RecordMsg]) -> Vec<RecordMsg> {
         .map(|m| match m {
             RecordMsg::Batch { events, samples, output } => {
                 RecordMsg::Batch { events: events.clone(), samples: samples.clone(), output: output.clone() }
+            }
+            RecordMsg::Gathered { batches, samples, output } => {
+                RecordMsg::Gathered { batches: batches.clone(), samples: samples.clone(), output: output.clone() }
             }
             RecordMsg::Reached(at) => RecordMsg::Reached(*at),
             RecordMsg::Finish => RecordMsg::Finish,

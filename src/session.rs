@@ -246,7 +246,6 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         }
         None => None,
     };
-    let mut samples: Vec<Sample> = Vec::with_capacity(4096);
     let mut output: Vec<OutputEvent> = Vec::with_capacity(64);
     if let Some(r) = &resume {
         pipeline.restore(crate::sources::replay::batches(&r.recording)?);
@@ -292,6 +291,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         recorder: recorder.as_ref().map(|r| (r.sender(), r.health())),
         gather: max_speed,
         outbox: crate::record::Outbox::default(),
+        samples: Vec::with_capacity(4096),
     };
 
     let mut signals = Signals::new()?;
@@ -306,7 +306,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     // and clock changes under the real clock.
     let mut wall_offset = wall_offset_ms(&clock);
     // A resume's gap reaches the recording and the output before any data.
-    sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
+    sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
     let mut sources_done = false;
     let mut reason = EndReason::EndOfInput;
     // A source that fails as a whole (no Bluetooth adapter, an unreadable
@@ -333,8 +333,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                         if origin > SessionTime::ZERO {
                             shift_batch(&mut batch, origin);
                         }
-                        pipeline.process(&batch.events, batch.until, &mut samples, &mut output);
-                        sinks.drain(&mut pipeline, batch.events, &mut samples, &mut output).await;
+                        pipeline.process(&batch.events, batch.until, sinks.samples(), &mut output);
+                        sinks.drain(&mut pipeline, batch.events, &mut output).await;
                         unpublished = true;
                         if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
                             last_snapshot = Instant::now();
@@ -356,8 +356,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 match cmd {
                     Some(UiCommand::Operator(action)) => {
                         let at = if virtual_clock { pipeline.now() } else { session_now(&clock).unwrap_or(pipeline.now()) };
-                        pipeline.operator(at, &action, &mut samples, &mut output);
-                        sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
+                        pipeline.operator(at, &action, sinks.samples(), &mut output);
+                        sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
                     }
                     Some(UiCommand::Replay(control)) => {
                         if let Some(tx) = &replay_control && tx.try_send(control).is_ok() {
@@ -382,12 +382,12 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     wall_offset = offset;
                     if jump.unsigned_abs() >= u64::try_from(GAP_THRESHOLD.as_millis()).unwrap_or(u64::MAX) {
                         let gap = SourceEvent { at: now, device: None, body: crate::model::EventBody::Gap { duration: Duration::from_millis(jump.unsigned_abs()) } };
-                        pipeline.process(std::slice::from_ref(&gap), now, &mut samples, &mut output);
+                        pipeline.process(std::slice::from_ref(&gap), now, sinks.samples(), &mut output);
                     }
                     pipeline.set_stalled(now, late > STALL_AFTER, &mut output);
                     pipeline.advance_to(now, &mut output);
                     unpublished |= !output.is_empty();
-                    sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
+                    sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
                 }
                 // The scheduled instant, so idle snapshots keep an exact
                 // rhythm of every other tick.
@@ -463,7 +463,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let end = pipeline.now();
     pipeline.advance_to(end, &mut output);
     sinks.lossless = true;
-    sinks.drain(&mut pipeline, Vec::new(), &mut samples, &mut output).await;
+    sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
     sinks.flush_recorder().await;
     tasks.abort_all();
     let totals = pipeline.totals();
@@ -509,18 +509,21 @@ struct Sinks {
     /// crash could lose; a paced or live session sends each batch at once).
     gather: bool,
     outbox: crate::record::Outbox,
+    /// The pipeline's sample buffer when nothing is gathered (reused: it
+    /// keeps its capacity).
+    samples: Vec<Sample>,
 }
 
 impl Sinks {
+    /// Where the pipeline puts the next batch's samples: straight into the
+    /// outbox when gathering, so a sample is never copied on this thread.
+    fn samples(&mut self) -> &mut Vec<Sample> {
+        if self.recorder.is_some() && self.gather { self.outbox.samples() } else { &mut self.samples }
+    }
+
     /// Hand one batch's products to the sinks and watch the recorder's
     /// health (a failure raises `tech.recording`; monitoring goes on).
-    async fn drain(
-        &mut self,
-        pipeline: &mut Pipeline,
-        events: Vec<SourceEvent>,
-        samples: &mut Vec<Sample>,
-        output: &mut Vec<OutputEvent>,
-    ) {
+    async fn drain(&mut self, pipeline: &mut Pipeline, events: Vec<SourceEvent>, output: &mut Vec<OutputEvent>) {
         if let Some((_, health)) = &mut self.recorder
             && health.has_changed().unwrap_or(false)
         {
@@ -532,15 +535,18 @@ impl Sinks {
         }
         if self.recorder.is_some() && self.gather {
             let now = Instant::now();
-            self.outbox.push(now, events, samples, output);
+            self.outbox.push(now, events, output);
             if self.outbox.is_due(now) {
                 self.flush_recorder().await;
             }
         } else if let Some((tx, _)) = &self.recorder
-            && !(events.is_empty() && samples.is_empty() && output.is_empty())
+            && !(events.is_empty() && self.samples.is_empty() && output.is_empty())
         {
-            let msg =
-                RecordMsg::Batch { events, samples: crate::pipeline::take_samples(samples), output: output.clone() };
+            let msg = RecordMsg::Batch {
+                events,
+                samples: crate::pipeline::take_samples(&mut self.samples),
+                output: output.clone(),
+            };
             if self.lossless {
                 let _ = tx.send(msg).await;
             } else if tx.try_send(msg).is_err() {
@@ -554,7 +560,7 @@ impl Sinks {
             h.send(std::mem::take(output), self.lossless).await;
         }
         output.clear();
-        samples.clear();
+        self.samples.clear();
     }
 
     /// Send what the outbox holds to the recorder (awaited: only

@@ -137,6 +137,15 @@ pub enum RecordMsg {
         samples: Vec<Sample>,
         output: Vec<OutputEvent>,
     },
+    /// What an [`Outbox`] gathered over several source batches: the same
+    /// as that many `Batch`es in order, with each source batch's events in
+    /// the vector the source sent them in (moved, never copied or freed on
+    /// the pipeline's thread).
+    Gathered {
+        batches: Vec<Vec<SourceEvent>>,
+        samples: Vec<Sample>,
+        output: Vec<OutputEvent>,
+    },
     /// Finish the recording (also what a closed channel means).
     /// The session reached this time (its end, even if nothing happened at
     /// that moment): the recording's end time is at least this.
@@ -153,11 +162,18 @@ pub enum RecordMsg {
 /// more than the recorder's one-second flush promise.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    events: Vec<SourceEvent>,
+    /// Each source batch's own vector: moving it in is a pointer copy, and
+    /// the recorder's thread frees it after writing.
+    batches: Vec<Vec<SourceEvent>>,
+    /// Events in `batches`.
+    events: usize,
+    /// The pipeline decodes straight into this (see [`Outbox::samples`]), so
+    /// a sample is written once on the pipeline's thread, not copied here.
     samples: Vec<Sample>,
     output: Vec<OutputEvent>,
-    /// Wall time of the oldest product not yet sent.
-    since: Option<std::time::Instant>,
+    /// When the oldest product not yet sent is [`OUTBOX_AGE`] old (kept as
+    /// that instant: comparing it is cheaper than an age per batch).
+    due_at: Option<std::time::Instant>,
 }
 
 /// Rows (events + samples + output) that make an [`Outbox`] due.
@@ -166,35 +182,31 @@ pub const OUTBOX_ROWS: usize = 1024;
 pub const OUTBOX_AGE: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Outbox {
-    /// Add one batch's products: `events` and `samples` are moved (the
-    /// caller's sample buffer keeps its capacity), `output` is copied (the
-    /// headless and alarm sinks still need it).
-    pub fn push(
-        &mut self,
-        now: std::time::Instant,
-        events: Vec<SourceEvent>,
-        samples: &mut Vec<Sample>,
-        output: &[OutputEvent],
-    ) {
-        if events.is_empty() && samples.is_empty() && output.is_empty() {
-            return;
+    /// The buffer the pipeline appends the next batch's samples to (only
+    /// appends: samples gathered before stay and go in the next message).
+    pub fn samples(&mut self) -> &mut Vec<Sample> {
+        &mut self.samples
+    }
+
+    /// Add one batch's products: `events` is moved, `output` copied (the
+    /// headless and alarm sinks still need it); its samples are already in
+    /// [`samples`](Self::samples).
+    pub fn push(&mut self, now: std::time::Instant, events: Vec<SourceEvent>, output: &[OutputEvent]) {
+        if !events.is_empty() {
+            self.events += events.len();
+            self.batches.push(events);
         }
-        self.since.get_or_insert(now);
-        if self.events.is_empty() && self.events.capacity() < events.capacity() {
-            // Paced sessions: the batch's own vector is the message.
-            self.events = events;
-        } else {
-            self.events.extend(events);
-        }
-        self.samples.append(samples);
         self.output.extend_from_slice(output);
+        if self.due_at.is_none() && !(self.batches.is_empty() && self.samples.is_empty() && self.output.is_empty()) {
+            self.due_at = Some(now.checked_add(OUTBOX_AGE).unwrap_or(now));
+        }
     }
 
     /// Whether the gathered products should go to the recorder now.
     #[must_use]
     pub fn is_due(&self, now: std::time::Instant) -> bool {
-        self.events.len() + self.samples.len() + self.output.len() >= OUTBOX_ROWS
-            || self.since.is_some_and(|since| now.saturating_duration_since(since) >= OUTBOX_AGE)
+        self.events + self.samples.len() + self.output.len() >= OUTBOX_ROWS
+            || self.due_at.is_some_and(|due_at| now >= due_at)
     }
 
     /// Everything gathered, as one message (`None` if nothing is).
@@ -207,9 +219,10 @@ impl Outbox {
             let room = Vec::with_capacity(v.len());
             std::mem::replace(v, room)
         }
-        self.since.take()?;
-        Some(RecordMsg::Batch {
-            events: with_room(&mut self.events),
+        self.due_at.take()?;
+        self.events = 0;
+        Some(RecordMsg::Gathered {
+            batches: with_room(&mut self.batches),
             samples: with_room(&mut self.samples),
             output: with_room(&mut self.output),
         })
@@ -272,7 +285,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::model::{DeviceLabel, Quantity};
+    use crate::model::{Characteristic, DeviceLabel, Quantity};
 
     fn sample(s: u64) -> Sample {
         Sample {
@@ -289,29 +302,41 @@ mod tests {
     fn outbox_gathers_in_order_and_is_due_by_rows_or_age() {
         let t0 = Instant::now();
         let mut outbox = Outbox::default();
-        outbox.push(t0, Vec::new(), &mut Vec::new(), &[]);
+        outbox.push(t0, Vec::new(), &[]);
         assert!(!outbox.is_due(t0 + OUTBOX_AGE * 10), "nothing gathered, nothing due");
         assert!(outbox.take().is_none());
 
-        let mut buffer = Vec::with_capacity(64);
         for s in 0..3 {
-            buffer.push(sample(s));
-            outbox.push(t0 + Duration::from_millis(s * 10), Vec::new(), &mut buffer, &[]);
-            assert!(buffer.is_empty() && buffer.capacity() >= 64, "samples moved, the buffer kept");
+            outbox.samples().push(sample(s));
+            let event = SourceEvent::notification(
+                SessionTime::from_millis(s * 1000),
+                DeviceLabel::from("chest"),
+                Characteristic::HeartRateMeasurement,
+                &[0x00, 60],
+            );
+            outbox.push(t0 + Duration::from_millis(s * 10), vec![event], &[]);
         }
         assert!(!outbox.is_due(t0 + OUTBOX_AGE - Duration::from_millis(1)));
         assert!(outbox.is_due(t0 + OUTBOX_AGE), "the oldest product's age counts");
-        let Some(RecordMsg::Batch { samples, .. }) = outbox.take() else { panic!("a batch") };
+        let Some(RecordMsg::Gathered { batches, samples, .. }) = outbox.take() else { panic!("gathered batches") };
         let times: Vec<u64> = samples.iter().map(|s| s.at.as_millis()).collect();
         assert_eq!(times, [0, 1000, 2000]);
+        let event_times: Vec<u64> = batches.iter().flatten().map(|e| e.at.as_millis()).collect();
+        assert_eq!(event_times, [0, 1000, 2000], "each source batch kept, in order");
         assert!(outbox.samples.capacity() >= 3, "the next message starts with this one's room");
         assert!(outbox.take().is_none(), "taken once");
+
+        // Samples alone (an operator's manual reading) are a product too.
+        outbox.samples().push(sample(9));
+        outbox.push(t0, Vec::new(), &[]);
+        assert!(outbox.is_due(t0 + OUTBOX_AGE));
+        assert!(matches!(outbox.take(), Some(RecordMsg::Gathered { samples, .. }) if samples.len() == 1));
 
         let t1 = t0 + OUTBOX_AGE * 100;
         for s in 0..OUTBOX_ROWS as u64 {
             assert!(!outbox.is_due(t1), "due after {s} rows");
-            buffer.push(sample(s));
-            outbox.push(t1, Vec::new(), &mut buffer, &[]);
+            outbox.samples().push(sample(s));
+            outbox.push(t1, Vec::new(), &[]);
         }
         assert!(outbox.is_due(t1), "due by rows at once");
     }

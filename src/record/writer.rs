@@ -360,9 +360,12 @@ impl Writer {
         match msg {
             Some(RecordMsg::Batch { events, samples, output }) => {
                 self.take(&events, &samples, &output);
-                if self.pending >= MAX_PENDING_ROWS || self.last_flush.elapsed() >= FLUSH_EVERY {
-                    self.tick();
-                }
+                self.tick_if_due();
+                true
+            }
+            Some(RecordMsg::Gathered { batches, samples, output }) => {
+                self.take(batches.iter().flatten(), &samples, &output);
+                self.tick_if_due();
                 true
             }
             Some(RecordMsg::Reached(at)) => {
@@ -386,7 +389,20 @@ impl Writer {
         }
     }
 
-    fn take(&mut self, events: &[SourceEvent], samples: &[Sample], output: &[OutputEvent]) {
+    /// Write out what is pending once there is enough of it or it has
+    /// waited long enough.
+    fn tick_if_due(&mut self) {
+        if self.pending >= MAX_PENDING_ROWS || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.tick();
+        }
+    }
+
+    fn take<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a SourceEvent>,
+        samples: &[Sample],
+        output: &[OutputEvent],
+    ) {
         for e in events {
             self.last_at = self.last_at.max(Some(e.at));
             let label = e.device.as_deref().unwrap_or("unknown");
