@@ -14,10 +14,12 @@
 //! Per batch the routine does what a `--speed max` session loop does with
 //! the pipeline's products (`session::Sinks::drain`): the pipeline decodes
 //! into the `record::Outbox`'s sample buffer, the batch's event vector moves
-//! into the outbox with a copy of the output events, and sends the outbox's message, when due (1,024 rows or 100 ms),
-//! on a channel of the recorder's capacity to a thread that drops it (the recorder thread, excluded from
-//! the budget but not from the machine: criterion's wall time includes
-//! whatever that thread takes from the shared cores).
+//! into the outbox with a copy of the output events, and the outbox's
+//! message goes, when due (1,024 rows or 100 ms), on a channel of the
+//! recorder's capacity to a thread that counts it and hands the emptied
+//! sample buffer back, as the recorder does (the recorder thread is
+//! excluded from the budget but not from the machine: criterion's wall time
+//! includes whatever that thread takes from the shared cores).
 //!
 //! `cargo bench --bench vigil -- '^pipeline/'` (the plain filter `pipeline`
 //! also matches `simulate/through_pipeline`).
@@ -31,7 +33,7 @@ use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
 use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
 use vigil::pipeline::{DeviceSetup, Pipeline};
-use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg};
+use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg, sample_returns};
 
 use crate::cpu::thread_cpu;
 
@@ -159,17 +161,21 @@ fn regroup(batches: &Batches, max: usize) -> Batches {
 #[inline(never)]
 fn run(pipeline: &mut Pipeline, batches: Batches) -> usize {
     let (tx, mut rx) = mpsc::channel::<RecordMsg>(RECORDER_CHANNEL_CAPACITY);
+    let (returns_tx, returns) = sample_returns();
     let recorder = std::thread::spawn(move || {
         let mut received = 0;
         while let Some(msg) = rx.blocking_recv() {
-            if let RecordMsg::Gathered { batches, .. } = msg {
+            if let RecordMsg::Gathered { batches, mut samples, .. } = msg {
                 received += batches.iter().map(Vec::len).sum::<usize>();
+                // As the recorder does once it has written them.
+                samples.clear();
+                let _ = returns_tx.try_send(samples);
             }
         }
         received
     });
     let mut output: Vec<OutputEvent> = Vec::new();
-    let mut outbox = Outbox::default();
+    let mut outbox = Outbox::with_returns(returns);
     outbox.samples().reserve(SAMPLE_BUFFER);
     for (events, until) in batches {
         pipeline.process(&events, until, outbox.samples(), &mut output);

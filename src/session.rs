@@ -239,7 +239,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     }
     // The recorder starts before anything else: a session that was asked to
     // record and cannot is refused at once, with the reason.
-    let recorder = match &record {
+    let mut recorder = match &record {
         Some(opts) => {
             let config_json = serde_json::to_value(&config)?;
             Some(Recorder::start_at(opts, start_utc, origin, config_json)?)
@@ -290,7 +290,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         alarm: alarm_sink,
         recorder: recorder.as_ref().map(|r| (r.sender(), r.health())),
         gather: max_speed,
-        outbox: crate::record::Outbox::default(),
+        outbox: match recorder.as_mut().and_then(Recorder::take_sample_returns) {
+            Some(returns) => crate::record::Outbox::with_returns(returns),
+            None => crate::record::Outbox::default(),
+        },
         samples: Vec::with_capacity(4096),
     };
 

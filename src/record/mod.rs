@@ -174,6 +174,25 @@ pub struct Outbox {
     /// When the oldest product not yet sent is [`OUTBOX_AGE`] old (kept as
     /// that instant: comparing it is cheaper than an age per batch).
     due_at: Option<std::time::Instant>,
+    /// Sample buffers the recorder has emptied (see [`sample_returns`]).
+    returns: Option<SampleReturns>,
+}
+
+/// The receiving end of the recorder's emptied sample buffers.
+pub type SampleReturns = std::sync::mpsc::Receiver<Vec<Sample>>;
+
+/// Buffers that may wait to be reused: the messages in flight on the
+/// recorder's channel are the most that can come back at once.
+const RETURNED_BUFFERS: usize = 4;
+
+/// A channel for emptied sample buffers from the recorder's thread back to
+/// an [`Outbox`]. Reusing them keeps the pipeline thread writing samples to
+/// memory that stays mapped: a fresh buffer per message was freed on the
+/// recorder's thread, given back to the system by the allocator, and faulted
+/// in again page by page on the pipeline's (`perf record -e page-faults`).
+#[must_use]
+pub fn sample_returns() -> (std::sync::mpsc::SyncSender<Vec<Sample>>, SampleReturns) {
+    std::sync::mpsc::sync_channel(RETURNED_BUFFERS)
 }
 
 /// Rows (events + samples + output) that make an [`Outbox`] due.
@@ -182,6 +201,12 @@ pub const OUTBOX_ROWS: usize = 1024;
 pub const OUTBOX_AGE: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Outbox {
+    /// An outbox that reuses the sample buffers the recorder hands back.
+    #[must_use]
+    pub fn with_returns(returns: SampleReturns) -> Self {
+        Self { returns: Some(returns), ..Self::default() }
+    }
+
     /// The buffer the pipeline appends the next batch's samples to (only
     /// appends: samples gathered before stay and go in the next message).
     pub fn samples(&mut self) -> &mut Vec<Sample> {
@@ -221,9 +246,12 @@ impl Outbox {
         }
         self.due_at.take()?;
         self.events = 0;
+        let mut spare = self.returns.as_ref().and_then(|r| r.try_recv().ok()).unwrap_or_default();
+        spare.clear();
+        spare.reserve(self.samples.len());
         Some(RecordMsg::Gathered {
             batches: with_room(&mut self.batches),
-            samples: with_room(&mut self.samples),
+            samples: std::mem::replace(&mut self.samples, spare),
             output: with_room(&mut self.output),
         })
     }
@@ -296,6 +324,29 @@ mod tests {
             contact: None,
             device_time_ns: None,
         }
+    }
+
+    #[test]
+    fn outbox_reuses_the_sample_buffers_the_recorder_hands_back() {
+        let (give_back, returns) = sample_returns();
+        let mut outbox = Outbox::with_returns(returns);
+        let t0 = Instant::now();
+        outbox.samples().push(sample(0));
+        outbox.push(t0, Vec::new(), &[]);
+        let Some(RecordMsg::Gathered { mut samples, .. }) = outbox.take() else { panic!("gathered") };
+        assert_eq!(samples.len(), 1);
+
+        // The recorder has written the samples and hands the buffer back.
+        samples.clear();
+        samples.reserve(500);
+        let returned = samples.as_ptr();
+        give_back.try_send(samples).unwrap();
+        outbox.samples().push(sample(1));
+        outbox.push(t0, Vec::new(), &[]);
+        let Some(RecordMsg::Gathered { samples, .. }) = outbox.take() else { panic!("gathered") };
+        assert_eq!(samples.len(), 1, "only this message's samples");
+        assert_eq!(outbox.samples().as_ptr(), returned, "the next message fills the returned buffer");
+        assert!(outbox.samples().is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::meta::{self, DeviceMeta, Segment, SessionMeta, Software};
 use super::schema::{self, EventRows, FileKind, NotificationRows, SampleRows};
 use super::{
     DIR_MODE, FILE_MODE, FLUSH_EVERY, MAX_PENDING_ROWS, RECORDER_CHANNEL_CAPACITY, RecordError, RecordMsg,
-    RecordOptions, RecorderHealth, SYNC_EVERY,
+    RecordOptions, RecorderHealth, SYNC_EVERY, SampleReturns, sample_returns,
 };
 use crate::model::{EventBody, OutputEvent, Sample, SessionTime, SourceEvent};
 
@@ -50,6 +50,9 @@ pub struct Recorder {
     tx: mpsc::Sender<RecordMsg>,
     health: watch::Receiver<RecorderHealth>,
     thread: Option<JoinHandle<Result<RecordingInfo, RecordError>>>,
+    /// Where the writer thread hands back emptied sample buffers, until a
+    /// session takes it for its [`super::Outbox`].
+    returns: Option<SampleReturns>,
 }
 
 impl Recorder {
@@ -101,12 +104,14 @@ impl Recorder {
 
         let (tx, rx) = mpsc::channel(RECORDER_CHANNEL_CAPACITY);
         let (health_tx, health) = watch::channel(RecorderHealth::Ok);
-        let writer = Writer::new(dir.clone(), meta, segment, start_ns, files, health_tx, Some(lock));
+        let mut writer = Writer::new(dir.clone(), meta, segment, start_ns, files, health_tx, Some(lock));
+        let (returns_tx, returns) = sample_returns();
+        writer.returns = Some(returns_tx);
         let thread = std::thread::Builder::new()
             .name("vigil-recorder".to_owned())
             .spawn(move || writer.run(rx))
             .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
-        Ok(Recorder { dir, tx, health, thread: Some(thread) })
+        Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns) })
     }
 
     #[must_use]
@@ -122,6 +127,12 @@ impl Recorder {
     #[must_use]
     pub fn health(&self) -> watch::Receiver<RecorderHealth> {
         self.health.clone()
+    }
+
+    /// The emptied sample buffers of [`RecordMsg::Gathered`] messages, for
+    /// [`super::Outbox::with_returns`] (once: `None` after the first call).
+    pub fn take_sample_returns(&mut self) -> Option<SampleReturns> {
+        self.returns.take()
     }
 
     /// Send `Finish` and wait for the thread: flush, footers, compaction,
@@ -278,6 +289,8 @@ struct Writer {
     failed: Option<String>,
     health: watch::Sender<RecorderHealth>,
     lock: Option<LockInfo>,
+    /// Gathered messages' sample buffers go back through this, emptied.
+    returns: Option<std::sync::mpsc::SyncSender<Vec<Sample>>>,
 }
 
 impl Writer {
@@ -309,6 +322,7 @@ impl Writer {
             failed: None,
             health,
             lock,
+            returns: None,
         }
     }
 
@@ -363,8 +377,13 @@ impl Writer {
                 self.tick_if_due();
                 true
             }
-            Some(RecordMsg::Gathered { batches, samples, output }) => {
+            Some(RecordMsg::Gathered { batches, mut samples, output }) => {
                 self.take(batches.iter().flatten(), &samples, &output);
+                if let Some(returns) = &self.returns {
+                    samples.clear();
+                    // Full: the outbox has spares enough; this one is freed.
+                    let _ = returns.try_send(samples);
+                }
                 self.tick_if_due();
                 true
             }
@@ -600,6 +619,34 @@ impl Writer {
 mod tests {
     use super::*;
     use crate::model::{Characteristic, SessionTime};
+
+    /// A gathered message's sample buffer comes back emptied, and what it
+    /// held is in the recording.
+    #[test]
+    fn gathered_sample_buffers_come_back_empty() {
+        let root = tempfile::tempdir().unwrap();
+        let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+        let mut rec = Recorder::start(&opts, Utc::now(), serde_json::Value::Null).unwrap();
+        let returns = rec.take_sample_returns().unwrap();
+        assert!(rec.take_sample_returns().is_none(), "handed out once");
+        let sample = |ms| Sample {
+            at: SessionTime::from_millis(ms),
+            device: "chest".into(),
+            quantity: crate::model::Quantity::HeartRateBpm,
+            value: 60.0,
+            contact: None,
+            device_time_ns: None,
+        };
+        let mut samples = Vec::with_capacity(64);
+        samples.extend([sample(0), sample(1000)]);
+        let sent = samples.as_ptr();
+        rec.sender().blocking_send(RecordMsg::Gathered { batches: vec![], samples, output: vec![] }).unwrap();
+        let back = returns.recv_timeout(Duration::from_secs(30)).expect("the buffer comes back");
+        assert_eq!((back.as_ptr(), back.len(), back.capacity()), (sent, 0, 64));
+        let info = rec.finish().unwrap();
+        let recording = crate::record::Recording::open(&info.dir).unwrap();
+        assert_eq!(recording.samples().unwrap().len(), 2);
+    }
 
     /// A full disk: every write fails. The writer reports `Failed`, keeps
     /// draining and never panics.
