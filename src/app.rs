@@ -248,6 +248,9 @@ fn finish_session(outcome: &session::SessionOutcome) -> anyhow::Result<ExitCode>
 /// own configuration unless `--config` gives other limits.
 fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let recording = Recording::open(&args.recording)?;
+    for damage in recording.truncations()? {
+        eprintln!("vigil: note: {damage}; the replay covers what was read");
+    }
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => recorded_config(&recording)?,

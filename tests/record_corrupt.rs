@@ -194,3 +194,47 @@ fn wrong_magic_is_a_clear_error() {
     let err = read_arrow_file(&path).unwrap_err().to_string();
     assert!(err.contains("x.arrow") && err.contains("not an Arrow IPC file"), "{err}");
 }
+
+/// The damaged message CI's proptest found (the last case in
+/// `record_corrupt.proptest-regressions`), through the command line:
+/// arrow-ipc panics inside on it, and the user reads vigil's one error
+/// naming the file, not also a "thread panicked" report that looks like a
+/// crash of vigil itself.
+#[test]
+fn a_message_that_panics_arrow_is_reported_once_and_quietly() {
+    let kind = FileKind::ALL[2];
+    let bytes = std::fs::read(FIXTURE.finished.join(kind.file_name(0))).unwrap();
+    let damaged = apply(bytes, &[Damage::Flip { at: 1_770_143_970_657_639_382, xor: 33 }]);
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&FIXTURE.finished).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let target = dir.path().join(kind.file_name(0));
+    std::fs::write(&target, damaged).unwrap();
+    let read = read_arrow_file(&target).unwrap();
+    let truncation = read.truncated.expect("a damaged file reads as cut short").message;
+    assert!(truncation.contains("it panicked"), "this case must still reach arrow's assertion: {truncation}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("summary")
+        .arg(dir.path())
+        .output()
+        .expect("run vigil");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked at"), "the panic hook spoke:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    let damaged = format!("PARTIAL     {}: read up to byte", target.display());
+    assert!(stdout.contains(&damaged), "the summary names the damaged file:\n{stdout}");
+
+    // The replay of it says so too, once, and quietly.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["replay", "--headless", "--speed", "max"])
+        .arg(dir.path())
+        .output()
+        .expect("run vigil");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked at"), "the panic hook spoke:\n{stderr}");
+    assert_eq!(stderr.matches(&*target.to_string_lossy()).count(), 1, "one note naming the file:\n{stderr}");
+}

@@ -339,7 +339,7 @@ impl Iterator for BatchStream {
             // length can still reach one); a recording that breaks it ends
             // here with an error, as any damage does, instead of taking the
             // replay, summary or export down.
-            let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decoder.decode(&mut buf)));
+            let decoded = catch_quietly(|| self.decoder.decode(&mut buf));
             let Ok(decoded) = decoded else {
                 self.stop("arrow-ipc could not decode this message (it panicked)".to_owned());
                 return None;
@@ -541,6 +541,30 @@ pub(crate) fn has_footer(path: &Path) -> bool {
     }
     let mut tail = [0u8; TRAILER_LEN];
     f.read_exact(&mut tail).is_ok() && &tail[4..] == MAGIC
+}
+
+/// Run `f`, turning a panic into `Err` without the panic hook's message on
+/// stderr: a damaged recording is reported once, by the caller's error, not
+/// also as a "thread panicked" line that reads like a crash. Panics outside
+/// such a call print as before.
+fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    use std::cell::Cell;
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    result
 }
 
 #[cfg(test)]

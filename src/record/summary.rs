@@ -25,6 +25,9 @@ pub struct Summary {
     pub duration_s: f64,
     /// Every file has its footer.
     pub complete: bool,
+    /// Files that could be read only in part (unfinished or damaged): where
+    /// each stopped and why. The figures cover what was read.
+    pub damaged: Vec<String>,
     pub clean_shutdown: bool,
     pub segments: usize,
     pub devices: Vec<DeviceSummary>,
@@ -130,6 +133,7 @@ impl Summary {
             end_utc: r.meta.end_utc.map(|t| t.to_rfc3339()),
             duration_s: end.as_secs_f64(),
             complete: r.complete(),
+            damaged: r.truncations()?.iter().map(ToString::to_string).collect(),
             clean_shutdown: r.meta.clean_shutdown,
             segments: r.meta.segments.len(),
             devices: r
@@ -182,6 +186,9 @@ impl Summary {
             (false, _) => "UNFINISHED: run `vigil recover` to finalise",
         };
         writeln!(out, "recording   {}  ({state})", self.id)?;
+        for damage in &self.damaged {
+            writeln!(out, "PARTIAL     {damage}; the figures below cover what was read")?;
+        }
         writeln!(out, "participant {}", self.participant.as_deref().unwrap_or("anon"))?;
         writeln!(
             out,
