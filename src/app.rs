@@ -49,7 +49,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => {
             record::report(&args.recording, &args.out)?;
-            writeln!(std::io::stderr().lock(), "wrote {}", args.out.display())?;
+            let mut err = std::io::stderr().lock();
+            for damage in Recording::open(&args.recording)?.truncations()? {
+                writeln!(err, "note: {damage}; the report covers what was read")?;
+            }
+            writeln!(err, "wrote {}", args.out.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Recover(args) => {
