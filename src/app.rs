@@ -233,7 +233,13 @@ fn dashboard(replay: bool) -> session::DashboardFactory {
 /// the session (and its recording) has finished.
 fn run_plan(plan: SessionPlan) -> anyhow::Result<session::SessionOutcome> {
     let rt = runtime()?;
-    let outcome = rt.block_on(session::run(plan));
+    // On a worker, where the runtime's timer and I/O driver run: a tick
+    // then wakes one thread, where `block_on`'s own thread was woken by a
+    // worker through a futex at every tick.
+    let outcome = rt
+        .block_on(async { tokio::spawn(session::run(plan)).await })
+        .map_err(|e| anyhow::anyhow!("the session task failed: {e}"))
+        .and_then(|outcome| outcome);
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     outcome
 }
