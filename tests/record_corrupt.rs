@@ -108,9 +108,9 @@ fn apply(mut bytes: Vec<u8>, damage: &[Damage]) -> Vec<u8> {
     bytes
 }
 
-/// Copy the finished recording, replace one file by `bytes`, and read it
-/// every way vigil does.
-fn exercise(kind: FileKind, bytes: &[u8]) -> Result<(), String> {
+/// A copy of the finished recording with one file replaced by `bytes`, and
+/// that file's path.
+fn damaged_copy(kind: FileKind, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(&FIXTURE.finished).unwrap() {
         let p = entry.unwrap().path();
@@ -118,6 +118,13 @@ fn exercise(kind: FileKind, bytes: &[u8]) -> Result<(), String> {
     }
     let target = dir.path().join(kind.file_name(0));
     std::fs::write(&target, bytes).unwrap();
+    (dir, target)
+}
+
+/// Copy the finished recording, replace one file by `bytes`, and read it
+/// every way vigil does.
+fn exercise(kind: FileKind, bytes: &[u8]) -> Result<(), String> {
+    let (dir, target) = damaged_copy(kind, bytes);
     let direct = read_arrow_file(&target);
     check_error(&direct.as_ref().err(), &target);
     match Recording::open(dir.path()) {
@@ -205,13 +212,7 @@ fn a_message_that_panics_arrow_is_reported_once_and_quietly() {
     let kind = FileKind::ALL[2];
     let bytes = std::fs::read(FIXTURE.finished.join(kind.file_name(0))).unwrap();
     let damaged = apply(bytes, &[Damage::Flip { at: 1_770_143_970_657_639_382, xor: 33 }]);
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&FIXTURE.finished).unwrap() {
-        let p = entry.unwrap().path();
-        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
-    }
-    let target = dir.path().join(kind.file_name(0));
-    std::fs::write(&target, damaged).unwrap();
+    let (dir, target) = damaged_copy(kind, &damaged);
     let read = read_arrow_file(&target).unwrap();
     let truncation = read.truncated.expect("a damaged file reads as cut short").message;
     assert!(truncation.contains("it panicked"), "this case must still reach arrow's assertion: {truncation}");
