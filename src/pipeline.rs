@@ -944,7 +944,7 @@ mod tests {
         let snap = p.snapshot(&base);
         let labels: Vec<&str> = snap.devices.iter().map(|d| &*d.label).collect();
         assert_eq!(labels, ["belt", "chest"], "one device per name, in name order");
-        let series = p.history.get("chest", Quantity::HeartRateBpm).unwrap();
+        let series = p.history.get_mut("chest", Quantity::HeartRateBpm).unwrap();
         assert_eq!(series.len(), 4, "samples of both label values in one series");
         assert_eq!(series.latest().unwrap().value, 63.0);
         assert_eq!(p.devices().count(), 2);
