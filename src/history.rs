@@ -61,22 +61,22 @@ const _: () = {
     }
 };
 
-/// The recent window of one series and its newest sample, in one heap
-/// block: a push writes the ring's indices and the newest point, and
-/// `repr(C)` puts both at the block's start, aligned, so that they share one
-/// cache line (with 100 devices every series is cold when its next sample
-/// arrives).
+/// The recent window of one series and its open trend bucket's values, in
+/// one heap block: a push writes the ring's indices and the open bucket,
+/// and `repr(C)` puts both at the block's start, aligned, so that they share
+/// one cache line (with 100 devices every series is cold when its next
+/// sample arrives). The newest point is the ring's last one; the open
+/// bucket's count and the latest contact state are in the [`Series`] line,
+/// which a push reads anyway.
 #[repr(C, align(64))]
 struct Window<const N: usize> {
-    latest: Option<Point>,
-    /// Contact state reported with the latest sample.
-    latest_contact: Option<bool>,
+    open: OpenBucket,
     ring: LocalRb<Array<Point, N>>,
 }
 
 impl<const N: usize> Default for Window<N> {
     fn default() -> Self {
-        Self { latest: None, latest_contact: None, ring: LocalRb::default() }
+        Self { open: OpenBucket::default(), ring: LocalRb::default() }
     }
 }
 
@@ -85,15 +85,27 @@ impl<const N: usize> Window<N> {
     /// `skip(1)` frees the oldest slot without mapping its index to a slot,
     /// where ringbuf's own `push_overwrite` pops (reads) it.
     #[inline]
-    fn push(&mut self, point: Point, contact: Option<bool>) {
+    fn push(&mut self, point: Point) -> &mut OpenBucket {
         if self.ring.is_full() {
             self.ring.skip(1);
         }
         // Cannot fail: a slot was freed above if there was none.
         let _ = self.ring.try_push(point);
-        self.latest = Some(point);
-        self.latest_contact = contact;
+        &mut self.open
     }
+
+    fn latest(&mut self) -> Option<Point> {
+        self.ring.last().copied()
+    }
+}
+
+/// The newest trend bucket of a series but for its count (in [`Series`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct OpenBucket {
+    start: SessionTime,
+    min: f64,
+    max: f64,
+    sum: f64,
 }
 
 /// The recent window of a series: a ring whose capacity is a type
@@ -111,18 +123,26 @@ impl Recent {
         if ring_capacity(quantity) == FAST_RING { Recent::Fast(Box::default()) } else { Recent::Slow(Box::default()) }
     }
 
+    /// Append `point`; the series' open trend bucket is returned.
     #[inline]
-    fn push(&mut self, point: Point, contact: Option<bool>) {
+    fn push(&mut self, point: Point) -> &mut OpenBucket {
         match self {
-            Recent::Fast(window) => window.push(point, contact),
-            Recent::Slow(window) => window.push(point, contact),
+            Recent::Fast(window) => window.push(point),
+            Recent::Slow(window) => window.push(point),
         }
     }
 
-    fn latest(&self) -> (Option<Point>, Option<bool>) {
+    fn latest(&mut self) -> Option<Point> {
         match self {
-            Recent::Fast(window) => (window.latest, window.latest_contact),
-            Recent::Slow(window) => (window.latest, window.latest_contact),
+            Recent::Fast(window) => window.latest(),
+            Recent::Slow(window) => window.latest(),
+        }
+    }
+
+    fn open(&self) -> &OpenBucket {
+        match self {
+            Recent::Fast(window) => &window.open,
+            Recent::Slow(window) => &window.open,
         }
     }
 
@@ -274,12 +294,22 @@ impl Trend {
 
 /// The history of one (device, quantity) stream.
 ///
-/// One cache line: the two heap pointers and the trend's width and length,
-/// aligned so that a series never straddles two lines.
+/// One cache line: the two heap pointers, the trend's width and length, the
+/// open bucket's count and the latest contact, aligned so that a series
+/// never straddles two lines. A push touches this line, the window's first
+/// line and the ring slot, nothing else: the trend's open (newest) bucket is
+/// kept in those two lines and `trend.buckets` holds only the closed ones,
+/// so the bucket vector is touched once per bucket width.
 #[repr(align(64))]
 pub struct Series {
     recent: Recent,
+    /// Closed buckets only (see above).
     trend: Trend,
+    /// Samples in the open bucket (whose values are in the window's
+    /// `open`); 0: no bucket is open (no finite in-contact sample yet).
+    open_count: u32,
+    /// Contact state reported with the latest sample.
+    latest_contact: Option<bool>,
 }
 
 impl std::fmt::Debug for Series {
@@ -287,8 +317,7 @@ impl std::fmt::Debug for Series {
         f.debug_struct("Series")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("latest", &self.latest())
-            .field("trend_buckets", &self.trend.buckets.len())
+            .field("trend_buckets", &(self.trend.buckets.len() + usize::from(self.open_count > 0)))
             .finish_non_exhaustive()
     }
 }
@@ -296,31 +325,99 @@ impl std::fmt::Debug for Series {
 impl Series {
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
-        Self { recent: Recent::new(quantity), trend: Trend::default() }
+        Self { recent: Recent::new(quantity), trend: Trend::default(), open_count: 0, latest_contact: None }
     }
 
+    #[inline]
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
-        self.recent.push(Point { at, value }, contact);
+        let open = self.recent.push(Point { at, value });
+        self.latest_contact = contact;
         // A sample without skin contact is kept (the recording has it) but
         // never enters the trend as if it were a physiological value.
-        if contact != Some(false) {
-            self.trend.push(at, value);
+        if contact == Some(false) || !value.is_finite() {
+            return;
         }
+        // `Trend::push`'s test, on the open bucket kept apart.
+        if self.open_count > 0 && at >= open.start && at.as_nanos() - open.start.as_nanos() < self.trend.width_ns {
+            open.min = open.min.min(value);
+            open.max = open.max.max(value);
+            open.sum += value;
+            self.open_count += 1;
+            return;
+        }
+        Self::open_new_bucket(&mut self.trend, &mut self.open_count, open, at, value);
     }
 
+    /// [`push`](Self::push) for a sample outside the open bucket (once per
+    /// bucket width): [`Trend::push_new_bucket`] with the open bucket as the
+    /// newest one, so the trend is exactly what [`Trend::push`] makes.
+    #[inline(never)]
+    fn open_new_bucket(trend: &mut Trend, count: &mut u32, open: &mut OpenBucket, at: SessionTime, value: f64) {
+        let closed = |open: &OpenBucket, count: u32| TrendBucket {
+            start: open.start,
+            min: open.min,
+            max: open.max,
+            sum: open.sum,
+            count,
+        };
+        if *count > 0 && trend.buckets.len() + 1 == TREND_BUCKETS {
+            // Full (coarsening is due, or a fold): `Trend`'s own code on
+            // the whole vector, then the newest bucket comes off again.
+            trend.buckets.push(closed(open, *count));
+            trend.push_new_bucket(at, value);
+            if let Some(b) = trend.buckets.pop() {
+                *open = OpenBucket { start: b.start, min: b.min, max: b.max, sum: b.sum };
+                *count = b.count;
+            }
+            return;
+        }
+        let width = trend.width_ns.max(1);
+        let start = SessionTime(at.as_nanos() / width * width);
+        if *count > 0 {
+            if start <= open.start {
+                // As `push_new_bucket`: after a coarsening, or a time that
+                // went back, fold into the newest bucket.
+                open.min = open.min.min(value);
+                open.max = open.max.max(value);
+                open.sum += value;
+                *count += 1;
+                return;
+            }
+            trend.buckets.push(closed(open, *count));
+        }
+        *open = OpenBucket { start, min: value, max: value, sum: value };
+        *count = 1;
+    }
+
+    /// The newest point: the ring's last (`ringbuf` reads need `&mut`, as
+    /// for [`recent_since`](Self::recent_since); the newest point is not
+    /// kept apart, as that would take a third cache line per push).
     #[must_use]
-    pub fn latest(&self) -> Option<Point> {
-        self.recent.latest().0
+    pub fn latest(&mut self) -> Option<Point> {
+        self.recent.latest()
     }
 
     #[must_use]
     pub fn latest_contact(&self) -> Option<bool> {
-        self.recent.latest().1
+        self.latest_contact
     }
 
+    /// The whole-session trend, open bucket included (a copy: the open
+    /// bucket is kept apart from the closed ones, see [`Series`]).
     #[must_use]
-    pub fn trend(&self) -> &Trend {
-        &self.trend
+    pub fn trend(&self) -> Trend {
+        let mut trend = self.trend.clone();
+        if self.open_count > 0 {
+            let open = self.recent.open();
+            trend.buckets.push(TrendBucket {
+                start: open.start,
+                min: open.min,
+                max: open.max,
+                sum: open.sum,
+                count: self.open_count,
+            });
+        }
+        trend
     }
 
     #[must_use]
@@ -384,7 +481,10 @@ impl History {
 
     /// [`push`](Self::push) for a sample of the device `id` names
     /// (`sample.device` is not looked at).
-    #[inline]
+    // Always: with the open bucket's code in `Series::push` the compiler
+    // stopped inlining this into the pipeline (+3 instructions per
+    // notification for the call).
+    #[inline(always)]
     pub fn push_to(&mut self, id: HistoryDevice, sample: &Sample) {
         self.devices[id.0].1[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(
             sample.at,
@@ -475,7 +575,8 @@ mod tests {
         assert_eq!(series.len(), series.capacity());
         assert!(series.trend().buckets().len() <= TREND_BUCKETS);
         // The trend still spans the whole session and keeps extremes.
-        let b = series.trend().buckets();
+        let trend = series.trend();
+        let b = trend.buckets();
         assert_eq!(b[0].start, SessionTime::ZERO);
         assert!(b.iter().all(|b| b.min == 60.0 && b.max == 66.0));
         let total: u64 = b.iter().map(|b| u64::from(b.count)).sum();
@@ -519,10 +620,40 @@ mod tests {
         assert_eq!(start % 64, 0);
         let ring = std::ptr::from_ref(&window.ring) as usize;
         let storage = window.ring.as_slices().0.as_ptr() as usize;
-        // The ring's indices (two 16-byte endpoints) sit between `latest`
-        // and the point storage, within the block's first 64 bytes.
-        assert!(ring - start + 32 <= 64, "ring header at {}", ring - start);
-        assert_eq!(storage - ring, 32, "ringbuf put its indices after the storage");
+        // The open bucket, then the ring's indices (two 16-byte endpoints),
+        // fill the block's first 64 bytes; the point storage starts the next.
+        assert_eq!(size_of::<OpenBucket>(), 32);
+        assert_eq!(ring - start, 32, "ring header at {}", ring - start);
+        assert_eq!(storage - start, 64, "ringbuf put its indices after the storage");
+    }
+
+    /// The open bucket kept apart gives exactly `Trend`'s buckets, through
+    /// coarsening, out-of-order times, no-contact and non-finite values.
+    #[test]
+    fn series_trend_is_what_trend_makes() {
+        let mut series = Series::new(Quantity::HeartRateBpm);
+        let mut trend = Trend::default();
+        let mut at = 0u64;
+        for i in 0..(TREND_BUCKETS as u64 * 5 * 9) {
+            // Mostly forward, now and then a step back (a device clock).
+            at = if i % 97 == 0 { at.saturating_sub(7_000_000_000) } else { at + 1_000_000_000 };
+            let value = match i % 13 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                _ => 60.0 + (i % 17) as f64,
+            };
+            let contact = if i % 11 == 0 { Some(false) } else { Some(true) };
+            series.push(SessionTime(at), value, contact);
+            if contact != Some(false) {
+                trend.push(SessionTime(at), value);
+            }
+            if i % 1000 == 0 {
+                assert_eq!(series.trend().buckets(), trend.buckets(), "after {i} samples");
+            }
+        }
+        assert_eq!(series.trend().buckets(), trend.buckets());
+        assert_eq!(series.trend().bucket_width(), trend.bucket_width());
+        assert!(trend.bucket_width() > INITIAL_BUCKET, "the test must coarsen");
     }
 
     #[test]
@@ -544,7 +675,7 @@ mod tests {
         let mut s = sample(&dev, SessionTime::from_secs(1), Quantity::HeartRateBpm, 200.0);
         s.contact = Some(false);
         h.push(&s);
-        let series = h.get("chest", Quantity::HeartRateBpm).unwrap();
+        let series = h.get_mut("chest", Quantity::HeartRateBpm).unwrap();
         assert_eq!(series.latest().unwrap().value, 200.0);
         assert_eq!(series.latest_contact(), Some(false));
         assert!(series.trend().buckets().is_empty());

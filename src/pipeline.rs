@@ -9,8 +9,8 @@
 //! [`Sample`]s and the [`OutputEvent`]s (alarms, operator actions,
 //! connections, decode errors, gaps). Nothing is allocated per notification.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use crate::alarms::{AlarmEngine, DeviceId, DeviceTiming};
@@ -48,7 +48,8 @@ impl Default for DeviceSetup {
     }
 }
 
-/// What the pipeline knows about one device.
+/// What the pipeline knows about one device that a notification does not
+/// touch (see [`Hot`] for what it does).
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
     setup: DeviceSetup,
@@ -58,27 +59,53 @@ struct DeviceState {
     name: Option<String>,
     address: Option<String>,
     info: DeviceInfo,
-    connected: bool,
     rssi: Option<i16>,
+    /// Written by battery samples only (one notification in thirty).
     battery_pct: Option<f64>,
-    contact: Option<bool>,
     decode_errors: u64,
+}
+
+/// Everything a notification of a device reads or writes in the pipeline,
+/// in one cache line of its own, in a dense `Vec` apart from the names and
+/// device information: with 100 devices round-robin, a device's state has
+/// left L1 by its next notification, so each line it spans is a miss
+/// (docs/performance.md, branch `dev100`).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Hot {
+    /// The label's address: confirms an `AddressIndex` hit.
+    address: usize,
     last_data: Option<SessionTime>,
     /// Smoothed interval between notifications in nanoseconds (learned
     /// when the profile gives none; updated on every notification, read
-    /// only for the snapshot).
-    learned_interval_ns: Option<u64>,
+    /// only for the snapshot). Never zero: only gaps of 50 ms or more
+    /// teach it.
+    learned_interval_ns: Option<NonZeroU64>,
+    history: HistoryDevice,
+    /// Given on first use, so a device the engine never hears of (only RSSI
+    /// or device information so far) stays unknown to it, as before.
+    alarm: Option<DeviceId>,
+    contact: Option<bool>,
+    connected: bool,
+    /// `setup.env_quantity`'s copy, which decoding reads per notification.
+    env_quantity: Quantity,
 }
 
-impl DeviceState {
-    fn expected_interval(&self) -> Duration {
-        (self.setup.timing.expected_interval)
-            .or(self.learned_interval_ns.map(Duration::from_nanos))
-            .unwrap_or(DEFAULT_INTERVAL)
-    }
+const _: () = assert!(size_of::<Hot>() == 64);
+const _: () = assert!(std::mem::offset_of!(Hot, env_quantity) < 64);
 
-    fn stale_after(&self) -> Duration {
-        (self.expected_interval() * 3).max(MIN_STALE)
+impl Hot {
+    fn new(address: usize, history: HistoryDevice) -> Self {
+        Self {
+            address,
+            last_data: None,
+            learned_interval_ns: None,
+            history,
+            alarm: None,
+            contact: None,
+            connected: false,
+            env_quantity: DeviceSetup::default().env_quantity,
+        }
     }
 
     fn note_data(&mut self, at: SessionTime) {
@@ -88,10 +115,13 @@ impl DeviceState {
             let gap = at.as_nanos().saturating_sub(last.as_nanos());
             // Several characteristics can notify together; only real gaps
             // teach the interval.
-            if gap >= 50_000_000 {
+            if let Some(gap) = NonZeroU64::new(gap).filter(|g| g.get() >= 50_000_000) {
                 self.learned_interval_ns = Some(match self.learned_interval_ns {
                     None => gap,
-                    Some(prev) => prev.saturating_mul(7).saturating_add(gap) / 8,
+                    // Both terms are at least 50 ms: so is the result.
+                    Some(prev) => {
+                        NonZeroU64::new(prev.get().saturating_mul(7).saturating_add(gap.get()) / 8).unwrap_or(gap)
+                    }
                 });
             }
         }
@@ -99,18 +129,22 @@ impl DeviceState {
     }
 }
 
-/// A device as the pipeline indexes it: resolved from the event's label
-/// once per event, then everything (state, history, alarms) is reached by
-/// index.
+impl DeviceState {
+    fn expected_interval(&self, hot: &Hot) -> Duration {
+        (self.setup.timing.expected_interval)
+            .or(hot.learned_interval_ns.map(|ns| Duration::from_nanos(ns.get())))
+            .unwrap_or(DEFAULT_INTERVAL)
+    }
+
+    fn stale_after(&self, hot: &Hot) -> Duration {
+        (self.expected_interval(hot) * 3).max(MIN_STALE)
+    }
+}
+
+/// A device's cold part, indexed like `Pipeline::hot`.
 #[derive(Debug)]
 struct Device {
-    /// Its address is the key in `Pipeline::by_address` (labels are
-    /// interned: one address per name).
     label: DeviceLabel,
-    history: HistoryDevice,
-    /// Given on first use, so a device the engine never hears of (only RSSI
-    /// or device information so far) stays unknown to it, as before.
-    alarm: Option<DeviceId>,
     state: DeviceState,
 }
 
@@ -118,28 +152,86 @@ fn label_address(label: &DeviceLabel) -> usize {
     label.as_str().as_ptr() as usize
 }
 
-/// Hashes a label's address: one multiply per event instead of SipHash over
-/// the name. Addresses are aligned, so the product's high bits are folded
-/// down for hashbrown, which picks buckets by the low bits.
-#[derive(Debug, Default)]
-struct AddressHasher(u64);
-
 const ADDRESS_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
+/// Device index by label address (labels are interned: the address is the
+/// name), for the lookup every event makes: open addressing over 32-bit
+/// entries (a 16-bit tag from the address's hash, and the index + 1), at
+/// most half full, so 100 devices take 256 entries, 16 cache lines that stay
+/// in L1. A tag match is confirmed by the address in the device's `Hot`
+/// record, the line the notification reads next anyway. With a hash map of
+/// (address, index) pairs, the pair's line was an L1 miss on about one
+/// event in three with 100 devices.
+#[derive(Debug, Default)]
+struct AddressIndex {
+    /// Empty, or a power of two long; 0 is a free entry.
+    entries: Vec<u32>,
+    /// A device's index did not fit an entry (65,535 devices or more): an
+    /// address not in the table is then looked for among all devices.
+    overflow: bool,
+}
+
+impl AddressIndex {
+    /// (start position, tag) of `address`: the hash's low bits pick the
+    /// entry, its top 16 bits are the tag.
+    #[inline]
+    fn hash(&self, address: usize) -> (usize, u32) {
+        let h = (address as u64).wrapping_mul(ADDRESS_MIX);
+        // Addresses are aligned: fold the product's high bits down.
+        let h = h ^ (h >> 29);
+        (h as usize & (self.entries.len().wrapping_sub(1)), (h >> 48) as u32)
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(ADDRESS_MIX);
+    /// The index of the device whose label is at `address` (`hot` holds
+    /// every device's record).
+    #[inline]
+    fn find(&self, address: usize, hot: &[Hot]) -> Option<usize> {
+        if !self.entries.is_empty() {
+            let (mut pos, tag) = self.hash(address);
+            let mask = self.entries.len() - 1;
+            // Ends: the table is at most half full.
+            loop {
+                let entry = self.entries[pos];
+                if entry == 0 {
+                    break;
+                }
+                if entry >> 16 == tag {
+                    let i = (entry & 0xFFFF) as usize - 1;
+                    if hot[i].address == address {
+                        return Some(i);
+                    }
+                }
+                pos = (pos + 1) & mask;
+            }
+        }
+        if self.overflow { hot.iter().position(|h| h.address == address) } else { None }
+    }
+
+    /// Add the device `hot.len() - 1` (just pushed), growing the table to
+    /// keep it at most half full.
+    fn add(&mut self, hot: &[Hot]) {
+        if hot.len() * 2 > self.entries.len() {
+            self.entries = vec![0; (hot.len() * 2).next_power_of_two().max(16)];
+            self.overflow = false;
+            for (i, h) in hot.iter().enumerate() {
+                self.put(h.address, i);
+            }
+        } else if let Some(h) = hot.last() {
+            self.put(h.address, hot.len() - 1);
         }
     }
 
-    fn write_usize(&mut self, n: usize) {
-        let h = (n as u64).wrapping_mul(ADDRESS_MIX);
-        self.0 = h ^ (h >> 29);
+    fn put(&mut self, address: usize, i: usize) {
+        let Ok(value) = u16::try_from(i + 1) else {
+            self.overflow = true;
+            return;
+        };
+        let (mut pos, tag) = self.hash(address);
+        let mask = self.entries.len() - 1;
+        while self.entries[pos] != 0 {
+            pos = (pos + 1) & mask;
+        }
+        self.entries[pos] = tag << 16 | u32::from(value);
     }
 }
 
@@ -176,14 +268,16 @@ pub struct Totals {
 pub struct Pipeline {
     alarms: AlarmEngine,
     history: History,
-    /// Dense: the index is what the hot path uses.
+    /// Dense: the index is what the hot path uses. `hot[i]` and
+    /// `devices[i]` are the two parts of one device.
+    hot: Vec<Hot>,
     devices: Vec<Device>,
     /// Index by name, in label order (the snapshot and `session.json` list
     /// devices sorted).
     by_name: BTreeMap<DeviceLabel, usize>,
     /// Index by label address: labels are interned, so an event costs a
     /// pointer hash, not string compares.
-    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    by_address: AddressIndex,
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
     totals: Totals,
@@ -202,9 +296,10 @@ impl Pipeline {
         Self {
             alarms,
             history: History::default(),
+            hot: Vec::new(),
             devices: Vec::new(),
             by_name: BTreeMap::new(),
-            by_address: HashMap::default(),
+            by_address: AddressIndex::default(),
             markers: Vec::new(),
             last_dose_at: None,
             totals: Totals::default(),
@@ -223,6 +318,7 @@ impl Pipeline {
         let i = self.device_index(device);
         self.devices[i].state.setup = setup;
         self.devices[i].state.setup_known = true;
+        self.hot[i].env_quantity = setup.env_quantity;
     }
 
     /// A device nobody declared (`monitor --device ADDR`, a stream) gets the
@@ -246,8 +342,8 @@ impl Pipeline {
     /// The index of `label`'s device, adding it if new.
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        match self.by_address.get(&label_address(label)) {
-            Some(i) => *i,
+        match self.by_address.find(label_address(label), &self.hot) {
+            Some(i) => i,
             None => self.device_index_slow(label),
         }
     }
@@ -257,21 +353,22 @@ impl Pipeline {
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
         let history = self.history.device(label);
-        self.devices.push(Device { label: label.clone(), history, alarm: None, state: DeviceState::default() });
+        self.hot.push(Hot::new(label_address(label), history));
+        self.devices.push(Device { label: label.clone(), state: DeviceState::default() });
         let i = self.devices.len() - 1;
         self.by_name.insert(label.clone(), i);
-        self.by_address.insert(label_address(label), i);
+        self.by_address.add(&self.hot);
         i
     }
 
     /// Device `i`'s id in the alarm engine (registering it on first use).
     #[inline]
     fn alarm_id(&mut self, i: usize) -> DeviceId {
-        if let Some(id) = self.devices[i].alarm {
+        if let Some(id) = self.hot[i].alarm {
             return id;
         }
         let id = self.alarms.device(&self.devices[i].label);
-        self.devices[i].alarm = Some(id);
+        self.hot[i].alarm = Some(id);
         id
     }
 
@@ -373,8 +470,8 @@ impl Pipeline {
                 let Some(device) = device else { return };
                 let i = self.device_index(device);
                 self.adopt_profile(i, name.as_deref(), services);
+                self.hot[i].connected = true;
                 let state = &mut self.devices[i].state;
-                state.connected = true;
                 if name.is_some() {
                     state.name.clone_from(name);
                 }
@@ -396,7 +493,7 @@ impl Pipeline {
             EventBody::Disconnected { reason } => {
                 let Some(device) = device else { return };
                 let i = self.device_index(device);
-                self.devices[i].state.connected = false;
+                self.hot[i].connected = false;
                 self.alarms.on_connection(at, device, false, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -447,12 +544,12 @@ impl Pipeline {
         output: &mut Vec<OutputEvent>,
     ) {
         self.totals.counters.notifications += 1;
-        let state = &mut self.devices[i].state;
-        state.note_data(at);
+        let hot = &mut self.hot[i];
+        hot.note_data(at);
         // A device that sends data is evidently connected, even if the
         // source never said so (a stream without a `connected` line).
-        state.connected = true;
-        let env_quantity = state.setup.env_quantity;
+        hot.connected = true;
+        let env_quantity = hot.env_quantity;
         // Decode straight into the caller's buffer; apply what was added.
         let first = samples.len();
         match gatt::decode_samples(characteristic, payload, at, device, env_quantity, samples) {
@@ -494,14 +591,15 @@ impl Pipeline {
     /// `i` (`alarm` is its id in the engine).
     #[inline]
     fn apply_sample(&mut self, i: usize, alarm: DeviceId, sample: &Sample) {
-        let device = &mut self.devices[i];
+        let hot = &mut self.hot[i];
         if sample.contact.is_some() {
-            device.state.contact = sample.contact;
+            hot.contact = sample.contact;
         }
+        let history = hot.history;
         if sample.quantity == Quantity::BatteryPct {
-            device.state.battery_pct = Some(sample.value);
+            self.devices[i].state.battery_pct = Some(sample.value);
         }
-        self.history.push_to(device.history, sample);
+        self.history.push_to(history, sample);
         self.alarms.on_device_sample(alarm, sample, &mut self.alarm_scratch);
     }
 
@@ -602,6 +700,7 @@ impl Pipeline {
         let mut points: Vec<Point> = Vec::new();
         for (label, &i) in &self.by_name {
             let state = &self.devices[i].state;
+            let hot = &self.hot[i];
             let mut readings = Vec::new();
             for quantity in Quantity::ALL {
                 if matches!(quantity, Quantity::BatteryPct | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj) {
@@ -612,7 +711,7 @@ impl Pipeline {
                 points.clear();
                 series.recent_since(since, &mut points);
                 let age = now.since(latest.at);
-                let status = reading_status(state, quantity, latest, series.latest_contact(), age);
+                let status = reading_status(state, hot, quantity, latest, series.latest_contact(), age);
                 let trend = series.trend().buckets().to_vec();
                 readings.push(Reading {
                     quantity,
@@ -633,10 +732,10 @@ impl Pipeline {
                 label: label.clone(),
                 name: state.name.clone(),
                 address: state.address.clone(),
-                connected: state.connected,
+                connected: hot.connected,
                 rssi: state.rssi,
                 battery_pct: state.battery_pct,
-                contact: state.contact,
+                contact: hot.contact,
                 decode_errors: state.decode_errors,
                 readings,
             });
@@ -715,13 +814,14 @@ impl Pipeline {
 /// Whether a reading's latest value may be shown, decided in one place.
 fn reading_status(
     state: &DeviceState,
+    hot: &Hot,
     quantity: Quantity,
     latest: Point,
     contact: Option<bool>,
     age: Duration,
 ) -> ReadingStatus {
     let intermittent = state.setup.timing.intermittent;
-    if !state.connected && !intermittent {
+    if !hot.connected && !intermittent {
         ReadingStatus::Disconnected
     } else if contact == Some(false) {
         ReadingStatus::NoContact
@@ -729,7 +829,7 @@ fn reading_status(
         ReadingStatus::Invalid
     } else if intermittent {
         ReadingStatus::Intermittent
-    } else if age > state.stale_after() {
+    } else if age > state.stale_after(hot) {
         ReadingStatus::Stale
     } else {
         ReadingStatus::Live
@@ -760,22 +860,30 @@ mod tests {
         assert!(plausible(Quantity::AmbientTemperatureC, 5.0));
     }
 
+    fn hot() -> Hot {
+        let x = DeviceLabel::from("x");
+        Hot::new(label_address(&x), History::default().device(&x))
+    }
+
     #[test]
     fn status_never_shows_stale_or_contactless_values() {
-        let mut state = DeviceState { connected: true, ..DeviceState::default() };
+        let mut state = DeviceState::default();
+        let mut hot = Hot { connected: true, ..hot() };
         let p = Point { at: SessionTime::ZERO, value: 70.0 };
         let hr = Quantity::HeartRateBpm;
-        assert_eq!(reading_status(&state, hr, p, Some(true), Duration::from_secs(1)), ReadingStatus::Live);
-        assert_eq!(reading_status(&state, hr, p, Some(false), Duration::from_secs(1)), ReadingStatus::NoContact);
-        assert_eq!(reading_status(&state, hr, p, None, Duration::from_secs(6)), ReadingStatus::Stale);
+        let one_s = Duration::from_secs(1);
+        assert_eq!(reading_status(&state, &hot, hr, p, Some(true), one_s), ReadingStatus::Live);
+        assert_eq!(reading_status(&state, &hot, hr, p, Some(false), one_s), ReadingStatus::NoContact);
+        assert_eq!(reading_status(&state, &hot, hr, p, None, Duration::from_secs(6)), ReadingStatus::Stale);
         let nan = Point { at: SessionTime::ZERO, value: f64::NAN };
-        assert_eq!(reading_status(&state, hr, nan, None, Duration::ZERO), ReadingStatus::Invalid);
-        state.connected = false;
-        assert_eq!(reading_status(&state, hr, p, None, Duration::ZERO), ReadingStatus::Disconnected);
+        assert_eq!(reading_status(&state, &hot, hr, nan, None, Duration::ZERO), ReadingStatus::Invalid);
+        hot.connected = false;
+        assert_eq!(reading_status(&state, &hot, hr, p, None, Duration::ZERO), ReadingStatus::Disconnected);
         state.setup.timing.intermittent = true;
         assert_eq!(
             reading_status(
                 &state,
+                &hot,
                 Quantity::SystolicMmhg,
                 Point { at: SessionTime::ZERO, value: 120.0 },
                 None,
@@ -785,15 +893,44 @@ mod tests {
         );
     }
 
+    /// Every device is found again by its label, past table growth and
+    /// with the 16-bit entries overflowed; an unknown label is not found.
+    #[test]
+    fn address_index_finds_every_device() {
+        let labels: Vec<DeviceLabel> = (0..300).map(|i| DeviceLabel::from(format!("dev{i}"))).collect();
+        let unknown = label_address(&DeviceLabel::from("not a device"));
+        let mut history = History::default();
+        let mut hot = Vec::new();
+        let mut index = AddressIndex::default();
+        assert_eq!(index.find(unknown, &hot), None);
+        for (n, label) in labels.iter().enumerate() {
+            hot.push(Hot::new(label_address(label), history.device(label)));
+            index.add(&hot);
+            assert!(index.entries.len() >= 2 * hot.len());
+            for (i, l) in labels[..=n].iter().enumerate() {
+                assert_eq!(index.find(label_address(l), &hot), Some(i));
+            }
+            assert_eq!(index.find(unknown, &hot), None);
+        }
+        // As if indices no longer fitted an entry: found by the scan.
+        index.entries.fill(0);
+        index.overflow = true;
+        assert_eq!(index.find(label_address(&labels[123]), &hot), Some(123));
+        assert_eq!(index.find(unknown, &hot), None);
+    }
+
     #[test]
     fn learned_interval_sets_staleness() {
-        let mut state = DeviceState::default();
+        let state = DeviceState::default();
+        let mut hot = hot();
         for s in 0..20 {
-            state.note_data(SessionTime::from_secs(s * 4));
+            hot.note_data(SessionTime::from_secs(s * 4));
         }
-        assert_eq!(state.stale_after(), Duration::from_secs(12));
-        let dev: DeviceLabel = DeviceLabel::from("x");
-        let _ = dev;
+        assert_eq!(state.stale_after(&hot), Duration::from_secs(12));
+        // Notifications together (under 50 ms apart) teach nothing.
+        let before = hot.learned_interval_ns;
+        hot.note_data(SessionTime::from_millis(76_010));
+        assert_eq!(hot.learned_interval_ns, before);
     }
 
     fn hr_batch(from_s: u64, to_s: u64, bpm: u8, actions: &[(u64, OperatorAction)]) -> crate::model::Batch {
@@ -892,7 +1029,7 @@ mod tests {
         let snap = p.snapshot(&base);
         let labels: Vec<&str> = snap.devices.iter().map(|d| &*d.label).collect();
         assert_eq!(labels, ["belt", "chest"], "one device per name, in name order");
-        let series = p.history.get("chest", Quantity::HeartRateBpm).unwrap();
+        let series = p.history.get_mut("chest", Quantity::HeartRateBpm).unwrap();
         assert_eq!(series.len(), 4, "samples of both label values in one series");
         assert_eq!(series.latest().unwrap().value, 63.0);
         assert_eq!(p.devices().count(), 2);

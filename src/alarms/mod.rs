@@ -174,8 +174,10 @@ struct Device {
     stale_armed: u64,
     /// Starts the second cache line (`Baseline` is 64-byte aligned).
     baseline: Baseline,
-    bp: BpReading,
+    /// Right after the baseline's 832 bytes: both windows in one line (after
+    /// `bp` the first straddled two).
     rise: [RiseWindow; 2],
+    bp: BpReading,
     gaps: GapLearner,
     /// `None` for the session-wide pseudo-device (`tech.recording`,
     /// `tech.stalled`).
@@ -185,6 +187,7 @@ struct Device {
 
 // The per-notification fields must stay within the first cache line.
 const _: () = assert!(std::mem::offset_of!(Device, baseline) == 64);
+const _: () = assert!(std::mem::offset_of!(Device, rise) % 64 == 0 && size_of::<[RiseWindow; 2]>() == 64);
 
 impl Device {
     fn new(label: Option<DeviceLabel>, rules: &Rules) -> Self {
