@@ -364,9 +364,18 @@ impl Pipeline {
     /// Device `i`'s id in the alarm engine (registering it on first use).
     #[inline]
     fn alarm_id(&mut self, i: usize) -> DeviceId {
-        if let Some(id) = self.hot[i].alarm {
-            return id;
+        match self.hot[i].alarm {
+            Some(id) => id,
+            None => self.register_alarm_device(i),
         }
+    }
+
+    /// Out of line, so that [`alarm_id`](Self::alarm_id)'s known-device path
+    /// inlines into the notification path (as one function it was a call
+    /// per notification).
+    #[cold]
+    #[inline(never)]
+    fn register_alarm_device(&mut self, i: usize) -> DeviceId {
         let id = self.alarms.device(&self.devices[i].label);
         self.hot[i].alarm = Some(id);
         id
