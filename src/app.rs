@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::devices::DeviceProfile;
 use crate::model::{Characteristic, DeviceLabel};
 use crate::pipeline::DeviceSetup;
-use crate::record::{self, RecordOptions, Recording};
+use crate::record::{self, FileKind, RecordOptions, Recording};
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;
 use crate::sources::{ble, simulate as sim, stream};
@@ -233,13 +233,12 @@ fn dashboard(replay: bool) -> session::DashboardFactory {
 /// the session (and its recording) has finished.
 fn run_plan(plan: SessionPlan) -> anyhow::Result<session::SessionOutcome> {
     let rt = runtime()?;
-    // On a worker, where the runtime's timer and I/O driver run: a tick
-    // then wakes one thread, where `block_on`'s own thread was woken by a
-    // worker through a futex at every tick.
-    let outcome = rt
-        .block_on(async { tokio::spawn(session::run(plan)).await })
-        .map_err(|e| anyhow::anyhow!("the session task failed: {e}"))
-        .and_then(|outcome| outcome);
+    // On `block_on`'s own thread, not spawned on a worker: at `--speed
+    // max` the source then runs on a worker beside it instead of sharing
+    // one (a replay of an 8-h session took 32.6 ms spawned, 26.1 ms here),
+    // though each tick of an idle session wakes this thread by a futex
+    // (measured at the same CPU, see docs/performance.md).
+    let outcome = rt.block_on(session::run(plan));
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     outcome
 }
@@ -258,7 +257,8 @@ fn finish_session(outcome: &session::SessionOutcome) -> anyhow::Result<ExitCode>
 /// own configuration unless `--config` gives other limits.
 fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let recording = Recording::open(&args.recording)?;
-    for damage in recording.truncations()? {
+    // What replay reads: the notifications and the operator's actions.
+    for damage in recording.truncations_in(&[FileKind::Notifications, FileKind::Events])? {
         eprintln!("vigil: note: {damage}; the replay covers what was read");
     }
     let config = match &args.config {

@@ -373,6 +373,23 @@ pub struct Recording {
     start_ns: i64,
     /// Per kind, the file of each segment in segment order.
     files: BTreeMap<FileKind, Vec<PathBuf>>,
+    /// Each kind's files as first read: replay, summary and report ask for
+    /// the same file several times (its rows, its end, its damage), and
+    /// decoding it again cost a replay of an 8-h session a third of its time.
+    read: ReadCache,
+}
+
+/// [`Recording::read`]'s results by [`FileKind`] (in [`FileKind::ALL`]
+/// order); what failed to read is read again when asked.
+#[derive(Clone, Default)]
+struct ReadCache([std::sync::OnceLock<Vec<ArrowFile>>; 3]);
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let read: Vec<FileKind> =
+            FileKind::ALL.into_iter().zip(&self.0).filter(|(_, c)| c.get().is_some()).map(|(k, _)| k).collect();
+        f.debug_struct("ReadCache").field("read", &read).finish()
+    }
 }
 
 impl Recording {
@@ -398,7 +415,7 @@ impl Recording {
             }
             files.insert(kind, paths);
         }
-        Ok(Recording { dir: dir.to_owned(), meta, start_ns, files })
+        Ok(Recording { dir: dir.to_owned(), meta, start_ns, files, read: ReadCache::default() })
     }
 
     /// The files of one kind, one per segment.
@@ -413,9 +430,16 @@ impl Recording {
         self.start_ns
     }
 
-    /// Read every segment's file of one kind.
+    /// Read every segment's file of one kind: once; later calls return
+    /// what the first read (a `Recording` is the files as they were then).
     pub fn read(&self, kind: FileKind) -> Result<Vec<ArrowFile>, ReadError> {
-        self.paths(kind).iter().map(|p| read_arrow_file(p)).collect()
+        // `FileKind`'s discriminants are its places in `FileKind::ALL`.
+        let cache = &self.read.0[kind as usize];
+        if let Some(files) = cache.get() {
+            return Ok(files.clone());
+        }
+        let files: Vec<ArrowFile> = self.paths(kind).iter().map(|p| read_arrow_file(p)).collect::<Result<_, _>>()?;
+        Ok(cache.get_or_init(|| files).clone())
     }
 
     /// Whether every file has its footer: finished cleanly or recovered.
@@ -428,9 +452,15 @@ impl Recording {
     /// Where unfinished or damaged files stopped (empty for a complete
     /// recording).
     pub fn truncations(&self) -> Result<Vec<Truncation>, ReadError> {
+        self.truncations_in(&FileKind::ALL)
+    }
+
+    /// [`truncations`](Self::truncations) of the files of these kinds only
+    /// (a replay reads no samples).
+    pub fn truncations_in(&self, kinds: &[FileKind]) -> Result<Vec<Truncation>, ReadError> {
         let mut out = Vec::new();
-        for kind in FileKind::ALL {
-            out.extend(self.read(kind)?.into_iter().filter_map(|f| f.truncated));
+        for kind in kinds {
+            out.extend(self.read(*kind)?.into_iter().filter_map(|f| f.truncated));
         }
         Ok(out)
     }

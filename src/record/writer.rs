@@ -648,6 +648,29 @@ mod tests {
         assert_eq!(recording.samples().unwrap().len(), 2);
     }
 
+    /// Replay and summary ask for the same file several times; it is read
+    /// (decoded) once.
+    #[test]
+    fn a_recording_reads_each_file_once() {
+        let root = tempfile::tempdir().unwrap();
+        let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+        let rec = Recorder::start(&opts, Utc::now(), serde_json::Value::Null).unwrap();
+        let ev = SourceEvent::notification(
+            SessionTime::from_millis(5),
+            "chest".into(),
+            Characteristic::HeartRateMeasurement,
+            &[0x16, 0x3C, 0x11, 0x04],
+        );
+        rec.sender().blocking_send(RecordMsg::Batch { events: vec![ev], samples: vec![], output: vec![] }).unwrap();
+        let dir = rec.finish().unwrap().dir;
+        let recording = crate::record::Recording::open(&dir).unwrap();
+        assert_eq!(recording.notifications().unwrap().len(), 1);
+        std::fs::remove_file(dir.join(FileKind::Notifications.file_name(0))).unwrap();
+        assert_eq!(recording.notifications().unwrap().len(), 1, "read again from the first read");
+        let reopened = crate::record::Recording::open(&dir);
+        assert!(reopened.is_err(), "a new Recording reads the files as they are now");
+    }
+
     /// A full disk: every write fails. The writer reports `Failed`, keeps
     /// draining and never panics.
     #[test]
