@@ -9,7 +9,8 @@
 //! [`Sample`]s and the [`OutputEvent`]s (alarms, operator actions,
 //! connections, decode errors, gaps). Nothing is allocated per notification.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU64;
 use std::time::Duration;
 
@@ -73,8 +74,6 @@ struct DeviceState {
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 struct Hot {
-    /// The label's address: confirms an `AddressIndex` hit.
-    address: usize,
     last_data: Option<SessionTime>,
     /// Smoothed interval between notifications in nanoseconds (learned
     /// when the profile gives none; updated on every notification, read
@@ -95,9 +94,8 @@ const _: () = assert!(size_of::<Hot>() == 64);
 const _: () = assert!(std::mem::offset_of!(Hot, env_quantity) < 64);
 
 impl Hot {
-    fn new(address: usize, history: HistoryDevice) -> Self {
+    fn new(history: HistoryDevice) -> Self {
         Self {
-            address,
             last_data: None,
             learned_interval_ns: None,
             history,
@@ -144,6 +142,8 @@ impl DeviceState {
 /// A device's cold part, indexed like `Pipeline::hot`.
 #[derive(Debug)]
 struct Device {
+    /// Its address is the key in `Pipeline::by_address` (labels are
+    /// interned: one address per name).
     label: DeviceLabel,
     state: DeviceState,
 }
@@ -152,86 +152,28 @@ fn label_address(label: &DeviceLabel) -> usize {
     label.as_str().as_ptr() as usize
 }
 
+/// Hashes a label's address: one multiply per event instead of SipHash over
+/// the name. Addresses are aligned, so the product's high bits are folded
+/// down for hashbrown, which picks buckets by the low bits.
+#[derive(Debug, Default)]
+struct AddressHasher(u64);
+
 const ADDRESS_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Device index by label address (labels are interned: the address is the
-/// name), for the lookup every event makes: open addressing over 32-bit
-/// entries (a 16-bit tag from the address's hash, and the index + 1), at
-/// most half full, so 100 devices take 256 entries, 16 cache lines that stay
-/// in L1. A tag match is confirmed by the address in the device's `Hot`
-/// record, the line the notification reads next anyway. With a hash map of
-/// (address, index) pairs, the pair's line was an L1 miss on about one
-/// event in three with 100 devices.
-#[derive(Debug, Default)]
-struct AddressIndex {
-    /// Empty, or a power of two long; 0 is a free entry.
-    entries: Vec<u32>,
-    /// A device's index did not fit an entry (65,535 devices or more): an
-    /// address not in the table is then looked for among all devices.
-    overflow: bool,
-}
-
-impl AddressIndex {
-    /// (start position, tag) of `address`: the hash's low bits pick the
-    /// entry, its top 16 bits are the tag.
-    #[inline]
-    fn hash(&self, address: usize) -> (usize, u32) {
-        let h = (address as u64).wrapping_mul(ADDRESS_MIX);
-        // Addresses are aligned: fold the product's high bits down.
-        let h = h ^ (h >> 29);
-        (h as usize & (self.entries.len().wrapping_sub(1)), (h >> 48) as u32)
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
     }
 
-    /// The index of the device whose label is at `address` (`hot` holds
-    /// every device's record).
-    #[inline]
-    fn find(&self, address: usize, hot: &[Hot]) -> Option<usize> {
-        if !self.entries.is_empty() {
-            let (mut pos, tag) = self.hash(address);
-            let mask = self.entries.len() - 1;
-            // Ends: the table is at most half full.
-            loop {
-                let entry = self.entries[pos];
-                if entry == 0 {
-                    break;
-                }
-                if entry >> 16 == tag {
-                    let i = (entry & 0xFFFF) as usize - 1;
-                    if hot[i].address == address {
-                        return Some(i);
-                    }
-                }
-                pos = (pos + 1) & mask;
-            }
-        }
-        if self.overflow { hot.iter().position(|h| h.address == address) } else { None }
-    }
-
-    /// Add the device `hot.len() - 1` (just pushed), growing the table to
-    /// keep it at most half full.
-    fn add(&mut self, hot: &[Hot]) {
-        if hot.len() * 2 > self.entries.len() {
-            self.entries = vec![0; (hot.len() * 2).next_power_of_two().max(16)];
-            self.overflow = false;
-            for (i, h) in hot.iter().enumerate() {
-                self.put(h.address, i);
-            }
-        } else if let Some(h) = hot.last() {
-            self.put(h.address, hot.len() - 1);
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(ADDRESS_MIX);
         }
     }
 
-    fn put(&mut self, address: usize, i: usize) {
-        let Ok(value) = u16::try_from(i + 1) else {
-            self.overflow = true;
-            return;
-        };
-        let (mut pos, tag) = self.hash(address);
-        let mask = self.entries.len() - 1;
-        while self.entries[pos] != 0 {
-            pos = (pos + 1) & mask;
-        }
-        self.entries[pos] = tag << 16 | u32::from(value);
+    fn write_usize(&mut self, n: usize) {
+        let h = (n as u64).wrapping_mul(ADDRESS_MIX);
+        self.0 = h ^ (h >> 29);
     }
 }
 
@@ -277,7 +219,7 @@ pub struct Pipeline {
     by_name: BTreeMap<DeviceLabel, usize>,
     /// Index by label address: labels are interned, so an event costs a
     /// pointer hash, not string compares.
-    by_address: AddressIndex,
+    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
     totals: Totals,
@@ -299,7 +241,7 @@ impl Pipeline {
             hot: Vec::new(),
             devices: Vec::new(),
             by_name: BTreeMap::new(),
-            by_address: AddressIndex::default(),
+            by_address: HashMap::default(),
             markers: Vec::new(),
             last_dose_at: None,
             totals: Totals::default(),
@@ -342,8 +284,8 @@ impl Pipeline {
     /// The index of `label`'s device, adding it if new.
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        match self.by_address.find(label_address(label), &self.hot) {
-            Some(i) => i,
+        match self.by_address.get(&label_address(label)) {
+            Some(i) => *i,
             None => self.device_index_slow(label),
         }
     }
@@ -353,11 +295,11 @@ impl Pipeline {
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
         let history = self.history.device(label);
-        self.hot.push(Hot::new(label_address(label), history));
+        self.hot.push(Hot::new(history));
         self.devices.push(Device { label: label.clone(), state: DeviceState::default() });
         let i = self.devices.len() - 1;
         self.by_name.insert(label.clone(), i);
-        self.by_address.add(&self.hot);
+        self.by_address.insert(label_address(label), i);
         i
     }
 
@@ -870,8 +812,7 @@ mod tests {
     }
 
     fn hot() -> Hot {
-        let x = DeviceLabel::from("x");
-        Hot::new(label_address(&x), History::default().device(&x))
+        Hot::new(History::default().device(&DeviceLabel::from("x")))
     }
 
     #[test]
@@ -900,32 +841,6 @@ mod tests {
             ),
             ReadingStatus::Intermittent
         );
-    }
-
-    /// Every device is found again by its label, past table growth and
-    /// with the 16-bit entries overflowed; an unknown label is not found.
-    #[test]
-    fn address_index_finds_every_device() {
-        let labels: Vec<DeviceLabel> = (0..300).map(|i| DeviceLabel::from(format!("dev{i}"))).collect();
-        let unknown = label_address(&DeviceLabel::from("not a device"));
-        let mut history = History::default();
-        let mut hot = Vec::new();
-        let mut index = AddressIndex::default();
-        assert_eq!(index.find(unknown, &hot), None);
-        for (n, label) in labels.iter().enumerate() {
-            hot.push(Hot::new(label_address(label), history.device(label)));
-            index.add(&hot);
-            assert!(index.entries.len() >= 2 * hot.len());
-            for (i, l) in labels[..=n].iter().enumerate() {
-                assert_eq!(index.find(label_address(l), &hot), Some(i));
-            }
-            assert_eq!(index.find(unknown, &hot), None);
-        }
-        // As if indices no longer fitted an entry: found by the scan.
-        index.entries.fill(0);
-        index.overflow = true;
-        assert_eq!(index.find(label_address(&labels[123]), &hot), Some(123));
-        assert_eq!(index.find(unknown, &hot), None);
     }
 
     #[test]
