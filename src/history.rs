@@ -108,6 +108,25 @@ struct OpenBucket {
     sum: f64,
 }
 
+impl OpenBucket {
+    fn new(start: SessionTime, value: f64) -> Self {
+        Self { start, min: value, max: value, sum: value }
+    }
+
+    /// Fold one finite value in, as [`TrendBucket::add`] does.
+    #[inline]
+    fn add(&mut self, value: f64) {
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.sum += value;
+    }
+
+    /// With its count (kept in the [`Series`] line), the trend bucket it is.
+    fn with_count(&self, count: u32) -> TrendBucket {
+        TrendBucket { start: self.start, min: self.min, max: self.max, sum: self.sum, count }
+    }
+}
+
 /// The recent window of a series: a ring whose capacity is a type
 /// parameter rather than heap storage's run-time length. `ringbuf` maps its
 /// indices to slots by dividing by the capacity; with a run-time capacity
@@ -286,6 +305,12 @@ impl Trend {
         &self.buckets
     }
 
+    /// The buckets, oldest first, without copying them.
+    #[must_use]
+    pub fn into_buckets(self) -> Vec<TrendBucket> {
+        self.buckets
+    }
+
     #[must_use]
     pub fn bucket_width(&self) -> Duration {
         Duration::from_nanos(self.width_ns)
@@ -339,9 +364,7 @@ impl Series {
         }
         // `Trend::push`'s test, on the open bucket kept apart.
         if self.open_count > 0 && at >= open.start && at.as_nanos() - open.start.as_nanos() < self.trend.width_ns {
-            open.min = open.min.min(value);
-            open.max = open.max.max(value);
-            open.sum += value;
+            open.add(value);
             self.open_count += 1;
             return;
         }
@@ -353,17 +376,10 @@ impl Series {
     /// newest one, so the trend is exactly what [`Trend::push`] makes.
     #[inline(never)]
     fn open_new_bucket(trend: &mut Trend, count: &mut u32, open: &mut OpenBucket, at: SessionTime, value: f64) {
-        let closed = |open: &OpenBucket, count: u32| TrendBucket {
-            start: open.start,
-            min: open.min,
-            max: open.max,
-            sum: open.sum,
-            count,
-        };
         if *count > 0 && trend.buckets.len() + 1 == TREND_BUCKETS {
             // Full (coarsening is due, or a fold): `Trend`'s own code on
             // the whole vector, then the newest bucket comes off again.
-            trend.buckets.push(closed(open, *count));
+            trend.buckets.push(open.with_count(*count));
             trend.push_new_bucket(at, value);
             if let Some(b) = trend.buckets.pop() {
                 *open = OpenBucket { start: b.start, min: b.min, max: b.max, sum: b.sum };
@@ -377,15 +393,13 @@ impl Series {
             if start <= open.start {
                 // As `push_new_bucket`: after a coarsening, or a time that
                 // went back, fold into the newest bucket.
-                open.min = open.min.min(value);
-                open.max = open.max.max(value);
-                open.sum += value;
+                open.add(value);
                 *count += 1;
                 return;
             }
-            trend.buckets.push(closed(open, *count));
+            trend.buckets.push(open.with_count(*count));
         }
-        *open = OpenBucket { start, min: value, max: value, sum: value };
+        *open = OpenBucket::new(start, value);
         *count = 1;
     }
 
@@ -408,14 +422,7 @@ impl Series {
     pub fn trend(&self) -> Trend {
         let mut trend = self.trend.clone();
         if self.open_count > 0 {
-            let open = self.recent.open();
-            trend.buckets.push(TrendBucket {
-                start: open.start,
-                min: open.min,
-                max: open.max,
-                sum: open.sum,
-                count: self.open_count,
-            });
+            trend.buckets.push(self.recent.open().with_count(self.open_count));
         }
         trend
     }

@@ -663,7 +663,7 @@ impl Pipeline {
                 series.recent_since(since, &mut points);
                 let age = now.since(latest.at);
                 let status = reading_status(state, hot, quantity, latest, series.latest_contact(), age);
-                let trend = series.trend().buckets().to_vec();
+                let trend = series.trend().into_buckets();
                 readings.push(Reading {
                     quantity,
                     last: Some(latest.value),
