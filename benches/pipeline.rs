@@ -117,25 +117,37 @@ fn notification(i: usize, s: u64, at: SessionTime, device: &DeviceLabel) -> Sour
 
 type Batches = Vec<(Vec<SourceEvent>, SessionTime)>;
 
-fn session(devices: usize) -> (Vec<DeviceLabel>, Batches) {
+/// The bench's stream: `(labels, warm, measured)`, two stretches of
+/// [`NOTIFICATIONS`] each, the second continuing the first in time. Every
+/// run first takes the pipeline through `warm`, untimed, and measures
+/// `measured`: a session's pipeline has long since made each device's ring
+/// buffers and alarm state, which at 100 devices and 200 notifications per
+/// device per run would otherwise be a fifth of a cold run's time
+/// (`Series::new` with its page faults, `perf record`). Page faults of
+/// ring pages not yet touched still fall in the measured part at the rate a
+/// session meets them.
+fn session(devices: usize) -> (Vec<DeviceLabel>, Batches, Batches) {
     let labels: Vec<DeviceLabel> = (0..devices).map(label).collect();
-    let mut batches = Vec::new();
-    let mut n = 0;
+    let mut stretches = [Vec::new(), Vec::new()];
     let mut s = 0;
-    while n < NOTIFICATIONS {
-        let mut events = Vec::new();
-        for (i, device) in labels.iter().enumerate() {
-            let at = SessionTime::from_millis(s * 1000 + i as u64 * 1000 / devices as u64);
-            events.push(notification(i, s, at, device));
-            if (s + i as u64).is_multiple_of(30) {
-                events.push(SourceEvent::notification(at, device.clone(), Characteristic::BatteryLevel, &[80]));
+    for batches in &mut stretches {
+        let mut n = 0;
+        while n < NOTIFICATIONS {
+            let mut events = Vec::new();
+            for (i, device) in labels.iter().enumerate() {
+                let at = SessionTime::from_millis(s * 1000 + i as u64 * 1000 / devices as u64);
+                events.push(notification(i, s, at, device));
+                if (s + i as u64).is_multiple_of(30) {
+                    events.push(SourceEvent::notification(at, device.clone(), Characteristic::BatteryLevel, &[80]));
+                }
             }
+            n += events.len() as u64;
+            batches.push((events, SessionTime::from_millis(s * 1000 + 999)));
+            s += 1;
         }
-        n += events.len() as u64;
-        batches.push((events, SessionTime::from_millis(s * 1000 + 999)));
-        s += 1;
     }
-    (labels, batches)
+    let [warm, measured] = stretches;
+    (labels, warm, measured)
 }
 
 /// The same events in batches of up to `max` events (whole source batches,
@@ -154,52 +166,83 @@ fn regroup(batches: &Batches, max: usize) -> Batches {
     out
 }
 
-/// One run: every batch through the pipeline, and its products sent to a
-/// stand-in recorder thread that drops them, as the session loop does
-/// (lossless: a virtual-clock session awaits the send). Returns the
-/// number of events the recorder received.
-#[inline(never)]
-fn run(pipeline: &mut Pipeline, batches: Batches) -> usize {
-    let (tx, mut rx) = mpsc::channel::<RecordMsg>(RECORDER_CHANNEL_CAPACITY);
-    let (returns_tx, returns) = sample_returns();
-    let recorder = std::thread::spawn(move || {
-        let mut received = 0;
-        while let Some(msg) = rx.blocking_recv() {
-            if let RecordMsg::Gathered { batches, mut samples, .. } = msg {
-                received += batches.iter().map(Vec::len).sum::<usize>();
-                // As the recorder does once it has written them.
-                samples.clear();
-                let _ = returns_tx.try_send(samples);
+/// What a `--speed max` session loop does with the pipeline's products
+/// (`session::Sinks::drain`), sending them to a stand-in recorder thread
+/// that counts and drops them (lossless: a virtual-clock session awaits the
+/// send) and hands the emptied sample buffers back, as the recorder does.
+/// One per session, as the recorder is.
+struct Handoff {
+    tx: mpsc::Sender<RecordMsg>,
+    outbox: Outbox,
+    output: Vec<OutputEvent>,
+    recorder: std::thread::JoinHandle<usize>,
+}
+
+impl Handoff {
+    fn start() -> Self {
+        let (tx, mut rx) = mpsc::channel::<RecordMsg>(RECORDER_CHANNEL_CAPACITY);
+        let (returns_tx, returns) = sample_returns();
+        let recorder = std::thread::spawn(move || {
+            let mut received = 0;
+            while let Some(msg) = rx.blocking_recv() {
+                if let RecordMsg::Gathered { batches, mut samples, .. } = msg {
+                    received += batches.iter().map(Vec::len).sum::<usize>();
+                    // As the recorder does once it has written them.
+                    samples.clear();
+                    let _ = returns_tx.try_send(samples);
+                }
+            }
+            received
+        });
+        let mut outbox = Outbox::with_returns(returns);
+        outbox.samples().reserve(SAMPLE_BUFFER);
+        Self { tx, outbox, output: Vec::new(), recorder }
+    }
+
+    /// Every batch through the pipeline, its products into the outbox, and
+    /// the outbox's message to the recorder when due.
+    fn feed(&mut self, pipeline: &mut Pipeline, batches: Batches) {
+        for (events, until) in batches {
+            pipeline.process(&events, until, self.outbox.samples(), &mut self.output);
+            let now = Instant::now();
+            self.outbox.push(now, events, &self.output);
+            self.output.clear();
+            if self.outbox.is_due(now)
+                && let Some(msg) = self.outbox.take()
+                && self.tx.blocking_send(msg).is_err()
+            {
+                break;
             }
         }
-        received
-    });
-    let mut output: Vec<OutputEvent> = Vec::new();
-    let mut outbox = Outbox::with_returns(returns);
-    outbox.samples().reserve(SAMPLE_BUFFER);
-    for (events, until) in batches {
-        pipeline.process(&events, until, outbox.samples(), &mut output);
-        let now = Instant::now();
-        outbox.push(now, events, &output);
-        output.clear();
-        if outbox.is_due(now)
-            && let Some(msg) = outbox.take()
-            && tx.blocking_send(msg).is_err()
-        {
-            break;
+    }
+
+    /// The last message, and the number of events the recorder received.
+    fn finish(mut self) -> usize {
+        if let Some(msg) = self.outbox.take() {
+            let _ = self.tx.blocking_send(msg);
         }
+        drop(self.tx);
+        self.recorder.join().unwrap_or(0)
     }
-    if let Some(msg) = outbox.take() {
-        let _ = tx.blocking_send(msg);
-    }
-    drop(tx);
-    recorder.join().unwrap_or(0)
+}
+
+/// The measured stretch through the pipeline and the hand-off, and the
+/// hand-off's end (the recorder thread's last message and exit).
+#[inline(never)] // a symbol for callgrind's --toggle-collect
+fn run(pipeline: &mut Pipeline, mut handoff: Handoff, batches: Batches) -> usize {
+    handoff.feed(pipeline, batches);
+    handoff.finish()
 }
 
 /// The pipeline alone: products cleared instead of sent (the part of the
 /// budget that is the pipeline's own code).
 #[inline(never)] // a symbol for callgrind's --toggle-collect
 fn run_core(pipeline: &mut Pipeline, batches: &Batches) -> u64 {
+    process_all(pipeline, batches)
+}
+
+#[inline(always)]
+fn process_all(pipeline: &mut Pipeline, batches: &Batches) -> u64 {
     let mut samples: Vec<Sample> = Vec::with_capacity(SAMPLE_BUFFER);
     let mut output: Vec<OutputEvent> = Vec::new();
     let mut n = 0;
@@ -212,39 +255,63 @@ fn run_core(pipeline: &mut Pipeline, batches: &Batches) -> u64 {
     n
 }
 
+/// A pipeline with the bench's devices declared, as a session declares them
+/// from their profiles.
+fn declared(labels: &[DeviceLabel]) -> Pipeline {
+    let mut pipeline = Pipeline::new(AlarmEngine::new(Config::default().alarms));
+    for (i, label) in labels.iter().enumerate() {
+        pipeline.set_device(label, setup(i));
+    }
+    pipeline
+}
+
+/// A declared pipeline that has processed the warm stretch.
+fn warmed(labels: &[DeviceLabel], warm: &Batches) -> Pipeline {
+    let mut pipeline = declared(labels);
+    process_all(&mut pipeline, warm);
+    pipeline
+}
+
+/// [`warmed`], through a hand-off that is then the session's.
+fn warmed_with_handoff(labels: &[DeviceLabel], warm: &Batches) -> (Pipeline, Handoff) {
+    let mut pipeline = declared(labels);
+    let mut handoff = Handoff::start();
+    handoff.feed(&mut pipeline, warm.clone());
+    (pipeline, handoff)
+}
+
 pub fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     // Flat: every sample is whole runs of ~5 ms, long enough for the
     // tick-granular thread CPU clock of the `_cpu` variant.
     group.sampling_mode(SamplingMode::Flat);
     for devices in [4usize, 100] {
-        let (labels, batches) = session(devices);
-        let notifications: u64 = batches.iter().map(|(e, _)| e.len() as u64).sum();
-        let fresh = || {
-            let mut pipeline = Pipeline::new(AlarmEngine::new(Config::default().alarms));
-            for (i, label) in labels.iter().enumerate() {
-                pipeline.set_device(label, setup(i));
-            }
-            (pipeline, batches.clone())
+        let (labels, warm, batches) = session(devices);
+        let count = |batches: &Batches| batches.iter().map(|(e, _)| e.len() as u64).sum::<u64>();
+        let notifications = count(&batches);
+        let with_handoff = |warm: &Batches, measured: &Batches| {
+            let (pipeline, handoff) = warmed_with_handoff(&labels, warm);
+            (pipeline, Some(handoff), measured.clone())
         };
+        let fresh = || with_handoff(&warm, &batches);
         // The stream must be what it claims: every notification decodes,
         // gives samples, and raises no alarm (a quiet, healthy session).
-        let (mut pipeline, input) = fresh();
-        let received = run(&mut pipeline, input);
+        let (mut pipeline, handoff, input) = fresh();
+        let received = handoff.map_or(0, |handoff| run(&mut pipeline, handoff, input));
         let totals = pipeline.totals();
-        assert_eq!(received as u64, notifications, "every event reached the recorder");
-        assert_eq!(totals.counters.notifications, notifications);
+        let both = count(&warm) + notifications;
+        assert_eq!(received as u64, both, "every event reached the recorder");
+        assert_eq!(totals.counters.notifications, both);
         assert_eq!(totals.counters.decode_errors, 0);
-        assert!(totals.counters.samples > notifications, "{totals:?}");
+        assert!(totals.counters.samples > both, "{totals:?}");
         assert_eq!(totals.alarms, [0; 3], "alarm activations in a healthy stream");
 
+        let measure = |(pipeline, handoff, input): &mut (Pipeline, Option<Handoff>, Batches)| {
+            handoff.take().map(|handoff| run(pipeline, handoff, std::mem::take(input)))
+        };
         group.throughput(Throughput::Elements(notifications));
         group.bench_function(BenchmarkId::new("decode_history_alarms_record", devices), |b| {
-            b.iter_batched_ref(
-                fresh,
-                |(pipeline, input)| black_box(run(pipeline, std::mem::take(input))),
-                BatchSize::LargeInput,
-            );
+            b.iter_batched_ref(fresh, |state| black_box(measure(state)), BatchSize::LargeInput);
         });
         // The budget as DESIGN.md states it: the pipeline thread's own CPU
         // time, recorder hand-off included, the recorder thread excluded.
@@ -255,9 +322,9 @@ pub fn benches(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut spent = Duration::ZERO;
                     for _ in 0..iters {
-                        let (mut pipeline, input) = fresh();
+                        let mut state = fresh();
                         let start = thread_cpu().unwrap_or_default();
-                        black_box(run(&mut pipeline, input));
+                        black_box(measure(&mut state));
                         spent += thread_cpu().unwrap_or_default().saturating_sub(start);
                     }
                     spent
@@ -265,21 +332,21 @@ pub fn benches(c: &mut Criterion) {
             });
         }
         group.bench_function(BenchmarkId::new("decode_history_alarms", devices), |b| {
-            b.iter_batched_ref(fresh, |(pipeline, input)| black_box(run_core(pipeline, input)), BatchSize::LargeInput);
+            b.iter_batched_ref(
+                || (warmed(&labels, &warm), batches.clone()),
+                |(pipeline, input)| black_box(run_core(pipeline, input)),
+                BatchSize::LargeInput,
+            );
         });
         // The same events in batches of up to 1024 (what the stream and
         // replay sources send at full speed): how much of the record
         // variant's cost is per batch (the channel send and the wake-up of
         // the recorder thread) rather than per notification.
-        let coarse = regroup(&batches, 1024);
-        let fresh_coarse = || {
-            let (pipeline, _) = fresh();
-            (pipeline, coarse.clone())
-        };
+        let (warm_coarse, coarse) = (regroup(&warm, 1024), regroup(&batches, 1024));
         group.bench_function(BenchmarkId::new("decode_history_alarms_record_1024", devices), |b| {
             b.iter_batched_ref(
-                fresh_coarse,
-                |(pipeline, input)| black_box(run(pipeline, std::mem::take(input))),
+                || with_handoff(&warm_coarse, &coarse),
+                |state| black_box(measure(state)),
                 BatchSize::LargeInput,
             );
         });
@@ -287,30 +354,48 @@ pub fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-/// For `examples/pipeline_profile.rs` (callgrind / perf): the same stream
-/// through [`run_core`] or [`run`] `runs` times, with the counts needed to
-/// turn instructions into instructions per notification.
+/// For `examples/pipeline_profile.rs` (callgrind / perf): the measured
+/// stretch through [`run_core`] or [`run`] `runs` times, each after an
+/// untimed warm stretch, with the counts needed to turn instructions into
+/// instructions per notification, and the pipeline thread's CPU time per
+/// run (best and median: a shared machine only ever adds to it).
 #[allow(dead_code)] // used by the example, not by the bench binary
 pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
-    let (labels, batches) = session(devices);
+    let (labels, warm, batches) = session(devices);
     let notifications: u64 = batches.iter().map(|(e, _)| e.len() as u64).sum();
     let mut samples = 0;
+    let mut spent = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let mut pipeline = Pipeline::new(AlarmEngine::new(Config::default().alarms));
-        for (i, label) in labels.iter().enumerate() {
-            pipeline.set_device(label, setup(i));
-        }
-        let input = batches.clone();
-        if with_recorder {
-            black_box(run(&mut pipeline, input));
+        let (mut pipeline, handoff) = if with_recorder {
+            let (pipeline, handoff) = warmed_with_handoff(&labels, &warm);
+            (pipeline, Some(handoff))
         } else {
-            black_box(run_core(&mut pipeline, &input));
+            (warmed(&labels, &warm), None)
+        };
+        let before = pipeline.totals().counters.samples;
+        let input = batches.clone();
+        let start = thread_cpu();
+        match handoff {
+            Some(handoff) => black_box(run(&mut pipeline, handoff, input) as u64),
+            None => black_box(run_core(&mut pipeline, &input)),
+        };
+        if let (Some(start), Some(end)) = (start, thread_cpu()) {
+            spent.push(end.saturating_sub(start));
         }
-        samples += pipeline.totals().counters.samples;
+        samples += pipeline.totals().counters.samples - before;
     }
     eprintln!(
-        "{devices} devices, {runs} runs: {} notifications, {samples} samples, {} batches",
+        "{devices} devices, {runs} runs: {} notifications, {samples} samples, {} batches (measured stretches)",
         notifications * runs as u64,
         batches.len() * runs
     );
+    spent.sort();
+    if let (Some(best), Some(median)) = (spent.first(), spent.get(spent.len() / 2)) {
+        let rate = |d: &Duration| notifications as f64 / d.as_secs_f64() / 1e6;
+        eprintln!(
+            "pipeline thread CPU per run: best {best:?} ({:.2} M/s), median {median:?} ({:.2} M/s)",
+            rate(best),
+            rate(median)
+        );
+    }
 }

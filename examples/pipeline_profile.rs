@@ -9,7 +9,14 @@
 //! ```
 //!
 //! Arguments: devices (4), runs (3), `record` to include the recorder
-//! message and channel send (then toggle on `*pipeline::run*`).
+//! message and channel send (then toggle on `*pipeline::run*`). Each run
+//! first takes a fresh pipeline through an untimed warm stretch (outside the
+//! toggled function), as the bench does.
+//!
+//! Without valgrind it also prints the pipeline thread's CPU time per run,
+//! best and median: on a shared machine other users only ever add to a
+//! run's time, so with a few hundred runs the best is the steadiest figure
+//! of what the code costs (`pipeline_profile 100 300 record`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
