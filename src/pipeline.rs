@@ -367,6 +367,17 @@ impl Pipeline {
         self.advance_to(until, output);
     }
 
+    /// When the next timed alarm transition (an onset delay ending, a
+    /// reading turning stale, an escalation) may fall due: never later than
+    /// the true one, sometimes earlier, in which case [`advance_to`]
+    /// that time fires nothing and the next call gives the true one.
+    ///
+    /// [`advance_to`]: Self::advance_to
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<SessionTime> {
+        self.alarms.next_deadline()
+    }
+
     /// Fire timed alarm transitions due by `now`.
     pub fn advance_to(&mut self, now: SessionTime, output: &mut Vec<OutputEvent>) {
         if now > self.now {

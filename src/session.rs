@@ -54,8 +54,13 @@ pub const UI_CHANNEL_CAPACITY: usize = 64;
 pub const HEADLESS_CHANNEL_CAPACITY: usize = 1024;
 /// Alarm lines waiting for the alarm command.
 pub const ALARM_COMMAND_CAPACITY: usize = 1024;
-/// Real-clock tick: timers, snapshot, recorder health.
-const TICK: Duration = Duration::from_millis(100);
+/// Real-clock tick: snapshots, stall and clock-jump checks, the alarm
+/// command's heartbeat. Alarm timers do not wait for it (the loop also wakes
+/// at the pipeline's next deadline), nor do alarms raised by data (their
+/// snapshot goes out at once), so it can be as slow as the dashboard's own
+/// tick: each wake-up of an idle session costs more CPU than its work (a
+/// 100 ms tick was 40 % of a 4-sensor dashboard session's CPU).
+const TICK: Duration = Duration::from_millis(250);
 /// Snapshot rate at `--speed max` (the dashboard cannot show more).
 const MAX_SPEED_SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
 /// Under the real clock a snapshot goes out at the tick after anything
@@ -63,13 +68,22 @@ const MAX_SPEED_SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
 /// passing of time changes it then (ages, clocks, a reading turning stale),
 /// and a stale reading then reaches the screen within the dashboard's own
 /// tick ([`crate::dashboard::TICK`], 250 ms). Building a snapshot copies
-/// every chart series, so every 100 ms tick would cost the dashboard run
+/// every chart series, so a faster rhythm would cost the dashboard run
 /// more than the screen can use.
-const IDLE_SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
+const IDLE_SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
+/// An alarm, connection change or error sends a snapshot at once, unless
+/// one went out this recently (a stream of errors at a high `--speed`); it
+/// then goes at the next tick.
+const EVENT_SNAPSHOT_GAP: Duration = Duration::from_millis(50);
 /// Under the virtual clock (simulate, replay) session time moves only with
 /// batches, so an idle snapshot repeats the last one; it is sent only to
 /// keep the dashboard from calling the session stalled (after 2 s).
 const VIRTUAL_IDLE_SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+/// The shortest wait for an alarm timer: a deadline already past is served
+/// by this wake-up, and one that were to stay past (it never does: advancing
+/// to a deadline moves it) could not spin the loop.
+const MIN_TIMER_WAIT: Duration = Duration::from_millis(10);
+const _: () = assert!(MIN_TIMER_WAIT.as_nanos() * 10 < TICK.as_nanos(), "timer wake-ups must be finer than the tick");
 /// A tick this late means the pipeline stalled (`tech.stalled`).
 const STALL_AFTER: Duration = Duration::from_secs(2);
 /// A wall-clock jump beyond this shows as a `gap` (suspend, clock change).
@@ -319,6 +333,15 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let mut source_error: Option<anyhow::Error> = None;
 
     loop {
+        // Under the real clock, when the next alarm timer falls due.
+        let timer_due = if virtual_clock || max_speed {
+            None
+        } else {
+            pipeline
+                .next_deadline()
+                .zip(session_now(&clock))
+                .map(|(due, now)| tokio::time::Instant::now() + timer_wait(due, now))
+        };
         tokio::select! {
             biased;
             _ = signals.recv() => {
@@ -337,8 +360,14 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                             shift_batch(&mut batch, origin);
                         }
                         pipeline.process(&batch.events, batch.until, sinks.samples(), &mut output);
+                        // Alarms, connection changes and errors reach the
+                        // screen at once; new numbers at the next tick.
+                        let eventful = !output.is_empty();
                         sinks.drain(&mut pipeline, batch.events, &mut output).await;
                         unpublished = true;
+                        if eventful && has_dashboard && !max_speed {
+                            unpublished = !publish_event(&snapshot_tx, &mut pipeline, &base, &mut last_snapshot);
+                        }
                         if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
                             last_snapshot = Instant::now();
                             let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
@@ -374,6 +403,17 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     None => { ui_open = false; continue; }
                 }
                 let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
+            }
+            () = tokio::time::sleep_until(timer_due.unwrap_or_else(tokio::time::Instant::now)), if timer_due.is_some() => {
+                // An onset delay ended, a reading turned stale, an alarm
+                // escalates: on time, not at the next tick.
+                let now = session_now(&clock).unwrap_or(pipeline.now());
+                pipeline.advance_to(now, &mut output);
+                let eventful = !output.is_empty();
+                sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
+                if eventful && has_dashboard {
+                    unpublished = !publish_event(&snapshot_tx, &mut pipeline, &base, &mut last_snapshot);
+                }
             }
             at = tick.tick(), if !max_speed => {
                 let late = last_tick.elapsed();
@@ -575,6 +615,29 @@ impl Sinks {
     }
 }
 
+/// A snapshot for an alarm, connection change or error, sent at once unless
+/// one went out within [`EVENT_SNAPSHOT_GAP`]; whether it was sent (if not,
+/// the next tick sends it).
+fn publish_event(
+    snapshot_tx: &watch::Sender<Arc<Snapshot>>,
+    pipeline: &mut Pipeline,
+    base: &SnapshotBase,
+    last_snapshot: &mut Instant,
+) -> bool {
+    if last_snapshot.elapsed() < EVENT_SNAPSHOT_GAP {
+        return false;
+    }
+    *last_snapshot = Instant::now();
+    let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(base)));
+    true
+}
+
+/// How long the session loop sleeps for an alarm timer due at `due` when
+/// the session time is `now` (at least [`MIN_TIMER_WAIT`]).
+fn timer_wait(due: SessionTime, now: SessionTime) -> Duration {
+    Duration::from_nanos(due.as_nanos().saturating_sub(now.as_nanos())).max(MIN_TIMER_WAIT)
+}
+
 /// A run time as session time (see the module doc on `--resume`).
 fn shift_time(at: SessionTime, origin: SessionTime) -> SessionTime {
     SessionTime(at.0.saturating_add(origin.0))
@@ -747,5 +810,20 @@ impl AlarmCommandSink {
             .await;
         drop(self.tx);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loop_sleeps_until_the_next_alarm_timer() {
+        let now = SessionTime::from_millis(61_250);
+        assert_eq!(timer_wait(SessionTime::from_millis(65_000), now), Duration::from_millis(3_750));
+        // A deadline just ahead or already past: the shortest wait, so a
+        // deadline that stayed past could not spin the loop.
+        assert_eq!(timer_wait(SessionTime::from_millis(61_251), now), MIN_TIMER_WAIT);
+        assert_eq!(timer_wait(SessionTime::from_millis(60_000), now), MIN_TIMER_WAIT);
     }
 }
