@@ -63,13 +63,14 @@ pub const ALARM_COMMAND_CAPACITY: usize = 1024;
 const TICK: Duration = Duration::from_millis(250);
 /// Snapshot rate at `--speed max` (the dashboard cannot show more).
 const MAX_SPEED_SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
-/// Under the real clock a snapshot goes out at the tick after anything
-/// happened (a batch, a timer, an alarm), and otherwise this often: only the
-/// passing of time changes it then (ages, clocks, a reading turning stale),
-/// and a stale reading then reaches the screen within the dashboard's own
-/// tick ([`crate::dashboard::TICK`], 250 ms). Building a snapshot copies
-/// every chart series, so a faster rhythm would cost the dashboard run
-/// more than the screen can use.
+/// Under the real clock a snapshot goes out at the tick after a batch, and
+/// otherwise this often: only the passing of time changes it then (ages,
+/// clocks, a reading turning stale), and a stale reading then reaches the
+/// screen within the dashboard's own tick ([`crate::dashboard::TICK`],
+/// 250 ms). With the 250 ms [`TICK`] that is every tick, unless an event's
+/// snapshot ([`EVENT_SNAPSHOT_GAP`]) went out since. Building a snapshot
+/// copies every chart series, so a faster rhythm would cost the dashboard
+/// run more than the screen can use.
 const IDLE_SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 /// An alarm, connection change or error sends a snapshot at once, unless
 /// one went out this recently (a stream of errors at a high `--speed`); it
