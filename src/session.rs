@@ -361,17 +361,19 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                             shift_batch(&mut batch, origin);
                         }
                         pipeline.process(&batch.events, batch.until, sinks.samples(), &mut output);
-                        // Alarms, connection changes and errors reach the
-                        // screen at once; new numbers at the next tick.
                         let eventful = !output.is_empty();
                         sinks.drain(&mut pipeline, batch.events, &mut output).await;
                         unpublished = true;
-                        if eventful && has_dashboard && !max_speed {
-                            unpublished = !publish_event(&snapshot_tx, &mut pipeline, &base, &mut last_snapshot);
-                        }
-                        if max_speed && has_dashboard && last_snapshot.elapsed() >= MAX_SPEED_SNAPSHOT_EVERY {
-                            last_snapshot = Instant::now();
-                            let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
+                        // At `--speed max` (no tick) as often as the screen
+                        // can show; otherwise alarms, connection changes and
+                        // errors at once, new numbers at the next tick.
+                        let at_once = if max_speed {
+                            Some(MAX_SPEED_SNAPSHOT_EVERY)
+                        } else {
+                            eventful.then_some(EVENT_SNAPSHOT_GAP)
+                        };
+                        if let Some(gap) = at_once.filter(|_| has_dashboard) {
+                            unpublished = !publish_unless_within(gap, &snapshot_tx, &mut pipeline, &base, &mut last_snapshot);
                         }
                     }
                     None => {
@@ -405,7 +407,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 }
                 let _ = snapshot_tx.send(Arc::new(pipeline.snapshot(&base)));
             }
-            () = tokio::time::sleep_until(timer_due.unwrap_or_else(tokio::time::Instant::now)), if timer_due.is_some() => {
+            // An async block: a disabled branch's expression is still
+            // evaluated, and making a `Sleep` reads the clock and clones the
+            // runtime handle, per batch at `--speed max`.
+            () = async { if let Some(at) = timer_due { tokio::time::sleep_until(at).await } else { std::future::pending().await } }, if timer_due.is_some() => {
                 // An onset delay ended, a reading turned stale, an alarm
                 // escalates: on time, not at the next tick.
                 let now = session_now(&clock).unwrap_or(pipeline.now());
@@ -413,7 +418,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                 let eventful = !output.is_empty();
                 sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
                 if eventful && has_dashboard {
-                    unpublished = !publish_event(&snapshot_tx, &mut pipeline, &base, &mut last_snapshot);
+                    unpublished = !publish_unless_within(EVENT_SNAPSHOT_GAP, &snapshot_tx, &mut pipeline, &base, &mut last_snapshot);
                 }
             }
             at = tick.tick(), if !max_speed => {
@@ -433,8 +438,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     unpublished |= !output.is_empty();
                     sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
                 }
-                // The scheduled instant, so idle snapshots keep an exact
-                // rhythm of every other tick.
+                // The scheduled instant, so idle snapshots keep the ticks'
+                // exact rhythm.
                 let idle_every = if virtual_clock { VIRTUAL_IDLE_SNAPSHOT_EVERY } else { IDLE_SNAPSHOT_EVERY };
                 if has_dashboard && (unpublished || at.into_std().saturating_duration_since(last_snapshot) >= idle_every) {
                     unpublished = false;
@@ -616,16 +621,17 @@ impl Sinks {
     }
 }
 
-/// A snapshot for an alarm, connection change or error, sent at once unless
-/// one went out within [`EVENT_SNAPSHOT_GAP`]; whether it was sent (if not,
-/// the next tick sends it).
-fn publish_event(
+/// A snapshot sent now unless one went out within `gap` (an alarm's
+/// [`EVENT_SNAPSHOT_GAP`], `--speed max`'s [`MAX_SPEED_SNAPSHOT_EVERY`]);
+/// whether it was sent (if not, the next tick sends it).
+fn publish_unless_within(
+    gap: Duration,
     snapshot_tx: &watch::Sender<Arc<Snapshot>>,
     pipeline: &mut Pipeline,
     base: &SnapshotBase,
     last_snapshot: &mut Instant,
 ) -> bool {
-    if last_snapshot.elapsed() < EVENT_SNAPSHOT_GAP {
+    if last_snapshot.elapsed() < gap {
         return false;
     }
     *last_snapshot = Instant::now();
