@@ -432,14 +432,14 @@ impl Recording {
 
     /// Read every segment's file of one kind: once; later calls return
     /// what the first read (a `Recording` is the files as they were then).
-    pub fn read(&self, kind: FileKind) -> Result<Vec<ArrowFile>, ReadError> {
+    pub fn read(&self, kind: FileKind) -> Result<&[ArrowFile], ReadError> {
         // `FileKind`'s discriminants are its places in `FileKind::ALL`.
         let cache = &self.read.0[kind as usize];
         if let Some(files) = cache.get() {
-            return Ok(files.clone());
+            return Ok(files);
         }
         let files: Vec<ArrowFile> = self.paths(kind).iter().map(|p| read_arrow_file(p)).collect::<Result<_, _>>()?;
-        Ok(cache.get_or_init(|| files).clone())
+        Ok(cache.get_or_init(|| files))
     }
 
     /// Whether every file has its footer: finished cleanly or recovered.
@@ -460,7 +460,7 @@ impl Recording {
     pub fn truncations_in(&self, kinds: &[FileKind]) -> Result<Vec<Truncation>, ReadError> {
         let mut out = Vec::new();
         for kind in kinds {
-            out.extend(self.read(*kind)?.into_iter().filter_map(|f| f.truncated));
+            out.extend(self.read(*kind)?.iter().filter_map(|f| f.truncated.clone()));
         }
         Ok(out)
     }

@@ -428,7 +428,7 @@ impl Notifications {
                     message,
                 })?;
             }
-            batches.extend(file.batches);
+            batches.extend(file.batches.iter().cloned());
         }
         Ok(Notifications {
             batches: batches.into_iter(),
