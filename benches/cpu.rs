@@ -17,3 +17,12 @@ pub fn thread_cpu() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     text.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
+
+/// Minor page faults the calling thread has taken (Linux:
+/// `/proc/thread-self/stat`, field 10). `None` where unavailable.
+pub fn thread_minor_faults() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after it are not.
+    let after_name = &text[text.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(7)?.parse().ok()
+}

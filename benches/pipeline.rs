@@ -35,7 +35,7 @@ use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, S
 use vigil::pipeline::{DeviceSetup, Pipeline};
 use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg, sample_returns};
 
-use crate::cpu::thread_cpu;
+use crate::cpu::{thread_cpu, thread_minor_faults};
 
 /// Notifications per benchmark iteration, whatever the device count.
 const NOTIFICATIONS: u64 = 20_000;
@@ -365,6 +365,7 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
     let notifications: u64 = batches.iter().map(|(e, _)| e.len() as u64).sum();
     let mut samples = 0;
     let mut spent = Vec::with_capacity(runs);
+    let mut faults = 0;
     for _ in 0..runs {
         let (mut pipeline, handoff) = if with_recorder {
             let (pipeline, handoff) = warmed_with_handoff(&labels, &warm);
@@ -374,6 +375,7 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
         };
         let before = pipeline.totals().counters.samples;
         let input = batches.clone();
+        let faults_before = thread_minor_faults();
         let start = thread_cpu();
         match handoff {
             Some(handoff) => black_box(run(&mut pipeline, handoff, input) as u64),
@@ -382,6 +384,9 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
         if let (Some(start), Some(end)) = (start, thread_cpu()) {
             spent.push(end.saturating_sub(start));
         }
+        if let (Some(before), Some(after)) = (faults_before, thread_minor_faults()) {
+            faults += after - before;
+        }
         samples += pipeline.totals().counters.samples - before;
     }
     eprintln!(
@@ -389,6 +394,7 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
         notifications * runs as u64,
         batches.len() * runs
     );
+    eprintln!("page faults on the pipeline thread in the measured stretches: {faults}");
     spent.sort();
     if let (Some(best), Some(median)) = (spent.first(), spent.get(spent.len() / 2)) {
         let rate = |d: &Duration| notifications as f64 / d.as_secs_f64() / 1e6;
