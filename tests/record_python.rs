@@ -50,11 +50,13 @@ fn pyarrow_and_polars_read_what_vigil_reads() {
                 file[reader]["schema"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
             assert_eq!(seen, names, "{reader} {kind:?}");
         }
-        // Types as pyarrow names them: timestamps in UTC, strings as one
+        // Types as pyarrow names them: timestamps in UTC (a sample's `t` in
+        // microseconds, every other in nanoseconds), strings as one
         // dictionary (or plain), payload binary.
         for col in file["pyarrow"]["schema"].as_array().unwrap() {
             let (name, ty) = (col[0].as_str().unwrap(), col[1].as_str().unwrap());
             let ok = match name {
+                "t" if kind == FileKind::Samples => ty == "timestamp[us, tz=UTC]",
                 "t" | "device_time" => ty == "timestamp[ns, tz=UTC]",
                 "payload" => ty == "binary",
                 "value" => ty == "double",

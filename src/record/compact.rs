@@ -80,7 +80,7 @@ pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Re
     let mut held_rows = 0;
     for batch in first.by_ref() {
         if let Ok(t) = super::schema::time_col(&batch, "t")
-            && let Some(m) = t.values().iter().max().copied()
+            && let Some(m) = t.max_ns()
         {
             max_t = Some(max_t.map_or(m, |x| x.max(m)));
         }
@@ -300,6 +300,10 @@ fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Stri
         let col = batch.column_by_name(field.name()).ok_or_else(|| format!("no column `{}`", field.name()))?;
         if col.data_type() == field.data_type() {
             columns.push(col.clone());
+        } else if let DataType::Timestamp(unit, _) = field.data_type()
+            && let Some(retimed) = super::schema::retime(col, *unit)
+        {
+            columns.push(retimed);
         } else if *field.data_type() == DataType::Utf8 {
             let strings = StrCol::new(batch, field.name())?;
             let plain: StringArray = (0..batch.num_rows()).map(|i| strings.get(i)).collect();
@@ -333,6 +337,89 @@ fn by_device(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowErro
     let mut order: Vec<u32> = (0..n).collect();
     // The row index ends every key, so the faster unstable sort keeps equal
     // (device, t) rows in their recorded order.
-    order.sort_unstable_by_key(|&i| (device.value(i as usize), t.value(i as usize), i));
+    order.sort_unstable_by_key(|&i| (device.value(i as usize), t.ns(i as usize), i));
     arrow_select::take::take_record_batch(batch, &UInt32Array::from(order))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::read_arrow_file;
+    use crate::record::schema::{Labels, decode_samples, time_col};
+    use arrow_array::{BooleanArray, Float64Array, TimestampNanosecondArray};
+    use arrow_schema::TimeUnit;
+
+    /// A samples file of format version 1 (`t` in nanoseconds), left
+    /// unfinished by a crash, is compacted by today's `recover` into the
+    /// current schema: `t` in microseconds, rounded down, and the same
+    /// samples read back but for the nanoseconds.
+    #[test]
+    fn a_version_1_samples_file_compacts_into_microseconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("samples.arrow");
+        let ns_schema = Arc::new(Schema::new(
+            FileKind::Samples
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| match f.name().as_str() {
+                    "t" => {
+                        f.as_ref().clone().with_data_type(DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())))
+                    }
+                    _ => f.as_ref().clone(),
+                })
+                .collect::<Vec<Field>>(),
+        ));
+        let start_ns = 1_772_355_600_000_000_000; // 2026-03-01T09:00:00Z
+        let t = [start_ns + 1_999, start_ns, start_ns + 1_000_000_001];
+        let batch = RecordBatch::try_new(
+            ns_schema.clone(),
+            vec![
+                Arc::new(TimestampNanosecondArray::from(t.to_vec()).with_timezone("UTC")),
+                Arc::new(StringArray::from(vec!["strap", "strap", "oxi"])),
+                Arc::new(StringArray::from(vec!["rr_interval_ms", "heart_rate_bpm", "spo2_pct"])),
+                Arc::new(Float64Array::from(vec![812.5, 74.0, 97.0])),
+                Arc::new(BooleanArray::from(vec![Some(true), Some(true), None])),
+                Arc::new(TimestampNanosecondArray::from(vec![Some(start_ns + 7), None, None]).with_timezone("UTC")),
+            ],
+        )
+        .unwrap();
+        let mut w = FileWriter::try_new(fs::File::create(&src).unwrap(), &ns_schema).unwrap();
+        w.write(&batch).unwrap();
+        w.flush().unwrap();
+        drop(w); // no footer: as a crash leaves it
+
+        let dst = dir.path().join("compacted.arrow");
+        compact_file(&src, &dst, FileKind::Samples).unwrap();
+        let file = read_arrow_file(&dst).unwrap();
+        let compacted = &file.batches[0];
+        assert_eq!(
+            compacted.schema().field_with_name("t").unwrap().data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        // Sorted by (device, t): oxi first, then the strap's two rows.
+        let t = time_col(compacted, "t").unwrap();
+        let ns: Vec<i64> = (0..3).map(|i| t.ns(i)).collect();
+        assert_eq!(ns, [start_ns + 1_000_000_000, start_ns, start_ns + 1_000]);
+
+        // Both files read back as the same samples, to the microsecond;
+        // `device_time` keeps its nanoseconds.
+        let read = |b: &RecordBatch| {
+            let mut out = Vec::new();
+            decode_samples(b, start_ns, &mut Labels::default(), &mut out).unwrap();
+            out.sort_by_key(|s| (s.device.to_string(), s.at));
+            out
+        };
+        let (old, new) = (read(&batch), read(compacted));
+        assert_eq!(old.len(), new.len());
+        for (o, n) in old.iter().zip(&new) {
+            assert_eq!(n.at.as_nanos(), o.at.as_nanos() / 1000 * 1000, "{o:?} / {n:?}");
+            assert_eq!(
+                (&n.device, n.quantity, n.value.to_bits(), n.contact),
+                (&o.device, o.quantity, o.value.to_bits(), o.contact)
+            );
+            assert_eq!(n.device_time_ns, o.device_time_ns);
+        }
+        assert_eq!(new.iter().find_map(|s| s.device_time_ns), Some(start_ns + 7));
+    }
 }

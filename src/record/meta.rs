@@ -18,7 +18,10 @@ use super::{FILE_MODE, META_FILE, ReadError, RecordError};
 /// What `session.json` says `format` is, so other tools can tell.
 pub const FORMAT: &str = "vigil-recording";
 /// Bumped on any incompatible change of the files' schemas or naming.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: `samples.arrow`'s `t` is in microseconds (was nanoseconds; vigil
+/// still reads version 1, and `recover` compacts a version-1 live samples
+/// file into microseconds).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The contents of `session.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,10 @@
 //!   notifications.arrow       t, device, characteristic, payload      (raw GATT bytes)
 //!   samples.arrow             t, device, quantity, value, contact, device_time
 //!   events.arrow              t, device, kind, name, priority, state, value, text
+//!
+//!   Every `t` and `device_time` is a UTC timestamp in nanoseconds, except
+//!   `samples.arrow`'s `t`: microseconds (format version 2; see
+//!   `schema::sample_time_type`).
 //!   notifications.1.arrow …   the same files for segment 1 (a `--resume`), 2, …
 //!   lock                      while a recorder is live: holds an flock and its pid
 //! ```

@@ -505,7 +505,7 @@ impl Recording {
             for file in self.read(kind)? {
                 for b in &file.batches {
                     if let Ok(t) = schema::time_col(b, "t")
-                        && let Some(max) = t.values().iter().max().copied()
+                        && let Some(max) = t.max_ns()
                     {
                         last = last.max(schema::at_of(self.start_ns, max));
                     }

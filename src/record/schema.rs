@@ -11,14 +11,17 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use arrow_array::builder::{
-    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, StringBuilder, TimestampNanosecondBuilder,
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    TimestampNanosecondBuilder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Int8Type, Int16Type, Int32Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type,
+    Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampNanosecondType, UInt8Type,
+    UInt16Type, UInt32Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    TimestampNanosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -86,6 +89,20 @@ fn time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
+/// `samples.arrow`'s `t`: microseconds. A sample's time is when its
+/// notification reached the host, which a BLE connection interval (7.5 ms
+/// at the shortest) makes meaningful to a few milliseconds; microseconds
+/// keep three orders of magnitude more than that, and are polars' default
+/// unit. The column was the file's largest cost in nanoseconds: an 8-byte
+/// count whose low four bytes change with every sample, which zstd cannot
+/// predict (`mdma-session`: `t` 2.66 of 4.18 B/sample; the whole file
+/// 3.45 B/sample in microseconds, docs/performance.md). `notifications.arrow`,
+/// the raw record, keeps nanoseconds, and so does `device_time`, whose
+/// 1/256 s fractions microseconds would round.
+fn sample_time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
 static NOTIFICATIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("t", time_type(), false),
@@ -97,7 +114,7 @@ static NOTIFICATIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 static SAMPLES: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("t", time_type(), false),
+        Field::new("t", sample_time_type(), false),
         Field::new("device", DataType::Utf8, false),
         Field::new("quantity", DataType::Utf8, false),
         Field::new("value", DataType::Float64, false),
@@ -129,6 +146,13 @@ pub fn t_of(start_ns: i64, at: SessionTime) -> i64 {
 #[must_use]
 pub fn at_of(start_ns: i64, t: i64) -> SessionTime {
     SessionTime(u64::try_from(t.saturating_sub(start_ns)).unwrap_or(0))
+}
+
+/// Nanoseconds since the epoch → whole microseconds (rounded down, also
+/// before 1970).
+#[must_use]
+pub const fn us_of_ns(ns: i64) -> i64 {
+    ns.div_euclid(1000)
 }
 
 fn ts_builder(capacity: usize) -> TimestampNanosecondBuilder {
@@ -193,7 +217,7 @@ impl NotificationRows {
 /// Rows of `samples.arrow` waiting to be written.
 #[derive(Debug)]
 pub struct SampleRows {
-    t: TimestampNanosecondBuilder,
+    t: TimestampMicrosecondBuilder,
     device: StringBuilder,
     quantity: StringBuilder,
     value: Float64Builder,
@@ -204,7 +228,7 @@ pub struct SampleRows {
 impl Default for SampleRows {
     fn default() -> Self {
         Self {
-            t: ts_builder(1024),
+            t: TimestampMicrosecondBuilder::with_capacity(1024).with_timezone("UTC"),
             device: StringBuilder::new(),
             quantity: StringBuilder::new(),
             value: Float64Builder::new(),
@@ -216,7 +240,7 @@ impl Default for SampleRows {
 
 impl SampleRows {
     pub fn push(&mut self, start_ns: i64, s: &Sample) {
-        self.t.append_value(t_of(start_ns, s.at));
+        self.t.append_value(us_of_ns(t_of(start_ns, s.at)));
         self.device.append_value(&*s.device);
         self.quantity.append_value(s.quantity.as_str());
         self.value.append_value(s.value);
@@ -440,10 +464,78 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, Ro
     batch.column_by_name(name).ok_or_else(|| format!("no column `{name}`"))
 }
 
-pub fn time_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a TimestampNanosecondArray, RowError> {
-    column(batch, name)?
-        .as_primitive_opt::<TimestampNanosecondType>()
-        .ok_or_else(|| format!("column `{name}` is not timestamp[ns]"))
+/// A timestamp column in either unit vigil writes (`samples.arrow`'s `t`
+/// is in microseconds, from 0.2; before that, and every other time
+/// column, in nanoseconds), read as nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeCol<'a> {
+    Ns(&'a TimestampNanosecondArray),
+    Us(&'a TimestampMicrosecondArray),
+}
+
+impl TimeCol<'_> {
+    /// Row `i` in nanoseconds since the epoch (whatever a null slot holds:
+    /// check [`is_valid`](Self::is_valid) where the column is nullable).
+    #[inline]
+    #[must_use]
+    pub fn ns(&self, i: usize) -> i64 {
+        match self {
+            TimeCol::Ns(a) => a.value(i),
+            TimeCol::Us(a) => a.value(i).saturating_mul(1000),
+        }
+    }
+
+    #[must_use]
+    pub fn is_valid(&self, i: usize) -> bool {
+        match self {
+            TimeCol::Ns(a) => a.is_valid(i),
+            TimeCol::Us(a) => a.is_valid(i),
+        }
+    }
+
+    /// The latest value in nanoseconds (null slots included, as before).
+    #[must_use]
+    pub fn max_ns(&self) -> Option<i64> {
+        match self {
+            TimeCol::Ns(a) => a.values().iter().max().copied(),
+            TimeCol::Us(a) => a.values().iter().max().map(|us| us.saturating_mul(1000)),
+        }
+    }
+}
+
+pub fn time_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<TimeCol<'a>, RowError> {
+    let col = column(batch, name)?;
+    if let Some(a) = col.as_primitive_opt::<TimestampNanosecondType>() {
+        Ok(TimeCol::Ns(a))
+    } else if let Some(a) = col.as_primitive_opt::<TimestampMicrosecondType>() {
+        Ok(TimeCol::Us(a))
+    } else {
+        Err(format!("column `{name}` is {}, not a timestamp in ns or µs", col.data_type()))
+    }
+}
+
+/// `col`, a timestamp column in either unit vigil writes, in `unit`: a
+/// recording made before `samples.arrow` changed unit is compacted (by
+/// `vigil recover`) into the current schema. `None` if `col` is not such
+/// a column.
+#[must_use]
+pub fn retime(col: &ArrayRef, unit: TimeUnit) -> Option<ArrayRef> {
+    let tz = match col.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => return None,
+    };
+    let converted: ArrayRef = match (col.as_primitive_opt::<TimestampNanosecondType>(), unit) {
+        (Some(ns), TimeUnit::Microsecond) => {
+            Arc::new(ns.unary::<_, TimestampMicrosecondType>(us_of_ns).with_timezone_opt(tz))
+        }
+        _ => match (col.as_primitive_opt::<TimestampMicrosecondType>(), unit) {
+            (Some(us), TimeUnit::Nanosecond) => {
+                Arc::new(us.unary::<_, TimestampNanosecondType>(|v| v.saturating_mul(1000)).with_timezone_opt(tz))
+            }
+            _ => return None,
+        },
+    };
+    Some(converted)
 }
 
 pub fn f64_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array, RowError> {
@@ -516,7 +608,7 @@ pub fn decode_notifications(
             .get(i, "characteristic", |c| Characteristic::parse(c).map_err(|e| e.to_string()))
             .map_err(row)?;
         out.push(RecordedNotification {
-            at: at_of(start_ns, t.value(i)),
+            at: at_of(start_ns, t.ns(i)),
             device: device.get(i, "device", |d| Ok(labels.get(d))).map_err(row)?,
             characteristic: parsed,
             payload: crate::model::Payload::from_slice(if payload.is_valid(i) { payload.value(i) } else { &[] }),
@@ -614,12 +706,12 @@ pub fn decode_samples(
         let row = |e| (i, e);
         let q = quantity.required(i, "quantity").map_err(row)?;
         out.push(Sample {
-            at: at_of(start_ns, t.value(i)),
+            at: at_of(start_ns, t.ns(i)),
             device: labels.get(device.required(i, "device").map_err(row)?),
             quantity: Quantity::parse(q).ok_or_else(|| (i, format!("unknown quantity `{q}`")))?,
             value: value.value(i),
             contact: contact.is_valid(i).then(|| contact.value(i)),
-            device_time_ns: device_time.is_valid(i).then(|| device_time.value(i)),
+            device_time_ns: device_time.is_valid(i).then(|| device_time.ns(i)),
         });
     }
     Ok(())
@@ -643,7 +735,7 @@ pub fn decode_events(
     let text = StrCol::new(batch, "text").map_err(whole)?;
     for i in 0..batch.num_rows() {
         let row = |e| (i, e);
-        let at = at_of(start_ns, t.value(i));
+        let at = at_of(start_ns, t.ns(i));
         let dev = device.get(i).map(|d| labels.get(d));
         let v = value.is_valid(i).then(|| value.value(i));
         let n = name.required(i, "name").map_err(row)?;

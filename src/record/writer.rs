@@ -205,6 +205,8 @@ fn resume(
         )));
     }
     super::recover::finalise(dir, &mut meta)?;
+    // The new segment's files are written in this version's schemas.
+    meta.format_version = meta.format_version.max(meta::FORMAT_VERSION);
     let index = meta.segments.last().map_or(0, |s| s.index + 1);
     meta.segments.push(Segment { index, start_utc, end_utc: None, clean_shutdown: false, recovered: false, config });
     meta.clean_shutdown = false;
