@@ -76,7 +76,7 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let scenario = sim::load(args.scenario.as_deref().unwrap_or(sim::DEFAULT_SCENARIO))?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let devices = scenario.device_profiles().into_iter().map(|(label, p)| (label, device_setup(&p))).collect();
-    let clock = Clock::virtual_at(args.speed, chrono::Utc::now());
+    let clock = Clock::virtual_at(args.speed, crate::clock::start_now());
     let source: SourceFactory = Box::new(move |tx, clock| {
         Box::pin(async move { sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
@@ -100,7 +100,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
     let clock = match paced {
-        Some(speed) => Clock::virtual_at(speed, chrono::Utc::now()),
+        Some(speed) => Clock::virtual_at(speed, crate::clock::start_now()),
         None => Clock::real(),
     };
     let source: SourceFactory = Box::new(move |tx, clock| {

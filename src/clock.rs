@@ -57,6 +57,24 @@ impl fmt::Display for Speed {
     }
 }
 
+/// Now as a session start: UTC to the whole microsecond.
+///
+/// With a real clock's session times also in whole microseconds, every
+/// recorded `t` is a whole microsecond, so a sample's `t` (which
+/// `samples.arrow` keeps in microseconds) equals its notification's (which
+/// `notifications.arrow` keeps in nanoseconds) and the two files join on
+/// it. A sample stamped back from its notification (an RR interval's beat)
+/// is the exception: it has no notification of its own.
+#[must_use]
+pub fn start_now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
+fn whole_micros(d: Duration) -> Duration {
+    Duration::new(d.as_secs(), d.subsec_micros() * 1000)
+}
+
 /// The session's clock.
 ///
 /// A real clock measures session time with the monotonic `Instant`; a
@@ -81,7 +99,7 @@ pub enum ClockKind {
 impl Clock {
     #[must_use]
     pub fn real() -> Self {
-        Self { kind: ClockKind::Real, start_utc: Utc::now(), start: Instant::now() }
+        Self { kind: ClockKind::Real, start_utc: start_now(), start: Instant::now() }
     }
 
     #[must_use]
@@ -111,7 +129,7 @@ impl Clock {
     pub fn now(&self) -> Option<SessionTime> {
         let elapsed = self.start.elapsed();
         match self.kind {
-            ClockKind::Real => Some(SessionTime::ZERO.saturating_add(elapsed)),
+            ClockKind::Real => Some(SessionTime::ZERO.saturating_add(whole_micros(elapsed))),
             ClockKind::Virtual(Speed::Times(x)) => Some(SessionTime::ZERO.saturating_add(elapsed.mul_f64(x))),
             ClockKind::Virtual(Speed::Max) => None,
         }
@@ -150,6 +168,21 @@ mod tests {
         assert!("-1".parse::<Speed>().is_err());
         assert!("fast".parse::<Speed>().is_err());
         assert!("NaN".parse::<Speed>().is_err());
+    }
+
+    /// Recorded times are whole microseconds (see [`start_now`]): the start
+    /// and every session time of a real clock.
+    #[test]
+    fn a_real_clock_counts_whole_microseconds() {
+        for _ in 0..3 {
+            let clock = Clock::real();
+            assert_eq!(clock.start_utc().timestamp_subsec_nanos() % 1000, 0, "{}", clock.start_utc());
+            assert_eq!(start_now().timestamp_subsec_nanos() % 1000, 0);
+            std::thread::sleep(Duration::from_micros(150));
+            let now = clock.now().unwrap();
+            assert!(now >= SessionTime::ZERO.saturating_add(Duration::from_micros(150)), "{now:?}");
+            assert_eq!(now.as_nanos() % 1000, 0, "{now:?}");
+        }
     }
 
     #[test]

@@ -69,3 +69,33 @@ fn replay_matches_the_live_run_and_other_limits_change_the_alarms() {
     let after: Vec<_> = std::fs::read_dir(&rec).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).collect();
     assert_eq!(before, after);
 }
+
+/// `samples.arrow` keeps `t` in microseconds and `notifications.arrow` in
+/// nanoseconds; a session starts on a whole microsecond, so a sample's `t`
+/// is still its notification's and the two files join on it.
+#[test]
+fn samples_join_their_notifications_on_t() {
+    let root = tempfile::tempdir().unwrap();
+    vigil(&[
+        "simulate",
+        "tachycardia-episode",
+        "--speed",
+        "max",
+        "--headless",
+        "--record-dir",
+        root.path().to_str().unwrap(),
+    ]);
+    let recording = vigil::record::Recording::open(&only_recording(root.path())).unwrap();
+    let notified: std::collections::HashSet<_> =
+        recording.notifications().unwrap().into_iter().map(|n| (n.device, n.at)).collect();
+    let heart_rates: Vec<_> = recording
+        .samples()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.quantity == vigil::model::Quantity::HeartRateBpm)
+        .collect();
+    assert!(heart_rates.len() > 100, "{}", heart_rates.len());
+    for s in &heart_rates {
+        assert!(notified.contains(&(s.device.clone(), s.at)), "no notification at the time of {s:?}");
+    }
+}
