@@ -26,43 +26,17 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use criterion::{BatchSize, Criterion, Throughput};
-use vigil::alarms::AlarmEngine;
 use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
-use vigil::pipeline::Pipeline;
-use vigil::record::{RecordMsg, RecordOptions, Recorder, Recording, RecordingInfo, synthetic};
+use vigil::record::{RecordMsg, RecordOptions, Recorder, Recording, RecordingInfo};
 use vigil::session::{SessionPlan, SourceFactory};
 use vigil::snapshot::Mode;
 use vigil::sources::{replay, simulate};
 
+use crate::messages::{pipeline, scenario_messages, synthetic_messages};
+
 fn start() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(1_772_355_600, 0).unwrap_or_default()
-}
-
-fn synthetic_messages(seconds: u64) -> Vec<RecordMsg> {
-    synthetic::session(4, seconds, 1)
-        .map(|s| RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
-        .collect()
-}
-
-fn pipeline(scenario: &simulate::Scenario) -> Pipeline {
-    let mut p = Pipeline::new(AlarmEngine::new(Config::default().alarms));
-    for (label, profile) in scenario.device_profiles() {
-        p.set_device(&label, vigil::app::device_setup(&profile));
-    }
-    p
-}
-
-fn scenario_messages(scenario: &simulate::Scenario) -> Vec<RecordMsg> {
-    let mut p = pipeline(scenario);
-    scenario
-        .batches(1)
-        .map(|b| {
-            let (mut samples, mut output) = (Vec::new(), Vec::new());
-            p.process(&b.events, b.until, &mut samples, &mut output);
-            RecordMsg::Batch { events: b.events, samples, output }
-        })
-        .collect()
 }
 
 fn record(root: &Path, msgs: Vec<RecordMsg>) -> RecordingInfo {

@@ -12,6 +12,7 @@ mod alarms;
 mod cpu;
 mod dashboard;
 mod gatt;
+mod messages;
 mod pipeline;
 mod record;
 mod simulate;

@@ -18,35 +18,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow_schema::DataType;
-use vigil::alarms::AlarmEngine;
-use vigil::config::Config;
-use vigil::pipeline::Pipeline;
-use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder, synthetic};
+use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder};
 use vigil::sources::simulate;
+
+#[path = "../benches/messages.rs"]
+mod messages;
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> AnyResult<()> {
     let arg = std::env::args().nth(1).unwrap_or_else(|| "8".to_owned());
     let msgs: Vec<RecordMsg> = match arg.parse::<u64>() {
-        Ok(hours) => synthetic::session(4, hours * 3600, 1)
-            .map(|s| RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
-            .collect(),
-        Err(_) => {
-            let scenario = simulate::load(&arg)?;
-            let mut p = Pipeline::new(AlarmEngine::new(Config::default().alarms));
-            for (label, profile) in scenario.device_profiles() {
-                p.set_device(&label, vigil::app::device_setup(&profile));
-            }
-            scenario
-                .batches(1)
-                .map(|b| {
-                    let (mut samples, mut output) = (Vec::new(), Vec::new());
-                    p.process(&b.events, b.until, &mut samples, &mut output);
-                    RecordMsg::Batch { events: b.events, samples, output }
-                })
-                .collect()
-        }
+        Ok(hours) => messages::synthetic_messages(hours * 3600),
+        Err(_) => messages::scenario_messages(&simulate::load(&arg)?),
     };
     let root = tempfile::tempdir()?;
     let root_path =
