@@ -96,28 +96,44 @@ impl fmt::Display for SessionTime {
 /// atomic operations on a count that both threads wrote. A label's text is
 /// kept for the life of the process; a session has few devices, and the
 /// pipeline keeps per-device state for each label it meets anyway.
+///
+/// One word: a thin reference to the interned `&str` (8 bytes, not a
+/// 16-byte fat pointer), so a [`Sample`] is 48 bytes, not 56, in the
+/// buffers the pipeline fills for the recorder.
 #[derive(Clone)]
-pub struct DeviceLabel(&'static str);
+pub struct DeviceLabel(&'static &'static str);
+
+const _: () = assert!(size_of::<DeviceLabel>() == 8 && size_of::<Option<DeviceLabel>>() == 8);
+const _: () = assert!(size_of::<Sample>() == 48);
 
 impl DeviceLabel {
     /// The label for `text`, interned on first use.
     #[must_use]
     pub fn new(text: &str) -> Self {
-        use std::collections::HashSet;
+        use std::collections::HashMap;
         use std::sync::{Mutex, OnceLock};
-        static LABELS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+        static LABELS: OnceLock<Mutex<HashMap<&'static str, &'static &'static str>>> = OnceLock::new();
         let mut labels = LABELS.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(known) = labels.get(text) {
             return Self(known);
         }
         let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
-        labels.insert(leaked);
-        Self(leaked)
+        let label: &'static &'static str = Box::leak(Box::new(leaked));
+        labels.insert(leaked, label);
+        Self(label)
     }
 
     #[must_use]
     pub const fn as_str(&self) -> &'static str {
         self.0
+    }
+
+    /// A number that names this label for the life of the process (its
+    /// interned entry's address): what the pipeline and the alarm engine
+    /// key devices by, without reading the text.
+    #[must_use]
+    pub fn address(&self) -> usize {
+        std::ptr::from_ref::<&'static str>(self.0) as usize
     }
 }
 

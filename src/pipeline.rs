@@ -148,10 +148,6 @@ struct Device {
     state: DeviceState,
 }
 
-fn label_address(label: &DeviceLabel) -> usize {
-    label.as_str().as_ptr() as usize
-}
-
 /// Hashes a label's address: one multiply per event instead of SipHash over
 /// the name. Addresses are aligned, so the product's high bits are folded
 /// down for hashbrown, which picks buckets by the low bits.
@@ -284,7 +280,7 @@ impl Pipeline {
     /// The index of `label`'s device, adding it if new.
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        match self.by_address.get(&label_address(label)) {
+        match self.by_address.get(&label.address()) {
             Some(i) => *i,
             None => self.device_index_slow(label),
         }
@@ -299,7 +295,7 @@ impl Pipeline {
         self.devices.push(Device { label: label.clone(), state: DeviceState::default() });
         let i = self.devices.len() - 1;
         self.by_name.insert(label.clone(), i);
-        self.by_address.insert(label_address(label), i);
+        self.by_address.insert(label.address(), i);
         i
     }
 

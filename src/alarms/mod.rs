@@ -108,10 +108,6 @@ pub enum AlarmError {
     NoBaselineData { device: Option<String>, window_s: u64 },
 }
 
-fn label_address(label: &DeviceLabel) -> usize {
-    label.as_str().as_ptr() as usize
-}
-
 /// Physiological groups a technical alarm can suppress.
 const G_HR: u8 = 1;
 const G_TEMP: u8 = 2;
@@ -907,7 +903,7 @@ impl AlarmEngine {
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
         // Labels are interned: the address is the name.
-        let address = label_address(label);
+        let address = label.address();
         if self.addresses[self.last_hit] == address {
             return self.last_hit;
         }
@@ -923,7 +919,7 @@ impl AlarmEngine {
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
         self.devices.push(Device::new(Some(label.clone()), &self.rules));
-        self.addresses.push(label_address(label));
+        self.addresses.push(label.address());
         self.bounds.push(NEVER);
         self.devices.len() - 1
     }
