@@ -71,6 +71,7 @@ pub fn start_now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// `d` rounded down to a whole microsecond.
 fn whole_micros(d: Duration) -> Duration {
     Duration::new(d.as_secs(), d.subsec_micros() * 1000)
 }

@@ -300,10 +300,10 @@ fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Stri
         let col = batch.column_by_name(field.name()).ok_or_else(|| format!("no column `{}`", field.name()))?;
         if col.data_type() == field.data_type() {
             columns.push(col.clone());
-        } else if let DataType::Timestamp(unit, _) = field.data_type()
-            && let Some(retimed) = super::schema::retime(col, *unit)
+        } else if let DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, _) = field.data_type()
+            && let Some(micros) = super::schema::ns_to_us(col)
         {
-            columns.push(retimed);
+            columns.push(micros);
         } else if *field.data_type() == DataType::Utf8 {
             let strings = StrCol::new(batch, field.name())?;
             let plain: StringArray = (0..batch.num_rows()).map(|i| strings.get(i)).collect();

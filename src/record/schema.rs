@@ -465,8 +465,8 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, Ro
 }
 
 /// A timestamp column in either unit vigil writes (`samples.arrow`'s `t`
-/// is in microseconds, from 0.2; before that, and every other time
-/// column, in nanoseconds), read as nanoseconds.
+/// is in microseconds from format version 2; before that, and every other
+/// time column, in nanoseconds), read as nanoseconds.
 #[derive(Debug, Clone, Copy)]
 pub enum TimeCol<'a> {
     Ns(&'a TimestampNanosecondArray),
@@ -514,28 +514,18 @@ pub fn time_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<TimeCol<'a>, R
     }
 }
 
-/// `col`, a timestamp column in either unit vigil writes, in `unit`: a
-/// recording made before `samples.arrow` changed unit is compacted (by
-/// `vigil recover`) into the current schema. `None` if `col` is not such
-/// a column.
+/// `col`, a nanosecond timestamp column, in microseconds (rounded down):
+/// a version-1 `samples.arrow` (its `t` in nanoseconds) left unfinished is
+/// compacted by `vigil recover` into the current schema. `None` if `col`
+/// is not a nanosecond timestamp column.
 #[must_use]
-pub fn retime(col: &ArrayRef, unit: TimeUnit) -> Option<ArrayRef> {
+pub fn ns_to_us(col: &ArrayRef) -> Option<ArrayRef> {
+    let ns = col.as_primitive_opt::<TimestampNanosecondType>()?;
     let tz = match col.data_type() {
         DataType::Timestamp(_, tz) => tz.clone(),
-        _ => return None,
+        _ => None,
     };
-    let converted: ArrayRef = match (col.as_primitive_opt::<TimestampNanosecondType>(), unit) {
-        (Some(ns), TimeUnit::Microsecond) => {
-            Arc::new(ns.unary::<_, TimestampMicrosecondType>(us_of_ns).with_timezone_opt(tz))
-        }
-        _ => match (col.as_primitive_opt::<TimestampMicrosecondType>(), unit) {
-            (Some(us), TimeUnit::Nanosecond) => {
-                Arc::new(us.unary::<_, TimestampNanosecondType>(|v| v.saturating_mul(1000)).with_timezone_opt(tz))
-            }
-            _ => return None,
-        },
-    };
-    Some(converted)
+    Some(Arc::new(ns.unary::<_, TimestampMicrosecondType>(us_of_ns).with_timezone_opt(tz)))
 }
 
 pub fn f64_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array, RowError> {
