@@ -21,6 +21,15 @@ fn only_recording(root: &Path) -> PathBuf {
     dirs[0].clone()
 }
 
+/// `tachycardia-episode` at `--speed max`, headless, recorded under `root`
+/// (with `extra` arguments); its stdout.
+fn simulate_into(root: &Path, extra: &[&str]) -> String {
+    let root = root.to_str().unwrap();
+    let mut args = vec!["simulate", "tachycardia-episode", "--speed", "max", "--headless", "--record-dir", root];
+    args.extend_from_slice(extra);
+    vigil(&args).0
+}
+
 fn alarm_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -31,18 +40,7 @@ fn alarm_lines(text: &str) -> Vec<serde_json::Value> {
 #[test]
 fn replay_matches_the_live_run_and_other_limits_change_the_alarms() {
     let root = tempfile::tempdir().unwrap();
-    let root_s = root.path().to_str().unwrap();
-    let (live, _) = vigil(&[
-        "simulate",
-        "tachycardia-episode",
-        "--speed",
-        "max",
-        "--headless",
-        "--record-dir",
-        root_s,
-        "--participant",
-        "P017",
-    ]);
+    let live = simulate_into(root.path(), &["--participant", "P017"]);
     let rec = only_recording(root.path());
     assert!(rec.file_name().unwrap().to_str().unwrap().contains("-P017-"));
     let rec_s = rec.to_str().unwrap();
@@ -76,15 +74,7 @@ fn replay_matches_the_live_run_and_other_limits_change_the_alarms() {
 #[test]
 fn samples_join_their_notifications_on_t() {
     let root = tempfile::tempdir().unwrap();
-    vigil(&[
-        "simulate",
-        "tachycardia-episode",
-        "--speed",
-        "max",
-        "--headless",
-        "--record-dir",
-        root.path().to_str().unwrap(),
-    ]);
+    simulate_into(root.path(), &[]);
     let recording = vigil::record::Recording::open(&only_recording(root.path())).unwrap();
     let notified: std::collections::HashSet<_> =
         recording.notifications().unwrap().into_iter().map(|n| (n.device, n.at)).collect();
