@@ -513,3 +513,27 @@ fn a_crashed_later_segment_ends_at_its_last_row() {
     // it would make the segment clean.
     std::mem::forget(rec);
 }
+
+/// A version-1 recording (`samples.arrow`'s `t` in nanoseconds) resumed by
+/// this vigil gets a segment in version 2's schema, and `session.json` says
+/// version 2 from then on. (Reading and compacting version-1 files is
+/// `compact::tests`'s.)
+#[test]
+fn a_resumed_version_1_recording_is_marked_version_2() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = hour_old_recording(root.path());
+    let meta_path = dir.join("session.json");
+    let mut meta: Value = serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["format_version"] = json!(1);
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let start = Recording::open(&dir).unwrap().meta.start_utc;
+    assert_eq!(Recording::open(&dir).unwrap().meta.format_version, 1);
+
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) };
+    let rec = Recorder::start_at(&opts, start, SessionTime::from_secs(800), serde_json::Value::Null).unwrap();
+    rec.finish().unwrap();
+    let r = Recording::open(&dir).unwrap();
+    assert_eq!(r.meta.format_version, vigil::record::FORMAT_VERSION);
+    assert_eq!(vigil::record::FORMAT_VERSION, 2);
+    assert_eq!(r.meta.segments.len(), 2);
+}
