@@ -547,7 +547,7 @@ impl Pipeline {
 
     /// Update history, device state and alarms from one sample of device
     /// `i` (`alarm` is its id in the engine).
-    #[inline]
+    #[inline(always)]
     fn apply_sample(&mut self, i: usize, alarm: DeviceId, sample: &Sample) {
         let hot = &mut self.hot[i];
         if sample.contact.is_some() {
