@@ -403,5 +403,8 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
             rate(best),
             rate(median)
         );
+        // The spread: whether a few runs are slow or most are.
+        let deciles: Vec<String> = (1..10).map(|d| format!("{:.2}", rate(&spent[spent.len() * d / 10]))).collect();
+        eprintln!("M/s at the 10th … 90th percentile of run time: {}", deciles.join(" "));
     }
 }
