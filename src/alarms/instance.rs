@@ -303,13 +303,7 @@ impl Instance {
             move_it(&mut self.annunciated);
             self.schedule_escalation();
         }
-        let mut deadline = self.escalate_at;
-        for l in 0..3 {
-            if self.qualified & (1 << l) == 0 && self.since[l] != NEVER {
-                deadline = deadline.min(self.since[l].saturating_add(self.onset[l]));
-            }
-        }
-        self.deadline = deadline;
+        self.deadline = self.pending_deadline();
     }
 
     fn qualify(&mut self, newly: u8) {
@@ -391,14 +385,28 @@ impl Instance {
     }
 
     fn refresh_deadline(&mut self, sink: &mut Sink<'_>) {
+        self.deadline = self.pending_deadline();
+        sink.timer(self.deadline);
+    }
+
+    /// The earliest of the escalation and the onset timers running.
+    fn pending_deadline(&self) -> u64 {
         let mut deadline = self.escalate_at;
         for l in 0..3 {
             if self.qualified & (1 << l) == 0 && self.since[l] != NEVER {
                 deadline = deadline.min(self.since[l].saturating_add(self.onset[l]));
             }
         }
-        self.deadline = deadline;
-        sink.timer(deadline);
+        deadline
+    }
+
+    /// New onset delays at `at`: the onset timers already running keep
+    /// their start and fall due by the new delays, at `at` at the earliest
+    /// (a shorter delay may already have run out). Returns the deadline.
+    pub fn set_onsets(&mut self, onset: [u64; 3], at: u64) -> u64 {
+        self.onset = onset;
+        self.deadline = self.pending_deadline().max(at);
+        self.deadline
     }
 
     fn emit(&self, at: u64, state: AlarmState, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {

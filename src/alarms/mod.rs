@@ -208,21 +208,27 @@ impl Device {
             stale_armed: NEVER,
             busy: 0,
         };
-        device.apply_stale_onsets(rules, rules.stale.default_interval);
+        device.apply_stale_onsets(rules, rules.stale.default_interval, 0);
         device
     }
 
+    /// `tech.stale`'s delays for a device notifying every `interval`, from
+    /// `at`: a timer already running falls due by the new delays (a
+    /// learned interval that shrank makes the device stale sooner). Returns
+    /// the instance's deadline, which the caller folds into the bounds.
     #[inline(never)]
-    fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration) {
+    fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration, at: u64) -> u64 {
         self.settle_stale();
         let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
         let stale = &mut self.inst[slot(Condition::TechStale)];
-        stale.onset = onsets;
+        let mut deadline = stale.set_onsets(onsets, at);
         if self.timing.intermittent {
             stale.reset_pending();
+            deadline = stale.deadline;
             self.stale_armed = NEVER;
         }
         self.note(slot(Condition::TechStale));
+        deadline
     }
 
     /// Bring `tech.stale`'s timers to where re-arming it at every
@@ -373,7 +379,8 @@ impl Device {
             && self.timing.expected_interval.is_none()
             && let Some(interval) = self.gaps.push(at - self.last_data)
         {
-            self.apply_stale_onsets(rules, Duration::from_nanos(interval));
+            let deadline = self.apply_stale_onsets(rules, Duration::from_nanos(interval), at);
+            sink.timer(deadline);
         }
         self.last_data = at;
         if !self.connected {
@@ -677,7 +684,7 @@ impl AlarmEngine {
         let d = &mut self.devices[i];
         d.timing = timing;
         let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
-        d.apply_stale_onsets(rules, interval);
+        d.apply_stale_onsets(rules, interval, self.now);
         // Onsets may have shortened: rescan timers at the next advance.
         self.bounds[i] = 0;
         self.next = 0;
@@ -1095,12 +1102,55 @@ mod tests {
                 assert_eq!(out_lazy, out_eager, "seed {seed} step {step}");
                 assert_eq!(lazy.next_deadline(), eager.next_deadline(), "seed {seed} step {step}");
                 assert_eq!(lazy.statuses(), eager.statuses(), "seed {seed} step {step}");
+                // The bound is never later than the earliest timer.
+                let (earliest, _, _) = lazy.clone().earliest();
+                assert!(lazy.next <= earliest, "seed {seed} step {step}: a timer at {earliest} is past the bound");
             }
             assert!(
                 out_lazy.iter().any(|e| e.condition == Condition::TechStale),
                 "seed {seed}: the script never went stale"
             );
         }
+    }
+
+    /// A device of no declared interval that notified every 10 s and then
+    /// every 2 s: once the engine has learned the 2 s, `tech.stale` comes 6 s
+    /// (3 intervals) after its last notification, and is raised then. It
+    /// was raised 2 s late here: the running timer kept the 30 s delay, so
+    /// the engine's next-timer bound was later than the true deadline and
+    /// only another timer's wake-up found it (the lateness can be as long
+    /// as the old delay less the new).
+    #[test]
+    fn a_learned_interval_that_shrinks_makes_the_device_stale_sooner() {
+        let mut engine = AlarmEngine::new(AlarmConfig::default());
+        let device = DeviceLabel::from("learner");
+        let mut out = Vec::new();
+        let mut t_ms = 0;
+        for _ in 0..10 {
+            engine.on_data(SessionTime::from_millis(t_ms), &device, &mut out);
+            t_ms += 10_000;
+        }
+        // A gap of 10 s, then 6 of 2 s: the estimate (the median of the last
+        // 8 gaps, taken at every 8th) becomes 2 s at the last notification.
+        for _ in 0..7 {
+            engine.on_data(SessionTime::from_millis(t_ms), &device, &mut out);
+            t_ms += 2_000;
+        }
+        let last_ms = t_ms - 2_000;
+        // (While the 10 s was being learned, the 1 s default made it stale
+        // between notifications.)
+        assert!(engine.statuses().iter().all(|s| s.condition != Condition::TechStale || s.state != AlarmState::Active));
+        out.clear();
+        let mut now_ms = last_ms;
+        let raised = loop {
+            now_ms += 100;
+            engine.advance_to(SessionTime::from_millis(now_ms), &mut out);
+            if let Some(e) = out.iter().find(|e| e.condition == Condition::TechStale) {
+                break (e.at.as_millis(), now_ms);
+            }
+            assert!(now_ms < last_ms + 60_000, "never stale");
+        };
+        assert_eq!(raised, (last_ms + 6_000, last_ms + 6_000), "(stamped, raised at) ms");
     }
 
     fn hr(at_s: u64, device: &DeviceLabel, v: f64) -> Sample {
