@@ -26,3 +26,63 @@ pub fn thread_minor_faults() -> Option<u64> {
     let after_name = &text[text.rfind(')')? + 1..];
     after_name.split_whitespace().nth(7)?.parse().ok()
 }
+
+/// A fixed amount of work of the pipeline's kind, to tell the machine's
+/// speed at the moment from the code's: a chain of dependent loads through
+/// 128 KB in random order (each a first-level cache miss, as a device's
+/// state is at 100 devices) with some arithmetic on each. Its CPU time
+/// changes only with the machine (the same instructions, the same
+/// addresses), so the pipeline's time divided by it, measured back to
+/// back, is the code's cost in units of the machine's speed at that time.
+pub struct Reference {
+    next: Vec<u32>,
+}
+
+impl Reference {
+    /// 64-byte slots: one load per cache line.
+    const SLOTS: usize = 2048;
+    const STRIDE: usize = 16;
+    const STEPS: usize = 200_000;
+
+    /// `REF_SLOTS` slots of 64 bytes if set (a working set beyond the
+    /// second-level cache), else 2,048 (128 KB).
+    pub fn new() -> Self {
+        let slots: usize = std::env::var("REF_SLOTS").ok().and_then(|v| v.parse().ok()).unwrap_or(Self::SLOTS).max(2);
+        // A single random cycle through every slot (Sattolo's shuffle with
+        // a fixed xorshift, so every run chases the same addresses).
+        let mut order: Vec<usize> = (0..slots).collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in (1..slots).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let j = (x % i as u64) as usize;
+            order.swap(i, j);
+        }
+        let mut next = vec![0u32; slots * Self::STRIDE];
+        for w in 0..slots {
+            next[order[w] * Self::STRIDE] = (order[(w + 1) % slots] * Self::STRIDE) as u32;
+        }
+        Self { next }
+    }
+
+    /// The calling thread's CPU time for the work once.
+    pub fn time(&self) -> Duration {
+        let start = thread_cpu().unwrap_or_default();
+        std::hint::black_box(self.run());
+        thread_cpu().unwrap_or_default().saturating_sub(start)
+    }
+
+    /// The work; returns a value that depends on all of it.
+    #[inline(never)]
+    pub fn run(&self) -> u64 {
+        let (mut at, mut h) = (0usize, 0u64);
+        for _ in 0..Self::STEPS {
+            at = self.next[at] as usize;
+            for _ in 0..8 {
+                h = (h ^ at as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+            }
+        }
+        h
+    }
+}

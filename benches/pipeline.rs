@@ -35,7 +35,7 @@ use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, S
 use vigil::pipeline::{DeviceSetup, Pipeline};
 use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg, sample_returns};
 
-use crate::cpu::{thread_cpu, thread_minor_faults};
+use crate::cpu::{Reference, thread_cpu, thread_minor_faults};
 
 /// Notifications per benchmark iteration, whatever the device count.
 const NOTIFICATIONS: u64 = 20_000;
@@ -128,26 +128,31 @@ type Batches = Vec<(Vec<SourceEvent>, SessionTime)>;
 /// session meets them.
 fn session(devices: usize) -> (Vec<DeviceLabel>, Batches, Batches) {
     let labels: Vec<DeviceLabel> = (0..devices).map(label).collect();
-    let mut stretches = [Vec::new(), Vec::new()];
-    let mut s = 0;
-    for batches in &mut stretches {
-        let mut n = 0;
-        while n < NOTIFICATIONS {
-            let mut events = Vec::new();
-            for (i, device) in labels.iter().enumerate() {
-                let at = SessionTime::from_millis(s * 1000 + i as u64 * 1000 / devices as u64);
-                events.push(notification(i, s, at, device));
-                if (s + i as u64).is_multiple_of(30) {
-                    events.push(SourceEvent::notification(at, device.clone(), Characteristic::BatteryLevel, &[80]));
-                }
-            }
-            n += events.len() as u64;
-            batches.push((events, SessionTime::from_millis(s * 1000 + 999)));
-            s += 1;
-        }
-    }
-    let [warm, measured] = stretches;
+    let (warm, s) = stretch(&labels, 0);
+    let (measured, _) = stretch(&labels, s);
     (labels, warm, measured)
+}
+
+/// [`NOTIFICATIONS`] (or a batch more) from session-second `from_s` on, and
+/// the second after them.
+fn stretch(labels: &[DeviceLabel], from_s: u64) -> (Batches, u64) {
+    let devices = labels.len() as u64;
+    let mut batches = Vec::new();
+    let (mut n, mut s) = (0, from_s);
+    while n < NOTIFICATIONS {
+        let mut events = Vec::new();
+        for (i, device) in labels.iter().enumerate() {
+            let at = SessionTime::from_millis(s * 1000 + i as u64 * 1000 / devices);
+            events.push(notification(i, s, at, device));
+            if (s + i as u64).is_multiple_of(30) {
+                events.push(SourceEvent::notification(at, device.clone(), Characteristic::BatteryLevel, &[80]));
+            }
+        }
+        n += events.len() as u64;
+        batches.push((events, SessionTime::from_millis(s * 1000 + 999)));
+        s += 1;
+    }
+    (batches, s)
 }
 
 /// The same events in batches of up to `max` events (whole source batches,
@@ -366,7 +371,10 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
     let mut samples = 0;
     let mut spent = Vec::with_capacity(runs);
     let mut faults = 0;
+    let reference = Reference::new();
+    let mut reference_spent = Vec::with_capacity(runs);
     for _ in 0..runs {
+        reference_spent.push(reference.time());
         let (mut pipeline, handoff) = if with_recorder {
             let (pipeline, handoff) = warmed_with_handoff(&labels, &warm);
             (pipeline, Some(handoff))
@@ -376,14 +384,12 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
         let before = pipeline.totals().counters.samples;
         let input = batches.clone();
         let faults_before = thread_minor_faults();
-        let start = thread_cpu();
+        let start = thread_cpu().unwrap_or_default();
         match handoff {
             Some(handoff) => black_box(run(&mut pipeline, handoff, input) as u64),
             None => black_box(run_core(&mut pipeline, &input)),
         };
-        if let (Some(start), Some(end)) = (start, thread_cpu()) {
-            spent.push(end.saturating_sub(start));
-        }
+        spent.push(thread_cpu().unwrap_or_default().saturating_sub(start));
         if let (Some(before), Some(after)) = (faults_before, thread_minor_faults()) {
             faults += after - before;
         }
@@ -395,16 +401,70 @@ pub fn profile(devices: usize, runs: usize, with_recorder: bool) {
         batches.len() * runs
     );
     eprintln!("page faults on the pipeline thread in the measured stretches: {faults}");
-    spent.sort();
-    if let (Some(best), Some(median)) = (spent.first(), spent.get(spent.len() / 2)) {
-        let rate = |d: &Duration| notifications as f64 / d.as_secs_f64() / 1e6;
-        eprintln!(
-            "pipeline thread CPU per run: best {best:?} ({:.2} M/s), median {median:?} ({:.2} M/s)",
-            rate(best),
-            rate(median)
-        );
-        // The spread: whether a few runs are slow or most are.
-        let deciles: Vec<String> = (1..10).map(|d| format!("{:.2}", rate(&spent[spent.len() * d / 10]))).collect();
-        eprintln!("M/s at the 10th … 90th percentile of run time: {}", deciles.join(" "));
+    report_runs(&spent, &reference_spent, notifications);
+}
+
+/// The pipeline thread's CPU time per run (best, median, deciles, each run
+/// in order with `PP_TRACE`), and its spread next to the reference work's
+/// timed before each run.
+fn report_runs(spent: &[Duration], reference: &[Duration], notifications: u64) {
+    if std::env::var_os("PP_TRACE").is_some() {
+        let trace: Vec<String> = spent.iter().map(|d| format!("{:.2}", d.as_secs_f64() * 1e3)).collect();
+        eprintln!("run times in order (ms): {}", trace.join(" "));
     }
+    let sorted = |v: &[Duration]| {
+        let mut v: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (runs, reference) = (sorted(spent), sorted(reference));
+    let decile = |v: &[f64], d: usize| v[v.len() * d / 10];
+    let spread = |v: &[f64]| decile(v, 9) / decile(v, 1).max(1e-12);
+    if runs.is_empty() {
+        return;
+    }
+    let rate = |t: f64| notifications as f64 / t / 1e6;
+    eprintln!(
+        "pipeline thread CPU per run: best {:.3} ms ({:.2} M/s), median {:.3} ms ({:.2} M/s)",
+        runs[0] * 1e3,
+        rate(runs[0]),
+        decile(&runs, 5) * 1e3,
+        rate(decile(&runs, 5))
+    );
+    let deciles: Vec<String> = (1..10).map(|d| format!("{:.2}", rate(decile(&runs, d)))).collect();
+    eprintln!("M/s at the 10th … 90th percentile of run time: {}", deciles.join(" "));
+    if !reference.is_empty() {
+        eprintln!(
+            "90th/10th percentile of run time: pipeline {:.2}, reference work {:.2} (median {:.3} ms)",
+            spread(&runs),
+            spread(&reference),
+            decile(&reference, 5) * 1e3
+        );
+    }
+}
+
+/// For `examples/pipeline_profile.rs`: one pipeline through `runs`
+/// consecutive stretches of [`NOTIFICATIONS`] (the pipeline alone), each
+/// timed, to compare with [`profile`]'s fresh pipeline per run: if the
+/// spread of run times came from each run's memory layout (where its
+/// allocations fall in the caches), one pipeline's runs would spread less.
+#[allow(dead_code)] // used by the example, not by the bench binary
+pub fn profile_same_pipeline(devices: usize, runs: usize) {
+    let (labels, warm, _) = session(devices);
+    let mut pipeline = warmed(&labels, &warm);
+    let mut s = warm.len() as u64; // one batch per session-second
+    let reference = Reference::new();
+    let (mut spent, mut reference_spent) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    let mut notifications = 0;
+    for _ in 0..runs {
+        let (batches, next) = stretch(&labels, s);
+        s = next;
+        notifications += batches.iter().map(|(e, _)| e.len() as u64).sum::<u64>();
+        reference_spent.push(reference.time());
+        let start = thread_cpu().unwrap_or_default();
+        black_box(run_core(&mut pipeline, &batches));
+        spent.push(thread_cpu().unwrap_or_default().saturating_sub(start));
+    }
+    eprintln!("{devices} devices, one pipeline, {runs} consecutive stretches: {notifications} notifications");
+    report_runs(&spent, &reference_spent, notifications / runs.max(1) as u64);
 }

@@ -8,15 +8,21 @@
 //!     target/release/examples/pipeline_profile 4 3
 //! ```
 //!
-//! Arguments: devices (4), runs (3), `record` to include the recorder
-//! message and channel send (then toggle on `*pipeline::run*`). Each run
-//! first takes a fresh pipeline through an untimed warm stretch (outside the
-//! toggled function), as the bench does.
+//! Arguments: devices (4), runs (3), then `record` to include the recorder
+//! message and channel send (then toggle on `*pipeline::run*`), or `same`
+//! for one pipeline through consecutive stretches instead of a fresh one
+//! per run (the pipeline alone: does the spread come from each run's
+//! memory layout?). Each run first takes a fresh pipeline through an
+//! untimed warm stretch (outside the toggled function), as the bench does.
 //!
 //! Without valgrind it also prints the pipeline thread's CPU time per run,
-//! best and median: on a shared machine other users only ever add to a
-//! run's time, so with a few hundred runs the best is the steadiest figure
-//! of what the code costs (`pipeline_profile 100 300 record`).
+//! best, median and deciles: on a shared machine other users only ever add
+//! to a run's time, so with a few hundred runs the best is the steadiest
+//! figure of what the code costs (`pipeline_profile 100 300 record`). Before
+//! each run it times a fixed reference work (`cpu::Reference`: dependent
+//! loads through 128 KB, or `REF_SLOTS` × 64 bytes) and prints the spread
+//! of both, which tells the machine's speed apart from the code's.
+//! `PP_TRACE=1` prints each run's time in milliseconds, in order.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,6 +38,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let devices = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4);
     let runs = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
-    let record = args.get(3).is_some_and(|a| a == "record");
-    pipeline::profile(devices, runs, record);
+    match args.get(3).map(String::as_str) {
+        Some("same") => pipeline::profile_same_pipeline(devices, runs),
+        mode => pipeline::profile(devices, runs, mode == Some("record")),
+    }
 }
