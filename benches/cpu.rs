@@ -36,6 +36,7 @@ pub fn thread_minor_faults() -> Option<u64> {
 /// back, is the code's cost in units of the machine's speed at that time.
 pub struct Reference {
     next: Vec<u32>,
+    wide: bool,
 }
 
 impl Reference {
@@ -63,7 +64,7 @@ impl Reference {
         for w in 0..slots {
             next[order[w] * Self::STRIDE] = (order[(w + 1) % slots] * Self::STRIDE) as u32;
         }
-        Self { next }
+        Self { next, wide: std::env::var("REF_KIND").is_ok_and(|k| k == "wide") }
     }
 
     /// The calling thread's CPU time for the work once.
@@ -76,6 +77,9 @@ impl Reference {
     /// The work; returns a value that depends on all of it.
     #[inline(never)]
     pub fn run(&self) -> u64 {
+        if self.wide {
+            return self.run_wide();
+        }
         let (mut at, mut h) = (0usize, 0u64);
         for _ in 0..Self::STEPS {
             at = self.next[at] as usize;
@@ -84,5 +88,23 @@ impl Reference {
             }
         }
         h
+    }
+
+    /// Work of the other kind (`REF_KIND=wide`): four independent chains
+    /// of arithmetic and loads from a first-level-cache-sized table, with a
+    /// branch on random bits in each: many instructions per cycle, some
+    /// mispredicted branches, no cache misses.
+    fn run_wide(&self) -> u64 {
+        let mut h = [1u64, 2, 3, 4];
+        for _ in 0..Self::STEPS * 2 {
+            for (k, h) in h.iter_mut().enumerate() {
+                let t = u64::from(self.next[((*h >> 40) as usize % 512) * Self::STRIDE]);
+                *h = (*h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23 + k as u32);
+                if *h & 1 == 0 {
+                    *h = h.wrapping_add(0x632B_E59B_D9B4_E019);
+                }
+            }
+        }
+        h.iter().fold(0, |a, b| a ^ b)
     }
 }

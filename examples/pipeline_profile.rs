@@ -20,8 +20,9 @@
 //! to a run's time, so with a few hundred runs the best is the steadiest
 //! figure of what the code costs (`pipeline_profile 100 300 record`). Before
 //! each run it times a fixed reference work (`cpu::Reference`: dependent
-//! loads through 128 KB, or `REF_SLOTS` × 64 bytes) and prints the spread
-//! of both, which tells the machine's speed apart from the code's.
+//! loads through 128 KB, or `REF_SLOTS` × 64 bytes; `REF_KIND=wide` for
+//! independent arithmetic chains instead) and prints the spread of both,
+//! which tells the machine's speed apart from the code's.
 //! `PP_TRACE=1` prints each run's time in milliseconds, in order.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
