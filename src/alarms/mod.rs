@@ -1113,6 +1113,99 @@ mod tests {
         }
     }
 
+    /// Every kind of input the engine takes, at random (samples of every
+    /// quantity with and without contact, data, connections, technical
+    /// flags, gaps, resumes, timing, acknowledgements, audio pauses,
+    /// baselines, limits, manual readings): the engine's bound on its next
+    /// timer is never past its earliest timer, so no alarm is raised late,
+    /// and every transition it emits is stamped no earlier than the one
+    /// before.
+    #[test]
+    fn no_timer_is_ever_past_the_engines_bound() {
+        for seed in 0..80 {
+            let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
+            let mut config = AlarmConfig::default();
+            if seed % 2 == 0 {
+                config.tech_stale.min = Duration::from_secs(1);
+                config.tech_no_contact.onset = Duration::from_secs(2);
+            }
+            let mut engine = AlarmEngine::new(config);
+            let labels: Vec<DeviceLabel> = (0..3).map(|i| DeviceLabel::from(format!("r{i}").as_str())).collect();
+            let mut out = Vec::new();
+            let mut t_ms = 0u64;
+            let mut last_stamp = SessionTime(0);
+            for step in 0..500 {
+                t_ms += rng.random_range(0..3_000u64);
+                if rng.random_bool(0.04) {
+                    t_ms += rng.random_range(5_000..120_000u64);
+                }
+                let at = SessionTime::from_millis(t_ms);
+                let d = &labels[rng.random_range(0..labels.len())];
+                let quantity = Quantity::ALL[rng.random_range(0..Quantity::ALL.len())];
+                let value = match quantity {
+                    Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => rng.random_range(30.0..42.0),
+                    Quantity::Spo2Pct | Quantity::BatteryPct => rng.random_range(0.0..101.0),
+                    _ => rng.random_range(0.0..240.0),
+                };
+                let condition = Condition::ALL[rng.random_range(0..Condition::ALL.len())];
+                match rng.random_range(0..100u32) {
+                    0..=54 => {
+                        let contact = [Some(true), Some(false), None][rng.random_range(0..3)];
+                        let sample = Sample { at, device: d.clone(), quantity, value, contact, device_time_ns: None };
+                        engine.on_sample(&sample, &mut out);
+                    }
+                    55..=64 => engine.on_data(at, d, &mut out),
+                    65..=69 => engine.on_connection(at, d, rng.random_bool(0.6), &mut out),
+                    70..=72 => {
+                        let device = rng.random_bool(0.5).then_some(d);
+                        engine.set_technical(at, condition, device, rng.random_bool(0.5), &mut out);
+                    }
+                    73..=74 => engine.on_gap(at, Duration::from_millis(rng.random_range(0..30_000))),
+                    75 => engine.on_resume_gap(at, Duration::from_millis(rng.random_range(0..30_000))),
+                    76..=78 => engine.set_device_timing(
+                        d,
+                        DeviceTiming {
+                            expected_interval: rng
+                                .random_bool(0.5)
+                                .then(|| Duration::from_millis(rng.random_range(200..20_000))),
+                            intermittent: rng.random_bool(0.2),
+                        },
+                    ),
+                    79..=90 => {
+                        let action = match rng.random_range(0..5u32) {
+                            0 => OperatorAction::Ack {
+                                alarm: rng.random_bool(0.5).then_some(condition),
+                                device: rng.random_bool(0.5).then(|| d.to_string()),
+                            },
+                            1 => OperatorAction::AudioPause,
+                            2 => OperatorAction::Baseline { device: rng.random_bool(0.5).then(|| d.to_string()) },
+                            3 => OperatorAction::Limit {
+                                condition,
+                                priority: [Priority::Low, Priority::Medium, Priority::High][rng.random_range(0..3)],
+                                value,
+                            },
+                            _ => OperatorAction::Manual { quantity, value },
+                        };
+                        // Refusals (a limit out of order, no baseline data)
+                        // are errors, never panics.
+                        let _ = engine.on_operator(at, &action, &mut out);
+                    }
+                    _ => engine.advance_to(at, &mut out),
+                }
+                let (earliest, _, _) = engine.clone().earliest();
+                assert!(
+                    engine.next <= earliest,
+                    "seed {seed} step {step}: a timer at {earliest} is past {}",
+                    engine.next
+                );
+                for e in out.drain(..) {
+                    assert!(e.at >= last_stamp, "seed {seed} step {step}: {e:?} stamped before {last_stamp:?}");
+                    last_stamp = e.at;
+                }
+            }
+        }
+    }
+
     /// A device of no declared interval that notified every 10 s and then
     /// every 2 s: once the engine has learned the 2 s, `tech.stale` comes 6 s
     /// (3 intervals) after its last notification, and is raised then. It
