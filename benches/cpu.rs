@@ -27,13 +27,15 @@ pub fn thread_minor_faults() -> Option<u64> {
     after_name.split_whitespace().nth(7)?.parse().ok()
 }
 
-/// A fixed amount of work of the pipeline's kind, to tell the machine's
-/// speed at the moment from the code's: a chain of dependent loads through
-/// 128 KB in random order (each a first-level cache miss, as a device's
-/// state is at 100 devices) with some arithmetic on each. Its CPU time
-/// changes only with the machine (the same instructions, the same
-/// addresses), so the pipeline's time divided by it, measured back to
-/// back, is the code's cost in units of the machine's speed at that time.
+/// A fixed amount of work, timed next to the pipeline's runs, to tell the
+/// machine's speed at the moment from the code's: a chain of dependent loads
+/// through 128 KB in random order (each a first-level cache miss, as a
+/// device's state is at 100 devices) with some arithmetic on each. It is
+/// the same instructions on the same addresses every time, so its spread
+/// between runs is the machine's alone; with a working set beyond the
+/// second-level cache (`REF_SLOTS`) it shows how much the shared
+/// third-level cache makes a run's time vary (docs/performance.md,
+/// "Where the spread comes from").
 pub struct Reference {
     next: Vec<u32>,
     wide: bool,
