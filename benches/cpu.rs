@@ -97,10 +97,12 @@ impl Reference {
     /// branch on random bits in each: many instructions per cycle, some
     /// mispredicted branches, no cache misses.
     fn run_wide(&self) -> u64 {
+        // The table: the first 512 slots (32 KB), or all of a smaller one.
+        let table = (self.next.len() / Self::STRIDE).min(512);
         let mut h = [1u64, 2, 3, 4];
         for _ in 0..Self::STEPS * 2 {
             for (k, h) in h.iter_mut().enumerate() {
-                let t = u64::from(self.next[((*h >> 40) as usize % 512) * Self::STRIDE]);
+                let t = u64::from(self.next[((*h >> 40) as usize % table) * Self::STRIDE]);
                 *h = (*h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23 + k as u32);
                 if *h & 1 == 0 {
                     *h = h.wrapping_add(0x632B_E59B_D9B4_E019);

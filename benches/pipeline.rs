@@ -417,12 +417,13 @@ fn report_runs(spent: &[Duration], reference: &[Duration], notifications: u64) {
         v.sort_by(f64::total_cmp);
         v
     };
+    if spent.is_empty() || thread_cpu().is_none() {
+        eprintln!("no per-thread CPU time on this system: nothing timed");
+        return;
+    }
     let (runs, reference) = (sorted(spent), sorted(reference));
     let decile = |v: &[f64], d: usize| v[v.len() * d / 10];
     let spread = |v: &[f64]| decile(v, 9) / decile(v, 1).max(1e-12);
-    if runs.is_empty() {
-        return;
-    }
     let rate = |t: f64| notifications as f64 / t / 1e6;
     eprintln!(
         "pipeline thread CPU per run: best {:.3} ms ({:.2} M/s), median {:.3} ms ({:.2} M/s)",
@@ -450,9 +451,9 @@ fn report_runs(spent: &[Duration], reference: &[Duration], notifications: u64) {
 /// allocations fall in the caches), one pipeline's runs would spread less.
 #[allow(dead_code)] // used by the example, not by the bench binary
 pub fn profile_same_pipeline(devices: usize, runs: usize) {
-    let (labels, warm, _) = session(devices);
+    let labels: Vec<DeviceLabel> = (0..devices).map(label).collect();
+    let (warm, mut s) = stretch(&labels, 0);
     let mut pipeline = warmed(&labels, &warm);
-    let mut s = warm.len() as u64; // one batch per session-second
     let reference = Reference::new();
     let (mut spent, mut reference_spent) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     let mut notifications = 0;
