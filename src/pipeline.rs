@@ -48,7 +48,6 @@ impl Default for DeviceSetup {
 /// touch (see [`Hot`] for what it does).
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
-    setup: DeviceSetup,
     /// The setup came from the session plan or a matched profile: a later
     /// connection does not guess again.
     setup_known: bool,
@@ -209,7 +208,6 @@ impl Pipeline {
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
         self.alarms.set_device_timing(device, setup.timing);
         let i = self.device_index(device);
-        self.devices[i].state.setup = setup;
         self.devices[i].state.setup_known = true;
         self.hot[i].env_quantity = setup.env_quantity;
     }
@@ -738,6 +736,8 @@ impl Pipeline {
 /// `verdict`'s, the one the alarm engine acts on: with the engine's own
 /// [`Staleness`] of the device, a reading turns stale at the instant its
 /// device's `tech.stale` is raised (when it is the device's latest data).
+/// Its age counts from the reading itself: after a reconnection with no new
+/// data the old value stays hidden, though `tech.stale`'s timer restarted.
 fn reading_status(
     staleness: &Staleness,
     config: &TechStale,

@@ -95,7 +95,8 @@ pub struct DeviceSpec {
     pub label: DeviceLabel,
     pub selector: Selector,
     /// The device profile's notification interval, where known; otherwise the
-    /// staleness watchdog learns it (1 s until known).
+    /// staleness watchdog learns it (`[alarms.tech_stale] default_interval_s`
+    /// until known).
     pub expected_interval: Option<Duration>,
 }
 
