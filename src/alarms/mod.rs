@@ -7,8 +7,7 @@
 //! # Layout
 //! - `instance`: one (condition, device) alarm: onset timers per priority
 //!   level, hysteresis, and the annunciation states.
-//! - `rules`: the configuration compiled for the hot path, plausibility
-//!   ranges, limit texts.
+//! - `rules`: the configuration compiled for the hot path, limit texts.
 //! - `trackers`: baseline, temperature-rise window, blood-pressure pairing.
 //! - [`crate::verdict`] (outside): when a device's data is stale, without
 //!   contact or invalid; the dashboard reads the same verdicts.

@@ -1,7 +1,8 @@
 //! The configuration compiled into what the hot path needs: per condition,
-//! thresholds with their hysteresis already applied, onsets in nanoseconds,
-//! and the plausibility ranges that separate `tech.invalid` from a
-//! physiological alarm. Also the human text of each limit for the dashboard.
+//! thresholds with their hysteresis already applied and onsets in
+//! nanoseconds (the plausibility ranges that separate `tech.invalid` from a
+//! physiological alarm are `crate::verdict`'s). Also the human text of each
+//! limit for the dashboard.
 
 use std::time::Duration;
 

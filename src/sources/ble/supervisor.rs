@@ -204,8 +204,9 @@ async fn stream<L: Link>(
     let mut last_data = Instant::now();
     let mut seen_data = false;
     loop {
-        let stale_after = crate::verdict::stale_after(config, staleness.interval(config));
-        // A limit beyond `Instant`'s range (an absurd `min_s`) never comes.
+        // Never `None` (the supervisor's timing is never intermittent); a
+        // limit beyond `Instant`'s range (an absurd `min_s`) never comes.
+        let stale_after = staleness.stale_after(config).unwrap_or(Duration::MAX);
         let deadline = last_data.checked_add(stale_after).unwrap_or_else(far_future);
         tokio::select! {
             event = link.next_event() => match event {
