@@ -13,6 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{FixedOffset, TimeZone, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -133,6 +135,46 @@ fn with_the_defaults_both_go_stale_after_five_seconds() {
     let mut p = stopped_sensor(&Config::default(), None, 1_000, 30);
     let (screen, (raised, stamped)) = first_stale_ticks(&mut p, 30_000);
     assert_eq!((screen, raised, stamped), (35_000, 35_000, 35_000));
+}
+
+/// At random: any `[alarms.tech_stale]`, a profile's interval or a learned
+/// one, beats at any pace with silences of any length, the clock advanced
+/// at any moment. After every step the snapshot's heart rate is stale
+/// exactly while `tech.stale` is raised for its device.
+#[test]
+fn screen_and_alarm_agree_through_random_silences() {
+    let chest = DeviceLabel::from("chest");
+    for seed in 0..150 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut config = Config::default();
+        config.alarms.tech_stale.min = Duration::from_millis(rng.random_range(1_000..30_000));
+        config.alarms.tech_stale.interval_factor = rng.random_range(1.0..4.0);
+        let profile = rng.random_bool(0.5).then(|| Duration::from_millis(rng.random_range(200..12_000)));
+        let mut p = Pipeline::new(AlarmEngine::new(config.alarms.clone()));
+        let timing = DeviceTiming { expected_interval: profile, intermittent: false };
+        p.set_device(&chest, DeviceSetup { timing, ..DeviceSetup::default() });
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        let mut t_ms = 0;
+        let mut went_stale = false;
+        for step in 0..300 {
+            let event = (step == 0 || rng.random_bool(0.5)).then(|| {
+                SourceEvent::notification(
+                    SessionTime::from_millis(t_ms),
+                    chest.clone(),
+                    Characteristic::HeartRateMeasurement,
+                    &[0x06, 72],
+                )
+            });
+            p.process(event.as_slice(), SessionTime::from_millis(t_ms), &mut samples, &mut out);
+            let snapshot = p.snapshot(&base());
+            let screen = heart_rate_status(&snapshot) == ReadingStatus::Stale;
+            let alarm = snapshot.alarms.iter().any(|a| a.condition == Condition::TechStale);
+            assert_eq!(screen, alarm, "seed {seed} step {step} at {t_ms} ms: the screen and the alarm disagree");
+            went_stale |= alarm;
+            t_ms += if rng.random_bool(0.1) { rng.random_range(5_000..90_000) } else { rng.random_range(1..3_000) };
+        }
+        assert!(went_stale, "seed {seed}: never went stale");
+    }
 }
 
 // ---- the dashboard ---------------------------------------------------------
