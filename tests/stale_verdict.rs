@@ -24,7 +24,8 @@ use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
 use vigil::dashboard::{ViewState, render};
 use vigil::model::{
-    AlarmState, Characteristic, Condition, DeviceLabel, OutputEvent, Quantity, SessionTime, SourceEvent,
+    AlarmState, Characteristic, Condition, DeviceLabel, EventBody, OutputEvent, Payload, Quantity, SessionTime,
+    SourceEvent,
 };
 use vigil::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
 use vigil::snapshot::{Mode, ReadingStatus, Snapshot};
@@ -171,6 +172,50 @@ fn screen_and_alarm_agree_through_random_silences() {
             let alarm = snapshot.alarms.iter().any(|a| a.condition == Condition::TechStale);
             assert_eq!(screen, alarm, "seed {seed} step {step} at {t_ms} ms: the screen and the alarm disagree");
             went_stale |= alarm;
+            t_ms += if rng.random_bool(0.1) { rng.random_range(5_000..90_000) } else { rng.random_range(1..3_000) };
+        }
+        assert!(went_stale, "seed {seed}: never went stale");
+    }
+}
+
+/// Where the two may part, they part safely: after a reconnection with no
+/// new data, or a suspend (a `gap`, which moves the alarm's timers so that
+/// no burst of alarms follows), the old value stays hidden although
+/// `tech.stale` waits. Through any of these at random, no value is ever
+/// shown while `tech.stale` is raised.
+#[test]
+fn no_value_is_shown_while_tech_stale_is_raised() {
+    let chest = DeviceLabel::from("chest");
+    for seed in 0..150 {
+        let mut rng = ChaCha8Rng::seed_from_u64(500 + seed);
+        let mut config = Config::default();
+        config.alarms.tech_stale.min = Duration::from_millis(rng.random_range(1_000..30_000));
+        let mut p = Pipeline::new(AlarmEngine::new(config.alarms.clone()));
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        let mut t_ms = 0;
+        let mut went_stale = false;
+        for step in 0..300 {
+            let at = SessionTime::from_millis(t_ms);
+            let kind = if step == 0 { 0 } else { rng.random_range(0..20u32) };
+            let body = match kind {
+                0..=8 => Some(EventBody::Notification {
+                    characteristic: Characteristic::HeartRateMeasurement,
+                    payload: Payload::from_slice(&[0x06, 72]),
+                }),
+                9 => Some(EventBody::Connected { name: None, address: None, services: Vec::new() }),
+                10 => Some(EventBody::Disconnected { reason: None }),
+                11 => Some(EventBody::Gap { duration: Duration::from_millis(rng.random_range(0..60_000)) }),
+                _ => None,
+            };
+            let events: Vec<SourceEvent> =
+                body.into_iter().map(|body| SourceEvent { at, device: Some(chest.clone()), body }).collect();
+            p.process(&events, at, &mut samples, &mut out);
+            let snapshot = p.snapshot(&base());
+            let status = heart_rate_status(&snapshot);
+            if snapshot.alarms.iter().any(|a| a.condition == Condition::TechStale) {
+                went_stale = true;
+                assert!(!status.shows_value(), "seed {seed} step {step} at {t_ms} ms: {status:?} under tech.stale");
+            }
             t_ms += if rng.random_bool(0.1) { rng.random_range(5_000..90_000) } else { rng.random_range(1..3_000) };
         }
         assert!(went_stale, "seed {seed}: never went stale");
