@@ -128,9 +128,11 @@ const SPO2_QUANTITIES: u16 = quantity_bit(Quantity::Spo2Pct);
 /// Deadline slot of a device's pending blood-pressure reading.
 const BP_SLOT: usize = CONDITIONS;
 
-/// `repr(C)`, fields in this order: what every notification reads
-/// (`last_data` … `rise_now`) fills the first cache line, the trackers
-/// follow, the instances (each starting a line) come last.
+/// `repr(C)`, fields in this order: what most notifications read
+/// (`last_data` … `rise_now`) fills the first cache line; the trackers and
+/// `staleness` (the verdict's timing and learned interval, which every
+/// notification also reads) follow; the instances (each starting a line)
+/// come last.
 #[derive(Debug, Clone)]
 #[repr(C)]
 struct Device {
