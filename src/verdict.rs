@@ -33,7 +33,9 @@ pub struct DeviceTiming {
 /// The expected interval is the profile's, else the learned one, else
 /// `[alarms.tech_stale] default_interval_s`; the data is stale once the
 /// device has been silent for S = max(`min_s`, `interval_factor` ×
-/// interval). An intermittent device is never stale.
+/// interval). An intermittent device is never stale. `enabled = false`
+/// silences the alarm, not the verdict: a stale value is still hidden and a
+/// silent BLE link still released.
 #[derive(Debug, Clone, Default)]
 pub struct Staleness {
     timing: DeviceTiming,
