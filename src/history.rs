@@ -363,7 +363,7 @@ impl Series {
         self.latest_contact = contact;
         // A sample without skin contact is kept (the recording has it) but
         // never enters the trend as if it were a physiological value.
-        if contact == Some(false) || !value.is_finite() {
+        if !crate::verdict::in_contact(contact) || !value.is_finite() {
             return;
         }
         // `Trend::push`'s test, on the open bucket kept apart.
