@@ -1,0 +1,479 @@
+//! `--alarm-command CMD`: a supervised child process fed alarm events as
+//! JSON lines on its stdin.
+//!
+//! ```text
+//!   session loop ──lines (try_send)──▶ supervisor task ──stdin──▶ sh -c CMD   (own process group)
+//!        ▲          ──final line──▶        │   ◀──stderr── (each line to the log)
+//!        └──────────── Health (watch) ─────┘
+//! ```
+//!
+//! The command is part of the alarm system, so its failures are alarms:
+//! when it dies (exits, or a write fails) or is stuck (a line it was given
+//! has not been read within [`Timing::stuck_after`]), [`Health::failing`]
+//! turns on and the session raises `tech.alarm_command`. The supervisor
+//! kills it (its whole process group) and starts it again after a backoff
+//! that doubles from [`Timing::backoff_min`] to [`Timing::backoff_max`].
+//! Every line the command did not read (left in the pipe, or sent while it
+//! was down) is counted in [`Health::missed`]; a restarted command first
+//! gets `{"type":"missed","count":N}` and counts as working again once it
+//! has read that line.
+//!
+//! Whether a line was read is told by the bytes still in the pipe
+//! (`FIONREAD`), not by the write: a write completes as soon as the line is
+//! in the pipe's buffer, so a command that never reads would otherwise look
+//! healthy until 64 KiB of lines had piled up.
+//!
+//! The command runs in its own process group, so a signal to vigil's group
+//! (a closed terminal, `systemctl stop`) does not reach it before
+//! `monitoring_stopped` does. At the end ([`AlarmCommand::finish`]) vigil
+//! writes that line, closes the command's stdin, gives it
+//! [`Timing::grace`] to exit, then sends its group SIGTERM and, after
+//! another `grace`, SIGKILL: no process of the command outlives vigil, and
+//! vigil never waits on the command longer than that.
+
+use std::collections::VecDeque;
+use std::os::fd::AsFd;
+use std::process::Stdio;
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, timeout};
+
+use crate::model::{OutputEvent, SessionTime};
+
+/// The time limits of the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// A line not read within this means the command is stuck.
+    pub stuck_after: Duration,
+    /// The wait before the first restart; it doubles with each restart
+    /// that fails again.
+    pub backoff_min: Duration,
+    /// The longest wait between restarts.
+    pub backoff_max: Duration,
+    /// How often the supervisor looks whether its lines have been read.
+    pub poll: Duration,
+    /// How long the command may take to exit after its stdin closes, and
+    /// again after SIGTERM, before SIGKILL.
+    pub grace: Duration,
+}
+
+impl Timing {
+    /// Two seconds unread is long for an alarm; thirty between restarts
+    /// keeps a command that can never start from filling the log.
+    pub const DEFAULT: Timing = Timing {
+        stuck_after: Duration::from_secs(2),
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(30),
+        poll: Duration::from_millis(250),
+        grace: Duration::from_secs(2),
+    };
+
+    /// The longest [`AlarmCommand::finish`] can take: the final line and the
+    /// exit after it, SIGTERM, SIGKILL and the reaping that follows it.
+    #[must_use]
+    pub fn finish_bound(&self) -> Duration {
+        self.grace * 3 + Duration::from_secs(1)
+    }
+}
+
+/// What the supervisor tells the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Health {
+    /// The command is dead or stuck (raises `tech.alarm_command`).
+    pub failing: bool,
+    /// Lines the command never read, in the whole session.
+    pub missed: u64,
+    /// How often the command was started.
+    pub starts: u64,
+}
+
+/// The session's end of the alarm command.
+#[derive(Debug)]
+pub struct AlarmCommand {
+    lines: mpsc::Sender<Value>,
+    last: oneshot::Sender<Value>,
+    health: watch::Receiver<Health>,
+    task: JoinHandle<()>,
+    timing: Timing,
+    /// Lines that found the channel full or closed: the supervisor never
+    /// saw them.
+    overflowed: u64,
+}
+
+impl AlarmCommand {
+    /// Start `command` (through `sh -c`) and its supervisor, which reads
+    /// the lines sent through `channel`. A command that cannot be started
+    /// at all (no `sh`) is an error here; one that fails later is restarted.
+    pub fn start(
+        command: &str,
+        channel: (mpsc::Sender<Value>, mpsc::Receiver<Value>),
+        timing: Timing,
+    ) -> anyhow::Result<AlarmCommand> {
+        let (lines, rx) = channel;
+        let first =
+            Running::spawn(command).map_err(|e| anyhow::anyhow!("cannot start --alarm-command `{command}`: {e}"))?;
+        let (last, last_rx) = oneshot::channel();
+        let (health_tx, health) = watch::channel(Health { starts: 1, ..Health::default() });
+        let supervisor = Supervisor {
+            command: command.to_owned(),
+            timing,
+            lines: rx,
+            health: health_tx,
+            unreported: 0,
+            restarted: false,
+            backoff: timing.backoff_min,
+        };
+        let task = tokio::spawn(supervisor.run(first, last_rx));
+        Ok(AlarmCommand { lines, last, health, task, timing, overflowed: 0 })
+    }
+
+    /// Hand the alarm events among `events` to the command (never waits).
+    pub fn alarms(&mut self, events: &[OutputEvent]) {
+        for e in events.iter().filter(|e| matches!(e, OutputEvent::Alarm(_))) {
+            self.send(crate::headless::event_json(e));
+        }
+    }
+
+    /// The heartbeat line, so an external watchdog can tell vigil is alive.
+    pub fn heartbeat(&mut self, at: SessionTime) {
+        self.send(json!({ "at_ms": at.as_millis(), "type": "heartbeat", "wall": chrono::Utc::now().to_rfc3339() }));
+    }
+
+    fn send(&mut self, line: Value) {
+        if self.lines.try_send(line).is_err() {
+            // The supervisor notices a command this far behind as stuck
+            // well before the channel fills; count the line all the same.
+            self.overflowed += 1;
+            tracing::warn!("--alarm-command is not keeping up; alarm line not delivered");
+        }
+    }
+
+    /// Whether the command is failing, if that changed since last asked.
+    pub fn failing_changed(&mut self) -> Option<bool> {
+        self.health.has_changed().unwrap_or(false).then(|| self.health.borrow_and_update().failing)
+    }
+
+    /// Lines the command has missed so far.
+    #[must_use]
+    pub fn missed(&self) -> u64 {
+        self.health.borrow().missed + self.overflowed
+    }
+
+    /// Deliver `last` (`monitoring_stopped`), then end the command and its
+    /// process group; returns the lines it missed in the whole session.
+    /// Takes at most [`Timing::finish_bound`].
+    pub async fn finish(self, last: Value) -> u64 {
+        let AlarmCommand { lines, last: last_tx, health, mut task, timing, overflowed } = self;
+        let _ = last_tx.send(last);
+        drop(lines);
+        if timeout(timing.finish_bound(), &mut task).await.is_err() {
+            // Not expected: every wait in the supervisor is bounded.
+            tracing::error!("--alarm-command supervisor did not finish in time");
+            task.abort();
+        }
+        health.borrow().missed + overflowed
+    }
+}
+
+/// Why a run of the command ended.
+enum RunEnd {
+    /// The session is over; the final line, if there is one.
+    Stop(Option<Value>),
+    /// Dead or stuck, with the reason for the log.
+    Failed(String),
+}
+
+/// The supervisor task's state.
+struct Supervisor {
+    command: String,
+    timing: Timing,
+    lines: mpsc::Receiver<Value>,
+    health: watch::Sender<Health>,
+    /// Lines missed since the command last got a `missed` line.
+    unreported: u64,
+    /// The command was restarted and has not had its `missed` line yet.
+    restarted: bool,
+    backoff: Duration,
+}
+
+impl Supervisor {
+    async fn run(mut self, first: Running, mut last: oneshot::Receiver<Value>) {
+        let mut run = Some(first);
+        loop {
+            if let Some(mut r) = run.take() {
+                match self.feed(&mut r, &mut last).await {
+                    RunEnd::Stop(line) => return self.stop(r, line).await,
+                    RunEnd::Failed(why) => {
+                        tracing::error!(
+                            "--alarm-command `{}` {why}; restarting it in {:?}",
+                            self.command,
+                            self.backoff
+                        );
+                        self.set_failing(true);
+                        // Already given up on: no time to exit by itself.
+                        let unread = r.end(Duration::ZERO, self.timing.grace).await;
+                        self.count_missed(unread);
+                    }
+                }
+            }
+            // Down: what arrives now is missed, until the backoff ends.
+            let wake = Instant::now() + self.backoff;
+            self.backoff = (self.backoff * 2).min(self.timing.backoff_max);
+            let stop = loop {
+                tokio::select! {
+                    biased;
+                    line = &mut last => break Some(line.ok()),
+                    line = self.lines.recv() => match line {
+                        Some(_) => self.count_missed(1),
+                        None => break Some(None),
+                    },
+                    () = tokio::time::sleep_until(wake) => break None,
+                }
+            };
+            match Running::spawn(&self.command) {
+                Ok(r) => {
+                    self.health.send_modify(|h| h.starts += 1);
+                    self.restarted = true;
+                    if let Some(line) = stop {
+                        // One more start, so a supervisor behind the
+                        // command still hears that monitoring ended.
+                        return self.stop(r, line).await;
+                    }
+                    run = Some(r);
+                }
+                Err(e) => {
+                    tracing::error!("cannot restart --alarm-command `{}`: {e}", self.command);
+                    if let Some(line) = stop {
+                        self.count_missed(u64::from(line.is_some()));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feed one run of the command until the session stops or it fails.
+    async fn feed(&mut self, run: &mut Running, last: &mut oneshot::Receiver<Value>) -> RunEnd {
+        let stuck_after = self.timing.stuck_after;
+        if let Err(why) = self.tell_missed(run, stuck_after).await {
+            return RunEnd::Failed(why);
+        }
+        let mut poll = tokio::time::interval(self.timing.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                line = &mut *last => return RunEnd::Stop(line.ok()),
+                status = run.child.wait() => {
+                    return RunEnd::Failed(match status {
+                        Ok(s) => format!("exited ({s})"),
+                        Err(e) => format!("cannot be waited for: {e}"),
+                    });
+                }
+                line = self.lines.recv() => match line {
+                    Some(line) => {
+                        if let Err(why) = run.write(&line, stuck_after).await {
+                            return RunEnd::Failed(why);
+                        }
+                    }
+                    None => return RunEnd::Stop(None),
+                },
+                _ = poll.tick() => {
+                    match run.check(Instant::now(), stuck_after) {
+                        Err(why) => return RunEnd::Failed(why),
+                        Ok(true) if self.health.borrow().failing => {
+                            tracing::info!("--alarm-command `{}` reads again", self.command);
+                            self.backoff = self.timing.backoff_min;
+                            self.set_failing(false);
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end of the session: the final line, then the command's end.
+    async fn stop(mut self, mut run: Running, line: Option<Value>) {
+        let deadline = Instant::now() + self.timing.grace;
+        let _ = self.tell_missed(&mut run, self.timing.grace).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Some(line) = line
+            && let Err(why) = run.write(&line, left).await
+        {
+            tracing::error!("--alarm-command `{}` did not take the last line: {why}", self.command);
+        }
+        let unread = run.end(self.timing.grace, self.timing.grace).await;
+        self.count_missed(unread);
+    }
+
+    /// A restarted command's first line: how many lines it missed.
+    async fn tell_missed(&mut self, run: &mut Running, bound: Duration) -> Result<(), String> {
+        if self.restarted {
+            run.write(&json!({ "type": "missed", "count": self.unreported }), bound).await?;
+            self.restarted = false;
+            self.unreported = 0;
+        }
+        Ok(())
+    }
+
+    fn set_failing(&self, failing: bool) {
+        self.health.send_if_modified(|h| std::mem::replace(&mut h.failing, failing) != failing);
+    }
+
+    fn count_missed(&mut self, n: u64) {
+        if n > 0 {
+            self.unreported += n;
+            self.health.send_modify(|h| h.missed += n);
+        }
+    }
+}
+
+/// One run of the command.
+struct Running {
+    child: Child,
+    /// `None` once closed (the end of the session).
+    stdin: Option<ChildStdin>,
+    group: Option<Pid>,
+    /// Bytes written to stdin so far.
+    written: u64,
+    /// Lines not yet read: where each ends in the byte stream, and when it
+    /// was written.
+    unread: VecDeque<(u64, Instant)>,
+    stderr: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    fn spawn(command: &str) -> std::io::Result<Running> {
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            // Never vigil's own stderr: on the dashboard it would be drawn
+            // over the screen.
+            .stderr(Stdio::piped())
+            // Its own group: a signal to vigil's group (closed terminal,
+            // `systemctl stop`) must not end it before `monitoring_stopped`.
+            .process_group(0)
+            // Should the supervisor itself be dropped, the shell goes with it.
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let group = child.id().and_then(|id| Pid::from_raw(i32::try_from(id).ok()?));
+        let stderr = child.stderr.take().map(|err| tokio::spawn(log_stderr(err, command.to_owned())));
+        Ok(Running { child, stdin, group, written: 0, unread: VecDeque::new(), stderr })
+    }
+
+    /// Write one line, within `bound`.
+    async fn write(&mut self, line: &Value, bound: Duration) -> Result<(), String> {
+        let Some(stdin) = self.stdin.as_mut() else { return Err("has no stdin".to_owned()) };
+        let mut text = line.to_string();
+        text.push('\n');
+        match timeout(bound, stdin.write_all(text.as_bytes())).await {
+            Ok(Ok(())) => {
+                self.written += text.len() as u64;
+                self.unread.push_back((self.written, Instant::now()));
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("stopped reading ({e})")),
+            Err(_) => Err(format!("stopped reading (a line waited {bound:?} for room in the pipe)")),
+        }
+    }
+
+    /// Forget the lines the command has read; whether it read any, or why
+    /// it counts as stuck: it read nothing since the last look, and the
+    /// oldest line it has not read was written `stuck_after` ago.
+    fn check(&mut self, now: Instant, stuck_after: Duration) -> Result<bool, String> {
+        let Some(stdin) = self.stdin.as_ref() else { return Ok(false) };
+        if self.unread.is_empty() {
+            return Ok(false);
+        }
+        let in_pipe = rustix::io::ioctl_fionread(stdin.as_fd()).map_err(|e| format!("cannot be watched: {e}"))?;
+        let before = self.unread.len();
+        self.forget_read(in_pipe);
+        let read_some = self.unread.len() < before;
+        match self.unread.front() {
+            Some(&(_, written_at)) if !read_some && now.duration_since(written_at) >= stuck_after => {
+                Err(format!("stopped reading (a line unread for {stuck_after:?})"))
+            }
+            _ => Ok(read_some),
+        }
+    }
+
+    /// Drop the lines before the `in_pipe` bytes still waiting in the pipe.
+    fn forget_read(&mut self, in_pipe: u64) {
+        let read_up_to = self.written.saturating_sub(in_pipe);
+        while self.unread.front().is_some_and(|&(end, _)| end <= read_up_to) {
+            self.unread.pop_front();
+        }
+    }
+
+    /// Close stdin, give the command `to_exit` to exit, then SIGTERM its
+    /// group and after `grace` SIGKILL it; the lines it left unread.
+    async fn end(mut self, to_exit: Duration, grace: Duration) -> u64 {
+        if let Some(in_pipe) = self.stdin.as_ref().and_then(|s| rustix::io::ioctl_fionread(s.as_fd()).ok()) {
+            self.forget_read(in_pipe);
+        }
+        drop(self.stdin.take());
+        let exited = timeout(to_exit, self.child.wait()).await.is_ok_and(|s| s.is_ok());
+        if let Some(group) = self.group {
+            // Even after the shell exited, what it started may still run.
+            if !exited || rustix::process::test_kill_process_group(group).is_ok() {
+                let _ = rustix::process::kill_process_group(group, Signal::TERM);
+                let deadline = Instant::now() + grace;
+                let _ = timeout(grace, self.child.wait()).await;
+                while Instant::now() < deadline && rustix::process::test_kill_process_group(group).is_ok() {
+                    sleep(Duration::from_millis(20)).await;
+                }
+            }
+            // ESRCH (nothing left) is the usual answer.
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
+        let _ = timeout(Duration::from_millis(200), self.child.wait()).await;
+        if let Some(stderr) = self.stderr.take() {
+            // Its last words reach the log; a grandchild that left the
+            // group could hold the pipe open, so not for long.
+            if timeout(Duration::from_millis(200), stderr).await.is_err() {
+                tracing::debug!("--alarm-command stderr still open after its end");
+            }
+        }
+        self.unread.len() as u64
+    }
+}
+
+/// Longest stderr line logged; the rest of a longer line is cut.
+const STDERR_LINE_MAX: usize = 1000;
+
+/// Each line the command writes to stderr, as a warning in the log.
+async fn log_stderr(mut err: impl AsyncRead + Unpin, command: String) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match err.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &chunk[..n] {
+            if b == b'\n' {
+                log_line(&command, &pending);
+                pending.clear();
+            } else if pending.len() < STDERR_LINE_MAX {
+                pending.push(b);
+            }
+        }
+    }
+    if !pending.is_empty() {
+        log_line(&command, &pending);
+    }
+}
+
+fn log_line(command: &str, line: &[u8]) {
+    tracing::warn!("--alarm-command `{command}` stderr: {}", String::from_utf8_lossy(line).escape_debug());
+}
