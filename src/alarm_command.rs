@@ -415,14 +415,28 @@ impl Running {
         }
     }
 
-    /// Close stdin, give the command `to_exit` to exit, then SIGTERM its
-    /// group and after `grace` SIGKILL it; the lines it left unread.
+    /// Give the command `to_exit` to read what it was given and exit after
+    /// its stdin closes, then SIGTERM its group and after `grace` SIGKILL
+    /// it; the lines it left unread.
     async fn end(mut self, to_exit: Duration, grace: Duration) -> u64 {
-        if let Some(in_pipe) = self.stdin.as_ref().and_then(|s| rustix::io::ioctl_fionread(s.as_fd()).ok()) {
-            self.forget_read(in_pipe);
+        let deadline = Instant::now() + to_exit;
+        // Closing stdin at once would count the last lines given
+        // (`monitoring_stopped`) as unread by a command that reads them a
+        // moment later: what it has read is known only while the pipe is
+        // ours.
+        while let Some(stdin) = self.stdin.as_ref() {
+            self.forget_read(rustix::io::ioctl_fionread(stdin.as_fd()).unwrap_or(0));
+            if self.unread.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            tokio::select! {
+                _ = self.child.wait() => break,
+                () = sleep(END_POLL) => {}
+            }
         }
         drop(self.stdin.take());
-        let exited = timeout(to_exit, self.child.wait()).await.is_ok_and(|s| s.is_ok());
+        let left = deadline.saturating_duration_since(Instant::now());
+        let exited = timeout(left, self.child.wait()).await.is_ok_and(|s| s.is_ok());
         if let Some(group) = self.group {
             // Even after the shell exited, what it started may still run.
             if !exited || rustix::process::test_kill_process_group(group).is_ok() {
@@ -430,7 +444,7 @@ impl Running {
                 let deadline = Instant::now() + grace;
                 let _ = timeout(grace, self.child.wait()).await;
                 while Instant::now() < deadline && rustix::process::test_kill_process_group(group).is_ok() {
-                    sleep(Duration::from_millis(20)).await;
+                    sleep(END_POLL).await;
                 }
             }
             // ESRCH (nothing left) is the usual answer.
@@ -447,6 +461,10 @@ impl Running {
         self.unread.len() as u64
     }
 }
+
+/// How often the end of a run looks whether the command has read its
+/// lines, or its group has gone.
+const END_POLL: Duration = Duration::from_millis(20);
 
 /// Longest stderr line logged; the rest of a longer line is cut.
 const STDERR_LINE_MAX: usize = 1000;

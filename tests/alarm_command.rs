@@ -261,3 +261,32 @@ fn the_command_stderr_goes_to_the_log_not_to_vigil_stderr() {
     assert!(!stderr.contains("alarm-command-says-hello"), "on vigil's stderr: {stderr}");
     assert!(read(&log).contains("alarm-command-says-hello"), "not in the log: {}", read(&log));
 }
+
+#[test]
+fn a_restarted_command_that_reads_again_clears_the_alarm_and_hears_what_it_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, out) = (dir.path().join("first"), dir.path().join("out"));
+    // The first run exits at once; every later one reads.
+    let cmd = format!(
+        "if [ -e '{f}' ]; then cat >> '{o}'; else touch '{f}'; exit 0; fi",
+        f = first.display(),
+        o = out.display()
+    );
+    let mut vigil = Vigil::start(dir.path(), &cmd, false);
+    vigil.feed(DISCONNECT);
+    assert!(vigil.wait_line(Duration::from_secs(5), is_alarm_command_active).is_some(), "{:?}", vigil.seen);
+    // High priority and unacknowledged: it latches when the condition ends.
+    let ended = vigil.wait_line(Duration::from_secs(6), |v| {
+        v["alarm"] == "tech.alarm_command" && (v["state"] == "latched" || v["state"] == "cleared")
+    });
+    assert!(ended.is_some(), "tech.alarm_command never ended: {:?}", vigil.seen);
+    let text = read(&out);
+    let first_line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first_line["type"], "missed", "{text}");
+    assert!(first_line["count"].as_u64().unwrap() >= 1, "{text}");
+    drop(vigil.stdin.take());
+    let (lines, _, _) = vigil.exit_within(Duration::from_secs(10));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["alarm_command_missed"], first_line["count"], "{summary} vs {text}");
+    assert!(read(&out).lines().last().unwrap().contains("monitoring_stopped"), "{}", read(&out));
+}
