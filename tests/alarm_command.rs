@@ -40,14 +40,20 @@ struct Vigil {
 
 impl Vigil {
     fn start(dir: &Path, alarm_command: &str, own_group: bool) -> Vigil {
+        Vigil::start_recording(dir, alarm_command, own_group, None)
+    }
+
+    /// As [`Vigil::start`], recording under `record_dir` if given.
+    fn start_recording(dir: &Path, alarm_command: &str, own_group: bool, record_dir: Option<&Path>) -> Vigil {
         use std::os::unix::process::CommandExt;
         let log = dir.join("vigil.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
-        cmd.args(["monitor", "--stream", "-", "--headless", "--no-record", "--alarm-command", alarm_command])
-            .env("VIGIL_LOG", &log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(["monitor", "--stream", "-", "--headless", "--alarm-command", alarm_command]);
+        match record_dir {
+            Some(d) => cmd.arg("--record-dir").arg(d),
+            None => cmd.arg("--no-record"),
+        };
+        cmd.env("VIGIL_LOG", &log).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         if own_group {
             cmd.process_group(0);
         }
@@ -163,8 +169,9 @@ fn signal(pid: i32, sig: rustix::process::Signal) {
 fn a_command_that_exits_raises_tech_alarm_command_is_restarted_and_its_missed_lines_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let starts = dir.path().join("starts");
+    let records = dir.path().join("records");
     let cmd = format!("echo start >> '{}'; exit 0", starts.display());
-    let mut vigil = Vigil::start(dir.path(), &cmd, false);
+    let mut vigil = Vigil::start_recording(dir.path(), &cmd, false, Some(&records));
     vigil.feed(DISCONNECT);
     let raised = vigil.wait_line(Duration::from_secs(5), is_alarm_command_active);
     assert!(raised.is_some(), "no tech.alarm_command: {:?}", vigil.seen);
@@ -180,6 +187,14 @@ fn a_command_that_exits_raises_tech_alarm_command_is_restarted_and_its_missed_li
     // The tech.disconnected line at least, and tech.alarm_command's own.
     assert!(summary["alarm_command_missed"].as_u64().unwrap() >= 1, "{summary}");
     assert_eq!(summary["drops"], 0, "drops stays the recorder's count: {summary}");
+    // In the recording too.
+    let rec = std::fs::read_dir(&records).unwrap().next().unwrap().unwrap().path();
+    let events = vigil::record::Recording::open(&rec).unwrap().events().unwrap();
+    assert!(
+        events.iter().any(|e| matches!(e, vigil::model::OutputEvent::Alarm(a)
+            if a.condition == vigil::model::Condition::TechAlarmCommand && a.device.is_none())),
+        "{events:?}"
+    );
 }
 
 #[test]
