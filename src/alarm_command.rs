@@ -74,11 +74,12 @@ impl Timing {
         grace: Duration::from_secs(2),
     };
 
-    /// The longest [`AlarmCommand::finish`] can take: the final line and the
-    /// exit after it, SIGTERM, SIGKILL and the reaping that follows it.
+    /// The longest [`AlarmCommand::finish`] can take: a write under way
+    /// or the end of a failed run, then the final line and the exit after
+    /// it, SIGTERM, SIGKILL and the reaping that follows.
     #[must_use]
     pub fn finish_bound(&self) -> Duration {
-        self.grace * 3 + Duration::from_secs(1)
+        self.stuck_after.max(self.grace) + self.grace * 2 + Duration::from_secs(1)
     }
 }
 
@@ -159,6 +160,12 @@ impl AlarmCommand {
         self.health.has_changed().unwrap_or(false).then(|| self.health.borrow_and_update().failing)
     }
 
+    /// What the supervisor last reported.
+    #[must_use]
+    pub fn health(&self) -> Health {
+        *self.health.borrow()
+    }
+
     /// Lines the command has missed so far.
     #[must_use]
     pub fn missed(&self) -> u64 {
@@ -217,7 +224,7 @@ impl Supervisor {
                         );
                         self.set_failing(true);
                         // Already given up on: no time to exit by itself.
-                        let unread = r.end(Duration::ZERO, self.timing.grace).await;
+                        let unread = r.end(Instant::now(), self.timing.grace).await;
                         self.count_missed(unread);
                     }
                 }
@@ -300,6 +307,8 @@ impl Supervisor {
     }
 
     /// The end of the session: the final line, then the command's end.
+    /// The end of the session: the final line, then the command's end,
+    /// all within twice [`Timing::grace`] and the reaping.
     async fn stop(mut self, mut run: Running, line: Option<Value>) {
         let deadline = Instant::now() + self.timing.grace;
         let _ = self.tell_missed(&mut run, self.timing.grace).await;
@@ -308,14 +317,23 @@ impl Supervisor {
             && let Err(why) = run.write(&line, left).await
         {
             tracing::error!("--alarm-command `{}` did not take the last line: {why}", self.command);
+            self.count_missed(1);
         }
-        let unread = run.end(self.timing.grace, self.timing.grace).await;
+        let unread = run.end(deadline, self.timing.grace).await;
         self.count_missed(unread);
+        let Health { missed, starts, .. } = *self.health.borrow();
+        if missed > 0 {
+            tracing::warn!(
+                "--alarm-command `{}` missed {missed} lines in this session ({starts} starts)",
+                self.command
+            );
+        }
     }
 
     /// A restarted command's first line: how many lines it missed.
     async fn tell_missed(&mut self, run: &mut Running, bound: Duration) -> Result<(), String> {
         if self.restarted {
+            tracing::info!("--alarm-command `{}` restarted; it missed {} lines", self.command, self.unreported);
             run.write(&json!({ "type": "missed", "count": self.unreported }), bound).await?;
             self.restarted = false;
             self.unreported = 0;
@@ -415,11 +433,10 @@ impl Running {
         }
     }
 
-    /// Give the command `to_exit` to read what it was given and exit after
-    /// its stdin closes, then SIGTERM its group and after `grace` SIGKILL
-    /// it; the lines it left unread.
-    async fn end(mut self, to_exit: Duration, grace: Duration) -> u64 {
-        let deadline = Instant::now() + to_exit;
+    /// Give the command until `deadline` to read what it was given and
+    /// exit after its stdin closes, then SIGTERM its group and after
+    /// `grace` SIGKILL it; the lines it left unread.
+    async fn end(mut self, deadline: Instant, grace: Duration) -> u64 {
         // Closing stdin at once would count the last lines given
         // (`monitoring_stopped`) as unread by a command that reads them a
         // moment later: what it has read is known only while the pipe is
@@ -437,15 +454,14 @@ impl Running {
         drop(self.stdin.take());
         let left = deadline.saturating_duration_since(Instant::now());
         let exited = timeout(left, self.child.wait()).await.is_ok_and(|s| s.is_ok());
-        if let Some(group) = self.group {
+        if let Some(group) = self.group.take() {
             // Even after the shell exited, what it started may still run.
+            // Its stragglers get no wait of their own: an orphan that
+            // nobody reaps stays in the group as a zombie, and waiting for
+            // the group to empty would then always take the whole grace.
             if !exited || rustix::process::test_kill_process_group(group).is_ok() {
                 let _ = rustix::process::kill_process_group(group, Signal::TERM);
-                let deadline = Instant::now() + grace;
                 let _ = timeout(grace, self.child.wait()).await;
-                while Instant::now() < deadline && rustix::process::test_kill_process_group(group).is_ok() {
-                    sleep(END_POLL).await;
-                }
             }
             // ESRCH (nothing left) is the usual answer.
             let _ = rustix::process::kill_process_group(group, Signal::KILL);
@@ -459,6 +475,16 @@ impl Running {
             }
         }
         self.unread.len() as u64
+    }
+}
+
+impl Drop for Running {
+    /// A run not ended by [`Running::end`] (its task aborted or panicked)
+    /// still leaves nothing behind.
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
     }
 }
 
@@ -494,4 +520,69 @@ async fn log_stderr(mut err: impl AsyncRead + Unpin, command: String) {
 
 fn log_line(command: &str, line: &[u8]) {
     tracing::warn!("--alarm-command `{command}` stderr: {}", String::from_utf8_lossy(line).escape_debug());
+}
+
+#[cfg(test)]
+mod tests {
+    //! The supervisor with real `sh` commands and short limits; the waits
+    //! are on child processes, so they are real, each bounded.
+
+    use super::*;
+
+    const FAST: Timing = Timing {
+        stuck_after: Duration::from_millis(200),
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(100),
+        poll: Duration::from_millis(20),
+        grace: Duration::from_millis(300),
+    };
+
+    /// Wait (at most 5 s) until the command's health satisfies `pred`.
+    async fn until(cmd: &mut AlarmCommand, pred: impl Fn(Health) -> bool) -> Health {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !pred(cmd.health()) {
+            assert!(Instant::now() < deadline, "still {:?}", cmd.health());
+            sleep(Duration::from_millis(10)).await;
+        }
+        cmd.health()
+    }
+
+    #[tokio::test]
+    async fn a_command_that_dies_is_restarted_and_what_it_missed_is_counted() {
+        let mut cmd = AlarmCommand::start("exit 3", mpsc::channel(8), FAST).unwrap();
+        until(&mut cmd, |h| h.failing).await;
+        assert_eq!(cmd.failing_changed(), Some(true));
+        cmd.heartbeat(SessionTime::ZERO);
+        // Backoff 50 ms, 100 ms, 100 ms: restarted again and again.
+        until(&mut cmd, |h| h.starts >= 3 && h.missed >= 1).await;
+        let started = Instant::now();
+        let missed = cmd.finish(json!({ "type": "monitoring_stopped" })).await;
+        assert!(started.elapsed() < FAST.finish_bound());
+        // The heartbeat, and `monitoring_stopped` that a dead command can
+        // no longer take.
+        assert!(missed >= 1, "{missed}");
+    }
+
+    #[tokio::test]
+    async fn a_command_that_does_not_read_is_stuck_and_finish_stays_within_its_bound() {
+        let mut cmd = AlarmCommand::start("trap '' TERM; sleep 30", mpsc::channel(8), FAST).unwrap();
+        cmd.heartbeat(SessionTime::ZERO);
+        until(&mut cmd, |h| h.failing).await;
+        let started = Instant::now();
+        let missed = cmd.finish(json!({ "type": "monitoring_stopped" })).await;
+        assert!(started.elapsed() < FAST.finish_bound(), "{:?}", started.elapsed());
+        assert!(missed >= 2, "the heartbeat and monitoring_stopped: {missed}");
+    }
+
+    #[tokio::test]
+    async fn a_command_that_reads_stays_healthy_and_misses_nothing() {
+        let mut cmd = AlarmCommand::start("cat >/dev/null", mpsc::channel(8), FAST).unwrap();
+        for _ in 0..3 {
+            cmd.heartbeat(SessionTime::ZERO);
+        }
+        // Longer than a line may stay unread.
+        sleep(FAST.stuck_after * 2).await;
+        assert_eq!(cmd.health(), Health { failing: false, missed: 0, starts: 1 });
+        assert_eq!(cmd.finish(json!({ "type": "monitoring_stopped" })).await, 0);
+    }
 }

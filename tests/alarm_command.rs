@@ -208,9 +208,9 @@ fn a_command_that_does_not_read_raises_the_alarm_and_vigil_still_stops_promptly_
         vigil.seen
     );
     signal(vigil.pid(), rustix::process::Signal::TERM);
-    let (lines, _, took) = vigil.exit_within(Duration::from_secs(10));
+    let (lines, _, took) = vigil.exit_within(Duration::from_secs(15));
     assert_eq!(lines.last().unwrap()["type"], "summary");
-    assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn a_command_that_hangs_at_the_end_is_killed_with_its_process_group() {
     vigil.feed(DISCONNECT);
     assert!(eventually(Duration::from_secs(5), || read(&pids).lines().count() == 2), "the command did not start");
     drop(vigil.stdin.take());
-    let (lines, _, took) = vigil.exit_within(Duration::from_secs(10));
+    let (lines, _, took) = vigil.exit_within(Duration::from_secs(15));
     assert_eq!(lines.last().unwrap()["type"], "summary");
     let pids: Vec<i32> = read(&pids).lines().map(|l| l.trim().parse().unwrap()).collect();
     let left: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
@@ -236,7 +236,7 @@ fn a_command_that_hangs_at_the_end_is_killed_with_its_process_group() {
             rustix::process::kill_process(rustix::process::Pid::from_raw(p).unwrap(), rustix::process::Signal::KILL);
     }
     assert!(left.is_empty(), "left running after vigil exited: {left:?} of {pids:?}");
-    assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
 }
 
 #[test]
