@@ -64,10 +64,14 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// Two seconds unread is long for an alarm; thirty between restarts
-    /// keeps a command that can never start from filling the log.
+    /// Five seconds unread: a command that plays a sound or calls a pager
+    /// for each line takes a few seconds per line and is working, not
+    /// stuck, and killing it mid-alarm would be worse than waiting; longer
+    /// would leave a hung command unnoticed for too long. Thirty seconds
+    /// between restarts keeps a command that can never start from filling
+    /// the log.
     pub const DEFAULT: Timing = Timing {
-        stuck_after: Duration::from_secs(2),
+        stuck_after: Duration::from_secs(5),
         backoff_min: Duration::from_secs(1),
         backoff_max: Duration::from_secs(30),
         poll: Duration::from_millis(250),
@@ -76,10 +80,11 @@ impl Timing {
 
     /// The longest [`AlarmCommand::finish`] can take: a write under way
     /// or the end of a failed run, then the final line and the exit after
-    /// it, SIGTERM, SIGKILL and the reaping that follows.
+    /// it, SIGTERM, SIGKILL and the reaping that follows (each at most
+    /// `grace`, the reaping well under a second).
     #[must_use]
     pub fn finish_bound(&self) -> Duration {
-        self.stuck_after.max(self.grace) + self.grace * 2 + Duration::from_secs(1)
+        self.grace * 3 + Duration::from_secs(1)
     }
 }
 
@@ -268,7 +273,10 @@ impl Supervisor {
     /// Feed one run of the command until the session stops or it fails.
     async fn feed(&mut self, run: &mut Running, last: &mut oneshot::Receiver<Value>) -> RunEnd {
         let stuck_after = self.timing.stuck_after;
-        if let Err(why) = self.tell_missed(run, stuck_after).await {
+        // A write waits only when the pipe is full, that is with 64 KiB
+        // unread: no need to give it as long as one line gets.
+        let write_within = self.timing.grace;
+        if let Err(why) = self.tell_missed(run, write_within).await {
             return RunEnd::Failed(why);
         }
         let mut poll = tokio::time::interval(self.timing.poll);
@@ -285,7 +293,7 @@ impl Supervisor {
                 }
                 line = self.lines.recv() => match line {
                     Some(line) => {
-                        if let Err(why) = run.write(&line, stuck_after).await {
+                        if let Err(why) = run.write(&line, write_within).await {
                             return RunEnd::Failed(why);
                         }
                     }
@@ -364,6 +372,8 @@ struct Running {
     /// Lines not yet read: where each ends in the byte stream, and when it
     /// was written.
     unread: VecDeque<(u64, Instant)>,
+    /// When the command was last seen to read a whole line.
+    last_read: Instant,
     stderr: Option<JoinHandle<()>>,
 }
 
@@ -386,7 +396,7 @@ impl Running {
         let stdin = child.stdin.take();
         let group = child.id().and_then(|id| Pid::from_raw(i32::try_from(id).ok()?));
         let stderr = child.stderr.take().map(|err| tokio::spawn(log_stderr(err, command.to_owned())));
-        Ok(Running { child, stdin, group, written: 0, unread: VecDeque::new(), stderr })
+        Ok(Running { child, stdin, group, written: 0, unread: VecDeque::new(), last_read: Instant::now(), stderr })
     }
 
     /// Write one line, within `bound`.
@@ -406,8 +416,9 @@ impl Running {
     }
 
     /// Forget the lines the command has read; whether it read any, or why
-    /// it counts as stuck: it read nothing since the last look, and the
-    /// oldest line it has not read was written `stuck_after` ago.
+    /// it counts as stuck: a line has been waiting, and nothing been read,
+    /// for `stuck_after`. A slow reader that finishes a line at least that
+    /// often (a sound per alarm) is working, however long its queue.
     fn check(&mut self, now: Instant, stuck_after: Duration) -> Result<bool, String> {
         let Some(stdin) = self.stdin.as_ref() else { return Ok(false) };
         if self.unread.is_empty() {
@@ -417,8 +428,11 @@ impl Running {
         let before = self.unread.len();
         self.forget_read(in_pipe);
         let read_some = self.unread.len() < before;
+        if read_some {
+            self.last_read = now;
+        }
         match self.unread.front() {
-            Some(&(_, written_at)) if !read_some && now.duration_since(written_at) >= stuck_after => {
+            Some(&(_, written_at)) if now.duration_since(written_at.max(self.last_read)) >= stuck_after => {
                 Err(format!("stopped reading (a line unread for {stuck_after:?})"))
             }
             _ => Ok(read_some),
@@ -582,6 +596,19 @@ mod tests {
         }
         // Longer than a line may stay unread.
         sleep(FAST.stuck_after * 2).await;
+        assert_eq!(cmd.health(), Health { failing: false, missed: 0, starts: 1 });
+        assert_eq!(cmd.finish(json!({ "type": "monitoring_stopped" })).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_that_keeps_reading_is_not_stuck() {
+        // One line per 100 ms: the queue of 8 waits 800 ms in all, four
+        // times `stuck_after`, yet a line is read every 100 ms.
+        let mut cmd = AlarmCommand::start("while read l; do sleep 0.1; done", mpsc::channel(16), FAST).unwrap();
+        for _ in 0..8 {
+            cmd.heartbeat(SessionTime::ZERO);
+        }
+        sleep(Duration::from_millis(1200)).await;
         assert_eq!(cmd.health(), Health { failing: false, missed: 0, starts: 1 });
         assert_eq!(cmd.finish(json!({ "type": "monitoring_stopped" })).await, 0);
     }

@@ -202,8 +202,9 @@ fn a_command_that_does_not_read_raises_the_alarm_and_vigil_still_stops_promptly_
     let dir = tempfile::tempdir().unwrap();
     let mut vigil = Vigil::start(dir.path(), "sleep 100", false);
     vigil.feed(DISCONNECT);
+    // A line unread for 5 s.
     assert!(
-        vigil.wait_line(Duration::from_secs(6), is_alarm_command_active).is_some(),
+        vigil.wait_line(Duration::from_secs(10), is_alarm_command_active).is_some(),
         "a command that never reads its line is not flagged: {:?}",
         vigil.seen
     );
