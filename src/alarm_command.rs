@@ -8,8 +8,8 @@
 //! ```
 //!
 //! The command is part of the alarm system, so its failures are alarms:
-//! when it dies (exits, or a write fails) or is stuck (a line it was given
-//! has not been read within [`Timing::stuck_after`]), [`Health::failing`]
+//! when it dies (exits, or a write fails) or is stuck (a line has been
+//! waiting, and nothing read, for [`Timing::stuck_after`]), [`Health::failing`]
 //! turns on and the session raises `tech.alarm_command`. The supervisor
 //! kills it (its whole process group) and starts it again after a backoff
 //! that doubles from [`Timing::backoff_min`] to [`Timing::backoff_max`].
@@ -21,13 +21,15 @@
 //! Whether a line was read is told by the bytes still in the pipe
 //! (`FIONREAD`), not by the write: a write completes as soon as the line is
 //! in the pipe's buffer, so a command that never reads would otherwise look
-//! healthy until 64 KiB of lines had piled up.
+//! healthy until 64 KiB of lines had piled up. (Where the pipe cannot be
+//! asked, as on a system without `FIONREAD` on a pipe's write end, only a
+//! full pipe shows a stuck command.)
 //!
 //! The command runs in its own process group, so a signal to vigil's group
 //! (a closed terminal, `systemctl stop`) does not reach it before
 //! `monitoring_stopped` does. At the end ([`AlarmCommand::finish`]) vigil
-//! writes that line, closes the command's stdin, gives it
-//! [`Timing::grace`] to exit, then sends its group SIGTERM and, after
+//! writes that line, gives the command [`Timing::grace`] to read it and to
+//! exit once its stdin is closed, then sends its group SIGTERM and, after
 //! another `grace`, SIGKILL: no process of the command outlives vigil, and
 //! vigil never waits on the command longer than that.
 
@@ -49,7 +51,8 @@ use crate::model::{OutputEvent, SessionTime};
 /// The time limits of the supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
-    /// A line not read within this means the command is stuck.
+    /// A line waiting this long with nothing read means the command is
+    /// stuck.
     pub stuck_after: Duration,
     /// The wait before the first restart; it doubles with each restart
     /// that fails again.
@@ -294,6 +297,7 @@ impl Supervisor {
                 line = self.lines.recv() => match line {
                     Some(line) => {
                         if let Err(why) = run.write(&line, write_within).await {
+                            self.count_missed(1);
                             return RunEnd::Failed(why);
                         }
                     }
@@ -424,7 +428,12 @@ impl Running {
         if self.unread.is_empty() {
             return Ok(false);
         }
-        let in_pipe = rustix::io::ioctl_fionread(stdin.as_fd()).map_err(|e| format!("cannot be watched: {e}"))?;
+        let Ok(in_pipe) = rustix::io::ioctl_fionread(stdin.as_fd()) else {
+            // Cannot tell (see the module doc): a write that fails or
+            // blocks is then the only sign.
+            self.unread.clear();
+            return Ok(false);
+        };
         let before = self.unread.len();
         self.forget_read(in_pipe);
         let read_some = self.unread.len() < before;
@@ -433,7 +442,7 @@ impl Running {
         }
         match self.unread.front() {
             Some(&(_, written_at)) if now.duration_since(written_at.max(self.last_read)) >= stuck_after => {
-                Err(format!("stopped reading (a line unread for {stuck_after:?})"))
+                Err(format!("stopped reading (a line waiting, nothing read for {stuck_after:?})"))
             }
             _ => Ok(read_some),
         }
