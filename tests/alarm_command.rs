@@ -241,24 +241,28 @@ fn a_command_that_hangs_at_the_end_is_killed_with_its_process_group() {
 }
 
 #[test]
-fn a_group_sigterm_still_delivers_monitoring_stopped() {
+fn a_group_sigterm_sighup_or_sigint_still_delivers_monitoring_stopped() {
+    use rustix::process::Signal;
+    for sig in [Signal::TERM, Signal::HUP, Signal::INT] {
+        group_signal_delivers_monitoring_stopped(sig);
+    }
+}
+
+fn group_signal_delivers_monitoring_stopped(sig: rustix::process::Signal) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let cmd = format!("cat >> '{}'", out.display());
     let mut vigil = Vigil::start(dir.path(), &cmd, true);
     vigil.feed(DISCONNECT);
     assert!(eventually(Duration::from_secs(5), || read(&out).contains("tech.disconnected")), "{}", read(&out));
-    // What a closed terminal or `systemctl stop` does: the whole group.
-    rustix::process::kill_process_group(
-        rustix::process::Pid::from_raw(vigil.pid()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    // What a closed terminal, `systemctl stop` or Ctrl-C does: the whole
+    // group.
+    rustix::process::kill_process_group(rustix::process::Pid::from_raw(vigil.pid()).unwrap(), sig).unwrap();
     let (lines, _, _) = vigil.exit_within(Duration::from_secs(10));
     assert_eq!(lines.last().unwrap()["type"], "summary");
     let text = read(&out);
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(last["type"], "monitoring_stopped", "{text}");
+    assert_eq!(last["type"], "monitoring_stopped", "{sig:?}: {text}");
     assert_eq!(last["reason"], "signal");
 }
 
