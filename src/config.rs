@@ -44,8 +44,9 @@ impl Default for DashboardConfig {
 
 /// The alarm rules of DESIGN.md's table, one table per condition.
 ///
-/// `tech.recording` and `tech.stalled` are not configurable: they are high
-/// priority at once, because each means vigil itself is failing.
+/// `tech.recording`, `tech.stalled` and `tech.alarm_command` are not
+/// configurable: they are high priority at once, because each means vigil
+/// itself, or the path an alarm takes out of it, is failing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlarmConfig {

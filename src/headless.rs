@@ -105,6 +105,7 @@ pub fn summary_json(end: SessionTime, totals: &Totals) -> Value {
         "decode_errors": c.decode_errors,
         "skipped_lines": c.bad_lines,
         "drops": c.recorder_drops,
+        "alarm_command_missed": c.alarm_command_missed,
     })
 }
 

@@ -29,11 +29,14 @@
 //! - [`record`]: Arrow recordings and the readers behind replay, summary,
 //!   export and report.
 //! - [`headless`]: the JSON-lines sink.
+//! - [`alarm_command`]: `--alarm-command`, a supervised child fed alarm
+//!   lines; its failure is the technical alarm `tech.alarm_command`.
 //! - [`dashboard`]: the live terminal screen.
 //! - [`session`]: wires sources, pipeline and sinks; every spawn and channel
 //!   is created there.
 //! - [`cli`]: the command line; [`app`]: what each subcommand does.
 
+pub mod alarm_command;
 pub mod alarms;
 pub mod app;
 pub mod cli;

@@ -607,10 +607,12 @@ pub enum Condition {
     TechRecording,
     #[serde(rename = "tech.stalled")]
     TechStalled,
+    #[serde(rename = "tech.alarm_command")]
+    TechAlarmCommand,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 14] = [
+    pub const ALL: [Condition; 15] = [
         Condition::HrHigh,
         Condition::HrLow,
         Condition::HrRise,
@@ -625,6 +627,7 @@ impl Condition {
         Condition::TechBatteryLow,
         Condition::TechRecording,
         Condition::TechStalled,
+        Condition::TechAlarmCommand,
     ];
 
     #[must_use]
@@ -644,6 +647,7 @@ impl Condition {
             Condition::TechBatteryLow => "tech.battery_low",
             Condition::TechRecording => "tech.recording",
             Condition::TechStalled => "tech.stalled",
+            Condition::TechAlarmCommand => "tech.alarm_command",
         }
     }
 
@@ -663,6 +667,7 @@ impl Condition {
                 | Condition::TechBatteryLow
                 | Condition::TechRecording
                 | Condition::TechStalled
+                | Condition::TechAlarmCommand
         )
     }
 }
@@ -768,7 +773,8 @@ impl OperatorAction {
 pub struct AlarmEvent {
     pub at: SessionTime,
     pub condition: Condition,
-    /// `None` for session-wide alarms (`tech.recording`, `tech.stalled`).
+    /// `None` for session-wide alarms (`tech.recording`, `tech.stalled`,
+    /// `tech.alarm_command`).
     pub device: Option<DeviceLabel>,
     pub priority: Priority,
     pub state: AlarmState,

@@ -177,6 +177,7 @@ pub struct Pipeline {
     window: Duration,
     recording_failed: bool,
     stalled: bool,
+    alarm_command_failed: bool,
     /// Reused per call so the alarm engine never allocates on the hot path.
     alarm_scratch: Vec<AlarmEvent>,
     manual_device: DeviceLabel,
@@ -199,6 +200,7 @@ impl Pipeline {
             window: DEFAULT_WINDOW,
             recording_failed: false,
             stalled: false,
+            alarm_command_failed: false,
             alarm_scratch: Vec::with_capacity(16),
             manual_device: DeviceLabel::from(MANUAL_DEVICE),
         }
@@ -583,6 +585,27 @@ impl Pipeline {
             );
             self.flush_alarms(output);
         }
+    }
+
+    /// Raise or clear `tech.alarm_command` (the alarm command died or
+    /// stopped reading, or reads again after a restart).
+    pub fn set_alarm_command_failed(&mut self, at: SessionTime, failed: bool, output: &mut Vec<OutputEvent>) {
+        if failed != self.alarm_command_failed {
+            self.alarm_command_failed = failed;
+            self.alarms.set_technical(
+                at.max(self.now),
+                crate::model::Condition::TechAlarmCommand,
+                None,
+                failed,
+                &mut self.alarm_scratch,
+            );
+            self.flush_alarms(output);
+        }
+    }
+
+    /// Lines the alarm command has missed in the whole session.
+    pub fn set_alarm_command_missed(&mut self, missed: u64) {
+        self.totals.counters.alarm_command_missed = missed;
     }
 
     /// Raise or clear `tech.stalled` (the pipeline missed its tick).

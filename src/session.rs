@@ -7,6 +7,10 @@
 //!                                                         └──────────alarm lines (ALARM_COMMAND_CAPACITY)──▶ --alarm-command
 //! ```
 //!
+//! The alarm command has a supervisor of its own ([`crate::alarm_command`]):
+//! it restarts the command, and its health comes back here to raise or
+//! clear `tech.alarm_command`.
+//!
 //! Failure containment: a source, the recorder, the dashboard or the alarm
 //! command failing is reported (technical alarm or log) and the pipeline
 //! goes on; only the pipeline loop failing ends the session, in order:
@@ -37,6 +41,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::alarm_command::{self, AlarmCommand};
 use crate::alarms::AlarmEngine;
 use crate::clock::{Clock, ClockKind, Speed};
 use crate::config::Config;
@@ -298,7 +303,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         let out = headless_out.take().unwrap_or_else(|| Box::new(std::io::stdout()));
         Some(HeadlessSink::start(out)?)
     };
-    let alarm_sink = alarm_command.as_deref().map(AlarmCommandSink::start).transpose()?;
+    let alarm_sink = alarm_command
+        .as_deref()
+        .map(|c| AlarmCommand::start(c, mpsc::channel(ALARM_COMMAND_CAPACITY), alarm_command::Timing::DEFAULT))
+        .transpose()?;
     let mut sinks = Sinks {
         lossless: virtual_clock,
         headless,
@@ -448,7 +456,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
                     snap.finished = sources_done;
                     let _ = snapshot_tx.send(Arc::new(snap));
                 }
-                if let Some(sink) = sinks.alarm.as_ref().filter(|_| last_heartbeat.elapsed() >= HEARTBEAT) {
+                if let Some(sink) = sinks.alarm.as_mut().filter(|_| last_heartbeat.elapsed() >= HEARTBEAT) {
                     last_heartbeat = Instant::now();
                     sink.heartbeat(pipeline.now());
                 }
@@ -515,7 +523,6 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     sinks.drain(&mut pipeline, Vec::new(), &mut output).await;
     sinks.flush_recorder().await;
     tasks.abort_all();
-    let totals = pipeline.totals();
     let Sinks { headless, alarm, recorder: recorder_link, .. } = sinks;
     if let Some((tx, _)) = recorder_link {
         let _ = tx.send(RecordMsg::Reached(end)).await;
@@ -524,11 +531,17 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         Some(r) => Some(tokio::task::spawn_blocking(move || r.finish()).await?),
         None => None,
     };
+    // Before the summary, which counts what the command missed; bounded
+    // (alarm_command::Timing::finish_bound) however the command behaves.
+    if let Some(a) = alarm {
+        let stopped =
+            serde_json::json!({ "at_ms": end.as_millis(), "type": "monitoring_stopped", "reason": reason.as_str() });
+        let missed = a.finish(stopped).await;
+        pipeline.set_alarm_command_missed(missed);
+    }
+    let totals = pipeline.totals();
     if let Some(h) = headless {
         h.finish(headless::summary_json(end, &totals)).await?;
-    }
-    if let Some(a) = alarm {
-        a.finish(end, reason).await;
     }
     let recording = match recording {
         Some(Ok(info)) => Some(info.dir),
@@ -551,7 +564,7 @@ struct Sinks {
     /// Await every sink (virtual clock) instead of `try_send` (real clock).
     lossless: bool,
     headless: Option<HeadlessSink>,
-    alarm: Option<AlarmCommandSink>,
+    alarm: Option<AlarmCommand>,
     recorder: Option<(mpsc::Sender<RecordMsg>, watch::Receiver<RecorderHealth>)>,
     /// Gather recorder products in `outbox` (`--speed max` only: there a
     /// batch takes microseconds of wall time, so gathering delays nothing a
@@ -579,7 +592,11 @@ impl Sinks {
             let failed = matches!(*health.borrow_and_update(), RecorderHealth::Failed(_));
             pipeline.set_recording_failed(pipeline.now(), failed, output);
         }
-        if let Some(sink) = &self.alarm {
+        if let Some(sink) = &mut self.alarm {
+            if let Some(failing) = sink.failing_changed() {
+                pipeline.set_alarm_command_failed(pipeline.now(), failing, output);
+            }
+            pipeline.set_alarm_command_missed(sink.missed());
             sink.alarms(output);
         }
         if self.recorder.is_some() && self.gather {
@@ -754,69 +771,6 @@ impl HeadlessSink {
             .map_err(|_| anyhow::anyhow!("the headless writer thread panicked"))?
             .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;
         Ok(())
-    }
-}
-
-/// `--alarm-command`: a child process fed alarm events as JSON lines on
-/// stdin, a heartbeat every 10 s and a final `monitoring_stopped`.
-struct AlarmCommandSink {
-    tx: mpsc::Sender<serde_json::Value>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl AlarmCommandSink {
-    fn start(command: &str) -> anyhow::Result<Self> {
-        use tokio::io::AsyncWriteExt;
-        let mut child = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(false)
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start --alarm-command `{command}`: {e}"))?;
-        let mut stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("--alarm-command has no stdin"))?;
-        let (tx, mut rx) = mpsc::channel::<serde_json::Value>(ALARM_COMMAND_CAPACITY);
-        let command = command.to_owned();
-        let task = tokio::spawn(async move {
-            while let Some(v) = rx.recv().await {
-                let mut line = v.to_string();
-                line.push('\n');
-                if let Err(e) = stdin.write_all(line.as_bytes()).await {
-                    tracing::error!("--alarm-command `{command}` stopped reading: {e}");
-                    return;
-                }
-                let _ = stdin.flush().await;
-            }
-            drop(stdin);
-            let _ = child.wait().await;
-        });
-        Ok(Self { tx, task })
-    }
-
-    fn alarms(&self, events: &[OutputEvent]) {
-        for e in events.iter().filter(|e| matches!(e, OutputEvent::Alarm(_))) {
-            if self.tx.try_send(headless::event_json(e)).is_err() {
-                tracing::warn!("--alarm-command is not keeping up; alarm line dropped");
-            }
-        }
-    }
-
-    fn heartbeat(&self, at: SessionTime) {
-        let _ = self.tx.try_send(serde_json::json!({
-            "at_ms": at.as_millis(), "type": "heartbeat", "wall": chrono::Utc::now().to_rfc3339(),
-        }));
-    }
-
-    async fn finish(self, at: SessionTime, reason: EndReason) {
-        let _ = self
-            .tx
-            .send(
-                serde_json::json!({ "at_ms": at.as_millis(), "type": "monitoring_stopped", "reason": reason.as_str() }),
-            )
-            .await;
-        drop(self.tx);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Counters {
     pub bad_lines: u64,
     /// Recorder messages dropped because its channel was full.
     pub recorder_drops: u64,
+    /// Lines `--alarm-command` never read (dead, stuck or restarting).
+    pub alarm_command_missed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

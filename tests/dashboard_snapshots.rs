@@ -161,6 +161,7 @@ fn normal() -> Snapshot {
             decode_errors: 2,
             bad_lines: 0,
             recorder_drops: 0,
+            alarm_command_missed: 0,
         },
         limits: limits(),
         window: Duration::from_secs(600),

@@ -182,7 +182,7 @@ impl Rules {
         battery.threshold[l] = b.at_or_below_pct;
         battery.relaxed[l] = b.at_or_below_pct;
         by_condition[slot(Condition::TechBatteryLow)] = battery.finish();
-        for c in [Condition::TechRecording, Condition::TechStalled] {
+        for c in [Condition::TechRecording, Condition::TechStalled, Condition::TechAlarmCommand] {
             by_condition[slot(c)] = Rule::flag(true, Priority::High, Duration::ZERO, None);
         }
         Rules {
@@ -291,6 +291,7 @@ pub(super) fn limit_views(config: &AlarmConfig) -> Vec<LimitView> {
     }
     push(Condition::TechRecording, Priority::High, "recording failing, at once".to_owned());
     push(Condition::TechStalled, Priority::High, "pipeline missed its tick, at once".to_owned());
+    push(Condition::TechAlarmCommand, Priority::High, "alarm command dead or not reading, at once".to_owned());
     views
 }
 
