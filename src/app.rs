@@ -103,19 +103,28 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         Some(speed) => Clock::virtual_at(speed, crate::clock::start_now()),
         None => Clock::real(),
     };
-    let source: SourceFactory = Box::new(move |tx, clock| {
-        Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
-    });
+    let source: SourceFactory = if let stream::StreamInput::Tcp(addr) = input {
+        // Bound here, before any screen is up: the sender must learn the
+        // port (`tcp://127.0.0.1:0` lets the system pick one).
+        let listener = stream::bind_std(addr)?;
+        let bound = listener.local_addr().with_context(|| format!("cannot listen on {addr}"))?;
+        writeln!(std::io::stderr().lock(), "vigil: listening on tcp://{bound}")?;
+        Box::new(move |tx, clock| {
+            Box::pin(async move {
+                stream::serve_std(listener, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from)
+            })
+        })
+    } else {
+        Box::new(move |tx, clock| {
+            Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
+        })
+    };
     run_session(&args.common, clock, source, Mode::Live, Vec::new())
 }
 
 /// `vigil scan`: nearby devices that advertise a supported service.
 fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .with_context(|| format!("--timeout {}: give a positive number of seconds", args.timeout))?;
-    let entries = runtime()?.block_on(ble::scan(timeout))?;
+    let entries = runtime()?.block_on(ble::scan(args.timeout))?;
     ble::print_scan(&entries, args.json, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -327,7 +336,8 @@ fn decode(characteristic: &str, hex_text: &str) -> anyhow::Result<ExitCode> {
     let characteristic = Characteristic::parse(characteristic)?;
     let cleaned: String = hex_text.chars().filter(|c| !matches!(c, ' ' | ':' | '-' | '_')).collect();
     let cleaned = cleaned.strip_prefix("0x").unwrap_or(&cleaned);
-    let payload = hex::decode(cleaned).with_context(|| format!("`{hex_text}` is not a hex payload"))?;
+    let payload = hex::decode(cleaned)
+        .with_context(|| format!("`{}` is not a hex payload", crate::excerpt::excerpt(hex_text)))?;
     let json = crate::gatt::decode_json(characteristic, &payload)
         .with_context(|| format!("payload {} does not decode", hex::encode(&payload)))?;
     let mut out = std::io::stdout().lock();

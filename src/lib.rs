@@ -31,6 +31,7 @@
 //! - [`session`]: wires sources, pipeline and sinks; every spawn and channel
 //!   is created there.
 //! - [`cli`]: the command line; [`app`]: what each subcommand does.
+//! - [`excerpt`]: input text as an error message quotes it (cut, escaped).
 
 pub mod alarms;
 pub mod app;
@@ -39,6 +40,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod devices;
+pub mod excerpt;
 pub mod gatt;
 pub mod headless;
 pub mod history;

@@ -349,7 +349,7 @@ impl fmt::Display for Characteristic {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a characteristic: give 4 hex digits (2a37) or a full UUID")]
+#[error("`{}` is not a characteristic: give 4 hex digits (2a37) or a full UUID", crate::excerpt::excerpt(.0))]
 pub struct ParseCharacteristicError(pub String);
 
 /// Bytes inline before a payload spills to the heap.

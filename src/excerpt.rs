@@ -1,0 +1,72 @@
+//! Input text quoted back in an error message.
+//!
+//! An error names what was wrong with the input, but the input may be
+//! 5,000 characters long or carry terminal escape sequences (a pasted or
+//! hostile stream line, a command-line value, a configuration key). Echoed
+//! as is, it would flood the message or drive the terminal that shows it
+//! (clear the screen, retitle the window). What an error quotes goes
+//! through [`excerpt`].
+
+/// Characters of input an error message quotes at most.
+pub const MAX_CHARS: usize = 80;
+
+/// `text` as an error may show it: control and other invisible characters
+/// escaped as `escape_debug` writes them (`\u{1b}`, `\n`, `\u{202e}`), cut
+/// to [`MAX_CHARS`] characters with `…` when longer.
+#[must_use]
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 2) + 4);
+    let mut shown = 0;
+    for c in text.chars() {
+        if shown == MAX_CHARS {
+            out.push('…');
+            return out;
+        }
+        // `escape_debug` would also backslash quotes, which are harmless
+        // and common in a quoted value; escape only what is invisible.
+        if c.is_control() || is_invisible_format(c) {
+            out.extend(c.escape_debug());
+            if c.escape_debug().len() == 1 {
+                // A control character escape_debug leaves as is.
+                out.pop();
+                out.extend(c.escape_unicode());
+            }
+        } else {
+            out.push(c);
+        }
+        shown += 1;
+    }
+    out
+}
+
+/// Bidirectional overrides and isolates, zero-width and other format
+/// characters: shown as nothing, yet they reorder or hide what follows.
+#[must_use]
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' // zero width, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // embeddings and overrides
+        | '\u{2060}'..='\u{2069}' // word joiner, invisible operators, isolates
+        | '\u{FEFF}' // zero-width no-break space
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_with_an_ellipsis() {
+        let cut = excerpt(&"é".repeat(5000));
+        assert_eq!(cut.chars().count(), MAX_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(excerpt(&"a".repeat(MAX_CHARS)), "a".repeat(MAX_CHARS));
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        let shown = excerpt("a\u{1b}[2J\u{7}\n\u{202e}b \"q\"");
+        assert_eq!(shown, "a\\u{1b}[2J\\u{7}\\n\\u{202e}b \"q\"");
+        assert!(!shown.chars().any(|c| c.is_control() || is_invisible_format(c)));
+    }
+}
