@@ -105,6 +105,11 @@ pub fn summary_json(end: SessionTime, totals: &Totals) -> Value {
         "decode_errors": c.decode_errors,
         "skipped_lines": c.bad_lines,
         "drops": c.recorder_drops,
+        "not_recorded": {
+            "notifications": c.not_recorded.notifications,
+            "samples": c.not_recorded.samples,
+            "events": c.not_recorded.events,
+        },
     })
 }
 

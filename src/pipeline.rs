@@ -348,6 +348,11 @@ impl Pipeline {
         self.totals.counters.recorder_drops += 1;
     }
 
+    /// What a failed recording has not held so far, as its recorder counts it.
+    pub fn set_not_recorded(&mut self, not_recorded: crate::model::NotRecorded) {
+        self.totals.counters.not_recorded = not_recorded;
+    }
+
     /// Process one batch of source events in order, then advance timers to
     /// the batch's watermark.
     pub fn process(

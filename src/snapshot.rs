@@ -55,6 +55,8 @@ pub struct Counters {
     pub bad_lines: u64,
     /// Recorder messages dropped because its channel was full.
     pub recorder_drops: u64,
+    /// Rows lost to a failed recording (counted by the recorder).
+    pub not_recorded: crate::model::NotRecorded,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -27,7 +27,7 @@ use super::{
     DIR_MODE, FILE_MODE, FLUSH_EVERY, MAX_PENDING_ROWS, RECORDER_CHANNEL_CAPACITY, RecordError, RecordMsg,
     RecordOptions, RecorderHealth, SYNC_EVERY, SampleReturns, sample_returns,
 };
-use crate::model::{EventBody, OutputEvent, Sample, SessionTime, SourceEvent};
+use crate::model::{EventBody, NotRecorded, OutputEvent, Sample, SessionTime, SourceEvent};
 
 /// What a finished segment holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,18 +89,21 @@ impl Recorder {
             None => create(opts, start_utc, config)?,
         };
         let segment = meta.segments.last().map_or(0, |s| s.index);
-        let mut files = Vec::with_capacity(3);
-        for kind in FileKind::ALL {
-            files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
-        }
-        // A new recording's directory entries and first `session.json` are
-        // fsynced by the recorder thread as it starts: three fsyncs here
-        // took 35 ms or more before the session could begin.
         let fresh = opts.resume.is_none();
-        if !fresh {
-            sync_dir(&dir);
-        }
-        meta.write_with(&dir, !fresh)?;
+        let files = match open_files(&dir, segment, &meta, fresh) {
+            Ok(files) => files,
+            Err(e) => {
+                // A new recording that could not start holds nothing: leave
+                // no half-made directory for `recover` or a reader. (A
+                // resumed one keeps its earlier segments; its new files are
+                // empty and `recover` finalises them.)
+                if fresh {
+                    drop(lock);
+                    let _ = fs::remove_dir_all(&dir);
+                }
+                return Err(e);
+            }
+        };
 
         let (tx, rx) = mpsc::channel(RECORDER_CHANNEL_CAPACITY);
         let (health_tx, health) = watch::channel(RecorderHealth::Ok);
@@ -114,6 +117,66 @@ impl Recorder {
         Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns) })
     }
 
+    /// [`start_at`](Self::start_at), except that when the disk fails it
+    /// (full, read-only, an I/O error) the session still starts, with an
+    /// [`unstarted`](Self::unstarted) recorder: monitoring matters more
+    /// than its record. Refusals that are the operator's to fix (a locked
+    /// recording, a bad participant code, an unreadable `session.json`)
+    /// remain errors.
+    pub fn start_or_unstarted(
+        opts: &RecordOptions,
+        start_utc: DateTime<Utc>,
+        from: SessionTime,
+        config: serde_json::Value,
+    ) -> Result<Recorder, RecordError> {
+        match Self::start_at(opts, start_utc, from, config) {
+            Err(e @ (RecordError::Io { .. } | RecordError::Arrow { .. } | RecordError::Failed(_))) => {
+                tracing::error!("cannot record: {e}");
+                Ok(Self::unstarted(&opts.root, e))
+            }
+            other => other,
+        }
+    }
+
+    /// A recorder whose recording could not start: its health is `Failed`
+    /// from the first moment (the session raises `tech.recording`), it
+    /// counts everything it is sent as not recorded, and
+    /// [`finish`](Self::finish) returns `error`.
+    #[must_use]
+    pub fn unstarted(root: &Path, error: RecordError) -> Recorder {
+        let message = error.to_string();
+        let (tx, mut rx) = mpsc::channel(RECORDER_CHANNEL_CAPACITY);
+        // Made `Ok` and then failed, so the session sees a change at once.
+        let (health_tx, health) = watch::channel(RecorderHealth::Ok);
+        let failed = move |not_recorded| RecorderHealth::Failed { message: message.clone(), not_recorded };
+        health_tx.send_replace(failed(NotRecorded::default()));
+        let thread = std::thread::Builder::new()
+            .name("vigil-recorder".to_owned())
+            .spawn(move || {
+                let mut lost = NotRecorded::default();
+                while let Some(msg) = rx.blocking_recv() {
+                    match msg {
+                        RecordMsg::Batch { events, samples, output } => {
+                            lost.add(&events, samples.len(), output.len());
+                        }
+                        RecordMsg::Gathered { batches, samples, output } => {
+                            lost.add(batches.iter().flatten(), samples.len(), output.len());
+                        }
+                        RecordMsg::Reached(_) => continue,
+                        RecordMsg::Finish => break,
+                    }
+                    health_tx.send_replace(failed(lost));
+                }
+                Err(error)
+            })
+            // No thread: the receiver is gone with the closure, so sends
+            // fail at once (nothing waits) and `finish` says the thread is lost.
+            .ok();
+        Recorder { dir: root.to_owned(), tx, health, thread, returns: None }
+    }
+
+    /// The recording directory (for an [`unstarted`](Self::unstarted)
+    /// recorder, the directory it was to be made in).
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -153,6 +216,22 @@ impl Recorder {
     }
 }
 
+/// The segment's live files and its first `session.json`.
+fn open_files(dir: &Path, segment: u32, meta: &SessionMeta, fresh: bool) -> Result<Vec<LiveFile>, RecordError> {
+    let mut files = Vec::with_capacity(3);
+    for kind in FileKind::ALL {
+        files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
+    }
+    // A new recording's directory entries and first `session.json` are
+    // fsynced by the recorder thread as it starts: three fsyncs here
+    // took 35 ms or more before the session could begin.
+    if !fresh {
+        sync_dir(dir);
+    }
+    meta.write_with(dir, !fresh)?;
+    Ok(files)
+}
+
 fn create(
     opts: &RecordOptions,
     start_utc: DateTime<Utc>,
@@ -168,7 +247,10 @@ fn create(
         .mode(DIR_MODE)
         .create(&dir)
         .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
-    let lock = LockInfo::acquire(&dir)?;
+    let lock = LockInfo::acquire(&dir).inspect_err(|_| {
+        // Just made, so it holds nothing but a lock file at most.
+        let _ = fs::remove_dir_all(&dir);
+    })?;
     let meta = SessionMeta {
         format: meta::FORMAT.to_owned(),
         format_version: meta::FORMAT_VERSION,
@@ -289,6 +371,8 @@ struct Writer {
     last_sync: Instant,
     unsynced: bool,
     failed: Option<String>,
+    /// Rows not written since the recording failed (reported with health).
+    lost: NotRecorded,
     health: watch::Sender<RecorderHealth>,
     lock: Option<LockInfo>,
     /// Gathered messages' sample buffers go back through this, emptied.
@@ -322,6 +406,7 @@ impl Writer {
             last_sync: now,
             unsynced: false,
             failed: None,
+            lost: NotRecorded::default(),
             health,
             lock,
             returns: None,
@@ -428,8 +513,12 @@ impl Writer {
             self.last_at = self.last_at.max(Some(e.at));
             let label = e.device.as_deref().unwrap_or("unknown");
             match &e.body {
-                EventBody::Notification { characteristic, payload } if self.failed.is_none() => {
-                    self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
+                EventBody::Notification { characteristic, payload } => {
+                    if self.failed.is_none() {
+                        self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
+                    } else {
+                        self.lost.notifications += 1;
+                    }
                 }
                 EventBody::Connected { name, address, .. } => {
                     let d = self.meta.devices.entry(label.to_owned()).or_default();
@@ -462,6 +551,8 @@ impl Writer {
             }
         }
         if self.failed.is_some() {
+            self.lost.add([], samples.len(), output.len());
+            self.report();
             return;
         }
         for s in samples {
@@ -516,7 +607,16 @@ impl Writer {
                 _ => continue,
             };
             debug_assert_eq!(self.files[i].kind, kind);
-            self.files[i].write(&batch)?;
+            if let Err(e) = self.files[i].write(&batch) {
+                // Taken out of the builders: `fail` cannot count these.
+                let rows = batch.num_rows() as u64;
+                match kind {
+                    FileKind::Notifications => self.lost.notifications += rows,
+                    FileKind::Samples => self.lost.samples += rows,
+                    FileKind::Events => self.lost.events += rows,
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -525,16 +625,27 @@ impl Writer {
     fn fail(&mut self, message: String) {
         if self.failed.is_none() {
             tracing::error!(dir = %self.dir.display(), "recording failed: {message}");
-            let _ = self.health.send(RecorderHealth::Failed(message.clone()));
             self.failed = Some(message);
         }
         for f in &mut self.files {
             f.writer = None;
         }
+        // What was waiting to be written never will be.
+        self.lost.notifications += self.notifications.len() as u64;
+        self.lost.samples += self.samples.len() as u64;
+        self.lost.events += self.events.len() as u64;
         self.notifications = NotificationRows::default();
         self.samples = SampleRows::default();
         self.events = EventRows::default();
         self.pending = 0;
+        self.report();
+    }
+
+    /// Publish the failure and what it has cost so far.
+    fn report(&self) {
+        if let Some(message) = &self.failed {
+            self.health.send_replace(RecorderHealth::Failed { message: message.clone(), not_recorded: self.lost });
+        }
     }
 
     fn finish(mut self) -> Result<RecordingInfo, RecordError> {
@@ -720,6 +831,12 @@ mod tests {
         tx.blocking_send(RecordMsg::Finish).unwrap();
         let result = thread.join().unwrap();
         assert!(matches!(result, Err(RecordError::Failed(_))), "{result:?}");
-        assert!(matches!(&*health.borrow_and_update(), RecorderHealth::Failed(m) if m.contains("/dev/full")));
+        match &*health.borrow_and_update() {
+            RecorderHealth::Failed { message, not_recorded } => {
+                assert!(message.contains("/dev/full"), "{message}");
+                assert_eq!(not_recorded.notifications, 100, "every notification was lost");
+            }
+            RecorderHealth::Ok => panic!("not failed"),
+        }
     }
 }
