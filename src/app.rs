@@ -369,13 +369,28 @@ pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
             .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
         Some(state.join("vigil").join("vigil.log"))
     })?;
-    let dir = path.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let file = open_log(&path).ok()?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
     Some(guard)
+}
+
+/// The log file, owner-only (logs name devices and alarms: health data):
+/// directories made 0700 and the file 0600 whatever the umask, and a log
+/// file an older vigil left more open is closed up. Special files
+/// (`VIGIL_LOG=/dev/null`) are used as they are.
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(crate::record::DIR_MODE).create(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(crate::record::FILE_MODE).open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(crate::record::FILE_MODE))?;
+    }
+    Ok(file)
 }
 
 /// The async runtime of a session: two workers (the pipeline and the

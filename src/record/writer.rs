@@ -240,7 +240,11 @@ fn create(
     if let Some(p) = &opts.participant {
         meta::validate_participant(p)?;
     }
-    fs::create_dir_all(&opts.root).map_err(|source| RecordError::Io { path: opts.root.clone(), source })?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(&opts.root)
+        .map_err(|source| RecordError::Io { path: opts.root.clone(), source })?;
     let id = meta::dir_name(start_utc, opts.participant.as_deref());
     let dir = opts.root.join(&id);
     fs::DirBuilder::new()
