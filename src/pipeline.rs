@@ -681,7 +681,13 @@ impl Pipeline {
                     last: Some(latest.value),
                     age: Some(age),
                     status,
-                    recent: points.iter().map(|p| (p.at.as_secs_f64(), p.value)).collect(),
+                    // Gaps (no contact, non-finite values) are left out, as
+                    // the trend leaves them out.
+                    recent: points
+                        .iter()
+                        .filter(|p| p.value.is_finite())
+                        .map(|p| (p.at.as_secs_f64(), p.value))
+                        .collect(),
                     trend,
                     rmssd_ms: None,
                 });
