@@ -306,3 +306,16 @@ fn echoed_input_is_cut_and_escaped() {
         bad(13, &format!("{{\"device\": \"chest\", \"event\": \"rssi\", \"rssi\": -50, \"x\u{1b}[31m\": 1}}"));
     assert!(!msg.chars().any(char::is_control), "{msg:?}");
 }
+
+/// A marker label is shown on screen and kept in the recording: text that
+/// shows as something else (a bidirectional override, an escape sequence)
+/// is refused, naming the field.
+#[test]
+fn a_marker_label_with_hidden_characters_is_refused() {
+    for label in [r"dose\u202e gm 021", r"note\u001b[2J", r"a\u2066b\u2069", "tab\\there"] {
+        let (field, msg) = bad(14, &format!(r#"{{"action": "marker", "label": "{label}"}}"#));
+        assert_eq!(field.as_deref(), Some("label"), "{msg}");
+        assert!(!msg.chars().any(|c| c.is_control() || vigil::excerpt::is_invisible_format(c)), "{msg:?}");
+    }
+    assert!(parse_line(15, r#"{"action": "marker", "label": "dose 120 mg — ok ✓"}"#).is_ok());
+}

@@ -402,7 +402,11 @@ fn action(line: &Line) -> Result<OperatorAction, LineError> {
         "audio_pause" => line.only(&["action"], "an `audio_pause` line")?,
         "marker" => {
             line.only(&["action", "label", "kind", "amount_mg"], "a `marker` line")?;
-            line.str("label")?;
+            if line.str("label")?.chars().any(|c| c.is_control() || crate::excerpt::is_invisible_format(c)) {
+                return Err(
+                    line.err("label", "holds control or invisible characters (tabs, escapes, direction overrides)")
+                );
+            }
             line.names("kind", marker_kind, &["dose", "supplemental_dose", "note"])?;
             if line.map.contains_key("amount_mg") && line.number("amount_mg")? < 0.0 {
                 return Err(line.err("amount_mg", "a dose cannot be negative"));
