@@ -16,27 +16,49 @@ pub const MAX_CHARS: usize = 80;
 #[must_use]
 pub fn excerpt(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_CHARS * 2) + 4);
-    let mut shown = 0;
-    for c in text.chars() {
+    for (shown, c) in text.chars().enumerate() {
         if shown == MAX_CHARS {
             out.push('…');
             return out;
         }
-        // `escape_debug` would also backslash quotes, which are harmless
-        // and common in a quoted value; escape only what is invisible.
-        if c.is_control() || is_invisible_format(c) {
-            out.extend(c.escape_debug());
-            if c.escape_debug().len() == 1 {
-                // A control character escape_debug leaves as is.
-                out.pop();
-                out.extend(c.escape_unicode());
-            }
-        } else {
-            out.push(c);
-        }
-        shown += 1;
+        push_visible(&mut out, c);
     }
     out
+}
+
+/// `c`, or its escape if it is invisible. Not `escape_debug` throughout:
+/// it would also backslash quotes, which are harmless and common in a
+/// quoted value.
+fn push_visible(out: &mut String, c: char) {
+    if !(c.is_control() || is_invisible_format(c)) {
+        out.push(c);
+    } else if matches!(c, '\n' | '\r' | '\t') {
+        out.extend(c.escape_debug());
+    } else {
+        out.extend(c.escape_unicode());
+    }
+}
+
+/// A library's message that quotes input between backticks (serde's
+/// "unknown field `…`, expected one of `a`, `b`"): each quoted part goes
+/// through [`excerpt`], the rest is only escaped, so the list of what was
+/// expected survives a 5,000-character key.
+#[must_use]
+pub fn excerpt_quoted(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { excerpt(part) } else { escaped(part) })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+/// `text` with its invisible characters escaped, not cut.
+fn escaped(text: &str) -> String {
+    text.chars().fold(String::with_capacity(text.len()), |mut out, c| {
+        push_visible(&mut out, c);
+        out
+    })
 }
 
 /// Bidirectional overrides and isolates, zero-width and other format
@@ -61,6 +83,14 @@ mod tests {
         assert_eq!(cut.chars().count(), MAX_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt(&"a".repeat(MAX_CHARS)), "a".repeat(MAX_CHARS));
+    }
+
+    #[test]
+    fn a_message_keeps_its_words_and_cuts_what_it_quotes() {
+        let long = "k".repeat(5000);
+        let shown = excerpt_quoted(&format!("unknown field `{long}`, expected `a` or `b\u{1b}`\n"));
+        assert!(shown.len() < 200, "{shown}");
+        assert!(shown.ends_with("…`, expected `a` or `b\\u{1b}`\\n"), "{shown}");
     }
 
     #[test]
