@@ -126,3 +126,25 @@ fn a_stream_on_port_zero_says_which_port_it_bound() {
     assert!(first.contains("\"connected\"") && first.contains("chest"), "{first}");
     assert!(status.success(), "{status:?}");
 }
+
+/// Configuration and scenario files quote their keys back cut and escaped,
+/// with the list of keys that were expected intact.
+#[test]
+fn file_keys_are_echoed_cut_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = format!("x\\u001b]0;pwned\\u0007{}", "k".repeat(5000));
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, format!("[alarms]\n\"{key}\" = 1\n")).unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(&scenario, format!("name = \"x\"\n\"{key}\" = 1\n")).unwrap();
+    for args in [
+        vec!["simulate", "--config", config.to_str().unwrap(), "--headless", "--no-record"],
+        vec!["simulate", scenario.to_str().unwrap(), "--headless", "--no-record"],
+    ] {
+        let out = vigil(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.len() < 700 && err.contains("expected one of"), "{} bytes: {err}", err.len());
+        assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "raw escape echoed: {err:?}");
+    }
+}
