@@ -271,7 +271,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let mut base = SnapshotBase {
         start_utc,
         participant: participant.clone(),
-        record_dir: recorder.as_ref().map(|r| r.dir().to_path_buf()),
+        record_dir: recorder.as_ref().filter(|r| r.started()).map(|r| r.dir().to_path_buf()),
         mode,
     };
 

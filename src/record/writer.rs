@@ -53,6 +53,8 @@ pub struct Recorder {
     /// Where the writer thread hands back emptied sample buffers, until a
     /// session takes it for its [`super::Outbox`].
     returns: Option<SampleReturns>,
+    /// False for an [`unstarted`](Self::unstarted) recorder.
+    started: bool,
 }
 
 impl Recorder {
@@ -114,7 +116,7 @@ impl Recorder {
             .name("vigil-recorder".to_owned())
             .spawn(move || writer.run(rx))
             .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
-        Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns) })
+        Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns), started: true })
     }
 
     /// [`start_at`](Self::start_at), except that when the disk fails it
@@ -132,6 +134,8 @@ impl Recorder {
         match Self::start_at(opts, start_utc, from, config) {
             Err(e @ (RecordError::Io { .. } | RecordError::Arrow { .. } | RecordError::Failed(_))) => {
                 tracing::error!("cannot record: {e}");
+                // Before any screen is up (the recorder starts first).
+                eprintln!("vigil: cannot record ({e}); monitoring goes on unrecorded, with tech.recording raised");
                 Ok(Self::unstarted(&opts.root, e))
             }
             other => other,
@@ -141,7 +145,7 @@ impl Recorder {
     /// A recorder whose recording could not start: its health is `Failed`
     /// from the first moment (the session raises `tech.recording`), it
     /// counts everything it is sent as not recorded, and
-    /// [`finish`](Self::finish) returns `error`.
+    /// [`finish`](Self::finish) returns `error` as a failed recording.
     #[must_use]
     pub fn unstarted(root: &Path, error: RecordError) -> Recorder {
         let message = error.to_string();
@@ -167,12 +171,12 @@ impl Recorder {
                     }
                     health_tx.send_replace(failed(lost));
                 }
-                Err(error)
+                Err(RecordError::Failed(format!("it never started ({error})")))
             })
             // No thread: the receiver is gone with the closure, so sends
             // fail at once (nothing waits) and `finish` says the thread is lost.
             .ok();
-        Recorder { dir: root.to_owned(), tx, health, thread, returns: None }
+        Recorder { dir: root.to_owned(), tx, health, thread, returns: None, started: false }
     }
 
     /// The recording directory (for an [`unstarted`](Self::unstarted)
@@ -180,6 +184,13 @@ impl Recorder {
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether a recording was started (false for an
+    /// [`unstarted`](Self::unstarted) recorder, whatever happened since).
+    #[must_use]
+    pub fn started(&self) -> bool {
+        self.started
     }
 
     #[must_use]
