@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::number;
 use crate::history::MAX_WINDOW;
 
 mod locate;
@@ -677,7 +678,7 @@ impl AlarmConfig {
                     if !(v.is_finite() && (40.0..=300.0).contains(&v)) {
                         return Err(LimitError::new(
                             format!("alarms.bp_high.{name}.{field}"),
-                            format!("{v} mmHg is outside 40–300 mmHg"),
+                            format!("{} mmHg is outside 40–300 mmHg", number(v)),
                         ));
                     }
                 }
@@ -780,7 +781,7 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
         if !(t.is_finite() && range.contains(&t)) {
             return Err(LimitError::new(
                 field(i),
-                format!("{t} {} is outside {}–{} {}", view.unit, range.start(), range.end(), view.unit),
+                format!("{} {} is outside {}–{} {}", number(t), view.unit, range.start(), range.end(), view.unit),
             ));
         }
         if let Some((j, p)) = previous {
@@ -790,8 +791,13 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
                 return Err(LimitError::new(
                     field(i),
                     format!(
-                        "{} limit {t} {} must be {relation} the {} limit {p} {}",
-                        NAMES[i], view.unit, NAMES[j], view.unit
+                        "{} limit {} {} must be {relation} the {} limit {} {}",
+                        NAMES[i],
+                        number(t),
+                        view.unit,
+                        NAMES[j],
+                        number(p),
+                        view.unit
                     ),
                 )
                 .against(field(j)));
@@ -962,7 +968,7 @@ mod secs {
         if s.is_finite() && (0.0..=1e9).contains(&s) {
             Ok(Duration::from_secs_f64(s))
         } else {
-            Err(format!("{s} is not a duration in seconds (0 or more)"))
+            Err(format!("{} is not a duration in seconds (0 or more)", crate::excerpt::number(s)))
         }
     }
 }
@@ -1078,6 +1084,19 @@ mod tests {
         let text = "\n[alarms]\n\"bp_high\" = { medium = { systolic_above_mmhg = 190, diastolic_above_mmhg = 100 } }\n";
         let err = parse(text).unwrap_err().to_string();
         assert!(err.starts_with("test.toml:3: key `alarms.bp_high.medium.systolic_above_mmhg`"), "{err}");
+    }
+
+    /// An absurd number is quoted short (1e300 displays as 301 digits).
+    #[test]
+    fn a_huge_number_is_quoted_short() {
+        for text in [
+            "[alarms.hr_high]\nhigh = { above_bpm = 1e300, for_s = 15 }\n",
+            "[alarms.bp_high]\nhigh = { systolic_above_mmhg = 1e300, diastolic_above_mmhg = 110 }\n",
+            "[alarms.tech_no_contact]\nfor_s = 1e300\n",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("1e300") && err.len() < 200, "{err}");
+        }
     }
 
     /// What a parse error quotes of the file is cut and escaped.

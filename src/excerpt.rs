@@ -39,6 +39,14 @@ fn push_visible(out: &mut String, c: char) {
     }
 }
 
+/// A number as an error message shows it: `{}` where that is short, else
+/// in scientific notation (`1e300` displays as 301 digits).
+#[must_use]
+pub fn number(v: f64) -> String {
+    let plain = v.to_string();
+    if plain.len() <= 24 { plain } else { format!("{v:e}") }
+}
+
 /// A library's message that quotes input between backticks (serde's
 /// "unknown field `…`, expected one of `a`, `b`"): each quoted part goes
 /// through [`excerpt`], the rest is only escaped, so the list of what was
@@ -91,6 +99,14 @@ mod tests {
         let shown = excerpt_quoted(&format!("unknown field `{long}`, expected `a` or `b\u{1b}`\n"));
         assert!(shown.len() < 200, "{shown}");
         assert!(shown.ends_with("…`, expected `a` or `b\\u{1b}`\\n"), "{shown}");
+    }
+
+    #[test]
+    fn numbers_stay_short() {
+        assert_eq!(number(125.5), "125.5");
+        assert_eq!(number(-1.0), "-1");
+        assert_eq!(number(1e300), "1e300");
+        assert_eq!(number(-1.5e-300), "-1.5e-300");
     }
 
     #[test]

@@ -302,6 +302,9 @@ fn echoed_input_is_cut_and_escaped() {
     assert!(msg.len() < 600 && msg.contains('…'), "{} chars", msg.len());
     let (_, msg) = bad(12, &format!(r#"{{"action": "marker", "{long}": 1}}"#));
     assert!(msg.len() < 300, "{} chars", msg.len());
+    // A number is echoed short too (1e300 displays as 301 digits).
+    let (_, msg) = bad(14, r#"{"device": "chest", "event": "rssi", "rssi": 1e300}"#);
+    assert!(msg.contains("1e300") && msg.len() < 120, "{msg}");
     let (_, msg) = bad(13, "{\"device\": \"chest\", \"event\": \"rssi\", \"rssi\": -50, \"x\u{1b}[31m\": 1}");
     assert!(!msg.chars().any(char::is_control), "{msg:?}");
 }

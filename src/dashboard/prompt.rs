@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use super::theme::Theme;
+use crate::excerpt::number as shown;
 use crate::model::{Condition, Marker, MarkerKind, OperatorAction, Priority, Quantity};
 use crate::snapshot::LimitView;
 
@@ -130,7 +131,7 @@ fn dose(text: &str, kind: MarkerKind, name: &str) -> Result<Vec<OperatorAction>,
     }
     let mg = number(amount, "mg")?;
     if mg <= 0.0 || mg > MAX_DOSE_MG {
-        return Err(format!("{mg} mg is outside 0–{MAX_DOSE_MG} mg"));
+        return Err(format!("{} mg is outside 0–{MAX_DOSE_MG} mg", shown(mg)));
     }
     Ok(vec![OperatorAction::Marker(Marker { label: format!("{name} {mg} mg"), kind: Some(kind), amount_mg: Some(mg) })])
 }
@@ -172,10 +173,10 @@ fn manual(text: &str) -> Result<Vec<OperatorAction>, String> {
         let sys = number(sys.trim(), "systolic mmHg")?;
         let dia = number(dia.trim(), "diastolic mmHg")?;
         if !(SYSTOLIC.0..=SYSTOLIC.1).contains(&sys) {
-            return Err(format!("systolic {sys} is outside {}–{} mmHg", SYSTOLIC.0, SYSTOLIC.1));
+            return Err(format!("systolic {} is outside {}–{} mmHg", shown(sys), SYSTOLIC.0, SYSTOLIC.1));
         }
         if !(DIASTOLIC.0..=DIASTOLIC.1).contains(&dia) {
-            return Err(format!("diastolic {dia} is outside {}–{} mmHg", DIASTOLIC.0, DIASTOLIC.1));
+            return Err(format!("diastolic {} is outside {}–{} mmHg", shown(dia), DIASTOLIC.0, DIASTOLIC.1));
         }
         if dia >= sys {
             return Err("systolic comes first and must be above diastolic (150/95)".into());
@@ -188,7 +189,12 @@ fn manual(text: &str) -> Result<Vec<OperatorAction>, String> {
     let t = text.trim_end_matches(['c', 'C']).trim_end_matches('°').trim();
     let celsius = number(t, "°C")?;
     if !(ORAL_TEMP_C.0..=ORAL_TEMP_C.1).contains(&celsius) {
-        return Err(format!("{celsius} is outside {}–{} °C (give °C, or BP as 150/95)", ORAL_TEMP_C.0, ORAL_TEMP_C.1));
+        return Err(format!(
+            "{} is outside {}–{} °C (give °C, or BP as 150/95)",
+            shown(celsius),
+            ORAL_TEMP_C.0,
+            ORAL_TEMP_C.1
+        ));
     }
     Ok(vec![OperatorAction::Manual { quantity: Quantity::BodyTemperatureC, value: celsius }])
 }

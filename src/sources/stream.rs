@@ -52,7 +52,7 @@ use tokio::sync::mpsc;
 
 use super::strict_json;
 use crate::clock::{Clock, Speed};
-use crate::excerpt::excerpt;
+use crate::excerpt::{self, excerpt};
 use crate::model::{
     Batch, Characteristic, Condition, DeviceInfo, DeviceLabel, EventBody, MarkerKind, OperatorAction, Payload,
     Priority, Quantity, SessionTime, SourceEvent,
@@ -293,12 +293,13 @@ pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
                 .as_f64()
                 .filter(|v| v.is_finite() && *v >= 0.0)
                 .ok_or_else(|| line.err("at_ms", "must be zero or more"))?;
-            // Exact in f64: MAX_AT_MS * 1e6 < 2^53 * 2^10 and a power of ten.
+            // 10^11 is below 2^53, so exact as an f64.
             #[allow(clippy::cast_precision_loss)]
-            if ms > MAX_AT_MS as f64 {
+            let max = MAX_AT_MS as f64;
+            if ms > max {
                 return Err(line.err(
                     "at_ms",
-                    format!("{ms} is later than a recording can stamp (at most {MAX_AT_MS} ms, about 3 years)"),
+                    format!("later than a recording can stamp (at most {MAX_AT_MS} ms, about 3 years)"),
                 ));
             }
             // Zero or more and at most 10^17 ns by the checks above.
@@ -364,7 +365,7 @@ fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
             line.only(&["device", "event", "rssi"], "an `rssi` line")?;
             let v = line.number("rssi")?;
             if v.fract() != 0.0 || !(-128.0..=20.0).contains(&v) {
-                return Err(line.err("rssi", format!("{v} is not an RSSI in dBm (-128..20)")));
+                return Err(line.err("rssi", format!("{} is not an RSSI in dBm (-128..20)", excerpt::number(v))));
             }
             // Whole and within i16 by the check above.
             #[allow(clippy::cast_possible_truncation)]
