@@ -29,6 +29,8 @@ use super::{
 };
 use crate::model::{EventBody, NotRecorded, OutputEvent, Sample, SessionTime, SourceEvent};
 
+mod unstarted;
+
 /// What a finished segment holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingInfo {
@@ -117,66 +119,6 @@ impl Recorder {
             .spawn(move || writer.run(rx))
             .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
         Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns), started: true })
-    }
-
-    /// [`start_at`](Self::start_at), except that when the disk fails it
-    /// (full, read-only, an I/O error) the session still starts, with an
-    /// [`unstarted`](Self::unstarted) recorder: monitoring matters more
-    /// than its record. Refusals that are the operator's to fix (a locked
-    /// recording, a bad participant code, an unreadable `session.json`)
-    /// remain errors.
-    pub fn start_or_unstarted(
-        opts: &RecordOptions,
-        start_utc: DateTime<Utc>,
-        from: SessionTime,
-        config: serde_json::Value,
-    ) -> Result<Recorder, RecordError> {
-        match Self::start_at(opts, start_utc, from, config) {
-            Err(e @ (RecordError::Io { .. } | RecordError::Arrow { .. } | RecordError::Failed(_))) => {
-                tracing::error!("cannot record: {e}");
-                // Before any screen is up (the recorder starts first).
-                eprintln!("vigil: cannot record ({e}); monitoring goes on unrecorded, with tech.recording raised");
-                Ok(Self::unstarted(&opts.root, e))
-            }
-            other => other,
-        }
-    }
-
-    /// A recorder whose recording could not start: its health is `Failed`
-    /// from the first moment (the session raises `tech.recording`), it
-    /// counts everything it is sent as not recorded, and
-    /// [`finish`](Self::finish) returns `error` as a failed recording.
-    #[must_use]
-    pub fn unstarted(root: &Path, error: RecordError) -> Recorder {
-        let message = error.to_string();
-        let (tx, mut rx) = mpsc::channel(RECORDER_CHANNEL_CAPACITY);
-        // Made `Ok` and then failed, so the session sees a change at once.
-        let (health_tx, health) = watch::channel(RecorderHealth::Ok);
-        let failed = move |not_recorded| RecorderHealth::Failed { message: message.clone(), not_recorded };
-        health_tx.send_replace(failed(NotRecorded::default()));
-        let thread = std::thread::Builder::new()
-            .name("vigil-recorder".to_owned())
-            .spawn(move || {
-                let mut lost = NotRecorded::default();
-                while let Some(msg) = rx.blocking_recv() {
-                    match msg {
-                        RecordMsg::Batch { events, samples, output } => {
-                            lost.add(&events, samples.len(), output.len());
-                        }
-                        RecordMsg::Gathered { batches, samples, output } => {
-                            lost.add(batches.iter().flatten(), samples.len(), output.len());
-                        }
-                        RecordMsg::Reached(_) => continue,
-                        RecordMsg::Finish => break,
-                    }
-                    health_tx.send_replace(failed(lost));
-                }
-                Err(RecordError::Failed(format!("it never started ({error})")))
-            })
-            // No thread: the receiver is gone with the closure, so sends
-            // fail at once (nothing waits) and `finish` says the thread is lost.
-            .ok();
-        Recorder { dir: root.to_owned(), tx, health, thread, returns: None, started: false }
     }
 
     /// The recording directory (for an [`unstarted`](Self::unstarted)
