@@ -871,11 +871,6 @@ impl NotRecorded {
         self.samples += samples as u64;
         self.events += output as u64;
     }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
 }
 
 #[cfg(test)]
