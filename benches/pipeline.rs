@@ -1,5 +1,5 @@
 //! The pipeline's hot path in notifications per second (DESIGN.md budget:
-//! ≥ 5 M/s on one core, the recorder thread excluded): decode → ring buffers
+//! ≥ 1 M/s on one core, the recorder thread excluded): decode → ring buffers
 //! → alarm engine → the message the recorder receives.
 //!
 //! Input: a session of `devices` sensors in batches of one session-second,

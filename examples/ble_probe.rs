@@ -92,7 +92,9 @@ async fn probe() -> anyhow::Result<()> {
         Some("run") if args.len() > 1 => {
             let devices = args[1..].iter().map(|a| a.parse::<DeviceSpec>()).collect::<Result<Vec<_>, _>>()?;
             let (tx, mut rx) = mpsc::channel(BATCH_CAPACITY);
-            let source = tokio::spawn(ble::run(devices, Clock::real(), tx));
+            // The watchdog's staleness limit: `vigil config`'s defaults.
+            let stale_config = vigil::config::TechStale::default();
+            let source = tokio::spawn(ble::run(devices, stale_config, Clock::real(), tx));
             let stop = stopped();
             tokio::pin!(stop);
             loop {

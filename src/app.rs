@@ -80,7 +80,7 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let source: SourceFactory = Box::new(move |tx, clock| {
         Box::pin(async move { sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
-    run_session(&args.common, clock, source, Mode::Simulated, devices)
+    run_session(&args.common, clock, |_| source, Mode::Simulated, devices)
 }
 
 /// `vigil monitor`: real sensors (`--device`) or a scripted stream.
@@ -92,9 +92,14 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let devices = args.devices.iter().map(|d| d.parse::<ble::DeviceSpec>()).collect::<Result<Vec<_>, _>>()?;
-        let source: SourceFactory = Box::new(move |tx, clock| {
-            Box::pin(async move { ble::run(devices, clock, tx).await.map_err(anyhow::Error::from) })
-        });
+        // The supervisors' staleness watchdog uses the session's
+        // `[alarms.tech_stale]`, known once the configuration is resolved.
+        let source = move |config: &Config| -> SourceFactory {
+            let stale_config = config.alarms.tech_stale.clone();
+            Box::new(move |tx, clock| {
+                Box::pin(async move { ble::run(devices, stale_config, clock, tx).await.map_err(anyhow::Error::from) })
+            })
+        };
         return run_session(&args.common, Clock::real(), source, Mode::Live, Vec::new());
     };
     let input: stream::StreamInput = input.parse()?;
@@ -119,7 +124,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
         })
     };
-    run_session(&args.common, clock, source, Mode::Live, Vec::new())
+    run_session(&args.common, clock, |_| source, Mode::Live, Vec::new())
 }
 
 /// `vigil scan`: nearby devices that advertise a supported service.
@@ -135,11 +140,12 @@ pub fn device_setup(profile: &DeviceProfile) -> DeviceSetup {
     profile.setup()
 }
 
-/// Run a session to its end with the common flags resolved.
+/// Run a session to its end with the common flags resolved; `source` is
+/// made with the session's configuration.
 fn run_session(
     common: &CommonArgs,
     clock: Clock,
-    source: SourceFactory,
+    source: impl FnOnce(&Config) -> SourceFactory,
     mode: Mode,
     devices: Vec<(DeviceLabel, DeviceSetup)>,
 ) -> anyhow::Result<ExitCode> {
@@ -168,7 +174,7 @@ fn run_session(
     let _log_guard = init_logging();
     let plan = SessionPlan {
         clock,
-        source,
+        source: source(&config),
         mode,
         config,
         participant,

@@ -363,7 +363,7 @@ impl Series {
         // physiological value: the recording keeps it, but the recent
         // window holds it as a gap (NaN, which charts leave out) and it
         // never enters the trend.
-        let no_contact = contact == Some(false);
+        let no_contact = !crate::verdict::in_contact(contact);
         let open = self.recent.push(Point { at, value: if no_contact { f64::NAN } else { value } });
         self.latest_contact = contact;
         if no_contact || !value.is_finite() {

@@ -19,6 +19,8 @@
 //! - [`history`]: per-device, per-quantity ring buffers and the whole-session
 //!   trend; memory bounded for any session length.
 //! - [`alarms`]: the IEC 60601-1-8 style alarm engine (pure, deterministic).
+//! - [`verdict`]: whether a device's data is stale, without contact or
+//!   invalid; the alarms, the snapshot and the BLE supervisor all ask it.
 //! - [`config`]: layered, validated configuration (alarm limits).
 //! - [`devices`]: device profiles (`devices/*.toml`).
 //! - [`pipeline`]: the task that owns decoders, history and alarms.
@@ -50,3 +52,4 @@ pub mod record;
 pub mod session;
 pub mod snapshot;
 pub mod sources;
+pub mod verdict;

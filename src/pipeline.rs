@@ -11,10 +11,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::num::NonZeroU64;
 use std::time::Duration;
 
 use crate::alarms::{AlarmEngine, DeviceId, DeviceTiming};
+use crate::config::TechStale;
 use crate::gatt::{self, DecodeError};
 use crate::history::{History, HistoryDevice, Point};
 use crate::model::{
@@ -22,18 +22,13 @@ use crate::model::{
     MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
 };
 use crate::snapshot::{Counters, DeviceView, Mode, Reading, ReadingStatus, Snapshot};
+use crate::verdict::{Staleness, in_contact};
 
 /// Default width of the dashboard's recent-window charts.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// RMSSD is computed over this much of the most recent RR intervals.
 const RMSSD_WINDOW: Duration = Duration::from_secs(60);
-
-/// The shortest staleness limit (DESIGN.md: S = max(5 s, 3 × interval)).
-const MIN_STALE: Duration = Duration::from_secs(5);
-
-/// Interval assumed until a device's own rate is learned.
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How a device's data is to be interpreted, from its profile.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,7 +48,6 @@ impl Default for DeviceSetup {
 /// touch (see [`Hot`] for what it does).
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
-    setup: DeviceSetup,
     /// The setup came from the session plan or a matched profile: a later
     /// connection does not guess again.
     setup_known: bool,
@@ -74,12 +68,6 @@ struct DeviceState {
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 struct Hot {
-    last_data: Option<SessionTime>,
-    /// Smoothed interval between notifications in nanoseconds (learned
-    /// when the profile gives none; updated on every notification, read
-    /// only for the snapshot). Never zero: only gaps of 50 ms or more
-    /// teach it.
-    learned_interval_ns: Option<NonZeroU64>,
     history: HistoryDevice,
     /// Given on first use, so a device the engine never hears of (only RSSI
     /// or device information so far) stays unknown to it, as before.
@@ -96,46 +84,12 @@ const _: () = assert!(std::mem::offset_of!(Hot, env_quantity) < 64);
 impl Hot {
     fn new(history: HistoryDevice) -> Self {
         Self {
-            last_data: None,
-            learned_interval_ns: None,
             history,
             alarm: None,
             contact: None,
             connected: false,
             env_quantity: DeviceSetup::default().env_quantity,
         }
-    }
-
-    fn note_data(&mut self, at: SessionTime) {
-        if let Some(last) = self.last_data {
-            // In nanoseconds: `Duration`'s split into seconds and its
-            // checked arithmetic cost ~60 instructions per notification.
-            let gap = at.as_nanos().saturating_sub(last.as_nanos());
-            // Several characteristics can notify together; only real gaps
-            // teach the interval.
-            if let Some(gap) = NonZeroU64::new(gap).filter(|g| g.get() >= 50_000_000) {
-                self.learned_interval_ns = Some(match self.learned_interval_ns {
-                    None => gap,
-                    // Both terms are at least 50 ms: so is the result.
-                    Some(prev) => {
-                        NonZeroU64::new(prev.get().saturating_mul(7).saturating_add(gap.get()) / 8).unwrap_or(gap)
-                    }
-                });
-            }
-        }
-        self.last_data = Some(at);
-    }
-}
-
-impl DeviceState {
-    fn expected_interval(&self, hot: &Hot) -> Duration {
-        (self.setup.timing.expected_interval)
-            .or(hot.learned_interval_ns.map(|ns| Duration::from_nanos(ns.get())))
-            .unwrap_or(DEFAULT_INTERVAL)
-    }
-
-    fn stale_after(&self, hot: &Hot) -> Duration {
-        (self.expected_interval(hot) * 3).max(MIN_STALE)
     }
 }
 
@@ -189,9 +143,9 @@ pub fn take_samples(samples: &mut Vec<Sample>) -> Vec<Sample> {
     samples.drain(..).collect()
 }
 
-/// Whether a value is physically possible: the alarm engine's rule, so the
-/// dashboard's `--` and `tech.invalid` always agree.
-pub use crate::alarms::plausible;
+/// Whether a value is physically possible: the rule `tech.invalid` uses,
+/// so the dashboard's `--` and the alarm always agree.
+pub use crate::verdict::plausible;
 
 /// Running totals for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -254,7 +208,6 @@ impl Pipeline {
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
         self.alarms.set_device_timing(device, setup.timing);
         let i = self.device_index(device);
-        self.devices[i].state.setup = setup;
         self.devices[i].state.setup_known = true;
         self.hot[i].env_quantity = setup.env_quantity;
     }
@@ -508,7 +461,6 @@ impl Pipeline {
     ) {
         self.totals.counters.notifications += 1;
         let hot = &mut self.hot[i];
-        hot.note_data(at);
         // A device that sends data is evidently connected, even if the
         // source never said so (a stream without a `connected` line).
         hot.connected = true;
@@ -597,7 +549,6 @@ impl Pipeline {
                 };
                 let manual = self.manual_device.clone();
                 let i = self.device_index(&manual);
-                self.devices[i].state.setup.timing.intermittent = true;
                 let alarm = self.alarm_id(i);
                 self.apply_sample(i, alarm, &sample);
                 self.totals.counters.samples += 1;
@@ -659,11 +610,15 @@ impl Pipeline {
         let now = self.now;
         let statuses = self.alarms.statuses();
         let since = now.saturating_sub(self.window);
+        let stale_config = &self.alarms.config().tech_stale;
+        // A device the engine has not heard of has no readings either.
+        let unheard = Staleness::default();
         let mut devices = Vec::with_capacity(self.devices.len());
         let mut points: Vec<Point> = Vec::new();
         for (label, &i) in &self.by_name {
             let state = &self.devices[i].state;
             let hot = &self.hot[i];
+            let staleness = hot.alarm.map_or(&unheard, |id| self.alarms.staleness(id));
             let mut readings = Vec::new();
             for quantity in Quantity::ALL {
                 if matches!(quantity, Quantity::BatteryPct | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj) {
@@ -674,7 +629,15 @@ impl Pipeline {
                 points.clear();
                 series.recent_since(since, &mut points);
                 let age = now.since(latest.at);
-                let status = reading_status(state, hot, quantity, latest, series.latest_contact(), age);
+                let status = reading_status(
+                    staleness,
+                    stale_config,
+                    hot.connected,
+                    quantity,
+                    latest,
+                    series.latest_contact(),
+                    now,
+                );
                 let trend = series.trend().into_buckets();
                 readings.push(Reading {
                     quantity,
@@ -780,25 +743,31 @@ impl Pipeline {
     }
 }
 
-/// Whether a reading's latest value may be shown, decided in one place.
+/// Whether a reading's latest value may be shown. Each verdict is
+/// `verdict`'s, the one the alarm engine acts on: with the engine's own
+/// [`Staleness`] of the device, a reading turns stale at the instant its
+/// device's `tech.stale` is raised (when it is the device's latest data).
+/// Its age counts from the reading itself: after a reconnection with no new
+/// data the old value stays hidden, though `tech.stale`'s timer restarted.
 fn reading_status(
-    state: &DeviceState,
-    hot: &Hot,
+    staleness: &Staleness,
+    config: &TechStale,
+    connected: bool,
     quantity: Quantity,
     latest: Point,
     contact: Option<bool>,
-    age: Duration,
+    now: SessionTime,
 ) -> ReadingStatus {
-    let intermittent = state.setup.timing.intermittent;
-    if !hot.connected && !intermittent {
+    let intermittent = staleness.timing().intermittent;
+    if !connected && !intermittent {
         ReadingStatus::Disconnected
-    } else if contact == Some(false) {
+    } else if !in_contact(contact) {
         ReadingStatus::NoContact
     } else if !plausible(quantity, latest.value) {
         ReadingStatus::Invalid
     } else if intermittent {
         ReadingStatus::Intermittent
-    } else if age > state.stale_after(hot) {
+    } else if staleness.is_stale(config, latest.at, now) {
         ReadingStatus::Stale
     } else {
         ReadingStatus::Live
@@ -820,59 +789,55 @@ mod tests {
     use crate::model::Condition;
 
     #[test]
-    fn plausibility_bounds() {
-        assert!(plausible(Quantity::HeartRateBpm, 60.0));
-        assert!(!plausible(Quantity::HeartRateBpm, 0.0));
-        assert!(!plausible(Quantity::HeartRateBpm, 251.0));
-        assert!(!plausible(Quantity::BodyTemperatureC, f64::NAN));
-        assert!(!plausible(Quantity::BodyTemperatureC, 46.0));
-        assert!(plausible(Quantity::AmbientTemperatureC, 5.0));
-    }
-
-    fn hot() -> Hot {
-        Hot::new(History::default().device(&DeviceLabel::from("x")))
-    }
-
-    #[test]
     fn status_never_shows_stale_or_contactless_values() {
-        let mut state = DeviceState::default();
-        let mut hot = Hot { connected: true, ..hot() };
+        let config = TechStale::default();
+        let mut staleness = Staleness::default();
         let p = Point { at: SessionTime::ZERO, value: 70.0 };
         let hr = Quantity::HeartRateBpm;
-        let one_s = Duration::from_secs(1);
-        assert_eq!(reading_status(&state, &hot, hr, p, Some(true), one_s), ReadingStatus::Live);
-        assert_eq!(reading_status(&state, &hot, hr, p, Some(false), one_s), ReadingStatus::NoContact);
-        assert_eq!(reading_status(&state, &hot, hr, p, None, Duration::from_secs(6)), ReadingStatus::Stale);
+        let status = |s: &Staleness, connected, p, contact, now_ms| {
+            reading_status(s, &config, connected, hr, p, contact, SessionTime::from_millis(now_ms))
+        };
+        assert_eq!(status(&staleness, true, p, Some(true), 1_000), ReadingStatus::Live);
+        assert_eq!(status(&staleness, true, p, Some(false), 1_000), ReadingStatus::NoContact);
+        assert_eq!(status(&staleness, true, p, None, 4_999), ReadingStatus::Live);
+        assert_eq!(status(&staleness, true, p, None, 5_000), ReadingStatus::Stale);
         let nan = Point { at: SessionTime::ZERO, value: f64::NAN };
-        assert_eq!(reading_status(&state, &hot, hr, nan, None, Duration::ZERO), ReadingStatus::Invalid);
-        hot.connected = false;
-        assert_eq!(reading_status(&state, &hot, hr, p, None, Duration::ZERO), ReadingStatus::Disconnected);
-        state.setup.timing.intermittent = true;
-        assert_eq!(
-            reading_status(
-                &state,
-                &hot,
-                Quantity::SystolicMmhg,
-                Point { at: SessionTime::ZERO, value: 120.0 },
-                None,
-                Duration::from_secs(900)
-            ),
-            ReadingStatus::Intermittent
-        );
+        assert_eq!(status(&staleness, true, nan, None, 0), ReadingStatus::Invalid);
+        assert_eq!(status(&staleness, false, p, None, 0), ReadingStatus::Disconnected);
+        staleness.set_timing(DeviceTiming { expected_interval: None, intermittent: true });
+        assert_eq!(status(&staleness, false, p, None, 900_000), ReadingStatus::Intermittent);
     }
 
+    /// A device of no profile notifying every 4 s: the snapshot's limit is
+    /// the engine's learned one (S = 3 × 4 s = 12 s), and the reading turns
+    /// stale in the same call that raises `tech.stale`.
     #[test]
-    fn learned_interval_sets_staleness() {
-        let state = DeviceState::default();
-        let mut hot = hot();
-        for s in 0..20 {
-            hot.note_data(SessionTime::from_secs(s * 4));
+    fn learned_interval_sets_staleness_for_screen_and_alarm_alike() {
+        let mut p = Pipeline::new(AlarmEngine::new(crate::alarms::AlarmConfig::default()));
+        let slow = DeviceLabel::from("slow");
+        let events: Vec<SourceEvent> = (0..10)
+            .map(|k| {
+                SourceEvent::notification(
+                    SessionTime::from_secs(4 * k),
+                    slow.clone(),
+                    Characteristic::HeartRateMeasurement,
+                    &[0x06, 70],
+                )
+            })
+            .collect();
+        let (mut samples, mut out) = (Vec::new(), Vec::new());
+        p.process(&events, SessionTime::from_secs(36), &mut samples, &mut out);
+        let base =
+            SnapshotBase { start_utc: chrono::Utc::now(), participant: None, record_dir: None, mode: Mode::Live };
+        for (now_ms, status, raised) in [(47_999, ReadingStatus::Live, false), (48_000, ReadingStatus::Stale, true)] {
+            out.clear();
+            p.advance_to(SessionTime::from_millis(now_ms), &mut out);
+            let stale_raised =
+                out.iter().any(|e| matches!(e, OutputEvent::Alarm(a) if a.condition == Condition::TechStale));
+            assert_eq!(stale_raised, raised, "at {now_ms} ms: {out:?}");
+            let snapshot = p.snapshot(&base);
+            assert_eq!(snapshot.devices[0].readings[0].status, status, "at {now_ms} ms");
         }
-        assert_eq!(state.stale_after(&hot), Duration::from_secs(12));
-        // Notifications together (under 50 ms apart) teach nothing.
-        let before = hot.learned_interval_ns;
-        hot.note_data(SessionTime::from_millis(76_010));
-        assert_eq!(hot.learned_interval_ns, before);
     }
 
     fn hr_batch(from_s: u64, to_s: u64, bpm: u8, actions: &[(u64, OperatorAction)]) -> crate::model::Batch {

@@ -3,13 +3,16 @@
 //!
 //! Each [`Tmux`] uses its own tmux server (`-L <unique socket>`), so tests
 //! never touch a tmux the developer is running, and dropping it kills that
-//! server. Tests skip (pass with a note) where tmux is not installed.
+//! server. Without tmux they fail under CI and say they did not run
+//! otherwise (`tests/tools`).
 //!
 //! Waiting for an external program to draw is the one place a test must
 //! poll: [`Tmux::wait_for`] polls the screen until the text shows or a
 //! deadline passes; no assertion depends on how long it took.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+mod tools;
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,7 +29,7 @@ impl Tmux {
     /// Start `command` (run by `sh -c`) in a `width`×`height` detached
     /// session with `env` set. `None` if tmux is not installed.
     pub fn start(command: &str, width: u16, height: u16, env: &[(&str, &str)]) -> Option<Self> {
-        if Command::new("tmux").arg("-V").output().is_err() {
+        if !tools::tmux("this tmux test") {
             return None;
         }
         static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -107,7 +110,6 @@ fn helpers_drive_a_program_in_tmux() {
     let Some(t) =
         Tmux::start("printf 'ready\\n'; read line; echo \"got:$line\"; sleep 30", 40, 12, &[("NO_COLOR", "1")])
     else {
-        eprintln!("tmux not installed: skipped");
         return;
     };
     t.wait_for("ready", Duration::from_secs(10)).unwrap();
@@ -129,10 +131,7 @@ fn simulate_alarm_is_acknowledged_from_the_keyboard() {
         dir.path().display(),
         dir.path().display()
     );
-    let Some(t) = Tmux::start(&cmd, 100, 30, &[("VIGIL_LOG", "/dev/null")]) else {
-        eprintln!("tmux not installed: skipped");
-        return;
-    };
+    let Some(t) = Tmux::start(&cmd, 100, 30, &[("VIGIL_LOG", "/dev/null")]) else { return };
     // The alarm banner's priority marker and the condition.
     let screen = t.wait_for("▲", Duration::from_secs(60)).unwrap();
     assert!(screen.contains("hr.high"), "{screen}");

@@ -7,6 +7,8 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod tools;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -146,12 +148,9 @@ fn killed_recorder_loses_at_most_the_last_second() {
 }
 
 /// pyarrow reads the unfinished notifications file as the stream after the
-/// magic (skipped with a reason when `VIGIL_PYTHON` is unset).
+/// magic (`tests/tools`: fails under CI without `VIGIL_PYTHON`).
 fn py_reads_unfinished(dir: &Path, rows: usize) {
-    let Ok(python) = std::env::var("VIGIL_PYTHON") else {
-        eprintln!("skipped the pyarrow check of the unfinished file: VIGIL_PYTHON is not set");
-        return;
-    };
+    let Some(python) = tools::python("the pyarrow check of the unfinished file") else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/check_recording.py");
     let out =
         Command::new(python).arg(&script).arg("--unfinished").arg(dir.join("notifications.arrow")).output().unwrap();

@@ -1,6 +1,7 @@
 //! pyarrow and polars open every file of a finished recording and see the
 //! rows and columns vigil sees. Needs `$VIGIL_PYTHON` (a Python with pyarrow
-//! and polars; `.ci/run` makes one); skipped with a reason otherwise.
+//! and polars; `.ci/run` makes one): fails under CI without it, says it did
+//! not run otherwise (`tests/tools`).
 
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,14 +9,13 @@
 use std::path::Path;
 use std::process::Command;
 
+mod tools;
+
 use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder, Recording, synthetic};
 
 #[test]
 fn pyarrow_and_polars_read_what_vigil_reads() {
-    let Ok(python) = std::env::var("VIGIL_PYTHON") else {
-        eprintln!("skipped: VIGIL_PYTHON is not set (a Python with pyarrow and polars)");
-        return;
-    };
+    let Some(python) = tools::python("the pyarrow and polars reading test") else { return };
     let root = tempfile::tempdir().unwrap();
     let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);

@@ -7,10 +7,10 @@
 //! # Layout
 //! - `instance`: one (condition, device) alarm: onset timers per priority
 //!   level, hysteresis, and the annunciation states.
-//! - `rules`: the configuration compiled for the hot path, plausibility
-//!   ranges, limit texts.
-//! - `trackers`: baseline, temperature-rise window, learned interval,
-//!   blood-pressure pairing.
+//! - `rules`: the configuration compiled for the hot path, limit texts.
+//! - `trackers`: baseline, temperature-rise window, blood-pressure pairing.
+//! - [`crate::verdict`] (outside): when a device's data is stale, without
+//!   contact or invalid; the dashboard reads the same verdicts.
 //!
 //! # Decisions where DESIGN.md is silent
 //! - **Heart rate sources.** `hr.*` are fed by `heart_rate_bpm` and by the
@@ -76,19 +76,11 @@ use crate::model::{
 };
 use crate::snapshot::LimitView;
 
+pub use crate::verdict::{DeviceTiming, plausible};
+use crate::verdict::{Staleness, in_contact};
 use instance::{Ident, Instance, NEVER, Phase, Sink};
-pub use rules::plausible;
 use rules::{CONDITIONS, Rules, slot};
-use trackers::{Baseline, BpReading, GapLearner, RiseWindow};
-
-/// A device profile's timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DeviceTiming {
-    /// How often the device notifies; `None`: learn it.
-    pub expected_interval: Option<Duration>,
-    /// Measures now and then (a cuff): never stale.
-    pub intermittent: bool,
-}
+use trackers::{Baseline, BpReading, RiseWindow};
 
 /// A device's place in the engine, from [`AlarmEngine::device`]. A caller
 /// that handles many samples of a device (the pipeline) resolves its label
@@ -136,14 +128,15 @@ const SPO2_QUANTITIES: u16 = quantity_bit(Quantity::Spo2Pct);
 /// Deadline slot of a device's pending blood-pressure reading.
 const BP_SLOT: usize = CONDITIONS;
 
-/// `repr(C)`, fields in this order: what every notification reads
-/// (`last_data` … `rise_now`) fills the first cache line, the trackers
-/// follow, the instances (each starting a line) come last.
+/// `repr(C)`, fields in this order: what most notifications read
+/// (`last_data` … `rise_now`) fills the first cache line; the trackers and
+/// `staleness` (the verdict's timing and learned interval, which every
+/// notification also reads) follow; the instances (each starting a line)
+/// come last.
 #[derive(Debug, Clone)]
 #[repr(C)]
 struct Device {
     last_data: u64,
-    timing: DeviceTiming,
     /// Bit `slot` set: that instance is not quiet (see
     /// `Instance::is_quiet`). Mirrors the instances so the common checks
     /// ("nothing going on, nothing beyond a limit") and the deadline scan
@@ -174,7 +167,8 @@ struct Device {
     /// `bp` the first straddled two).
     rise: [RiseWindow; 2],
     bp: BpReading,
-    gaps: GapLearner,
+    /// Timing and learned interval: when this device's data is stale.
+    staleness: Staleness,
     /// `None` for the session-wide pseudo-device (`tech.recording`,
     /// `tech.stalled`).
     label: Option<DeviceLabel>,
@@ -195,10 +189,9 @@ impl Device {
         let mut device = Self {
             label,
             inst,
-            timing: DeviceTiming { expected_interval: None, intermittent },
+            staleness: Staleness::new(DeviceTiming { expected_interval: None, intermittent }),
             connected: true,
             last_data: NEVER,
-            gaps: GapLearner::default(),
             suppressed: 0,
             invalid: 0,
             bp: BpReading::default(),
@@ -208,21 +201,29 @@ impl Device {
             stale_armed: NEVER,
             busy: 0,
         };
-        device.apply_stale_onsets(rules, rules.stale.default_interval, 0);
+        device.apply_stale_onsets(rules, 0);
         device
     }
 
-    /// `tech.stale`'s delays for a device notifying every `interval`, from
-    /// `at`: a timer already running falls due by the new delays (a
-    /// learned interval that shrank makes the device stale sooner). Returns
-    /// the instance's deadline, which the caller folds into the bounds.
+    fn intermittent(&self) -> bool {
+        self.staleness.timing().intermittent
+    }
+
+    /// `tech.stale`'s delays from the device's staleness limit, from `at`:
+    /// a timer already running falls due by the new delays (a learned
+    /// interval that shrank makes the device stale sooner). Returns the
+    /// instance's deadline, which the caller folds into the bounds.
     #[inline(never)]
-    fn apply_stale_onsets(&mut self, rules: &Rules, interval: Duration, at: u64) -> u64 {
+    fn apply_stale_onsets(&mut self, rules: &Rules, at: u64) -> u64 {
         self.settle_stale();
-        let onsets = if self.timing.intermittent { [NEVER; 3] } else { rules.stale_onsets(interval) };
+        let onsets = match self.staleness.stale_after(&rules.stale) {
+            Some(limit) => rules.stale_onsets(limit),
+            None => [NEVER; 3],
+        };
+        let intermittent = self.intermittent();
         let stale = &mut self.inst[slot(Condition::TechStale)];
         let mut deadline = stale.set_onsets(onsets, at);
-        if self.timing.intermittent {
+        if intermittent {
             stale.reset_pending();
             deadline = stale.deadline;
             self.stale_armed = NEVER;
@@ -367,7 +368,7 @@ impl Device {
         // whose staleness timers already run (they settle lazily, see
         // `stale_armed`; never set for an intermittent device): only the
         // time moves.
-        if self.stale_armed != NEVER && self.connected && self.timing.expected_interval.is_some() {
+        if self.stale_armed != NEVER && self.connected && self.staleness.timing().expected_interval.is_some() {
             self.last_data = at;
             return;
         }
@@ -375,11 +376,8 @@ impl Device {
     }
 
     fn fresh_data(&mut self, rules: &Rules, at: u64, sink: &mut Sink<'_>) {
-        if self.last_data != NEVER
-            && self.timing.expected_interval.is_none()
-            && let Some(interval) = self.gaps.push(at - self.last_data)
-        {
-            let deadline = self.apply_stale_onsets(rules, Duration::from_nanos(interval), at);
+        if self.last_data != NEVER && self.staleness.note_gap(Duration::from_nanos(at - self.last_data)) {
+            let deadline = self.apply_stale_onsets(rules, at);
             sink.timer(deadline);
         }
         self.last_data = at;
@@ -387,7 +385,7 @@ impl Device {
             self.connection(rules, at, true, sink);
             return;
         }
-        if !self.timing.intermittent {
+        if !self.intermittent() {
             if self.stale_armed != NEVER {
                 // Running from an earlier notification: restarted from
                 // `last_data` when next looked at (see `stale_armed`).
@@ -435,7 +433,7 @@ impl Device {
     // a call frame per sample.
     #[inline(always)]
     fn heart_rate(&mut self, rules: &Rules, q: Quantity, at: u64, v: f64, contact: Option<bool>, sink: &mut Sink<'_>) {
-        let trusted = contact != Some(false);
+        let trusted = in_contact(contact);
         let valid = plausible(q, v);
         if trusted {
             self.validity(rules, q, at, valid, v, sink);
@@ -531,7 +529,7 @@ impl Device {
         self.connected = connected;
         self.flag(rules, Condition::TechDisconnected, at, !connected, None, sink);
         if connected {
-            if !self.timing.intermittent {
+            if !self.intermittent() {
                 let id = Ident { condition: Condition::TechStale, device: self.label.as_ref() };
                 self.inst[slot(Condition::TechStale)].rearm(at, id, sink);
                 self.stale_armed = at;
@@ -557,7 +555,7 @@ impl Device {
         match sample.quantity {
             Quantity::HeartRateBpm => self.heart_rate(rules, Quantity::HeartRateBpm, at, v, sample.contact, sink),
             Quantity::PulseRateBpm => {
-                if self.timing.intermittent {
+                if self.intermittent() {
                     let valid = plausible(Quantity::PulseRateBpm, v);
                     self.validity(rules, Quantity::PulseRateBpm, at, valid, v, sink);
                 } else {
@@ -677,14 +675,14 @@ impl AlarmEngine {
 
     /// Device profile timing (expected notification interval; intermittent
     /// sensors are never stale). Unknown devices: interval learned from
-    /// their recent notifications (the configured default, 1 s, until known).
+    /// their recent notifications (the configured default, 1 s, until known;
+    /// see [`Staleness`]).
     pub fn set_device_timing(&mut self, device: &DeviceLabel, timing: DeviceTiming) {
         let i = self.device_index(device);
         let rules = &self.rules;
         let d = &mut self.devices[i];
-        d.timing = timing;
-        let interval = timing.expected_interval.unwrap_or(rules.stale.default_interval);
-        d.apply_stale_onsets(rules, interval, self.now);
+        d.staleness.set_timing(timing);
+        d.apply_stale_onsets(rules, self.now);
         // Onsets may have shortened: rescan timers at the next advance.
         self.bounds[i] = 0;
         self.next = 0;
@@ -693,6 +691,14 @@ impl AlarmEngine {
     /// The id of `device`, adding it if it is new (see [`DeviceId`]).
     pub fn device(&mut self, device: &DeviceLabel) -> DeviceId {
         DeviceId(self.device_index(device))
+    }
+
+    /// What decides when `id`'s data is stale: `tech.stale`'s timers run
+    /// from it, and the snapshot's reading status reads it (with
+    /// `config().tech_stale`), so the two agree.
+    #[must_use]
+    pub fn staleness(&self, id: DeviceId) -> &Staleness {
+        &self.devices[id.0].staleness
     }
 
     /// One decoded sample. Also counts as data for staleness (so calling

@@ -1,12 +1,13 @@
 //! The configuration compiled into what the hot path needs: per condition,
-//! thresholds with their hysteresis already applied, onsets in nanoseconds,
-//! and the plausibility ranges that separate `tech.invalid` from a
-//! physiological alarm. Also the human text of each limit for the dashboard.
+//! thresholds with their hysteresis already applied and onsets in
+//! nanoseconds (the plausibility ranges that separate `tech.invalid` from a
+//! physiological alarm are `crate::verdict`'s). Also the human text of each
+//! limit for the dashboard.
 
 use std::time::Duration;
 
 use crate::config::{AlarmConfig, BpLevel, Direction, TechStale, ThresholdView};
-use crate::model::{Condition, Priority, Quantity};
+use crate::model::{Condition, Priority};
 use crate::snapshot::LimitView;
 
 use super::instance::NEVER;
@@ -199,36 +200,12 @@ impl Rules {
     }
 
     /// Stale onsets (low at S, medium at `medium_factor` × S) for a device
-    /// whose notifications come every `interval`.
-    pub fn stale_onsets(&self, interval: Duration) -> [u64; 3] {
+    /// whose data is stale after `s` of silence (`verdict::Staleness`).
+    pub fn stale_onsets(&self, s: Duration) -> [u64; 3] {
         if !self.stale.enabled {
             return [NEVER; 3];
         }
-        let s = self.stale.min.max(interval.mul_f64(self.stale.interval_factor));
         [nanos(s), nanos(s.mul_f64(self.stale.medium_factor)), NEVER]
-    }
-}
-
-/// Whether a value can be a real measurement of `quantity`. `false` means
-/// `tech.invalid`, never a physiological alarm (and `--` on the dashboard:
-/// the pipeline should use this same function so the two always agree).
-///
-/// HR 0 and SpO2 0 are impossible in a monitored person; skin temperature
-/// below 25 °C means the sensor is off the skin. Ambient temperature, RR
-/// intervals, energy and MAP have no alarm rule and are not judged here.
-#[inline]
-#[must_use]
-pub fn plausible(quantity: Quantity, v: f64) -> bool {
-    match quantity {
-        Quantity::HeartRateBpm | Quantity::PulseRateBpm => v > 0.0 && v <= 250.0,
-        Quantity::BodyTemperatureC | Quantity::SkinTemperatureC => (25.0..=45.0).contains(&v),
-        Quantity::Spo2Pct => v > 0.0 && v <= 100.0,
-        Quantity::SystolicMmhg => v > 20.0 && v <= 300.0,
-        Quantity::DiastolicMmhg => v > 10.0 && v <= 250.0,
-        Quantity::BatteryPct => (0.0..=100.0).contains(&v),
-        Quantity::RrIntervalMs | Quantity::EnergyExpendedKj | Quantity::AmbientTemperatureC | Quantity::MapMmhg => {
-            !v.is_nan()
-        }
     }
 }
 

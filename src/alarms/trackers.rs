@@ -1,6 +1,5 @@
 //! Small per-device memories the rules need: the heart-rate baseline, the
-//! sliding minimum behind `temp.rise`, the learned notification interval and
-//! the blood-pressure reading being assembled. None allocates per sample.
+//! sliding minimum behind `temp.rise` and the blood-pressure reading being assembled. None allocates per sample.
 
 use super::instance::NEVER;
 
@@ -169,46 +168,6 @@ impl RiseWindow {
     }
 }
 
-/// Learns a device's notification interval: the median of its last 8 gaps
-/// (a median, so one dropout does not stretch the staleness limit).
-#[derive(Debug, Clone, Default)]
-pub(super) struct GapLearner {
-    gaps: [u64; 8],
-    n: u64,
-    current: u64,
-}
-
-impl GapLearner {
-    /// Gaps below 1 ms are notifications of the same moment (several
-    /// characteristics at once), not an interval.
-    const MIN_GAP: u64 = 1_000_000;
-    /// Gaps needed before the estimate replaces the default.
-    const KNOWN_AFTER: u64 = 3;
-
-    /// Record a gap; returns the new estimate when it changed.
-    #[inline]
-    pub fn push(&mut self, gap: u64) -> Option<u64> {
-        if gap < Self::MIN_GAP {
-            return None;
-        }
-        self.gaps[(self.n % 8) as usize] = gap;
-        self.n += 1;
-        // Re-estimate while learning, then once per 8 gaps: cheap on the
-        // hot path and still follows a sensor that changes its rate.
-        if self.n < Self::KNOWN_AFTER || (self.n > 8 && !self.n.is_multiple_of(8)) {
-            return None;
-        }
-        let k = self.n.min(8) as usize;
-        let mut sorted = self.gaps;
-        sorted[..k].sort_unstable();
-        let median = sorted[k / 2];
-        (median != self.current).then(|| {
-            self.current = median;
-            median
-        })
-    }
-}
-
 /// The blood-pressure reading being assembled: systolic and diastolic of one
 /// reading arrive as separate samples with the same time.
 #[derive(Debug, Clone, Copy)]
@@ -290,16 +249,6 @@ mod tests {
             assert!((w.push(at, v, window) - (v - min)).abs() < 1e-12, "at {i}");
         }
         assert!(w.mins.len() <= 2 * 101 + RiseWindow::RECLAIM_AFTER, "storage grew to {}", w.mins.len());
-    }
-
-    #[test]
-    fn learner_takes_the_median_and_ignores_one_dropout() {
-        let mut g = GapLearner::default();
-        assert_eq!(g.push(S), None);
-        assert_eq!(g.push(S), None);
-        assert_eq!(g.push(S), Some(S));
-        assert_eq!(g.push(30 * S), None);
-        assert_eq!(g.push(100), None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
+use crate::config::TechStale;
 use crate::model::{Batch, DeviceLabel, SessionTime, SourceEvent};
 
 use supervisor::Report;
@@ -94,7 +95,8 @@ pub struct DeviceSpec {
     pub label: DeviceLabel,
     pub selector: Selector,
     /// The device profile's notification interval, where known; otherwise the
-    /// staleness watchdog learns it (1 s until known).
+    /// staleness watchdog learns it (`[alarms.tech_stale] default_interval_s`
+    /// until known).
     pub expected_interval: Option<Duration>,
 }
 
@@ -231,7 +233,15 @@ fn service_name(short: u16) -> &'static str {
 /// BlueZ, no adapter, adapter off, permission denied); after that a device
 /// that cannot be reached is a `Disconnected` event and a retry, never an
 /// error.
-pub async fn run(devices: Vec<DeviceSpec>, clock: Clock, tx: mpsc::Sender<Batch>) -> Result<(), BleError> {
+///
+/// `stale_config` is the session's `[alarms.tech_stale]`: a supervisor
+/// releases a silent device by the same limit that raises `tech.stale`.
+pub async fn run(
+    devices: Vec<DeviceSpec>,
+    stale_config: TechStale,
+    clock: Clock,
+    tx: mpsc::Sender<Batch>,
+) -> Result<(), BleError> {
     let mut seen = std::collections::HashSet::new();
     for d in &devices {
         if !seen.insert(d.label.clone()) {
@@ -247,8 +257,9 @@ pub async fn run(devices: Vec<DeviceSpec>, clock: Clock, tx: mpsc::Sender<Batch>
     for spec in devices {
         let mut link = bluez::BtleLink::new(adapter.clone(), spec.selector.clone());
         let out = report_tx.clone();
+        let stale_config = stale_config.clone();
         tasks.spawn(async move {
-            supervisor::supervise(spec.label, &mut link, spec.expected_interval, out).await;
+            supervisor::supervise(spec.label, &mut link, spec.expected_interval, stale_config, out).await;
         });
     }
     drop(report_tx);
@@ -381,7 +392,7 @@ mod tests {
     async fn duplicate_labels_are_refused_before_touching_bluetooth() {
         let (tx, _rx) = mpsc::channel(1);
         let devices = vec!["chest=Polar".parse().unwrap(), "chest=00:11:22:33:44:55".parse().unwrap()];
-        let err = run(devices, Clock::real(), tx).await.unwrap_err();
+        let err = run(devices, TechStale::default(), Clock::real(), tx).await.unwrap_err();
         assert!(matches!(err, BleError::DuplicateLabel { .. }), "{err}");
     }
 }

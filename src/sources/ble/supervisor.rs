@@ -6,26 +6,20 @@
 //! paused time (see the tests below) and the BlueZ specifics live in
 //! `bluez.rs`.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::config::TechStale;
 use crate::model::{Characteristic, DeviceInfo, DeviceLabel, EventBody, Payload};
+use crate::verdict::{DeviceTiming, Staleness};
 
 /// First wait after a drop or a failed attempt.
 pub const BACKOFF_START: Duration = Duration::from_secs(1);
 /// The wait doubles after each failed attempt up to this.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// A continuous stream is stale after max(this, 3 × expected interval) of
-/// silence (DESIGN.md, `tech.stale`).
-pub const STALE_MIN: Duration = Duration::from_secs(5);
-/// The expected interval until the device has shown its own.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
-/// How many recent gaps the learned interval is the median of.
-const INTERVAL_WINDOW: usize = 8;
 
 /// What a successful acquisition found out about the device.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,45 +90,9 @@ pub fn is_continuous(c: Characteristic) -> bool {
     matches!(c, Characteristic::HeartRateMeasurement | Characteristic::PlxContinuousMeasurement)
 }
 
-/// The expected notification interval: the profile's, else the median of
-/// the recent gaps, else [`DEFAULT_INTERVAL`].
-#[derive(Debug, Clone)]
-pub struct IntervalEstimate {
-    configured: Option<Duration>,
-    gaps: VecDeque<Duration>,
-}
-
-impl IntervalEstimate {
-    #[must_use]
-    pub fn new(configured: Option<Duration>) -> Self {
-        Self { configured, gaps: VecDeque::with_capacity(INTERVAL_WINDOW) }
-    }
-
-    pub fn observe_gap(&mut self, gap: Duration) {
-        if self.gaps.len() == INTERVAL_WINDOW {
-            self.gaps.pop_front();
-        }
-        self.gaps.push_back(gap);
-    }
-
-    #[must_use]
-    pub fn interval(&self) -> Duration {
-        if let Some(c) = self.configured {
-            return c;
-        }
-        if self.gaps.is_empty() {
-            return DEFAULT_INTERVAL;
-        }
-        let mut sorted: Vec<Duration> = self.gaps.iter().copied().collect();
-        sorted.sort_unstable();
-        sorted[sorted.len() / 2]
-    }
-
-    /// Silence longer than this while connected means the stream is stale.
-    #[must_use]
-    pub fn stale_after(&self) -> Duration {
-        STALE_MIN.max(self.interval().saturating_mul(3))
-    }
+/// A deadline that never comes (tokio's own `far_future` is private).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// The receiver is gone: the session is ending.
@@ -152,21 +110,25 @@ async fn emit(out: &mpsc::Sender<Report>, device: &DeviceLabel, body: EventBody)
 /// - Retries wait [`BACKOFF_START`], doubling up to [`BACKOFF_MAX`]; the wait
 ///   goes back to the start once a connection has delivered data (a device
 ///   that connects and drops at once keeps backing off).
-/// - A continuous stream silent for [`IntervalEstimate::stale_after`] while
-///   "connected" is released and re-acquired like a drop.
+/// - A continuous stream silent while "connected" for as long as makes its
+///   data stale ([`Staleness::stale_after`] with the session's
+///   `[alarms.tech_stale]`, the limit `tech.stale` and the dashboard use) is
+///   released and re-acquired like a drop.
 pub async fn supervise<L: Link>(
     device: DeviceLabel,
     link: &mut L,
     expected_interval: Option<Duration>,
+    stale_config: TechStale,
     out: mpsc::Sender<Report>,
 ) {
-    let _ = supervise_inner(&device, link, expected_interval, &out).await;
+    let _ = supervise_inner(&device, link, expected_interval, &stale_config, &out).await;
 }
 
 async fn supervise_inner<L: Link>(
     device: &DeviceLabel,
     link: &mut L,
     expected_interval: Option<Duration>,
+    stale_config: &TechStale,
     out: &mpsc::Sender<Report>,
 ) -> Result<(), Closed> {
     let mut backoff = BACKOFF_START;
@@ -175,12 +137,15 @@ async fn supervise_inner<L: Link>(
     // fails).
     let mut outage_reported = false;
     // The learned interval outlives a reconnection: it is the device's.
-    let mut estimate = IntervalEstimate::new(expected_interval);
+    // Never intermittent here: which characteristics count is decided per
+    // notification (`is_continuous`).
+    let mut staleness = Staleness::new(DeviceTiming { expected_interval, intermittent: false });
     loop {
         match link.acquire().await {
             Ok(acquired) => {
                 announce(device, &acquired, out).await?;
-                let reason = stream(device, link, &acquired, &mut estimate, &mut backoff, out).await?;
+                let watch = Watch { staleness: &mut staleness, config: stale_config };
+                let reason = stream(device, link, &acquired, watch, &mut backoff, out).await?;
                 tracing::warn!(device = %device, %reason, "BLE device lost");
                 emit(out, device, EventBody::Disconnected { reason: Some(reason) }).await?;
                 outage_reported = true;
@@ -217,29 +182,40 @@ async fn announce(device: &DeviceLabel, a: &Acquired, out: &mpsc::Sender<Report>
     Ok(())
 }
 
+/// The staleness watchdog's state and rule for one device.
+struct Watch<'a> {
+    /// Outlives a reconnection: the learned interval is the device's.
+    staleness: &'a mut Staleness,
+    config: &'a TechStale,
+}
+
 /// Forward events until the link is lost or goes stale; returns why.
 async fn stream<L: Link>(
     device: &DeviceLabel,
     link: &mut L,
     acquired: &Acquired,
-    estimate: &mut IntervalEstimate,
+    watch: Watch<'_>,
     backoff: &mut Duration,
     out: &mpsc::Sender<Report>,
 ) -> Result<String, Closed> {
-    let watched = estimate.configured.is_some() || acquired.subscribed.iter().copied().any(is_continuous);
+    let Watch { staleness, config } = watch;
+    let configured = staleness.timing().expected_interval.is_some();
+    let watched = configured || acquired.subscribed.iter().copied().any(is_continuous);
     let mut last_data = Instant::now();
     let mut seen_data = false;
     loop {
-        let stale_after = estimate.stale_after();
-        let deadline = last_data + stale_after;
+        // Never `None` (the supervisor's timing is never intermittent); a
+        // limit beyond `Instant`'s range (an absurd `min_s`) never comes.
+        let stale_after = staleness.stale_after(config).unwrap_or(Duration::MAX);
+        let deadline = last_data.checked_add(stale_after).unwrap_or_else(far_future);
         tokio::select! {
             event = link.next_event() => match event {
                 LinkEvent::Notification { characteristic, value } => {
-                    let counts = estimate.configured.is_some() || is_continuous(characteristic);
+                    let counts = configured || is_continuous(characteristic);
                     if counts {
                         let now = Instant::now();
                         if seen_data {
-                            estimate.observe_gap(now - last_data);
+                            staleness.note_gap(now - last_data);
                         }
                         last_data = now;
                         seen_data = true;
@@ -352,10 +328,20 @@ mod tests {
     /// Run the supervisor until `until` (paused time) and collect what it
     /// reported, each with the (virtual) time it arrived.
     async fn run_for(link: FakeLink, expected: Option<Duration>, until: Duration) -> Vec<(Duration, EventBody)> {
+        run_with(link, expected, TechStale::default(), until).await
+    }
+
+    /// [`run_for`] with a session's `[alarms.tech_stale]`.
+    async fn run_with(
+        link: FakeLink,
+        expected: Option<Duration>,
+        config: TechStale,
+        until: Duration,
+    ) -> Vec<(Duration, EventBody)> {
         let (tx, mut rx) = mpsc::channel(64);
         let start = Instant::now();
         let mut link = link;
-        let task = tokio::spawn(async move { supervise("chest".into(), &mut link, expected, tx).await });
+        let task = tokio::spawn(async move { supervise("chest".into(), &mut link, expected, config, tx).await });
         let mut got = Vec::new();
         let stop = tokio::time::sleep(until);
         tokio::pin!(stop);
@@ -495,12 +481,38 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn stale_threshold_follows_a_slow_devices_learned_interval() {
         // Beats every 4 s: stale after 3 × 4 = 12 s of silence, not 5.
-        let plan = vec![Ok((hr_device(), Session { events: beats(3, secs(4.0)) }))];
+        let plan = vec![Ok((hr_device(), Session { events: beats(4, secs(4.0)) }))];
         let (link, _log) = FakeLink::new(plan);
-        let got = run_for(link, None, secs(30.0)).await;
-        // The 4 s gaps before the interval is learned stay under the 5 s floor.
+        let got = run_for(link, None, secs(40.0)).await;
+        // The interval is known after three gaps (at the fourth beat, 16 s);
+        // the 4 s gaps before that stay under the 5 s floor.
         let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
-        assert_eq!(lost, &(secs(24.0), EventBody::Disconnected { reason: Some("stale: no data for 12 s".into()) }));
+        assert_eq!(lost, &(secs(28.0), EventBody::Disconnected { reason: Some("stale: no data for 12 s".into()) }));
+    }
+
+    /// The watchdog's limit is the session's `[alarms.tech_stale]`, through
+    /// the same `verdict::Staleness` the alarm engine and the dashboard use:
+    /// with `min_s = 20` a silent stream is released at 20 s, not 5.
+    #[tokio::test(start_paused = true)]
+    async fn stale_threshold_follows_the_sessions_tech_stale_configuration() {
+        let twenty = TechStale { min: secs(20.0), ..TechStale::default() };
+        let plan = vec![Ok((hr_device(), Session { events: beats(2, secs(1.0)) }))];
+        let (link, log) = FakeLink::new(plan);
+        let start = Instant::now();
+        let got = run_with(link, None, twenty.clone(), secs(30.0)).await;
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
+        assert_eq!(lost, &(secs(22.0), EventBody::Disconnected { reason: Some("stale: no data for 20 s".into()) }));
+        assert_eq!(times_of(&log, "release", start), vec![secs(22.0)]);
+        // The same limit the alarm engine and the dashboard read.
+        let verdict = Staleness::default();
+        assert_eq!(verdict.stale_after(&twenty), Some(secs(20.0)));
+        // A large interval factor and a slow profile: 4 × 9 s = 36 s.
+        let slow = TechStale { interval_factor: 4.0, ..twenty };
+        let plan = vec![Ok((hr_device(), Session { events: beats(1, secs(1.0)) }))];
+        let (link, _log) = FakeLink::new(plan);
+        let got = run_with(link, Some(secs(9.0)), slow, secs(60.0)).await;
+        let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
+        assert_eq!(lost, &(secs(37.0), EventBody::Disconnected { reason: Some("stale: no data for 36 s".into()) }));
     }
 
     #[tokio::test(start_paused = true)]
@@ -533,21 +545,5 @@ mod tests {
         let got = run_for(link, None, secs(6.0)).await;
         let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
         assert_eq!(lost.0, secs(5.0));
-    }
-
-    #[test]
-    fn learned_interval_is_the_median_of_recent_gaps() {
-        let mut e = IntervalEstimate::new(None);
-        assert_eq!(e.interval(), DEFAULT_INTERVAL);
-        assert_eq!(e.stale_after(), STALE_MIN);
-        for g in [1.0, 1.0, 30.0, 1.0, 2.0] {
-            e.observe_gap(secs(g));
-        }
-        assert_eq!(e.interval(), secs(1.0));
-        for _ in 0..INTERVAL_WINDOW {
-            e.observe_gap(secs(4.0));
-        }
-        assert_eq!(e.interval(), secs(4.0));
-        assert_eq!(e.stale_after(), secs(12.0));
     }
 }

@@ -1,0 +1,40 @@
+//! Outside tools that some tests need (Python readers, tmux).
+//!
+//! A test that cannot run because its tool is missing must not pass as if
+//! it had: under CI (`CI` set, as `.ci/run` and every CI service set it)
+//! the missing tool fails the test with the reason; on a developer's
+//! machine the test says on stderr that it did not run, and returns.
+
+#![allow(dead_code)]
+
+/// `$VIGIL_PYTHON`, a Python with pyarrow and polars (`.ci/run` makes one).
+/// `None` (after saying so) where it is not set outside CI.
+#[must_use]
+pub fn python(what: &str) -> Option<String> {
+    match std::env::var("VIGIL_PYTHON") {
+        Ok(python) if !python.is_empty() => Some(python),
+        _ => missing(what, "VIGIL_PYTHON is not set (a Python with pyarrow and polars; .ci/run makes one)"),
+    }
+}
+
+/// Whether `tmux` runs here; `false` (after saying so) where it does not,
+/// outside CI.
+#[must_use]
+pub fn tmux(what: &str) -> bool {
+    let runs = std::process::Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    runs || missing::<()>(what, "tmux is not installed").is_some()
+}
+
+/// Under CI, fail: `what` did not run because of `why`. Elsewhere say so
+/// and give `None`.
+fn missing<T>(what: &str, why: &str) -> Option<T> {
+    assert!(!under_ci(), "{what} cannot run under CI: {why}");
+    eprintln!("NOT RUN: {what}: {why}");
+    None
+}
+
+/// CI services set `CI` (to `true`, or `1`); an empty or `false` value is
+/// not CI.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
