@@ -108,19 +108,28 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         Some(speed) => Clock::virtual_at(speed, crate::clock::start_now()),
         None => Clock::real(),
     };
-    let source: SourceFactory = Box::new(move |tx, clock| {
-        Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
-    });
+    let source: SourceFactory = if let stream::StreamInput::Tcp(addr) = input {
+        // Bound here, before any screen is up: the sender must learn the
+        // port (`tcp://127.0.0.1:0` lets the system pick one).
+        let listener = stream::bind_std(addr)?;
+        let bound = listener.local_addr().with_context(|| format!("cannot listen on {addr}"))?;
+        writeln!(std::io::stderr().lock(), "vigil: listening on tcp://{bound}")?;
+        Box::new(move |tx, clock| {
+            Box::pin(async move {
+                stream::serve_std(listener, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from)
+            })
+        })
+    } else {
+        Box::new(move |tx, clock| {
+            Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
+        })
+    };
     run_session(&args.common, clock, |_| source, Mode::Live, Vec::new())
 }
 
 /// `vigil scan`: nearby devices that advertise a supported service.
 fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .with_context(|| format!("--timeout {}: give a positive number of seconds", args.timeout))?;
-    let entries = runtime()?.block_on(ble::scan(timeout))?;
+    let entries = runtime()?.block_on(ble::scan(args.timeout))?;
     ble::print_scan(&entries, args.json, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -333,7 +342,8 @@ fn decode(characteristic: &str, hex_text: &str) -> anyhow::Result<ExitCode> {
     let characteristic = Characteristic::parse(characteristic)?;
     let cleaned: String = hex_text.chars().filter(|c| !matches!(c, ' ' | ':' | '-' | '_')).collect();
     let cleaned = cleaned.strip_prefix("0x").unwrap_or(&cleaned);
-    let payload = hex::decode(cleaned).with_context(|| format!("`{hex_text}` is not a hex payload"))?;
+    let payload = hex::decode(cleaned)
+        .with_context(|| format!("`{}` is not a hex payload", crate::excerpt::excerpt(hex_text)))?;
     let json = crate::gatt::decode_json(characteristic, &payload)
         .with_context(|| format!("payload {} does not decode", hex::encode(&payload)))?;
     let mut out = std::io::stdout().lock();
@@ -365,13 +375,28 @@ pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
             .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
         Some(state.join("vigil").join("vigil.log"))
     })?;
-    let dir = path.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let file = open_log(&path).ok()?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
     Some(guard)
+}
+
+/// The log file, owner-only (logs name devices and alarms: health data):
+/// directories made 0700 and the file 0600 whatever the umask, and a log
+/// file an older vigil left more open is closed up. Special files
+/// (`VIGIL_LOG=/dev/null`) are used as they are.
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(crate::record::DIR_MODE).create(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(crate::record::FILE_MODE).open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(crate::record::FILE_MODE))?;
+    }
+    Ok(file)
 }
 
 /// The async runtime of a session: two workers (the pipeline and the

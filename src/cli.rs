@@ -3,10 +3,17 @@
 //! Parsing only: each subcommand is carried out by [`crate::app`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::error::{ContextKind, ContextValue};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::clock::Speed;
+use crate::excerpt::excerpt;
+
+/// Longest `scan --timeout`: an hour. A scan is a look around the room;
+/// longer is a mistyped value, and past ~10^19 s a `Duration` overflows.
+pub const MAX_SCAN_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,9 +129,9 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Seconds to scan
-    #[arg(long, default_value_t = 10.0)]
-    pub timeout: f64,
+    /// Seconds to scan (more than 0, at most 3600)
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_scan_timeout)]
+    pub timeout: Duration,
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
@@ -177,6 +184,47 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
     s.parse()
 }
 
+fn parse_scan_timeout(s: &str) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .filter(|t| !t.is_zero() && *t <= MAX_SCAN_TIMEOUT)
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not a scan time: give seconds, more than 0 and at most {}",
+                excerpt(s),
+                MAX_SCAN_TIMEOUT.as_secs()
+            )
+        })
+}
+
+/// The command line of this process; a usage error exits as clap's do
+/// (status 2), quoting the offending value cut short and escaped: clap
+/// echoes it verbatim, 5,000 characters or terminal escapes included.
+#[must_use]
+pub fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| tidy(e).exit())
+}
+
+/// A clap error whose quoted input is passed through [`excerpt`].
+#[must_use]
+pub fn tidy(mut error: clap::Error) -> clap::Error {
+    let mut changed = false;
+    for kind in [ContextKind::InvalidValue, ContextKind::InvalidArg, ContextKind::InvalidSubcommand] {
+        if let Some(ContextValue::String(text)) = error.get(kind) {
+            let shown = excerpt(text);
+            changed |= shown != *text;
+            error.insert(kind, ContextValue::String(shown));
+        }
+    }
+    // Clap's tips ("to pass '--x' as a value, use '-- --x'") quote the
+    // input again, whole.
+    if changed {
+        error.insert(ContextKind::Suggested, ContextValue::StyledStrs(Vec::new()));
+    }
+    error
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +246,22 @@ mod tests {
         assert!(Cli::try_parse_from(["vigil", "simulate", "--speed", "0"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "simulate", "--bogus"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "monitor", "--speed", "2"]).is_err(), "--speed needs --stream");
+    }
+
+    #[test]
+    fn scan_timeout_is_bounded_at_parse_time() {
+        let cli = Cli::try_parse_from(["vigil", "scan", "--timeout", "2.5"]).unwrap();
+        let Command::Scan(a) = cli.command else { panic!("not scan") };
+        assert_eq!(a.timeout, Duration::from_millis(2500));
+        for bad in ["0", "-1", "nan", "inf", "1e308", "3600.5", "soon"] {
+            assert!(Cli::try_parse_from(["vigil", "scan", "--timeout", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_usage_error_quotes_its_value_short_and_escaped() {
+        let long = format!("\u{1b}[2J{}", "9".repeat(5000));
+        let e = tidy(Cli::try_parse_from(["vigil", "simulate", "--speed", &long]).unwrap_err()).to_string();
+        assert!(e.len() < 600 && !e.contains('\u{1b}'), "{e}");
     }
 }

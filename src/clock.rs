@@ -34,6 +34,15 @@ impl Speed {
     }
 }
 
+/// Slowest speed: 100 s of wall time for a second of session. Slower is
+/// no use, and near zero the pacing offset (session time / speed) overflows
+/// a `Duration`, which ended a session at once as if its input had ended.
+pub const MIN_SPEED: f64 = 0.01;
+/// Fastest finite speed: 11.6 days of session a second. Faster, the
+/// virtual clock's `now` (wall time × speed) overflows and panicked; `max`
+/// is the way to run without pacing.
+pub const MAX_SPEED: f64 = 1e6;
+
 impl FromStr for Speed {
     type Err = String;
 
@@ -42,8 +51,11 @@ impl FromStr for Speed {
             return Ok(Speed::Max);
         }
         match s.trim_end_matches(['x', 'X']).parse::<f64>() {
-            Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Times(x)),
-            _ => Err(format!("`{s}` is not a speed: give a positive number (0.25, 1, 60) or `max`")),
+            Ok(x) if (MIN_SPEED..=MAX_SPEED).contains(&x) => Ok(Speed::Times(x)),
+            _ => Err(format!(
+                "`{}` is not a speed: give a number from {MIN_SPEED} to {MAX_SPEED:.0} (0.25, 1, 60) or `max`",
+                crate::excerpt::excerpt(s)
+            )),
         }
     }
 }
@@ -169,6 +181,11 @@ mod tests {
         assert!("-1".parse::<Speed>().is_err());
         assert!("fast".parse::<Speed>().is_err());
         assert!("NaN".parse::<Speed>().is_err());
+        assert_eq!("0.01".parse::<Speed>(), Ok(Speed::Times(MIN_SPEED)));
+        assert_eq!("1e6x".parse::<Speed>(), Ok(Speed::Times(MAX_SPEED)));
+        for out_of_range in ["0.0099", "1000001", "1e308", "1e-300", "inf"] {
+            assert!(out_of_range.parse::<Speed>().is_err(), "{out_of_range}");
+        }
     }
 
     /// Recorded times are whole microseconds (see [`start_now`]): the start

@@ -17,8 +17,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::number;
 use crate::history::MAX_WINDOW;
+
+mod locate;
 use crate::model::{Condition, Priority};
+use locate::{key_path_at, line_col, line_of};
 
 /// Everything a config file can set.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -154,6 +158,8 @@ pub struct ThresholdView {
     pub escalate_after: Option<Duration>,
     /// Unit for messages (`bpm`, `°C`, `%`).
     pub unit: &'static str,
+    /// The hysteresis' key in the file (`hysteresis_bpm`, …).
+    pub hysteresis_key: &'static str,
 }
 
 /// Defines a threshold level type whose threshold key names its unit.
@@ -262,6 +268,7 @@ macro_rules! threshold_condition {
                     hysteresis: self.hysteresis,
                     escalate_after: self.escalate_after,
                     unit: $unit,
+                    hysteresis_key: $hyst_key,
                 }
             }
 
@@ -501,11 +508,19 @@ pub struct LimitError {
     /// Dotted config key, e.g. `alarms.hr_high.medium.above_bpm`.
     pub key: String,
     pub message: String,
+    /// The other key of a failed comparison (an order check): an error
+    /// is reported at whichever of the two the file sets.
+    pub other: Option<String>,
 }
 
 impl LimitError {
     fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
+        Self { key: key.into(), message: message.into(), other: None }
+    }
+
+    fn against(mut self, other: impl Into<String>) -> Self {
+        self.other = Some(other.into());
+        self
     }
 }
 
@@ -560,11 +575,15 @@ impl Config {
     /// Parse and validate `text`; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| parse_error(text, origin, &e))?;
-        config.validate().map_err(|e| ConfigError::Invalid {
-            path: origin.to_owned(),
-            line: locate_key(text, &e.key),
-            key: e.key,
-            message: e.message,
+        config.validate().map_err(|e| {
+            // The key the file sets (the one at fault, else the other side
+            // of a comparison), else the deepest table on the key's path.
+            let (key, line) = [Some(&e.key), e.other.as_ref()]
+                .into_iter()
+                .flatten()
+                .find_map(|k| line_of(text, k, true).map(|line| (k.clone(), Some(line))))
+                .unwrap_or_else(|| (e.key.clone(), line_of(text, &e.key, false)));
+            ConfigError::Invalid { path: origin.to_owned(), line, key, message: e.message }
         })?;
         Ok(config)
     }
@@ -660,7 +679,7 @@ impl AlarmConfig {
                     if !(v.is_finite() && (40.0..=300.0).contains(&v)) {
                         return Err(LimitError::new(
                             format!("alarms.bp_high.{name}.{field}"),
-                            format!("{v} mmHg is outside 40–300 mmHg"),
+                            format!("{} mmHg is outside 40–300 mmHg", number(v)),
                         ));
                     }
                 }
@@ -674,7 +693,8 @@ impl AlarmConfig {
                         "high ({} mmHg) must be above medium ({} mmHg)",
                         h.systolic_above_mmhg, m.systolic_above_mmhg
                     ),
-                ));
+                )
+                .against("alarms.bp_high.medium.systolic_above_mmhg"));
             }
             if h.diastolic_above_mmhg <= m.diastolic_above_mmhg {
                 return Err(LimitError::new(
@@ -683,7 +703,8 @@ impl AlarmConfig {
                         "high ({} mmHg) must be above medium ({} mmHg)",
                         h.diastolic_above_mmhg, m.diastolic_above_mmhg
                     ),
-                ));
+                )
+                .against("alarms.bp_high.medium.diastolic_above_mmhg"));
             }
         }
         Ok(())
@@ -761,7 +782,7 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
         if !(t.is_finite() && range.contains(&t)) {
             return Err(LimitError::new(
                 field(i),
-                format!("{t} {} is outside {}–{} {}", view.unit, range.start(), range.end(), view.unit),
+                format!("{} {} is outside {}–{} {}", number(t), view.unit, range.start(), range.end(), view.unit),
             ));
         }
         if let Some((j, p)) = previous {
@@ -771,16 +792,22 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
                 return Err(LimitError::new(
                     field(i),
                     format!(
-                        "{} limit {t} {} must be {relation} the {} limit {p} {}",
-                        NAMES[i], view.unit, NAMES[j], view.unit
+                        "{} limit {} {} must be {relation} the {} limit {} {}",
+                        NAMES[i],
+                        number(t),
+                        view.unit,
+                        NAMES[j],
+                        number(p),
+                        view.unit
                     ),
-                ));
+                )
+                .against(field(j)));
             }
         }
         previous = Some((i, t));
     }
     if !(view.hysteresis.is_finite() && view.hysteresis >= 0.0) {
-        return Err(LimitError::new(format!("{key}.hysteresis"), "must be a number at least 0"));
+        return Err(LimitError::new(format!("{key}.{}", view.hysteresis_key), "must be a number at least 0"));
     }
     Ok(())
 }
@@ -796,77 +823,9 @@ fn parse_error(text: &str, origin: &Path, e: &toml::de::Error) -> ConfigError {
     };
     // The span of an unknown or mistyped key covers the key itself (or its
     // value); name the whole dotted path so the user finds it.
-    let key = span.and_then(|s| key_path_at(text, s.start));
-    ConfigError::Parse { path: origin.to_owned(), line, column, key, message: e.message().trim().to_owned() }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-    (line, column)
-}
-
-/// The dotted key defined on the line holding `offset`, with its table.
-fn key_path_at(text: &str, offset: usize) -> Option<String> {
-    let mut table = String::new();
-    let mut start = 0;
-    for line in text.split_inclusive('\n') {
-        let end = start + line.len();
-        let trimmed = strip_comment(line).trim();
-        if let Some(header) = table_header(trimmed) {
-            table = header;
-            if (start..end).contains(&offset) {
-                return Some(table);
-            }
-        } else if (start..end).contains(&offset) {
-            let (key, _) = trimmed.split_once('=')?;
-            let key = normalise_key(key);
-            return Some(if table.is_empty() { key } else { format!("{table}.{key}") });
-        }
-        start = end;
-    }
-    None
-}
-
-/// The line that sets `dotted` (or the deepest table or key on its path).
-fn locate_key(text: &str, dotted: &str) -> Option<usize> {
-    let wanted: Vec<&str> = dotted.split('.').collect();
-    let mut table: Vec<String> = Vec::new();
-    let mut best: Option<(usize, usize)> = None;
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = strip_comment(line).trim();
-        let path: Vec<String> = if let Some(header) = table_header(trimmed) {
-            table = header.split('.').map(str::to_owned).collect();
-            table.clone()
-        } else if let Some((key, _)) = trimmed.split_once('=') {
-            table.iter().cloned().chain(normalise_key(key).split('.').map(str::to_owned)).collect()
-        } else {
-            continue;
-        };
-        let matched = path.iter().zip(&wanted).take_while(|(a, b)| a == *b).count();
-        if matched == path.len() && matched > 0 && best.is_none_or(|(m, _)| matched > m) {
-            best = Some((matched, n + 1));
-        }
-    }
-    best.map(|(_, line)| line)
-}
-
-fn strip_comment(line: &str) -> &str {
-    // Good enough for keys and headers: vigil's config has no `#` in strings.
-    line.split('#').next().unwrap_or("")
-}
-
-fn table_header(trimmed: &str) -> Option<String> {
-    let inner = trimmed.strip_prefix('[')?.strip_suffix(']')?;
-    let inner = inner.trim_start_matches('[').trim_end_matches(']');
-    Some(normalise_key(inner))
-}
-
-fn normalise_key(key: &str) -> String {
-    key.split('.').map(|part| part.trim().trim_matches('"')).collect::<Vec<_>>().join(".")
+    let key = span.and_then(|s| key_path_at(text, s.start)).map(|k| crate::excerpt::excerpt(&k));
+    let message = crate::excerpt::excerpt_quoted(e.message().trim());
+    ConfigError::Parse { path: origin.to_owned(), line, column, key, message }
 }
 
 /// The built-in defaults as a commented TOML file (`vigil config`). It loads
@@ -1010,7 +969,7 @@ mod secs {
         if s.is_finite() && (0.0..=1e9).contains(&s) {
             Ok(Duration::from_secs_f64(s))
         } else {
-            Err(format!("{s} is not a duration in seconds (0 or more)"))
+            Err(format!("{} is not a duration in seconds (0 or more)", crate::excerpt::number(s)))
         }
     }
 }
@@ -1097,6 +1056,57 @@ mod tests {
     fn negative_duration_is_rejected() {
         let err = parse("[alarms.tech_no_contact]\nfor_s = -1\n").unwrap_err();
         assert!(err.to_string().starts_with("test.toml:2:"), "{err}");
+    }
+
+    /// A validation error points at the key's own line, named as the file
+    /// spells it.
+    #[test]
+    fn hysteresis_errors_name_the_unit_key_on_its_line() {
+        let err = parse("# mine\n[alarms.hr_high]\nenabled = true\nhysteresis_bpm = -1\n").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:4: key `alarms.hr_high.hysteresis_bpm`"), "{err}");
+        let err = parse("\n\nalarms.spo2_low.hysteresis_pct = -1\n").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:3: key `alarms.spo2_low.hysteresis_pct`"), "{err}");
+        let err = parse("[alarms]\n\ntemp_high = { hysteresis_celsius = -0.5 }\n").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:3: key `alarms.temp_high.hysteresis_celsius`"), "{err}");
+    }
+
+    /// An order check between a level the file sets and one it leaves at
+    /// its default names the one in the file, where the mistake is.
+    #[test]
+    fn order_errors_name_the_level_the_file_sets() {
+        let text = "[alarms]\n# raised\nhr_high.medium = { above_bpm = 150, for_s = 30 }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:3: key `alarms.hr_high.medium`"), "{err}");
+        assert!(err.contains("150") && err.contains("140"), "{err}");
+        let text = "[alarms.hr_high]\nlow = { above_bpm = 90, for_s = 60 }\n\nhigh = { above_bpm = 110, for_s = 15 }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:4: key `alarms.hr_high.high`"), "{err}");
+        // Keys in inline tables on one line, and quoted keys.
+        let text = "\n[alarms]\n\"bp_high\" = { medium = { systolic_above_mmhg = 190, diastolic_above_mmhg = 100 } }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:3: key `alarms.bp_high.medium.systolic_above_mmhg`"), "{err}");
+    }
+
+    /// An absurd number is quoted short (1e300 displays as 301 digits).
+    #[test]
+    fn a_huge_number_is_quoted_short() {
+        for text in [
+            "[alarms.hr_high]\nhigh = { above_bpm = 1e300, for_s = 15 }\n",
+            "[alarms.bp_high]\nhigh = { systolic_above_mmhg = 1e300, diastolic_above_mmhg = 110 }\n",
+            "[alarms.tech_no_contact]\nfor_s = 1e300\n",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("1e300") && err.len() < 200, "{err}");
+        }
+    }
+
+    /// What a parse error quotes of the file is cut and escaped.
+    #[test]
+    fn a_long_or_hostile_key_is_quoted_short() {
+        let key = format!("x\u{1b}[2J{}", "k".repeat(5000));
+        let err = parse(&format!("[alarms]\n\"{key}\" = 1\n")).unwrap_err().to_string();
+        assert!(err.len() < 600 && !err.contains('\u{1b}'), "{} bytes: {err:?}", err.len());
+        assert!(err.starts_with("test.toml:2:"), "{err}");
     }
 
     #[test]

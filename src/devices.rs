@@ -141,8 +141,8 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 /// Parse one profile file; `file` names it in errors.
 pub fn parse_profile(file: &str, text: &str) -> Result<DeviceProfile, ProfileError> {
     let err = |line: Option<usize>, message: String| ProfileError { file: file.to_owned(), line, message };
-    let raw: ProfileFile =
-        toml::from_str(text).map_err(|e| err(e.span().map(|s| line_of(text, s.start)), e.message().to_owned()))?;
+    let raw: ProfileFile = toml::from_str(text)
+        .map_err(|e| err(e.span().map(|s| line_of(text, s.start)), crate::excerpt::excerpt_quoted(e.message())))?;
     let services = raw
         .services
         .iter()

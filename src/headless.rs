@@ -106,6 +106,11 @@ pub fn summary_json(end: SessionTime, totals: &Totals) -> Value {
         "skipped_lines": c.bad_lines,
         "drops": c.recorder_drops,
         "alarm_command_missed": c.alarm_command_missed,
+        "not_recorded": {
+            "notifications": c.not_recorded.notifications,
+            "samples": c.not_recorded.samples,
+            "events": c.not_recorded.events,
+        },
     })
 }
 

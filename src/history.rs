@@ -359,11 +359,14 @@ impl Series {
 
     #[inline]
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
-        let open = self.recent.push(Point { at, value });
+        // A sample without skin contact (a strap's 0 bpm) is not a
+        // physiological value: the recording keeps it, but the recent
+        // window holds it as a gap (NaN, which charts leave out) and it
+        // never enters the trend.
+        let no_contact = !crate::verdict::in_contact(contact);
+        let open = self.recent.push(Point { at, value: if no_contact { f64::NAN } else { value } });
         self.latest_contact = contact;
-        // A sample without skin contact is kept (the recording has it) but
-        // never enters the trend as if it were a physiological value.
-        if !crate::verdict::in_contact(contact) || !value.is_finite() {
+        if no_contact || !value.is_finite() {
             return;
         }
         // `Trend::push`'s test, on the open bucket kept apart.
@@ -689,7 +692,7 @@ mod tests {
         s.contact = Some(false);
         h.push(&s);
         let series = h.get_mut("chest", Quantity::HeartRateBpm).unwrap();
-        assert_eq!(series.latest().unwrap().value, 200.0);
+        assert!(series.latest().unwrap().value.is_nan(), "a gap in the recent window");
         assert_eq!(series.latest_contact(), Some(false));
         assert!(series.trend().buckets().is_empty());
     }

@@ -35,6 +35,7 @@
 //! - [`session`]: wires sources, pipeline and sinks; every spawn and channel
 //!   is created there.
 //! - [`cli`]: the command line; [`app`]: what each subcommand does.
+//! - [`excerpt`]: input text as an error message quotes it (cut, escaped).
 
 pub mod alarm_command;
 pub mod alarms;
@@ -44,6 +45,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod devices;
+pub mod excerpt;
 pub mod gatt;
 pub mod headless;
 pub mod history;

@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = vigil::cli::Cli::parse();
+    let cli = vigil::cli::parse();
     match vigil::app::run(cli) {
         Ok(code) => code,
         // The reader of our output went away (`vigil summary … | head`):

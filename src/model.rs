@@ -349,7 +349,7 @@ impl fmt::Display for Characteristic {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a characteristic: give 4 hex digits (2a37) or a full UUID")]
+#[error("`{}` is not a characteristic: give 4 hex digits (2a37) or a full UUID", crate::excerpt::excerpt(.0))]
 pub struct ParseCharacteristicError(pub String);
 
 /// Bytes inline before a payload spills to the heap.
@@ -855,6 +855,27 @@ impl OutputEvent {
             OutputEvent::DecodeError { .. } => "decode_error",
             OutputEvent::Gap { .. } => "gap",
         }
+    }
+}
+
+/// What a failed recording did not hold: rows the session produced that
+/// never reached the disk once the recorder had failed (or could not
+/// start). Counted by the recorder, the one that knows what it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NotRecorded {
+    pub notifications: u64,
+    pub samples: u64,
+    /// Alarm, operator and other output events (`events.arrow` rows).
+    pub events: u64,
+}
+
+impl NotRecorded {
+    /// Count the rows of one recorder message.
+    pub fn add<'a>(&mut self, events: impl IntoIterator<Item = &'a SourceEvent>, samples: usize, output: usize) {
+        let notifications = events.into_iter().filter(|e| matches!(e.body, EventBody::Notification { .. })).count();
+        self.notifications += notifications as u64;
+        self.samples += samples as u64;
+        self.events += output as u64;
     }
 }
 

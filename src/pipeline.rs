@@ -303,6 +303,11 @@ impl Pipeline {
         self.totals.counters.recorder_drops += 1;
     }
 
+    /// What a failed recording has not held so far, as its recorder counts it.
+    pub fn set_not_recorded(&mut self, not_recorded: crate::model::NotRecorded) {
+        self.totals.counters.not_recorded = not_recorded;
+    }
+
     /// Process one batch of source events in order, then advance timers to
     /// the batch's watermark.
     pub fn process(
@@ -662,7 +667,13 @@ impl Pipeline {
                     last: Some(latest.value),
                     age: Some(age),
                     status,
-                    recent: points.iter().map(|p| (p.at.as_secs_f64(), p.value)).collect(),
+                    // Gaps (no contact, non-finite values) are left out, as
+                    // the trend leaves them out.
+                    recent: points
+                        .iter()
+                        .filter(|p| p.value.is_finite())
+                        .map(|p| (p.at.as_secs_f64(), p.value))
+                        .collect(),
                     trend,
                     rmssd_ms: None,
                 });

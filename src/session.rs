@@ -258,11 +258,13 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         pipeline.set_device(label, *setup);
     }
     // The recorder starts before anything else: a session that was asked to
-    // record and cannot is refused at once, with the reason.
+    // record is refused at once if the recording is the operator's to fix
+    // (locked, a bad participant code); a failing disk instead starts the
+    // session unrecorded, with `tech.recording` raised.
     let mut recorder = match &record {
         Some(opts) => {
             let config_json = serde_json::to_value(&config)?;
-            Some(Recorder::start_at(opts, start_utc, origin, config_json)?)
+            Some(Recorder::start_or_unstarted(opts, start_utc, origin, config_json)?)
         }
         None => None,
     };
@@ -274,7 +276,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let mut base = SnapshotBase {
         start_utc,
         participant: participant.clone(),
-        record_dir: recorder.as_ref().map(|r| r.dir().to_path_buf()),
+        record_dir: recorder.as_ref().filter(|r| r.started()).map(|r| r.dir().to_path_buf()),
         mode,
     };
 
@@ -524,8 +526,10 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     sinks.flush_recorder().await;
     tasks.abort_all();
     let Sinks { headless, alarm, recorder: recorder_link, .. } = sinks;
-    if let Some((tx, _)) = recorder_link {
+    let mut recorder_health = None;
+    if let Some((tx, health)) = recorder_link {
         let _ = tx.send(RecordMsg::Reached(end)).await;
+        recorder_health = Some(health);
     }
     let recording = match recorder {
         Some(r) => Some(tokio::task::spawn_blocking(move || r.finish()).await?),
@@ -539,7 +543,11 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
         let missed = a.finish(stopped).await;
         pipeline.set_alarm_command_missed(missed);
     }
-    let totals = pipeline.totals();
+    let mut totals = pipeline.totals();
+    // The recorder's last count, once it has drained everything it was sent.
+    if let Some(RecorderHealth::Failed { not_recorded, .. }) = recorder_health.as_ref().map(|h| h.borrow().clone()) {
+        totals.counters.not_recorded = not_recorded;
+    }
     if let Some(h) = headless {
         h.finish(headless::summary_json(end, &totals)).await?;
     }
@@ -589,8 +597,12 @@ impl Sinks {
         if let Some((_, health)) = &mut self.recorder
             && health.has_changed().unwrap_or(false)
         {
-            let failed = matches!(*health.borrow_and_update(), RecorderHealth::Failed(_));
+            let (failed, not_recorded) = match &*health.borrow_and_update() {
+                RecorderHealth::Ok => (false, Default::default()),
+                RecorderHealth::Failed { not_recorded, .. } => (true, *not_recorded),
+            };
             pipeline.set_recording_failed(pipeline.now(), failed, output);
+            pipeline.set_not_recorded(not_recorded);
         }
         if let Some(sink) = &mut self.alarm {
             if let Some(failing) = sink.failing_changed() {

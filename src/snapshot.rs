@@ -57,6 +57,8 @@ pub struct Counters {
     pub recorder_drops: u64,
     /// Lines `--alarm-command` never read (dead, stuck or restarting).
     pub alarm_command_missed: u64,
+    /// Rows lost to a failed recording (counted by the recorder).
+    pub not_recorded: crate::model::NotRecorded,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -161,7 +161,7 @@ fn normal() -> Snapshot {
             decode_errors: 2,
             bad_lines: 0,
             recorder_drops: 0,
-            alarm_command_missed: 0,
+            ..Counters::default()
         },
         limits: limits(),
         window: Duration::from_secs(600),
@@ -621,4 +621,44 @@ fn medium_tiles_keep_value_age_and_link_lines() {
     assert!(screen.contains("contact ✓"), "{screen}");
     // Labels stay whole in narrow titles.
     assert!(screen.contains("thermo"), "{screen}");
+}
+
+/// A chest strap that loses skin contact reports 0 bpm: the recent-window
+/// chart leaves those samples out, as the session trend does, instead of
+/// drawing a drop to the floor and stretching the axis to -4 bpm.
+#[test]
+fn no_contact_samples_stay_out_of_the_recent_chart() {
+    use vigil::alarms::{AlarmConfig, AlarmEngine};
+    use vigil::model::{Characteristic, SourceEvent};
+    use vigil::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+
+    let chest = DeviceLabel::from("chest");
+    let mut pipeline = Pipeline::new(AlarmEngine::new(AlarmConfig::default()));
+    pipeline.set_device(&chest, DeviceSetup::default());
+    // Flags 0x06: contact supported and detected; 0x04: supported, lost.
+    let events: Vec<SourceEvent> = (0..400u64)
+        .map(|s| {
+            let (flags, bpm) = if (300..360).contains(&s) { (0x04, 0) } else { (0x06, 70 + (s % 3) as u8) };
+            SourceEvent::notification(
+                SessionTime::from_secs(s),
+                chest.clone(),
+                Characteristic::HeartRateMeasurement,
+                &[flags, bpm],
+            )
+        })
+        .collect();
+    let (mut samples, mut output) = (Vec::new(), Vec::new());
+    pipeline.process(&events, SessionTime::from_secs(399), &mut samples, &mut output);
+    let base = SnapshotBase {
+        start_utc: wall_clock().with_timezone(&Utc),
+        participant: None,
+        record_dir: None,
+        mode: Mode::Live,
+    };
+    let snapshot = pipeline.snapshot(&base);
+    let hr = snapshot.devices[0].readings.iter().find(|r| r.quantity == Quantity::HeartRateBpm).unwrap();
+    assert!(hr.recent.len() >= 300, "{}", hr.recent.len());
+    assert!(hr.recent.iter().all(|&(_, bpm)| bpm >= 70.0), "a no-contact 0 bpm is charted");
+    let screen = text(draw(&snapshot, &view(), 120, 30).backend().buffer());
+    assert!(!screen.contains("-4") && !screen.contains("-3"), "{screen}");
 }

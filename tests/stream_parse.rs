@@ -244,3 +244,80 @@ fn arrival_stamps_replace_at_ms_when_unpaced() {
         d.line(3, r#"{"at_ms": 10, "action": "audio_pause"}"#, Stamp::Arrival(SessionTime::from_millis(95))).unwrap();
     assert!(matches!(e.body, EventBody::BadInput { line: 3, .. }));
 }
+
+/// A recording stamps `t` as i64 nanoseconds since 1970, which ends in
+/// 2262: an `at_ms` whose time would not fit is refused, not merged.
+#[test]
+fn at_ms_beyond_what_a_recording_holds_is_refused() {
+    let (field, msg) = bad(4, r#"{"at_ms": 1e12, "device": "chest", "event": "rssi", "rssi": -50}"#);
+    assert_eq!(field.as_deref(), Some("at_ms"), "{msg}");
+    let (field, _) = bad(5, r#"{"at_ms": 100000000001, "device": "chest", "event": "rssi", "rssi": -50}"#);
+    assert_eq!(field.as_deref(), Some("at_ms"));
+    // The largest accepted time: 10^11 ms.
+    assert_eq!(
+        event(r#"{"at_ms": 100000000000, "device": "chest", "event": "rssi", "rssi": -50}"#).0,
+        Some(SessionTime::from_millis(100_000_000_000))
+    );
+}
+
+/// serde_json keeps the last of two equal keys; which value was meant is
+/// unknowable, so the line is refused.
+#[test]
+fn a_duplicate_key_is_a_bad_line() {
+    let (_, msg) = bad(6, r#"{"at_ms": 1, "at_ms": 2, "device": "chest", "event": "rssi", "rssi": -50}"#);
+    assert!(msg.contains("duplicate key `at_ms`"), "{msg}");
+    let (_, msg) = bad(7, r#"{"action": "marker", "label": "a", "label": "b"}"#);
+    assert!(msg.contains("duplicate key `label`"), "{msg}");
+    let (_, msg) = bad(8, r#"{"device": "chest", "event": "connected", "services": [{"a": 1, "a": 2}]}"#);
+    assert!(msg.contains("duplicate key `a`"), "{msg}");
+}
+
+/// The line number travels beside the message (`line` of a decode_error),
+/// so the message itself does not repeat it.
+#[test]
+fn a_bad_input_message_does_not_repeat_its_line_number() {
+    let mut d = StreamDecoder::new();
+    for (no, text) in [(3, "not json"), (4, r#"{"device": "chest", "event": "rssi", "rssi": "x"}"#)] {
+        match d.line(no, text, Stamp::Scheduled).map(|e| e.body) {
+            Some(EventBody::BadInput { line, message }) => {
+                assert_eq!(line, no);
+                assert!(!message.contains("line 3") && !message.contains("line 4"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// What a line said is echoed cut short and escaped: a 5,000-character
+/// value or a terminal escape sequence must not reach the screen or log.
+#[test]
+fn echoed_input_is_cut_and_escaped() {
+    let long = "x".repeat(5000);
+    let (_, msg) = bad(9, &format!(r#"{{"device": "chest", "event": "{long}"}}"#));
+    assert!(msg.len() < 300 && msg.contains('…'), "{} chars: {msg}", msg.len());
+    let (_, msg) = bad(10, r#"{"device": "chest", "event": "\u001b[2J\u001b]0;pwned\u0007"}"#);
+    assert!(!msg.chars().any(char::is_control), "{msg:?}");
+    // The message lists every condition name, but quotes the input short.
+    let (_, msg) = bad(11, &format!(r#"{{"action": "ack", "alarm": "{long}"}}"#));
+    assert!(msg.len() < 600 && msg.contains('…'), "{} chars", msg.len());
+    let (_, msg) = bad(12, &format!(r#"{{"action": "marker", "{long}": 1}}"#));
+    assert!(msg.len() < 300, "{} chars", msg.len());
+    // A number is echoed short too (1e300 displays as 301 digits).
+    let (_, msg) = bad(14, r#"{"device": "chest", "event": "rssi", "rssi": 1e300}"#);
+    assert!(msg.contains("1e300") && msg.len() < 120, "{msg}");
+    let (_, msg) = bad(13, "{\"device\": \"chest\", \"event\": \"rssi\", \"rssi\": -50, \"x\u{1b}[31m\": 1}");
+    assert!(!msg.chars().any(char::is_control), "{msg:?}");
+}
+
+/// A marker label is shown on screen and kept in the recording: text that
+/// shows as something else (a bidirectional override, an escape sequence)
+/// is refused, naming the field.
+#[test]
+fn a_marker_label_with_hidden_characters_is_refused() {
+    for label in [r"dose\u202e gm 021", r"note\u001b[2J", r"a\u2066b\u2069", "tab\\there"] {
+        let (field, msg) = bad(14, &format!(r#"{{"action": "marker", "label": "{label}"}}"#));
+        assert_eq!(field.as_deref(), Some("label"), "{msg}");
+        assert!(!msg.chars().any(|c| c.is_control() || vigil::excerpt::is_invisible_format(c)), "{msg:?}");
+    }
+    assert!(parse_line(15, r#"{"action": "marker", "label": "dose 120 mg — ok ✓"}"#).is_ok());
+}

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use super::theme::Theme;
+use crate::excerpt::number as shown;
 use crate::model::{Condition, Marker, MarkerKind, OperatorAction, Priority, Quantity};
 use crate::snapshot::LimitView;
 
@@ -33,22 +34,35 @@ pub struct Prompt {
     pub input: String,
     /// Why the last Enter was refused.
     pub error: Option<String>,
+    /// Characters typed or pasted past [`MAX_INPUT`] and left out, which
+    /// the prompt says (a paste must not lose its end unnoticed).
+    pub cut: usize,
 }
 
 impl Prompt {
     #[must_use]
     pub const fn new(kind: PromptKind) -> Self {
-        Self { kind, input: String::new(), error: None }
+        Self { kind, input: String::new(), error: None, cut: 0 }
     }
 
+    /// Take one typed character. Control characters, and the invisible
+    /// ones that reorder or hide what follows (bidirectional overrides,
+    /// zero-width characters), are dropped: what is stored is what the
+    /// screen showed.
     pub fn push(&mut self, c: char) {
-        if !c.is_control() && self.input.chars().count() < MAX_INPUT {
+        if c.is_control() || crate::excerpt::is_invisible_format(c) {
+            return;
+        }
+        if self.input.chars().count() < MAX_INPUT {
             self.input.push(c);
+        } else {
+            self.cut += 1;
         }
     }
 
     pub fn backspace(&mut self) {
         self.input.pop();
+        self.cut = 0;
     }
 
     #[must_use]
@@ -117,7 +131,7 @@ fn dose(text: &str, kind: MarkerKind, name: &str) -> Result<Vec<OperatorAction>,
     }
     let mg = number(amount, "mg")?;
     if mg <= 0.0 || mg > MAX_DOSE_MG {
-        return Err(format!("{mg} mg is outside 0–{MAX_DOSE_MG} mg"));
+        return Err(format!("{} mg is outside 0–{MAX_DOSE_MG} mg", shown(mg)));
     }
     Ok(vec![OperatorAction::Marker(Marker { label: format!("{name} {mg} mg"), kind: Some(kind), amount_mg: Some(mg) })])
 }
@@ -159,10 +173,10 @@ fn manual(text: &str) -> Result<Vec<OperatorAction>, String> {
         let sys = number(sys.trim(), "systolic mmHg")?;
         let dia = number(dia.trim(), "diastolic mmHg")?;
         if !(SYSTOLIC.0..=SYSTOLIC.1).contains(&sys) {
-            return Err(format!("systolic {sys} is outside {}–{} mmHg", SYSTOLIC.0, SYSTOLIC.1));
+            return Err(format!("systolic {} is outside {}–{} mmHg", shown(sys), SYSTOLIC.0, SYSTOLIC.1));
         }
         if !(DIASTOLIC.0..=DIASTOLIC.1).contains(&dia) {
-            return Err(format!("diastolic {dia} is outside {}–{} mmHg", DIASTOLIC.0, DIASTOLIC.1));
+            return Err(format!("diastolic {} is outside {}–{} mmHg", shown(dia), DIASTOLIC.0, DIASTOLIC.1));
         }
         if dia >= sys {
             return Err("systolic comes first and must be above diastolic (150/95)".into());
@@ -175,7 +189,12 @@ fn manual(text: &str) -> Result<Vec<OperatorAction>, String> {
     let t = text.trim_end_matches(['c', 'C']).trim_end_matches('°').trim();
     let celsius = number(t, "°C")?;
     if !(ORAL_TEMP_C.0..=ORAL_TEMP_C.1).contains(&celsius) {
-        return Err(format!("{celsius} is outside {}–{} °C (give °C, or BP as 150/95)", ORAL_TEMP_C.0, ORAL_TEMP_C.1));
+        return Err(format!(
+            "{} is outside {}–{} °C (give °C, or BP as 150/95)",
+            shown(celsius),
+            ORAL_TEMP_C.0,
+            ORAL_TEMP_C.1
+        ));
     }
     Ok(vec![OperatorAction::Manual { quantity: Quantity::BodyTemperatureC, value: celsius }])
 }
@@ -199,9 +218,13 @@ impl Widget for PromptView<'_> {
             Line::from(vec![Span::raw(format!("{}> ", p.label())), Span::raw(p.input.as_str()), Span::raw("_")]),
             Line::from(Span::styled(p.hint(), self.theme.dim())),
         ];
-        match &p.error {
-            Some(e) => lines.push(Line::from(Span::styled(e.as_str(), self.theme.bad()))),
-            None => lines.push(Line::raw("")),
+        match (&p.error, p.cut) {
+            (Some(e), _) => lines.push(Line::from(Span::styled(e.as_str(), self.theme.bad()))),
+            (None, 0) => lines.push(Line::raw("")),
+            (None, cut) => lines.push(Line::from(Span::styled(
+                format!("cut at {MAX_INPUT} characters: {cut} more left out"),
+                self.theme.bad(),
+            ))),
         }
         lines.push(Line::from(Span::styled("Enter confirm · Esc cancel", self.theme.dim())));
         Paragraph::new(lines).block(Block::bordered().title(format!(" {} ", p.title()))).render(area, buf);
@@ -267,6 +290,37 @@ mod tests {
         let mut p = Prompt::new(PromptKind::Limit);
         p.input = "hr.high medium 125".into();
         assert!(p.submit(&limits).unwrap_err().contains("no medium-priority"));
+    }
+
+    fn rendered(p: &Prompt) -> String {
+        let area = Rect::new(0, 0, 80, 12);
+        let mut buf = Buffer::empty(area);
+        PromptView { prompt: p, theme: Theme::new(true) }.render(area, &mut buf);
+        (0..area.height).map(|y| (0..area.width).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect()
+    }
+
+    /// A paste longer than the limit is not cut without a word.
+    #[test]
+    fn input_cut_at_the_limit_says_so() {
+        let mut p = Prompt::new(PromptKind::Marker);
+        (0..MAX_INPUT).for_each(|_| p.push('x'));
+        assert!(!rendered(&p).contains("cut"), "{}", rendered(&p));
+        (0..30).for_each(|_| p.push('y'));
+        assert_eq!(p.input.chars().count(), MAX_INPUT);
+        let screen = rendered(&p);
+        assert!(screen.contains("cut at 120") && screen.contains("30"), "{screen}");
+        // Making room clears the notice.
+        p.backspace();
+        assert!(!rendered(&p).contains("cut"), "{}", rendered(&p));
+    }
+
+    /// Bidirectional overrides and isolates show as nothing on screen but
+    /// reorder what follows: dropped like control characters.
+    #[test]
+    fn bidi_overrides_are_dropped_like_control_characters() {
+        let mut p = Prompt::new(PromptKind::Marker);
+        "dose\u{202E}gm 021\u{2066}x\u{2069}\u{202A}\u{200F}".chars().for_each(|c| p.push(c));
+        assert_eq!(p.input, "dosegm 021x");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 use std::fs;
 use std::io::IsTerminal;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -58,7 +59,11 @@ impl std::str::FromStr for ExportFormat {
 /// `out`. Returns the files written.
 pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
     let recording = Recording::open(dir)?;
-    fs::create_dir_all(out).map_err(|source| RecordError::Io { path: out.to_owned(), source })?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(super::DIR_MODE)
+        .create(out)
+        .map_err(|source| RecordError::Io { path: out.to_owned(), source })?;
     let mut sources = Vec::new();
     for kind in FileKind::ALL {
         for path in recording.paths(kind) {
@@ -80,6 +85,7 @@ pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBu
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(super::FILE_MODE)
             .open(&dst)
             .map_err(|source| RecordError::Io { path: dst.clone(), source })?;
         let mut stream = BatchStream::open(&src)?;
@@ -135,7 +141,18 @@ pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBu
         written.push(dst);
     }
     let meta = out.join(super::META_FILE);
-    fs::copy(dir.join(super::META_FILE), &meta).map_err(|source| RecordError::Io { path: meta.clone(), source })?;
+    // Not `fs::copy`, which gives the copy the source's mode.
+    let io = |source| RecordError::Io { path: meta.clone(), source };
+    let mut src = fs::File::open(dir.join(super::META_FILE)).map_err(io)?;
+    let mut dst = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(super::FILE_MODE)
+        .open(&meta)
+        .map_err(io)?;
+    dst.set_permissions(fs::Permissions::from_mode(super::FILE_MODE)).map_err(io)?;
+    std::io::copy(&mut src, &mut dst).map_err(io)?;
     written.push(meta);
     bar.finish_and_clear();
     Ok(written)

@@ -159,7 +159,7 @@ pub fn validate_participant(code: &str) -> Result<(), RecordError> {
     let ok = !code.is_empty()
         && code.len() <= 32
         && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(RecordError::Participant(code.to_owned())) }
+    if ok { Ok(()) } else { Err(RecordError::Participant(crate::excerpt::excerpt(code))) }
 }
 
 /// `YYYYMMDDTHHMMSSZ-<participant or anon>-<8 hex>`.

@@ -268,9 +268,14 @@ impl Outbox {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecorderHealth {
     Ok,
-    /// A write failed (disk full, permissions): the pipeline raises
-    /// `tech.recording`. The recorder keeps draining its channel.
-    Failed(String),
+    /// A write failed (disk full, permissions) or the recording could not
+    /// start: the pipeline raises `tech.recording`. The recorder keeps
+    /// draining its channel and counts, in `not_recorded`, what it could
+    /// not write (updated as messages come).
+    Failed {
+        message: String,
+        not_recorded: crate::model::NotRecorded,
+    },
 }
 
 /// Errors of the recorder, `recover`, `summary`, `export` and `report`.

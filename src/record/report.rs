@@ -61,23 +61,47 @@ pub fn report(dir: &Path, out: &Path) -> Result<(), RecordError> {
     let shades: Vec<Episode> = episodes(&events, end);
 
     let draw_err = |e: &dyn std::fmt::Display| RecordError::Other(format!("{}: drawing failed: {e}", out.display()));
-    let root = SVGBackend::new(out, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| draw_err(&e))?;
-    let title = format!(
-        "{} — participant {} — {}",
-        recording.meta.id,
-        recording.meta.participant.as_deref().unwrap_or("anon"),
-        recording.meta.start_utc.format("%Y-%m-%d %H:%M UTC")
-    );
-    let root = root.titled(&title, ("sans-serif", 20)).map_err(|e| draw_err(&e))?;
-    let (top, bottom) = root.split_vertically(HEIGHT / 2 - 20);
-    let x_label = if doses.is_empty() { "time since start (h:mm)" } else { "time since dose (h:mm)" };
-    panel(&top, "heart rate (bpm)", &hr, x_range.clone(), (30.0, 200.0), &shades, &doses, &hours, x_label)
-        .map_err(|e| draw_err(&e))?;
-    panel(&bottom, "body temperature (°C)", &temp, x_range, (34.0, 41.0), &shades, &doses, &hours, x_label)
-        .map_err(|e| draw_err(&e))?;
-    root.present().map_err(|e| draw_err(&e))?;
-    Ok(())
+    // Drawn into memory and written through a handle opened owner-only:
+    // `SVGBackend::new(path)` would create the file with the umask's mode.
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw_err(&e))?;
+        let title = format!(
+            "{} — participant {} — {}",
+            recording.meta.id,
+            recording.meta.participant.as_deref().unwrap_or("anon"),
+            recording.meta.start_utc.format("%Y-%m-%d %H:%M UTC")
+        );
+        let root = root.titled(&title, ("sans-serif", 20)).map_err(|e| draw_err(&e))?;
+        let (top, bottom) = root.split_vertically(HEIGHT / 2 - 20);
+        let x_label = if doses.is_empty() { "time since start (h:mm)" } else { "time since dose (h:mm)" };
+        panel(&top, "heart rate (bpm)", &hr, x_range.clone(), (30.0, 200.0), &shades, &doses, &hours, x_label)
+            .map_err(|e| draw_err(&e))?;
+        panel(&bottom, "body temperature (°C)", &temp, x_range, (34.0, 41.0), &shades, &doses, &hours, x_label)
+            .map_err(|e| draw_err(&e))?;
+        root.present().map_err(|e| draw_err(&e))?;
+    }
+    write_owner_only(out, svg.as_bytes())
+}
+
+/// Write `bytes` to `path` as a file only its owner can read, whatever
+/// the umask and whatever mode a file already there had.
+fn write_owner_only(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |source| RecordError::Io { path: path.to_owned(), source };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(super::FILE_MODE)
+        .open(path)
+        .map_err(io)?;
+    // Before any data: an existing file keeps its old mode through `open`.
+    file.set_permissions(std::fs::Permissions::from_mode(super::FILE_MODE)).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.flush().map_err(io)
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;

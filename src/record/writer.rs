@@ -27,7 +27,9 @@ use super::{
     DIR_MODE, FILE_MODE, FLUSH_EVERY, MAX_PENDING_ROWS, RECORDER_CHANNEL_CAPACITY, RecordError, RecordMsg,
     RecordOptions, RecorderHealth, SYNC_EVERY, SampleReturns, sample_returns,
 };
-use crate::model::{EventBody, OutputEvent, Sample, SessionTime, SourceEvent};
+use crate::model::{EventBody, NotRecorded, OutputEvent, Sample, SessionTime, SourceEvent};
+
+mod unstarted;
 
 /// What a finished segment holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct Recorder {
     /// Where the writer thread hands back emptied sample buffers, until a
     /// session takes it for its [`super::Outbox`].
     returns: Option<SampleReturns>,
+    /// False for an [`unstarted`](Self::unstarted) recorder.
+    started: bool,
 }
 
 impl Recorder {
@@ -89,18 +93,21 @@ impl Recorder {
             None => create(opts, start_utc, config)?,
         };
         let segment = meta.segments.last().map_or(0, |s| s.index);
-        let mut files = Vec::with_capacity(3);
-        for kind in FileKind::ALL {
-            files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
-        }
-        // A new recording's directory entries and first `session.json` are
-        // fsynced by the recorder thread as it starts: three fsyncs here
-        // took 35 ms or more before the session could begin.
         let fresh = opts.resume.is_none();
-        if !fresh {
-            sync_dir(&dir);
-        }
-        meta.write_with(&dir, !fresh)?;
+        let files = match open_files(&dir, segment, &meta, fresh) {
+            Ok(files) => files,
+            Err(e) => {
+                // A new recording that could not start holds nothing: leave
+                // no half-made directory for `recover` or a reader. (A
+                // resumed one keeps its earlier segments; its new files are
+                // empty and `recover` finalises them.)
+                if fresh {
+                    drop(lock);
+                    let _ = fs::remove_dir_all(&dir);
+                }
+                return Err(e);
+            }
+        };
 
         let (tx, rx) = mpsc::channel(RECORDER_CHANNEL_CAPACITY);
         let (health_tx, health) = watch::channel(RecorderHealth::Ok);
@@ -111,12 +118,21 @@ impl Recorder {
             .name("vigil-recorder".to_owned())
             .spawn(move || writer.run(rx))
             .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
-        Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns) })
+        Ok(Recorder { dir, tx, health, thread: Some(thread), returns: Some(returns), started: true })
     }
 
+    /// The recording directory (for an [`unstarted`](Self::unstarted)
+    /// recorder, the directory it was to be made in).
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether a recording was started (false for an
+    /// [`unstarted`](Self::unstarted) recorder, whatever happened since).
+    #[must_use]
+    pub fn started(&self) -> bool {
+        self.started
     }
 
     #[must_use]
@@ -153,6 +169,22 @@ impl Recorder {
     }
 }
 
+/// The segment's live files and its first `session.json`.
+fn open_files(dir: &Path, segment: u32, meta: &SessionMeta, fresh: bool) -> Result<Vec<LiveFile>, RecordError> {
+    let mut files = Vec::with_capacity(3);
+    for kind in FileKind::ALL {
+        files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
+    }
+    // A new recording's directory entries and first `session.json` are
+    // fsynced by the recorder thread as it starts: three fsyncs here
+    // took 35 ms or more before the session could begin.
+    if !fresh {
+        sync_dir(dir);
+    }
+    meta.write_with(dir, !fresh)?;
+    Ok(files)
+}
+
 fn create(
     opts: &RecordOptions,
     start_utc: DateTime<Utc>,
@@ -161,14 +193,21 @@ fn create(
     if let Some(p) = &opts.participant {
         meta::validate_participant(p)?;
     }
-    fs::create_dir_all(&opts.root).map_err(|source| RecordError::Io { path: opts.root.clone(), source })?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(&opts.root)
+        .map_err(|source| RecordError::Io { path: opts.root.clone(), source })?;
     let id = meta::dir_name(start_utc, opts.participant.as_deref());
     let dir = opts.root.join(&id);
     fs::DirBuilder::new()
         .mode(DIR_MODE)
         .create(&dir)
         .map_err(|source| RecordError::Io { path: dir.clone(), source })?;
-    let lock = LockInfo::acquire(&dir)?;
+    let lock = LockInfo::acquire(&dir).inspect_err(|_| {
+        // Just made, so it holds nothing but a lock file at most.
+        let _ = fs::remove_dir_all(&dir);
+    })?;
     let meta = SessionMeta {
         format: meta::FORMAT.to_owned(),
         format_version: meta::FORMAT_VERSION,
@@ -289,6 +328,8 @@ struct Writer {
     last_sync: Instant,
     unsynced: bool,
     failed: Option<String>,
+    /// Rows not written since the recording failed (reported with health).
+    lost: NotRecorded,
     health: watch::Sender<RecorderHealth>,
     lock: Option<LockInfo>,
     /// Gathered messages' sample buffers go back through this, emptied.
@@ -322,6 +363,7 @@ impl Writer {
             last_sync: now,
             unsynced: false,
             failed: None,
+            lost: NotRecorded::default(),
             health,
             lock,
             returns: None,
@@ -428,8 +470,12 @@ impl Writer {
             self.last_at = self.last_at.max(Some(e.at));
             let label = e.device.as_deref().unwrap_or("unknown");
             match &e.body {
-                EventBody::Notification { characteristic, payload } if self.failed.is_none() => {
-                    self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
+                EventBody::Notification { characteristic, payload } => {
+                    if self.failed.is_none() {
+                        self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
+                    } else {
+                        self.lost.notifications += 1;
+                    }
                 }
                 EventBody::Connected { name, address, .. } => {
                     let d = self.meta.devices.entry(label.to_owned()).or_default();
@@ -462,6 +508,8 @@ impl Writer {
             }
         }
         if self.failed.is_some() {
+            self.lost.add([], samples.len(), output.len());
+            self.report();
             return;
         }
         for s in samples {
@@ -516,7 +564,16 @@ impl Writer {
                 _ => continue,
             };
             debug_assert_eq!(self.files[i].kind, kind);
-            self.files[i].write(&batch)?;
+            if let Err(e) = self.files[i].write(&batch) {
+                // Taken out of the builders: `fail` cannot count these.
+                let rows = batch.num_rows() as u64;
+                match kind {
+                    FileKind::Notifications => self.lost.notifications += rows,
+                    FileKind::Samples => self.lost.samples += rows,
+                    FileKind::Events => self.lost.events += rows,
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -525,16 +582,27 @@ impl Writer {
     fn fail(&mut self, message: String) {
         if self.failed.is_none() {
             tracing::error!(dir = %self.dir.display(), "recording failed: {message}");
-            let _ = self.health.send(RecorderHealth::Failed(message.clone()));
             self.failed = Some(message);
         }
         for f in &mut self.files {
             f.writer = None;
         }
+        // What was waiting to be written never will be.
+        self.lost.notifications += self.notifications.len() as u64;
+        self.lost.samples += self.samples.len() as u64;
+        self.lost.events += self.events.len() as u64;
         self.notifications = NotificationRows::default();
         self.samples = SampleRows::default();
         self.events = EventRows::default();
         self.pending = 0;
+        self.report();
+    }
+
+    /// Publish the failure and what it has cost so far.
+    fn report(&self) {
+        if let Some(message) = &self.failed {
+            self.health.send_replace(RecorderHealth::Failed { message: message.clone(), not_recorded: self.lost });
+        }
     }
 
     fn finish(mut self) -> Result<RecordingInfo, RecordError> {
@@ -720,6 +788,12 @@ mod tests {
         tx.blocking_send(RecordMsg::Finish).unwrap();
         let result = thread.join().unwrap();
         assert!(matches!(result, Err(RecordError::Failed(_))), "{result:?}");
-        assert!(matches!(&*health.borrow_and_update(), RecorderHealth::Failed(m) if m.contains("/dev/full")));
+        match &*health.borrow_and_update() {
+            RecorderHealth::Failed { message, not_recorded } => {
+                assert!(message.contains("/dev/full"), "{message}");
+                assert_eq!(not_recorded.notifications, 100, "every notification was lost");
+            }
+            RecorderHealth::Ok => panic!("not failed"),
+        }
     }
 }

@@ -50,7 +50,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use super::strict_json;
 use crate::clock::{Clock, Speed};
+use crate::excerpt::{self, excerpt};
 use crate::model::{
     Batch, Characteristic, Condition, DeviceInfo, DeviceLabel, EventBody, MarkerKind, OperatorAction, Payload,
     Priority, Quantity, SessionTime, SourceEvent,
@@ -66,6 +68,11 @@ const READ_BUFFER: usize = 64 * 1024;
 pub const MAX_LINE: usize = 64 * 1024;
 /// Largest ATT value (Bluetooth Core, ATT_MTU limits aside).
 const MAX_PAYLOAD: usize = 512;
+/// Latest `at_ms` a line may give (10^11 ms, about 3.2 years). A recording
+/// stamps `t` as i64 nanoseconds since 1970, which runs out in 2262: any
+/// session started before 2259 holds this time exactly, where a larger one
+/// could saturate and silently share its `t` with other rows.
+pub const MAX_AT_MS: u64 = 100_000_000_000;
 
 /// Where a stream comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +97,7 @@ impl FromStr for StreamInput {
     /// `-` is stdin, `tcp://127.0.0.1:PORT` (or `[::1]`, `localhost`) a
     /// loopback socket, anything else a file path.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |message: String| StreamInputError { text: s.to_owned(), message };
+        let err = |message: String| StreamInputError { text: excerpt(s), message };
         if s == "-" {
             return Ok(StreamInput::Stdin);
         }
@@ -104,7 +111,7 @@ impl FromStr for StreamInput {
             Some(port) => port
                 .parse::<u16>()
                 .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p))
-                .map_err(|_| err(format!("`{port}` is not a port number")))?,
+                .map_err(|_| err(format!("`{}` is not a port number", excerpt(port))))?,
             None => rest
                 .parse::<SocketAddr>()
                 .map_err(|_| err("write tcp://127.0.0.1:PORT (an IP address and a port)".to_owned()))?,
@@ -141,12 +148,21 @@ pub struct LineError {
     pub message: String,
 }
 
+impl LineError {
+    /// What is wrong, without the line number (which travels beside it in
+    /// a `BadInput` and a `decode_error`'s `line`).
+    #[must_use]
+    pub fn detail(&self) -> String {
+        match &self.field {
+            Some(field) => format!("`{field}`: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.field {
-            Some(field) => write!(f, "line {}: `{field}`: {}", self.line, self.message),
-            None => write!(f, "line {}: {}", self.line, self.message),
-        }
+        write!(f, "line {}: {}", self.line, self.detail())
     }
 }
 
@@ -186,7 +202,7 @@ impl Line<'_> {
 
     fn only(&self, allowed: &[&str], what: &str) -> Result<(), LineError> {
         match self.map.keys().find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "at_ms") {
-            Some(k) => Err(self.err(k, format!("unknown field for {what} (fields: {})", allowed.join(", ")))),
+            Some(k) => Err(self.err(&excerpt(k), format!("unknown field for {what} (fields: {})", allowed.join(", ")))),
             None => Ok(()),
         }
     }
@@ -231,7 +247,7 @@ impl Line<'_> {
             None => Ok(None),
             Some(s) => parse(s)
                 .map(Some)
-                .ok_or_else(|| self.err(key, format!("unknown value `{s}` (one of: {})", all.join(", ")))),
+                .ok_or_else(|| self.err(key, format!("unknown value `{}` (one of: {})", excerpt(s), all.join(", ")))),
         }
     }
 }
@@ -265,7 +281,7 @@ pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
         return Ok(ParsedLine::Blank);
     }
     let whole = |message: String| LineError { line: line_no, field: None, message };
-    let value: Value = serde_json::from_str(trimmed).map_err(|e| whole(format!("not valid JSON: {e}")))?;
+    let value = strict_json::from_str(trimmed).map_err(|e| whole(format!("not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
         return Err(whole("not a JSON object".to_owned()));
     };
@@ -277,13 +293,18 @@ pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
                 .as_f64()
                 .filter(|v| v.is_finite() && *v >= 0.0)
                 .ok_or_else(|| line.err("at_ms", "must be zero or more"))?;
-            let ns = (ms * 1e6).round();
-            if ns >= 1.8e19 {
-                return Err(line.err("at_ms", "too large"));
+            // 10^11 is below 2^53, so exact as an f64.
+            #[allow(clippy::cast_precision_loss)]
+            let max = MAX_AT_MS as f64;
+            if ms > max {
+                return Err(line.err(
+                    "at_ms",
+                    format!("later than a recording can stamp (at most {MAX_AT_MS} ms, about 3 years)"),
+                ));
             }
-            // Checked to fit u64 just above.
+            // Zero or more and at most 10^17 ns by the checks above.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(SessionTime(ns as u64))
+            Some(SessionTime((ms * 1e6).round() as u64))
         }
         Some(_) => return Err(line.err("at_ms", "must be a number of milliseconds")),
     };
@@ -321,7 +342,10 @@ fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
                     .iter()
                     .map(|v| {
                         v.as_str().and_then(|s| u16::from_str_radix(s.trim_start_matches("0x"), 16).ok()).ok_or_else(
-                            || line.err("services", format!("{v} is not a 16-bit service number (\"180d\")")),
+                            || {
+                                let v = excerpt(&v.to_string());
+                                line.err("services", format!("{v} is not a 16-bit service number (\"180d\")"))
+                            },
                         )
                     })
                     .collect::<Result<_, _>>()?,
@@ -341,7 +365,7 @@ fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
             line.only(&["device", "event", "rssi"], "an `rssi` line")?;
             let v = line.number("rssi")?;
             if v.fract() != 0.0 || !(-128.0..=20.0).contains(&v) {
-                return Err(line.err("rssi", format!("{v} is not an RSSI in dBm (-128..20)")));
+                return Err(line.err("rssi", format!("{} is not an RSSI in dBm (-128..20)", excerpt::number(v))));
             }
             // Whole and within i16 by the check above.
             #[allow(clippy::cast_possible_truncation)]
@@ -358,7 +382,7 @@ fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
         other => {
             return Err(line.err(
                 "event",
-                format!("unknown value `{other}` (one of: connected, disconnected, rssi, device_info)"),
+                format!("unknown value `{}` (one of: connected, disconnected, rssi, device_info)", excerpt(other)),
             ));
         }
     })
@@ -379,7 +403,11 @@ fn action(line: &Line) -> Result<OperatorAction, LineError> {
         "audio_pause" => line.only(&["action"], "an `audio_pause` line")?,
         "marker" => {
             line.only(&["action", "label", "kind", "amount_mg"], "a `marker` line")?;
-            line.str("label")?;
+            if line.str("label")?.chars().any(|c| c.is_control() || crate::excerpt::is_invisible_format(c)) {
+                return Err(
+                    line.err("label", "holds control or invisible characters (tabs, escapes, direction overrides)")
+                );
+            }
             line.names("kind", marker_kind, &["dose", "supplemental_dose", "note"])?;
             if line.map.contains_key("amount_mg") && line.number("amount_mg")? < 0.0 {
                 return Err(line.err("amount_mg", "a dose cannot be negative"));
@@ -404,13 +432,16 @@ fn action(line: &Line) -> Result<OperatorAction, LineError> {
         other => {
             return Err(line.err(
                 "action",
-                format!("unknown value `{other}` (one of: ack, audio_pause, marker, baseline, limit, manual)"),
+                format!(
+                    "unknown value `{}` (one of: ack, audio_pause, marker, baseline, limit, manual)",
+                    excerpt(other)
+                ),
             ));
         }
     }
     let mut map = line.map.clone();
     map.remove("at_ms");
-    serde_json::from_value(Value::Object(map)).map_err(|e| line.err("action", e.to_string()))
+    serde_json::from_value(Value::Object(map)).map_err(|e| line.err("action", excerpt(&e.to_string())))
 }
 
 /// How lines are placed in session time.
@@ -480,7 +511,7 @@ impl StreamDecoder {
                 Some(SourceEvent {
                     at: arrival,
                     device: None,
-                    body: EventBody::BadInput { line: e.line, message: e.to_string() },
+                    body: EventBody::BadInput { line: e.line, message: e.detail() },
                 })
             }
         }
@@ -569,7 +600,7 @@ impl Pump<'_> {
         SourceEvent {
             at: self.decoder.last_at,
             device: None,
-            body: EventBody::BadInput { line, message: format!("line {line}: {why}") },
+            body: EventBody::BadInput { line, message: why.to_owned() },
         }
     }
 }
@@ -651,6 +682,28 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StreamError> {
         tracing::info!(%local, "stream: listening for one client at a time");
     }
     Ok(listener)
+}
+
+/// Listen on a loopback address before the session starts, so a port in
+/// use is refused at once and the port the system picked for
+/// `tcp://127.0.0.1:0` can be told to the sender (see [`serve_std`]).
+pub fn bind_std(addr: SocketAddr) -> Result<std::net::TcpListener, StreamError> {
+    check_loopback(addr)?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| StreamError::Bind { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| StreamError::Bind { addr, source })?;
+    Ok(listener)
+}
+
+/// [`serve`] on a listener from [`bind_std`] (inside the session's runtime).
+pub async fn serve_std(
+    listener: std::net::TcpListener,
+    clock: Clock,
+    paced: Option<Speed>,
+    tx: mpsc::Sender<Batch>,
+) -> Result<StreamStats, StreamError> {
+    let addr = listener.local_addr().unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+    let listener = TcpListener::from_std(listener).map_err(|source| StreamError::Bind { addr, source })?;
+    Ok(serve(listener, &clock, paced, &tx).await)
 }
 
 /// Serve clients one after another until the pipeline stops taking batches.

@@ -117,7 +117,7 @@ impl FromStr for DeviceSpec {
             None => (None, s.trim()),
         };
         if target.is_empty() {
-            return Err(ParseDeviceError::Empty(s.to_owned()));
+            return Err(ParseDeviceError::Empty(crate::excerpt::excerpt(s)));
         }
         let selector = match parse_address(target) {
             Some(address) => Selector::Address(address),
@@ -125,11 +125,11 @@ impl FromStr for DeviceSpec {
         };
         let label = match label {
             Some(l) if !l.is_empty() && l.chars().all(is_label_char) => l.to_owned(),
-            Some(_) => return Err(ParseDeviceError::BadLabel(s.to_owned())),
+            Some(_) => return Err(ParseDeviceError::BadLabel(crate::excerpt::excerpt(s))),
             None => sanitise_label(target),
         };
         if label.is_empty() {
-            return Err(ParseDeviceError::BadLabel(s.to_owned()));
+            return Err(ParseDeviceError::BadLabel(crate::excerpt::excerpt(s)));
         }
         Ok(DeviceSpec { label: label.into(), selector, expected_interval: None })
     }

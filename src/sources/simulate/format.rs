@@ -243,7 +243,8 @@ impl Ctx<'_> {
 
 pub(super) fn parse(file: &str, text: &str) -> Result<super::Scenario, ScenarioError> {
     let cx = Ctx { file, text };
-    let raw: ScenarioFile = toml::from_str(text).map_err(|e| cx.err(e.span(), "", e.message()))?;
+    let raw: ScenarioFile =
+        toml::from_str(text).map_err(|e| cx.err(e.span(), "", crate::excerpt::excerpt_quoted(e.message())))?;
     let duration = raw.duration.0;
     if duration.is_zero() {
         return Err(cx.err(None, "duration", "a scenario must last longer than zero"));

@@ -156,7 +156,7 @@ pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
         Err(e) => {
             let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
             Err(ScenarioError {
-                file: name_or_path.to_owned(),
+                file: crate::excerpt::excerpt(name_or_path),
                 line: None,
                 key: None,
                 message: format!(
