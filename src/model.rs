@@ -436,8 +436,25 @@ pub struct Batch {
 }
 
 /// The physical quantities vigil records, units normalised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::EnumCount,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Quantity {
     HeartRateBpm,
     RrIntervalMs,
@@ -454,43 +471,19 @@ pub enum Quantity {
 }
 
 impl Quantity {
-    pub const ALL: [Quantity; 12] = [
-        Quantity::HeartRateBpm,
-        Quantity::RrIntervalMs,
-        Quantity::EnergyExpendedKj,
-        Quantity::BodyTemperatureC,
-        Quantity::SkinTemperatureC,
-        Quantity::AmbientTemperatureC,
-        Quantity::Spo2Pct,
-        Quantity::PulseRateBpm,
-        Quantity::SystolicMmhg,
-        Quantity::DiastolicMmhg,
-        Quantity::MapMmhg,
-        Quantity::BatteryPct,
-    ];
+    /// Every quantity, in declaration order (the order of dense tables).
+    pub const ALL: [Quantity; <Self as strum::EnumCount>::COUNT] = all(<Self as strum::VariantArray>::VARIANTS);
 
-    /// The name used in recordings, streams and headless output.
+    /// The name used in recordings, streams and headless output (the same
+    /// as serde's).
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Quantity::HeartRateBpm => "heart_rate_bpm",
-            Quantity::RrIntervalMs => "rr_interval_ms",
-            Quantity::EnergyExpendedKj => "energy_expended_kj",
-            Quantity::BodyTemperatureC => "body_temperature_c",
-            Quantity::SkinTemperatureC => "skin_temperature_c",
-            Quantity::AmbientTemperatureC => "ambient_temperature_c",
-            Quantity::Spo2Pct => "spo2_pct",
-            Quantity::PulseRateBpm => "pulse_rate_bpm",
-            Quantity::SystolicMmhg => "systolic_mmhg",
-            Quantity::DiastolicMmhg => "diastolic_mmhg",
-            Quantity::MapMmhg => "map_mmhg",
-            Quantity::BatteryPct => "battery_pct",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|q| q.as_str() == name)
+        name.parse().ok()
     }
 
     /// Unit shown next to the value on screen.
@@ -526,12 +519,6 @@ impl Quantity {
     }
 }
 
-impl fmt::Display for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// One decoded value.
 ///
 /// `value` is `NaN` when the sensor sent a well-formed "no valid measurement"
@@ -551,8 +538,23 @@ pub struct Sample {
 }
 
 /// Alarm priority (IEC 60601-1-8: low, medium, high).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Priority {
     Low,
     Medium,
@@ -561,99 +563,74 @@ pub enum Priority {
 
 impl Priority {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::Medium => "medium",
-            Priority::High => "high",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The alarm conditions of DESIGN.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The alarm conditions of DESIGN.md. Each name is written once, in its
+/// `strum` attribute; serde reads and writes the same names.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::VariantArray,
+    strum::VariantNames,
+    strum::EnumCount,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 pub enum Condition {
-    #[serde(rename = "hr.high")]
+    #[strum(serialize = "hr.high")]
     HrHigh,
-    #[serde(rename = "hr.low")]
+    #[strum(serialize = "hr.low")]
     HrLow,
-    #[serde(rename = "hr.rise")]
+    #[strum(serialize = "hr.rise")]
     HrRise,
-    #[serde(rename = "temp.high")]
+    #[strum(serialize = "temp.high")]
     TempHigh,
-    #[serde(rename = "temp.rise")]
+    #[strum(serialize = "temp.rise")]
     TempRise,
-    #[serde(rename = "spo2.low")]
+    #[strum(serialize = "spo2.low")]
     Spo2Low,
-    #[serde(rename = "bp.high")]
+    #[strum(serialize = "bp.high")]
     BpHigh,
-    #[serde(rename = "tech.disconnected")]
+    #[strum(serialize = "tech.disconnected")]
     TechDisconnected,
-    #[serde(rename = "tech.stale")]
+    #[strum(serialize = "tech.stale")]
     TechStale,
-    #[serde(rename = "tech.no_contact")]
+    #[strum(serialize = "tech.no_contact")]
     TechNoContact,
-    #[serde(rename = "tech.invalid")]
+    #[strum(serialize = "tech.invalid")]
     TechInvalid,
-    #[serde(rename = "tech.battery_low")]
+    #[strum(serialize = "tech.battery_low")]
     TechBatteryLow,
-    #[serde(rename = "tech.recording")]
+    #[strum(serialize = "tech.recording")]
     TechRecording,
-    #[serde(rename = "tech.stalled")]
+    #[strum(serialize = "tech.stalled")]
     TechStalled,
-    #[serde(rename = "tech.alarm_command")]
+    #[strum(serialize = "tech.alarm_command")]
     TechAlarmCommand,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 15] = [
-        Condition::HrHigh,
-        Condition::HrLow,
-        Condition::HrRise,
-        Condition::TempHigh,
-        Condition::TempRise,
-        Condition::Spo2Low,
-        Condition::BpHigh,
-        Condition::TechDisconnected,
-        Condition::TechStale,
-        Condition::TechNoContact,
-        Condition::TechInvalid,
-        Condition::TechBatteryLow,
-        Condition::TechRecording,
-        Condition::TechStalled,
-        Condition::TechAlarmCommand,
-    ];
+    /// Every condition, in declaration order (the order of dense tables).
+    pub const ALL: [Condition; <Self as strum::EnumCount>::COUNT] = all(<Self as strum::VariantArray>::VARIANTS);
 
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Condition::HrHigh => "hr.high",
-            Condition::HrLow => "hr.low",
-            Condition::HrRise => "hr.rise",
-            Condition::TempHigh => "temp.high",
-            Condition::TempRise => "temp.rise",
-            Condition::Spo2Low => "spo2.low",
-            Condition::BpHigh => "bp.high",
-            Condition::TechDisconnected => "tech.disconnected",
-            Condition::TechStale => "tech.stale",
-            Condition::TechNoContact => "tech.no_contact",
-            Condition::TechInvalid => "tech.invalid",
-            Condition::TechBatteryLow => "tech.battery_low",
-            Condition::TechRecording => "tech.recording",
-            Condition::TechStalled => "tech.stalled",
-            Condition::TechAlarmCommand => "tech.alarm_command",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
+        name.parse().ok()
     }
 
     #[must_use]
@@ -672,15 +649,36 @@ impl Condition {
     }
 }
 
-impl fmt::Display for Condition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Serialize for Condition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Condition::parse(&name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, <Condition as strum::VariantNames>::VARIANTS))
+    }
+}
+
+/// `variants` as an array: strum gives a slice, dense tables want a length.
+const fn all<T: Copy, const N: usize>(variants: &[T]) -> [T; N] {
+    assert!(variants.len() == N);
+    let mut out = [variants[0]; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = variants[i];
+        i += 1;
+    }
+    out
+}
+
 /// Alarm states as printed (`pending` is internal and never printed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AlarmState {
     Active,
     Escalated,
@@ -691,14 +689,8 @@ pub enum AlarmState {
 
 impl AlarmState {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AlarmState::Active => "active",
-            AlarmState::Escalated => "escalated",
-            AlarmState::Acknowledged => "acknowledged",
-            AlarmState::Latched => "latched",
-            AlarmState::Cleared => "cleared",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 

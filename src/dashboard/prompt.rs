@@ -145,12 +145,9 @@ fn limit(text: &str, limits: &[LimitView]) -> Result<Vec<OperatorAction>, String
         let names: Vec<&str> = Condition::ALL.iter().filter(|c| !c.is_technical()).map(|c| c.as_str()).collect();
         format!("unknown condition `{condition}`: one of {}", names.join(", "))
     })?;
-    let priority = match priority {
-        "low" => Priority::Low,
-        "medium" => Priority::Medium,
-        "high" => Priority::High,
-        other => return Err(format!("unknown priority `{other}`: low, medium or high")),
-    };
+    let priority: Priority = priority
+        .parse()
+        .map_err(|_| format!("unknown priority `{}`: low, medium or high", crate::excerpt::excerpt(priority)))?;
     let value = number(value, "limit value")?;
     // Only refuse when the pipeline published its limits; an empty list
     // means "not known here", and the pipeline validates the order anyway.
