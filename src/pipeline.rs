@@ -673,7 +673,7 @@ impl Pipeline {
             markers: self.markers.clone(),
             last_dose_at: self.last_dose_at,
             counters: self.totals.counters,
-            limits: self.alarms.limit_views(),
+            limits: self.alarms.limits(),
             window: self.window,
             stalled: self.stalled,
             finished: false,
