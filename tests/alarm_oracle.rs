@@ -43,6 +43,8 @@
 //! runs more.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+// The reference walks levels by priority index, as the rules are stated.
+#![allow(clippy::needless_range_loop)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;

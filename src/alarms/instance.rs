@@ -281,8 +281,7 @@ impl Instance {
         if before.is_none_or(|b| top > b) {
             self.trigger = self.levels[top].crossed_with.or(self.last_value);
         }
-        for l in 0..=top {
-            let level = &mut self.levels[l];
+        for (l, level) in self.levels.iter_mut().enumerate().take(top + 1) {
             if newly[l] || (l < top && self.last_holds[l] && level.onset.is_some()) {
                 level.qualified = true;
             }
