@@ -16,20 +16,21 @@
 //! reported), SpO2, body temperature and battery, normal, near every limit,
 //! implausible and NaN; notifications without a sample; connections and
 //! disconnections; acknowledgement of one alarm, of one device's and of all
-//! (an unknown device is refused); audio pause; limit changes (accepted or
+//! (an unknown device is refused); audio pause; the operator's baseline (of
+//! one device or all; refused without data); limit changes (accepted or
 //! refused); the session-wide `tech.recording`; time steps from 0 to 90 s
 //! that cross every onset delay, staleness limit and escalation. Conditions
-//! covered: `hr.high`, `hr.low`, `spo2.low`, `temp.high`,
-//! `tech.disconnected` (with escalation by time), `tech.stale` (both
-//! levels), `tech.no_contact`, `tech.invalid`, `tech.battery_low`,
-//! `tech.recording`, and the suppression between them.
+//! covered: `hr.high`, `hr.low`, `hr.rise` (automatic and operator's
+//! baseline), `spo2.low`, `temp.high`, `tech.disconnected` (with escalation
+//! by time), `tech.stale` (both levels), `tech.no_contact`, `tech.invalid`,
+//! `tech.battery_low`, `tech.recording`, and the suppression between them.
 //!
 //! **Not covered** (turned off in the configurations used here, and tested
-//! by the scenarios instead): `hr.rise` and the baseline, `temp.rise` (its
-//! 30-min window) and skin temperature, `bp.high` (reading pairing), pulse
-//! rate and intermittent devices, intervals learned from notifications
-//! (every device here declares its interval), clock gaps and resumes, and
-//! `tech.*` conditions driven by hand other than `tech.recording`.
+//! by the scenarios instead): `temp.rise` (its 30-min window) and skin
+//! temperature, `bp.high` (reading pairing), pulse rate and intermittent
+//! devices, intervals learned from notifications (every device here
+//! declares its interval), clock gaps and resumes, and `tech.*` conditions
+//! driven by hand other than `tech.recording`.
 //!
 //! Within one instant the engine's order of transitions of different
 //! alarms is not part of the contract: both sides' transitions are compared
@@ -132,9 +133,14 @@ struct Device {
     invalid: Vec<Quantity>,
     /// Suppressed groups, as last decided: heart rate, temperature, SpO2.
     suppressed: [bool; 3],
+    /// Every heart rate judged (on skin, plausible, not suppressed): what
+    /// the baselines are taken from.
+    judged_hr: Vec<(SessionTime, f64)>,
+    /// The operator's latest baseline.
+    operator_baseline: Option<f64>,
 }
 
-const HR_GROUP: [Condition; 2] = [Condition::HrHigh, Condition::HrLow];
+const HR_GROUP: [Condition; 3] = [Condition::HrHigh, Condition::HrLow, Condition::HrRise];
 const TEMP_GROUP: [Condition; 1] = [Condition::TempHigh];
 const SPO2_GROUP: [Condition; 1] = [Condition::Spo2Low];
 
@@ -178,6 +184,8 @@ impl Reference {
             last_data: None,
             invalid: Vec::new(),
             suppressed: [false; 3],
+            judged_hr: Vec::new(),
+            operator_baseline: None,
         };
         Self {
             config,
@@ -201,6 +209,8 @@ impl Reference {
             last_data: None,
             invalid: Vec::new(),
             suppressed: [false; 3],
+            judged_hr: Vec::new(),
+            operator_baseline: None,
         });
     }
 
@@ -221,7 +231,7 @@ impl Reference {
             l
         };
         match condition {
-            Condition::HrHigh | Condition::HrLow | Condition::TempHigh | Condition::Spo2Low => {
+            Condition::HrHigh | Condition::HrLow | Condition::HrRise | Condition::TempHigh | Condition::Spo2Low => {
                 let view = c.threshold(condition).unwrap();
                 if view.enabled {
                     for (l, level) in view.levels.iter().enumerate() {
@@ -400,6 +410,11 @@ impl Reference {
     }
 
     fn observe_value(&mut self, d: usize, c: Condition, at: SessionTime, v: f64) {
+        self.observe_shown(d, c, at, v, v);
+    }
+
+    /// Judge `v` against `c`'s limits; events report `shown`.
+    fn observe_shown(&mut self, d: usize, c: Condition, at: SessionTime, v: f64, shown: f64) {
         let levels = self.levels(d, c);
         let direction = match c {
             Condition::TechBatteryLow => Direction::AtMost,
@@ -407,7 +422,7 @@ impl Reference {
         };
         let beyond = levels.map(|l| l.is_some_and(|(t, _, _)| worse(direction, v, t)));
         let within = levels.map(|l| l.is_some_and(|(_, r, _)| worse(direction, v, r)));
-        self.observe(d, c, at, beyond, within, Some(v));
+        self.observe(d, c, at, beyond, within, Some(shown));
     }
 
     fn observe_flag(&mut self, d: usize, c: Condition, at: SessionTime, on: bool, value: Option<f64>) {
@@ -543,13 +558,75 @@ impl Reference {
             _ => unreachable!("not generated"),
         };
         let judged = on_skin && valid && self.devices[d].connected && !self.devices[d].suppressed[group];
-        for c in conditions {
-            if judged {
-                self.observe_value(d, *c, at, v);
-            } else {
+        if !judged {
+            for c in conditions {
                 self.forget_pending(d, *c);
             }
+            return;
         }
+        if q == Quantity::HeartRateBpm {
+            self.devices[d].judged_hr.push((at, v));
+            self.observe_value(d, Condition::HrHigh, at, v);
+            self.observe_value(d, Condition::HrLow, at, v);
+            if let Some(baseline) = self.baseline(d) {
+                self.observe_shown(d, Condition::HrRise, at, v - baseline, v);
+            }
+        } else {
+            for c in conditions {
+                self.observe_value(d, *c, at, v);
+            }
+        }
+    }
+
+    /// The baseline in force: the operator's, else the mean of the first
+    /// window of judged heart rate once a judged value came a window after
+    /// the first.
+    fn baseline(&self, d: usize) -> Option<f64> {
+        let dev = &self.devices[d];
+        if dev.operator_baseline.is_some() {
+            return dev.operator_baseline;
+        }
+        let window = self.config.hr_rise.baseline_window;
+        let &(first, _) = dev.judged_hr.first()?;
+        let &(last, _) = dev.judged_hr.last()?;
+        if last.since(first) < window {
+            return None;
+        }
+        let early: Vec<f64> = dev.judged_hr.iter().filter(|(t, _)| t.since(first) < window).map(|(_, v)| *v).collect();
+        Some(early.iter().sum::<f64>() / early.len() as f64)
+    }
+
+    /// The `baseline` action's mean: judged heart rate of the window ending
+    /// at `at`, counted in thirtieths of the window (`t / (window / 30)`).
+    fn recent_mean(&self, d: usize, at: SessionTime) -> Option<f64> {
+        let width = (self.config.hr_rise.baseline_window.as_nanos() / 30).max(1);
+        let slot = |t: SessionTime| u128::from(t.as_nanos()) / width;
+        let now = slot(at);
+        let recent: Vec<f64> = self.devices[d]
+            .judged_hr
+            .iter()
+            .filter(|(t, _)| slot(*t) <= now && slot(*t) + 30 > now)
+            .map(|(_, v)| *v)
+            .collect();
+        (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64)
+    }
+
+    fn take_baseline(&mut self, at: SessionTime, device: Option<&str>) -> bool {
+        let chosen: Vec<usize> = match device {
+            Some(name) => match self.devices.iter().skip(1).position(|d| &*d.label == name) {
+                Some(i) => vec![i + 1],
+                None => return false,
+            },
+            None => (1..self.devices.len()).collect(),
+        };
+        let mut any = false;
+        for d in chosen {
+            if let Some(mean) = self.recent_mean(d, at) {
+                self.devices[d].operator_baseline = Some(mean);
+                any = true;
+            }
+        }
+        any
     }
 
     /// When each alarm next changes by itself: (time, device, condition).
@@ -687,6 +764,7 @@ impl Reference {
                     return self.acknowledge(at, *alarm, device.as_deref()).is_ok();
                 }
                 OperatorAction::AudioPause => self.pause = Some((at, at.saturating_add(self.config.audio_pause))),
+                OperatorAction::Baseline { device } => return self.take_baseline(at, device.as_deref()),
                 OperatorAction::Limit { condition, priority, value } => {
                     return self.config.set_limit(*condition, *priority, *value).is_ok();
                 }
@@ -753,7 +831,8 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, from: &[T]) -> T {
 fn random_config(rng: &mut ChaCha8Rng) -> AlarmConfig {
     let mut c = AlarmConfig::default();
     // Outside the oracle's scope (see the module doc).
-    c.hr_rise.enabled = false;
+    c.hr_rise.enabled = rng.random_bool(0.7);
+    c.hr_rise.baseline_window = Duration::from_secs(pick(rng, &[10, 30, 60, 300]));
     c.temp_rise.enabled = false;
     c.bp_high.enabled = false;
     c.tech_stale.min = Duration::from_secs(pick(rng, &[2, 5, 20]));
@@ -797,9 +876,18 @@ fn random_input(rng: &mut ChaCha8Rng, devices: &[DeviceLabel]) -> Input {
             };
             Input::Operator(OperatorAction::Ack { alarm, device })
         }
-        85..=86 => Input::Operator(OperatorAction::AudioPause),
+        85 => Input::Operator(OperatorAction::AudioPause),
+        86 => {
+            let device = match rng.random_range(0..4u32) {
+                0..=1 => None,
+                2 => Some(device.to_string()),
+                _ => Some("nobody".to_owned()),
+            };
+            Input::Operator(OperatorAction::Baseline { device })
+        }
         87..=89 => {
-            let (condition, values): (Condition, &[f64]) = match rng.random_range(0..4u32) {
+            let (condition, values): (Condition, &[f64]) = match rng.random_range(0..5u32) {
+                4 => (Condition::HrRise, &[10.0, 20.0, 35.0]),
                 0 => (Condition::HrHigh, &[95.0, 110.0, 125.0, 135.0, 145.0, 160.0]),
                 1 => (Condition::HrLow, &[35.0, 42.0, 48.0, 55.0]),
                 2 => (Condition::Spo2Low, &[80.0, 87.0, 90.0, 94.0]),
@@ -970,6 +1058,7 @@ fn the_engine_agrees_with_the_reference_on_random_scripts() {
     for c in [
         Condition::HrHigh,
         Condition::HrLow,
+        Condition::HrRise,
         Condition::Spo2Low,
         Condition::TempHigh,
         Condition::TechDisconnected,

@@ -89,7 +89,6 @@ use device::{Device, suppresses};
 use instance::Phase;
 pub use limits::{Limit, LimitRule};
 use rules::Rules;
-pub use rules::SESSION_WIDE;
 
 /// A device's place in the engine, from [`AlarmEngine::device`]. A caller
 /// that handles many samples of a device (the pipeline) resolves its label

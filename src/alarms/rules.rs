@@ -12,7 +12,7 @@ use super::instance::Judgement;
 
 /// Session-wide technical conditions (no device): high priority, at once,
 /// raised and cleared by whoever watches the failing part.
-pub const SESSION_WIDE: [Condition; 2] = [Condition::TechRecording, Condition::TechStalled];
+pub(super) const SESSION_WIDE: [Condition; 2] = [Condition::TechRecording, Condition::TechStalled];
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RuleLevel {
