@@ -18,8 +18,9 @@
 //! disconnections; acknowledgement of one alarm, of one device's and of all
 //! (an unknown device is refused); audio pause; the operator's baseline (of
 //! one device or all; refused without data); limit changes (accepted or
-//! refused); the session-wide `tech.recording`; time steps from 0 to 90 s
-//! that cross every onset delay, staleness limit and escalation. Conditions
+//! refused); the session-wide `tech.recording`; clock gaps; time steps from
+//! 0 to 90 s that cross every onset delay, staleness limit and escalation;
+//! devices that notify at a declared interval or now and then. Conditions
 //! covered: `hr.high`, `hr.low`, `hr.rise` (automatic and operator's
 //! baseline), `spo2.low`, `temp.high`, `tech.disconnected` (with escalation
 //! by time), `tech.stale` (both levels), `tech.no_contact`, `tech.invalid`,
@@ -27,10 +28,10 @@
 //!
 //! **Not covered** (turned off in the configurations used here, and tested
 //! by the scenarios instead): `temp.rise` (its 30-min window) and skin
-//! temperature, `bp.high` (reading pairing), pulse rate and intermittent
-//! devices, intervals learned from notifications (every device here
-//! declares its interval), clock gaps and resumes, and `tech.*` conditions
-//! driven by hand other than `tech.recording`.
+//! temperature, `bp.high` (reading pairing), pulse rate, intervals learned
+//! from notifications (every device here declares its interval), resumed
+//! sessions, and `tech.*` conditions driven by hand other than
+//! `tech.recording`.
 //!
 //! Within one instant the engine's order of transitions of different
 //! alarms is not part of the contract: both sides' transitions are compared
@@ -127,6 +128,8 @@ type LevelRule = (f64, f64, Duration);
 struct Device {
     label: DeviceLabel,
     interval: Duration,
+    /// Measures now and then: never stale.
+    intermittent: bool,
     connected: bool,
     last_data: Option<SessionTime>,
     /// Quantities whose latest value (on skin) was implausible.
@@ -180,6 +183,7 @@ impl Reference {
         let session = Device {
             label: DeviceLabel::from("(session)"),
             interval: Duration::ZERO,
+            intermittent: false,
             connected: true,
             last_data: None,
             invalid: Vec::new(),
@@ -201,10 +205,11 @@ impl Reference {
         (d != 0).then(|| self.devices[d].label.clone())
     }
 
-    fn add_device(&mut self, label: &DeviceLabel, interval: Duration) {
+    fn add_device(&mut self, label: &DeviceLabel, interval: Duration, intermittent: bool) {
         self.devices.push(Device {
             label: label.clone(),
             interval,
+            intermittent,
             connected: true,
             last_data: None,
             invalid: Vec::new(),
@@ -248,7 +253,7 @@ impl Reference {
             }
             Condition::TechStale => {
                 let s = &c.tech_stale;
-                if s.enabled {
+                if s.enabled && !self.devices[d].intermittent {
                     let limit = s.min.max(self.devices[d].interval.mul_f64(s.interval_factor));
                     levels[0] = Some((1.0, 1.0, limit));
                     levels[1] = Some((1.0, 1.0, limit.mul_f64(s.medium_factor)));
@@ -711,6 +716,32 @@ impl Reference {
         Ok(())
     }
 
+    /// A clock gap of `by` reported at `at`: what was running before `at`
+    /// counts as having started up to `by` later (never after `at`).
+    fn gap(&mut self, at: SessionTime, by: Duration) {
+        let at = at.max(self.now);
+        let later = |t: SessionTime| if t < at { t.saturating_add(by).min(at) } else { t };
+        let afters: BTreeMap<Condition, Option<Duration>> =
+            Condition::ALL.iter().map(|c| (*c, self.escalate_after(*c))).collect();
+        for (&(_, c), a) in &mut self.alarms {
+            for started in a.started.iter_mut().flatten() {
+                started.0 = later(started.0);
+            }
+            if a.escalation_due.is_some() {
+                a.announced = later(a.announced);
+                a.escalation_due = afters[&c].map(|e| a.announced.saturating_add(e));
+            }
+        }
+        for dev in &mut self.devices {
+            dev.last_data = dev.last_data.map(later);
+        }
+        if let Some((_, until)) = &mut self.pause
+            && *until > at.saturating_sub(by)
+        {
+            *until = until.saturating_add(by);
+        }
+    }
+
     fn statuses(&self) -> Vec<AlarmStatus> {
         let paused = self.pause.filter(|(_, until)| self.now < *until);
         let mut list = Vec::new();
@@ -741,6 +772,11 @@ impl Reference {
     /// Apply one input at `at` (after the timers due by then); returns
     /// whether an operator action was carried out.
     fn apply(&mut self, at: SessionTime, input: &Input) -> bool {
+        if let Input::Gap { by } = input {
+            // Reported before the engine moves past `at`.
+            self.gap(at, *by);
+            return true;
+        }
         let at = at.max(self.now);
         self.advance(at);
         match input {
@@ -770,7 +806,7 @@ impl Reference {
                 }
                 _ => unreachable!("not generated"),
             },
-            Input::Advance => {}
+            Input::Advance | Input::Gap { .. } => {}
         }
         true
     }
@@ -781,11 +817,27 @@ impl Reference {
 
 #[derive(Debug, Clone)]
 enum Input {
-    Sample { device: DeviceLabel, quantity: Quantity, value: f64, contact: Option<bool> },
-    Data { device: DeviceLabel },
-    Connection { device: DeviceLabel, connected: bool },
-    Recording { on: bool },
+    Sample {
+        device: DeviceLabel,
+        quantity: Quantity,
+        value: f64,
+        contact: Option<bool>,
+    },
+    Data {
+        device: DeviceLabel,
+    },
+    Connection {
+        device: DeviceLabel,
+        connected: bool,
+    },
+    Recording {
+        on: bool,
+    },
     Operator(OperatorAction),
+    /// A clock gap of this long, reported at the step's time.
+    Gap {
+        by: Duration,
+    },
     Advance,
 }
 
@@ -896,6 +948,7 @@ fn random_input(rng: &mut ChaCha8Rng, devices: &[DeviceLabel]) -> Input {
             let priority = pick(rng, &PRIORITIES);
             Input::Operator(OperatorAction::Limit { condition, priority, value: pick(rng, values) })
         }
+        90..=91 => Input::Gap { by: Duration::from_millis(rng.random_range(0..40_000)) },
         _ => Input::Advance,
     }
 }
@@ -939,6 +992,7 @@ fn apply_engine(engine: &mut AlarmEngine, at: SessionTime, input: &Input, out: &
         Input::Connection { device, connected } => engine.on_connection(at, device, *connected, out),
         Input::Recording { on } => engine.set_technical(at, Condition::TechRecording, None, *on, out),
         Input::Operator(action) => return engine.on_operator(at, action, out).is_ok(),
+        Input::Gap { by } => engine.on_gap(at, *by),
         Input::Advance => engine.advance_to(at, out),
     }
     true
@@ -963,8 +1017,9 @@ fn run_case(seed: u64, coverage: &mut Coverage) -> Result<(), String> {
     let devices = [DeviceLabel::from("oracle-a"), DeviceLabel::from("oracle-b")];
     for device in &devices {
         let interval = Duration::from_millis(pick(&mut rng, &[500, 1_000, 2_000, 4_000]));
-        engine.set_device_timing(device, DeviceTiming { expected_interval: Some(interval), intermittent: false });
-        reference.add_device(device, interval);
+        let intermittent = rng.random_bool(0.15);
+        engine.set_device_timing(device, DeviceTiming { expected_interval: Some(interval), intermittent });
+        reference.add_device(device, interval, intermittent);
     }
     let steps = rng.random_range(20..160);
     let mut t_ms = 0u64;
