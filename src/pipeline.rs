@@ -324,11 +324,7 @@ impl Pipeline {
     }
 
     /// When the next timed alarm transition (an onset delay ending, a
-    /// reading turning stale, an escalation) may fall due: never later than
-    /// the true one, sometimes earlier, in which case [`advance_to`]
-    /// that time fires nothing and the next call gives the true one.
-    ///
-    /// [`advance_to`]: Self::advance_to
+    /// reading turning stale, an escalation) falls due.
     #[must_use]
     pub fn next_deadline(&self) -> Option<SessionTime> {
         self.alarms.next_deadline()
@@ -707,7 +703,7 @@ impl Pipeline {
             markers: self.markers.clone(),
             last_dose_at: self.last_dose_at,
             counters: self.totals.counters,
-            limits: self.alarms.limit_views(),
+            limits: self.alarms.limits(),
             window: self.window,
             stalled: self.stalled,
             finished: false,

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::alarms::{Limit, LimitRule};
 use crate::history::TrendBucket;
-use crate::model::{AlarmStatus, Condition, DeviceLabel, Marker, Priority, Quantity, SessionTime};
+use crate::model::{AlarmStatus, DeviceLabel, Marker, Quantity, SessionTime};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
@@ -30,8 +31,8 @@ pub struct Snapshot {
     /// Session time of the last dose or supplemental-dose marker.
     pub last_dose_at: Option<SessionTime>,
     pub counters: Counters,
-    /// The alarm limits in force, one line each, for the limits view.
-    pub limits: Vec<LimitView>,
+    /// The alarm limits in force, for the limits view.
+    pub limits: Vec<Limit>,
     /// Width of the recent-window charts.
     pub window: Duration,
     /// Whether the pipeline missed its tick (`tech.stalled`).
@@ -59,14 +60,6 @@ pub struct Counters {
     pub alarm_command_missed: u64,
     /// Rows lost to a failed recording (counted by the recorder).
     pub not_recorded: crate::model::NotRecorded,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LimitView {
-    pub condition: Condition,
-    pub priority: Priority,
-    /// Human text such as `> 120 bpm for 30 s`.
-    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
+use vigil::config::Direction;
 use vigil::dashboard::keys::Action;
 use vigil::dashboard::{Overlay, ViewState, render};
 use vigil::history::Trend;
@@ -23,7 +24,7 @@ use vigil::model::{
     SessionTime,
 };
 use vigil::snapshot::{
-    Counters, DeviceView, LimitView, Mode, Reading, ReadingStatus, ReplayControl, Snapshot, UiCommand,
+    Counters, DeviceView, Limit, LimitRule, Mode, Reading, ReadingStatus, ReplayControl, Snapshot, UiCommand,
 };
 
 /// 1:23:45 into the session.
@@ -127,14 +128,36 @@ fn cuff(now_s: u64) -> DeviceView {
     }
 }
 
-fn limits() -> Vec<LimitView> {
-    let l = |condition, priority, text: &str| LimitView { condition, priority, text: text.into() };
+fn limits() -> Vec<Limit> {
+    let hr = |priority, threshold, onset_s| Limit {
+        condition: Condition::HrHigh,
+        priority,
+        rule: LimitRule::Threshold {
+            direction: Direction::Above,
+            threshold,
+            unit: "bpm",
+            onset: Duration::from_secs(onset_s),
+        },
+    };
     vec![
-        l(Condition::HrHigh, Priority::Low, "> 100 bpm for 60 s"),
-        l(Condition::HrHigh, Priority::Medium, "> 120 bpm for 30 s"),
-        l(Condition::HrHigh, Priority::High, "> 140 bpm for 15 s"),
-        l(Condition::TempHigh, Priority::Low, ">= 38.0 °C for 60 s"),
-        l(Condition::BpHigh, Priority::Medium, "SBP > 160 or DBP > 100"),
+        hr(Priority::Low, 100.0, 60),
+        hr(Priority::Medium, 120.0, 30),
+        hr(Priority::High, 140.0, 15),
+        Limit {
+            condition: Condition::TempHigh,
+            priority: Priority::Low,
+            rule: LimitRule::Threshold {
+                direction: Direction::AtLeast,
+                threshold: 38.0,
+                unit: "°C",
+                onset: Duration::from_secs(60),
+            },
+        },
+        Limit {
+            condition: Condition::BpHigh,
+            priority: Priority::Medium,
+            rule: LimitRule::BloodPressure { systolic_above_mmhg: 160.0, diastolic_above_mmhg: 100.0 },
+        },
     ]
 }
 

@@ -7,44 +7,37 @@
 //!   timer) and whether it has held for the onset delay ("qualified"). A
 //!   qualified level stays qualified until the value is back past the limit
 //!   by the hysteresis. When a level qualifies, the lower levels the value
-//!   also satisfies qualify with it, so an alarm that rose straight to high
+//!   still holds qualify with it, so an alarm that rose straight to high
 //!   does not end when the value drops into the medium band.
 //! - **annunciation**: the highest qualified level drives the state
 //!   (idle → active → escalated → acknowledged → cleared, latched for a high
 //!   priority alarm that ends unacknowledged). The priority of an alarm never
-//!   drops while it lasts: the medical monitor should see the worst it got
-//!   until it clears.
-//!
-//! All times are session nanoseconds; [`NEVER`] means "not set".
+//!   drops while it lasts: the monitoring clinician should see the worst it
+//!   got until it clears.
+
+use std::time::Duration;
 
 use crate::model::{AlarmEvent, AlarmState, Condition, DeviceLabel, Priority, SessionTime};
 
-pub(super) const NEVER: u64 = u64::MAX;
+/// Priorities by level index: a level's index is its priority's.
+pub(super) const PRIORITIES: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
 
-/// Where transitions go: the caller's output vector, plus the earliest
-/// timer set while handling one input (the engine folds it into its lower
-/// bounds on the next deadline).
-pub(super) struct Sink<'a> {
-    pub out: &'a mut Vec<AlarmEvent>,
-    pub lowest: u64,
+/// Where one observation stands against each level's limit, by level index
+/// (low, medium, high; `false` where the level does not exist).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Judgement {
+    /// Beyond the limit: starts (or keeps running) the level's onset timer.
+    pub beyond: [bool; 3],
+    /// Not yet back past the limit by the hysteresis: a qualified level
+    /// stays qualified. Always true where `beyond` is.
+    pub holds: [bool; 3],
 }
 
-impl<'a> Sink<'a> {
-    pub fn new(out: &'a mut Vec<AlarmEvent>) -> Self {
-        Self { out, lowest: NEVER }
+impl Judgement {
+    /// Every existing level beyond and holding (a yes/no condition that holds).
+    pub fn all(levels: [bool; 3]) -> Self {
+        Self { beyond: levels, holds: levels }
     }
-
-    #[inline]
-    pub fn timer(&mut self, at: u64) {
-        self.lowest = self.lowest.min(at);
-    }
-}
-
-/// What an instance needs to name itself in an event.
-#[derive(Clone, Copy)]
-pub(super) struct Ident<'a> {
-    pub condition: Condition,
-    pub device: Option<&'a DeviceLabel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,40 +49,47 @@ pub(super) enum Phase {
     Latched,
 }
 
-/// Laid out (`repr(C)`, one instance per 64-byte line start) so that what
-/// the per-notification staleness re-arm and the quiet/deadline checks read
-/// is the first cache line: with many devices each line is a miss.
+#[derive(Debug, Clone, Copy, Default)]
+struct Level {
+    /// How long the condition must hold; `None`: there is no such level (or
+    /// the condition is turned off).
+    onset: Option<Duration>,
+    /// Since when the value has been beyond the limit.
+    since: Option<SessionTime>,
+    /// The value that crossed the limit at `since` (the "triggering value").
+    crossed_with: Option<f64>,
+    /// Has held for the onset delay.
+    qualified: bool,
+}
+
+impl Level {
+    /// When the running onset timer falls due.
+    fn due(&self) -> Option<SessionTime> {
+        match (self.qualified, self.since, self.onset) {
+            (false, Some(since), Some(onset)) => Some(since.saturating_add(onset)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
-#[repr(C, align(64))]
 pub(super) struct Instance {
-    // First cache line: 4 + 4 (padding) + 24 + 24 + 8 bytes.
-    /// Bit `p` set: level `p` has held for its onset delay.
-    qualified: u8,
-    /// Last hysteresis mask seen (levels the value still holds), for
-    /// qualifying lower levels at a deadline.
-    last_hold: u8,
+    pub condition: Condition,
+    levels: [Level; 3],
+    /// `holds` of the last observation: which lower levels come along when a
+    /// level qualifies at its deadline.
+    last_holds: [bool; 3],
     pub phase: Phase,
     pub priority: Priority,
-    /// Per priority level: since when the value is beyond the limit.
-    since: [u64; 3],
-    /// Per priority level: the onset delay, `NEVER` if there is no such level
-    /// (or the condition is turned off).
-    pub onset: [u64; 3],
-    /// Earliest pending timer, `NEVER` if none.
-    pub deadline: u64,
-    // The rest: alarms in progress, events and statuses.
-    /// Per priority level: the value that crossed the limit at `since`.
-    since_value: [Option<f64>; 3],
-    /// Escalation by time, `NEVER` when off.
-    pub escalate_after: u64,
-    pub active_since: u64,
-    pub changed: u64,
-    /// Last time it became active or escalated (audio-pause break-through).
-    pub annunciated: u64,
-    /// When it escalates by time; `NEVER` unless the phase is active or
-    /// escalated (`schedule_escalation` keeps it so), which lets `rearm`
-    /// skip reading it on the hot path.
-    escalate_at: u64,
+    /// Escalation by time after this long unacknowledged; `None`: off.
+    escalate_after: Option<Duration>,
+    /// When it escalates by time; `Some` only while active or escalated.
+    escalate_at: Option<SessionTime>,
+    pub active_since: SessionTime,
+    pub changed: SessionTime,
+    /// Last time it became active or escalated (audio-pause break-through;
+    /// escalation by time counts from it).
+    pub annunciated: SessionTime,
     /// Latest observed value, reported by transitions fired at a deadline.
     last_value: Option<f64>,
     /// The value that triggered or escalated it: for a level, the value
@@ -97,175 +97,138 @@ pub(super) struct Instance {
     pub trigger: Option<f64>,
 }
 
-// The hot part must stay within the first cache line.
-const _: () = assert!(std::mem::offset_of!(Instance, since_value) == 64);
-
-const PRIORITIES: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
-
 impl Instance {
-    pub fn new(onset: [u64; 3], escalate_after: u64) -> Self {
+    pub fn new(condition: Condition, onsets: [Option<Duration>; 3], escalate_after: Option<Duration>) -> Self {
+        let mut levels = [Level::default(); 3];
+        for (level, onset) in levels.iter_mut().zip(onsets) {
+            level.onset = onset;
+        }
         Self {
-            since: [NEVER; 3],
-            since_value: [None; 3],
-            onset,
-            qualified: 0,
-            last_hold: 0,
-            escalate_after,
+            condition,
+            levels,
+            last_holds: [false; 3],
             phase: Phase::Idle,
             priority: Priority::Low,
-            active_since: 0,
-            changed: 0,
-            annunciated: 0,
-            escalate_at: NEVER,
+            escalate_after,
+            escalate_at: None,
+            active_since: SessionTime::ZERO,
+            changed: SessionTime::ZERO,
+            annunciated: SessionTime::ZERO,
             last_value: None,
             trigger: None,
-            deadline: NEVER,
         }
     }
 
-    /// Levels that exist (have an onset).
-    pub fn levels(&self) -> u8 {
-        let mut m = 0;
-        for (l, onset) in self.onset.iter().enumerate() {
-            if *onset != NEVER {
-                m |= 1 << l;
-            }
-        }
-        m
-    }
-
+    /// Whether some level has held for its onset delay: the condition is
+    /// established (what suppression looks at).
     pub fn is_qualified(&self) -> bool {
-        self.qualified != 0
+        self.levels.iter().any(|l| l.qualified)
     }
 
-    /// Whether nothing is going on: no timer, no alarm. Lets hot paths skip
-    /// an observation that cannot change anything.
-    #[inline]
-    pub fn is_quiet(&self) -> bool {
-        self.phase == Phase::Idle && self.qualified == 0 && self.deadline == NEVER
+    /// The earliest pending timer: a running onset or the escalation.
+    pub fn deadline(&self) -> Option<SessionTime> {
+        self.levels.iter().filter_map(Level::due).chain(self.escalate_at).min()
     }
 
-    /// A new observation: `sat` has bit `p` set where the value is beyond
-    /// level `p`'s limit, `hold` where it is within hysteresis of it (a
-    /// superset of `sat`). `value` is what events report.
-    #[inline]
-    pub fn observe(&mut self, at: u64, sat: u8, hold: u8, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {
+    /// A new observation at `at`; `value` is what events report.
+    pub fn observe(
+        &mut self,
+        at: SessionTime,
+        judgement: Judgement,
+        value: Option<f64>,
+        device: Option<&DeviceLabel>,
+        out: &mut Vec<AlarmEvent>,
+    ) {
         self.last_value = value;
-        self.last_hold = hold;
-        let lost = self.qualified & !hold;
-        if lost != 0 {
-            self.qualified &= hold;
-            for l in 0..3 {
-                if lost & (1 << l) != 0 {
-                    self.since[l] = NEVER;
-                }
+        self.last_holds = judgement.holds;
+        let mut newly = [false; 3];
+        for (l, level) in self.levels.iter_mut().enumerate() {
+            if level.qualified && !judgement.holds[l] {
+                level.qualified = false;
+                level.since = None;
             }
-        }
-        let mut newly = 0;
-        for l in 0..3 {
-            let b = 1 << l;
-            if self.onset[l] == NEVER || self.qualified & b != 0 {
+            let Some(onset) = level.onset else { continue };
+            if level.qualified {
                 continue;
             }
-            if sat & b == 0 {
-                self.since[l] = NEVER;
+            if !judgement.beyond[l] {
+                level.since = None;
                 continue;
             }
-            if self.since[l] == NEVER {
-                self.since[l] = at;
-                self.since_value[l] = value;
-            }
-            if at.saturating_sub(self.since[l]) >= self.onset[l] {
-                newly |= b;
-            }
+            let since = *level.since.get_or_insert_with(|| {
+                level.crossed_with = value;
+                at
+            });
+            newly[l] = at.since(since) >= onset;
         }
-        if newly != 0 {
-            self.qualify(newly);
-        }
-        self.annunciate(at, id, sink);
-        self.refresh_deadline(sink);
+        self.qualify(newly);
+        self.annunciate(at, device, out);
     }
 
     /// The condition is known to hold from `at` on (e.g. "no data since"):
     /// end any current qualification, then start every level's timer at `at`.
-    pub fn rearm(&mut self, at: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
-        if self.qualified != 0 {
-            self.qualified = 0;
-            self.annunciate(at, id, sink);
+    pub fn rearm(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {
+        if self.is_qualified() {
+            for level in &mut self.levels {
+                level.qualified = false;
+            }
+            self.annunciate(at, device, out);
         }
-        let deadline = self.restart(at);
-        sink.timer(deadline);
-    }
-
-    /// [`rearm`](Self::rearm) of an instance with no level qualified: start
-    /// every level's timer at `at`. Emits nothing; returns the new deadline.
-    pub fn restart(&mut self, at: u64) -> u64 {
-        debug_assert_eq!(self.qualified, 0);
-        debug_assert!(self.escalate_at == NEVER || matches!(self.phase, Phase::Active | Phase::Escalated));
-        let mut deadline =
-            if matches!(self.phase, Phase::Active | Phase::Escalated) { self.escalate_at } else { NEVER };
-        for l in 0..3 {
-            if self.onset[l] != NEVER {
-                self.since[l] = at;
-                deadline = deadline.min(at.saturating_add(self.onset[l]));
+        for level in &mut self.levels {
+            if level.onset.is_some() {
+                level.since = Some(at);
             }
         }
-        self.deadline = deadline;
-        deadline
     }
 
     /// The condition can no longer be judged (suppressed, disconnected):
-    /// forget timers and end the alarm (latching if it must).
-    pub fn end(&mut self, at: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
-        self.since = [NEVER; 3];
-        self.qualified = 0;
-        self.annunciate(at, id, sink);
-        self.refresh_deadline(sink);
+    /// forget the timers and end the alarm (latching if it must).
+    pub fn end(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {
+        for level in &mut self.levels {
+            level.since = None;
+            level.qualified = false;
+        }
+        self.annunciate(at, device, out);
     }
 
     /// The value was not usable: onset timers restart, an alarm in progress
     /// is kept as it is.
-    #[inline]
     pub fn reset_pending(&mut self) {
-        for l in 0..3 {
-            if self.qualified & (1 << l) == 0 {
-                self.since[l] = NEVER;
+        for level in &mut self.levels {
+            if !level.qualified {
+                level.since = None;
             }
         }
-        self.deadline = self.escalate_at;
     }
 
-    /// Fire whatever is due at `d` (the instance's deadline).
-    pub fn on_deadline(&mut self, d: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
-        let mut newly = 0;
-        for l in 0..3 {
-            if self.qualified & (1 << l) == 0
-                && self.since[l] != NEVER
-                && self.since[l].saturating_add(self.onset[l]) <= d
-            {
-                newly |= 1 << l;
-            }
-        }
-        if newly != 0 {
+    /// Fire whatever is due at `at` (the instance's deadline, or later when
+    /// a delay was shortened below the time already waited).
+    pub fn on_deadline(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {
+        let newly = self.levels.map(|l| l.due().is_some_and(|due| due <= at));
+        if newly.contains(&true) {
             self.qualify(newly);
-            self.annunciate(d, id, sink);
+            self.annunciate(at, device, out);
         }
-        if self.escalate_at <= d && matches!(self.phase, Phase::Active | Phase::Escalated) {
+        if self.escalate_at.is_some_and(|e| e <= at) && matches!(self.phase, Phase::Active | Phase::Escalated) {
             self.priority = next_priority(self.priority);
             self.phase = Phase::Escalated;
-            self.changed = d;
-            self.annunciated = d;
+            self.changed = at;
+            self.annunciated = at;
             self.trigger = self.last_value;
-            self.emit(d, AlarmState::Escalated, self.trigger, id, sink);
+            self.emit(at, AlarmState::Escalated, self.trigger, device, out);
             self.schedule_escalation();
         }
-        self.refresh_deadline(sink);
+        if self.deadline().is_some_and(|d| d <= at) {
+            // Only a zero escalation delay could get here (every due onset
+            // qualified above); a monitor must not spin on one timer.
+            tracing::error!(condition = %self.condition, "alarm timer did not advance; dropped");
+            self.escalate_at = None;
+        }
     }
 
     /// The operator acknowledged it. A latched alarm clears; an active one
-    /// stops sounding and stops escalating by time. Returns whether anything
-    /// changed.
-    pub fn acknowledge(&mut self, at: u64, id: Ident<'_>, sink: &mut Sink<'_>) -> bool {
+    /// stops sounding and stops escalating by time.
+    pub fn acknowledge(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {
         match self.phase {
             Phase::Active | Phase::Escalated => {
                 // Deliberately no `acknowledged` alarm event: the operator
@@ -273,65 +236,70 @@ impl Instance {
                 // the operator line for an ack).
                 self.phase = Phase::Acknowledged;
                 self.changed = at;
-                self.escalate_at = NEVER;
-                self.refresh_deadline(sink);
-                true
+                self.escalate_at = None;
             }
             Phase::Latched => {
                 self.phase = Phase::Idle;
                 self.changed = at;
-                self.emit(at, AlarmState::Cleared, None, id, sink);
-                true
+                self.emit(at, AlarmState::Cleared, None, device, out);
             }
-            Phase::Idle | Phase::Acknowledged => false,
+            Phase::Idle | Phase::Acknowledged => {}
         }
     }
 
     /// Move every timer set before `at` later by `by` (no later than `at`):
     /// the span of a clock gap does not count towards any delay.
-    pub fn shift(&mut self, at: u64, by: u64) {
-        let move_it = |t: &mut u64| {
-            if *t != NEVER && *t < at {
-                *t = t.saturating_add(by).min(at);
-            }
-        };
-        for s in &mut self.since {
-            move_it(s);
+    pub fn shift(&mut self, at: SessionTime, by: Duration) {
+        let move_it = |t: SessionTime| if t < at { t.saturating_add(by).min(at) } else { t };
+        for level in &mut self.levels {
+            level.since = level.since.map(move_it);
         }
-        if self.escalate_at != NEVER {
-            // Escalation counts from the last annunciation.
-            move_it(&mut self.annunciated);
+        if self.escalate_at.is_some() {
+            self.annunciated = move_it(self.annunciated);
             self.schedule_escalation();
         }
-        self.deadline = self.pending_deadline();
     }
 
-    fn qualify(&mut self, newly: u8) {
-        let before = self.qualified;
-        self.qualified |= newly;
-        let top = 7 - newly.leading_zeros() as u8;
-        // The value that crossed the limit of the highest level now
-        // established: the "triggering value" (DESIGN.md's example reports
-        // the 104 bpm that started the minute, not the 123 that came after).
-        if u32::from(newly) > u32::from(before) {
-            self.trigger = self.since_value[top as usize].or(self.last_value);
+    /// New onset delays (`tech.stale`'s follow the device's interval): the
+    /// timers already running keep their start and fall due by the new
+    /// delays.
+    pub fn set_onsets(&mut self, onsets: [Option<Duration>; 3]) {
+        for (level, onset) in self.levels.iter_mut().zip(onsets) {
+            level.onset = onset;
         }
-        // Lower levels the value still satisfies come along (see module doc).
-        let below = (1u8 << top) - 1;
-        self.qualified |= below & self.last_hold & self.levels();
     }
 
+    /// Mark `newly` qualified; the lower levels the value still holds come
+    /// along (see the module doc).
+    fn qualify(&mut self, newly: [bool; 3]) {
+        let Some(top) = newly.iter().rposition(|n| *n) else { return };
+        let before = self.levels.iter().rposition(|l| l.qualified);
+        // The value that crossed the limit of the highest level now
+        // established is the "triggering value" (DESIGN.md's example
+        // reports the 104 bpm that started the minute, not the 123 that
+        // came after).
+        if before.is_none_or(|b| top > b) {
+            self.trigger = self.levels[top].crossed_with.or(self.last_value);
+        }
+        for (l, level) in self.levels.iter_mut().enumerate().take(top + 1) {
+            if newly[l] || (l < top && self.last_holds[l] && level.onset.is_some()) {
+                level.qualified = true;
+            }
+        }
+    }
+
+    /// The priority of the highest qualified level.
     fn target(&self) -> Option<Priority> {
-        (0..3).rev().find(|l| self.qualified & (1 << l) != 0).map(|l| PRIORITIES[l])
+        self.levels.iter().rposition(|l| l.qualified).map(|l| PRIORITIES[l])
     }
 
-    fn annunciate(&mut self, at: u64, id: Ident<'_>, sink: &mut Sink<'_>) {
+    fn annunciate(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {
         match (self.phase, self.target()) {
             (Phase::Idle, Some(p)) => {
                 self.phase = Phase::Active;
                 self.priority = p;
                 self.active_since = at;
-                self.become_active(at, sink, id, AlarmState::Active);
+                self.become_active(at, AlarmState::Active, device, out);
             }
             (Phase::Latched, Some(p)) => {
                 // The condition is back before anyone acknowledged the
@@ -339,81 +307,66 @@ impl Instance {
                 self.phase = Phase::Active;
                 self.priority = self.priority.max(p);
                 self.active_since = at;
-                self.become_active(at, sink, id, AlarmState::Active);
+                self.become_active(at, AlarmState::Active, device, out);
             }
             (Phase::Active | Phase::Escalated | Phase::Acknowledged, Some(p)) if p > self.priority => {
                 self.phase = Phase::Escalated;
                 self.priority = p;
-                self.become_active(at, sink, id, AlarmState::Escalated);
+                self.become_active(at, AlarmState::Escalated, device, out);
             }
             (Phase::Active | Phase::Escalated, None) => {
                 self.changed = at;
-                self.escalate_at = NEVER;
+                self.escalate_at = None;
                 if self.priority == Priority::High {
                     self.phase = Phase::Latched;
-                    self.emit(at, AlarmState::Latched, None, id, sink);
+                    self.emit(at, AlarmState::Latched, None, device, out);
                 } else {
                     self.phase = Phase::Idle;
-                    self.emit(at, AlarmState::Cleared, None, id, sink);
+                    self.emit(at, AlarmState::Cleared, None, device, out);
                 }
             }
             (Phase::Acknowledged, None) => {
                 self.phase = Phase::Idle;
                 self.changed = at;
-                self.emit(at, AlarmState::Cleared, None, id, sink);
+                self.emit(at, AlarmState::Cleared, None, device, out);
             }
             _ => {}
         }
     }
 
-    fn become_active(&mut self, at: u64, sink: &mut Sink<'_>, id: Ident<'_>, state: AlarmState) {
+    fn become_active(
+        &mut self,
+        at: SessionTime,
+        state: AlarmState,
+        device: Option<&DeviceLabel>,
+        out: &mut Vec<AlarmEvent>,
+    ) {
         self.changed = at;
         self.annunciated = at;
         self.schedule_escalation();
-        self.emit(at, state, self.trigger, id, sink);
+        self.emit(at, state, self.trigger, device, out);
     }
 
     fn schedule_escalation(&mut self) {
-        self.escalate_at = if self.escalate_after != NEVER
-            && self.priority < Priority::High
-            && matches!(self.phase, Phase::Active | Phase::Escalated)
-        {
-            self.annunciated.saturating_add(self.escalate_after)
-        } else {
-            NEVER
+        let sounding = matches!(self.phase, Phase::Active | Phase::Escalated);
+        self.escalate_at = match self.escalate_after {
+            Some(after) if sounding && self.priority < Priority::High => Some(self.annunciated.saturating_add(after)),
+            _ => None,
         };
     }
 
-    fn refresh_deadline(&mut self, sink: &mut Sink<'_>) {
-        self.deadline = self.pending_deadline();
-        sink.timer(self.deadline);
-    }
-
-    /// The earliest of the escalation and the onset timers running.
-    fn pending_deadline(&self) -> u64 {
-        let mut deadline = self.escalate_at;
-        for l in 0..3 {
-            if self.qualified & (1 << l) == 0 && self.since[l] != NEVER {
-                deadline = deadline.min(self.since[l].saturating_add(self.onset[l]));
-            }
-        }
-        deadline
-    }
-
-    /// New onset delays at `at`: the onset timers already running keep
-    /// their start and fall due by the new delays, at `at` at the earliest
-    /// (a shorter delay may already have run out). Returns the deadline.
-    pub fn set_onsets(&mut self, onset: [u64; 3], at: u64) -> u64 {
-        self.onset = onset;
-        self.deadline = self.pending_deadline().max(at);
-        self.deadline
-    }
-
-    fn emit(&self, at: u64, state: AlarmState, value: Option<f64>, id: Ident<'_>, sink: &mut Sink<'_>) {
-        sink.out.push(AlarmEvent {
-            at: SessionTime(at),
-            condition: id.condition,
-            device: id.device.cloned(),
+    fn emit(
+        &self,
+        at: SessionTime,
+        state: AlarmState,
+        value: Option<f64>,
+        device: Option<&DeviceLabel>,
+        out: &mut Vec<AlarmEvent>,
+    ) {
+        out.push(AlarmEvent {
+            at,
+            condition: self.condition,
+            device: device.cloned(),
             priority: self.priority,
             state,
             value: value.filter(|v| v.is_finite()),

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 use super::theme::Theme;
 use crate::excerpt::number as shown;
 use crate::model::{Condition, Marker, MarkerKind, OperatorAction, Priority, Quantity};
-use crate::snapshot::LimitView;
+use crate::snapshot::Limit;
 
 /// Longest text a prompt accepts (a marker is a note, not an essay).
 pub const MAX_INPUT: usize = 120;
@@ -98,7 +98,7 @@ impl Prompt {
 
     /// The actions the input stands for, or why it cannot be used. `limits`
     /// are those in force, to refuse a priority a condition does not have.
-    pub fn submit(&self, limits: &[LimitView]) -> Result<Vec<OperatorAction>, String> {
+    pub fn submit(&self, limits: &[Limit]) -> Result<Vec<OperatorAction>, String> {
         let text = self.input.trim();
         match self.kind {
             PromptKind::Dose => dose(text, MarkerKind::Dose, "dose"),
@@ -136,7 +136,7 @@ fn dose(text: &str, kind: MarkerKind, name: &str) -> Result<Vec<OperatorAction>,
     Ok(vec![OperatorAction::Marker(Marker { label: format!("{name} {mg} mg"), kind: Some(kind), amount_mg: Some(mg) })])
 }
 
-fn limit(text: &str, limits: &[LimitView]) -> Result<Vec<OperatorAction>, String> {
+fn limit(text: &str, limits: &[Limit]) -> Result<Vec<OperatorAction>, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let [condition, priority, value] = words[..] else {
         return Err("give three words: condition priority value (hr.high medium 125)".into());
@@ -283,7 +283,16 @@ mod tests {
         assert!(err.contains("unknown condition"), "{err}");
         assert!(submit(PromptKind::Limit, "hr.high urgent 125").is_err());
         assert!(submit(PromptKind::Limit, "hr.high medium").is_err());
-        let limits = [LimitView { condition: Condition::HrHigh, priority: Priority::Low, text: "> 100".into() }];
+        let limits = [crate::snapshot::Limit {
+            condition: Condition::HrHigh,
+            priority: Priority::Low,
+            rule: crate::snapshot::LimitRule::Threshold {
+                direction: crate::config::Direction::Above,
+                threshold: 100.0,
+                unit: "bpm",
+                onset: std::time::Duration::from_secs(60),
+            },
+        }];
         let mut p = Prompt::new(PromptKind::Limit);
         p.input = "hr.high medium 125".into();
         assert!(p.submit(&limits).unwrap_err().contains("no medium-priority"));
