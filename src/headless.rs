@@ -172,4 +172,94 @@ mod tests {
             r#"{"at_ms":95000,"type":"operator","action":"ack","alarm":"hr.high","device":"chest"}"#
         );
     }
+
+    /// Every line type, byte for byte: field names, order and the fields
+    /// left out when absent are part of DESIGN.md's format.
+    #[test]
+    fn every_line_type_keeps_its_bytes() {
+        use crate::model::{Characteristic, Marker, MarkerKind};
+        let at = SessionTime::from_millis(1_500);
+        let chest = || crate::model::DeviceLabel::from("chest");
+        let cases: Vec<(OutputEvent, &str)> = vec![
+            (
+                OutputEvent::Alarm(AlarmEvent {
+                    at,
+                    condition: Condition::TechStale,
+                    device: None,
+                    priority: Priority::Medium,
+                    state: AlarmState::Cleared,
+                    value: Some(f64::NAN),
+                }),
+                r#"{"at_ms":1500,"type":"alarm","alarm":"tech.stale","priority":"medium","state":"cleared"}"#,
+            ),
+            (
+                OutputEvent::Operator {
+                    at,
+                    action: OperatorAction::Marker(Marker {
+                        label: "dose".into(),
+                        kind: Some(MarkerKind::Dose),
+                        amount_mg: Some(120.0),
+                    }),
+                },
+                r#"{"at_ms":1500,"type":"operator","action":"marker","label":"dose","kind":"dose","amount_mg":120.0}"#,
+            ),
+            (
+                OutputEvent::Operator { at, action: OperatorAction::AudioPause },
+                r#"{"at_ms":1500,"type":"operator","action":"audio_pause"}"#,
+            ),
+            (
+                OutputEvent::Connection {
+                    at,
+                    device: chest(),
+                    change: ConnectionChange::Connected {
+                        name: Some("Polar H10".into()),
+                        address: Some("A0:9E".into()),
+                        services: vec![0x180D],
+                    },
+                },
+                r#"{"at_ms":1500,"type":"connection","device":"chest","event":"connected","name":"Polar H10","address":"A0:9E"}"#,
+            ),
+            (
+                OutputEvent::Connection {
+                    at,
+                    device: chest(),
+                    change: ConnectionChange::Connected { name: None, address: None, services: vec![] },
+                },
+                r#"{"at_ms":1500,"type":"connection","device":"chest","event":"connected"}"#,
+            ),
+            (
+                OutputEvent::Connection {
+                    at,
+                    device: chest(),
+                    change: ConnectionChange::Disconnected { reason: Some("out of range".into()) },
+                },
+                r#"{"at_ms":1500,"type":"connection","device":"chest","event":"disconnected","reason":"out of range"}"#,
+            ),
+            (
+                OutputEvent::Connection { at, device: chest(), change: ConnectionChange::Disconnected { reason: None } },
+                r#"{"at_ms":1500,"type":"connection","device":"chest","event":"disconnected"}"#,
+            ),
+            (
+                OutputEvent::DecodeError {
+                    at,
+                    device: Some(chest()),
+                    characteristic: Some(Characteristic::HeartRateMeasurement),
+                    line: Some(7),
+                    message: "short".into(),
+                },
+                r#"{"at_ms":1500,"type":"decode_error","device":"chest","characteristic":"2a37","line":7,"message":"short"}"#,
+            ),
+            (
+                OutputEvent::DecodeError { at, device: None, characteristic: None, line: None, message: "bad".into() },
+                r#"{"at_ms":1500,"type":"decode_error","message":"bad"}"#,
+            ),
+            (
+                OutputEvent::Gap { at, duration: std::time::Duration::from_millis(6_250) },
+                r#"{"at_ms":1500,"type":"gap","duration_ms":6250}"#,
+            ),
+        ];
+        for (event, want) in cases {
+            assert_eq!(event_json(&event).to_string(), want);
+        }
+    }
 }
