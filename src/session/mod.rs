@@ -1,4 +1,5 @@
-//! A running session: every task and channel is created here.
+//! A running session: the channels between stages and the long-lived tasks
+//! are made here ([`crate`]'s map says which helpers a stage makes itself).
 //!
 //! ```text
 //!   source task ──Batch (SOURCE_CHANNEL_CAPACITY)──▶ pipeline loop ──watch──▶ dashboard task
@@ -11,11 +12,12 @@
 //! it restarts the command, and its health comes back here to raise or
 //! clear `tech.alarm_command`.
 //!
-//! Failure containment: a source, the recorder, the dashboard or the alarm
-//! command failing is reported (technical alarm or log) and the pipeline
-//! goes on; only the pipeline loop failing ends the session, in order:
-//! finish the recording, restore the terminal, print one sentence, exit
-//! non-zero.
+//! Failure containment: a sensor, the recorder, the dashboard or the alarm
+//! command failing is reported (technical alarm or log) and monitoring goes
+//! on (a failed dashboard leaves the session headless). A source failing as
+//! a whole (no Bluetooth adapter, an unreadable stream file) or the pipeline
+//! loop failing ends the session, in order: finish the recording, restore
+//! the terminal, print one sentence, exit non-zero.
 //!
 //! Session time and `--resume`: a source stamps its events in the time of
 //! its own run (zero when it starts: the scheduled time of a simulated or
@@ -60,6 +62,9 @@ pub const SOURCE_CHANNEL_CAPACITY: usize = 64;
 pub const UI_CHANNEL_CAPACITY: usize = 64;
 /// Output batches waiting for stdout.
 pub const HEADLESS_CHANNEL_CAPACITY: usize = 1024;
+/// Replay controls (pause, seek, speed) from the dashboard to the replay
+/// source: an operator's keys, a few at most in flight.
+pub const REPLAY_CONTROL_CAPACITY: usize = 16;
 /// Alarm lines waiting for the alarm command.
 pub const ALARM_COMMAND_CAPACITY: usize = 1024;
 /// Real-clock tick: snapshots, stall and clock-jump checks, the alarm
