@@ -494,4 +494,96 @@ mod tests {
         assert_eq!(timer_wait(SessionTime::from_millis(61_251), now), MIN_TIMER_WAIT);
         assert_eq!(timer_wait(SessionTime::from_millis(60_000), now), MIN_TIMER_WAIT);
     }
+
+    /// A session on a virtual clock whose source sends nothing and whose
+    /// dashboard never ends by itself, headless lines going to `out`. Each
+    /// test calls the event methods itself, as the loop would.
+    async fn started(with_dashboard: bool, out: SharedBuf) -> Session {
+        let source: SourceFactory = Box::new(|_tx, _clock| Box::pin(async { Ok(()) }));
+        let dashboard: Option<DashboardFactory> = with_dashboard.then(|| {
+            Box::new(|_snapshots, _commands| Box::pin(std::future::pending()) as SourceTask) as DashboardFactory
+        });
+        let plan = SessionPlan {
+            clock: Clock::virtual_at(Speed::Max, chrono::Utc::now()),
+            source,
+            mode: crate::snapshot::Mode::Simulated,
+            config: crate::config::Config::default(),
+            participant: None,
+            devices: Vec::new(),
+            dashboard,
+            alarm_command: None,
+            replay_control: None,
+            headless_out: Some(Box::new(out)),
+            record: None,
+            resume: None,
+        };
+        Session::start(plan).await.unwrap()
+    }
+
+    #[derive(Clone, Default)]
+    struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for SharedBuf {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn ctrl_c_is_the_dashboards_to_confirm_and_any_other_signal_ends_the_session() {
+        let mut s = started(true, SharedBuf::default()).await;
+        s.signals.last_was_interrupt = true;
+        assert_eq!(s.on_signal(), Flow::Continue(()), "the dashboard asks before Ctrl-C ends monitoring");
+        s.signals.last_was_interrupt = false;
+        assert_eq!(s.on_signal(), Flow::Break(EndReason::Signal), "SIGTERM and SIGHUP end it at once");
+
+        let mut headless = started(false, SharedBuf::default()).await;
+        headless.signals.last_was_interrupt = true;
+        assert_eq!(headless.on_signal(), Flow::Break(EndReason::Signal), "headless, Ctrl-C ends it");
+    }
+
+    #[tokio::test]
+    async fn a_failed_dashboard_leaves_the_session_headless_and_says_so() {
+        let out = SharedBuf::default();
+        let mut s = started(true, out.clone()).await;
+        let failed = Ok((Task::Dashboard, Err(anyhow::anyhow!("terminal went away"))));
+        assert_eq!(s.on_task_done(failed), Flow::Continue(()), "monitoring goes on while input remains");
+        assert!(!s.has_dashboard && s.sinks.headless.is_some());
+        // The closed command channel is not a quit.
+        assert_eq!(s.on_ui_command(None).await, Flow::Continue(()));
+        assert!(!s.ui_open);
+        // The input ending now ends the session, as a headless one does.
+        assert_eq!(s.on_batch(None).await, Flow::Break(EndReason::EndOfInput));
+        let outcome = s.finish(EndReason::EndOfInput).await.unwrap();
+        assert_eq!(outcome.reason, EndReason::EndOfInput);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let types: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(types, ["decode_error", "summary"], "{text}");
+        assert!(text.contains("dashboard failed: terminal went away"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_dashboard_that_ends_well_is_the_operator_quitting() {
+        let mut s = started(true, SharedBuf::default()).await;
+        assert_eq!(s.on_task_done(Ok((Task::Dashboard, Ok(())))), Flow::Break(EndReason::OperatorQuit));
+        let mut s = started(true, SharedBuf::default()).await;
+        assert_eq!(s.on_ui_command(Some(UiCommand::Quit)).await, Flow::Break(EndReason::OperatorQuit));
+    }
+
+    #[tokio::test]
+    async fn a_source_that_fails_ends_the_session_with_its_error() {
+        let mut s = started(false, SharedBuf::default()).await;
+        assert_eq!(s.on_task_done(Ok((Task::Source, Ok(())))), Flow::Continue(()), "its batches may still be queued");
+        let failed = Ok((Task::Source, Err(anyhow::anyhow!("no Bluetooth adapter"))));
+        assert_eq!(s.on_task_done(failed), Flow::Break(EndReason::EndOfInput));
+        let e = s.finish(EndReason::EndOfInput).await.unwrap_err();
+        assert_eq!(e.to_string(), "no Bluetooth adapter");
+    }
 }
