@@ -12,7 +12,11 @@ use tokio::task::{JoinError, JoinSet};
 use super::resume::{shift_batch, shift_time};
 use super::signals::Signals;
 use super::sinks::{self, HeadlessSink, Sinks};
-use super::*;
+use super::{
+    ALARM_COMMAND_CAPACITY, EVENT_SNAPSHOT_GAP, EndReason, GAP_THRESHOLD, HEARTBEAT, IDLE_SNAPSHOT_EVERY,
+    MAX_SPEED_SNAPSHOT_EVERY, MIN_TIMER_WAIT, SOURCE_CHANNEL_CAPACITY, SOURCE_RESULT_WAIT, STALL_AFTER, SessionOutcome,
+    SessionPlan, TICK, UI_CHANNEL_CAPACITY, VIRTUAL_IDLE_SNAPSHOT_EVERY,
+};
 use crate::alarm_command::{self, AlarmCommand};
 use crate::alarms::AlarmEngine;
 use crate::clock::{Clock, ClockKind, Speed};
@@ -484,6 +488,7 @@ fn wall_offset_ms(clock: &Clock) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::{DashboardFactory, SourceFactory, SourceTask};
 
     #[test]
     fn the_loop_sleeps_until_the_next_alarm_timer() {
