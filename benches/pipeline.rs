@@ -40,7 +40,7 @@ use crate::cpu::{Reference, thread_cpu, thread_minor_faults};
 /// Notifications per benchmark iteration, whatever the device count.
 const NOTIFICATIONS: u64 = 20_000;
 
-/// What the session loop reserves for a batch's samples (`session.rs`).
+/// What the session loop reserves for a batch's samples (`session/sinks.rs`).
 const SAMPLE_BUFFER: usize = 4096;
 
 #[derive(Clone, Copy)]

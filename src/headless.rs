@@ -1,8 +1,9 @@
-//! The headless sink: one JSON object per line on stdout (DESIGN.md
-//! "Headless output").
+//! The lines of headless output: one JSON object per line on stdout
+//! (DESIGN.md "Headless output"), and the alarm command's lines.
 //!
-//! Lines are built here and only here, so a live run and a replay print the
-//! same bytes for the same events.
+//! Lines are built here and only here, as the types below, so a live run
+//! and a replay print the same bytes for the same events. The session's
+//! writer thread prints them.
 
 use std::io::{self, Write};
 
@@ -171,8 +172,8 @@ impl<'a> Line<'a> {
     /// As a JSON value, for the alarm command's channel.
     #[must_use]
     pub fn to_value(&self) -> Value {
-        // Every field is a string, a number or an option of one, so
-        // serialising cannot fail.
+        // A line is plain data under string keys: serialising it to a
+        // value cannot fail.
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }

@@ -177,24 +177,24 @@ impl EndReason {
 
 /// Run a session to its end.
 pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
-    let mut s = Session::start(plan).await?;
+    let mut session = Session::start(plan).await?;
     let reason = loop {
-        let timer_due = s.timer_due();
+        let timer_due = session.timer_due();
         let flow = tokio::select! {
             biased;
-            () = s.signals.recv() => s.on_signal(),
-            batch = s.batches.recv(), if !s.sources_done => s.on_batch(batch).await,
-            command = s.ui.recv(), if s.ui_open => s.on_ui_command(command).await,
+            () = session.signals.recv() => session.on_signal(),
+            batch = session.batches.recv(), if !session.sources_done => session.on_batch(batch).await,
+            command = session.ui.recv(), if session.ui_open => session.on_ui_command(command).await,
             // An async block: a disabled branch's expression is still
             // evaluated, and making a `Sleep` reads the clock and clones the
             // runtime handle, per batch at `--speed max`.
-            () = async { if let Some(at) = timer_due { tokio::time::sleep_until(at).await } }, if timer_due.is_some() => s.on_timer().await,
-            at = s.tick.tick(), if !s.max_speed => s.on_tick(at).await,
-            Some(done) = s.tasks.join_next() => s.on_task_done(done),
+            () = async { if let Some(at) = timer_due { tokio::time::sleep_until(at).await } }, if timer_due.is_some() => session.on_timer().await,
+            at = session.tick.tick(), if !session.max_speed => session.on_tick(at).await,
+            Some(done) = session.tasks.join_next() => session.on_task_done(done),
         };
         if let std::ops::ControlFlow::Break(reason) = flow {
             break reason;
         }
     };
-    s.finish(reason).await
+    session.finish(reason).await
 }
