@@ -82,12 +82,14 @@ struct Publisher {
     last: Instant,
     /// Whether the pipeline changed since the last snapshot went out.
     unpublished: bool,
+    /// Whether every source has ended (the screen says so).
+    finished: bool,
 }
 
 impl Publisher {
-    fn send(&self, pipeline: &mut Pipeline, finished: bool) {
+    fn send(&self, pipeline: &mut Pipeline) {
         let mut snap = pipeline.snapshot(&self.base);
-        snap.finished = finished;
+        snap.finished = self.finished;
         let _ = self.tx.send(Arc::new(snap));
     }
 
@@ -101,7 +103,7 @@ impl Publisher {
         }
         self.last = Instant::now();
         self.unpublished = false;
-        self.send(pipeline, false);
+        self.send(pipeline);
     }
 }
 
@@ -190,7 +192,7 @@ impl Session {
             tasks,
             batches,
             ui,
-            snapshots: Publisher { tx: snapshot_tx, base, last: Instant::now(), unpublished: false },
+            snapshots: Publisher { tx: snapshot_tx, base, last: Instant::now(), unpublished: false, finished: false },
             replay_control,
             signals: Signals::new()?,
             tick,
@@ -261,12 +263,13 @@ impl Session {
 
     fn on_sources_done(&mut self) -> Flow {
         self.sources_done = true;
+        self.snapshots.finished = true;
         if !self.has_dashboard {
             return Flow::Break(EndReason::EndOfInput);
         }
         // With a dashboard, the session stays on screen until the operator
         // quits.
-        self.snapshots.send(&mut self.pipeline, true);
+        self.snapshots.send(&mut self.pipeline);
         Flow::Continue(())
     }
 
@@ -296,7 +299,7 @@ impl Session {
                 return Flow::Continue(());
             }
         }
-        self.snapshots.send(&mut self.pipeline, false);
+        self.snapshots.send(&mut self.pipeline);
         Flow::Continue(())
     }
 
@@ -329,7 +332,7 @@ impl Session {
         if self.has_dashboard && (self.snapshots.unpublished || due) {
             self.snapshots.unpublished = false;
             self.snapshots.last = at.into_std();
-            self.snapshots.send(&mut self.pipeline, self.sources_done);
+            self.snapshots.send(&mut self.pipeline);
         }
         if let Some(sink) = self.sinks.alarm.as_mut().filter(|_| self.last_heartbeat.elapsed() >= HEARTBEAT) {
             self.last_heartbeat = Instant::now();
@@ -504,10 +507,14 @@ mod tests {
     /// dashboard never ends by itself, headless lines going to `out`. Each
     /// test calls the event methods itself, as the loop would.
     async fn started(with_dashboard: bool, out: SharedBuf) -> Session {
-        let source: SourceFactory = Box::new(|_tx, _clock| Box::pin(async { Ok(()) }));
-        let dashboard: Option<DashboardFactory> = with_dashboard.then(|| {
+        let dashboard = with_dashboard.then(|| {
             Box::new(|_snapshots, _commands| Box::pin(std::future::pending()) as SourceTask) as DashboardFactory
         });
+        started_with(dashboard, out).await
+    }
+
+    async fn started_with(dashboard: Option<DashboardFactory>, out: SharedBuf) -> Session {
+        let source: SourceFactory = Box::new(|_tx, _clock| Box::pin(async { Ok(()) }));
         let plan = SessionPlan {
             clock: Clock::virtual_at(Speed::Max, chrono::Utc::now()),
             source,
@@ -590,5 +597,20 @@ mod tests {
         assert_eq!(s.on_task_done(failed), Flow::Break(EndReason::EndOfInput));
         let e = s.finish(EndReason::EndOfInput).await.unwrap_err();
         assert_eq!(e.to_string(), "no Bluetooth adapter");
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_stays_ended_on_screen_when_the_operator_acts() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dashboard: DashboardFactory = Box::new(move |snapshots, _commands| {
+            tx.send(snapshots).unwrap();
+            Box::pin(std::future::pending())
+        });
+        let mut s = started_with(Some(dashboard), SharedBuf::default()).await;
+        let snapshots = rx.recv().unwrap();
+        assert_eq!(s.on_batch(None).await, Flow::Continue(()), "the screen stays until the operator quits");
+        assert!(snapshots.borrow().finished);
+        assert_eq!(s.on_ui_command(Some(UiCommand::SetWindow(Duration::from_secs(60)))).await, Flow::Continue(()));
+        assert!(snapshots.borrow().finished, "the header keeps ENDED after a key");
     }
 }
