@@ -12,7 +12,7 @@
 //! session does.
 //!
 //! Per batch the routine does what a `--speed max` session loop does with
-//! the pipeline's products (`session::Sinks::drain`): the pipeline decodes
+//! the pipeline's products (`Sinks::drain` in `session/sinks.rs`): the pipeline decodes
 //! into the `record::Outbox`'s sample buffer, the batch's event vector moves
 //! into the outbox with a copy of the output events, and the outbox's
 //! message goes, when due (1,024 rows or 100 ms), on a channel of the
@@ -40,7 +40,7 @@ use crate::cpu::{Reference, thread_cpu, thread_minor_faults};
 /// Notifications per benchmark iteration, whatever the device count.
 const NOTIFICATIONS: u64 = 20_000;
 
-/// What the session loop reserves for a batch's samples (`session.rs`).
+/// What the session loop reserves for a batch's samples (`session/sinks.rs`).
 const SAMPLE_BUFFER: usize = 4096;
 
 #[derive(Clone, Copy)]
@@ -172,7 +172,7 @@ fn regroup(batches: &Batches, max: usize) -> Batches {
 }
 
 /// What a `--speed max` session loop does with the pipeline's products
-/// (`session::Sinks::drain`), sending them to a stand-in recorder thread
+/// (`Sinks::drain` in `session/sinks.rs`), sending them to a stand-in recorder thread
 /// that counts and drops them (lossless: a virtual-clock session awaits the
 /// send) and hands the emptied sample buffers back, as the recorder does.
 /// One per session, as the recorder is.

@@ -46,6 +46,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};
 
+use crate::headless;
 use crate::model::{OutputEvent, SessionTime};
 
 /// The time limits of the supervisor.
@@ -145,13 +146,14 @@ impl AlarmCommand {
     /// Hand the alarm events among `events` to the command (never waits).
     pub fn alarms(&mut self, events: &[OutputEvent]) {
         for e in events.iter().filter(|e| matches!(e, OutputEvent::Alarm(_))) {
-            self.send(crate::headless::event_json(e));
+            self.send(headless::event_json(e));
         }
     }
 
     /// The heartbeat line, so an external watchdog can tell vigil is alive.
     pub fn heartbeat(&mut self, at: SessionTime) {
-        self.send(json!({ "at_ms": at.as_millis(), "type": "heartbeat", "wall": chrono::Utc::now().to_rfc3339() }));
+        let body = headless::Body::Heartbeat { wall: chrono::Utc::now().to_rfc3339() };
+        self.send(headless::Line { at_ms: at.as_millis(), body }.to_value());
     }
 
     fn send(&mut self, line: Value) {

@@ -302,7 +302,7 @@ pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> Sessio
         })
         .collect();
     let clock = Clock::virtual_at(speed, recording.meta.start_utc);
-    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(session::REPLAY_CONTROL_CAPACITY);
     let source: SourceFactory = Box::new(move |tx, clock| {
         Box::pin(async move {
             crate::sources::replay::run(&recording, clock, tx, control_rx)

@@ -14,7 +14,11 @@
 //!
 //! - [`model`]: the shared vocabulary (session time, source events, samples,
 //!   alarm and operator events).
-//! - [`clock`]: real or virtual time; nothing else reads the system clock.
+//! - [`clock`]: real or virtual session time, the only time events, samples
+//!   and alarm timers are stamped in. Elsewhere the monotonic clock only
+//!   paces I/O (replay, dashboard frames, recorder flushes, BLE reconnects)
+//!   and watches liveness (a silent sensor, a stalled tick, a stuck alarm
+//!   command).
 //! - [`gatt`]: decoders and encoders for the Bluetooth SIG characteristics.
 //! - [`history`]: per-device, per-quantity ring buffers and the whole-session
 //!   trend; memory bounded for any session length.
@@ -23,17 +27,22 @@
 //!   invalid; the alarms, the snapshot and the BLE supervisor all ask it.
 //! - [`config`]: layered, validated configuration (alarm limits).
 //! - [`devices`]: device profiles (`devices/*.toml`).
-//! - [`pipeline`]: the task that owns decoders, history and alarms.
+//! - [`pipeline`]: decoders, history and alarms, owned by the session loop.
 //! - [`snapshot`]: what the dashboard reads.
 //! - [`sources`]: BLE, simulator, NDJSON streams, replay.
 //! - [`record`]: Arrow recordings and the readers behind replay, summary,
 //!   export and report.
-//! - [`headless`]: the JSON-lines sink.
+//! - [`headless`]: the JSON lines of headless output, as types.
 //! - [`alarm_command`]: `--alarm-command`, a supervised child fed alarm
 //!   lines; its failure is the technical alarm `tech.alarm_command`.
 //! - [`dashboard`]: the live terminal screen.
-//! - [`session`]: wires sources, pipeline and sinks; every spawn and channel
-//!   is created there.
+//! - [`session`]: wires sources, pipeline and sinks. It makes the channels
+//!   between stages (capacities named there) and starts every long-lived
+//!   task: the source and the dashboard through their factories, the
+//!   recorder, the headless writer and the alarm command's supervisor. A
+//!   stage's private helpers (BLE per-device supervisors, the stream file
+//!   reader, the dashboard's key reader) are the stage's own, each bounded by
+//!   a named constant.
 //! - [`cli`]: the command line; [`app`]: what each subcommand does.
 //! - [`excerpt`]: input text as an error message quotes it (cut, escaped).
 
