@@ -23,7 +23,7 @@ use arrow_ipc::CompressionType;
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::reader::{BatchStream, Truncation};
+use super::resync::{BatchStream, Truncation};
 use super::schema::{FileKind, StrCol};
 use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 
@@ -187,7 +187,7 @@ fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-fn compacted_schema(live: &SchemaRef, dict_cols: &[&str]) -> SchemaRef {
+pub(crate) fn compacted_schema(live: &SchemaRef, dict_cols: &[&str]) -> SchemaRef {
     let fields: Vec<Field> = live
         .fields()
         .iter()

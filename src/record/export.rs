@@ -22,7 +22,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::reader::BatchStream;
+use super::resync::BatchStream;
 use super::schema::{FileKind, StrCol};
 use super::{RecordError, Recording};
 

@@ -23,6 +23,15 @@ pub const FORMAT: &str = "vigil-recording";
 /// file into microseconds).
 pub const FORMAT_VERSION: u32 = 2;
 
+/// Largest `session.json` vigil reads (its own are a few kB).
+const MAX_META_BYTES: u64 = 16 << 20;
+
+/// Keys of the schema metadata every Arrow file of a recording carries, so
+/// a file copied in from another recording is told apart.
+pub const ID_KEY: &str = "vigil.recording_id";
+pub const FORMAT_VERSION_KEY: &str = "vigil.format_version";
+pub const PARTICIPANT_KEY: &str = "vigil.participant";
+
 /// The contents of `session.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionMeta {
@@ -96,8 +105,18 @@ pub struct Segment {
 
 impl SessionMeta {
     pub fn read(dir: &Path) -> Result<SessionMeta, ReadError> {
+        use std::io::Read;
         let path = dir.join(META_FILE);
-        let text = fs::read_to_string(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        let io = |source| ReadError::Io { path: path.clone(), source };
+        let file = super::resync::open_regular(&path)?;
+        let mut text = String::new();
+        file.take(MAX_META_BYTES + 1).read_to_string(&mut text).map_err(io)?;
+        if text.len() as u64 > MAX_META_BYTES {
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!("larger than {} MiB: not a vigil session.json", MAX_META_BYTES >> 20),
+            });
+        }
         let meta: SessionMeta = serde_json::from_str(&text).map_err(|e| ReadError::Meta {
             file: path.clone(),
             message: format!("line {} column {}: {e}", e.line(), e.column()),
@@ -121,6 +140,47 @@ impl SessionMeta {
             return Err(ReadError::Meta { file: path, message: "no segments".to_owned() });
         }
         Ok(meta)
+    }
+
+    /// The schema metadata of this recording's Arrow files.
+    #[must_use]
+    pub fn schema_metadata(&self) -> arrow_schema::Metadata {
+        let m = arrow_schema::Metadata::new()
+            .with(ID_KEY, self.id.clone())
+            .with(FORMAT_VERSION_KEY, self.format_version.to_string());
+        match &self.participant {
+            Some(p) => m.with(PARTICIPANT_KEY, p.clone()),
+            None => m,
+        }
+    }
+
+    /// Check that a file's schema metadata says it belongs to this
+    /// recording. Files without the keys (written by older vigil) pass.
+    pub fn check_identity(
+        &self,
+        file: &Path,
+        metadata: &arrow_schema::Metadata,
+    ) -> Result<(), ReadError> {
+        let refuse = |message: String| Err(ReadError::Identity { file: file.to_owned(), message });
+        if let Some(id) = metadata.get(ID_KEY)
+            && *id != self.id
+        {
+            return refuse(format!("written for recording `{id}`, not `{}` (session.json)", self.id));
+        }
+        if let Some(p) = metadata.get(PARTICIPANT_KEY)
+            && self.participant.as_deref() != Some(p.as_str())
+        {
+            return refuse(format!(
+                "written for participant `{p}`, not `{}` (session.json)",
+                self.participant.as_deref().unwrap_or("anon")
+            ));
+        }
+        if let Some(v) = metadata.get(FORMAT_VERSION_KEY)
+            && v.parse::<u32>().map_or(true, |v| v > self.format_version)
+        {
+            return refuse(format!("format version `{v}` is not one session.json's ({}) allows", self.format_version));
+        }
+        Ok(())
     }
 
     /// Replace `session.json` atomically (temporary file, fsync, rename), so a

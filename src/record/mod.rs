@@ -65,6 +65,7 @@ mod lock;
 mod meta;
 mod reader;
 mod recover;
+mod resync;
 mod report;
 mod schema;
 mod summary;
@@ -79,8 +80,8 @@ pub use compact::{CompactStats, compact_file, compact_file_at, zstd_level};
 pub use export::{ExportFormat, export};
 pub use lock::LockInfo;
 pub use meta::{DeviceMeta, FORMAT, FORMAT_VERSION, Segment, SessionMeta, Software, validate_participant};
-pub use reader::BatchStream;
-pub use reader::{ArrowFile, Recording, Truncation, read_arrow_file};
+pub use reader::{ArrowFile, BadRows, Damage, Recording, read_arrow_file};
+pub use resync::{BatchStream, Skip, Truncation};
 pub use recover::{RecoverReport, recover};
 pub use report::report;
 pub use schema::{FileKind, Labels, RecordedNotification, check_notifications, decode_notifications};
@@ -313,6 +314,10 @@ pub enum ReadError {
     Row { file: PathBuf, batch: usize, row: usize, message: String },
     #[error("{file}: schema does not match a vigil recording: {message}")]
     Schema { file: PathBuf, message: String },
+    #[error("{file}: not part of this recording: {message}")]
+    Identity { file: PathBuf, message: String },
+    #[error("{file}: is {kind}, not a regular file")]
+    NotAFile { file: PathBuf, kind: &'static str },
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::RecordError;
 use super::compact::{CompactStats, compact_file};
 use super::lock::LockInfo;
 use super::meta::SessionMeta;
-use super::reader::has_footer;
+use super::resync::has_footer;
 use super::schema::FileKind;
 
 /// What `recover` did.

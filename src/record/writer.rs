@@ -91,7 +91,7 @@ impl Recorder {
         let segment = meta.segments.last().map_or(0, |s| s.index);
         let mut files = Vec::with_capacity(3);
         for kind in FileKind::ALL {
-            files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
+            files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind, &meta)?);
         }
         // A new recording's directory entries and first `session.json` are
         // fsynced by the recorder thread as it starts: three fsyncs here
@@ -222,14 +222,14 @@ struct LiveFile {
 }
 
 impl LiveFile {
-    fn create(path: &Path, kind: FileKind) -> Result<LiveFile, RecordError> {
+    fn create(path: &Path, kind: FileKind, meta: &SessionMeta) -> Result<LiveFile, RecordError> {
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(FILE_MODE)
             .open(path)
             .map_err(|source| RecordError::Io { path: path.to_owned(), source })?;
-        let mut f = Self::on(file, path, kind)?;
+        let mut f = Self::on(file, path, kind, meta)?;
         // The header reaches the file at once, so even a recorder killed
         // before its first batch leaves a readable (empty) file.
         if let Some(w) = f.writer.as_mut() {
@@ -238,8 +238,12 @@ impl LiveFile {
         Ok(f)
     }
 
-    fn on(file: File, path: &Path, kind: FileKind) -> Result<LiveFile, RecordError> {
-        let writer = FileWriter::try_new_with_options(BufWriter::new(file), &kind.schema(), schema::write_options())
+    /// The schema carries the recording's identity (see
+    /// [`SessionMeta::schema_metadata`]); the batches are built without it,
+    /// which the IPC writer does not mind: it writes the schema once.
+    fn on(file: File, path: &Path, kind: FileKind, meta: &SessionMeta) -> Result<LiveFile, RecordError> {
+        let schema = kind.schema().as_ref().clone().with_metadata(meta.schema_metadata());
+        let writer = FileWriter::try_new_with_options(BufWriter::new(file), &schema, schema::write_options())
             .map_err(|e| RecordError::Arrow { file: path.to_owned(), message: e.to_string() })?;
         Ok(LiveFile { path: path.to_owned(), kind, writer: Some(writer), rows: 0 })
     }
@@ -700,7 +704,7 @@ mod tests {
         };
         let full = |kind: FileKind| {
             let f = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-            LiveFile::on(f, Path::new("/dev/full"), kind).unwrap()
+            LiveFile::on(f, Path::new("/dev/full"), kind, &meta).unwrap()
         };
         let files = FileKind::ALL.into_iter().map(full).collect();
         let (health_tx, mut health) = watch::channel(RecorderHealth::Ok);
