@@ -59,7 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recover(args) => {
             let report = record::recover(&args.recording)?;
             writeln!(std::io::stderr().lock(), "{report}")?;
-            Ok(ExitCode::SUCCESS)
+            // A missing file is not recovered: say so in the exit status.
+            Ok(if report.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

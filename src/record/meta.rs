@@ -156,11 +156,7 @@ impl SessionMeta {
 
     /// Check that a file's schema metadata says it belongs to this
     /// recording. Files without the keys (written by older vigil) pass.
-    pub fn check_identity(
-        &self,
-        file: &Path,
-        metadata: &arrow_schema::Metadata,
-    ) -> Result<(), ReadError> {
+    pub fn check_identity(&self, file: &Path, metadata: &arrow_schema::Metadata) -> Result<(), ReadError> {
         let refuse = |message: String| Err(ReadError::Identity { file: file.to_owned(), message });
         if let Some(id) = metadata.get(ID_KEY)
             && *id != self.id
@@ -175,10 +171,12 @@ impl SessionMeta {
                 self.participant.as_deref().unwrap_or("anon")
             ));
         }
+        // Not checked against session.json's version: a resumed recording's
+        // older segments keep the version they were written in.
         if let Some(v) = metadata.get(FORMAT_VERSION_KEY)
-            && v.parse::<u32>().map_or(true, |v| v > self.format_version)
+            && v.parse::<u32>().map_or(true, |v| v > FORMAT_VERSION)
         {
-            return refuse(format!("format version `{v}` is not one session.json's ({}) allows", self.format_version));
+            return refuse(format!("format version `{v}` is newer than this vigil understands ({FORMAT_VERSION})"));
         }
         Ok(())
     }
@@ -200,15 +198,24 @@ impl SessionMeta {
         let io = |source| RecordError::Io { path: tmp.clone(), source };
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| RecordError::Meta { file: path.clone(), message: e.to_string() })?;
-        let mut f =
-            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
-        f.write_all(&text).map_err(io)?;
-        f.write_all(b"\n").map_err(io)?;
-        if sync {
-            f.sync_all().map_err(io)?;
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(FILE_MODE)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(&text)?;
+                f.write_all(b"\n")?;
+                if sync { f.sync_all() } else { Ok(()) }
+            })
+            .map_err(io)
+            .and_then(|()| fs::rename(&tmp, &path).map_err(|source| RecordError::Io { path: path.clone(), source }));
+        if written.is_err() {
+            // No error leaves the temporary file behind.
+            let _ = fs::remove_file(&tmp);
         }
-        fs::rename(&tmp, &path).map_err(|source| RecordError::Io { path: path.clone(), source })?;
-        Ok(())
+        written
     }
 }
 

@@ -138,10 +138,10 @@ impl Recording {
     pub fn open(dir: &Path) -> Result<Recording, ReadError> {
         let meta = SessionMeta::read(dir)?;
         let meta_file = dir.join(super::META_FILE);
-        let start_ns = meta
-            .start_utc
-            .timestamp_nanos_opt()
-            .ok_or_else(|| ReadError::Meta { file: meta_file.clone(), message: "start_utc is out of range".to_owned() })?;
+        let start_ns = meta.start_utc.timestamp_nanos_opt().ok_or_else(|| ReadError::Meta {
+            file: meta_file.clone(),
+            message: "start_utc is out of range".to_owned(),
+        })?;
         let mut seen = HashSet::new();
         for seg in &meta.segments {
             if !seen.insert(seg.index) {
@@ -396,7 +396,11 @@ impl Tally {
     }
 
     fn into_bad_rows(self, file: &Path) -> Option<BadRows> {
-        (self.count > 0).then(|| BadRows { file: file.to_owned(), count: self.count, first: self.first.unwrap_or_default() })
+        (self.count > 0).then(|| BadRows {
+            file: file.to_owned(),
+            count: self.count,
+            first: self.first.unwrap_or_default(),
+        })
     }
 }
 

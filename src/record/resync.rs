@@ -53,6 +53,7 @@ const MAX_FOOTER: u64 = 1 << 26;
 /// allocator for exabytes.
 const MAX_BUFFER: i64 = 1 << 30;
 const CONTINUATION: [u8; 4] = [0xFF; 4];
+const CUT: &str = "the last message is incomplete (the writer stopped mid-write)";
 /// Bytes read at a time while scanning for the next message.
 const SCAN_CHUNK: usize = 1 << 16;
 
@@ -63,6 +64,10 @@ pub struct Truncation {
     /// Byte offset just after the last whole message read.
     pub offset: u64,
     pub message: String,
+    /// The file simply stops inside its last message, as a writer killed
+    /// mid-write leaves it (no footer, nothing damaged before): what is lost
+    /// is that one unfinished message.
+    pub cut: bool,
 }
 
 impl std::fmt::Display for Truncation {
@@ -311,8 +316,9 @@ impl BatchStream {
     }
 
     fn stop(&mut self, message: String) {
+        let cut = !self.footer && self.skipped.is_empty() && (message == CUT || message == "empty file");
         let message = if self.footer { format!("damaged file: {message}") } else { message };
-        self.truncated = Some(Truncation { file: self.path.clone(), offset: self.good, message });
+        self.truncated = Some(Truncation { file: self.path.clone(), offset: self.good, message, cut });
         self.done = true;
         self.file = None;
     }
@@ -344,7 +350,6 @@ impl BatchStream {
 
     /// The next message as `(metadata, body)`; `Ok(None)` at a clean end.
     fn next_message(&mut self) -> Result<Option<Message>, String> {
-        const CUT: &str = "the last message is incomplete (the writer stopped mid-write)";
         let io = |e: std::io::Error| format!("read error: {e}");
         let mut word = [0u8; 4];
         match self.read(&mut word).map_err(io)? {
@@ -511,7 +516,7 @@ impl BatchStream {
                 if buf[i..i + 4] == CONTINUATION {
                     let len = u32::from_le_bytes([buf[i + 4], buf[i + 5], buf[i + 6], buf[i + 7]]);
                     let at = base + i as u64;
-                    if len > 0 && len <= MAX_META && len % 8 == 0 && at + 8 + u64::from(len) <= self.end {
+                    if len > 0 && len <= MAX_META && len.is_multiple_of(8) && at + 8 + u64::from(len) <= self.end {
                         return Ok(Some(at));
                     }
                 }
@@ -580,8 +585,11 @@ fn frame(meta: &[u8], body: &[u8]) -> Vec<u8> {
 fn frame_schema(schema: &Schema) -> Result<Vec<u8>, String> {
     let options = super::schema::write_options();
     let mut tracker = arrow_ipc::writer::DictionaryTracker::new(false);
-    let encoded =
-        arrow_ipc::writer::IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &options);
+    let encoded = arrow_ipc::writer::IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(
+        schema,
+        &mut tracker,
+        &options,
+    );
     let mut out = Vec::new();
     arrow_ipc::writer::write_message(&mut out, encoded, &options).map_err(|e| e.to_string())?;
     Ok(out)

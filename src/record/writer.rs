@@ -204,7 +204,13 @@ fn resume(
             meta.participant.as_deref().unwrap_or("anon")
         )));
     }
-    super::recover::finalise(dir, &mut meta)?;
+    let finalised = super::recover::finalise(dir, &mut meta)?;
+    if let Some(missing) = finalised.missing.first() {
+        return Err(RecordError::Other(format!(
+            "{}: missing (session.json lists it); a recording with a file gone is not continued",
+            missing.display()
+        )));
+    }
     // The new segment's files are written in this version's schemas.
     meta.format_version = meta.format_version.max(meta::FORMAT_VERSION);
     let index = meta.segments.last().map_or(0, |s| s.index + 1);
