@@ -423,11 +423,19 @@ impl BatchStream {
             let schema = catch_quietly(|| arrow_ipc::convert::try_fb_to_schema(fb))
                 .map_err(|_| "damaged schema (arrow-ipc panicked)".to_owned())?
                 .map_err(|e| format!("damaged schema: {e}"))?;
+            // A flipped bit can leave a schema that parses but renames or
+            // retypes a column, which would make every batch unreadable.
+            if let Some(kind) = self.kind
+                && !fits(kind, &schema)
+            {
+                return Err(format!("damaged schema: it does not match a vigil {} file", kind.stem()));
+            }
             self.stream_schema = Some(Arc::new(schema));
         } else if self.stream_schema.is_none() {
             // The schema message was lost: decode with its best stand-in.
             let dictionary = header == arrow_ipc::MessageHeader::DictionaryBatch;
-            let stand_in = self.footer_schema.clone().or_else(|| self.kind.map(|k| stand_in(k, dictionary)));
+            let footer = self.footer_schema.clone().filter(|f| self.kind.is_none_or(|k| fits(k, f)));
+            let stand_in = footer.or_else(|| self.kind.map(|k| stand_in(k, dictionary)));
             let Some(schema) = stand_in else { return Err("no schema to decode with".to_owned()) };
             let framed = frame_schema(&schema)?;
             self.feed(framed.clone())?;
@@ -566,6 +574,23 @@ impl Iterator for BatchStream {
 /// starting with a dictionary message).
 fn stand_in(kind: FileKind, dictionary: bool) -> SchemaRef {
     if dictionary { super::compact::compacted_schema(&kind.schema(), kind.dictionary_columns()) } else { kind.schema() }
+}
+
+/// Whether `schema` has the columns of a vigil file of this kind: the
+/// same names in the same order, each of the live type, its dictionary
+/// (compacted), or, for times, another unit (format version 1).
+fn fits(kind: FileKind, schema: &Schema) -> bool {
+    let live = kind.schema();
+    live.fields().len() == schema.fields().len()
+        && live.fields().iter().zip(schema.fields()).all(|(want, got)| {
+            want.name() == got.name()
+                && match (want.data_type(), got.data_type()) {
+                    (w, g) if w == g => true,
+                    (DataType::Utf8, DataType::Dictionary(k, v)) => **k == DataType::Int32 && **v == DataType::Utf8,
+                    (DataType::Timestamp(_, wz), DataType::Timestamp(_, gz)) => wz == gz,
+                    _ => false,
+                }
+        })
 }
 
 /// One IPC message: (metadata flatbuffer, body).
