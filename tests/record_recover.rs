@@ -55,7 +55,7 @@ fn a_flip_at_byte_494_of_notifications_costs_at_most_its_batch() {
             let text = report.to_string();
             assert!(text.contains("skipped") && text.contains("damaged bytes"), "says what it skipped:\n{text}");
             let kept_original = dir.join("notifications.arrow.damaged");
-            assert_eq!(report.kept, [kept_original.clone()]);
+            assert_eq!(report.kept, std::slice::from_ref(&kept_original));
             assert!(std::fs::read(&kept_original).unwrap() == damaged, "the damaged original is kept as it was");
             let mode =
                 std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&kept_original).unwrap().permissions());

@@ -139,6 +139,17 @@ impl SessionMeta {
         if meta.segments.is_empty() {
             return Err(ReadError::Meta { file: path, message: "no segments".to_owned() });
         }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = meta.segments.iter().find(|s| !seen.insert(s.index)) {
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!(
+                    "segment {} is listed twice: its files ({}, …) would be read twice",
+                    twice.index,
+                    super::schema::FileKind::Notifications.file_name(twice.index)
+                ),
+            });
+        }
         Ok(meta)
     }
 

@@ -11,7 +11,7 @@
 //! recording it was written for (files of older vigil carry none and still
 //! read), and `session.json` lists each segment once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -142,19 +142,6 @@ impl Recording {
             file: meta_file.clone(),
             message: "start_utc is out of range".to_owned(),
         })?;
-        let mut seen = HashSet::new();
-        for seg in &meta.segments {
-            if !seen.insert(seg.index) {
-                return Err(ReadError::Meta {
-                    file: meta_file,
-                    message: format!(
-                        "segment {} is listed twice: its files ({}, …) would be read twice",
-                        seg.index,
-                        FileKind::Notifications.file_name(seg.index)
-                    ),
-                });
-            }
-        }
         let mut files = BTreeMap::new();
         for kind in FileKind::ALL {
             let mut paths = Vec::new();

@@ -18,7 +18,7 @@ use super::RecordError;
 use super::compact::{CompactStats, compact_file};
 use super::lock::LockInfo;
 use super::meta::SessionMeta;
-use super::resync::has_footer;
+use super::resync::{BatchStream, has_footer};
 use super::schema::FileKind;
 
 /// What `recover` did.
@@ -100,6 +100,7 @@ pub(crate) struct Finalised {
 pub(crate) fn finalise(dir: &Path, meta: &mut SessionMeta) -> Result<Finalised, RecordError> {
     let mut done = Finalised::default();
     let mut end: Option<DateTime<Utc>> = meta.end_utc;
+    let identity = meta.clone();
     for seg in &mut meta.segments {
         let mut seg_end: Option<i64> = None;
         let mut touched = false;
@@ -108,6 +109,10 @@ pub(crate) fn finalise(dir: &Path, meta: &mut SessionMeta) -> Result<Finalised, 
             if !path.exists() {
                 done.missing.push(path);
                 continue;
+            }
+            // A file of another recording is not finalised into this one.
+            if let Some(schema) = BatchStream::open(&path)?.read_schema() {
+                identity.check_identity(&path, schema.metadata())?;
             }
             if has_footer(&path) {
                 continue;
