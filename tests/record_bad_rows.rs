@@ -118,7 +118,7 @@ fn a_zeroed_tail_costs_only_the_tail() {
         let r = Recording::open(&dir).unwrap();
         let read = r.events().unwrap().len();
         assert!(read + 2 >= total, "unfinished {unfinished}: {read} of {total} events");
-        assert!(read >= records::plain_stream_rows(&bytes));
+        assert!(read >= records::plain_stream_rows(&bytes, FileKind::Events));
         for args in [&["summary"][..], &["replay", "--headless", "--speed", "max"][..]] {
             let out = vigil(args, &dir);
             assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -35,7 +35,7 @@ fn a_flip_at_byte_494_of_notifications_costs_at_most_its_batch() {
         let (_root, dir) = records::copy(&FINISHED.1);
         let path = dir.join("notifications.arrow");
         flip(&path, 494, 1 << bit);
-        let plain = plain_stream_rows(&std::fs::read(&path).unwrap());
+        let plain = plain_stream_rows(&std::fs::read(&path).unwrap(), FileKind::Notifications);
         let read = Recording::open(&dir).unwrap().notifications().unwrap().len();
         assert!(read >= plain, "bit {bit}: read {read} < plain {plain}");
         assert_eq!(read, total, "bit {bit}: the schema's copy in the footer stands in");
@@ -45,7 +45,7 @@ fn a_flip_at_byte_494_of_notifications_costs_at_most_its_batch() {
         let path = dir.join("notifications.arrow");
         flip(&path, 494, 1 << bit);
         let damaged = std::fs::read(&path).unwrap();
-        let plain = plain_stream_rows(&damaged);
+        let plain = plain_stream_rows(&damaged, FileKind::Notifications);
         let before = rows(&path);
         let report = recover(&dir).unwrap();
         let kept = Recording::open(&dir).unwrap().notifications().unwrap().len();
@@ -79,7 +79,7 @@ fn recover_after_spread_bit_flips_keeps_every_readable_batch() {
             let (_root, dir) = records::copy(&clean);
             let path = dir.join(kind.file_name(0));
             flip(&path, at, 1 << (case % 8));
-            let plain = plain_stream_rows(&std::fs::read(&path).unwrap());
+            let plain = plain_stream_rows(&std::fs::read(&path).unwrap(), kind);
             let before = rows(&path);
             let report = recover(&dir).unwrap();
             let after = read_arrow_file(&path).unwrap();
@@ -109,7 +109,7 @@ fn readers_resynchronise_after_a_damaged_batch() {
     assert_eq!(file.skipped.len(), 1, "{:?}", file.skipped);
     let damage = Recording::open(&dir).unwrap().damage().unwrap();
     assert!(damage.iter().any(|d| d.to_string().contains("skipped")), "{damage:?}");
-    assert_eq!(plain_stream_rows(&damaged), LIVE_BATCH, "a plain read stops at the damage");
+    assert_eq!(plain_stream_rows(&damaged, FileKind::Samples), LIVE_BATCH, "a plain read stops at the damage");
 }
 
 /// A recover that fails (here: no room for the compacted file, as on a

@@ -224,8 +224,22 @@ impl BatchStream {
         // non-zero 8-byte word.
         let mut head = [0u8; 64];
         let n = read_up_to(&mut file, &mut head).map_err(io)?;
-        if n < HEADER_LEN || &head[..MAGIC.len()] != MAGIC {
+        if n < HEADER_LEN {
             return Err(ReadError::Magic { file: path.to_owned() });
+        }
+        if &head[..MAGIC.len()] != MAGIC {
+            // Damaged magic before an Arrow stream reads on; anything else
+            // is not an Arrow file.
+            if n < HEADER_LEN + 4 || head[HEADER_LEN..HEADER_LEN + 4] != CONTINUATION {
+                return Err(ReadError::Magic { file: path.to_owned() });
+            }
+            stream.skipped.push(Skip {
+                file: path.to_owned(),
+                offset: 0,
+                bytes: HEADER_LEN as u64,
+                messages: 0,
+                message: "damaged magic (the stream after it reads)".to_owned(),
+            });
         }
         let mut start = HEADER_LEN;
         while start + 8 <= n && head[start..start + 8] == [0u8; 8] {

@@ -120,9 +120,11 @@ pub fn plain_strings(batch: &RecordBatch, kind: FileKind) -> RecordBatch {
 }
 
 /// Rows a plain arrow-ipc stream read of a file's bytes yields (the stream
-/// after the 8-byte magic, up to the first error): the least any reader of
-/// a damaged file should give.
-pub fn plain_stream_rows(bytes: &[u8]) -> usize {
+/// after the 8-byte magic, up to the first error) with every column of a
+/// `kind` file (a damaged schema can make rows of no columns, which hold
+/// nothing): the least any reader of a damaged file should give.
+pub fn plain_stream_rows(bytes: &[u8], kind: FileKind) -> usize {
+    let want = kind.schema();
     let Some(stream) = bytes.get(8..) else { return 0 };
     // arrow-ipc may panic on damage; what it yielded before still counts.
     let rows = std::sync::atomic::AtomicUsize::new(0);
@@ -131,7 +133,9 @@ pub fn plain_stream_rows(bytes: &[u8]) -> usize {
         for batch in reader {
             match batch {
                 Ok(b) => {
-                    rows.fetch_add(b.num_rows(), std::sync::atomic::Ordering::Relaxed);
+                    if want.fields().iter().all(|f| b.column_by_name(f.name()).is_some()) {
+                        rows.fetch_add(b.num_rows(), std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
                 Err(_) => return,
             }
