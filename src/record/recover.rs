@@ -99,22 +99,26 @@ pub(crate) struct Finalised {
 /// Finalise in place; the caller holds the lock and writes `meta`.
 pub(crate) fn finalise(dir: &Path, meta: &mut SessionMeta) -> Result<Finalised, RecordError> {
     let mut done = Finalised::default();
+    // Every file is checked before any is touched: one that is not an
+    // Arrow file, or belongs to another recording, stops recover with the
+    // recording as it was.
+    for seg in &meta.segments {
+        for kind in FileKind::ALL {
+            let path = dir.join(kind.file_name(seg.index));
+            if path.symlink_metadata().is_err() {
+                done.missing.push(path);
+            } else if let Some(schema) = BatchStream::open(&path)?.read_schema() {
+                meta.check_identity(&path, schema.metadata())?;
+            }
+        }
+    }
     let mut end: Option<DateTime<Utc>> = meta.end_utc;
-    let identity = meta.clone();
     for seg in &mut meta.segments {
         let mut seg_end: Option<i64> = None;
         let mut touched = false;
         for kind in FileKind::ALL {
             let path = dir.join(kind.file_name(seg.index));
-            if !path.exists() {
-                done.missing.push(path);
-                continue;
-            }
-            // A file of another recording is not finalised into this one.
-            if let Some(schema) = BatchStream::open(&path)?.read_schema() {
-                identity.check_identity(&path, schema.metadata())?;
-            }
-            if has_footer(&path) {
+            if done.missing.contains(&path) || has_footer(&path) {
                 continue;
             }
             let (stats, kept) = finalise_file(&path, kind)?;
