@@ -127,6 +127,9 @@ pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBu
                 }
             }
         }
+        for s in stream.skipped() {
+            bar.suspend(|| eprintln!("note: {s}"));
+        }
         if let Some(t) = stream.truncated() {
             bar.suspend(|| eprintln!("note: {t}"));
         }

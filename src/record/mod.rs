@@ -67,6 +67,7 @@
 mod compact;
 mod export;
 mod lock;
+mod message;
 mod meta;
 mod reader;
 mod recover;
