@@ -137,3 +137,34 @@ fn a_failed_recover_leaves_no_tmp_or_lock_file() {
         assert_eq!(&std::fs::read(dir.join(name)).unwrap(), old, "{name} untouched");
     }
 }
+
+/// What byte 494 was in the tester's file (a compacted file of the layout
+/// before identity metadata): the high byte of the null count of the first
+/// dictionary's column node. A plain read fails on every batch (no
+/// dictionary); vigil's reader takes the count from the validity bitmap and
+/// reads every row. Found here by parsing, wherever it lies in today's
+/// layout.
+#[test]
+fn a_flipped_null_count_in_a_dictionary_is_repaired() {
+    let path = FINISHED.1.join("notifications.arrow");
+    let total = rows(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    let dictionary = records::message_offsets(&bytes)[1];
+    let len = u32::from_le_bytes(bytes[dictionary + 4..dictionary + 8].try_into().unwrap()) as usize;
+    let meta = &bytes[dictionary + 8..dictionary + 8 + len];
+    let message = arrow_ipc::root_as_message(meta).unwrap();
+    let nodes = message.header_as_dictionary_batch().unwrap().data().unwrap().nodes().unwrap();
+    let node = dictionary + 8 + (nodes.bytes().as_ptr().addr() - meta.as_ptr().addr());
+    for bit in 0..8 {
+        let (_root, dir) = records::copy(&FINISHED.1);
+        let path = dir.join("notifications.arrow");
+        flip(&path, node + 15, 1 << bit); // the null count's high byte
+        let damaged = std::fs::read(&path).unwrap();
+        // Bit 7 makes the count negative, which arrow-ipc takes as "no nulls".
+        let plain = plain_stream_rows(&damaged, FileKind::Notifications);
+        assert_eq!(plain, if bit < 7 { 0 } else { total }, "bit {bit}: a plain read");
+        let file = read_arrow_file(&path).unwrap();
+        assert_eq!((file.num_rows(), file.truncated, file.skipped), (total, None, vec![]), "bit {bit}");
+        assert_eq!(Recording::open(&dir).unwrap().notifications().unwrap().len(), total);
+    }
+}
