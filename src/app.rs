@@ -50,7 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => {
             record::report(&args.recording, &args.out)?;
             let mut err = std::io::stderr().lock();
-            for damage in Recording::open(&args.recording)?.truncations()? {
+            for damage in Recording::open(&args.recording)?.damage()? {
                 writeln!(err, "note: {damage}; the report covers what was read")?;
             }
             writeln!(err, "wrote {}", args.out.display())?;
@@ -59,7 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recover(args) => {
             let report = record::recover(&args.recording)?;
             writeln!(std::io::stderr().lock(), "{report}")?;
-            Ok(ExitCode::SUCCESS)
+            // A missing file is not recovered: say so in the exit status.
+            Ok(if report.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }
@@ -273,7 +274,7 @@ fn finish_session(outcome: &session::SessionOutcome) -> anyhow::Result<ExitCode>
 fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let recording = Recording::open(&args.recording)?;
     // What replay reads: the notifications and the operator's actions.
-    for damage in recording.truncations_in(&[FileKind::Notifications, FileKind::Events])? {
+    for damage in recording.damage_in(&[FileKind::Notifications, FileKind::Events])? {
         eprintln!("vigil: note: {damage}; the replay covers what was read");
     }
     let config = match &args.config {

@@ -11,7 +11,9 @@ use vigil::model::{
     AlarmEvent, AlarmState, Characteristic, Condition, ConnectionChange, DeviceInfo, EventBody, Marker, MarkerKind,
     OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
 };
-use vigil::record::{FileKind, RecordMsg, RecordOptions, RecordedNotification, Recorder, Recording, synthetic};
+use vigil::record::{
+    COMPACT_BATCH_ROWS, FileKind, RecordMsg, RecordOptions, RecordedNotification, Recorder, Recording, synthetic,
+};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&Utc)
@@ -191,10 +193,17 @@ fn as_recorded(samples: &[Sample]) -> Vec<Sample> {
 
 /// The rows of a compacted samples file: grouped by device (by name), then
 /// time; equal keys in their recorded order.
+/// Compaction's order: each batch of `COMPACT_BATCH_ROWS` recorded rows
+/// sorted by (device, t), equal keys as recorded.
 fn by_device(samples: &[Sample]) -> Vec<Sample> {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(|a, b| (&*a.device, a.at).cmp(&(&*b.device, b.at)));
-    sorted
+    samples
+        .chunks(COMPACT_BATCH_ROWS)
+        .flat_map(|batch| {
+            let mut sorted = batch.to_vec();
+            sorted.sort_by(|a, b| (&*a.device, a.at).cmp(&(&*b.device, b.at)));
+            sorted
+        })
+        .collect()
 }
 
 fn notifications_of(events: &[SourceEvent]) -> Vec<RecordedNotification> {
@@ -335,8 +344,9 @@ fn compacted_samples_are_the_live_rows_sorted_by_device_and_time() {
     a.sort_unstable();
     b.sort_unstable();
     assert_eq!(a, b);
-    // Grouped by device, each in time order.
-    for w in compacted.windows(2) {
+    // Within each batch: grouped by device, each in time order.
+    assert!(compacted.len() > 2 * COMPACT_BATCH_ROWS, "a session of several batches");
+    for w in compacted.chunks(COMPACT_BATCH_ROWS).flat_map(|b| b.windows(2)) {
         assert!(w[0].device < w[1].device || (w[0].device == w[1].device && w[0].at <= w[1].at), "{w:?}");
     }
     // And exactly the stable order: equal keys as recorded.

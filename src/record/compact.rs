@@ -3,10 +3,12 @@
 //! The string columns of low cardinality get one dictionary for the whole
 //! file (the IPC file format forbids replacing a dictionary and polars cannot
 //! read delta dictionaries), so the distinct values must be known before the
-//! first batch is written. A file of at most [`COMPACT_BATCH_ROWS`] rows (an
-//! ordinary session) is read once and held while its dictionaries are
-//! collected; a longer one is read twice, so memory stays at one output
-//! batch. Samples are sorted by device and time (see [`by_device`]); the other files
+//! first batch is written. A file of at most `HOLD_ROWS` rows (an ordinary
+//! session) is read once and held while its dictionaries are collected; a
+//! longer one is read twice, so memory stays at one output batch. The new
+//! file replaces the old one only after it has been read back whole, with at
+//! least as many rows as the old one gave; no error leaves its temporary
+//! file behind. Samples are sorted by device and time (see [`by_device`]); the other files
 //! keep their rows as written.
 
 use std::collections::HashMap;
@@ -23,7 +25,7 @@ use arrow_ipc::CompressionType;
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::reader::{BatchStream, Truncation};
+use super::resync::{BatchStream, Skip, Truncation};
 use super::schema::{FileKind, StrCol};
 use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 
@@ -55,6 +57,8 @@ pub struct CompactStats {
     pub bytes: u64,
     /// Where the source stopped, if it was unfinished or damaged.
     pub truncated: Option<Truncation>,
+    /// Damaged stretches of the source that were passed over.
+    pub skipped: Vec<Skip>,
     /// The latest `t` in the file (ns since the Unix epoch).
     pub max_t: Option<i64>,
 }
@@ -70,14 +74,14 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
 pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Result<CompactStats, RecordError> {
     let dict_cols = kind.dictionary_columns();
     let live_schema = kind.schema();
-    // Pass 1: the dictionaries, and the rows themselves while they fit one
-    // output batch, so an ordinary session's file is read and decoded once
-    // (a second pass happens only for files of more than COMPACT_BATCH_ROWS).
+    // Pass 1: the dictionaries, and the rows themselves while they are few
+    // enough to hold, so an ordinary session's file is read and decoded once
+    // (a second pass happens only for files of more than HOLD_ROWS).
     let mut distinct: Vec<Keys> = dict_cols.iter().map(|_| Keys::default()).collect();
     let mut first = BatchStream::open(src)?;
     let mut max_t: Option<i64> = None;
     let mut held: Option<Vec<RecordBatch>> = Some(Vec::new());
-    let mut held_rows = 0;
+    let mut read_rows = 0;
     for batch in first.by_ref() {
         if let Ok(t) = super::schema::time_col(&batch, "t")
             && let Some(m) = t.max_ns()
@@ -99,76 +103,149 @@ pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Re
                 }
             }
         }
-        if let Some(h) = held.as_mut() {
-            held_rows += batch.num_rows();
-            if held_rows > COMPACT_BATCH_ROWS {
-                held = None;
-            } else {
-                h.push(batch);
-            }
+        read_rows += batch.num_rows();
+        if read_rows > HOLD_ROWS {
+            held = None;
+        } else if let Some(h) = held.as_mut() {
+            h.push(batch);
         }
     }
     let truncated = first.truncated().cloned();
+    let skipped = first.skipped().to_vec();
+    // The identity the source carries (a file of older vigil has none).
+    let metadata = first.schema().map(|s| s.metadata().clone()).unwrap_or_default();
     drop(first);
     let dictionaries: Vec<Dictionary> = distinct.into_iter().map(Dictionary::new).collect();
-    let out_schema = compacted_schema(&live_schema, dict_cols);
+    let out_schema = Arc::new(compacted_schema(&live_schema, dict_cols).as_ref().clone().with_metadata(metadata));
 
-    // Pass 2: encode and write.
+    // Pass 2: encode and write, to a temporary file that no error leaves
+    // behind.
     let file_name = dst.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dst.with_file_name(format!(".{file_name}.compact.tmp"));
-    let io = |source| RecordError::Io { path: tmp.clone(), source };
-    let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
-    let options = super::schema::write_options()
-        .try_with_compression(Some(CompressionType::ZSTD))
-        .and_then(|o| o.try_with_compression_level(Some(level)))
-        .map_err(|e| arrow_err(&tmp, e.to_string()))?;
-    let mut writer = FileWriter::try_new_with_options(BufWriter::new(file), &out_schema, options)
-        .map_err(|e| arrow_err(&tmp, e.to_string()))?;
-    let write = |pending: &mut Vec<RecordBatch>, writer: &mut FileWriter<BufWriter<fs::File>>| {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let batch = arrow_select::concat::concat_batches(&live_schema, pending.iter())
-            .and_then(|b| encode(&b, &out_schema, dict_cols, &dictionaries))
-            .and_then(|b| if kind == FileKind::Samples { by_device(&b) } else { Ok(b) })
-            .map_err(|e| arrow_err(src, e.to_string()))?;
-        pending.clear();
-        writer.write(&batch).map_err(|e| arrow_err(&tmp, e.to_string()))
+    let out = Output {
+        src,
+        tmp: &tmp,
+        kind,
+        level,
+        live_schema: &live_schema,
+        out_schema: &out_schema,
+        dictionaries: &dictionaries,
     };
-    let rows = if let Some(mut batches) = held {
-        write(&mut batches, &mut writer)?;
-        held_rows
-    } else {
-        let mut pending: Vec<RecordBatch> = Vec::new();
-        let mut pending_rows = 0;
-        let mut rows = 0;
-        for batch in BatchStream::open(src)? {
-            let batch = to_plain(&batch, &live_schema).map_err(|message| arrow_err(src, message))?;
-            rows += batch.num_rows();
-            pending_rows += batch.num_rows();
-            pending.push(batch);
-            if pending_rows >= COMPACT_BATCH_ROWS {
-                write(&mut pending, &mut writer)?;
-                pending_rows = 0;
-            }
+    let written = out.write(held, read_rows).and_then(|(rows, bytes)| {
+        // Count what the new file holds before it replaces anything.
+        let check = super::reader::read_arrow_file(&tmp)?;
+        if rows < read_rows || check.num_rows() < read_rows || check.truncated.is_some() || !check.skipped.is_empty() {
+            return Err(arrow_err(
+                &tmp,
+                format!(
+                    "the compacted file reads {} rows of {read_rows}; {} is left as it was",
+                    check.num_rows(),
+                    src.display()
+                ),
+            ));
         }
-        write(&mut pending, &mut writer)?;
-        rows
+        Ok((rows, bytes))
+    });
+    let (rows, bytes) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
     };
-    writer.finish().map_err(|e| arrow_err(&tmp, e.to_string()))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| arrow_err(&tmp, e.to_string()))?
-        .into_inner()
-        .map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
-    let bytes = file.metadata().map_err(io)?.len();
-    drop(file);
-    fs::rename(&tmp, dst).map_err(|source| RecordError::Io { path: dst.to_owned(), source })?;
+    if let Err(source) = fs::rename(&tmp, dst) {
+        let _ = fs::remove_file(&tmp);
+        return Err(RecordError::Io { path: dst.to_owned(), source });
+    }
     if let Some(parent) = dst.parent() {
         sync_dir(parent);
     }
-    Ok(CompactStats { rows, bytes, truncated, max_t })
+    Ok(CompactStats { rows, bytes, truncated, skipped, max_t })
+}
+
+/// Rows pass 1 holds in memory (a few tens of MB at most) rather than
+/// reading the file again.
+const HOLD_ROWS: usize = 262_144;
+
+/// Where and how pass 2 writes.
+struct Output<'a> {
+    src: &'a Path,
+    tmp: &'a Path,
+    kind: FileKind,
+    level: i32,
+    live_schema: &'a SchemaRef,
+    out_schema: &'a SchemaRef,
+    dictionaries: &'a [Dictionary],
+}
+
+impl Output<'_> {
+    /// Write the rows (`held`, or the source read again) as batches of
+    /// [`COMPACT_BATCH_ROWS`], finish and fsync: (rows, bytes).
+    fn write(&self, held: Option<Vec<RecordBatch>>, read_rows: usize) -> Result<(usize, u64), RecordError> {
+        let tmp = self.tmp;
+        let io = |source| RecordError::Io { path: tmp.to_owned(), source };
+        let file =
+            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(tmp).map_err(io)?;
+        let options = super::schema::write_options()
+            .try_with_compression(Some(CompressionType::ZSTD))
+            .and_then(|o| o.try_with_compression_level(Some(self.level)))
+            .map_err(|e| arrow_err(tmp, e.to_string()))?;
+        let mut writer = FileWriter::try_new_with_options(BufWriter::new(file), self.out_schema, options)
+            .map_err(|e| arrow_err(tmp, e.to_string()))?;
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending_rows = 0;
+        let mut rows = 0;
+        let batches: Box<dyn Iterator<Item = RecordBatch>> = match held {
+            Some(held) => Box::new(held.into_iter()),
+            None => Box::new(BatchStream::open(self.src)?),
+        };
+        for batch in batches {
+            let batch = to_plain(&batch, self.live_schema).map_err(|message| arrow_err(self.src, message))?;
+            // A second read can only differ if the file changed meanwhile.
+            if rows + batch.num_rows() > read_rows {
+                return Err(arrow_err(self.src, "the file changed while it was compacted".to_owned()));
+            }
+            rows += batch.num_rows();
+            pending_rows += batch.num_rows();
+            pending.push(batch);
+            // Batches of exactly COMPACT_BATCH_ROWS (but the last), so where
+            // a batch starts depends on the rows alone.
+            while pending_rows >= COMPACT_BATCH_ROWS {
+                let all = arrow_select::concat::concat_batches(self.live_schema, pending.iter())
+                    .map_err(|e| arrow_err(self.src, e.to_string()))?;
+                let rest = all.slice(COMPACT_BATCH_ROWS, all.num_rows() - COMPACT_BATCH_ROWS);
+                self.write_batch(&mut vec![all.slice(0, COMPACT_BATCH_ROWS)], &mut writer)?;
+                pending_rows = rest.num_rows();
+                pending = vec![rest];
+            }
+        }
+        self.write_batch(&mut pending, &mut writer)?;
+        writer.finish().map_err(|e| arrow_err(tmp, e.to_string()))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| arrow_err(tmp, e.to_string()))?
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        let bytes = file.metadata().map_err(io)?.len();
+        Ok((rows, bytes))
+    }
+
+    fn write_batch(
+        &self,
+        pending: &mut Vec<RecordBatch>,
+        writer: &mut FileWriter<BufWriter<fs::File>>,
+    ) -> Result<(), RecordError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = arrow_select::concat::concat_batches(self.live_schema, pending.iter())
+            .and_then(|b| encode(&b, self.out_schema, self.kind.dictionary_columns(), self.dictionaries))
+            .and_then(|b| if self.kind == FileKind::Samples { by_device(&b) } else { Ok(b) })
+            .map_err(|e| arrow_err(self.src, e.to_string()))?;
+        pending.clear();
+        writer.write(&batch).map_err(|e| arrow_err(self.tmp, e.to_string()))
+    }
 }
 
 /// Make a rename durable. Best effort: some filesystems refuse to fsync a
@@ -187,7 +264,7 @@ fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-fn compacted_schema(live: &SchemaRef, dict_cols: &[&str]) -> SchemaRef {
+pub(crate) fn compacted_schema(live: &SchemaRef, dict_cols: &[&str]) -> SchemaRef {
     let fields: Vec<Field> = live
         .fields()
         .iter()

@@ -23,7 +23,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::reader::BatchStream;
+use super::resync::BatchStream;
 use super::schema::{FileKind, StrCol};
 use super::{RecordError, Recording};
 
@@ -132,6 +132,9 @@ pub fn export(dir: &Path, format: ExportFormat, out: &Path) -> Result<Vec<PathBu
                     (None, None) => {}
                 }
             }
+        }
+        for s in stream.skipped() {
+            bar.suspend(|| eprintln!("note: {s}"));
         }
         if let Some(t) = stream.truncated() {
             bar.suspend(|| eprintln!("note: {t}"));

@@ -12,12 +12,21 @@ use std::path::{Path, PathBuf};
 
 use super::{FILE_MODE, LOCK_FILE, RecordError};
 
-/// A held lock; dropping it releases the lock, [`LockInfo::release`] also
-/// removes the file.
+/// A held lock. [`LockInfo::release`] removes the file and reports a
+/// failure to; dropping it removes the file quietly (an error path must not
+/// leave a lock file behind, even though a stale one does no harm).
 #[derive(Debug)]
 pub struct LockInfo {
-    file: File,
+    file: Option<File>,
     path: PathBuf,
+}
+
+impl Drop for LockInfo {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl LockInfo {
@@ -46,20 +55,24 @@ impl LockInfo {
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        // No fsync: other processes read the pid through the page cache, and
-        // after a power cut there is no live recorder to name.
-        writeln!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(LockInfo { file, path })
+        // Held from here: an error below drops it, which removes the file.
+        let mut lock = LockInfo { file: Some(file), path: path.clone() };
+        if let Some(file) = lock.file.as_mut() {
+            file.set_len(0).map_err(io)?;
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            // No fsync: other processes read the pid through the page cache,
+            // and after a power cut there is no live recorder to name.
+            writeln!(file, "{}", std::process::id()).map_err(io)?;
+        }
+        Ok(lock)
     }
 
     /// Remove the lock file, then drop the lock. (In this order, so nobody
     /// can take a lock on a file that is about to vanish.)
-    pub fn release(self) -> Result<(), RecordError> {
-        fs::remove_file(&self.path).map_err(|source| RecordError::Io { path: self.path.clone(), source })?;
-        drop(self.file);
-        Ok(())
+    pub fn release(mut self) -> Result<(), RecordError> {
+        let removed = fs::remove_file(&self.path).map_err(|source| RecordError::Io { path: self.path.clone(), source });
+        drop(self.file.take());
+        removed
     }
 }
 

@@ -23,6 +23,15 @@ pub const FORMAT: &str = "vigil-recording";
 /// file into microseconds).
 pub const FORMAT_VERSION: u32 = 2;
 
+/// Largest `session.json` vigil reads (its own are a few kB).
+const MAX_META_BYTES: u64 = 16 << 20;
+
+/// Keys of the schema metadata every Arrow file of a recording carries, so
+/// a file copied in from another recording is told apart.
+pub const ID_KEY: &str = "vigil.recording_id";
+pub const FORMAT_VERSION_KEY: &str = "vigil.format_version";
+pub const PARTICIPANT_KEY: &str = "vigil.participant";
+
 /// The contents of `session.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionMeta {
@@ -96,8 +105,18 @@ pub struct Segment {
 
 impl SessionMeta {
     pub fn read(dir: &Path) -> Result<SessionMeta, ReadError> {
+        use std::io::Read;
         let path = dir.join(META_FILE);
-        let text = fs::read_to_string(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        let io = |source| ReadError::Io { path: path.clone(), source };
+        let file = super::resync::open_regular(&path)?;
+        let mut text = String::new();
+        file.take(MAX_META_BYTES + 1).read_to_string(&mut text).map_err(io)?;
+        if text.len() as u64 > MAX_META_BYTES {
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!("larger than {} MiB: not a vigil session.json", MAX_META_BYTES >> 20),
+            });
+        }
         let meta: SessionMeta = serde_json::from_str(&text).map_err(|e| ReadError::Meta {
             file: path.clone(),
             message: format!("line {} column {}: {e}", e.line(), e.column()),
@@ -120,7 +139,61 @@ impl SessionMeta {
         if meta.segments.is_empty() {
             return Err(ReadError::Meta { file: path, message: "no segments".to_owned() });
         }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = meta.segments.iter().find(|s| !seen.insert(s.index)) {
+            return Err(ReadError::Meta {
+                file: path,
+                message: format!(
+                    "segment {} is listed twice: its files ({}, …) would be read twice",
+                    twice.index,
+                    super::schema::FileKind::Notifications.file_name(twice.index)
+                ),
+            });
+        }
         Ok(meta)
+    }
+
+    /// The schema metadata of this recording's Arrow files.
+    #[must_use]
+    pub fn schema_metadata(&self) -> arrow_schema::Metadata {
+        let m = arrow_schema::Metadata::new()
+            .with(ID_KEY, self.id.clone())
+            .with(FORMAT_VERSION_KEY, self.format_version.to_string());
+        match &self.participant {
+            Some(p) => m.with(PARTICIPANT_KEY, p.clone()),
+            None => m,
+        }
+    }
+
+    /// Check that a file's schema metadata says it belongs to this
+    /// recording. Files without the keys (written by older vigil) pass.
+    pub fn check_identity(&self, file: &Path, metadata: &arrow_schema::Metadata) -> Result<(), ReadError> {
+        let refuse = |message: String| Err(ReadError::Identity { file: file.to_owned(), message });
+        // One byte off is a damaged file of this recording (a flipped bit),
+        // not a file of another: ids differ in their time and random part.
+        let other =
+            |a: &str, b: &str| a.len() != b.len() || a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() > 1;
+        if let Some(id) = metadata.get(ID_KEY)
+            && other(id, &self.id)
+        {
+            return refuse(format!("written for recording `{id}`, not `{}` (session.json)", self.id));
+        }
+        if let Some(p) = metadata.get(PARTICIPANT_KEY)
+            && self.participant.as_deref().is_none_or(|q| other(p, q))
+        {
+            return refuse(format!(
+                "written for participant `{p}`, not `{}` (session.json)",
+                self.participant.as_deref().unwrap_or("anon")
+            ));
+        }
+        // Not checked against session.json's version: a resumed recording's
+        // older segments keep the version they were written in.
+        if let Some(v) = metadata.get(FORMAT_VERSION_KEY)
+            && v.parse::<u32>().map_or(true, |v| v > FORMAT_VERSION)
+        {
+            return refuse(format!("format version `{v}` is newer than this vigil understands ({FORMAT_VERSION})"));
+        }
+        Ok(())
     }
 
     /// Replace `session.json` atomically (temporary file, fsync, rename), so a
@@ -140,15 +213,24 @@ impl SessionMeta {
         let io = |source| RecordError::Io { path: tmp.clone(), source };
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| RecordError::Meta { file: path.clone(), message: e.to_string() })?;
-        let mut f =
-            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp).map_err(io)?;
-        f.write_all(&text).map_err(io)?;
-        f.write_all(b"\n").map_err(io)?;
-        if sync {
-            f.sync_all().map_err(io)?;
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(FILE_MODE)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(&text)?;
+                f.write_all(b"\n")?;
+                if sync { f.sync_all() } else { Ok(()) }
+            })
+            .map_err(io)
+            .and_then(|()| fs::rename(&tmp, &path).map_err(|source| RecordError::Io { path: path.clone(), source }));
+        if written.is_err() {
+            // No error leaves the temporary file behind.
+            let _ = fs::remove_file(&tmp);
         }
-        fs::rename(&tmp, &path).map_err(|source| RecordError::Io { path: path.clone(), source })?;
-        Ok(())
+        written
     }
 }
 

@@ -56,6 +56,14 @@ impl FileKind {
         if segment == 0 { format!("{}.arrow", self.stem()) } else { format!("{}.{segment}.arrow", self.stem()) }
     }
 
+    /// The kind of a file named by [`file_name`](Self::file_name).
+    #[must_use]
+    pub fn of_file_name(name: &str) -> Option<FileKind> {
+        let stem = name.strip_suffix(".arrow")?;
+        let kind = stem.split('.').next()?;
+        Self::ALL.into_iter().find(|k| k.stem() == kind)
+    }
+
     #[must_use]
     pub fn schema(self) -> SchemaRef {
         match self {

@@ -133,7 +133,7 @@ impl Summary {
             end_utc: r.meta.end_utc.map(|t| t.to_rfc3339()),
             duration_s: end.as_secs_f64(),
             complete: r.complete(),
-            damaged: r.truncations()?.iter().map(ToString::to_string).collect(),
+            damaged: r.damage()?.iter().map(ToString::to_string).collect(),
             clean_shutdown: r.meta.clean_shutdown,
             segments: r.meta.segments.len(),
             devices: r

@@ -173,11 +173,11 @@ impl Recorder {
 fn open_files(dir: &Path, segment: u32, meta: &SessionMeta, fresh: bool) -> Result<Vec<LiveFile>, RecordError> {
     let mut files = Vec::with_capacity(3);
     for kind in FileKind::ALL {
-        files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind)?);
+        files.push(LiveFile::create(&dir.join(kind.file_name(segment)), kind, meta)?);
     }
     // A new recording's directory entries and first `session.json` are
     // fsynced by the recorder thread as it starts: three fsyncs here
-    // took 35 ms or more before the session could begin.
+    // would delay the session's start.
     if !fresh {
         sync_dir(dir);
     }
@@ -243,7 +243,13 @@ fn resume(
             meta.participant.as_deref().unwrap_or("anon")
         )));
     }
-    super::recover::finalise(dir, &mut meta)?;
+    let finalised = super::recover::finalise(dir, &mut meta)?;
+    if let Some(missing) = finalised.missing.first() {
+        return Err(RecordError::Other(format!(
+            "{}: missing (session.json lists it); a recording with a file gone is not continued",
+            missing.display()
+        )));
+    }
     // The new segment's files are written in this version's schemas.
     meta.format_version = meta.format_version.max(meta::FORMAT_VERSION);
     let index = meta.segments.last().map_or(0, |s| s.index + 1);
@@ -261,14 +267,14 @@ struct LiveFile {
 }
 
 impl LiveFile {
-    fn create(path: &Path, kind: FileKind) -> Result<LiveFile, RecordError> {
+    fn create(path: &Path, kind: FileKind, meta: &SessionMeta) -> Result<LiveFile, RecordError> {
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(FILE_MODE)
             .open(path)
             .map_err(|source| RecordError::Io { path: path.to_owned(), source })?;
-        let mut f = Self::on(file, path, kind)?;
+        let mut f = Self::on(file, path, kind, meta)?;
         // The header reaches the file at once, so even a recorder killed
         // before its first batch leaves a readable (empty) file.
         if let Some(w) = f.writer.as_mut() {
@@ -277,8 +283,12 @@ impl LiveFile {
         Ok(f)
     }
 
-    fn on(file: File, path: &Path, kind: FileKind) -> Result<LiveFile, RecordError> {
-        let writer = FileWriter::try_new_with_options(BufWriter::new(file), &kind.schema(), schema::write_options())
+    /// The schema carries the recording's identity (see
+    /// [`SessionMeta::schema_metadata`]); the batches are built without it,
+    /// which the IPC writer does not mind: it writes the schema once.
+    fn on(file: File, path: &Path, kind: FileKind, meta: &SessionMeta) -> Result<LiveFile, RecordError> {
+        let schema = kind.schema().as_ref().clone().with_metadata(meta.schema_metadata());
+        let writer = FileWriter::try_new_with_options(BufWriter::new(file), &schema, schema::write_options())
             .map_err(|e| RecordError::Arrow { file: path.to_owned(), message: e.to_string() })?;
         Ok(LiveFile { path: path.to_owned(), kind, writer: Some(writer), rows: 0 })
     }
@@ -768,7 +778,7 @@ mod tests {
         };
         let full = |kind: FileKind| {
             let f = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-            LiveFile::on(f, Path::new("/dev/full"), kind).unwrap()
+            LiveFile::on(f, Path::new("/dev/full"), kind, &meta).unwrap()
         };
         let files = FileKind::ALL.into_iter().map(full).collect();
         let (health_tx, mut health) = watch::channel(RecorderHealth::Ok);

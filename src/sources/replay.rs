@@ -415,21 +415,10 @@ const DECODE_ROWS: usize = 4096;
 
 impl Notifications {
     fn new(recording: &Recording) -> Result<Notifications, ReadError> {
-        let mut batches = Vec::new();
-        for file in recording.read(crate::record::FileKind::Notifications)? {
-            // Check every row decodes before replay starts, so a bad row is
-            // one clear error up front, not a replay that stops half way.
-            // Checked, not decoded: the rows are decoded as the replay goes.
-            for (index, b) in file.batches.iter().enumerate() {
-                crate::record::check_notifications(b).map_err(|(row, message)| ReadError::Row {
-                    file: file.path.clone(),
-                    batch: index,
-                    row,
-                    message,
-                })?;
-            }
-            batches.extend(file.batches.iter().cloned());
-        }
+        // Rows that would not decode are taken out before replay starts (and
+        // counted in the recording's damage), so it never stops half way.
+        // Checked, not decoded: the rows are decoded as the replay goes.
+        let batches = recording.notification_batches()?;
         Ok(Notifications {
             batches: batches.into_iter(),
             current: None,
