@@ -32,7 +32,8 @@ use tokio::sync::mpsc;
 use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
 use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
-use vigil::pipeline::{DeviceSetup, Pipeline};
+use vigil::devices::DeviceSetup;
+use vigil::pipeline::Pipeline;
 use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg, sample_returns};
 
 use crate::cpu::{Reference, thread_cpu, thread_minor_faults};

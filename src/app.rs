@@ -13,7 +13,7 @@ use crate::clock::{Clock, Speed};
 use crate::config::Config;
 use crate::devices::DeviceProfile;
 use crate::model::{Characteristic, DeviceLabel};
-use crate::pipeline::DeviceSetup;
+use crate::devices::DeviceSetup;
 use crate::record::{self, FileKind, RecordOptions, Recording};
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;

@@ -18,7 +18,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::excerpt::number;
-use crate::history::MAX_WINDOW;
 
 mod locate;
 use crate::model::{Condition, Priority};
@@ -31,6 +30,10 @@ pub struct Config {
     pub alarms: AlarmConfig,
     pub dashboard: DashboardConfig,
 }
+
+/// The longest recent window the dashboard can show (the history rings
+/// are sized for it).
+pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

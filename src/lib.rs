@@ -44,6 +44,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dashboard;
+pub mod device_table;
 pub mod devices;
 pub mod excerpt;
 pub mod gatt;

@@ -47,7 +47,8 @@ use crate::clock::{Clock, ClockKind, Speed};
 use crate::config::Config;
 use crate::headless::{self, HeadlessWriter};
 use crate::model::{Batch, DeviceLabel, OutputEvent, Sample, SessionTime, SourceEvent};
-use crate::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+use crate::devices::DeviceSetup;
+use crate::pipeline::{Pipeline, SnapshotBase};
 use crate::record::{LockInfo, RecordError, RecordMsg, RecordOptions, Recorder, RecorderHealth, Recording};
 use crate::snapshot::{Mode, ReplayControl, Snapshot, UiCommand};
 

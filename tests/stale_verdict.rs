@@ -27,7 +27,8 @@ use vigil::model::{
     AlarmState, Characteristic, Condition, DeviceLabel, EventBody, OutputEvent, Payload, Quantity, SessionTime,
     SourceEvent,
 };
-use vigil::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+use vigil::devices::DeviceSetup;
+use vigil::pipeline::{Pipeline, SnapshotBase};
 use vigil::snapshot::{Mode, ReadingStatus, Snapshot};
 
 /// The configuration of the example, read as a user's file is.

@@ -633,9 +633,9 @@ pub struct AlarmEngine {
     rules: Rules,
     /// `devices[0]` is the session-wide pseudo-device.
     devices: Vec<Device>,
-    /// Address of each device's label (interned text; 0 for the
-    /// pseudo-device), packed so the per-sample lookup scans one cache line.
-    addresses: Vec<usize>,
+    /// Each device's label (`None` for the pseudo-device), apart from
+    /// `devices` so the per-sample lookup scans a short, dense list.
+    labels: Vec<Option<DeviceLabel>>,
     /// Per device: no timer of it is due before this (a lower bound), packed
     /// so finding the earliest timer reads one word per device and looks
     /// into only the devices that could have it.
@@ -658,7 +658,7 @@ impl AlarmEngine {
             config,
             rules,
             devices: vec![session],
-            addresses: vec![0],
+            labels: vec![None],
             bounds: vec![NEVER],
             now: 0,
             next: NEVER,
@@ -915,12 +915,10 @@ impl AlarmEngine {
 
     #[inline]
     fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        // Labels are interned: the address is the name.
-        let address = label.address();
-        if self.addresses[self.last_hit] == address {
+        if self.labels[self.last_hit].as_ref() == Some(label) {
             return self.last_hit;
         }
-        let i = match self.addresses.iter().position(|a| *a == address) {
+        let i = match self.labels.iter().position(|l| l.as_ref() == Some(label)) {
             Some(i) => i,
             None => self.device_index_slow(label),
         };
@@ -932,7 +930,7 @@ impl AlarmEngine {
     #[cold]
     fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
         self.devices.push(Device::new(Some(label.clone()), &self.rules));
-        self.addresses.push(label.address());
+        self.labels.push(Some(label.clone()));
         self.bounds.push(NEVER);
         self.devices.len() - 1
     }

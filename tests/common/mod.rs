@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
 use vigil::model::{Batch, DeviceLabel};
-use vigil::pipeline::DeviceSetup;
+use vigil::devices::DeviceSetup;
 use vigil::session::{self, SessionOutcome, SessionPlan, SourceFactory};
 use vigil::snapshot::Mode;
 
