@@ -31,8 +31,8 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use tokio::sync::mpsc;
 use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
-use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
 use vigil::devices::DeviceSetup;
+use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
 use vigil::pipeline::Pipeline;
 use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg, sample_returns};
 

@@ -12,9 +12,9 @@
 use std::time::Duration;
 
 use crate::alarms::{AlarmEngine, DeviceId};
+use crate::config::TechStale;
 use crate::device_table::{DeviceTable, TableFull};
 use crate::devices::DeviceSetup;
-use crate::config::TechStale;
 use crate::gatt::{self, DecodeError};
 use crate::history::{History, HistoryDevice, Point};
 use crate::model::{
@@ -807,6 +807,7 @@ pub struct SnapshotBase {
 mod tests {
     use super::*;
     use crate::model::Condition;
+    use crate::verdict::DeviceTiming;
 
     #[test]
     fn status_never_shows_stale_or_contactless_values() {

@@ -45,9 +45,10 @@ use crate::alarm_command::{self, AlarmCommand};
 use crate::alarms::AlarmEngine;
 use crate::clock::{Clock, ClockKind, Speed};
 use crate::config::Config;
+use crate::device_table::DeviceTable;
+use crate::devices::DeviceSetup;
 use crate::headless::{self, HeadlessWriter};
 use crate::model::{Batch, DeviceLabel, OutputEvent, Sample, SessionTime, SourceEvent};
-use crate::devices::DeviceSetup;
 use crate::pipeline::{Pipeline, SnapshotBase};
 use crate::record::{LockInfo, RecordError, RecordMsg, RecordOptions, Recorder, RecorderHealth, Recording};
 use crate::snapshot::{Mode, ReplayControl, Snapshot, UiCommand};
@@ -102,7 +103,8 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 pub type SourceTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// Builds the source task once the session has made its channel.
-pub type SourceFactory = Box<dyn FnOnce(mpsc::Sender<Batch>, Clock) -> SourceTask + Send>;
+/// The source admits the devices it names to the session's table.
+pub type SourceFactory = Box<dyn FnOnce(mpsc::Sender<Batch>, Clock, DeviceTable) -> SourceTask + Send>;
 
 /// Builds the dashboard task from the session's channels.
 pub type DashboardFactory =
@@ -254,7 +256,8 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     };
     let session_now = |clock: &Clock| clock.now().map(|n| shift_time(n, origin));
 
-    let mut pipeline = Pipeline::new(AlarmEngine::new(config.alarms.clone()));
+    let device_table = DeviceTable::new(config.session.max_devices);
+    let mut pipeline = Pipeline::with_devices(AlarmEngine::new(config.alarms.clone()), device_table.clone());
     for (label, setup) in &devices {
         pipeline.set_device(label, *setup);
     }
@@ -284,7 +287,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
 
     let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(SOURCE_CHANNEL_CAPACITY);
-    let source_task = source(batch_tx, clock.clone());
+    let source_task = source(batch_tx, clock.clone(), device_table);
     tasks.spawn(async move { ("source", source_task.await) });
 
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(pipeline.snapshot(&base)));

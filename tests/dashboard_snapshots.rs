@@ -629,8 +629,8 @@ fn medium_tiles_keep_value_age_and_link_lines() {
 #[test]
 fn no_contact_samples_stay_out_of_the_recent_chart() {
     use vigil::alarms::{AlarmConfig, AlarmEngine};
-    use vigil::model::{Characteristic, SourceEvent};
     use vigil::devices::DeviceSetup;
+    use vigil::model::{Characteristic, SourceEvent};
     use vigil::pipeline::{Pipeline, SnapshotBase};
 
     let chest = DeviceLabel::from("chest");
