@@ -32,6 +32,9 @@ pub struct Config {
     pub dashboard: DashboardConfig,
 }
 
+/// `[session] max_devices` unless the configuration says otherwise.
+pub const DEFAULT_MAX_DEVICES: usize = 32;
+
 /// Highest `max_devices` accepted: one bed's sensors, with room to spare.
 pub const MAX_DEVICES_LIMIT: usize = 256;
 
@@ -47,7 +50,7 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { max_devices: crate::device_table::DEFAULT_MAX_DEVICES }
+        Self { max_devices: DEFAULT_MAX_DEVICES }
     }
 }
 

@@ -19,8 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::devices::DeviceSetup;
 use crate::model::{DeviceLabel, MANUAL_DEVICE};
 
-/// `[session] max_devices` unless the configuration says otherwise.
-pub const DEFAULT_MAX_DEVICES: usize = 32;
+pub use crate::config::DEFAULT_MAX_DEVICES;
 
 /// A label the table had no room for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
