@@ -100,6 +100,12 @@ impl DeviceTable {
         self.lock().labels.get(i).cloned()
     }
 
+    /// The labels from index `first` on, in index order.
+    #[must_use]
+    pub fn labels_from(&self, first: usize) -> Vec<DeviceLabel> {
+        self.lock().labels.get(first..).map(<[DeviceLabel]>::to_vec).unwrap_or_default()
+    }
+
     /// How many devices have been admitted (the `manual` pseudo-device too).
     #[must_use]
     pub fn len(&self) -> usize {

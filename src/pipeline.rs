@@ -232,8 +232,10 @@ impl Pipeline {
     /// have not reached the pipeline yet; they get their state now.
     #[inline]
     fn grow_to(&mut self, i: usize) {
-        while self.devices.len() <= i {
-            let label = self.table.label(self.devices.len()).expect("the table admitted every index up to i");
+        if self.devices.len() > i {
+            return;
+        }
+        for label in self.table.labels_from(self.devices.len()) {
             let history = self.history.device(&label);
             self.hot.push(Hot::new(history));
             self.devices.push(Device { label, state: DeviceState::default() });

@@ -6,6 +6,8 @@
 //! `src/**/*.rs`, test modules (`#[cfg(test)]` to the end of the file)
 //! excluded: a test may reach anywhere.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -503,14 +503,16 @@ impl StreamDecoder {
             Ok(ParsedLine::Event { at, device, body }) => {
                 // Checked before the line takes effect, so a refused line is
                 // skipped like any other bad line.
-                let device = match device.map(|name| self.devices.admit(&name)).transpose() {
-                    Ok(device) => device.map(|(_, label)| label),
-                    Err(full) => {
-                        return Some(
-                            self.bad_line(arrival, LineError { line: line_no, field: None, message: full.to_string() }),
-                        );
-                    }
-                };
+                let device =
+                    match device.map(|name| self.devices.admit(&name)).transpose() {
+                        Ok(device) => device.map(|(_, label)| label),
+                        Err(full) => {
+                            return Some(self.bad_line(
+                                arrival,
+                                &LineError { line: line_no, field: None, message: full.to_string() },
+                            ));
+                        }
+                    };
                 if let Some(at) = at {
                     self.last_scheduled = at;
                 }
@@ -522,11 +524,11 @@ impl StreamDecoder {
                 self.stats.events += 1;
                 Some(SourceEvent { at, device, body })
             }
-            Err(e) => Some(self.bad_line(arrival, e)),
+            Err(e) => Some(self.bad_line(arrival, &e)),
         }
     }
 
-    fn bad_line(&mut self, arrival: SessionTime, e: LineError) -> SourceEvent {
+    fn bad_line(&mut self, arrival: SessionTime, e: &LineError) -> SourceEvent {
         self.stats.bad_lines += 1;
         self.last_at = arrival;
         SourceEvent { at: arrival, device: None, body: EventBody::BadInput { line: e.line, message: e.detail() } }
