@@ -1,5 +1,6 @@
 //! The session's device table: every device the session knows, numbered in
-//! the order it was admitted, with the setup its profile gives.
+//! the order it was admitted, with the setup its profile gives and the name
+//! and address its source reported.
 //!
 //! The session makes one table (`[session] max_devices` entries at most)
 //! and hands a clone to each part that meets device labels: the stream
@@ -35,13 +36,24 @@ pub struct DeviceTable {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// One device of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEntry {
+    pub label: DeviceLabel,
+    /// From the session plan or a profile matched on connection; `None`:
+    /// not known yet.
+    pub setup: Option<DeviceSetup>,
+    /// Advertised name and address, as the source last reported them.
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
 #[derive(Debug)]
 struct Inner {
     max: usize,
     /// Sensors admitted so far (the `manual` pseudo-device is not one).
     sensors: usize,
-    labels: Vec<DeviceLabel>,
-    setups: Vec<Option<DeviceSetup>>,
+    entries: Vec<DeviceEntry>,
     index: HashMap<DeviceLabel, usize>,
 }
 
@@ -51,8 +63,7 @@ impl DeviceTable {
     /// admitted: the operator's entries are never refused for room.
     #[must_use]
     pub fn new(max_devices: usize) -> Self {
-        let inner =
-            Inner { max: max_devices, sensors: 0, labels: Vec::new(), setups: Vec::new(), index: HashMap::new() };
+        let inner = Inner { max: max_devices, sensors: 0, entries: Vec::new(), index: HashMap::new() };
         Self { inner: Arc::new(Mutex::new(inner)) }
     }
 
@@ -80,9 +91,8 @@ impl DeviceTable {
             return Err(TableFull { label: label.to_owned(), max: inner.max });
         }
         let label = DeviceLabel::new(label);
-        let i = inner.labels.len();
-        inner.labels.push(label.clone());
-        inner.setups.push(None);
+        let i = inner.entries.len();
+        inner.entries.push(DeviceEntry { label: label.clone(), setup: None, name: None, address: None });
         inner.index.insert(label.clone(), i);
         inner.sensors += usize::from(sensor);
         Ok((i, label))
@@ -97,19 +107,19 @@ impl DeviceTable {
     /// The label at index `i`.
     #[must_use]
     pub fn label(&self, i: usize) -> Option<DeviceLabel> {
-        self.lock().labels.get(i).cloned()
+        self.lock().entries.get(i).map(|e| e.label.clone())
     }
 
     /// The labels from index `first` on, in index order.
     #[must_use]
     pub fn labels_from(&self, first: usize) -> Vec<DeviceLabel> {
-        self.lock().labels.get(first..).map(<[DeviceLabel]>::to_vec).unwrap_or_default()
+        self.lock().entries.get(first..).map(|e| e.iter().map(|e| e.label.clone()).collect()).unwrap_or_default()
     }
 
     /// How many devices have been admitted (the `manual` pseudo-device too).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lock().labels.len()
+        self.lock().entries.len()
     }
 
     #[must_use]
@@ -120,14 +130,33 @@ impl DeviceTable {
     /// Admit `label` with its profile's setup.
     pub fn declare(&self, label: &str, setup: DeviceSetup) -> Result<usize, TableFull> {
         let (i, _) = self.admit(label)?;
-        self.lock().setups[i] = Some(setup);
+        self.lock().entries[i].setup = Some(setup);
         Ok(i)
     }
 
     /// The setup device `i` was declared or matched with, if any.
     #[must_use]
     pub fn setup(&self, i: usize) -> Option<DeviceSetup> {
-        self.lock().setups.get(i).copied().flatten()
+        self.lock().entries.get(i).and_then(|e| e.setup)
+    }
+
+    /// What a connection told of device `i`: a name or address it gave
+    /// replaces the one known, one it did not give is kept.
+    pub fn set_link(&self, i: usize, name: Option<&str>, address: Option<&str>) {
+        if let Some(entry) = self.lock().entries.get_mut(i) {
+            if let Some(name) = name {
+                entry.name = Some(name.to_owned());
+            }
+            if let Some(address) = address {
+                entry.address = Some(address.to_owned());
+            }
+        }
+    }
+
+    /// Device `i` as the table knows it.
+    #[must_use]
+    pub fn entry(&self, i: usize) -> Option<DeviceEntry> {
+        self.lock().entries.get(i).cloned()
     }
 }
 
@@ -178,6 +207,10 @@ mod tests {
         let setup = DeviceSetup { env_quantity: crate::model::Quantity::SkinTemperatureC, ..DeviceSetup::default() };
         let i = table.declare("patch", setup).expect("room");
         assert_eq!(table.setup(i), Some(setup));
+        table.set_link(i, Some("Patch 1"), Some("AA:BB"));
+        table.set_link(i, None, Some("CC:DD"));
+        let entry = table.entry(i).expect("admitted");
+        assert_eq!((entry.name.as_deref(), entry.address.as_deref()), (Some("Patch 1"), Some("CC:DD")));
         assert_eq!(table.max_devices(), DEFAULT_MAX_DEVICES);
     }
 }

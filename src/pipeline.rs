@@ -34,11 +34,6 @@ const RMSSD_WINDOW: Duration = Duration::from_secs(60);
 /// touch (see [`Hot`] for what it does).
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
-    /// The setup came from the session plan or a matched profile: a later
-    /// connection does not guess again.
-    setup_known: bool,
-    name: Option<String>,
-    address: Option<String>,
     info: DeviceInfo,
     rssi: Option<i16>,
     /// Written by battery samples only (one notification in thirty).
@@ -177,7 +172,6 @@ impl Pipeline {
         };
         self.alarms.set_device_timing(device, setup.timing);
         self.grow_to(i);
-        self.devices[i].state.setup_known = true;
         self.hot[i].env_quantity = setup.env_quantity;
     }
 
@@ -187,7 +181,8 @@ impl Pipeline {
     /// `tech.stale` between measurements) and a skin patch's 0x2A6E reads
     /// as skin temperature.
     fn adopt_profile(&mut self, i: usize, name: Option<&str>, services: &[u16]) {
-        if self.devices[i].state.setup_known {
+        // Known from the session plan or an earlier match: not guessed again.
+        if self.table.setup(i).is_some() {
             return;
         }
         let profile =
@@ -385,13 +380,7 @@ impl Pipeline {
                 let Some(i) = self.device_index(at, device, output) else { return };
                 self.adopt_profile(i, name.as_deref(), services);
                 self.hot[i].connected = true;
-                let state = &mut self.devices[i].state;
-                if name.is_some() {
-                    state.name.clone_from(name);
-                }
-                if address.is_some() {
-                    state.address.clone_from(address);
-                }
+                self.table.set_link(i, name.as_deref(), address.as_deref());
                 self.alarms.on_connection(at, device, true, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -638,6 +627,7 @@ impl Pipeline {
         for i in self.sorted_devices() {
             let label = &self.devices[i].label;
             let state = &self.devices[i].state;
+            let entry = self.table.entry(i);
             let hot = &self.hot[i];
             let staleness = hot.alarm.map_or(&unheard, |id| self.alarms.staleness(id));
             let mut readings = Vec::new();
@@ -683,8 +673,8 @@ impl Pipeline {
             }
             devices.push(DeviceView {
                 label: label.clone(),
-                name: state.name.clone(),
-                address: state.address.clone(),
+                name: entry.as_ref().and_then(|e| e.name.clone()),
+                address: entry.and_then(|e| e.address),
                 connected: hot.connected,
                 rssi: state.rssi,
                 battery_pct: state.battery_pct,
@@ -713,11 +703,12 @@ impl Pipeline {
     }
 
     /// Device metadata for the recording's `session.json`.
-    pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<&str>, Option<&str>, &DeviceInfo)> {
+    pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<String>, Option<String>, &DeviceInfo)> {
         self.sorted_devices().into_iter().map(|i| {
             let d = &self.devices[i];
             let s = &d.state;
-            (&d.label, s.name.as_deref(), s.address.as_deref(), &s.info)
+            let entry = self.table.entry(i);
+            (&d.label, entry.as_ref().and_then(|e| e.name.clone()), entry.and_then(|e| e.address), &s.info)
         })
     }
 }
