@@ -31,6 +31,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use tokio::sync::mpsc;
 use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
+use vigil::device_table::DeviceTable;
 use vigil::devices::DeviceSetup;
 use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
 use vigil::pipeline::Pipeline;
@@ -264,7 +265,10 @@ fn process_all(pipeline: &mut Pipeline, batches: &Batches) -> u64 {
 /// A pipeline with the bench's devices declared, as a session declares them
 /// from their profiles.
 fn declared(labels: &[DeviceLabel]) -> Pipeline {
-    let mut pipeline = Pipeline::new(AlarmEngine::new(Config::default().alarms));
+    // A table with room for every bench device (the 100-device case is past
+    // the default `max_devices`).
+    let table = DeviceTable::new(labels.len());
+    let mut pipeline = Pipeline::with_devices(AlarmEngine::new(Config::default().alarms), table);
     for (i, label) in labels.iter().enumerate() {
         pipeline.set_device(label, setup(i));
     }
