@@ -31,8 +31,10 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use tokio::sync::mpsc;
 use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
+use vigil::device_table::DeviceTable;
+use vigil::devices::DeviceSetup;
 use vigil::model::{Characteristic, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime, SourceEvent};
-use vigil::pipeline::{DeviceSetup, Pipeline};
+use vigil::pipeline::Pipeline;
 use vigil::record::{Outbox, RECORDER_CHANNEL_CAPACITY, RecordMsg, sample_returns};
 
 use crate::cpu::{Reference, thread_cpu, thread_minor_faults};
@@ -263,7 +265,10 @@ fn process_all(pipeline: &mut Pipeline, batches: &Batches) -> u64 {
 /// A pipeline with the bench's devices declared, as a session declares them
 /// from their profiles.
 fn declared(labels: &[DeviceLabel]) -> Pipeline {
-    let mut pipeline = Pipeline::new(AlarmEngine::new(Config::default().alarms));
+    // A table with room for every bench device (the 100-device case is past
+    // the default `max_devices`).
+    let table = DeviceTable::new(labels.len());
+    let mut pipeline = Pipeline::with_devices(AlarmEngine::new(Config::default().alarms), table);
     for (i, label) in labels.iter().enumerate() {
         pipeline.set_device(label, setup(i));
     }

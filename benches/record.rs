@@ -65,7 +65,7 @@ fn simulate_session(scenario: &simulate::Scenario, root: &Path) -> PathBuf {
     let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
     let owned = scenario.clone();
     let seed = scenario.seed;
-    let source: SourceFactory = Box::new(move |tx, clock| {
+    let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(async move { simulate::run(&owned, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
     let plan = SessionPlan {

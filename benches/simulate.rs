@@ -10,6 +10,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use vigil::alarms::AlarmEngine;
 use vigil::config::Config;
+use vigil::device_table::DeviceTable;
 use vigil::model::EventBody;
 use vigil::pipeline::Pipeline;
 use vigil::sources::simulate::{self, Scenario};
@@ -56,7 +57,8 @@ pub fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(notifications));
     group.bench_with_input(BenchmarkId::new("through_pipeline", "100_devices_10min"), &hundred, |b, s| {
         b.iter_batched_ref(
-            || Pipeline::new(AlarmEngine::new(Config::default().alarms)),
+            // Room for the crowd's 100 devices (past the default `max_devices`).
+            || Pipeline::with_devices(AlarmEngine::new(Config::default().alarms), DeviceTable::new(100)),
             |pipeline| {
                 let mut samples = Vec::with_capacity(4096);
                 let mut output = Vec::new();

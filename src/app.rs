@@ -12,8 +12,8 @@ use crate::cli::{Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, ReplayA
 use crate::clock::{Clock, Speed};
 use crate::config::Config;
 use crate::devices::DeviceProfile;
+use crate::devices::DeviceSetup;
 use crate::model::{Characteristic, DeviceLabel};
-use crate::pipeline::DeviceSetup;
 use crate::record::{self, FileKind, RecordOptions, Recording};
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;
@@ -78,7 +78,7 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let seed = args.seed.unwrap_or(scenario.seed);
     let devices = scenario.device_profiles().into_iter().map(|(label, p)| (label, device_setup(&p))).collect();
     let clock = Clock::virtual_at(args.speed, crate::clock::start_now());
-    let source: SourceFactory = Box::new(move |tx, clock| {
+    let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(async move { sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
     run_session(&args.common, clock, |_| source, Mode::Simulated, devices)
@@ -97,7 +97,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         // `[alarms.tech_stale]`, known once the configuration is resolved.
         let source = move |config: &Config| -> SourceFactory {
             let stale_config = config.alarms.tech_stale.clone();
-            Box::new(move |tx, clock| {
+            Box::new(move |tx, clock, _devices| {
                 Box::pin(async move { ble::run(devices, stale_config, clock, tx).await.map_err(anyhow::Error::from) })
             })
         };
@@ -115,14 +115,16 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         let listener = stream::bind_std(addr)?;
         let bound = listener.local_addr().with_context(|| format!("cannot listen on {addr}"))?;
         writeln!(std::io::stderr().lock(), "vigil: listening on tcp://{bound}")?;
-        Box::new(move |tx, clock| {
+        Box::new(move |tx, clock, devices| {
             Box::pin(async move {
-                stream::serve_std(listener, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from)
+                stream::serve_std(listener, clock, paced, tx, devices).await.map(|_| ()).map_err(anyhow::Error::from)
             })
         })
     } else {
-        Box::new(move |tx, clock| {
-            Box::pin(async move { stream::run(input, clock, paced, tx).await.map(|_| ()).map_err(anyhow::Error::from) })
+        Box::new(move |tx, clock, devices| {
+            Box::pin(async move {
+                stream::run(input, clock, paced, tx, devices).await.map(|_| ()).map_err(anyhow::Error::from)
+            })
         })
     };
     run_session(&args.common, clock, |_| source, Mode::Live, Vec::new())
@@ -304,7 +306,7 @@ pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> Sessio
         .collect();
     let clock = Clock::virtual_at(speed, recording.meta.start_utc);
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(session::REPLAY_CONTROL_CAPACITY);
-    let source: SourceFactory = Box::new(move |tx, clock| {
+    let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(async move {
             crate::sources::replay::run(&recording, clock, tx, control_rx)
                 .await

@@ -18,7 +18,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::excerpt::number;
-use crate::history::MAX_WINDOW;
 
 mod duration;
 mod limits;
@@ -32,9 +31,36 @@ use locate::{key_path_at, line_col, line_of};
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    pub session: SessionConfig,
     pub alarms: AlarmConfig,
     pub dashboard: DashboardConfig,
 }
+
+/// `[session] max_devices` unless the configuration says otherwise.
+pub const DEFAULT_MAX_DEVICES: usize = 32;
+
+/// Highest `max_devices` accepted: one bed's sensors, with room to spare.
+pub const MAX_DEVICES_LIMIT: usize = 256;
+
+/// `[session]`: what one session takes on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Most sensors one session monitors: a device table entry, history
+    /// rings and alarm state are kept for each, so input naming ever new
+    /// devices is refused past this many (the `manual` readings excepted).
+    pub max_devices: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { max_devices: DEFAULT_MAX_DEVICES }
+    }
+}
+
+/// The longest recent window the dashboard can show (the history rings
+/// are sized for it).
+pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -190,6 +216,9 @@ impl Config {
                 "dashboard.window_s",
                 format!("must be between 10 and {} s", MAX_WINDOW.as_secs()),
             ));
+        }
+        if !(1..=MAX_DEVICES_LIMIT).contains(&self.session.max_devices) {
+            return Err(LimitError::new("session.max_devices", format!("must be between 1 and {MAX_DEVICES_LIMIT}")));
         }
         self.alarms.validate()
     }

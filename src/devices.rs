@@ -17,9 +17,22 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::alarms::DeviceTiming;
 use crate::model::{Characteristic, Quantity};
-use crate::pipeline::DeviceSetup;
+use crate::verdict::DeviceTiming;
+
+/// How a device's data is to be interpreted, from its profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeviceSetup {
+    pub timing: DeviceTiming,
+    /// What 0x2A6E temperature means for this device (skin or ambient).
+    pub env_quantity: Quantity,
+}
+
+impl Default for DeviceSetup {
+    fn default() -> Self {
+        Self { timing: DeviceTiming::default(), env_quantity: Quantity::AmbientTemperatureC }
+    }
+}
 
 /// What an Environmental Sensing temperature (0x2A6E) measures on this kind
 /// of device. DESIGN.md: ambient unless the profile says skin.

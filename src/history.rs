@@ -18,8 +18,7 @@ use ringbuf::traits::Observer;
 
 use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
 
-/// The longest recent window the dashboard can show.
-pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 60);
+pub use crate::config::MAX_WINDOW;
 
 /// Upper bound on whole-session trend buckets per series.
 pub const TREND_BUCKETS: usize = 512;

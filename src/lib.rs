@@ -26,7 +26,10 @@
 //! - [`verdict`]: whether a device's data is stale, without contact or
 //!   invalid; the alarms, the snapshot and the BLE supervisor all ask it.
 //! - [`config`]: layered, validated configuration (alarm limits).
-//! - [`devices`]: device profiles (`devices/*.toml`).
+//! - [`devices`]: device profiles (`devices/*.toml`) and the setup a
+//!   profile gives a device.
+//! - [`device_table`]: the session's devices, numbered, at most
+//!   `[session] max_devices`; the stream source and the pipeline share it.
 //! - [`pipeline`]: decoders, history and alarms, owned by the session loop.
 //! - [`snapshot`]: what the dashboard reads.
 //! - [`sources`]: BLE, simulator, NDJSON streams, replay.
@@ -53,6 +56,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dashboard;
+pub mod device_table;
 pub mod devices;
 pub mod excerpt;
 pub mod gatt;

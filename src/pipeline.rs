@@ -9,12 +9,12 @@
 //! [`Sample`]s and the [`OutputEvent`]s (alarms, operator actions,
 //! connections, decode errors, gaps). Nothing is allocated per notification.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
-use crate::alarms::{AlarmEngine, DeviceId, DeviceTiming};
+use crate::alarms::{AlarmEngine, DeviceId};
 use crate::config::TechStale;
+use crate::device_table::{DeviceTable, TableFull};
+use crate::devices::DeviceSetup;
 use crate::gatt::{self, DecodeError};
 use crate::history::{History, HistoryDevice, Point};
 use crate::model::{
@@ -30,29 +30,10 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// RMSSD is computed over this much of the most recent RR intervals.
 const RMSSD_WINDOW: Duration = Duration::from_secs(60);
 
-/// How a device's data is to be interpreted, from its profile.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DeviceSetup {
-    pub timing: DeviceTiming,
-    /// What 0x2A6E temperature means for this device (skin or ambient).
-    pub env_quantity: Quantity,
-}
-
-impl Default for DeviceSetup {
-    fn default() -> Self {
-        Self { timing: DeviceTiming::default(), env_quantity: Quantity::AmbientTemperatureC }
-    }
-}
-
 /// What the pipeline knows about one device that a notification does not
 /// touch (see [`Hot`] for what it does).
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
-    /// The setup came from the session plan or a matched profile: a later
-    /// connection does not guess again.
-    setup_known: bool,
-    name: Option<String>,
-    address: Option<String>,
     info: DeviceInfo,
     rssi: Option<i16>,
     /// Written by battery samples only (one notification in thirty).
@@ -96,35 +77,8 @@ impl Hot {
 /// A device's cold part, indexed like `Pipeline::hot`.
 #[derive(Debug)]
 struct Device {
-    /// Its address is the key in `Pipeline::by_address` (labels are
-    /// interned: one address per name).
     label: DeviceLabel,
     state: DeviceState,
-}
-
-/// Hashes a label's address: one multiply per event instead of SipHash over
-/// the name. Addresses are aligned, so the product's high bits are folded
-/// down for hashbrown, which picks buckets by the low bits.
-#[derive(Debug, Default)]
-struct AddressHasher(u64);
-
-const ADDRESS_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(ADDRESS_MIX);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        let h = (n as u64).wrapping_mul(ADDRESS_MIX);
-        self.0 = h ^ (h >> 29);
-    }
 }
 
 /// Move a batch's samples out for the recorder, leaving `samples` empty
@@ -160,16 +114,11 @@ pub struct Totals {
 pub struct Pipeline {
     alarms: AlarmEngine,
     history: History,
-    /// Dense: the index is what the hot path uses. `hot[i]` and
-    /// `devices[i]` are the two parts of one device.
+    /// The session's devices: `hot[i]` and `devices[i]` are the two parts
+    /// of the table's device `i`.
+    table: DeviceTable,
     hot: Vec<Hot>,
     devices: Vec<Device>,
-    /// Index by name, in label order (the snapshot and `session.json` list
-    /// devices sorted).
-    by_name: BTreeMap<DeviceLabel, usize>,
-    /// Index by label address: labels are interned, so an event costs a
-    /// pointer hash, not string compares.
-    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
     totals: Totals,
@@ -184,15 +133,21 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline with a table of its own (`max_devices` at its default).
     #[must_use]
     pub fn new(alarms: AlarmEngine) -> Self {
+        Self::with_devices(alarms, DeviceTable::default())
+    }
+
+    /// A pipeline keeping its devices in the session's `table`.
+    #[must_use]
+    pub fn with_devices(alarms: AlarmEngine, table: DeviceTable) -> Self {
         Self {
             alarms,
             history: History::default(),
+            table,
             hot: Vec::new(),
             devices: Vec::new(),
-            by_name: BTreeMap::new(),
-            by_address: HashMap::default(),
             markers: Vec::new(),
             last_dose_at: None,
             totals: Totals::default(),
@@ -208,9 +163,15 @@ impl Pipeline {
 
     /// Declare a device before its data arrives (from a profile).
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
+        let i = match self.table.declare(device, setup) {
+            Ok(i) => i,
+            Err(full) => {
+                tracing::warn!("{full}");
+                return;
+            }
+        };
         self.alarms.set_device_timing(device, setup.timing);
-        let i = self.device_index(device);
-        self.devices[i].state.setup_known = true;
+        self.grow_to(i);
         self.hot[i].env_quantity = setup.env_quantity;
     }
 
@@ -220,7 +181,8 @@ impl Pipeline {
     /// `tech.stale` between measurements) and a skin patch's 0x2A6E reads
     /// as skin temperature.
     fn adopt_profile(&mut self, i: usize, name: Option<&str>, services: &[u16]) {
-        if self.devices[i].state.setup_known {
+        // Known from the session plan or an earlier match: not guessed again.
+        if self.table.setup(i).is_some() {
             return;
         }
         let profile =
@@ -232,26 +194,55 @@ impl Pipeline {
         }
     }
 
-    /// The index of `label`'s device, adding it if new.
+    /// The index of `label`'s device, admitting it to the table if new;
+    /// `None`, with a `decode_error` said, if the table has no room.
     #[inline]
-    fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        match self.by_address.get(&label.address()) {
-            Some(i) => *i,
-            None => self.device_index_slow(label),
+    fn device_index(&mut self, at: SessionTime, label: &DeviceLabel, output: &mut Vec<OutputEvent>) -> Option<usize> {
+        match self.table.admit(label) {
+            Ok((i, _)) => {
+                self.grow_to(i);
+                Some(i)
+            }
+            Err(full) => {
+                self.refuse_device(at, label, &full, output);
+                None
+            }
         }
     }
 
-    /// A device met for the first time (labels are interned, so a known
-    /// one is always found by its address).
     #[cold]
-    fn device_index_slow(&mut self, label: &DeviceLabel) -> usize {
-        let history = self.history.device(label);
-        self.hot.push(Hot::new(history));
-        self.devices.push(Device { label: label.clone(), state: DeviceState::default() });
-        let i = self.devices.len() - 1;
-        self.by_name.insert(label.clone(), i);
-        self.by_address.insert(label.address(), i);
-        i
+    fn refuse_device(&mut self, at: SessionTime, label: &DeviceLabel, full: &TableFull, output: &mut Vec<OutputEvent>) {
+        self.totals.counters.bad_lines += 1;
+        output.push(OutputEvent::DecodeError {
+            at,
+            device: Some(label.clone()),
+            characteristic: None,
+            line: None,
+            message: full.to_string(),
+        });
+    }
+
+    /// Per-device state for every table index up to `i`. Another holder of
+    /// the table (a stream source) may have admitted devices whose events
+    /// have not reached the pipeline yet; they get their state now.
+    #[inline]
+    fn grow_to(&mut self, i: usize) {
+        if self.devices.len() > i {
+            return;
+        }
+        for label in self.table.labels_from(self.devices.len()) {
+            let history = self.history.device(&label);
+            self.hot.push(Hot::new(history));
+            self.devices.push(Device { label, state: DeviceState::default() });
+        }
+    }
+
+    /// Devices' indices in label order (the snapshot and `session.json`
+    /// list devices sorted).
+    fn sorted_devices(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.devices.len()).collect();
+        order.sort_by(|a, b| self.devices[*a].label.cmp(&self.devices[*b].label));
+        order
     }
 
     /// Device `i`'s id in the alarm engine (registering it on first use).
@@ -377,21 +368,15 @@ impl Pipeline {
         match &event.body {
             EventBody::Notification { characteristic, payload } => {
                 let Some(device) = device else { return };
-                let i = self.device_index(device);
+                let Some(i) = self.device_index(at, device, output) else { return };
                 self.notification(at, i, device, *characteristic, payload, samples, output);
             }
             EventBody::Connected { name, address, services } => {
                 let Some(device) = device else { return };
-                let i = self.device_index(device);
+                let Some(i) = self.device_index(at, device, output) else { return };
                 self.adopt_profile(i, name.as_deref(), services);
                 self.hot[i].connected = true;
-                let state = &mut self.devices[i].state;
-                if name.is_some() {
-                    state.name.clone_from(name);
-                }
-                if address.is_some() {
-                    state.address.clone_from(address);
-                }
+                self.table.set_link(i, name.as_deref(), address.as_deref());
                 self.alarms.on_connection(at, device, true, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -406,7 +391,7 @@ impl Pipeline {
             }
             EventBody::Disconnected { reason } => {
                 let Some(device) = device else { return };
-                let i = self.device_index(device);
+                let Some(i) = self.device_index(at, device, output) else { return };
                 self.hot[i].connected = false;
                 self.alarms.on_connection(at, device, false, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
@@ -418,13 +403,13 @@ impl Pipeline {
             }
             EventBody::Rssi(rssi) => {
                 if let Some(device) = device {
-                    let i = self.device_index(device);
+                    let Some(i) = self.device_index(at, device, output) else { return };
                     self.devices[i].state.rssi = Some(*rssi);
                 }
             }
             EventBody::DeviceInfo(info) => {
                 if let Some(device) = device {
-                    let i = self.device_index(device);
+                    let Some(i) = self.device_index(at, device, output) else { return };
                     self.devices[i].state.info = info.clone();
                 }
             }
@@ -546,7 +531,8 @@ impl Pipeline {
                     device_time_ns: None,
                 };
                 let manual = self.manual_device.clone();
-                let i = self.device_index(&manual);
+                // The table always has room for `manual`.
+                let Some(i) = self.device_index(at, &manual, output) else { return };
                 let alarm = self.alarm_id(i);
                 self.apply_sample(i, alarm, &sample);
                 self.totals.counters.samples += 1;
@@ -634,8 +620,10 @@ impl Pipeline {
         let unheard = Staleness::default();
         let mut devices = Vec::with_capacity(self.devices.len());
         let mut points: Vec<Point> = Vec::new();
-        for (label, &i) in &self.by_name {
+        for i in self.sorted_devices() {
+            let label = &self.devices[i].label;
             let state = &self.devices[i].state;
+            let entry = self.table.entry(i);
             let hot = &self.hot[i];
             let staleness = hot.alarm.map_or(&unheard, |id| self.alarms.staleness(id));
             let mut readings = Vec::new();
@@ -681,8 +669,8 @@ impl Pipeline {
             }
             devices.push(DeviceView {
                 label: label.clone(),
-                name: state.name.clone(),
-                address: state.address.clone(),
+                name: entry.as_ref().and_then(|e| e.name.clone()),
+                address: entry.and_then(|e| e.address),
                 connected: hot.connected,
                 rssi: state.rssi,
                 battery_pct: state.battery_pct,
@@ -711,10 +699,12 @@ impl Pipeline {
     }
 
     /// Device metadata for the recording's `session.json`.
-    pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<&str>, Option<&str>, &DeviceInfo)> {
-        self.by_name.iter().map(|(l, &i)| {
-            let s = &self.devices[i].state;
-            (l, s.name.as_deref(), s.address.as_deref(), &s.info)
+    pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<String>, Option<String>, &DeviceInfo)> {
+        self.sorted_devices().into_iter().map(|i| {
+            let d = &self.devices[i];
+            let s = &d.state;
+            let entry = self.table.entry(i);
+            (&d.label, entry.as_ref().and_then(|e| e.name.clone()), entry.and_then(|e| e.address), &s.info)
         })
     }
 }
@@ -806,6 +796,7 @@ pub struct SnapshotBase {
 mod tests {
     use super::*;
     use crate::model::Condition;
+    use crate::verdict::DeviceTiming;
 
     #[test]
     fn status_never_shows_stale_or_contactless_values() {

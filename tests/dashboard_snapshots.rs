@@ -652,8 +652,9 @@ fn medium_tiles_keep_value_age_and_link_lines() {
 #[test]
 fn no_contact_samples_stay_out_of_the_recent_chart() {
     use vigil::alarms::{AlarmConfig, AlarmEngine};
+    use vigil::devices::DeviceSetup;
     use vigil::model::{Characteristic, SourceEvent};
-    use vigil::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+    use vigil::pipeline::{Pipeline, SnapshotBase};
 
     let chest = DeviceLabel::from("chest");
     let mut pipeline = Pipeline::new(AlarmEngine::new(AlarmConfig::default()));

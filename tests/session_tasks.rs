@@ -21,7 +21,7 @@ fn a_failing_source_ends_the_session_with_its_error_after_the_recording_is_finis
         device: Some(chest),
         body: EventBody::Connected { name: None, address: None, services: vec![0x180D] },
     };
-    let source: SourceFactory = Box::new(move |tx, _clock| {
+    let source: SourceFactory = Box::new(move |tx, _clock, _devices| {
         Box::pin(async move {
             tx.send(Batch { events: vec![connected], until: SessionTime::from_millis(1_000) }).await?;
             Err(anyhow::anyhow!("the Bluetooth adapter went away"))

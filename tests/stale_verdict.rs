@@ -23,11 +23,12 @@ use ratatui::style::{Color, Modifier};
 use vigil::alarms::{AlarmEngine, DeviceTiming};
 use vigil::config::Config;
 use vigil::dashboard::{ViewState, render};
+use vigil::devices::DeviceSetup;
 use vigil::model::{
     AlarmState, Characteristic, Condition, DeviceLabel, EventBody, OutputEvent, Payload, Quantity, SessionTime,
     SourceEvent,
 };
-use vigil::pipeline::{DeviceSetup, Pipeline, SnapshotBase};
+use vigil::pipeline::{Pipeline, SnapshotBase};
 use vigil::snapshot::{Mode, ReadingStatus, Snapshot};
 
 /// The configuration of the example, read as a user's file is.

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use vigil::clock::{Clock, Speed};
+use vigil::device_table::DeviceTable;
 use vigil::model::{Batch, EventBody, OperatorAction, SessionTime};
 use vigil::sources::stream::{self, StreamError, StreamInput};
 
@@ -57,7 +58,9 @@ async fn drain(mut rx: mpsc::Receiver<Batch>) -> Vec<Batch> {
 async fn stdin_like_reader_at_max_speed_batches_and_reports_bad_lines() {
     let (tx, rx) = mpsc::channel(8);
     let collector = tokio::spawn(drain(rx));
-    let stats = stream::run_reader(SCRIPT.as_bytes(), &max_clock(), Some(Speed::Max), &tx).await.unwrap();
+    let stats = stream::run_reader(SCRIPT.as_bytes(), &max_clock(), Some(Speed::Max), &tx, DeviceTable::default())
+        .await
+        .unwrap();
     drop(tx);
     let batches = collector.await.unwrap();
     assert_eq!((stats.lines, stats.events, stats.bad_lines), (10, 6, 4));
@@ -79,7 +82,7 @@ async fn unpaced_lines_go_out_when_they_arrive() {
     let (mut writer, reader) = tokio::io::duplex(1024);
     let (tx, mut rx) = mpsc::channel(8);
     let clock = Clock::real();
-    let task = tokio::spawn(async move { stream::run_reader(reader, &clock, None, &tx).await });
+    let task = tokio::spawn(async move { stream::run_reader(reader, &clock, None, &tx, DeviceTable::default()).await });
     writer.write_all(b"{\"device\": \"chest\", \"characteristic\": \"2a37\", \"payload\": \"063c\"}\n").await.unwrap();
     let first = rx.recv().await.unwrap();
     assert_eq!(first.events.len(), 1);
@@ -105,7 +108,7 @@ async fn paced_stream_follows_at_ms() {
     let wall = std::time::Instant::now();
     // 1000×: 4 s of stream in 4 ms.
     let clock = Clock::virtual_at(Speed::Times(1000.0), start());
-    stream::run_reader(text.as_bytes(), &clock, Some(Speed::Times(1000.0)), &tx).await.unwrap();
+    stream::run_reader(text.as_bytes(), &clock, Some(Speed::Times(1000.0)), &tx, DeviceTable::default()).await.unwrap();
     drop(tx);
     assert!(wall.elapsed() >= Duration::from_millis(4), "paced (lower bound only)");
     let batches = collector.await.unwrap();
@@ -122,7 +125,7 @@ async fn file_input_and_missing_file() {
     let (tx, rx) = mpsc::channel(8);
     let collector = tokio::spawn(drain(rx));
     let input: StreamInput = path.to_str().unwrap().parse().unwrap();
-    let stats = stream::run(input, max_clock(), Some(Speed::Max), tx).await.unwrap();
+    let stats = stream::run(input, max_clock(), Some(Speed::Max), tx, DeviceTable::default()).await.unwrap();
     let batches = collector.await.unwrap();
     assert_eq!(stats.lines, 3000);
     let events: usize = batches.iter().map(|b| b.events.len()).sum();
@@ -132,7 +135,9 @@ async fn file_input_and_missing_file() {
 
     let (tx, _rx) = mpsc::channel(1);
     let missing = dir.path().join("nope.ndjson");
-    let err = stream::run(StreamInput::File(missing.clone()), max_clock(), None, tx).await.unwrap_err();
+    let err = stream::run(StreamInput::File(missing.clone()), max_clock(), None, tx, DeviceTable::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StreamError::Open { .. }));
     assert!(err.to_string().contains("nope.ndjson"), "{err}");
 }
@@ -163,7 +168,9 @@ async fn loopback_tcp_serves_clients_one_at_a_time_and_outlives_them() {
     let listener = stream::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, mut rx) = mpsc::channel(8);
-    let server = tokio::spawn(async move { stream::serve(listener, &max_clock(), Some(Speed::Max), &tx).await });
+    let server = tokio::spawn(async move {
+        stream::serve(listener, &max_clock(), Some(Speed::Max), &tx, DeviceTable::default()).await
+    });
 
     let mut first = TcpStream::connect(addr).await.unwrap();
     first.write_all(SCRIPT.as_bytes()).await.unwrap();
@@ -215,7 +222,7 @@ async fn an_idle_reader_does_not_outlive_the_pipeline() {
     let (_writer, reader) = tokio::io::duplex(64);
     let (tx, rx) = mpsc::channel(1);
     let clock = Clock::real();
-    let task = tokio::spawn(async move { stream::run_reader(reader, &clock, None, &tx).await });
+    let task = tokio::spawn(async move { stream::run_reader(reader, &clock, None, &tx, DeviceTable::default()).await });
     drop(rx);
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.lines, 0);
@@ -226,6 +233,6 @@ async fn an_idle_reader_does_not_outlive_the_pipeline() {
 fn run_future_is_send() {
     fn assert_send<T: Send>(_: &T) {}
     let (tx, _rx) = mpsc::channel::<Batch>(1);
-    let fut = stream::run(StreamInput::Stdin, max_clock(), None, tx);
+    let fut = stream::run(StreamInput::Stdin, max_clock(), None, tx, DeviceTable::default());
     assert_send(&fut);
 }

@@ -51,8 +51,9 @@ pub use self::resume::Resume;
 use self::running::Session;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::device_table::DeviceTable;
+use crate::devices::DeviceSetup;
 use crate::model::{Batch, DeviceLabel, SessionTime};
-use crate::pipeline::DeviceSetup;
 use crate::record::RecordOptions;
 use crate::snapshot::{Mode, ReplayControl, Snapshot, UiCommand};
 
@@ -113,7 +114,8 @@ const SOURCE_RESULT_WAIT: Duration = Duration::from_secs(2);
 pub type SourceTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// Builds the source task once the session has made its channel.
-pub type SourceFactory = Box<dyn FnOnce(mpsc::Sender<Batch>, Clock) -> SourceTask + Send>;
+/// The source admits the devices it names to the session's table.
+pub type SourceFactory = Box<dyn FnOnce(mpsc::Sender<Batch>, Clock, DeviceTable) -> SourceTask + Send>;
 
 /// Builds the dashboard task from the session's channels.
 pub type DashboardFactory =

@@ -20,6 +20,7 @@ use super::{
 use crate::alarm_command::{self, AlarmCommand};
 use crate::alarms::AlarmEngine;
 use crate::clock::{Clock, ClockKind, Speed};
+use crate::device_table::DeviceTable;
 use crate::model::{Batch, EventBody, OutputEvent, SessionTime, SourceEvent};
 use crate::pipeline::{Pipeline, SnapshotBase};
 use crate::record::{RecordMsg, Recorder, RecorderHealth};
@@ -132,7 +133,8 @@ impl Session {
             None => (clock.start_utc(), SessionTime::ZERO),
         };
 
-        let mut pipeline = Pipeline::new(AlarmEngine::new(config.alarms.clone()));
+        let device_table = DeviceTable::new(config.session.max_devices);
+        let mut pipeline = Pipeline::with_devices(AlarmEngine::new(config.alarms.clone()), device_table.clone());
         for (label, setup) in &devices {
             pipeline.set_device(label, *setup);
         }
@@ -161,7 +163,7 @@ impl Session {
 
         let mut tasks = JoinSet::new();
         let (batch_tx, batches) = mpsc::channel::<Batch>(SOURCE_CHANNEL_CAPACITY);
-        let source_task = source(batch_tx, clock.clone());
+        let source_task = source(batch_tx, clock.clone(), device_table);
         tasks.spawn(async move { (Task::Source, source_task.await) });
 
         let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(pipeline.snapshot(&base)));
@@ -514,7 +516,7 @@ mod tests {
     }
 
     async fn started_with(dashboard: Option<DashboardFactory>, out: SharedBuf) -> Session {
-        let source: SourceFactory = Box::new(|_tx, _clock| Box::pin(async { Ok(()) }));
+        let source: SourceFactory = Box::new(|_tx, _clock, _devices| Box::pin(async { Ok(()) }));
         let plan = SessionPlan {
             clock: Clock::virtual_at(Speed::Max, chrono::Utc::now()),
             source,

@@ -39,7 +39,6 @@
 //! and session time and the going-back-in-time check carry over from one
 //! client to the next. Line numbers count per client.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -52,10 +51,11 @@ use tokio::sync::mpsc;
 
 use super::strict_json;
 use crate::clock::{Clock, Speed};
+use crate::device_table::DeviceTable;
 use crate::excerpt::{self, excerpt};
 use crate::model::{
-    Batch, Characteristic, Condition, DeviceInfo, DeviceLabel, EventBody, MarkerKind, OperatorAction, Payload,
-    Priority, Quantity, SessionTime, SourceEvent,
+    Batch, Characteristic, Condition, DeviceInfo, EventBody, MarkerKind, OperatorAction, Payload, Priority, Quantity,
+    SessionTime, SourceEvent,
 };
 
 /// Events sent in one batch at most when lines arrive faster than they are
@@ -453,22 +453,30 @@ pub enum Stamp {
     Arrival(SessionTime),
 }
 
-/// Turns lines into source events: places them in time, interns device
-/// labels, reports bad lines as `BadInput` events.
+/// Turns lines into source events: places them in time, admits device
+/// labels to the session's table, reports bad lines as `BadInput` events.
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
     /// Time of the latest event.
     last_at: SessionTime,
     /// Latest `at_ms` seen (for "going back in time").
     last_scheduled: SessionTime,
-    labels: HashMap<String, DeviceLabel>,
+    devices: DeviceTable,
     pub stats: StreamStats,
 }
 
 impl StreamDecoder {
+    /// A decoder with a device table of its own (`max_devices` at its
+    /// default).
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder admitting devices to the session's `devices`.
+    #[must_use]
+    pub fn with_devices(devices: DeviceTable) -> Self {
+        Self { devices, ..Self::default() }
     }
 
     /// The event for line `line_no`, or `None` for a blank line.
@@ -493,6 +501,18 @@ impl StreamDecoder {
         match parsed {
             Ok(ParsedLine::Blank) => None,
             Ok(ParsedLine::Event { at, device, body }) => {
+                // Checked before the line takes effect, so a refused line is
+                // skipped like any other bad line.
+                let device =
+                    match device.map(|name| self.devices.admit(&name)).transpose() {
+                        Ok(device) => device.map(|(_, label)| label),
+                        Err(full) => {
+                            return Some(self.bad_line(
+                                arrival,
+                                &LineError { line: line_no, field: None, message: full.to_string() },
+                            ));
+                        }
+                    };
                 if let Some(at) = at {
                     self.last_scheduled = at;
                 }
@@ -502,23 +522,16 @@ impl StreamDecoder {
                 };
                 self.last_at = at;
                 self.stats.events += 1;
-                let device = device.map(|d| self.label(d));
                 Some(SourceEvent { at, device, body })
             }
-            Err(e) => {
-                self.stats.bad_lines += 1;
-                self.last_at = arrival;
-                Some(SourceEvent {
-                    at: arrival,
-                    device: None,
-                    body: EventBody::BadInput { line: e.line, message: e.detail() },
-                })
-            }
+            Err(e) => Some(self.bad_line(arrival, &e)),
         }
     }
 
-    fn label(&mut self, name: String) -> DeviceLabel {
-        self.labels.entry(name).or_insert_with_key(|k| DeviceLabel::from(k.as_str())).clone()
+    fn bad_line(&mut self, arrival: SessionTime, e: &LineError) -> SourceEvent {
+        self.stats.bad_lines += 1;
+        self.last_at = arrival;
+        SourceEvent { at: arrival, device: None, body: EventBody::BadInput { line: e.line, message: e.detail() } }
     }
 }
 
@@ -611,22 +624,23 @@ pub async fn run(
     clock: Clock,
     paced: Option<Speed>,
     tx: mpsc::Sender<Batch>,
+    devices: DeviceTable,
 ) -> Result<StreamStats, StreamError> {
     match input {
         StreamInput::File(path) => {
             let file = std::fs::File::open(&path).map_err(|source| StreamError::Open { path, source })?;
             let (reader, copier) = file_reader(file);
-            let stats = run_reader(reader, &clock, paced, &tx).await?;
+            let stats = run_reader(reader, &clock, paced, &tx, devices).await?;
             match copier.await {
                 Ok(Err(source)) => Err(StreamError::Read { line: stats.lines, source }),
                 // A panicked copier has already been reported by tokio.
                 Ok(Ok(())) | Err(_) => Ok(stats),
             }
         }
-        StreamInput::Stdin => run_reader(tokio::io::stdin(), &clock, paced, &tx).await,
+        StreamInput::Stdin => run_reader(tokio::io::stdin(), &clock, paced, &tx, devices).await,
         StreamInput::Tcp(addr) => {
             let listener = bind(addr).await?;
-            Ok(serve(listener, &clock, paced, &tx).await)
+            Ok(serve(listener, &clock, paced, &tx, devices).await)
         }
     }
 }
@@ -660,8 +674,9 @@ pub async fn run_reader<R: AsyncRead + Unpin>(
     clock: &Clock,
     paced: Option<Speed>,
     tx: &mpsc::Sender<Batch>,
+    devices: DeviceTable,
 ) -> Result<StreamStats, StreamError> {
-    let mut decoder = StreamDecoder::new();
+    let mut decoder = StreamDecoder::with_devices(devices);
     let mut pump = Pump { decoder: &mut decoder, clock, paced, tx, batch: Vec::new() };
     // Stop waiting for input once the pipeline has stopped.
     let outcome = tokio::select! {
@@ -700,10 +715,11 @@ pub async fn serve_std(
     clock: Clock,
     paced: Option<Speed>,
     tx: mpsc::Sender<Batch>,
+    devices: DeviceTable,
 ) -> Result<StreamStats, StreamError> {
     let addr = listener.local_addr().unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
     let listener = TcpListener::from_std(listener).map_err(|source| StreamError::Bind { addr, source })?;
-    Ok(serve(listener, &clock, paced, &tx).await)
+    Ok(serve(listener, &clock, paced, &tx, devices).await)
 }
 
 /// Serve clients one after another until the pipeline stops taking batches.
@@ -712,8 +728,9 @@ pub async fn serve(
     clock: &Clock,
     paced: Option<Speed>,
     tx: &mpsc::Sender<Batch>,
+    devices: DeviceTable,
 ) -> StreamStats {
-    let mut decoder = StreamDecoder::new();
+    let mut decoder = StreamDecoder::with_devices(devices);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,

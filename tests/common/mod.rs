@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use vigil::clock::{Clock, Speed};
 use vigil::config::Config;
+use vigil::devices::DeviceSetup;
 use vigil::model::{Batch, DeviceLabel};
-use vigil::pipeline::DeviceSetup;
 use vigil::session::{self, SessionOutcome, SessionPlan, SourceFactory};
 use vigil::snapshot::Mode;
 
@@ -67,7 +67,7 @@ pub fn run_headless_on(
 
 /// A source that sends fixed batches.
 pub fn batches_source(batches: Vec<Batch>) -> SourceFactory {
-    Box::new(move |tx, _clock| {
+    Box::new(move |tx, _clock, _devices| {
         Box::pin(async move {
             for b in batches {
                 tx.send(b).await?;
@@ -82,7 +82,7 @@ pub fn scenario_source(name: &str) -> (SourceFactory, Vec<(DeviceLabel, DeviceSe
     let scenario = vigil::sources::simulate::load(name).unwrap();
     let devices = scenario.device_profiles().into_iter().map(|(l, p)| (l, vigil::app::device_setup(&p))).collect();
     let seed = scenario.seed;
-    let source: SourceFactory = Box::new(move |tx, clock| {
+    let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(
             async move { vigil::sources::simulate::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) },
         )

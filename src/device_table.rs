@@ -1,0 +1,216 @@
+//! The session's device table: every device the session knows, numbered in
+//! the order it was admitted, with the setup its profile gives and the name
+//! and address its source reported.
+//!
+//! The session makes one table (`[session] max_devices` entries at most)
+//! and hands a clone to each part that meets device labels: the stream
+//! source, which turns a line naming one device too many into a bad line
+//! with its number, and the pipeline, which keeps its per-device state by
+//! the table's index. A label is checked here before anything allocates
+//! state for it (history rings, alarm instances), so input that names ever
+//! new devices costs memory for at most `max_devices` of them.
+//!
+//! Clones share one table behind a mutex: sources run on their own tasks.
+//! A lookup is a lock and a hash of a short string, a few tens of
+//! nanoseconds against DESIGN.md's budget of a microsecond per notification.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::devices::DeviceSetup;
+use crate::model::{DeviceLabel, MANUAL_DEVICE};
+
+pub use crate::config::DEFAULT_MAX_DEVICES;
+
+/// A label the table had no room for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("device `{label}` would be device {}; this session takes at most {max} (max_devices)", .max + 1)]
+pub struct TableFull {
+    pub label: String,
+    pub max: usize,
+}
+
+/// The session's devices; clones share one table.
+#[derive(Debug, Clone)]
+pub struct DeviceTable {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// One device of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEntry {
+    pub label: DeviceLabel,
+    /// From the session plan or a profile matched on connection; `None`:
+    /// not known yet.
+    pub setup: Option<DeviceSetup>,
+    /// Advertised name and address, as the source last reported them.
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    max: usize,
+    /// Sensors admitted so far (the `manual` pseudo-device is not one).
+    sensors: usize,
+    entries: Vec<DeviceEntry>,
+    index: HashMap<DeviceLabel, usize>,
+}
+
+impl DeviceTable {
+    /// An empty table that admits at most `max_devices` sensors. The
+    /// `manual` pseudo-device (readings entered by hand) is always
+    /// admitted: the operator's entries are never refused for room.
+    #[must_use]
+    pub fn new(max_devices: usize) -> Self {
+        let inner = Inner { max: max_devices, sensors: 0, entries: Vec::new(), index: HashMap::new() };
+        Self { inner: Arc::new(Mutex::new(inner)) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The table is consistent after every statement that changes it, so
+        // a panic elsewhere while it was held leaves nothing half done.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[must_use]
+    pub fn max_devices(&self) -> usize {
+        self.lock().max
+    }
+
+    /// `label`'s index and the table's own copy of the label (shared with
+    /// every holder, so a source that admits the same device on each line
+    /// keeps one string), admitting it if there is room.
+    pub fn admit(&self, label: &str) -> Result<(usize, DeviceLabel), TableFull> {
+        let mut inner = self.lock();
+        if let Some((known, &i)) = inner.index.get_key_value(label) {
+            return Ok((i, known.clone()));
+        }
+        let sensor = label != MANUAL_DEVICE;
+        if sensor && inner.sensors >= inner.max {
+            return Err(TableFull { label: label.to_owned(), max: inner.max });
+        }
+        let label = DeviceLabel::new(label);
+        let i = inner.entries.len();
+        inner.entries.push(DeviceEntry { label: label.clone(), setup: None, name: None, address: None });
+        inner.index.insert(label.clone(), i);
+        inner.sensors += usize::from(sensor);
+        Ok((i, label))
+    }
+
+    /// `label`'s index, if it has been admitted.
+    #[must_use]
+    pub fn index_of(&self, label: &str) -> Option<usize> {
+        self.lock().index.get(label).copied()
+    }
+
+    /// The label at index `i`.
+    #[must_use]
+    pub fn label(&self, i: usize) -> Option<DeviceLabel> {
+        self.lock().entries.get(i).map(|e| e.label.clone())
+    }
+
+    /// The labels from index `first` on, in index order.
+    #[must_use]
+    pub fn labels_from(&self, first: usize) -> Vec<DeviceLabel> {
+        self.lock().entries.get(first..).map(|e| e.iter().map(|e| e.label.clone()).collect()).unwrap_or_default()
+    }
+
+    /// How many devices have been admitted (the `manual` pseudo-device too).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Admit `label` with its profile's setup.
+    pub fn declare(&self, label: &str, setup: DeviceSetup) -> Result<usize, TableFull> {
+        let (i, _) = self.admit(label)?;
+        self.lock().entries[i].setup = Some(setup);
+        Ok(i)
+    }
+
+    /// The setup device `i` was declared or matched with, if any.
+    #[must_use]
+    pub fn setup(&self, i: usize) -> Option<DeviceSetup> {
+        self.lock().entries.get(i).and_then(|e| e.setup)
+    }
+
+    /// What a connection told of device `i`: a name or address it gave
+    /// replaces the one known, one it did not give is kept.
+    pub fn set_link(&self, i: usize, name: Option<&str>, address: Option<&str>) {
+        if let Some(entry) = self.lock().entries.get_mut(i) {
+            if let Some(name) = name {
+                entry.name = Some(name.to_owned());
+            }
+            if let Some(address) = address {
+                entry.address = Some(address.to_owned());
+            }
+        }
+    }
+
+    /// Device `i` as the table knows it.
+    #[must_use]
+    pub fn entry(&self, i: usize) -> Option<DeviceEntry> {
+        self.lock().entries.get(i).cloned()
+    }
+}
+
+impl Default for DeviceTable {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_DEVICES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admits_up_to_the_limit_then_names_the_label_and_the_limit() {
+        let table = DeviceTable::new(2);
+        assert_eq!(table.admit("a").map(|(i, _)| i), Ok(0));
+        assert_eq!(table.admit("b").map(|(i, _)| i), Ok(1));
+        assert_eq!(table.admit("a").map(|(i, _)| i), Ok(0), "a known label is found, not added");
+        let full = table.admit("c").expect_err("a third sensor is one too many");
+        assert_eq!(full.to_string(), "device `c` would be device 3; this session takes at most 2 (max_devices)");
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.index_of("c"), None);
+    }
+
+    #[test]
+    fn the_manual_pseudo_device_does_not_take_a_sensors_place() {
+        let table = DeviceTable::new(1);
+        table.admit("chest").expect("room for one sensor");
+        assert_eq!(table.admit(MANUAL_DEVICE).map(|(i, _)| i), Ok(1));
+        assert!(table.admit("thermo").is_err());
+    }
+
+    #[test]
+    fn clones_share_one_table_and_labels_share_one_string() {
+        let table = DeviceTable::new(4);
+        let other = table.clone();
+        let (_, first) = table.admit("chest").expect("room");
+        let (i, second) = other.admit("chest").expect("known");
+        assert_eq!(i, 0);
+        assert!(std::ptr::eq(first.as_str(), second.as_str()));
+        assert_eq!(other.label(0), Some(first));
+    }
+
+    #[test]
+    fn a_declared_device_keeps_its_setup() {
+        let table = DeviceTable::default();
+        let setup = DeviceSetup { env_quantity: crate::model::Quantity::SkinTemperatureC, ..DeviceSetup::default() };
+        let i = table.declare("patch", setup).expect("room");
+        assert_eq!(table.setup(i), Some(setup));
+        table.set_link(i, Some("Patch 1"), Some("AA:BB"));
+        table.set_link(i, None, Some("CC:DD"));
+        let entry = table.entry(i).expect("admitted");
+        assert_eq!((entry.name.as_deref(), entry.address.as_deref()), (Some("Patch 1"), Some("CC:DD")));
+        assert_eq!(table.max_devices(), DEFAULT_MAX_DEVICES);
+    }
+}
