@@ -177,7 +177,6 @@ fn sources_do_not_import_alarm_types() {
 }
 
 #[test]
-#[ignore = "files owned by other engineers (config, pipeline, model, session, alarm engine, record schema) are still being split; run with --ignored to list them"]
 fn no_source_file_is_over_800_lines() {
     let mut files = Vec::new();
     rust_files(&src_dir(), &mut files);
