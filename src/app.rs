@@ -253,9 +253,7 @@ fn run_plan(plan: SessionPlan) -> anyhow::Result<session::SessionOutcome> {
     let rt = runtime()?;
     // On `block_on`'s own thread, not spawned on a worker: at `--speed
     // max` the source then runs on a worker beside it instead of sharing
-    // one (a replay of an 8-h session took 32.6 ms spawned, 26.1 ms here),
-    // though each tick of an idle session wakes this thread by a futex
-    // (measured at the same CPU, see docs/performance.md).
+    // one.
     let outcome = rt.block_on(session::run(plan));
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     outcome

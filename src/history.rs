@@ -43,8 +43,7 @@ pub const fn max_rate_hz(quantity: Quantity) -> u32 {
 /// Ring capacity of a quantity: its maximum rate × [`MAX_WINDOW`], rounded
 /// up to a power of two (8,192 and 2,048 points, 34 min at the maximum
 /// rate): `ringbuf`'s index arithmetic is then a mask instead of a compare
-/// and a branch in each of the three index operations of a push (callgrind,
-/// docs/performance.md).
+/// and a branch.
 #[must_use]
 pub const fn ring_capacity(quantity: Quantity) -> usize {
     (max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize).next_power_of_two()
@@ -494,9 +493,8 @@ impl History {
 
     /// [`push`](Self::push) for a sample of the device `id` names
     /// (`sample.device` is not looked at).
-    // Always: with the open bucket's code in `Series::push` the compiler
-    // stopped inlining this into the pipeline (+3 instructions per
-    // notification for the call).
+    // Always: it is on every sample's path, and the compiler does not
+    // inline it on its own.
     #[inline(always)]
     pub fn push_to(&mut self, id: HistoryDevice, sample: &Sample) {
         self.devices[id.0].1[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(

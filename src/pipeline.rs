@@ -85,10 +85,9 @@ struct Device {
 /// with its capacity.
 ///
 /// The recorder gets an exactly sized `Vec`: handing over the whole buffer
-/// and reserving a new one of the same capacity per batch (4096 samples,
-/// 229 KB) made every batch allocate, and the recorder thread free, far more
-/// memory than the batch used; that cost 4–5× the rest of the pipeline in
-/// `benches/pipeline.rs` with 4 devices (docs/performance.md).
+/// and reserving a new one of the same capacity per batch would make every
+/// batch allocate, and the recorder thread free, far more memory than the
+/// batch used.
 #[must_use]
 // `mem::take` (clippy's advice) would hand over the buffer and leave this
 // side to regrow one from nothing every batch.
@@ -333,8 +332,7 @@ impl Pipeline {
     #[inline]
     fn flush_alarms(&mut self, output: &mut Vec<OutputEvent>) {
         // Called several times per event and almost always with nothing to
-        // do: the check is inlined, the drain is not (as one function the
-        // call's prologue alone cost ~30 instructions per notification).
+        // do: the check is inlined, the drain is not.
         if !self.alarm_scratch.is_empty() {
             self.drain_alarms(output);
         }

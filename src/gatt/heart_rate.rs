@@ -143,10 +143,8 @@ fn fields(p: &[u8]) -> Result<Fields, DecodeError> {
     Ok(Fields { flags, heart_rate_bpm, format, sensor_contact, energy_expended_kj, rr_offset })
 }
 
-// Inlined into `gatt::decode` so the measurement is built in place: moving
-// the returned struct through the stack cost about a third of the decode
-// (store-forwarding stalls seen in `perf annotate`). The other decoders
-// showed no gain.
+// Inlined into `gatt::decode` so the measurement is built in place rather
+// than moved through the stack.
 #[inline]
 pub fn decode(p: &[u8]) -> Result<HeartRateMeasurement, DecodeError> {
     let f = fields(p)?;

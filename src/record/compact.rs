@@ -31,11 +31,9 @@ use super::{COMPACT_BATCH_ROWS, FILE_MODE, RecordError};
 
 /// zstd level of compacted `samples` files (the size budget's file).
 ///
-/// `mdma-session` (77 350 samples), rows sorted by (device, t): see the
-/// table in `docs/performance.md`. Level 6 is the knee: levels 9–12 save
-/// little for up to twice the CPU, and DESIGN.md's 4 B/sample needs zstd's
-/// optimal parser (level 16 and up), whose CPU alone exceeds the 0.3 s
-/// budget of the whole session.
+/// Level 6 is the knee of size against CPU for a session's samples (the
+/// table in `docs/performance.md`): higher levels save little for up to
+/// twice the CPU.
 pub const SAMPLES_ZSTD_LEVEL: i32 = 6;
 
 /// zstd level of compacted `notifications` and `events` files.
@@ -397,10 +395,8 @@ fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Stri
 ///
 /// Each device's `t` is then nearly arithmetic, and the rows one
 /// notification made (heart rate and its RR intervals) stay together with
-/// the same `t`, which zstd sees as repetition. Measured on `mdma-session`
-/// (pyarrow, the same zstd): 4.83 B/sample at level 3 and 4.25 at 6 sorted
-/// by (device, quantity, t), 4.41 and 4.18 sorted by (device, t), 5.05 and
-/// 4.71 as recorded. Dictionary keys follow the strings' order
+/// the same `t`, which zstd sees as repetition: smaller than arrival order
+/// or (device, quantity, t) (docs/performance.md). Dictionary keys follow the strings' order
 /// ([`Dictionary::new`] sorts them), so sorting by key sorts by name.
 fn by_device(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let device = batch

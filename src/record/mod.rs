@@ -118,9 +118,8 @@ pub const MAX_PENDING_ROWS: usize = 16_384;
 
 /// Rows per batch in a compacted file: large enough for zstd to see the
 /// repetition, small enough that an ordinary session's file is several
-/// batches, so damage to one costs a part of the file, not all of it.
-/// `mdma-session` (8 h, 77 350 samples, five batches): 3.57 B/sample
-/// (`examples/record_size`), against 3.48 as one batch; the budget is 4.
+/// batches, so damage to one costs a part of the file, not all of it. The
+/// size budget still holds (docs/performance.md).
 pub const COMPACT_BATCH_ROWS: usize = 16_384;
 
 pub(crate) const META_FILE: &str = "session.json";

@@ -110,7 +110,7 @@ pub struct Recording {
     files: BTreeMap<FileKind, Vec<PathBuf>>,
     /// Each kind's files as first read: replay, summary and report ask for
     /// the same file several times (its rows, its end, its damage), and
-    /// decoding it again cost a replay of an 8-h session a third of its time.
+    /// decoding it again each time would dominate a replay.
     read: ReadCache,
 }
 

@@ -103,8 +103,7 @@ fn time_type() -> DataType {
 /// keep three orders of magnitude more than that, and are polars' default
 /// unit. The column was the file's largest cost in nanoseconds: an 8-byte
 /// count whose low four bytes change with every sample, which zstd cannot
-/// predict (`mdma-session`: `t` 2.66 of 4.18 B/sample; the whole file
-/// 3.47 B/sample in microseconds, docs/performance.md). `notifications.arrow`,
+/// predict (docs/performance.md). `notifications.arrow`,
 /// the raw record, keeps nanoseconds, and so does `device_time`, whose
 /// 1/256 s fractions microseconds would round.
 fn sample_time_type() -> DataType {
