@@ -136,6 +136,14 @@ fn bounded(finished: bool, kind: FileKind, damage: Vec<Damage>) {
     }
 }
 
+/// Found by the fuzz: one flipped bit makes a finished samples file's only
+/// batch claim a body that runs into the footer. arrow-ipc's stream reader
+/// reads that batch; vigil's reader read nothing.
+#[test]
+fn a_body_length_that_runs_into_the_footer_reads_as_arrow_reads_it() {
+    bounded(true, FileKind::Samples, vec![Damage::Flip { at: 2_584_145_921_067_394_670, xor: 64 }]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("VIGIL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),

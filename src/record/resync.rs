@@ -179,6 +179,8 @@ pub struct BatchStream {
     pos: u64,
     /// Where the stream ends: the footer's start, or the end of the file.
     end: u64,
+    /// The file's length.
+    len: u64,
     footer: bool,
     /// Offset just after the last whole message.
     good: u64,
@@ -204,6 +206,7 @@ impl BatchStream {
             kind,
             pos: HEADER_LEN as u64,
             end: len,
+            len,
             footer: false,
             good: HEADER_LEN as u64,
             done: false,
@@ -405,11 +408,18 @@ impl BatchStream {
         let message = arrow_ipc::root_as_message(&meta).map_err(|e| format!("damaged message header: {e}"))?;
         let body_len = u64::try_from(message.bodyLength()).map_err(|_| "negative body length".to_owned())?;
         if body_len > self.end - self.pos {
-            return Err(if self.footer {
-                format!("message body of {body_len} bytes does not fit the file")
-            } else {
-                CUT.to_owned()
-            });
+            if !self.footer {
+                return Err(CUT.to_owned());
+            }
+            if body_len > self.len - self.pos {
+                return Err(format!("message body of {body_len} bytes does not fit the file"));
+            }
+            // A damaged body length that runs into a finished file's footer
+            // is read as arrow-ipc's own stream reader reads it, the footer's
+            // bytes making up the body's tail: the batch's buffers lie before
+            // the footer and still decode (and are checked below). The
+            // stream ends with that message.
+            self.end = self.len;
         }
         let mut body = vec![0u8; usize::try_from(body_len).map_err(|e| e.to_string())?];
         if self.read(&mut body).map_err(io)? != body.len() {
