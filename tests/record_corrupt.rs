@@ -4,6 +4,8 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod records;
+
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -33,43 +35,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     Fixture { _root: root, finished }
 });
 
-/// An unfinished file: the live format (several small batches, no footer).
+/// An unfinished file: the live format (batches of 200 rows, no footer).
 fn live_bytes(kind: FileKind) -> Vec<u8> {
-    use arrow_ipc::writer::FileWriter;
-    let file = read_arrow_file(&FIXTURE.finished.join(kind.file_name(0))).unwrap();
-    let batch = arrow_select::concat::concat_batches(&file.batches[0].schema(), &file.batches).unwrap();
-    // Plain strings, as live files have them.
-    let plain = arrow_cast_plain(&batch, &kind);
-    let mut out = Vec::new();
-    let options = arrow_ipc::writer::IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5).unwrap();
-    let mut w = FileWriter::try_new_with_options(&mut out, &kind.schema(), options).unwrap();
-    for off in (0..plain.num_rows()).step_by(200) {
-        w.write(&plain.slice(off, 200.min(plain.num_rows() - off))).unwrap();
-    }
-    w.flush().unwrap();
-    drop(w);
-    out
-}
-
-fn arrow_cast_plain(batch: &arrow_array::RecordBatch, kind: &FileKind) -> arrow_array::RecordBatch {
-    use arrow_array::{ArrayRef, StringArray, cast::AsArray, types::Int32Type};
-    let schema = kind.schema();
-    let cols: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let c = batch.column_by_name(f.name()).unwrap();
-            match c.as_dictionary_opt::<Int32Type>() {
-                Some(d) => {
-                    let values = d.values().as_string::<i32>();
-                    let plain: StringArray = d.keys().iter().map(|k| k.map(|k| values.value(k as usize))).collect();
-                    std::sync::Arc::new(plain) as ArrayRef
-                }
-                None => c.clone(),
-            }
-        })
-        .collect();
-    arrow_array::RecordBatch::try_new(schema, cols).unwrap()
+    records::live_bytes(&FIXTURE.finished.join(kind.file_name(0)), kind, 200)
 }
 
 static LIVE: LazyLock<Vec<(FileKind, Vec<u8>)>> =
