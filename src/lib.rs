@@ -36,6 +36,7 @@
 //! - [`record`]: Arrow recordings and the readers behind replay, summary,
 //!   export and report.
 //! - [`headless`]: the JSON lines of headless output, as types.
+//! - [`mqtt`]: the central station's topics and payloads.
 //! - [`alarm_command`]: `--alarm-command`, a supervised child fed alarm
 //!   lines; its failure is the technical alarm `tech.alarm_command`.
 //! - [`dashboard`]: the live terminal screen.
@@ -63,6 +64,7 @@ pub mod gatt;
 pub mod headless;
 pub mod history;
 pub mod model;
+pub mod mqtt;
 pub mod pipeline;
 pub mod record;
 pub mod session;
