@@ -6,9 +6,9 @@
 //! omits); the command line over the file is the CLI's job. Unknown keys are
 //! rejected, and every error names the file, the line and the key.
 //!
-//! Durations are written in seconds with an `_s` suffix, thresholds with their
-//! unit (`above_bpm`, `from_celsius`, `below_pct`, …), so a file reads without
-//! a manual. [`default_toml`] prints the defaults, with their clinical source,
+//! Durations have keys ending `_s` and take seconds or a humantime text
+//! (`90`, `"1m 30s"`), thresholds carry their unit (`above_bpm`,
+//! `from_celsius`, `below_pct`, …), so a file reads without a manual. [`default_toml`] prints the defaults, with their clinical source,
 //! as a file that loads back to exactly [`Config::default`].
 
 use std::fmt;
