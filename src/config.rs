@@ -569,8 +569,9 @@ mod tests {
     /// Durations take seconds or a humantime text (`"1m 30s"`).
     #[test]
     fn durations_take_humantime_texts() {
-        let config = parse("[alarms]\naudio_pause_s = \"2m\"\nhr_high.medium = { above_bpm = 125, for_s = \"1m 30s\" }\n")
-            .unwrap();
+        let config =
+            parse("[alarms]\naudio_pause_s = \"2m\"\nhr_high.medium = { above_bpm = 125, for_s = \"1m 30s\" }\n")
+                .unwrap();
         assert_eq!(config.alarms.audio_pause, Duration::from_secs(120));
         assert_eq!(config.alarms.hr_high.medium, Some(AboveBpm::new(125.0, 90)));
     }

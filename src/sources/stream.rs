@@ -56,7 +56,7 @@ use crate::model::{Batch, EventBody, SessionTime, SourceEvent};
 
 mod line;
 
-pub use line::{LineError, MAX_AT_MS, ParsedLine, parse_line};
+pub use line::{LineError, ParsedLine, parse_line};
 
 /// Events sent in one batch at most when lines arrive faster than they are
 /// forwarded (at `--speed max`, a file is read in batches of this size).

@@ -40,7 +40,7 @@ const MAX_PAYLOAD: usize = 512;
 /// stamps `t` as i64 nanoseconds since 1970, which runs out in 2262: any
 /// session started before 2259 holds this time exactly, where a larger one
 /// could saturate and silently share its `t` with other rows.
-pub const MAX_AT_MS: u64 = 100_000_000_000;
+const MAX_AT_MS: u64 = 100_000_000_000;
 
 /// A bad line: its number, the key at fault (if one is), and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,25 +188,13 @@ struct Action(#[serde(with = "ActionFields")] OperatorAction);
 #[derive(Deserialize)]
 #[serde(remote = "OperatorAction", rename_all = "snake_case", deny_unknown_fields)]
 enum ActionFields {
-    Ack {
-        alarm: Option<Condition>,
-        device: Option<String>,
-    },
+    Ack { alarm: Option<Condition>, device: Option<String> },
     // Braced, so an unknown key is refused by name like any variant's.
     AudioPause {},
     Marker(#[serde(with = "MarkerFields")] Marker),
-    Baseline {
-        device: Option<String>,
-    },
-    Limit {
-        condition: Condition,
-        priority: Priority,
-        value: f64,
-    },
-    Manual {
-        quantity: Quantity,
-        value: f64,
-    },
+    Baseline { device: Option<String> },
+    Limit { condition: Condition, priority: Priority, value: f64 },
+    Manual { quantity: Quantity, value: f64 },
 }
 
 /// [`Marker`]'s serde form, refusing a label that would show as something
@@ -350,7 +338,7 @@ fn error(line: u64, key: Option<String>, e: &serde_json::Error) -> LineError {
     let position = format!(" at line {} column {}", e.line(), e.column());
     let message = excerpt_quoted(text.strip_suffix(&position).unwrap_or(&text));
     match e.classify() {
-        serde_json::error::Category::Data => LineError { line, field: key.as_deref().map(excerpt), message },
+        serde_json::error::Category::Data => LineError { line, field: key.map(|k| excerpt(&k)), message },
         // Text that is not JSON has no keys to name.
         _ => LineError { line, field: None, message: format!("not valid JSON: {message} (column {})", e.column()) },
     }
