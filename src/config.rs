@@ -6,9 +6,9 @@
 //! omits); the command line over the file is the CLI's job. Unknown keys are
 //! rejected, and every error names the file, the line and the key.
 //!
-//! Durations are written in seconds with an `_s` suffix, thresholds with their
-//! unit (`above_bpm`, `from_celsius`, `below_pct`, …), so a file reads without
-//! a manual. [`default_toml`] prints the defaults, with their clinical source,
+//! Durations have keys ending `_s` and take seconds or a humantime text
+//! (`90`, `"1m 30s"`), thresholds carry their unit (`above_bpm`,
+//! `from_celsius`, `below_pct`, …), so a file reads without a manual. [`default_toml`] prints the defaults, with their clinical source,
 //! as a file that loads back to exactly [`Config::default`].
 
 use std::fmt;
@@ -21,11 +21,10 @@ use crate::excerpt::number;
 
 mod duration;
 mod limits;
-mod locate;
 use crate::model::{Condition, Priority};
 use duration::secs;
 pub use limits::*;
-use locate::{key_path_at, line_col, line_of};
+use toml::de::{DeTable, DeValue};
 
 /// Everything a config file can set.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -194,15 +193,25 @@ impl Config {
 
     /// Parse and validate `text`; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| parse_error(text, origin, &e))?;
+        let doc = DeTable::parse(text).map_err(|e| parse_error(text, origin, None, &e))?;
+        // serde_path_to_error follows the keys down to the one at fault;
+        // toml gives the error the span of that key or its value.
+        let config: Config = serde_path_to_error::deserialize(toml::Deserializer::from(doc.clone())).map_err(|e| {
+            let key = (e.path().iter().len() > 0).then(|| e.path().to_string());
+            parse_error(text, origin, key, e.inner())
+        })?;
         config.validate().map_err(|e| {
             // The key the file sets (the one at fault, else the other side
             // of a comparison), else the deepest table on the key's path.
+            let line = |span: std::ops::Range<usize>| line_col(text, span.start).0;
             let (key, line) = [Some(&e.key), e.other.as_ref()]
                 .into_iter()
                 .flatten()
-                .find_map(|k| line_of(text, k, true).map(|line| (k.clone(), Some(line))))
-                .unwrap_or_else(|| (e.key.clone(), line_of(text, &e.key, false)));
+                .find_map(|k| match key_span(doc.get_ref(), k) {
+                    Some((true, span)) => Some((k.clone(), Some(line(span)))),
+                    _ => None,
+                })
+                .unwrap_or_else(|| (e.key.clone(), key_span(doc.get_ref(), &e.key).map(|(_, span)| line(span))));
             ConfigError::Invalid { path: origin.to_owned(), line, key, message: e.message }
         })?;
         Ok(config)
@@ -435,20 +444,44 @@ fn check_threshold(key: &str, view: &ThresholdView, range: std::ops::RangeInclus
     Ok(())
 }
 
-fn parse_error(text: &str, origin: &Path, e: &toml::de::Error) -> ConfigError {
-    let span = e.span();
-    let (line, column) = match &span {
-        Some(s) => {
-            let (l, c) = line_col(text, s.start);
+fn parse_error(text: &str, origin: &Path, key: Option<String>, e: &toml::de::Error) -> ConfigError {
+    let (line, column) = match e.span() {
+        Some(span) => {
+            let (l, c) = line_col(text, span.start);
             (Some(l), Some(c))
         }
         None => (None, None),
     };
-    // The span of an unknown or mistyped key covers the key itself (or its
-    // value); name the whole dotted path so the user finds it.
-    let key = span.and_then(|s| key_path_at(text, s.start)).map(|k| crate::excerpt::excerpt(&k));
+    let key = key.map(|k| crate::excerpt::excerpt(&k));
     let message = crate::excerpt::excerpt_quoted(e.message().trim());
     ConfigError::Parse { path: origin.to_owned(), line, column, key, message }
+}
+
+/// Where the file writes the dotted key `dotted`, from toml's spans: the
+/// span of its last part and `true`; or, when the file does not set the key
+/// itself, of the deepest part of its path that it sets (the table the key
+/// would go in) and `false`.
+fn key_span(doc: &DeTable, dotted: &str) -> Option<(bool, std::ops::Range<usize>)> {
+    let parts: Vec<&str> = dotted.split('.').collect();
+    let mut table = doc;
+    let mut deepest = None;
+    for (i, part) in parts.iter().enumerate() {
+        let Some((key, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *part) else { break };
+        deepest = Some((i + 1 == parts.len(), key.span()));
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => break,
+        }
+    }
+    deepest
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    (line, column)
 }
 
 /// The built-in defaults as a commented TOML file (`vigil config`). It loads
@@ -516,6 +549,31 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("test.toml:2:"), "{text}");
         assert!(text.contains("alarms.audio_pause_s"), "{text}");
+    }
+
+    /// serde_path_to_error follows the key down through tables and inline
+    /// tables; toml's span gives its line.
+    #[test]
+    fn a_wrong_value_deep_in_the_file_names_its_whole_key() {
+        let text = "[alarms]\naudio_pause_s = 60\n\n[alarms.hr_high]\nmedium = { above_bpm = \"fast\", for_s = 20 }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:5:"), "{err}");
+        assert!(err.contains("key `alarms.hr_high.medium.above_bpm`: invalid type: string \"fast\""), "{err}");
+        let err = parse("[alarms.tech_stale]\nmin_s = \"soon\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:2:") && err.contains("key `alarms.tech_stale.min_s`"), "{err}");
+        // Bad TOML has no key to name, only its place.
+        let err = parse("[alarms\n").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:1:") && !err.contains("key `"), "{err}");
+    }
+
+    /// Durations take seconds or a humantime text (`"1m 30s"`).
+    #[test]
+    fn durations_take_humantime_texts() {
+        let config =
+            parse("[alarms]\naudio_pause_s = \"2m\"\nhr_high.medium = { above_bpm = 125, for_s = \"1m 30s\" }\n")
+                .unwrap();
+        assert_eq!(config.alarms.audio_pause, Duration::from_secs(120));
+        assert_eq!(config.alarms.hr_high.medium, Some(AboveBpm::new(125.0, 90)));
     }
 
     #[test]

@@ -98,12 +98,6 @@ impl DeviceTable {
         Ok((i, label))
     }
 
-    /// `label`'s index, if it has been admitted.
-    #[must_use]
-    pub fn index_of(&self, label: &str) -> Option<usize> {
-        self.lock().index.get(label).copied()
-    }
-
     /// The label at index `i`.
     #[must_use]
     pub fn label(&self, i: usize) -> Option<DeviceLabel> {
@@ -179,7 +173,7 @@ mod tests {
         let full = table.admit("c").expect_err("a third sensor is one too many");
         assert_eq!(full.to_string(), "device `c` would be device 3; this session takes at most 2 (max_devices)");
         assert_eq!(table.len(), 2);
-        assert_eq!(table.index_of("c"), None);
+        assert_eq!(table.label(2), None, "a refused label is not added");
     }
 
     #[test]

@@ -48,17 +48,45 @@ pub fn number(v: f64) -> String {
 }
 
 /// A library's message that quotes input between backticks (serde's
-/// "unknown field `…`, expected one of `a`, `b`"): each quoted part goes
-/// through [`excerpt`], the rest is only escaped, so the list of what was
-/// expected survives a 5,000-character key.
+/// "unknown field `…`, expected one of `a`, `b`") or double quotes (serde's
+/// "invalid type: string \"…\"", escaped as `{:?}` writes it): each quoted
+/// part goes through [`excerpt`], the rest is only escaped, so the list of
+/// what was expected survives a 5,000-character key or value.
 #[must_use]
 pub fn excerpt_quoted(message: &str) -> String {
-    message
-        .split('`')
-        .enumerate()
-        .map(|(i, part)| if i % 2 == 1 { excerpt(part) } else { escaped(part) })
-        .collect::<Vec<_>>()
-        .join("`")
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = if rest[open..].starts_with('`') { '`' } else { '"' };
+        out.push_str(&escaped(&rest[..open]));
+        let inner = &rest[open + 1..];
+        let end = closing_quote(inner, quote).unwrap_or(inner.len());
+        out.push(quote);
+        out.push_str(&excerpt(&inner[..end]));
+        if end < inner.len() {
+            out.push(quote);
+            rest = &inner[end + 1..];
+        } else {
+            rest = "";
+        }
+    }
+    out.push_str(&escaped(rest));
+    out
+}
+
+/// Where `quote` closes a quoted part that starts `text`: a double-quoted
+/// part is `{:?}`-escaped, so `\"` inside it does not close it.
+fn closing_quote(text: &str, quote: char) -> Option<usize> {
+    let mut backslash = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if backslash => backslash = false,
+            '\\' if quote == '"' => backslash = true,
+            c if c == quote => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `text` with its invisible characters escaped, not cut.
@@ -99,6 +127,10 @@ mod tests {
         let shown = excerpt_quoted(&format!("unknown field `{long}`, expected `a` or `b\u{1b}`\n"));
         assert!(shown.len() < 200, "{shown}");
         assert!(shown.ends_with("…`, expected `a` or `b\\u{1b}`\\n"), "{shown}");
+        let value = format!("{:?}", format!("\"{long}"));
+        let shown = excerpt_quoted(&format!("invalid type: string {value}, expected f64"));
+        assert!(shown.len() < 200 && shown.starts_with("invalid type: string \"\\\"kkk"), "{shown}");
+        assert!(shown.ends_with("…\", expected f64"), "{shown}");
     }
 
     #[test]

@@ -260,16 +260,75 @@ fn at_ms_beyond_what_a_recording_holds_is_refused() {
     );
 }
 
-/// serde_json keeps the last of two equal keys; which value was meant is
-/// unknowable, so the line is refused.
+/// serde_json's `Value` would keep the last of two equal keys; which value
+/// was meant is unknowable, so the line is refused, whichever key it is.
 #[test]
 fn a_duplicate_key_is_a_bad_line() {
     let (_, msg) = bad(6, r#"{"at_ms": 1, "at_ms": 2, "device": "chest", "event": "rssi", "rssi": -50}"#);
-    assert!(msg.contains("duplicate key `at_ms`"), "{msg}");
+    assert!(msg.contains("duplicate field `at_ms`"), "{msg}");
     let (_, msg) = bad(7, r#"{"action": "marker", "label": "a", "label": "b"}"#);
-    assert!(msg.contains("duplicate key `label`"), "{msg}");
-    let (_, msg) = bad(8, r#"{"device": "chest", "event": "connected", "services": [{"a": 1, "a": 2}]}"#);
-    assert!(msg.contains("duplicate key `a`"), "{msg}");
+    assert!(msg.contains("duplicate field `label`"), "{msg}");
+    let (_, msg) = bad(8, r#"{"device": "chest", "event": "rssi", "rssi": -50, "rssi": -51}"#);
+    assert!(msg.contains("duplicate field `rssi`"), "{msg}");
+    let (_, msg) = bad(9, r#"{"device": "chest", "device": "wrist", "characteristic": "2a37", "payload": "063c"}"#);
+    assert!(msg.contains("duplicate field `device`"), "{msg}");
+    let (_, msg) = bad(10, r#"{"action": "ack", "action": "audio_pause"}"#);
+    assert!(msg.contains("duplicate field `action`"), "{msg}");
+    // No key holds an object, so none can hide a duplicate inside one.
+    let (field, msg) = bad(11, r#"{"device": "chest", "event": "connected", "services": [{"a": 1, "a": 2}]}"#);
+    assert_eq!(field.as_deref(), Some("services[0]"), "{msg}");
+}
+
+/// Each line kind is read by serde into a typed form, and an error names
+/// the key it is about, as the line writes it.
+#[test]
+fn errors_name_the_key() {
+    // A wrong-typed key of an action, and of a marker inside one.
+    let (field, msg) = bad(7, r#"{"action": "limit", "condition": "hr.high", "priority": "high", "value": "x"}"#);
+    assert_eq!(field.as_deref(), Some("value"));
+    assert_eq!(msg, r#"line 7: `value`: invalid type: string "x", expected f64"#);
+    let (field, msg) = bad(8, r#"{"action": "marker", "label": "dose", "amount_mg": [5]}"#);
+    assert_eq!(field.as_deref(), Some("amount_mg"), "{msg}");
+    let (field, msg) = bad(9, r#"{"action": "marker", "label": "dose", "amount_mg": -5}"#);
+    assert_eq!(msg, "line 9: `amount_mg`: a dose cannot be negative");
+    assert_eq!(field.as_deref(), Some("amount_mg"));
+    // A wrong-typed item of a list: its index.
+    let (field, msg) = bad(10, r#"{"device": "thermo", "event": "connected", "services": ["1809", 6157]}"#);
+    assert_eq!(field.as_deref(), Some("services[1]"));
+    assert_eq!(msg, "line 10: `services[1]`: invalid type: integer `6157`, expected a string");
+    let (field, msg) = bad(11, r#"{"device": "thermo", "event": "connected", "services": ["1809", "zz"]}"#);
+    assert_eq!(field.as_deref(), Some("services[1]"));
+    assert!(msg.contains("`zz` is not a 16-bit service number"), "{msg}");
+    // An unknown action or event: the tag key, and every value it takes.
+    let (field, msg) = bad(12, r#"{"action": "silence"}"#);
+    assert_eq!(field.as_deref(), Some("action"));
+    assert_eq!(
+        msg,
+        "line 12: `action`: unknown variant `silence`, expected one of \
+         `ack`, `audio_pause`, `marker`, `baseline`, `limit`, `manual`"
+    );
+    let (field, msg) = bad(13, r#"{"device": "chest", "event": "paired"}"#);
+    assert_eq!(field.as_deref(), Some("event"));
+    assert_eq!(
+        msg,
+        "line 13: `event`: unknown variant `paired`, expected one of `connected`, `disconnected`, `rssi`, `device_info`"
+    );
+    // A missing required key: serde's message names it.
+    let (_, msg) = bad(14, r#"{"action": "limit", "condition": "hr.high", "value": 120}"#);
+    assert_eq!(msg, "line 14: missing field `priority`");
+    let (_, msg) = bad(15, r#"{"device": "chest", "characteristic": "2a37"}"#);
+    assert_eq!(msg, "line 15: missing field `payload`");
+    let (field, msg) = bad(16, r#"{"characteristic": "2a37", "payload": "063c"}"#);
+    assert_eq!(field.as_deref(), Some("device"), "{msg}");
+    // A key the line kind does not take, and a wrong-typed shared key.
+    let (field, msg) = bad(17, r#"{"action": "audio_pause", "device": "chest"}"#);
+    assert_eq!(field.as_deref(), Some("device"));
+    assert!(msg.contains("unknown field `device`, there are no fields"), "{msg}");
+    let (field, msg) = bad(18, r#"{"at_ms": "soon", "action": "audio_pause"}"#);
+    assert_eq!(field.as_deref(), Some("at_ms"));
+    assert_eq!(msg, r#"line 18: `at_ms`: invalid type: string "soon", expected f64"#);
+    let (field, msg) = bad(19, r#"{"device": "chest", "event": 5}"#);
+    assert_eq!(field.as_deref(), Some("event"), "{msg}");
 }
 
 /// The line number travels beside the message (`line` of a decode_error),

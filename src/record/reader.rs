@@ -274,8 +274,8 @@ impl Recording {
         self.decode(FileKind::Events, schema::decode_events)
     }
 
-    /// Every operator action in time order, to restore markers, baseline,
-    /// limits and acknowledgements on `--resume`.
+    /// Every operator action in time order (markers, baseline, limits,
+    /// acknowledgements).
     pub fn operator_actions(&self) -> Result<Vec<(SessionTime, OperatorAction)>, ReadError> {
         Ok(self
             .events()?

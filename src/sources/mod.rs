@@ -4,4 +4,3 @@ pub mod ble;
 pub mod replay;
 pub mod simulate;
 pub mod stream;
-pub mod strict_json;

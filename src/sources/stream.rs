@@ -15,11 +15,12 @@
 //! Besides those: `{"event": "connected", "services": ["180d", "180f"]}`,
 //! `{"event": "disconnected", "reason": "…"}`, `{"event": "device_info",
 //! "manufacturer", "model", "firmware"}`; action lines take the fields of
-//! [`OperatorAction`]'s serde form (`ack` `alarm`/`device`, `audio_pause`,
-//! `marker` `label`/`kind`/`amount_mg`, `baseline` `device`, `limit`
-//! `condition`/`priority`/`value`, `manual` `quantity`/`value`) and become
-//! `EventBody::Operator`. Blank lines and lines starting with `#` are
-//! skipped silently, so a hand-written script can carry comments.
+//! [`OperatorAction`](crate::model::OperatorAction)'s serde form (`ack`
+//! `alarm`/`device`, `audio_pause`, `marker` `label`/`kind`/`amount_mg`,
+//! `baseline` `device`, `limit` `condition`/`priority`/`value`, `manual`
+//! `quantity`/`value`) and become `EventBody::Operator`. Blank lines and
+//! lines starting with `#` are skipped silently, so a hand-written script
+//! can carry comments.
 //!
 //! Time: paced (`--speed`), `at_ms` drives the virtual clock and input is
 //! read as fast as that speed allows; a line without `at_ms` happens at the
@@ -27,10 +28,11 @@
 //! (stamped with the clock) and `at_ms` is optional. In both modes an
 //! `at_ms` earlier than an earlier line's is "going back in time".
 //!
-//! A bad line (not JSON, an unknown key or value, bad hex, going back in
-//! time) becomes an `EventBody::BadInput` naming the line and the field and
-//! is otherwise skipped; the session goes on. End of input ends the session
-//! (`run` returns and the sender is dropped).
+//! A bad line (not JSON, an unknown key or value, a key given twice, bad
+//! hex, going back in time) becomes an `EventBody::BadInput` naming the
+//! line and the key and is otherwise skipped; the session goes on. Lines
+//! are read by serde into typed forms ([`parse_line`]). End of input ends
+//! the session (`run` returns and the sender is dropped).
 //!
 //! TCP binds loopback only and serves one client at a time; a second client
 //! gets one `{"error": …}` line and is closed. The session outlives its
@@ -39,24 +41,22 @@
 //! and session time and the going-back-in-time check carry over from one
 //! client to the next. Line numbers count per client.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::strict_json;
 use crate::clock::{Clock, Speed};
 use crate::device_table::DeviceTable;
-use crate::excerpt::{self, excerpt};
-use crate::model::{
-    Batch, Characteristic, Condition, DeviceInfo, EventBody, MarkerKind, OperatorAction, Payload, Priority, Quantity,
-    SessionTime, SourceEvent,
-};
+use crate::excerpt::excerpt;
+use crate::model::{Batch, EventBody, SessionTime, SourceEvent};
+
+mod line;
+
+pub use line::{LineError, ParsedLine, parse_line};
 
 /// Events sent in one batch at most when lines arrive faster than they are
 /// forwarded (at `--speed max`, a file is read in batches of this size).
@@ -66,14 +66,6 @@ pub const MAX_BATCH: usize = 1024;
 const READ_BUFFER: usize = 64 * 1024;
 /// A longer line is reported and skipped (no sensor line comes close).
 pub const MAX_LINE: usize = 64 * 1024;
-/// Largest ATT value (Bluetooth Core, ATT_MTU limits aside).
-const MAX_PAYLOAD: usize = 512;
-/// Latest `at_ms` a line may give (10^11 ms, about 3.2 years). A recording
-/// stamps `t` as i64 nanoseconds since 1970, which runs out in 2262: any
-/// session started before 2259 holds this time exactly, where a larger one
-/// could saturate and silently share its `t` with other rows.
-pub const MAX_AT_MS: u64 = 100_000_000_000;
-
 /// Where a stream comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamInput {
@@ -140,46 +132,6 @@ pub enum StreamError {
     Read { line: u64, source: std::io::Error },
 }
 
-/// A bad line: its number, the field at fault (if one is), and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct LineError {
-    pub line: u64,
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl LineError {
-    /// What is wrong, without the line number (which travels beside it in
-    /// a `BadInput` and a `decode_error`'s `line`).
-    #[must_use]
-    pub fn detail(&self) -> String {
-        match &self.field {
-            Some(field) => format!("`{field}`: {}", self.message),
-            None => self.message.clone(),
-        }
-    }
-}
-
-impl fmt::Display for LineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.detail())
-    }
-}
-
-/// One line, understood but not yet placed in time.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParsedLine {
-    /// Blank or a `#` comment.
-    Blank,
-    Event {
-        at: Option<SessionTime>,
-        /// The sensor a sensor line is about; `None` for action lines (their
-        /// target, if any, is inside the action).
-        device: Option<String>,
-        body: EventBody,
-    },
-}
-
 /// What a stream did, for the session summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamStats {
@@ -188,260 +140,6 @@ pub struct StreamStats {
     pub bad_lines: u64,
     /// TCP clients served.
     pub clients: u64,
-}
-
-struct Line<'a> {
-    no: u64,
-    map: &'a Map<String, Value>,
-}
-
-impl Line<'_> {
-    fn err(&self, field: &str, message: impl Into<String>) -> LineError {
-        LineError { line: self.no, field: Some(field.to_owned()), message: message.into() }
-    }
-
-    fn only(&self, allowed: &[&str], what: &str) -> Result<(), LineError> {
-        match self.map.keys().find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "at_ms") {
-            Some(k) => Err(self.err(&excerpt(k), format!("unknown field for {what} (fields: {})", allowed.join(", ")))),
-            None => Ok(()),
-        }
-    }
-
-    fn opt_str(&self, key: &str) -> Result<Option<&str>, LineError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.err(key, "must be a string")),
-        }
-    }
-
-    fn str(&self, key: &str) -> Result<&str, LineError> {
-        self.opt_str(key)?.ok_or_else(|| self.err(key, "missing"))
-    }
-
-    fn number(&self, key: &str) -> Result<f64, LineError> {
-        match self.map.get(key) {
-            Some(Value::Number(n)) => {
-                n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| self.err(key, "not a finite number"))
-            }
-            None => Err(self.err(key, "missing")),
-            Some(_) => Err(self.err(key, "must be a number")),
-        }
-    }
-
-    fn device(&self) -> Result<String, LineError> {
-        let d = self.str("device")?;
-        if d.is_empty() || d.contains(char::is_whitespace) {
-            return Err(self.err("device", "a device label is one word (chest, thermo)"));
-        }
-        Ok(d.to_owned())
-    }
-
-    fn names<T: Copy>(
-        &self,
-        key: &str,
-        parse: impl Fn(&str) -> Option<T>,
-        all: &[&str],
-    ) -> Result<Option<T>, LineError> {
-        match self.opt_str(key)? {
-            None => Ok(None),
-            Some(s) => parse(s)
-                .map(Some)
-                .ok_or_else(|| self.err(key, format!("unknown value `{}` (one of: {})", excerpt(s), all.join(", ")))),
-        }
-    }
-}
-
-fn condition_names() -> Vec<&'static str> {
-    Condition::ALL.iter().map(|c| c.as_str()).collect()
-}
-
-fn quantity_names() -> Vec<&'static str> {
-    Quantity::ALL.iter().map(|q| q.as_str()).collect()
-}
-
-fn priority(s: &str) -> Option<Priority> {
-    [Priority::Low, Priority::Medium, Priority::High].into_iter().find(|p| p.as_str() == s)
-}
-
-fn marker_kind(s: &str) -> Option<MarkerKind> {
-    match s {
-        "dose" => Some(MarkerKind::Dose),
-        "supplemental_dose" => Some(MarkerKind::SupplementalDose),
-        "note" => Some(MarkerKind::Note),
-        _ => None,
-    }
-}
-
-/// Parse one line (numbered from 1). Stateless: placing it in time, and
-/// "going back in time", is [`StreamDecoder`]'s job.
-pub fn parse_line(line_no: u64, text: &str) -> Result<ParsedLine, LineError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.starts_with('#') {
-        return Ok(ParsedLine::Blank);
-    }
-    let whole = |message: String| LineError { line: line_no, field: None, message };
-    let value = strict_json::from_str(trimmed).map_err(|e| whole(format!("not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(whole("not a JSON object".to_owned()));
-    };
-    let line = Line { no: line_no, map: &map };
-    let at = match map.get("at_ms") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => {
-            let ms = n
-                .as_f64()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| line.err("at_ms", "must be zero or more"))?;
-            // 10^11 is below 2^53, so exact as an f64.
-            #[allow(clippy::cast_precision_loss)]
-            let max = MAX_AT_MS as f64;
-            if ms > max {
-                return Err(line.err(
-                    "at_ms",
-                    format!("later than a recording can stamp (at most {MAX_AT_MS} ms, about 3 years)"),
-                ));
-            }
-            // Zero or more and at most 10^17 ns by the checks above.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(SessionTime((ms * 1e6).round() as u64))
-        }
-        Some(_) => return Err(line.err("at_ms", "must be a number of milliseconds")),
-    };
-    let (device, body) = if map.contains_key("action") {
-        (None, EventBody::Operator(action(&line)?))
-    } else if let Some(kind) = line.opt_str("event")? {
-        (Some(line.device()?), event(&line, kind)?)
-    } else if map.contains_key("characteristic") {
-        line.only(&["device", "characteristic", "payload"], "a notification")?;
-        let device = line.device()?;
-        let characteristic = Characteristic::parse(line.str("characteristic")?)
-            .map_err(|e| line.err("characteristic", e.to_string()))?;
-        let text = line.str("payload")?;
-        let hex_text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let bytes = hex::decode(&hex_text).map_err(|e| line.err("payload", format!("not hex ({e})")))?;
-        if bytes.len() > MAX_PAYLOAD {
-            return Err(
-                line.err("payload", format!("{} bytes; an attribute value holds at most {MAX_PAYLOAD}", bytes.len()))
-            );
-        }
-        (Some(device), EventBody::Notification { characteristic, payload: Payload::from_vec(bytes) })
-    } else {
-        return Err(whole("a line needs `characteristic` (a notification), `event` or `action`".to_owned()));
-    };
-    Ok(ParsedLine::Event { at, device, body })
-}
-
-fn event(line: &Line, kind: &str) -> Result<EventBody, LineError> {
-    Ok(match kind {
-        "connected" => {
-            line.only(&["device", "event", "name", "address", "services"], "a `connected` line")?;
-            let services = match line.map.get("services") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| {
-                        v.as_str().and_then(|s| u16::from_str_radix(s.trim_start_matches("0x"), 16).ok()).ok_or_else(
-                            || {
-                                let v = excerpt(&v.to_string());
-                                line.err("services", format!("{v} is not a 16-bit service number (\"180d\")"))
-                            },
-                        )
-                    })
-                    .collect::<Result<_, _>>()?,
-                Some(_) => return Err(line.err("services", "must be a list such as [\"180d\", \"180f\"]")),
-            };
-            EventBody::Connected {
-                name: line.opt_str("name")?.map(str::to_owned),
-                address: line.opt_str("address")?.map(str::to_owned),
-                services,
-            }
-        }
-        "disconnected" => {
-            line.only(&["device", "event", "reason"], "a `disconnected` line")?;
-            EventBody::Disconnected { reason: line.opt_str("reason")?.map(str::to_owned) }
-        }
-        "rssi" => {
-            line.only(&["device", "event", "rssi"], "an `rssi` line")?;
-            let v = line.number("rssi")?;
-            if v.fract() != 0.0 || !(-128.0..=20.0).contains(&v) {
-                return Err(line.err("rssi", format!("{} is not an RSSI in dBm (-128..20)", excerpt::number(v))));
-            }
-            // Whole and within i16 by the check above.
-            #[allow(clippy::cast_possible_truncation)]
-            EventBody::Rssi(v as i16)
-        }
-        "device_info" => {
-            line.only(&["device", "event", "manufacturer", "model", "firmware"], "a `device_info` line")?;
-            EventBody::DeviceInfo(DeviceInfo {
-                manufacturer: line.opt_str("manufacturer")?.map(str::to_owned),
-                model: line.opt_str("model")?.map(str::to_owned),
-                firmware: line.opt_str("firmware")?.map(str::to_owned),
-            })
-        }
-        other => {
-            return Err(line.err(
-                "event",
-                format!("unknown value `{}` (one of: connected, disconnected, rssi, device_info)", excerpt(other)),
-            ));
-        }
-    })
-}
-
-fn action(line: &Line) -> Result<OperatorAction, LineError> {
-    let name = line.str("action")?;
-    let conditions = condition_names();
-    let quantities = quantity_names();
-    // Check every field by name first, so the error names it; then let
-    // serde build the action, so the stream form is model.rs's serde form.
-    match name {
-        "ack" => {
-            line.only(&["action", "alarm", "device"], "an `ack` line")?;
-            line.names("alarm", Condition::parse, &conditions)?;
-            line.opt_str("device")?;
-        }
-        "audio_pause" => line.only(&["action"], "an `audio_pause` line")?,
-        "marker" => {
-            line.only(&["action", "label", "kind", "amount_mg"], "a `marker` line")?;
-            if line.str("label")?.chars().any(|c| c.is_control() || crate::excerpt::is_invisible_format(c)) {
-                return Err(
-                    line.err("label", "holds control or invisible characters (tabs, escapes, direction overrides)")
-                );
-            }
-            line.names("kind", marker_kind, &["dose", "supplemental_dose", "note"])?;
-            if line.map.contains_key("amount_mg") && line.number("amount_mg")? < 0.0 {
-                return Err(line.err("amount_mg", "a dose cannot be negative"));
-            }
-        }
-        "baseline" => {
-            line.only(&["action", "device"], "a `baseline` line")?;
-            line.opt_str("device")?;
-        }
-        "limit" => {
-            line.only(&["action", "condition", "priority", "value"], "a `limit` line")?;
-            line.names("condition", Condition::parse, &conditions)?.ok_or_else(|| line.err("condition", "missing"))?;
-            line.names("priority", priority, &["low", "medium", "high"])?
-                .ok_or_else(|| line.err("priority", "missing"))?;
-            line.number("value")?;
-        }
-        "manual" => {
-            line.only(&["action", "quantity", "value"], "a `manual` line")?;
-            line.names("quantity", Quantity::parse, &quantities)?.ok_or_else(|| line.err("quantity", "missing"))?;
-            line.number("value")?;
-        }
-        other => {
-            return Err(line.err(
-                "action",
-                format!(
-                    "unknown value `{}` (one of: ack, audio_pause, marker, baseline, limit, manual)",
-                    excerpt(other)
-                ),
-            ));
-        }
-    }
-    let mut map = line.map.clone();
-    map.remove("at_ms");
-    serde_json::from_value(Value::Object(map)).map_err(|e| line.err("action", excerpt(&e.to_string())))
 }
 
 /// How lines are placed in session time.
