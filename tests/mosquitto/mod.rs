@@ -292,3 +292,128 @@ pub fn free_ports() -> (u16, u16) {
     let (a, b) = (TcpListener::bind("127.0.0.1:0").unwrap(), TcpListener::bind("127.0.0.1:0").unwrap());
     (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
 }
+
+/// One message as `mosquitto_sub` printed it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub topic: String,
+    pub qos: u8,
+    pub retain: bool,
+    pub content_type: String,
+    /// Message expiry left when delivered, if the message has one.
+    pub expiry: Option<u32>,
+    pub payload: String,
+}
+
+impl Seen {
+    /// The payload as JSON (every vigil payload is).
+    #[must_use]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.payload).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.topic, self.payload))
+    }
+
+    /// The topic's last level.
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        self.topic.rsplit('/').next().unwrap_or("")
+    }
+}
+
+/// Tab-separated, one message a line: topic, QoS, retain, content type,
+/// expiry, payload.
+const SUB_FORMAT: &str = r"%t\t%q\t%r\t%C\t%E\t%p";
+
+/// A `mosquitto_sub -v -F ...` logged in as `user`, printing to a file;
+/// killed on drop. Its session persists (`-c`), so it gets the QoS 1
+/// messages sent while it was cut off by a broker restart.
+pub struct Sub {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Mosquitto {
+    /// Start `mosquitto_sub` as `user` on the plain listener for `filter`
+    /// at QoS 1. The login is in its config file (`$XDG_CONFIG_HOME`), not
+    /// in its arguments. Returns once it is subscribed: the station user
+    /// publishes a probe on `probe_topic` (a topic the filter covers and
+    /// the station may write: an `ack`) until the probe comes back.
+    #[must_use]
+    pub fn sub(&self, user: &str, filter: &str, probe_topic: &str) -> Sub {
+        let config = self.dir().join(format!("xdg-{user}"));
+        std::fs::create_dir_all(&config).unwrap();
+        let login = format!("-u {user}\n-P {}\n", self.password(user));
+        std::fs::write(config.join("mosquitto_sub"), &login).unwrap();
+        let station = format!("-u {STATION}\n-P {}\n", self.password(STATION));
+        std::fs::write(config.join("mosquitto_pub"), station).unwrap();
+        let out = self.dir().join(format!("sub-{}.txt", free_ports().0));
+        let program = tools::mosquitto_program("mosquitto_sub").unwrap();
+        let child = Command::new(program)
+            .env("XDG_CONFIG_HOME", &config)
+            .args(["-h", "127.0.0.1", "-p", &self.plain_port.to_string(), "-V", "mqttv5", "-q", "1", "-c"])
+            .args(["-i", &format!("watch-{user}-{}", free_ports().0), "-t", filter, "-v", "-F", SUB_FORMAT])
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let sub = Sub { child, out };
+        let publisher = tools::mosquitto_program("mosquitto_pub").unwrap();
+        let deadline = Instant::now() + READY_WITHIN;
+        while !sub.seen().iter().any(|s| s.payload == "probe") {
+            assert!(Instant::now() < deadline, "mosquitto_sub never subscribed:\n{}", self.log());
+            let status = Command::new(&publisher)
+                .env("XDG_CONFIG_HOME", &config)
+                .args(["-h", "127.0.0.1", "-p", &self.plain_port.to_string(), "-V", "mqttv5", "-q", "1"])
+                .args(["-t", probe_topic, "-m", "probe"])
+                .status()
+                .unwrap();
+            assert!(status.success(), "mosquitto_pub as the station failed:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sub
+    }
+}
+
+impl Sub {
+    /// Every message printed so far (probes included).
+    #[must_use]
+    pub fn seen(&self) -> Vec<Seen> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        // A line still being written has no newline yet.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
+            .map(|line| {
+                let f: Vec<&str> = line.splitn(6, '\t').collect();
+                assert_eq!(f.len(), 6, "mosquitto_sub printed `{line}`");
+                Seen {
+                    topic: f[0].to_owned(),
+                    qos: f[1].parse().unwrap(),
+                    retain: f[2] == "1",
+                    content_type: f[3].to_owned(),
+                    expiry: f[4].parse().ok(),
+                    payload: f[5].to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// Wait (polling, up to `within`) until `done` holds for what was seen.
+    pub fn wait_for(&self, within: Duration, what: &str, done: impl Fn(&[Seen]) -> bool) -> Vec<Seen> {
+        let deadline = Instant::now() + within;
+        loop {
+            let seen = self.seen();
+            if done(&seen) {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "mosquitto_sub never saw {what}: {seen:#?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Sub {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
