@@ -214,7 +214,7 @@ fn a_published_session_is_seen_by_mosquitto_sub_as_documented() {
     let alarms: Vec<&Seen> = seen.iter().filter(|s| s.kind() == "alarms").collect();
     assert!(alarms.iter().all(|a| a.qos == 1 && !a.retain), "alarms at QoS 1, not retained");
     assert_transitions_match(&printed, &seen);
-    let state = seen.iter().filter(|s| s.kind() == "alarm_state").last().expect("alarm_state").json();
+    let state = seen.iter().rfind(|s| s.kind() == "alarm_state").expect("alarm_state").json();
     assert_eq!(state["seq"].as_u64().unwrap(), printed.len() as u64, "the last alarm_state includes every transition");
     assert_eq!(state_alarms(&state), final_alarms(&printed), "alarm_state is the bedside's own list at the end");
 
@@ -267,13 +267,15 @@ fn a_broker_outage_pauses_nothing_and_loses_no_transition() {
     let arrived = first_arrivals(&seen);
     for line in &during_outage {
         assert!(
-            arrived.iter().any(|t| t["alarm"] == line["alarm"] && t["device"] == line["device"] && t["state"] == line["state"]),
+            arrived
+                .iter()
+                .any(|t| t["alarm"] == line["alarm"] && t["device"] == line["device"] && t["state"] == line["state"]),
             "a transition of the outage never arrived: {line}"
         );
     }
     let summary = lines.iter().find(|l| l["type"] == "summary").expect("a summary line");
     assert_eq!(summary["network_dropped"], 0, "nothing overflowed the queue");
-    let state = seen.iter().filter(|s| s.kind() == "alarm_state").last().unwrap().json();
+    let state = seen.iter().rfind(|s| s.kind() == "alarm_state").unwrap().json();
     assert_eq!(state_alarms(&state), final_alarms(&printed));
     assert_password_hidden(&broker, false);
 }

@@ -309,7 +309,8 @@ impl Seen {
     /// The payload as JSON (every vigil payload is).
     #[must_use]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.payload).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.topic, self.payload))
+        serde_json::from_str(&self.payload)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.topic, self.payload))
     }
 
     /// The topic's last level.
