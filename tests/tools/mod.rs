@@ -1,4 +1,4 @@
-//! Outside tools that some tests need (Python readers, tmux).
+//! Outside tools that some tests need (Python readers, tmux, Mosquitto).
 //!
 //! A test that cannot run because its tool is missing must not pass as if
 //! it had: under CI (`CI` set, as `.ci/run` and every CI service set it)
@@ -23,6 +23,34 @@ pub fn python(what: &str) -> Option<String> {
 pub fn tmux(what: &str) -> bool {
     let runs = std::process::Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
     runs || missing::<()>(what, "tmux is not installed").is_some()
+}
+
+/// The programs of Debian's `mosquitto` and `mosquitto-clients` that the
+/// interop tests run.
+pub const MOSQUITTO_PROGRAMS: [&str; 4] = ["mosquitto", "mosquitto_passwd", "mosquitto_sub", "mosquitto_pub"];
+
+/// Whether Mosquitto (the broker, `mosquitto_passwd`, `mosquitto_sub` and
+/// `mosquitto_pub`) runs here; `false` (after saying so) where it does not,
+/// outside CI.
+#[must_use]
+pub fn mosquitto(what: &str) -> bool {
+    let absent: Vec<&str> =
+        MOSQUITTO_PROGRAMS.into_iter().filter(|program| mosquitto_program(program).is_none()).collect();
+    absent.is_empty()
+        || missing::<()>(what, &format!("{} not installed (Debian: mosquitto, mosquitto-clients)", absent.join(", ")))
+            .is_some()
+}
+
+/// The path to run Mosquitto's `program` by: its name when it is on `PATH`,
+/// else Debian's `/usr/sbin/` copy (the broker lives there, often outside
+/// a user's `PATH`).
+#[must_use]
+pub fn mosquitto_program(program: &str) -> Option<std::path::PathBuf> {
+    // Each of them prints its usage for `--help`; a spawn error is "absent".
+    let runs = |path: &std::path::Path| std::process::Command::new(path).arg("--help").output().is_ok();
+    [std::path::PathBuf::from(program), std::path::Path::new("/usr/sbin").join(program)]
+        .into_iter()
+        .find(|path| runs(path))
 }
 
 /// Under CI, fail: `what` did not run because of `why`. Elsewhere say so
