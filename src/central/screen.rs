@@ -165,11 +165,11 @@ fn header_line<'a>(scene: &Scene<'a>, view: &View) -> Line<'a> {
     } else {
         Span::styled(" BROKER LOST ", alarm_style(theme, Priority::Medium, view.flash))
     };
+    // The broker address last: a narrow screen cuts it first.
     let mut spans = vec![
         Span::styled(" vigil central", Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(format!(" · {} · site {} · {} ", scene.station, scene.ward.site(), scene.broker)),
+        Span::raw(format!(" · {} · {} · {} rooms · ", scene.clock, scene.ward.site(), scene.ward.rooms().len())),
         link,
-        Span::raw(format!(" · {} rooms · {}", scene.ward.rooms().len(), scene.clock)),
     ];
     if scene.alarm_command_failing {
         spans.push(Span::styled(" · ALARM COMMAND FAILING", alarm_style(theme, Priority::Medium, view.flash)));
@@ -177,6 +177,7 @@ fn header_line<'a>(scene: &Scene<'a>, view: &View) -> Line<'a> {
     if scene.ward.bad > 0 {
         spans.push(Span::styled(format!(" · {} bad messages", scene.ward.bad), theme.dim()));
     }
+    spans.push(Span::raw(format!(" · {} · {}", scene.broker, scene.station)));
     Line::from(spans)
 }
 
