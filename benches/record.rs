@@ -81,6 +81,7 @@ fn simulate_session(scenario: &simulate::Scenario, root: &Path) -> PathBuf {
         headless_out: Some(Box::new(std::io::sink())),
         record: Some(RecordOptions { root: root.to_owned(), participant: None, resume: None }),
         resume: None,
+        publish: None,
     };
     run(plan).recording.expect("the session recorded")
 }

@@ -8,12 +8,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, ReplayArgs, ScanArgs, SimulateArgs};
+use crate::cli::{
+    Cli, Command, CommonArgs, ExportFormatArg, MonitorArgs, PublishArgs, ReplayArgs, ScanArgs, SimulateArgs,
+};
 use crate::clock::{Clock, Speed};
 use crate::config::Config;
 use crate::devices::DeviceProfile;
 use crate::devices::DeviceSetup;
 use crate::model::{Characteristic, DeviceLabel};
+use crate::mqtt::publish::PublishOptions;
 use crate::record::{self, FileKind, RecordOptions, Recording};
 use crate::session::{self, SessionPlan, SourceFactory};
 use crate::snapshot::Mode;
@@ -85,7 +88,7 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(async move { sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
-    run_session(&args.common, clock, |_| source, Mode::Simulated, devices)
+    run_session(&args.common, &args.publish, clock, |_| source, Mode::Simulated, devices)
 }
 
 /// `vigil monitor`: real sensors (`--device`) or a scripted stream.
@@ -105,7 +108,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
                 Box::pin(async move { ble::run(devices, stale_config, clock, tx).await.map_err(anyhow::Error::from) })
             })
         };
-        return run_session(&args.common, Clock::real(), source, Mode::Live, Vec::new());
+        return run_session(&args.common, &args.publish, Clock::real(), source, Mode::Live, Vec::new());
     };
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
@@ -131,7 +134,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             })
         })
     };
-    run_session(&args.common, clock, |_| source, Mode::Live, Vec::new())
+    run_session(&args.common, &args.publish, clock, |_| source, Mode::Live, Vec::new())
 }
 
 /// `vigil scan`: nearby devices that advertise a supported service.
@@ -151,12 +154,14 @@ pub fn device_setup(profile: &DeviceProfile) -> DeviceSetup {
 /// made with the session's configuration.
 fn run_session(
     common: &CommonArgs,
+    publish: &PublishArgs,
     clock: Clock,
     source: impl FnOnce(&Config) -> SourceFactory,
     mode: Mode,
     devices: Vec<(DeviceLabel, DeviceSetup)>,
 ) -> anyhow::Result<ExitCode> {
     let mut participant = participant_code(common)?;
+    let publish = PublishOptions::from_args(publish)?;
     let resume = match &common.resume {
         Some(dir) => Some(open_resume(common, dir, participant.as_deref())?),
         None => None,
@@ -192,6 +197,7 @@ fn run_session(
         headless_out: None,
         record,
         resume,
+        publish,
     };
     finish_session(&run_plan(plan)?)
 }
@@ -288,6 +294,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let _log_guard = init_logging();
     let mut plan = replay_plan(recording, config, args.speed);
     plan.dashboard = (!args.headless).then(|| dashboard(true));
+    plan.publish = PublishOptions::from_args(&args.publish)?;
     finish_session(&run_plan(plan)?)
 }
 
@@ -329,6 +336,7 @@ pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> Sessio
         headless_out: None,
         record: None,
         resume: None,
+        publish: None,
     }
 }
 

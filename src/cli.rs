@@ -82,6 +82,39 @@ pub struct CommonArgs {
     pub resume: Option<PathBuf>,
 }
 
+/// `--publish`: send this bedside's status, vitals, alarms and events to a
+/// central station through an MQTT 5 broker (docs/mqtt.md).
+#[derive(Debug, Clone, Args, Default)]
+pub struct PublishArgs {
+    /// Publish to this MQTT 5 broker: mqtt://HOST:PORT (this machine only) or mqtts://HOST:PORT
+    #[arg(long, value_name = "mqtt[s]://HOST:PORT", value_parser = parse_broker, requires = "room")]
+    pub publish: Option<crate::mqtt::connect::BrokerUrl>,
+    /// Site name (the topic level above rooms)
+    #[arg(long, value_name = "S", default_value = "default", value_parser = parse_site, requires = "publish")]
+    pub site: String,
+    /// This bedside's room name (required with --publish)
+    #[arg(long, value_name = "R", value_parser = parse_room, requires = "publish")]
+    pub room: Option<String>,
+    /// Obey acknowledgements sent by a central station (otherwise they are recorded as refused)
+    #[arg(long, requires = "publish")]
+    pub allow_remote_ack: bool,
+    /// MQTT keep-alive in seconds: the broker declares this bedside offline after 1.5 × this
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_keep_alive, requires = "publish")]
+    pub mqtt_keep_alive: Duration,
+    /// File whose first line is the broker password (user name from VIGIL_MQTT_USERNAME)
+    #[arg(long, value_name = "FILE", requires = "publish")]
+    pub password_file: Option<PathBuf>,
+    /// PEM file of the CA certificates to trust for mqtts:// (default: the system's)
+    #[arg(long, value_name = "FILE", requires = "publish")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for mqtts:// brokers that ask for one
+    #[arg(long, value_name = "FILE", requires_all = ["publish", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert
+    #[arg(long, value_name = "FILE", requires_all = ["publish", "client_cert"])]
+    pub client_key: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Scenario name (from devices/simulated) or path to a scenario TOML file
@@ -97,6 +130,8 @@ pub struct SimulateArgs {
     pub list: bool,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub publish: PublishArgs,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +147,8 @@ pub struct MonitorArgs {
     pub speed: Option<Speed>,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub publish: PublishArgs,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +164,8 @@ pub struct ReplayArgs {
     /// Re-run the alarms with this configuration's limits
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub publish: PublishArgs,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +270,27 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
     s.parse()
 }
 
+fn parse_broker(s: &str) -> Result<crate::mqtt::connect::BrokerUrl, String> {
+    s.parse()
+}
+
+fn parse_site(s: &str) -> Result<String, String> {
+    crate::mqtt::topic::check_name("site", s).map(|()| s.to_owned())
+}
+
+fn parse_room(s: &str) -> Result<String, String> {
+    crate::mqtt::topic::check_name("room", s).map(|()| s.to_owned())
+}
+
+/// Longest `--mqtt-keep-alive`: MQTT's keep-alive is 16 bits of seconds.
+pub const MAX_KEEP_ALIVE_SECS: u64 = 65_535;
+
+fn parse_keep_alive(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>().ok().filter(|n| (1..=MAX_KEEP_ALIVE_SECS).contains(n)).map(Duration::from_secs).ok_or_else(|| {
+        format!("`{}` is not a keep-alive: give whole seconds, 1 to {MAX_KEEP_ALIVE_SECS}", excerpt(s))
+    })
+}
+
 fn parse_scan_timeout(s: &str) -> Result<Duration, String> {
     s.parse::<f64>()
         .ok()
@@ -302,6 +362,26 @@ mod tests {
         assert_eq!(a.timeout, Duration::from_millis(2500));
         for bad in ["0", "-1", "nan", "inf", "1e308", "3600.5", "soon"] {
             assert!(Cli::try_parse_from(["vigil", "scan", "--timeout", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn publish_flags_are_checked_at_parse_time() {
+        let cli = Cli::try_parse_from(["vigil", "simulate", "--publish", "mqtt://127.0.0.1:1883", "--room", "r1"]).unwrap();
+        let Command::Simulate(a) = cli.command else { panic!("not simulate") };
+        assert_eq!(a.publish.room.as_deref(), Some("r1"));
+        assert_eq!(a.publish.site, "default");
+        assert_eq!(a.publish.mqtt_keep_alive, Duration::from_secs(5));
+        let e = Cli::try_parse_from(["vigil", "monitor", "--publish", "mqtt://10.1.2.3:1883", "--room", "r1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mqtts://"), "{e}");
+        assert!(Cli::try_parse_from(["vigil", "simulate", "--publish", "mqtt://127.0.0.1:1883"]).is_err(), "needs --room");
+        assert!(Cli::try_parse_from(["vigil", "simulate", "--room", "r1"]).is_err(), "--room needs --publish");
+        for bad in [["--room", "a/b"], ["--site", "+"], ["--mqtt-keep-alive", "0"]] {
+            let mut args = vec!["vigil", "replay", "rec", "--publish", "mqtt://127.0.0.1:1883", "--room", "r"];
+            args.extend(bad);
+            assert!(Cli::try_parse_from(&args).is_err(), "{bad:?}");
         }
     }
 

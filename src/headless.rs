@@ -104,6 +104,10 @@ pub struct Summary {
     pub drops: u64,
     pub alarm_command_missed: u64,
     pub not_recorded: NotRecorded,
+    /// `--publish` only: messages for the central station the full queue
+    /// dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_dropped: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -348,6 +352,7 @@ mod tests {
             drops: 8,
             alarm_command_missed: 9,
             not_recorded: NotRecorded { notifications: 10, samples: 11, events: 12 },
+            network_dropped: None,
         };
         let mut out = Vec::new();
         HeadlessWriter::new(&mut out).write_line(&Line::summary(SessionTime::from_millis(9_000), &summary)).unwrap();

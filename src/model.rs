@@ -448,6 +448,10 @@ pub enum Condition {
     TechStalled,
     #[strum(serialize = "tech.alarm_command")]
     TechAlarmCommand,
+    /// `--publish`: the queue for the central station overflowed while the
+    /// broker was away, so the station misses some transitions or events.
+    #[strum(serialize = "tech.network")]
+    TechNetwork,
 }
 
 impl Condition {
@@ -476,6 +480,7 @@ impl Condition {
                 | Condition::TechRecording
                 | Condition::TechStalled
                 | Condition::TechAlarmCommand
+                | Condition::TechNetwork
         )
     }
 }
@@ -575,6 +580,24 @@ pub enum OperatorAction {
         quantity: Quantity,
         value: f64,
     },
+    /// An acknowledgement from a central station, obeyed (`--allow-remote-ack`):
+    /// applied as [`OperatorAction::Ack`], recorded with the station's identity.
+    RemoteAck {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alarm: Option<Condition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        station: String,
+    },
+    /// An acknowledgement from a central station that this bedside refused
+    /// (no `--allow-remote-ack`): recorded, changes nothing.
+    AckRefused {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alarm: Option<Condition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        station: String,
+    },
 }
 
 impl OperatorAction {
@@ -587,6 +610,8 @@ impl OperatorAction {
             OperatorAction::Baseline { .. } => "baseline",
             OperatorAction::Limit { .. } => "limit",
             OperatorAction::Manual { .. } => "manual",
+            OperatorAction::RemoteAck { .. } => "remote_ack",
+            OperatorAction::AckRefused { .. } => "ack_refused",
         }
     }
 }

@@ -126,6 +126,7 @@ pub struct Pipeline {
     recording_failed: bool,
     stalled: bool,
     alarm_command_failed: bool,
+    network_failed: bool,
     /// Reused per call so the alarm engine never allocates on the hot path.
     alarm_scratch: Vec<AlarmEvent>,
     manual_device: DeviceLabel,
@@ -155,6 +156,7 @@ impl Pipeline {
             recording_failed: false,
             stalled: false,
             alarm_command_failed: false,
+            network_failed: false,
             alarm_scratch: Vec::with_capacity(16),
             manual_device: DeviceLabel::from(MANUAL_DEVICE),
         }
@@ -536,7 +538,9 @@ impl Pipeline {
                 self.totals.counters.samples += 1;
                 samples.push(sample);
             }
+            OperatorAction::AckRefused { .. } => {}
             OperatorAction::Ack { .. }
+            | OperatorAction::RemoteAck { .. }
             | OperatorAction::AudioPause
             | OperatorAction::Baseline { .. }
             | OperatorAction::Limit { .. } => {
@@ -582,6 +586,30 @@ impl Pipeline {
                 crate::model::Condition::TechAlarmCommand,
                 None,
                 failed,
+                &mut self.alarm_scratch,
+            );
+            self.flush_alarms(output);
+        }
+    }
+
+    /// The central-station link (`--publish`): shown on the status line,
+    /// counted in the summary; `overflowing` raises `tech.network` (the
+    /// queue dropped messages and has not yet delivered its backlog).
+    pub fn set_network(
+        &mut self,
+        at: SessionTime,
+        link: crate::snapshot::NetworkLink,
+        overflowing: bool,
+        output: &mut Vec<OutputEvent>,
+    ) {
+        self.totals.counters.network = Some(link);
+        if overflowing != self.network_failed {
+            self.network_failed = overflowing;
+            self.alarms.set_technical(
+                at.max(self.now),
+                crate::model::Condition::TechNetwork,
+                None,
+                overflowing,
                 &mut self.alarm_scratch,
             );
             self.flush_alarms(output);

@@ -60,6 +60,19 @@ pub struct Counters {
     pub alarm_command_missed: u64,
     /// Rows lost to a failed recording (counted by the recorder).
     pub not_recorded: crate::model::NotRecorded,
+    /// `--publish` only: the link to the broker.
+    pub network: Option<NetworkLink>,
+}
+
+/// The central-station link of a `--publish` session (docs/mqtt.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NetworkLink {
+    /// Connected to the broker (else reconnecting, with messages queued).
+    pub connected: bool,
+    /// Messages waiting for the broker.
+    pub queued: u64,
+    /// Messages the full queue dropped (`tech.network`).
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

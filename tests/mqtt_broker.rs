@@ -2,6 +2,8 @@
 //! a retained message reaches a later subscriber, and a client's Last Will
 //! is delivered when its connection dies.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 

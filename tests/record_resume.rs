@@ -394,6 +394,7 @@ fn a_real_time_resume_reports_the_time_away_as_a_gap() {
         headless_out: Some(Box::new(out.clone())),
         record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) }),
         resume: Some(resume),
+        publish: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(session::run(plan)).unwrap();
@@ -448,6 +449,7 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
         headless_out: None,
         record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) }),
         resume: Some(resume),
+        publish: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(session::run(plan)).unwrap();

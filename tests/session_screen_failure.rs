@@ -35,6 +35,7 @@ fn a_failed_dashboard_leaves_monitoring_running_headless() {
         headless_out: Some(Box::new(out.clone())),
         record: Some(RecordOptions { root: dir.path().to_owned(), participant: None, resume: None }),
         resume: None,
+        publish: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let outcome = rt.block_on(session::run(plan)).unwrap();

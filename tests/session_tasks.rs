@@ -42,6 +42,7 @@ fn a_failing_source_ends_the_session_with_its_error_after_the_recording_is_finis
         headless_out: Some(Box::new(out.clone())),
         record: Some(RecordOptions { root: dir.path().to_owned(), participant: None, resume: None }),
         resume: None,
+        publish: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let error = rt.block_on(session::run(plan)).unwrap_err();

@@ -211,7 +211,9 @@ impl AlarmEngine {
     ) -> Result<(), AlarmError> {
         let at = self.enter(at, out);
         match action {
-            OperatorAction::Ack { alarm, device } => self.acknowledge(at, *alarm, device.as_deref(), out),
+            OperatorAction::Ack { alarm, device } | OperatorAction::RemoteAck { alarm, device, .. } => {
+                self.acknowledge(at, *alarm, device.as_deref(), out)
+            }
             OperatorAction::AudioPause => {
                 self.pause = Some(AudioPause { start: at, until: at.saturating_add(self.config.audio_pause) });
                 Ok(())
@@ -224,7 +226,7 @@ impl AlarmEngine {
                 self.rules = Rules::compile(&self.config);
                 Ok(())
             }
-            OperatorAction::Marker(_) | OperatorAction::Manual { .. } => Ok(()),
+            OperatorAction::Marker(_) | OperatorAction::Manual { .. } | OperatorAction::AckRefused { .. } => Ok(()),
         }
     }
 

@@ -15,6 +15,10 @@ use super::instance::Judgement;
 pub(super) const SESSION_WIDE: [Condition; 3] =
     [Condition::TechRecording, Condition::TechStalled, Condition::TechAlarmCommand];
 
+/// `tech.network` (session-wide, `--publish` only): the central station's
+/// copy is incomplete, the bedside itself alarms as before.
+pub const NETWORK_PRIORITY: Priority = Priority::Medium;
+
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RuleLevel {
     pub threshold: f64,
@@ -147,6 +151,9 @@ impl Rules {
         for c in SESSION_WIDE {
             set(c, Rule::flag(true, Priority::High, Duration::ZERO, None));
         }
+        // Medium, not high: local alarming is unaffected (the bedside
+        // alarms as before), only the central station's copy is incomplete.
+        set(Condition::TechNetwork, Rule::flag(true, NETWORK_PRIORITY, Duration::ZERO, None));
         Rules {
             by_condition,
             bp: bp_levels,

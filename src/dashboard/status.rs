@@ -50,6 +50,20 @@ impl Widget for StatusBar<'_> {
             Span::raw(" "),
             counter("drops", c.recorder_drops),
         ]);
+        if let Some(link) = c.network {
+            spans.push(sep());
+            if link.connected {
+                spans.push(Span::raw("central connected"));
+            } else {
+                // A lost link is never hidden: the station may be showing
+                // this room as offline.
+                spans.push(Span::styled(format!("central reconnecting, {} queued", link.queued), self.theme.bad()));
+            }
+            if link.dropped > 0 {
+                spans.push(Span::raw(" "));
+                spans.push(counter("net drops", link.dropped));
+            }
+        }
         spans.push(sep());
         spans.push(Span::styled("? help", self.theme.dim()));
         spans.push(sep());

@@ -5,4 +5,5 @@
 pub mod broker;
 pub mod connect;
 pub mod payload;
+pub mod publish;
 pub mod topic;

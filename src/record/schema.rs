@@ -328,7 +328,10 @@ impl EventRows {
             }
             OutputEvent::Operator { action, .. } => {
                 let (device, priority, value) = match action {
-                    OperatorAction::Ack { device, .. } | OperatorAction::Baseline { device } => {
+                    OperatorAction::Ack { device, .. }
+                    | OperatorAction::RemoteAck { device, .. }
+                    | OperatorAction::AckRefused { device, .. }
+                    | OperatorAction::Baseline { device } => {
                         (device.as_deref(), None, None)
                     }
                     OperatorAction::AudioPause => (None, None, None),

@@ -140,6 +140,8 @@ pub struct SessionPlan {
     /// Continue this recording's session (`--resume`); `record.resume`
     /// names the same directory.
     pub resume: Option<Resume>,
+    /// Publish to a central station (`--publish`, docs/mqtt.md).
+    pub publish: Option<crate::mqtt::publish::PublishOptions>,
 }
 
 impl std::fmt::Debug for SessionPlan {
@@ -187,6 +189,7 @@ pub async fn run(plan: SessionPlan) -> anyhow::Result<SessionOutcome> {
             () = session.signals.recv() => session.on_signal(),
             batch = session.batches.recv(), if !session.sources_done => session.on_batch(batch).await,
             command = session.ui.recv(), if session.ui_open => session.on_ui_command(command).await,
+            ack = session.remote_acks.recv(), if session.remote_acks_open => session.on_remote_ack(ack).await,
             // An async block: a disabled branch's expression is still
             // evaluated, and making a `Sleep` reads the clock and clones the
             // runtime handle, per batch at `--speed max`.

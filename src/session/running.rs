@@ -32,6 +32,8 @@ use crate::snapshot::{ReplayControl, Snapshot, UiCommand};
 pub(super) enum Task {
     Source,
     Dashboard,
+    /// `--publish`: its end or failure never ends the session.
+    Publisher,
 }
 
 /// What an event leaves the loop to do.
@@ -51,6 +53,9 @@ pub(super) struct Session {
     pub(super) tasks: JoinSet<(Task, anyhow::Result<()>)>,
     pub(super) batches: mpsc::Receiver<Batch>,
     pub(super) ui: mpsc::Receiver<UiCommand>,
+    /// Acknowledgements from a central station (`--publish`).
+    pub(super) remote_acks: mpsc::Receiver<crate::mqtt::payload::Ack>,
+    pub(super) remote_acks_open: bool,
     snapshots: Publisher,
     replay_control: Option<mpsc::Sender<ReplayControl>>,
     pub(super) signals: Signals,
@@ -124,6 +129,7 @@ impl Session {
             mut headless_out,
             record,
             resume,
+            publish,
         } = plan;
         let virtual_clock = clock.is_virtual();
         let max_speed = matches!(clock.kind(), ClockKind::Virtual(Speed::Max));
@@ -181,7 +187,23 @@ impl Session {
             .as_deref()
             .map(|c| AlarmCommand::start(c, mpsc::channel(ALARM_COMMAND_CAPACITY), alarm_command::Timing::DEFAULT))
             .transpose()?;
-        let sinks = Sinks::new(virtual_clock, max_speed, headless, alarm, recorder.as_mut());
+        let mut sinks = Sinks::new(virtual_clock, max_speed, headless, alarm, recorder.as_mut());
+        let (remote_acks, remote_acks_open) = match publish {
+            Some(options) => {
+                let started = crate::mqtt::publish::Start {
+                    options,
+                    session: crate::mqtt::publish::session_id(base_record_dir(&base)),
+                    participant: base.participant.clone(),
+                    start_utc,
+                    snapshots: snapshot_tx.subscribe(),
+                };
+                let (bedside, acks, task) = crate::mqtt::publish::Bedside::start(started)?;
+                tasks.spawn(async move { (Task::Publisher, task.await) });
+                sinks.publish = Some(bedside);
+                (acks, true)
+            }
+            None => (mpsc::channel(1).1, false),
+        };
 
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -194,6 +216,8 @@ impl Session {
             tasks,
             batches,
             ui,
+            remote_acks,
+            remote_acks_open,
             snapshots: Publisher { tx: snapshot_tx, base, last: Instant::now(), unpublished: false, finished: false },
             replay_control,
             signals: Signals::new()?,
@@ -257,7 +281,7 @@ impl Session {
         // numbers at the next tick.
         let at_once =
             if self.max_speed { Some(MAX_SPEED_SNAPSHOT_EVERY) } else { eventful.then_some(EVENT_SNAPSHOT_GAP) };
-        if let Some(gap) = at_once.filter(|_| self.has_dashboard) {
+        if let Some(gap) = at_once.filter(|_| self.snapshots_wanted()) {
             self.snapshots.send_unless_within(gap, &mut self.pipeline);
         }
         Flow::Continue(())
@@ -267,6 +291,10 @@ impl Session {
         self.sources_done = true;
         self.snapshots.finished = true;
         if !self.has_dashboard {
+            if self.sinks.publish.is_some() {
+                // The last vitals show the end of the input.
+                self.snapshots.send(&mut self.pipeline);
+            }
             return Flow::Break(EndReason::EndOfInput);
         }
         // With a dashboard, the session stays on screen until the operator
@@ -305,6 +333,32 @@ impl Session {
         Flow::Continue(())
     }
 
+    /// A central station's acknowledgement (`--publish`), or (`None`) the
+    /// publisher has ended. Obeyed with `--allow-remote-ack` (recorded with
+    /// the station's identity), otherwise recorded as `ack_refused`.
+    pub(super) async fn on_remote_ack(&mut self, ack: Option<crate::mqtt::payload::Ack>) -> Flow {
+        let Some(ack) = ack else {
+            self.remote_acks_open = false;
+            return Flow::Continue(());
+        };
+        let Some(action) = crate::mqtt::publish::remote_action(&ack, self.sinks.allows_remote_ack()) else {
+            return Flow::Continue(());
+        };
+        let at = if self.virtual_clock { self.pipeline.now() } else { self.now().unwrap_or(self.pipeline.now()) };
+        self.pipeline.operator(at, &action, self.sinks.samples(), &mut self.output);
+        self.drain(Vec::new()).await;
+        if self.snapshots_wanted() {
+            self.snapshots.send(&mut self.pipeline);
+        }
+        Flow::Continue(())
+    }
+
+    /// Whether anyone reads snapshots: the dashboard, or the publisher's
+    /// vitals.
+    fn snapshots_wanted(&self) -> bool {
+        self.has_dashboard || self.sinks.publish.is_some()
+    }
+
     /// An alarm timer fell due (an onset delay ended, a reading turned
     /// stale, an alarm escalates): served on time, not at the next tick.
     pub(super) async fn on_timer(&mut self) -> Flow {
@@ -312,7 +366,7 @@ impl Session {
         self.pipeline.advance_to(now, &mut self.output);
         let eventful = !self.output.is_empty();
         self.drain(Vec::new()).await;
-        if eventful && self.has_dashboard {
+        if eventful && self.snapshots_wanted() {
             self.snapshots.send_unless_within(EVENT_SNAPSHOT_GAP, &mut self.pipeline);
         }
         Flow::Continue(())
@@ -331,7 +385,7 @@ impl Session {
         // rhythm.
         let idle_every = if self.virtual_clock { VIRTUAL_IDLE_SNAPSHOT_EVERY } else { IDLE_SNAPSHOT_EVERY };
         let due = at.into_std().saturating_duration_since(self.snapshots.last) >= idle_every;
-        if self.has_dashboard && (self.snapshots.unpublished || due) {
+        if self.snapshots_wanted() && (self.snapshots.unpublished || due) {
             self.snapshots.unpublished = false;
             self.snapshots.last = at.into_std();
             self.snapshots.send(&mut self.pipeline);
@@ -374,6 +428,16 @@ impl Session {
                 Flow::Break(EndReason::EndOfInput)
             }
             Ok((Task::Dashboard, Ok(()))) => Flow::Break(EndReason::OperatorQuit),
+            Ok((Task::Publisher, result)) => {
+                // Monitoring and local alarms go on without the station.
+                if let Err(e) = result {
+                    tracing::error!("publishing to the central station failed: {e:#}");
+                    if let Some(h) = &self.sinks.headless {
+                        h.error(self.pipeline.now(), format!("publishing to the central station failed: {e:#}"));
+                    }
+                }
+                Flow::Continue(())
+            }
             Ok((Task::Dashboard, Err(e))) => {
                 self.continue_headless(&e);
                 if self.sources_done { Flow::Break(EndReason::EndOfInput) } else { Flow::Continue(()) }
@@ -428,6 +492,19 @@ impl Session {
         self.sinks.lossless = true;
         self.drain(Vec::new()).await;
         self.sinks.flush_recorder().await;
+        if let Some(bedside) = &self.sinks.publish {
+            // Deliver what is queued and say `stopped`, within a bound.
+            bedside.stop().await;
+            let tasks = &mut self.tasks;
+            let _ = tokio::time::timeout(crate::mqtt::publish::STOP_WAIT, async {
+                while let Some(done) = tasks.join_next().await {
+                    if matches!(done, Ok((Task::Publisher, _))) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         self.tasks.abort_all();
         let Session { mut pipeline, sinks, recorder, source_error, .. } = self;
         let Sinks { headless, alarm, recorder: recorder_link, .. } = sinks;
@@ -475,6 +552,10 @@ impl Session {
         }
         Ok(SessionOutcome { end, totals, reason, recording })
     }
+}
+
+fn base_record_dir(base: &SnapshotBase) -> Option<&std::path::PathBuf> {
+    base.record_dir.as_ref()
 }
 
 /// How long the session loop sleeps for an alarm timer due at `due` when
@@ -530,6 +611,7 @@ mod tests {
             headless_out: Some(Box::new(out)),
             record: None,
             resume: None,
+            publish: None,
         };
         Session::start(plan).await.unwrap()
     }

@@ -20,6 +20,8 @@ pub(super) struct Sinks {
     pub(super) lossless: bool,
     pub(super) headless: Option<HeadlessSink>,
     pub(super) alarm: Option<AlarmCommand>,
+    /// `--publish`: the central station's copy.
+    pub(super) publish: Option<crate::mqtt::publish::Bedside>,
     pub(super) recorder: Option<(mpsc::Sender<RecordMsg>, watch::Receiver<RecorderHealth>)>,
     /// Gather recorder products in `outbox` (`--speed max` only: there a
     /// batch takes microseconds of wall time, so gathering delays nothing a
@@ -49,7 +51,20 @@ impl Sinks {
             }
             None => (None, Outbox::default()),
         };
-        Self { lossless, headless, alarm, recorder: link, gather, outbox, samples: Vec::with_capacity(4096) }
+        Self {
+            lossless,
+            headless,
+            alarm,
+            publish: None,
+            recorder: link,
+            gather,
+            outbox,
+            samples: Vec::with_capacity(4096),
+        }
+    }
+
+    pub(super) fn allows_remote_ack(&self) -> bool {
+        self.publish.as_ref().is_some_and(crate::mqtt::publish::Bedside::allows_remote_ack)
     }
 
     /// Where the pipeline puts the next batch's samples: straight into the
@@ -75,6 +90,14 @@ impl Sinks {
             };
             pipeline.set_recording_failed(pipeline.now(), failed, output);
             pipeline.set_not_recorded(not_recorded);
+        }
+        if let Some(bedside) = &mut self.publish {
+            if let Some((link, overflowing)) = bedside.changed() {
+                pipeline.set_network(pipeline.now(), link, overflowing, output);
+            }
+            // Never waits, under any clock: the station's copy must not
+            // slow the bedside.
+            bedside.output(output);
         }
         if let Some(sink) = &mut self.alarm {
             if let Some(failing) = sink.failing_changed() {
@@ -140,6 +163,7 @@ pub(super) fn summary(end: SessionTime, totals: &Totals) -> headless::Summary {
             samples: c.not_recorded.samples,
             events: c.not_recorded.events,
         },
+        network_dropped: c.network.map(|n| n.dropped),
     }
 }
 

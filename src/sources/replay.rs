@@ -358,6 +358,8 @@ impl Merged {
                 OutputEvent::Operator { at, action } => {
                     let device = match &action {
                         crate::model::OperatorAction::Ack { device, .. }
+                        | crate::model::OperatorAction::RemoteAck { device, .. }
+                        | crate::model::OperatorAction::AckRefused { device, .. }
                         | crate::model::OperatorAction::Baseline { device } => {
                             device.as_deref().map(crate::model::DeviceLabel::from)
                         }

@@ -57,6 +57,7 @@ pub fn run_headless_on(
         headless_out: Some(Box::new(out.clone())),
         record: None,
         resume: None,
+        publish: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let outcome = rt.block_on(session::run(plan)).unwrap();
