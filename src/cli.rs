@@ -177,7 +177,7 @@ pub struct CentralArgs {
     #[arg(long, value_name = "S", default_value = "default", value_parser = parse_site)]
     pub site: String,
     /// Also run N simulated bedsides (rooms room-1…room-N) through the broker
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), conflicts_with = "broker")]
     pub demo: Option<u16>,
     /// Print JSON lines (room alarm transitions, room states) instead of the screen
     #[arg(long)]
@@ -203,10 +203,6 @@ pub struct CentralArgs {
     /// PEM key of --client-cert
     #[arg(long, value_name = "FILE", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
-}
-
-fn parse_site(s: &str) -> Result<String, String> {
-    crate::mqtt::topic::check_name("site", s).map(|()| s.to_owned())
 }
 
 fn parse_station(s: &str) -> Result<String, String> {
