@@ -60,10 +60,28 @@ fn ward() -> (Ward, Instant) {
             send(&mut ward, &room, "vitals", &vitals(hr, 36.6 + 0.002 * s as f64), at(base, s * 1000));
         }
     }
-    send(&mut ward, "room-3", "alarms", &transition(1, "hr.high", "hr", "high", "2026-12-07T16:04:10.000Z"), at(base, 299_000));
-    send(&mut ward, "room-2", "alarms", &transition(1, "temp.high", "temp", "medium", "2026-12-07T16:03:00.000Z"), at(base, 299_000));
-    send(&mut ward, "room-5", "status", &json!({"v":1,"state":"offline","session":"s","started":"2026-12-07T15:00:00.000Z",
-           "vigil_version":"0.1.0","devices":[]}), at(base, 299_500));
+    send(
+        &mut ward,
+        "room-3",
+        "alarms",
+        &transition(1, "hr.high", "hr", "high", "2026-12-07T16:04:10.000Z"),
+        at(base, 299_000),
+    );
+    send(
+        &mut ward,
+        "room-2",
+        "alarms",
+        &transition(1, "temp.high", "temp", "medium", "2026-12-07T16:03:00.000Z"),
+        at(base, 299_000),
+    );
+    send(
+        &mut ward,
+        "room-5",
+        "status",
+        &json!({"v":1,"state":"offline","session":"s","started":"2026-12-07T15:00:00.000Z",
+           "vigil_version":"0.1.0","devices":[]}),
+        at(base, 299_500),
+    );
     (ward, base)
 }
 
@@ -160,6 +178,7 @@ fn a_lost_room_shows_no_number() {
     let (ward, base) = ward();
     let b = draw(&ward, base, &View::default(), 160, 48);
     let (x, y) = find(&b, "room-5 · P-005");
-    let tile: String = (y + 1..y + 4).map(|yy| (x..x + 30).map(|xx| b[(xx, yy)].symbol()).collect::<String>()).collect();
+    let tile: String =
+        (y + 1..y + 4).map(|yy| (x..x + 30).map(|xx| b[(xx, yy)].symbol()).collect::<String>()).collect();
     assert!(tile.contains("HR  -- bpm") && tile.contains("T -- °C"), "{tile}");
 }

@@ -60,7 +60,11 @@ pub enum LinkEvent {
     Up,
     /// The connection failed or was refused.
     Down(String),
-    Message { topic: String, payload: Vec<u8>, retained: bool },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+        retained: bool,
+    },
 }
 
 /// `vigil central`.
@@ -87,7 +91,8 @@ async fn station(args: &CentralArgs, security: Security) -> anyhow::Result<ExitC
             BrokerUrl::local(broker.addr().port())
         }
     };
-    let options = connect::options(&url, &format!("vigil-central-{}", args.station), connect::DEFAULT_KEEP_ALIVE, &security)?;
+    let options =
+        connect::options(&url, &format!("vigil-central-{}", args.station), connect::DEFAULT_KEEP_ALIVE, &security)?;
     let (client, events) = AsyncClient::new(options, MQTT_REQUESTS);
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
     tokio::spawn(link(events, client.clone(), topic::site_filter(&args.site), tx));

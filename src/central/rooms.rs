@@ -514,8 +514,8 @@ impl Ward {
 /// A payload: a JSON object with `"v": 1`, then its fields, the first
 /// wrong one named.
 fn parse<T: DeserializeOwned>(topic: &str, body: &[u8]) -> Result<T, BadMessage> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| BadMessage::Json { topic: topic.to_owned(), error: e.to_string() })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| BadMessage::Json { topic: topic.to_owned(), error: e.to_string() })?;
     let Some(object) = value.as_object() else {
         return Err(BadMessage::Json { topic: topic.to_owned(), error: "not an object".to_owned() });
     };

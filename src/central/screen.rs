@@ -185,7 +185,8 @@ fn footer_line(view: &View) -> Line<'static> {
     if view.quit_prompt {
         return Line::styled(" Quit the central station? y / n", Style::new().add_modifier(Modifier::BOLD));
     }
-    let keys = if view.detail { " Esc back  a ack  q quit" } else { " ←→↑↓/Tab room  Enter detail  a ack  q quit" };
+    let keys =
+        if view.detail { " Esc back  a ack  q quit" } else { " ←→↑↓/Tab room  Enter detail  a ack  q quit" };
     let mut line = Line::raw(keys);
     if let Some(notice) = &view.notice {
         line.push_span(Span::styled(format!("   {notice}"), Style::new().add_modifier(Modifier::BOLD)));
@@ -200,7 +201,9 @@ fn alarm_style(theme: Theme, p: Priority, flash: Duration) -> Style {
     match (theme.no_color, lit) {
         (true, true) => bold.add_modifier(Modifier::REVERSED),
         (true, false) => bold,
-        (false, true) => bold.fg(if p == Priority::High { Color::White } else { Color::Black }).bg(Theme::priority_color(p)),
+        (false, true) => {
+            bold.fg(if p == Priority::High { Color::White } else { Color::Black }).bg(Theme::priority_color(p))
+        }
         (false, false) => bold.fg(Theme::priority_color(p)),
     }
 }
@@ -294,11 +297,8 @@ fn status_line(
         ("COMM LOST".to_owned(), alarm_style(theme, Priority::Medium, flash))
     } else if let Some(a) = top {
         let p = priority(&a.priority);
-        let style = if a.state == "acknowledged" {
-            theme.fg(Theme::priority_color(p))
-        } else {
-            alarm_style(theme, p, flash)
-        };
+        let style =
+            if a.state == "acknowledged" { theme.fg(Theme::priority_color(p)) } else { alarm_style(theme, p, flash) };
         (a.alarm.clone(), style)
     } else {
         (room.link().map_or("waiting", <&str>::from).to_owned(), theme.dim())
@@ -307,7 +307,8 @@ fn status_line(
 }
 
 fn alarm_list(alarms: &[(Option<String>, RoomAlarm)], height: u16, theme: Theme) -> Paragraph<'static> {
-    let mut lines = vec![Line::styled(format!(" Alarms ({})", alarms.len()), Style::new().add_modifier(Modifier::BOLD))];
+    let mut lines =
+        vec![Line::styled(format!(" Alarms ({})", alarms.len()), Style::new().add_modifier(Modifier::BOLD))];
     for (room, a) in alarms.iter().take(usize::from(height.saturating_sub(1))) {
         let p = priority(&a.priority);
         let mut style = theme.fg(Theme::priority_color(p));
@@ -339,11 +340,8 @@ fn detail(f: &mut Frame, area: Rect, scene: &Scene, view: &View, room: &Room) {
     let [a, b, c] = numbers(room, broker_up, scene.now);
     let age_text = room.data_age(scene.now).map_or_else(|| "no data".to_owned(), age);
     let state = if broker_up { room.link().map_or("waiting", <&str>::from) } else { "unknown" };
-    let title = format!(
-        " {} · participant {} · {state} · data age {age_text}",
-        room.name,
-        room.participant().unwrap_or("--")
-    );
+    let title =
+        format!(" {} · participant {} · {state} · data age {age_text}", room.name, room.participant().unwrap_or("--"));
     let head_lines = vec![
         Line::styled(title, Style::new().add_modifier(Modifier::BOLD)),
         Line::raw(format!(" {a}")),
@@ -362,7 +360,12 @@ fn detail(f: &mut Frame, area: Rect, scene: &Scene, view: &View, room: &Room) {
 
 /// Seconds before `now` (negative) and value, over [`CHART_SPAN`]; empty
 /// while the room is not live, so no old trace passes for a current one.
-fn series(room: &Room, now: Instant, live: bool, pick: impl Fn(&super::rooms::Point) -> Option<f64>) -> Vec<(f64, f64)> {
+fn series(
+    room: &Room,
+    now: Instant,
+    live: bool,
+    pick: impl Fn(&super::rooms::Point) -> Option<f64>,
+) -> Vec<(f64, f64)> {
     if !live {
         return Vec::new();
     }

@@ -163,10 +163,7 @@ fn transitions_apply_once_each_in_seq_order() {
         let lines = ward.handle(&topic("room-1", "alarms"), &t(seq, state), false, at(base, 100)).unwrap();
         seqs.extend(alarm_lines(&lines).into_iter().map(|l| (l.3.unwrap(), l.2)));
     }
-    assert_eq!(
-        seqs,
-        [(1, "active".into()), (2, "acknowledged".into()), (3, "cleared".into()), (4, "active".into())]
-    );
+    assert_eq!(seqs, [(1, "active".into()), (2, "acknowledged".into()), (3, "cleared".into()), (4, "active".into())]);
     let room = ward.room("room-1").unwrap();
     assert_eq!(room.alarms().count(), 1);
     assert_eq!(room.top_alarm().unwrap().state, "active");
@@ -238,8 +235,7 @@ fn the_alarm_list_is_by_priority_then_onset_across_rooms() {
     add(&mut ward, "room-2", 1, "hr.high", "high", "2026-12-07T16:00:05.000Z");
     add(&mut ward, "room-1", 2, "hr.high", "high", "2026-12-07T16:00:03.000Z");
     add(&mut ward, "room-2", 2, "tech.battery_low", "low", "2026-12-07T16:00:00.000Z");
-    let list: Vec<(String, String)> =
-        ward.alarm_list().into_iter().map(|(room, a)| (room.unwrap(), a.alarm)).collect();
+    let list: Vec<(String, String)> = ward.alarm_list().into_iter().map(|(room, a)| (room.unwrap(), a.alarm)).collect();
     assert_eq!(
         list,
         [
