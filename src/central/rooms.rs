@@ -534,10 +534,10 @@ impl Room {
     fn status_message(&mut self, mut status: Status, retained: bool, now: Now, out: &mut Vec<Line>) {
         // A Will written without the participant still names the same
         // session's participant: a lost room keeps its code on screen.
-        if let Some(old) = self.status.as_ref().filter(|old| old.session == status.session) {
-            if status.participant.is_none() {
-                status.participant.clone_from(&old.participant);
-            }
+        if status.participant.is_none()
+            && let Some(old) = self.status.as_ref().filter(|old| old.session == status.session)
+        {
+            status.participant.clone_from(&old.participant);
         }
         match status.state {
             RoomState::Online => {
