@@ -156,6 +156,12 @@ impl AlarmCommand {
         self.send(headless::Line { at_ms: at.as_millis(), body }.to_value());
     }
 
+    /// Hand one ready-made alarm line to the command (never waits): the
+    /// central station's lines, which are not session events.
+    pub fn line(&mut self, line: Value) {
+        self.send(line);
+    }
+
     fn send(&mut self, line: Value) {
         if self.lines.try_send(line).is_err() {
             // The supervisor notices a command this far behind as stuck

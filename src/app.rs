@@ -30,6 +30,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::io::stdout().lock().write_all(crate::config::default_toml().as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Central(args) => {
+            let _log_guard = init_logging();
+            crate::central::run(&args)
+        }
         Command::Simulate(args) => simulate(&args),
         Command::Monitor(args) => monitor(&args),
         Command::Replay(args) => replay(&args),

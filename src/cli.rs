@@ -52,6 +52,8 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Print the default configuration (TOML)
     Config,
+    /// Central station: every room's vitals and alarms from an MQTT 5 broker
+    Central(CentralArgs),
 }
 
 /// Flags every session command takes.
@@ -164,6 +166,47 @@ pub struct ReplayArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub publish: PublishArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CentralArgs {
+    /// Broker to subscribe to (mqtt:// to loopback only, else mqtts://); without it an embedded broker runs
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<crate::mqtt::connect::BrokerUrl>,
+    /// Site whose rooms to follow (topic level `vigil/v1/SITE/…`)
+    #[arg(long, value_name = "S", default_value = "default", value_parser = parse_site)]
+    pub site: String,
+    /// Also run N simulated bedsides (rooms room-1…room-N) through the broker
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), conflicts_with = "broker")]
+    pub demo: Option<u16>,
+    /// Print JSON lines (room alarm transitions, room states) instead of the screen
+    #[arg(long)]
+    pub headless: bool,
+    /// Command that receives every alarm line on stdin, plus a heartbeat every 10 s
+    #[arg(long, value_name = "CMD")]
+    pub alarm_command: Option<String>,
+    /// This station's name: its MQTT client id and who acknowledged, at the bedside
+    #[arg(long, value_name = "NAME", default_value = "central", value_parser = parse_station)]
+    pub station: String,
+    /// Port of the embedded broker (127.0.0.1) when no --broker is given
+    #[arg(long, value_name = "P", default_value_t = crate::mqtt::broker::DEFAULT_PORT, conflicts_with = "broker")]
+    pub port: u16,
+    /// File whose first line is the broker password (else VIGIL_MQTT_PASSWORD); the user is VIGIL_MQTT_USERNAME
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the broker's certificate (mqtts://)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for brokers that ask for one
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM key of --client-cert
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+fn parse_station(s: &str) -> Result<String, String> {
+    crate::mqtt::topic::check_name("station", s).map(|()| s.to_owned())
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,8 @@
 //!   export and report.
 //! - [`headless`]: the JSON lines of headless output, as types.
 //! - [`mqtt`]: the central station's topics and payloads.
+//! - [`central`]: `vigil central`, the station: the ward model fed from
+//!   the broker, its screen and headless lines, the `--demo` bedsides.
 //! - [`alarm_command`]: `--alarm-command`, a supervised child fed alarm
 //!   lines; its failure is the technical alarm `tech.alarm_command`.
 //! - [`dashboard`]: the live terminal screen.
@@ -53,6 +55,7 @@
 pub mod alarm_command;
 pub mod alarms;
 pub mod app;
+pub mod central;
 pub mod cli;
 pub mod clock;
 pub mod config;

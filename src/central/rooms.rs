@@ -1,0 +1,701 @@
+//! The station's picture of the ward, fed with what the broker delivers
+//! (topic, payload, retained flag) and with ticks; pure, no I/O.
+//!
+//! The bedside decides its own alarms and the verdict on each number; the
+//! station only keeps what it was told, plus the two things only it can
+//! know: that a room went silent (`tech.comm_lost`, on its Last Will or
+//! after max(5 s, 3 × the vitals interval) without vitals) and that its own
+//! broker link is down (`tech.broker`, every room then unknown). While
+//! either holds, a room's numbers are `--`, never its last values.
+//!
+//! Alarm transitions are applied once each and in `seq` order: a repeated
+//! `seq` (QoS 1 redelivery, the retained `alarm_state` overlapping live
+//! transitions) is dropped; one that arrives ahead of a missing `seq` waits
+//! up to [`GAP_WAIT`] for it; an `alarm_state` replaces the list when its
+//! `seq` is newer than the last applied.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::mqtt::payload::{self, AlarmState, AlarmTransition, RoomState, Status, Vitals};
+use crate::mqtt::topic::{Kind, Topic};
+
+/// Most rooms one station follows; messages for more are refused (counted).
+pub const MAX_ROOMS: usize = 256;
+/// Vitals kept per room for the detail charts: 15 minutes at 1 Hz.
+pub const HISTORY_LEN: usize = 900;
+/// Shortest silence that counts as a lost room.
+pub const MIN_SILENCE: Duration = Duration::from_secs(5);
+/// How long a transition that arrived ahead of a missing `seq` waits for
+/// it before it is applied anyway (and the gap counted).
+pub const GAP_WAIT: Duration = Duration::from_secs(2);
+/// Transitions held back per room while waiting for a gap.
+const MAX_PENDING: usize = 256;
+
+/// The station's technical alarm for a room it no longer hears.
+pub const COMM_LOST: &str = "tech.comm_lost";
+/// The station's technical alarm for its own broker link.
+pub const BROKER: &str = "tech.broker";
+/// Priority of both station alarms: as the bedside's `tech.disconnected`.
+pub const STATION_ALARM_PRIORITY: &str = "medium";
+
+/// The time of an event: monotonic for every decision, wall clock only
+/// for the `at`/onset a person reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    pub at: Instant,
+    pub wall: DateTime<Utc>,
+}
+
+impl Now {
+    #[must_use]
+    pub fn real() -> Self {
+        Self { at: Instant::now(), wall: Utc::now() }
+    }
+
+    /// `wall` as the payloads write it (RFC 3339, milliseconds, `Z`).
+    #[must_use]
+    pub fn wall_text(&self) -> String {
+        self.wall.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+}
+
+/// A room's state as the headless `room` line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Link {
+    Online,
+    Stopped,
+    /// The retained Last Will of a bedside this station never saw online.
+    Offline,
+    CommLost,
+}
+
+/// One headless line (DESIGN.md "Central station"), and what the bell and
+/// `--alarm-command` are fed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Line {
+    Alarm(AlarmLine),
+    Room(RoomLine),
+}
+
+/// A room's alarm transition; also the station's own `tech.comm_lost`
+/// (`seq` null) and `tech.broker` (`room` and `seq` null).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmLine {
+    pub room: Option<String>,
+    pub alarm: String,
+    pub device: Option<String>,
+    pub priority: String,
+    pub state: String,
+    pub seq: Option<u64>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomLine {
+    pub room: String,
+    pub state: Link,
+}
+
+/// One alarm not cleared, of a room or of the station.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomAlarm {
+    pub alarm: String,
+    pub device: Option<String>,
+    pub priority: String,
+    pub state: String,
+    /// Wall-clock onset as the payloads write it (sorts as text).
+    pub onset: String,
+    pub value: Option<f64>,
+}
+
+impl RoomAlarm {
+    /// 3 high, 2 medium, 1 low, 0 anything else.
+    #[must_use]
+    pub fn rank(&self) -> u8 {
+        priority_rank(&self.priority)
+    }
+}
+
+#[must_use]
+pub fn priority_rank(priority: &str) -> u8 {
+    match priority {
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+/// Why comm was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    Will,
+    Silence,
+}
+
+/// One point of a room's chart history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub at: Instant,
+    pub hr: Option<f64>,
+    pub temp: Option<f64>,
+}
+
+/// A message the station could not use, with why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadMessage {
+    #[error("`{0}` is not a vigil topic of this site")]
+    Topic(String),
+    #[error("{topic}: not a JSON object: {error}")]
+    Json { topic: String, error: String },
+    #[error("{topic}: payload version {found}, this station reads version {}", payload::VERSION)]
+    Version { topic: String, found: String },
+    #[error("{topic}: {error}")]
+    Field { topic: String, error: String },
+    #[error("{topic}: already following {MAX_ROOMS} rooms; this one is ignored")]
+    TooManyRooms { topic: String },
+}
+
+#[derive(Debug, Default)]
+struct AlarmBook {
+    session: Option<String>,
+    seq: u64,
+    active: Vec<RoomAlarm>,
+    /// Transitions ahead of a gap, by seq, with when they arrived.
+    pending: BTreeMap<u64, (AlarmTransition, Instant)>,
+}
+
+impl AlarmBook {
+    /// Start over for `session` if it is not the one followed.
+    fn follow(&mut self, session: &str) {
+        if self.session.as_deref() != Some(session) {
+            *self = Self { session: Some(session.to_owned()), ..Self::default() };
+        }
+    }
+
+    fn apply(&mut self, t: &AlarmTransition) {
+        self.seq = t.seq;
+        let slot = self.active.iter().position(|a| a.alarm == t.alarm && a.device == t.device);
+        match (slot, t.state.as_str()) {
+            (Some(i), "cleared") => {
+                self.active.remove(i);
+            }
+            (None, "cleared") => {}
+            (Some(i), _) => {
+                let a = &mut self.active[i];
+                a.priority.clone_from(&t.priority);
+                a.state.clone_from(&t.state);
+                a.value = t.value;
+            }
+            (None, _) => self.active.push(RoomAlarm {
+                alarm: t.alarm.clone(),
+                device: t.device.clone(),
+                priority: t.priority.clone(),
+                state: t.state.clone(),
+                onset: t.at.clone(),
+                value: t.value,
+            }),
+        }
+    }
+}
+
+/// One room as the station knows it.
+#[derive(Debug)]
+pub struct Room {
+    pub name: String,
+    status: Option<Status>,
+    seen_online: bool,
+    lost: Option<(Lost, String)>,
+    vitals: Option<Vitals>,
+    vitals_at: Option<Instant>,
+    /// Since when the silence is counted: the last live vitals, the online
+    /// status, or the station's reconnection.
+    heard_at: Instant,
+    interval: Duration,
+    alarms: AlarmBook,
+    history: VecDeque<Point>,
+    shown: Option<Link>,
+}
+
+impl Room {
+    fn new(name: &str, now: Instant) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: None,
+            seen_online: false,
+            lost: None,
+            vitals: None,
+            vitals_at: None,
+            heard_at: now,
+            interval: Duration::from_secs(1),
+            alarms: AlarmBook::default(),
+            history: VecDeque::new(),
+            shown: None,
+        }
+    }
+
+    /// The state a `room` line reports, once anything is known.
+    #[must_use]
+    pub fn link(&self) -> Option<Link> {
+        if self.lost.is_some() {
+            return Some(Link::CommLost);
+        }
+        match self.status.as_ref().map(|s| s.state) {
+            Some(RoomState::Online) => Some(Link::Online),
+            Some(RoomState::Stopped) => Some(Link::Stopped),
+            Some(RoomState::Offline) => Some(Link::Offline),
+            None => self.vitals_at.map(|_| Link::Online),
+        }
+    }
+
+    #[must_use]
+    pub fn participant(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.participant.as_deref())
+    }
+
+    #[must_use]
+    pub fn comm_lost(&self) -> Option<Lost> {
+        self.lost.as_ref().map(|(why, _)| *why)
+    }
+
+    /// The vitals a screen may show as live: none while comm is lost or
+    /// the session is not online.
+    #[must_use]
+    pub fn live_vitals(&self) -> Option<&Vitals> {
+        (self.link() == Some(Link::Online)).then_some(self.vitals.as_ref()).flatten()
+    }
+
+    /// The bedside's shown value of `quantity` from the first device that
+    /// reports it; `None` where the bedside shows `--` or nothing is live.
+    #[must_use]
+    pub fn value(&self, quantity: &str) -> Option<f64> {
+        self.live_vitals()?.devices.iter().find_map(|d| d.readings.get(quantity)).and_then(|r| r.value)
+    }
+
+    /// Time since the last dose, as of the last live vitals.
+    #[must_use]
+    pub fn since_dose(&self, now: Instant) -> Option<Duration> {
+        let v = self.live_vitals()?;
+        let extra = self.vitals_at.map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        v.since_dose_ms.map(|ms| Duration::from_millis(ms) + extra)
+    }
+
+    /// Time since the last vitals were received.
+    #[must_use]
+    pub fn data_age(&self, now: Instant) -> Option<Duration> {
+        self.vitals_at.map(|at| now.saturating_duration_since(at))
+    }
+
+    /// The bedside's alarms not cleared, then the station's `tech.comm_lost`.
+    pub fn alarms(&self) -> impl Iterator<Item = RoomAlarm> + '_ {
+        let lost = self.lost.as_ref().map(|(_, onset)| station_alarm(COMM_LOST, onset));
+        self.alarms.active.iter().cloned().chain(lost)
+    }
+
+    /// The highest-priority alarm not cleared, if any.
+    #[must_use]
+    pub fn top_alarm(&self) -> Option<RoomAlarm> {
+        self.alarms().max_by_key(RoomAlarm::rank)
+    }
+
+    /// The bedside alarm an acknowledgement from the station is for: the
+    /// highest not yet acknowledged, earliest first.
+    #[must_use]
+    pub fn ack_target(&self) -> Option<&RoomAlarm> {
+        let mut open: Vec<&RoomAlarm> = self.alarms.active.iter().filter(|a| a.state != "acknowledged").collect();
+        open.sort_by(|a, b| b.rank().cmp(&a.rank()).then_with(|| a.onset.cmp(&b.onset)));
+        open.first().copied()
+    }
+
+    #[must_use]
+    pub fn history(&self) -> &VecDeque<Point> {
+        &self.history
+    }
+
+    fn silence_limit(&self) -> Duration {
+        MIN_SILENCE.max(self.interval * 3)
+    }
+}
+
+fn station_alarm(alarm: &str, onset: &str) -> RoomAlarm {
+    RoomAlarm {
+        alarm: alarm.to_owned(),
+        device: None,
+        priority: STATION_ALARM_PRIORITY.to_owned(),
+        state: "active".to_owned(),
+        onset: onset.to_owned(),
+        value: None,
+    }
+}
+
+/// The ward: every room of one site, the broker link, and what was refused.
+#[derive(Debug)]
+pub struct Ward {
+    site: String,
+    rooms: BTreeMap<String, Room>,
+    broker_up: bool,
+    /// Onset of `tech.broker`, while the link is down.
+    broker_lost: Option<String>,
+    /// Messages refused (bad topic, payload or version; rooms past the bound).
+    pub bad: u64,
+}
+
+impl Ward {
+    /// An empty ward of `site`, its broker link not yet up (not an alarm
+    /// until [`Ward::broker_down`] says a connection failed).
+    #[must_use]
+    pub fn new(site: &str) -> Self {
+        Self { site: site.to_owned(), rooms: BTreeMap::new(), broker_up: false, broker_lost: None, bad: 0 }
+    }
+
+    #[must_use]
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    pub fn rooms(&self) -> impl ExactSizeIterator<Item = &Room> {
+        self.rooms.values()
+    }
+
+    #[must_use]
+    pub fn room(&self, name: &str) -> Option<&Room> {
+        self.rooms.get(name)
+    }
+
+    /// Whether rooms can be shown: the link is up. Otherwise every room is
+    /// unknown.
+    #[must_use]
+    pub fn broker_up(&self) -> bool {
+        self.broker_up
+    }
+
+    /// The station's own alarm, while the link is down.
+    #[must_use]
+    pub fn broker_alarm(&self) -> Option<RoomAlarm> {
+        self.broker_lost.as_deref().map(|onset| station_alarm(BROKER, onset))
+    }
+
+    /// Every alarm of every room and of the station, highest priority
+    /// first, then by onset (earliest first).
+    #[must_use]
+    pub fn alarm_list(&self) -> Vec<(Option<String>, RoomAlarm)> {
+        let mut list: Vec<(Option<String>, RoomAlarm)> = self.broker_alarm().map(|a| (None, a)).into_iter().collect();
+        for room in self.rooms.values() {
+            list.extend(room.alarms().map(|a| (Some(room.name.clone()), a)));
+        }
+        list.sort_by(|(ra, a), (rb, b)| {
+            b.rank().cmp(&a.rank()).then_with(|| a.onset.cmp(&b.onset)).then_with(|| ra.cmp(rb))
+        });
+        list
+    }
+
+    /// The station is connected (again): rooms are known from here on, and
+    /// their silence is counted from now, not from before the outage.
+    pub fn broker_connected(&mut self, now: Now) -> Vec<Line> {
+        let mut out = Vec::new();
+        self.broker_up = true;
+        for room in self.rooms.values_mut() {
+            room.heard_at = now.at;
+        }
+        if self.broker_lost.take().is_some() {
+            out.push(Line::Alarm(AlarmLine {
+                room: None,
+                alarm: BROKER.to_owned(),
+                device: None,
+                priority: STATION_ALARM_PRIORITY.to_owned(),
+                state: "cleared".to_owned(),
+                seq: None,
+                at: now.wall_text(),
+            }));
+        }
+        out
+    }
+
+    /// The station's link failed (or could not be made).
+    pub fn broker_down(&mut self, now: Now) -> Vec<Line> {
+        self.broker_up = false;
+        if self.broker_lost.is_some() {
+            return Vec::new();
+        }
+        let at = now.wall_text();
+        self.broker_lost = Some(at.clone());
+        vec![Line::Alarm(AlarmLine {
+            room: None,
+            alarm: BROKER.to_owned(),
+            device: None,
+            priority: STATION_ALARM_PRIORITY.to_owned(),
+            state: "active".to_owned(),
+            seq: None,
+            at,
+        })]
+    }
+
+    /// One message from the broker. A message the station cannot use is
+    /// counted, logged and returned as the error; nothing else changes.
+    pub fn handle(&mut self, topic: &str, body: &[u8], retained: bool, now: Now) -> Result<Vec<Line>, BadMessage> {
+        let result = self.handle_inner(topic, body, retained, now);
+        if let Err(e) = &result {
+            self.bad += 1;
+            tracing::warn!(error = %e, "central: message ignored");
+        }
+        result
+    }
+
+    fn handle_inner(&mut self, name: &str, body: &[u8], retained: bool, now: Now) -> Result<Vec<Line>, BadMessage> {
+        let topic = Topic::parse(name)
+            .filter(|t| t.site == self.site)
+            .ok_or_else(|| BadMessage::Topic(crate::excerpt::excerpt(name)))?;
+        // The station's own acknowledgements come back through the site
+        // filter; events are the bedside's log, not the station's picture.
+        if matches!(topic.kind, Kind::Ack | Kind::Events) {
+            return Ok(Vec::new());
+        }
+        if retained && body.is_empty() {
+            // A cleared retained message: nothing to show.
+            return Ok(Vec::new());
+        }
+        let name = topic.to_string();
+        if !self.rooms.contains_key(&topic.room) && self.rooms.len() >= MAX_ROOMS {
+            return Err(BadMessage::TooManyRooms { topic: name });
+        }
+        let mut out = Vec::new();
+        match topic.kind {
+            Kind::Status => {
+                let status: Status = parse(&name, body)?;
+                self.room_mut(&topic.room, now).status_message(status, retained, now, &mut out);
+            }
+            Kind::Vitals => {
+                let vitals: Vitals = parse(&name, body)?;
+                self.room_mut(&topic.room, now).vitals_message(vitals, retained, now, &mut out);
+            }
+            Kind::Alarms => {
+                let t: AlarmTransition = parse(&name, body)?;
+                self.room_mut(&topic.room, now).transition(t, now, &mut out);
+            }
+            Kind::AlarmState => {
+                let state: AlarmState = parse(&name, body)?;
+                self.room_mut(&topic.room, now).alarm_state(state, now, &mut out);
+            }
+            Kind::Ack | Kind::Events => {}
+        }
+        Ok(out)
+    }
+
+    fn room_mut(&mut self, name: &str, now: Now) -> &mut Room {
+        self.rooms.entry(name.to_owned()).or_insert_with(|| Room::new(name, now.at))
+    }
+
+    /// Time passes: silent rooms are lost, transitions that waited out
+    /// their gap are applied.
+    pub fn tick(&mut self, now: Now) -> Vec<Line> {
+        let mut out = Vec::new();
+        if !self.broker_up {
+            return out;
+        }
+        for room in self.rooms.values_mut() {
+            let silent = now.at.saturating_duration_since(room.heard_at) > room.silence_limit();
+            if room.link() == Some(Link::Online) && silent {
+                room.lose(Lost::Silence, now, &mut out);
+            }
+            room.flush_pending(now, false, &mut out);
+        }
+        out
+    }
+}
+
+/// A payload: a JSON object with `"v": 1`, then its fields, the first
+/// wrong one named.
+fn parse<T: DeserializeOwned>(topic: &str, body: &[u8]) -> Result<T, BadMessage> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| BadMessage::Json { topic: topic.to_owned(), error: e.to_string() })?;
+    let Some(object) = value.as_object() else {
+        return Err(BadMessage::Json { topic: topic.to_owned(), error: "not an object".to_owned() });
+    };
+    match object.get("v") {
+        Some(v) if v.as_u64() == Some(u64::from(payload::VERSION)) => {}
+        found => {
+            let found = found.map_or_else(|| "missing".to_owned(), |v| crate::excerpt::excerpt(&v.to_string()));
+            return Err(BadMessage::Version { topic: topic.to_owned(), found });
+        }
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| BadMessage::Field { topic: topic.to_owned(), error: format!("at `{}`: {}", e.path(), e.inner()) })
+}
+
+impl Room {
+    fn status_message(&mut self, mut status: Status, retained: bool, now: Now, out: &mut Vec<Line>) {
+        // A Will written without the participant still names the same
+        // session's participant: a lost room keeps its code on screen.
+        if status.participant.is_none()
+            && let Some(old) = self.status.as_ref().filter(|old| old.session == status.session)
+        {
+            status.participant.clone_from(&old.participant);
+        }
+        match status.state {
+            RoomState::Online => {
+                self.seen_online = true;
+                self.heard_at = now.at;
+                self.status = Some(status);
+                self.regain(now, out);
+            }
+            RoomState::Stopped => {
+                self.status = Some(status);
+                self.regain(now, out);
+            }
+            RoomState::Offline => {
+                // A Will delivered live, or retained for a bedside this
+                // station saw online, is a room that went away; a retained
+                // one of a room never seen is history.
+                let went_away = !retained || self.seen_online;
+                self.status = Some(status);
+                if went_away {
+                    self.lose(Lost::Will, now, out);
+                }
+            }
+        }
+        self.report_link(out);
+    }
+
+    fn vitals_message(&mut self, vitals: Vitals, retained: bool, now: Now, out: &mut Vec<Line>) {
+        self.interval = Duration::from_millis(vitals.interval_ms);
+        self.heard_at = now.at;
+        if retained {
+            // Up to its expiry old: proof the room exists, not live numbers.
+            self.report_link(out);
+            return;
+        }
+        let point = Point { at: now.at, hr: first_value(&vitals, "heart_rate_bpm"), temp: temperature(&vitals) };
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(point);
+        self.vitals = Some(vitals);
+        self.vitals_at = Some(now.at);
+        if self.comm_lost() == Some(Lost::Silence) {
+            self.regain(now, out);
+        }
+        self.report_link(out);
+    }
+
+    fn transition(&mut self, t: AlarmTransition, now: Now, out: &mut Vec<Line>) {
+        self.alarms.follow(&t.session);
+        if t.seq <= self.alarms.seq {
+            return; // already applied
+        }
+        if self.alarms.pending.len() >= MAX_PENDING {
+            self.flush_pending(now, true, out);
+        }
+        self.alarms.pending.insert(t.seq, (t, now.at));
+        self.flush_pending(now, false, out);
+    }
+
+    fn alarm_state(&mut self, state: AlarmState, now: Now, out: &mut Vec<Line>) {
+        self.alarms.follow(&state.session);
+        if state.seq > self.alarms.seq || (state.seq == 0 && self.alarms.seq == 0) {
+            self.alarms.seq = state.seq;
+            self.alarms.active = state
+                .alarms
+                .into_iter()
+                .map(|a| RoomAlarm {
+                    alarm: a.alarm,
+                    device: a.device,
+                    priority: a.priority,
+                    state: a.state,
+                    onset: a.onset,
+                    value: a.value,
+                })
+                .collect();
+            let seq = self.alarms.seq;
+            self.alarms.pending.retain(|s, _| *s > seq);
+        }
+        self.flush_pending(now, false, out);
+    }
+
+    /// Apply held transitions that are next in line; with `force`, or once
+    /// the oldest has waited [`GAP_WAIT`], skip the gap before it.
+    fn flush_pending(&mut self, now: Now, force: bool, out: &mut Vec<Line>) {
+        while let Some(entry) = self.alarms.pending.first_entry() {
+            let (seq, (_, arrived)) = (*entry.key(), entry.get());
+            let next = seq == self.alarms.seq + 1;
+            let waited = now.at.saturating_duration_since(*arrived) >= GAP_WAIT;
+            if !(next || force || waited) {
+                break;
+            }
+            if !next {
+                tracing::warn!(room = %self.name, from = self.alarms.seq + 1, to = seq - 1, "central: alarm transitions never arrived");
+            }
+            let (t, _) = entry.remove();
+            self.alarms.apply(&t);
+            out.push(Line::Alarm(AlarmLine {
+                room: Some(self.name.clone()),
+                alarm: t.alarm,
+                device: t.device,
+                priority: t.priority,
+                state: t.state,
+                seq: Some(t.seq),
+                at: t.at,
+            }));
+        }
+    }
+
+    fn lose(&mut self, why: Lost, now: Now, out: &mut Vec<Line>) {
+        if self.lost.is_some() {
+            if why == Lost::Will {
+                // A Will after silence: still lost, now for good reason.
+                self.lost = self.lost.take().map(|(_, onset)| (why, onset));
+            }
+            return;
+        }
+        let at = now.wall_text();
+        self.lost = Some((why, at.clone()));
+        out.push(self.comm_line("active", at));
+        self.report_link(out);
+    }
+
+    fn regain(&mut self, now: Now, out: &mut Vec<Line>) {
+        if self.lost.take().is_some() {
+            out.push(self.comm_line("cleared", now.wall_text()));
+        }
+        self.report_link(out);
+    }
+
+    fn comm_line(&self, state: &str, at: String) -> Line {
+        Line::Alarm(AlarmLine {
+            room: Some(self.name.clone()),
+            alarm: COMM_LOST.to_owned(),
+            device: None,
+            priority: STATION_ALARM_PRIORITY.to_owned(),
+            state: state.to_owned(),
+            seq: None,
+            at,
+        })
+    }
+
+    fn report_link(&mut self, out: &mut Vec<Line>) {
+        let link = self.link();
+        if link.is_some() && link != self.shown {
+            self.shown = link;
+            out.extend(link.map(|state| Line::Room(RoomLine { room: self.name.clone(), state })));
+        }
+    }
+}
+
+fn first_value(vitals: &Vitals, quantity: &str) -> Option<f64> {
+    vitals.devices.iter().find_map(|d| d.readings.get(quantity)).and_then(|r| r.value)
+}
+
+/// The temperature a chart shows: body if the room measures it, else skin.
+fn temperature(vitals: &Vitals) -> Option<f64> {
+    first_value(vitals, "body_temperature_c").or_else(|| first_value(vitals, "skin_temperature_c"))
+}
+
+#[cfg(test)]
+mod tests;
