@@ -61,11 +61,6 @@ pub(super) struct Device {
     pub label: Option<DeviceLabel>,
     /// Indexed by the condition's position in [`Condition::ALL`].
     pub instances: Vec<Instance>,
-    /// The earliest timer, as [`earliest`](Self::earliest) found it after
-    /// the last input this device handled ([`note_deadline`](Self::note_deadline)).
-    /// Kept so that the check made at every input ("is anything due?")
-    /// reads one value per device, not every instance.
-    pub deadline: Option<SessionTime>,
     pub connected: bool,
     /// The last notification (any characteristic), for staleness.
     last_data: Option<SessionTime>,
@@ -95,7 +90,6 @@ impl Device {
         let mut device = Self {
             label,
             instances,
-            deadline: None,
             connected: true,
             last_data: None,
             staleness: Staleness::new(DeviceTiming { expected_interval: None, intermittent }),
@@ -124,12 +118,6 @@ impl Device {
         let bp = self.bp.map(|r| (r.deadline(), Timer::BloodPressure));
         let instances = self.instances.iter().filter_map(|i| i.deadline().map(|d| (d, Timer::Instance(i.condition))));
         bp.into_iter().chain(instances).min_by_key(|(t, _)| *t)
-    }
-
-    /// Note the earliest timer in [`deadline`](Self::deadline); the engine
-    /// calls it after every change to the device.
-    pub fn note_deadline(&mut self) {
-        self.deadline = self.earliest().map(|(t, _)| t);
     }
 
     /// New timing from the device's profile.

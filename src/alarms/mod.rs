@@ -130,6 +130,13 @@ pub struct AlarmEngine {
     /// been told of (a device admitted for its RSSI alone has instances
     /// that never leave idle).
     devices: Vec<Device>,
+    /// Each one's earliest timer, found by a scan of its instances after
+    /// every input it handled: `session_deadline` for `session`,
+    /// `deadlines[i]` for `devices[i]`. Kept apart, in one dense vector,
+    /// so that the check made at every input ("is anything due?") reads
+    /// one value per device, not every instance of every device.
+    session_deadline: Option<SessionTime>,
+    deadlines: Vec<Option<SessionTime>>,
     /// The latest time seen.
     now: SessionTime,
     pause: Option<AudioPause>,
@@ -148,7 +155,17 @@ impl AlarmEngine {
     pub fn with_devices(config: AlarmConfig, table: DeviceTable) -> Self {
         let rules = Rules::compile(&config);
         let session = Device::new(None, &rules);
-        Self { config, rules, table, session, devices: Vec::new(), now: SessionTime::ZERO, pause: None }
+        Self {
+            config,
+            rules,
+            table,
+            session,
+            devices: Vec::new(),
+            session_deadline: None,
+            deadlines: Vec::new(),
+            now: SessionTime::ZERO,
+            pause: None,
+        }
     }
 
     #[must_use]
@@ -281,9 +298,11 @@ impl AlarmEngine {
     /// alarms. Call it before advancing past `at`.
     pub fn on_gap(&mut self, at: SessionTime, duration: Duration) {
         let at = at.max(self.now);
-        for d in std::iter::once(&mut self.session).chain(&mut self.devices) {
+        self.session.shift(at, duration);
+        self.session_deadline = earliest(&self.session);
+        for (d, deadline) in self.devices.iter_mut().zip(&mut self.deadlines) {
             d.shift(at, duration);
-            d.note_deadline();
+            *deadline = earliest(d);
         }
         if let Some(pause) = &mut self.pause
             && pause.until > at.saturating_sub(duration)
@@ -308,21 +327,15 @@ impl AlarmEngine {
     /// Fire every timed transition with deadline <= `now`, each stamped at
     /// its deadline, in time order.
     pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
-        loop {
-            // A timer whose delay was shortened below the time already
-            // waited (a learned interval that shrank) is due now, not in
-            // the past. Ties: the session-wide conditions, then devices in
-            // table order.
-            let floor = self.now;
-            let due = std::iter::once(&mut self.session)
-                .chain(&mut self.devices)
-                .filter_map(|d| d.deadline.map(|t| (t.max(floor), d)))
-                .min_by_key(|(t, _)| *t);
-            let Some((at, device)) = due.filter(|(at, _)| *at <= now) else { break };
+        while let Some((at, owner)) = self.earliest().filter(|(at, _)| *at <= now) {
+            let (device, deadline) = match owner {
+                None => (&mut self.session, &mut self.session_deadline),
+                Some(i) => (&mut self.devices[i], &mut self.deadlines[i]),
+            };
             if let Some((_, timer)) = device.earliest() {
                 device.fire(&self.rules, at, timer, out);
             }
-            device.note_deadline();
+            *deadline = earliest(device);
         }
         self.now = self.now.max(now);
     }
@@ -330,7 +343,7 @@ impl AlarmEngine {
     /// The next time [`advance_to`](Self::advance_to) has something to fire.
     #[must_use]
     pub fn next_deadline(&self) -> Option<SessionTime> {
-        std::iter::once(&self.session).chain(&self.devices).filter_map(|d| d.deadline).min().map(|t| t.max(self.now))
+        self.earliest().map(|(at, _)| at)
     }
 
     /// Alarms not cleared, highest priority first then newest.
@@ -385,6 +398,25 @@ impl AlarmEngine {
         at
     }
 
+    /// The earliest pending timer and whose it is (`None`: the session-wide
+    /// conditions; `Some(i)`: `devices[i]`). A timer whose delay was
+    /// shortened below the time already waited (a learned interval that
+    /// shrank) is due now, not in the past. Ties: the session-wide
+    /// conditions, then devices in table order.
+    fn earliest(&self) -> Option<(SessionTime, Option<usize>)> {
+        // A plain loop: this runs at every input, over every device.
+        let now = self.now;
+        let mut best = self.session_deadline.map(|t| (t.max(now), None));
+        for (i, deadline) in self.deadlines.iter().enumerate() {
+            if let Some(t) = *deadline
+                && best.is_none_or(|(b, _)| t.max(now) < b)
+            {
+                best = Some((t.max(now), Some(i)));
+            }
+        }
+        best
+    }
+
     /// `label`'s id in the table, admitting it if there is room.
     fn admit(&self, label: &DeviceLabel) -> Option<DeviceId> {
         match self.table.admit(label) {
@@ -406,19 +438,20 @@ impl AlarmEngine {
     /// note its earliest timer. A device the engine has not met yet gets its
     /// instances first, as does every table device before it.
     fn with_device<R>(&mut self, id: Option<DeviceId>, f: impl FnOnce(&mut Device, &Rules) -> R) -> R {
-        let device = match id {
-            None => &mut self.session,
+        let (device, deadline) = match id {
+            None => (&mut self.session, &mut self.session_deadline),
             Some(id) => {
                 if self.devices.len() <= id.index() {
                     for (_, label) in self.table.devices_from(self.devices.len()) {
                         self.devices.push(Device::new(Some(label), &self.rules));
+                        self.deadlines.push(None);
                     }
                 }
-                &mut self.devices[id.index()]
+                (&mut self.devices[id.index()], &mut self.deadlines[id.index()])
             }
         };
         let r = f(device, &self.rules);
-        device.note_deadline();
+        *deadline = earliest(device);
         r
     }
 
@@ -430,17 +463,18 @@ impl AlarmEngine {
         out: &mut Vec<AlarmEvent>,
     ) -> Result<(), AlarmError> {
         let only = device.map(|name| self.find_by_name(name)).transpose()?;
-        let devices = self.devices.iter_mut().enumerate().filter(|(i, _)| only.is_none_or(|o| o.index() == *i));
+        let devices = self.devices.iter_mut().zip(&mut self.deadlines).enumerate();
+        let devices = devices.filter(|(i, _)| only.is_none_or(|o| o.index() == *i)).map(|(_, d)| d);
         // The session-wide conditions are acknowledged with every device's,
         // never with one named device's.
-        let session = only.is_none().then_some(&mut self.session);
-        for d in session.into_iter().chain(devices.map(|(_, d)| d)) {
+        let session = only.is_none().then_some((&mut self.session, &mut self.session_deadline));
+        for (d, deadline) in session.into_iter().chain(devices) {
             for inst in &mut d.instances {
                 if alarm.is_none_or(|a| a == inst.condition) {
                     inst.acknowledge(at, d.label.as_ref(), out);
                 }
             }
-            d.note_deadline();
+            *deadline = earliest(d);
         }
         Ok(())
     }
@@ -465,6 +499,11 @@ impl AlarmEngine {
         }
         if any { Ok(()) } else { Err(no_data()) }
     }
+}
+
+/// `device`'s earliest pending timer.
+fn earliest(device: &Device) -> Option<SessionTime> {
+    device.earliest().map(|(t, _)| t)
 }
 
 #[cfg(test)]
