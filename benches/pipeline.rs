@@ -268,7 +268,7 @@ fn declared(labels: &[DeviceLabel]) -> Pipeline {
     // A table with room for every bench device (the 100-device case is past
     // the default `max_devices`).
     let table = DeviceTable::new(labels.len());
-    let mut pipeline = Pipeline::with_devices(AlarmEngine::new(Config::default().alarms), table);
+    let mut pipeline = Pipeline::new(AlarmEngine::with_devices(Config::default().alarms, table));
     for (i, label) in labels.iter().enumerate() {
         pipeline.set_device(label, setup(i));
     }

@@ -58,7 +58,7 @@ pub fn benches(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("through_pipeline", "100_devices_10min"), &hundred, |b, s| {
         b.iter_batched_ref(
             // Room for the crowd's 100 devices (past the default `max_devices`).
-            || Pipeline::with_devices(AlarmEngine::new(Config::default().alarms), DeviceTable::new(100)),
+            || Pipeline::new(AlarmEngine::with_devices(Config::default().alarms, DeviceTable::new(100))),
             |pipeline| {
                 let mut samples = Vec::with_capacity(4096);
                 let mut output = Vec::new();

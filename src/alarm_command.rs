@@ -593,6 +593,19 @@ mod tests {
         cmd.health()
     }
 
+    /// Look at the command's health every 10 ms for `period`: `pred` must
+    /// hold at every look. What is shown is that nothing happens over a
+    /// time longer than a limit, so the wait is that time, not a condition.
+    async fn throughout(cmd: &AlarmCommand, period: Duration, pred: impl Fn(Health) -> bool) {
+        let end = Instant::now() + period;
+        while Instant::now() < end {
+            assert!(pred(cmd.health()), "{:?}", cmd.health());
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    const HEALTHY: Health = Health { failing: false, missed: 0, starts: 1 };
+
     #[tokio::test]
     async fn a_command_that_dies_is_restarted_and_what_it_missed_is_counted() {
         let mut cmd = AlarmCommand::start("exit 3", mpsc::channel(8), FAST).unwrap();
@@ -627,21 +640,30 @@ mod tests {
             cmd.heartbeat(SessionTime::ZERO);
         }
         // Longer than a line may stay unread.
-        sleep(FAST.stuck_after * 2).await;
-        assert_eq!(cmd.health(), Health { failing: false, missed: 0, starts: 1 });
+        throughout(&cmd, FAST.stuck_after * 2, |h| h == HEALTHY).await;
         assert_eq!(cmd.finish(json!({ "type": "monitoring_stopped" })).await, 0);
     }
 
     #[tokio::test]
     async fn a_slow_reader_that_keeps_reading_is_not_stuck() {
         // One line per 100 ms: the queue of 8 waits 800 ms in all, four
-        // times `stuck_after`, yet a line is read every 100 ms.
-        let mut cmd = AlarmCommand::start("while read l; do sleep 0.1; done", mpsc::channel(16), FAST).unwrap();
+        // times `stuck_after`, yet a line is read every 100 ms. The command
+        // notes each line it has read, and the test waits for the eighth.
+        let dir = tempfile::tempdir().unwrap();
+        let read = dir.path().join("read");
+        let script = format!("while read l; do sleep 0.1; echo >> '{}'; done", read.display());
+        let mut cmd = AlarmCommand::start(&script, mpsc::channel(16), FAST).unwrap();
         for _ in 0..8 {
             cmd.heartbeat(SessionTime::ZERO);
         }
-        sleep(Duration::from_millis(1200)).await;
-        assert_eq!(cmd.health(), Health { failing: false, missed: 0, starts: 1 });
+        let lines_read = || std::fs::read_to_string(&read).map_or(0, |text| text.lines().count());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lines_read() < 8 {
+            assert!(Instant::now() < deadline, "{} of 8 lines read", lines_read());
+            assert_eq!(cmd.health(), HEALTHY, "after {} lines", lines_read());
+            sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(cmd.health(), HEALTHY);
         assert_eq!(cmd.finish(json!({ "type": "monitoring_stopped" })).await, 0);
     }
 }

@@ -7,9 +7,10 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 
 use crate::model::SessionTime;
 
@@ -93,6 +94,8 @@ fn whole_micros(d: Duration) -> Duration {
 /// A real clock measures session time with the monotonic `Instant`; a
 /// virtual clock's time is whatever the driving source says it is (the
 /// scheduled time of its events), paced against the wall clock by `speed`.
+/// The instant is tokio's (the standard one outside tests), so a test on
+/// tokio's paused clock paces a session without waiting.
 #[derive(Debug, Clone)]
 pub struct Clock {
     kind: ClockKind,
@@ -156,7 +159,7 @@ impl Clock {
             ClockKind::Virtual(speed) => speed.real_offset(at),
         };
         if let Some(offset) = offset {
-            tokio::time::sleep_until((self.start + offset).into()).await;
+            tokio::time::sleep_until(self.start + offset).await;
         }
     }
 

@@ -5,10 +5,11 @@
 //! The session makes one table (`[session] max_devices` entries at most)
 //! and hands a clone to each part that meets device labels: the stream
 //! source, which turns a line naming one device too many into a bad line
-//! with its number, and the pipeline, which keeps its per-device state by
-//! the table's index. A label is checked here before anything allocates
-//! state for it (history rings, alarm instances), so input that names ever
-//! new devices costs memory for at most `max_devices` of them.
+//! with its number, and the alarm engine, which the pipeline holds: both keep
+//! their per-device state in vectors indexed by the table's [`DeviceId`].
+//! A label is checked here before anything allocates state for it (history
+//! rings, alarm instances), so input that names ever new devices costs
+//! memory for at most `max_devices` of them.
 //!
 //! Clones share one table behind a mutex: sources run on their own tasks.
 //! A lookup is a lock and a hash of a short string, a few tens of
@@ -21,6 +22,22 @@ use crate::devices::DeviceSetup;
 use crate::model::{DeviceLabel, MANUAL_DEVICE};
 
 pub use crate::config::DEFAULT_MAX_DEVICES;
+
+/// A device's number in its session's table, given when the device is
+/// admitted: the one id by which the pipeline, the alarm engine and the
+/// sources know a device. Only the table makes one, so an id is always
+/// that of a device the table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceId(usize);
+
+impl DeviceId {
+    /// The position in admission order (0 for the first device): what
+    /// per-device vectors are indexed by.
+    #[must_use]
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
 
 /// A label the table had no room for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,13 +95,13 @@ impl DeviceTable {
         self.lock().max
     }
 
-    /// `label`'s index and the table's own copy of the label (shared with
+    /// `label`'s id and the table's own copy of the label (shared with
     /// every holder, so a source that admits the same device on each line
     /// keeps one string), admitting it if there is room.
-    pub fn admit(&self, label: &str) -> Result<(usize, DeviceLabel), TableFull> {
+    pub fn admit(&self, label: &str) -> Result<(DeviceId, DeviceLabel), TableFull> {
         let mut inner = self.lock();
         if let Some((known, &i)) = inner.index.get_key_value(label) {
-            return Ok((i, known.clone()));
+            return Ok((DeviceId(i), known.clone()));
         }
         let sensor = label != MANUAL_DEVICE;
         if sensor && inner.sensors >= inner.max {
@@ -95,19 +112,29 @@ impl DeviceTable {
         inner.entries.push(DeviceEntry { label: label.clone(), setup: None, name: None, address: None });
         inner.index.insert(label.clone(), i);
         inner.sensors += usize::from(sensor);
-        Ok((i, label))
+        Ok((DeviceId(i), label))
     }
 
-    /// The label at index `i`.
+    /// `label`'s id, if it has been admitted.
     #[must_use]
-    pub fn label(&self, i: usize) -> Option<DeviceLabel> {
-        self.lock().entries.get(i).map(|e| e.label.clone())
+    pub fn id_of(&self, label: &str) -> Option<DeviceId> {
+        self.lock().index.get(label).copied().map(DeviceId)
     }
 
-    /// The labels from index `first` on, in index order.
+    /// The label of device `id`.
     #[must_use]
-    pub fn labels_from(&self, first: usize) -> Vec<DeviceLabel> {
-        self.lock().entries.get(first..).map(|e| e.iter().map(|e| e.label.clone()).collect()).unwrap_or_default()
+    pub fn label(&self, id: DeviceId) -> Option<DeviceLabel> {
+        self.lock().entries.get(id.0).map(|e| e.label.clone())
+    }
+
+    /// The devices from index `first` on (the `first` admitted are left
+    /// out), in index order: what a holder that has met only `first` of
+    /// them lacks.
+    #[must_use]
+    pub fn devices_from(&self, first: usize) -> Vec<(DeviceId, DeviceLabel)> {
+        let inner = self.lock();
+        let rest = inner.entries.iter().enumerate().skip(first);
+        rest.map(|(i, e)| (DeviceId(i), e.label.clone())).collect()
     }
 
     /// How many devices have been admitted (the `manual` pseudo-device too).
@@ -122,22 +149,24 @@ impl DeviceTable {
     }
 
     /// Admit `label` with its profile's setup.
-    pub fn declare(&self, label: &str, setup: DeviceSetup) -> Result<usize, TableFull> {
-        let (i, _) = self.admit(label)?;
-        self.lock().entries[i].setup = Some(setup);
-        Ok(i)
+    pub fn declare(&self, label: &str, setup: DeviceSetup) -> Result<DeviceId, TableFull> {
+        let (id, _) = self.admit(label)?;
+        if let Some(entry) = self.lock().entries.get_mut(id.0) {
+            entry.setup = Some(setup);
+        }
+        Ok(id)
     }
 
-    /// The setup device `i` was declared or matched with, if any.
+    /// The setup device `id` was declared or matched with, if any.
     #[must_use]
-    pub fn setup(&self, i: usize) -> Option<DeviceSetup> {
-        self.lock().entries.get(i).and_then(|e| e.setup)
+    pub fn setup(&self, id: DeviceId) -> Option<DeviceSetup> {
+        self.lock().entries.get(id.0).and_then(|e| e.setup)
     }
 
-    /// What a connection told of device `i`: a name or address it gave
+    /// What a connection told of device `id`: a name or address it gave
     /// replaces the one known, one it did not give is kept.
-    pub fn set_link(&self, i: usize, name: Option<&str>, address: Option<&str>) {
-        if let Some(entry) = self.lock().entries.get_mut(i) {
+    pub fn set_link(&self, id: DeviceId, name: Option<&str>, address: Option<&str>) {
+        if let Some(entry) = self.lock().entries.get_mut(id.0) {
             if let Some(name) = name {
                 entry.name = Some(name.to_owned());
             }
@@ -147,10 +176,10 @@ impl DeviceTable {
         }
     }
 
-    /// Device `i` as the table knows it.
+    /// Device `id` as the table knows it.
     #[must_use]
-    pub fn entry(&self, i: usize) -> Option<DeviceEntry> {
-        self.lock().entries.get(i).cloned()
+    pub fn entry(&self, id: DeviceId) -> Option<DeviceEntry> {
+        self.lock().entries.get(id.0).cloned()
     }
 }
 
@@ -167,20 +196,20 @@ mod tests {
     #[test]
     fn admits_up_to_the_limit_then_names_the_label_and_the_limit() {
         let table = DeviceTable::new(2);
-        assert_eq!(table.admit("a").map(|(i, _)| i), Ok(0));
-        assert_eq!(table.admit("b").map(|(i, _)| i), Ok(1));
-        assert_eq!(table.admit("a").map(|(i, _)| i), Ok(0), "a known label is found, not added");
+        assert_eq!(table.admit("a").map(|(id, _)| id.index()), Ok(0));
+        assert_eq!(table.admit("b").map(|(id, _)| id.index()), Ok(1));
+        assert_eq!(table.admit("a").map(|(id, _)| id.index()), Ok(0), "a known label is found, not added");
         let full = table.admit("c").expect_err("a third sensor is one too many");
         assert_eq!(full.to_string(), "device `c` would be device 3; this session takes at most 2 (max_devices)");
         assert_eq!(table.len(), 2);
-        assert_eq!(table.label(2), None, "a refused label is not added");
+        assert_eq!(table.id_of("c"), None);
     }
 
     #[test]
     fn the_manual_pseudo_device_does_not_take_a_sensors_place() {
         let table = DeviceTable::new(1);
         table.admit("chest").expect("room for one sensor");
-        assert_eq!(table.admit(MANUAL_DEVICE).map(|(i, _)| i), Ok(1));
+        assert_eq!(table.admit(MANUAL_DEVICE).map(|(id, _)| id.index()), Ok(1));
         assert!(table.admit("thermo").is_err());
     }
 
@@ -189,10 +218,10 @@ mod tests {
         let table = DeviceTable::new(4);
         let other = table.clone();
         let (_, first) = table.admit("chest").expect("room");
-        let (i, second) = other.admit("chest").expect("known");
-        assert_eq!(i, 0);
+        let (id, second) = other.admit("chest").expect("known");
+        assert_eq!(id.index(), 0);
         assert!(std::ptr::eq(first.as_str(), second.as_str()));
-        assert_eq!(other.label(0), Some(first));
+        assert_eq!(other.label(id), Some(first));
     }
 
     #[test]

@@ -2,21 +2,23 @@
 //!
 //! Memory is bounded for any session length:
 //! - the recent window lives in a `ringbuf` ring sized from the quantity's
-//!   maximum rate × the longest window the dashboard can show, overwriting
-//!   the oldest point when full;
+//!   maximum rate × the longest window the dashboard can show
+//!   ([`ring_capacity`]), overwriting the oldest point when full;
 //! - the whole session is kept as a downsampled trend of at most
 //!   [`TREND_BUCKETS`] min/mean/max buckets whose width doubles whenever the
 //!   session outgrows them (two neighbours merge), so 1 h and 24 h cost the
-//!   same.
+//!   same;
+//! - devices are the session's table's (at most `max_devices`), by their
+//!   [`DeviceId`].
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ringbuf::LocalRb;
-use ringbuf::storage::Array;
+use ringbuf::storage::Heap;
 use ringbuf::traits::Observer;
 
-use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
+use crate::device_table::DeviceId;
+use crate::model::{Quantity, Sample, SessionTime};
 
 pub use crate::config::MAX_WINDOW;
 
@@ -40,154 +42,11 @@ pub const fn max_rate_hz(quantity: Quantity) -> u32 {
     }
 }
 
-/// Ring capacity of a quantity: its maximum rate × [`MAX_WINDOW`], rounded
-/// up to a power of two (8,192 and 2,048 points, 34 min at the maximum
-/// rate): `ringbuf`'s index arithmetic is then a mask instead of a compare
-/// and a branch.
+/// Ring capacity of a quantity in points: its maximum rate ×
+/// [`MAX_WINDOW`] (7,200 points for a 4 Hz quantity, 1,800 for the rest).
 #[must_use]
 pub const fn ring_capacity(quantity: Quantity) -> usize {
-    (max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize).next_power_of_two()
-}
-
-/// The two capacities [`ring_capacity`] gives (4 Hz and 1 Hz quantities).
-const FAST_RING: usize = ring_capacity(Quantity::HeartRateBpm);
-const SLOW_RING: usize = ring_capacity(Quantity::BatteryPct);
-
-// Every quantity's ring is one of the two `Recent` variants.
-const _: () = {
-    let mut i = 0;
-    while i < Quantity::ALL.len() {
-        let capacity = ring_capacity(Quantity::ALL[i]);
-        assert!(capacity == FAST_RING || capacity == SLOW_RING);
-        i += 1;
-    }
-};
-
-/// The recent window of one series and its open trend bucket's values, in
-/// one heap block: a push writes the ring's indices and the open bucket,
-/// and `repr(C)` puts both at the block's start, aligned, so that they share
-/// one cache line (with 100 devices every series is cold when its next
-/// sample arrives). The newest point is the ring's last one; the open
-/// bucket's count and the latest contact state are in the [`Series`] line,
-/// which a push reads anyway.
-#[repr(C, align(64))]
-struct Window<const N: usize> {
-    open: OpenBucket,
-    ring: LocalRb<Array<Point, N>>,
-}
-
-impl<const N: usize> Default for Window<N> {
-    fn default() -> Self {
-        Self { open: OpenBucket::default(), ring: LocalRb::default() }
-    }
-}
-
-impl<const N: usize> Window<N> {
-    /// Append `point`, dropping the oldest point when the ring is full.
-    /// `skip(1)` frees the oldest slot without mapping its index to a slot,
-    /// where ringbuf's own `push_overwrite` pops (reads) it.
-    #[inline]
-    fn push(&mut self, point: Point) -> &mut OpenBucket {
-        if self.ring.is_full() {
-            self.ring.skip(1);
-        }
-        // Cannot fail: a slot was freed above if there was none.
-        let _ = self.ring.try_push(point);
-        &mut self.open
-    }
-
-    fn latest(&mut self) -> Option<Point> {
-        self.ring.last().copied()
-    }
-}
-
-/// The newest trend bucket of a series but for its count (in [`Series`]).
-#[derive(Debug, Clone, Copy, Default)]
-struct OpenBucket {
-    start: SessionTime,
-    min: f64,
-    max: f64,
-    sum: f64,
-}
-
-impl OpenBucket {
-    fn new(start: SessionTime, value: f64) -> Self {
-        Self { start, min: value, max: value, sum: value }
-    }
-
-    /// Fold one finite value in, as [`TrendBucket::add`] does.
-    #[inline]
-    fn add(&mut self, value: f64) {
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-        self.sum += value;
-    }
-
-    /// With its count (kept in the [`Series`] line), the trend bucket it is.
-    fn with_count(&self, count: u32) -> TrendBucket {
-        TrendBucket { start: self.start, min: self.min, max: self.max, sum: self.sum, count }
-    }
-}
-
-/// The recent window of a series: a ring whose capacity is a type
-/// parameter rather than heap storage's run-time length. `ringbuf` maps its
-/// indices to slots by dividing by the capacity; with a run-time capacity
-/// that is two 64-bit divisions per push, the most expensive instructions of
-/// the sample path, while a constant one compiles to multiplications.
-enum Recent {
-    Fast(Box<Window<FAST_RING>>),
-    Slow(Box<Window<SLOW_RING>>),
-}
-
-impl Recent {
-    fn new(quantity: Quantity) -> Self {
-        if ring_capacity(quantity) == FAST_RING { Recent::Fast(Box::default()) } else { Recent::Slow(Box::default()) }
-    }
-
-    /// Append `point`; the series' open trend bucket is returned.
-    #[inline]
-    fn push(&mut self, point: Point) -> &mut OpenBucket {
-        match self {
-            Recent::Fast(window) => window.push(point),
-            Recent::Slow(window) => window.push(point),
-        }
-    }
-
-    fn latest(&mut self) -> Option<Point> {
-        match self {
-            Recent::Fast(window) => window.latest(),
-            Recent::Slow(window) => window.latest(),
-        }
-    }
-
-    fn open(&self) -> &OpenBucket {
-        match self {
-            Recent::Fast(window) => &window.open,
-            Recent::Slow(window) => &window.open,
-        }
-    }
-
-    fn capacity(&self) -> usize {
-        match self {
-            Recent::Fast(window) => window.ring.capacity().get(),
-            Recent::Slow(window) => window.ring.capacity().get(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Recent::Fast(window) => window.ring.occupied_len(),
-            Recent::Slow(window) => window.ring.occupied_len(),
-        }
-    }
-
-    /// The points, oldest first, as the ring's two contiguous parts.
-    fn as_slices(&mut self) -> (&[Point], &[Point]) {
-        match self {
-            Recent::Fast(window) => window.ring.as_slices(),
-            Recent::Slow(window) => window.ring.as_slices(),
-        }
-    }
+    max_rate_hz(quantity) as usize * MAX_WINDOW.as_secs() as usize
 }
 
 /// One sample in a ring: value and time, 16 bytes.
@@ -307,34 +166,18 @@ impl Trend {
         &self.buckets
     }
 
-    /// The buckets, oldest first, without copying them.
-    #[must_use]
-    pub fn into_buckets(self) -> Vec<TrendBucket> {
-        self.buckets
-    }
-
     #[must_use]
     pub fn bucket_width(&self) -> Duration {
         Duration::from_nanos(self.width_ns)
     }
 }
 
-/// The history of one (device, quantity) stream.
-///
-/// One cache line: the two heap pointers, the trend's width and length, the
-/// open bucket's count and the latest contact, aligned so that a series
-/// never straddles two lines. A push touches this line, the window's first
-/// line and the ring slot, nothing else: the trend's open (newest) bucket is
-/// kept in those two lines and `trend.buckets` holds only the closed ones,
-/// so the bucket vector is touched once per bucket width.
-#[repr(align(64))]
+/// The history of one (device, quantity) stream: its recent window and its
+/// whole-session trend.
 pub struct Series {
-    recent: Recent,
-    /// Closed buckets only (see above).
+    /// Oldest point first; when full, a push overwrites the oldest.
+    recent: LocalRb<Heap<Point>>,
     trend: Trend,
-    /// Samples in the open bucket (whose values are in the window's
-    /// `open`); 0: no bucket is open (no finite in-contact sample yet).
-    open_count: u32,
     /// Contact state reported with the latest sample.
     latest_contact: Option<bool>,
 }
@@ -344,76 +187,36 @@ impl std::fmt::Debug for Series {
         f.debug_struct("Series")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("trend_buckets", &(self.trend.buckets.len() + usize::from(self.open_count > 0)))
+            .field("trend_buckets", &self.trend.buckets.len())
             .finish_non_exhaustive()
     }
 }
 
 impl Series {
+    /// An empty series with [`ring_capacity`]`(quantity)` points of room.
     #[must_use]
     pub fn new(quantity: Quantity) -> Self {
-        Self { recent: Recent::new(quantity), trend: Trend::default(), open_count: 0, latest_contact: None }
+        Self { recent: LocalRb::new(ring_capacity(quantity)), trend: Trend::default(), latest_contact: None }
     }
 
-    #[inline]
     pub fn push(&mut self, at: SessionTime, value: f64, contact: Option<bool>) {
         // A sample without skin contact (a strap's 0 bpm) is not a
         // physiological value: the recording keeps it, but the recent
         // window holds it as a gap (NaN, which charts leave out) and it
         // never enters the trend.
         let no_contact = !crate::verdict::in_contact(contact);
-        let open = self.recent.push(Point { at, value: if no_contact { f64::NAN } else { value } });
+        self.recent.push_overwrite(Point { at, value: if no_contact { f64::NAN } else { value } });
         self.latest_contact = contact;
-        if no_contact || !value.is_finite() {
-            return;
+        if !no_contact {
+            self.trend.push(at, value);
         }
-        // `Trend::push`'s test, on the open bucket kept apart.
-        if self.open_count > 0 && at >= open.start && at.as_nanos() - open.start.as_nanos() < self.trend.width_ns {
-            open.add(value);
-            self.open_count += 1;
-            return;
-        }
-        Self::open_new_bucket(&mut self.trend, &mut self.open_count, open, at, value);
     }
 
-    /// [`push`](Self::push) for a sample outside the open bucket (once per
-    /// bucket width): [`Trend::push_new_bucket`] with the open bucket as the
-    /// newest one, so the trend is exactly what [`Trend::push`] makes.
-    #[inline(never)]
-    fn open_new_bucket(trend: &mut Trend, count: &mut u32, open: &mut OpenBucket, at: SessionTime, value: f64) {
-        if *count > 0 && trend.buckets.len() + 1 == TREND_BUCKETS {
-            // Full (coarsening is due, or a fold): `Trend`'s own code on
-            // the whole vector, then the newest bucket comes off again.
-            trend.buckets.push(open.with_count(*count));
-            trend.push_new_bucket(at, value);
-            if let Some(b) = trend.buckets.pop() {
-                *open = OpenBucket { start: b.start, min: b.min, max: b.max, sum: b.sum };
-                *count = b.count;
-            }
-            return;
-        }
-        let width = trend.width_ns.max(1);
-        let start = SessionTime(at.as_nanos() / width * width);
-        if *count > 0 {
-            if start <= open.start {
-                // As `push_new_bucket`: after a coarsening, or a time that
-                // went back, fold into the newest bucket.
-                open.add(value);
-                *count += 1;
-                return;
-            }
-            trend.buckets.push(open.with_count(*count));
-        }
-        *open = OpenBucket::new(start, value);
-        *count = 1;
-    }
-
-    /// The newest point: the ring's last (`ringbuf` reads need `&mut`, as
-    /// for [`recent_since`](Self::recent_since); the newest point is not
-    /// kept apart, as that would take a third cache line per push).
+    /// The newest point (`ringbuf` reads need `&mut`, as for
+    /// [`recent_since`](Self::recent_since)).
     #[must_use]
     pub fn latest(&mut self) -> Option<Point> {
-        self.recent.latest()
+        self.recent.last().copied()
     }
 
     #[must_use]
@@ -421,25 +224,20 @@ impl Series {
         self.latest_contact
     }
 
-    /// The whole-session trend, open bucket included (a copy: the open
-    /// bucket is kept apart from the closed ones, see [`Series`]).
+    /// The whole-session trend.
     #[must_use]
-    pub fn trend(&self) -> Trend {
-        let mut trend = self.trend.clone();
-        if self.open_count > 0 {
-            trend.buckets.push(self.recent.open().with_count(self.open_count));
-        }
-        trend
+    pub fn trend(&self) -> &Trend {
+        &self.trend
     }
 
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.recent.capacity()
+        self.recent.capacity().get()
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.recent.len()
+        self.recent.occupied_len()
     }
 
     #[must_use]
@@ -447,8 +245,7 @@ impl Series {
         self.len() == 0
     }
 
-    /// Points at or after `since`, oldest first. `ringbuf` reads need
-    /// `&mut`; only the pipeline, which owns the history, calls this.
+    /// Points at or after `since`, oldest first.
     pub fn recent_since(&mut self, since: SessionTime, out: &mut Vec<Point>) {
         let (a, b) = self.recent.as_slices();
         let start_a = a.partition_point(|p| p.at < since);
@@ -458,86 +255,56 @@ impl Series {
     }
 }
 
-/// A device's place in a [`History`], from [`History::device`]: the
-/// pipeline resolves a label once per notification and pushes every sample
-/// of it by this, so no sample pays for hashing a label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryDevice(usize);
-
 type Slots = [Option<Series>; Quantity::ALL.len()];
 
 /// All series of a session: per device, one slot per quantity.
 #[derive(Debug, Default)]
 pub struct History {
-    /// Devices in order of first appearance; [`HistoryDevice`] indexes it.
-    devices: Vec<(DeviceLabel, Slots)>,
-    by_name: HashMap<DeviceLabel, usize>,
+    /// Indexed by the devices' ids; a slot's series is made with the
+    /// quantity's first sample.
+    devices: Vec<Slots>,
 }
 
 impl History {
-    /// The id of `device`, adding it (with no series yet) if it is new.
-    pub fn device(&mut self, device: &DeviceLabel) -> HistoryDevice {
-        // Look up by `&str` so a known device does not clone the label.
-        if let Some(i) = self.by_name.get(&**device) {
-            return HistoryDevice(*i);
+    /// Add one sample of device `device` (`sample.device` is not looked at).
+    pub fn push(&mut self, device: DeviceId, sample: &Sample) {
+        let i = device.index();
+        if self.devices.len() <= i {
+            self.devices.resize_with(i + 1, Default::default);
         }
-        self.devices.push((device.clone(), Default::default()));
-        self.by_name.insert(device.clone(), self.devices.len() - 1);
-        HistoryDevice(self.devices.len() - 1)
-    }
-
-    pub fn push(&mut self, sample: &Sample) {
-        let id = self.device(&sample.device);
-        self.push_to(id, sample);
-    }
-
-    /// [`push`](Self::push) for a sample of the device `id` names
-    /// (`sample.device` is not looked at).
-    // Always: it is on every sample's path, and the compiler does not
-    // inline it on its own.
-    #[inline(always)]
-    pub fn push_to(&mut self, id: HistoryDevice, sample: &Sample) {
-        self.devices[id.0].1[sample.quantity as usize].get_or_insert_with(|| Series::new(sample.quantity)).push(
-            sample.at,
-            sample.value,
-            sample.contact,
-        );
-    }
-
-    fn slots(&self, device: &str) -> Option<&Slots> {
-        self.by_name.get(device).map(|i| &self.devices[*i].1)
+        let slot = &mut self.devices[i][sample.quantity as usize];
+        slot.get_or_insert_with(|| Series::new(sample.quantity)).push(sample.at, sample.value, sample.contact);
     }
 
     #[must_use]
-    pub fn get(&self, device: &str, quantity: Quantity) -> Option<&Series> {
-        self.slots(device)?[quantity as usize].as_ref()
+    pub fn get(&self, device: DeviceId, quantity: Quantity) -> Option<&Series> {
+        self.devices.get(device.index())?[quantity as usize].as_ref()
     }
 
-    pub fn get_mut(&mut self, device: &str, quantity: Quantity) -> Option<&mut Series> {
-        let i = *self.by_name.get(device)?;
-        self.devices[i].1[quantity as usize].as_mut()
+    pub fn get_mut(&mut self, device: DeviceId, quantity: Quantity) -> Option<&mut Series> {
+        self.devices.get_mut(device.index())?[quantity as usize].as_mut()
     }
 
-    /// Every series, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&DeviceLabel, Quantity, &Series)> {
-        self.devices.iter().flat_map(|(d, slots)| {
-            slots.iter().zip(Quantity::ALL).filter_map(move |(s, q)| s.as_ref().map(|s| (d, q, s)))
-        })
+    /// Every series with its quantity, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (Quantity, &Series)> {
+        self.devices
+            .iter()
+            .flat_map(|slots| slots.iter().zip(Quantity::ALL).filter_map(|(s, q)| s.as_ref().map(|s| (q, s))))
     }
 
     /// Bytes held by ring buffers and trends (the part that would grow with
-    /// session length if anything did).
+    /// session length if anything did), as their allocations' capacities.
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.iter()
-            .map(|(_, _, s)| s.capacity() * size_of::<Point>() + s.trend.buckets.capacity() * size_of::<TrendBucket>())
+            .map(|(_, s)| s.capacity() * size_of::<Point>() + s.trend.buckets.capacity() * size_of::<TrendBucket>())
             .sum()
     }
 
     /// RMSSD (root mean square of successive RR differences, ms) over the
     /// RR intervals of `device` in the last `window` before `now`; `None`
     /// with fewer than three intervals.
-    pub fn rmssd(&mut self, device: &str, now: SessionTime, window: Duration) -> Option<f64> {
+    pub fn rmssd(&mut self, device: DeviceId, now: SessionTime, window: Duration) -> Option<f64> {
         let series = self.get_mut(device, Quantity::RrIntervalMs)?;
         let mut points = Vec::new();
         series.recent_since(now.saturating_sub(window), &mut points);
@@ -564,30 +331,40 @@ pub fn rmssd(rr_ms: impl Iterator<Item = f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device_table::DeviceTable;
 
-    fn sample(device: &DeviceLabel, at: SessionTime, quantity: Quantity, value: f64) -> Sample {
-        Sample { at, device: device.clone(), quantity, value, contact: Some(true), device_time_ns: None }
+    fn sample(at: SessionTime, quantity: Quantity, value: f64) -> Sample {
+        Sample { at, device: "unused".into(), quantity, value, contact: Some(true), device_time_ns: None }
     }
 
+    fn device(label: &str) -> DeviceId {
+        DeviceTable::default().admit(label).expect("room").0
+    }
+
+    /// A day of 1 Hz heart rate: the series holds its window at the
+    /// maximum rate and at most `TREND_BUCKETS` buckets, and nothing more
+    /// (a ring sized past rate × window, or a trend that keeps growing,
+    /// fails the byte count), the same at 1 h as at 24 h.
     #[test]
     fn ring_keeps_only_the_window_and_trend_stays_bounded() {
-        let dev: DeviceLabel = DeviceLabel::from("chest");
+        let dev = device("chest");
         let mut h = History::default();
         let mut bytes_at_1h = 0;
         for s in 0..(24 * 3600) {
             if s == 3600 {
                 bytes_at_1h = h.heap_bytes();
             }
-            h.push(&sample(&dev, SessionTime::from_secs(s), Quantity::HeartRateBpm, 60.0 + f64::from((s % 7) as u8)));
+            h.push(dev, &sample(SessionTime::from_secs(s), Quantity::HeartRateBpm, 60.0 + f64::from((s % 7) as u8)));
         }
-        assert!(bytes_at_1h > 0);
-        assert_eq!(h.heap_bytes(), bytes_at_1h, "memory grew between 1 h and 24 h");
-        let series = h.get_mut("chest", Quantity::HeartRateBpm).unwrap();
+        let bound = 4 * 30 * 60 * size_of::<Point>() + TREND_BUCKETS * size_of::<TrendBucket>();
+        assert_eq!((size_of::<Point>(), size_of::<TrendBucket>()), (16, 40));
+        assert_eq!(bytes_at_1h, bound, "at 1 h: 7,200 points of 16 B and 512 buckets of 40 B");
+        assert_eq!(h.heap_bytes(), bound, "at 24 h: memory grew after 1 h");
+        let series = h.get_mut(dev, Quantity::HeartRateBpm).unwrap();
         assert_eq!(series.len(), series.capacity());
         assert!(series.trend().buckets().len() <= TREND_BUCKETS);
         // The trend still spans the whole session and keeps extremes.
-        let trend = series.trend();
-        let b = trend.buckets();
+        let b = series.trend().buckets();
         assert_eq!(b[0].start, SessionTime::ZERO);
         assert!(b.iter().all(|b| b.min == 60.0 && b.max == 66.0));
         let total: u64 = b.iter().map(|b| u64::from(b.count)).sum();
@@ -601,18 +378,18 @@ mod tests {
     }
 
     #[test]
-    fn both_ring_sizes_keep_the_newest_points_across_the_wrap() {
-        let dev: DeviceLabel = DeviceLabel::from("patch");
+    fn every_ring_size_keeps_the_newest_points_across_the_wrap() {
+        let dev = device("patch");
         let mut h = History::default();
-        for (quantity, capacity) in [(Quantity::SkinTemperatureC, 2048), (Quantity::RrIntervalMs, 8192)] {
+        for (quantity, capacity) in [(Quantity::SkinTemperatureC, 1800), (Quantity::RrIntervalMs, 7200)] {
             assert_eq!(ring_capacity(quantity), capacity);
             // The whole window at the quantity's maximum rate.
-            assert!(capacity as u64 >= u64::from(max_rate_hz(quantity)) * MAX_WINDOW.as_secs());
+            assert_eq!(capacity as u64, u64::from(max_rate_hz(quantity)) * MAX_WINDOW.as_secs());
             let extra = 37;
             for i in 0..(capacity + extra) as u64 {
-                h.push(&sample(&dev, SessionTime::from_millis(i * 250), quantity, i as f64));
+                h.push(dev, &sample(SessionTime::from_millis(i * 250), quantity, i as f64));
             }
-            let series = h.get_mut("patch", quantity).unwrap();
+            let series = h.get_mut(dev, quantity).unwrap();
             assert_eq!((series.len(), series.capacity()), (capacity, capacity));
             let mut pts = Vec::new();
             series.recent_since(SessionTime::ZERO, &mut pts);
@@ -623,25 +400,20 @@ mod tests {
         }
     }
 
-    /// What the cache-line arguments above rely on.
     #[test]
-    fn series_is_one_line_and_a_push_touches_the_window_start() {
-        assert_eq!(size_of::<Series>(), 64);
-        assert_eq!(size_of::<Option<Series>>(), 64);
-        let mut window: Window<SLOW_RING> = Window::default();
-        let start = std::ptr::from_ref(&window) as usize;
-        assert_eq!(start % 64, 0);
-        let ring = std::ptr::from_ref(&window.ring) as usize;
-        let storage = window.ring.as_slices().0.as_ptr() as usize;
-        // The open bucket, then the ring's indices (two 16-byte endpoints),
-        // fill the block's first 64 bytes; the point storage starts the next.
-        assert_eq!(size_of::<OpenBucket>(), 32);
-        assert_eq!(ring - start, 32, "ring header at {}", ring - start);
-        assert_eq!(storage - start, 64, "ringbuf put its indices after the storage");
+    fn devices_keep_apart_by_id() {
+        let table = DeviceTable::default();
+        let (a, _) = table.admit("a").unwrap();
+        let (b, _) = table.admit("b").unwrap();
+        let mut h = History::default();
+        h.push(b, &sample(SessionTime::ZERO, Quantity::Spo2Pct, 97.0));
+        assert!(h.get(a, Quantity::Spo2Pct).is_none());
+        assert_eq!(h.get_mut(b, Quantity::Spo2Pct).and_then(Series::latest).map(|p| p.value), Some(97.0));
     }
 
-    /// The open bucket kept apart gives exactly `Trend`'s buckets, through
-    /// coarsening, out-of-order times, no-contact and non-finite values.
+    /// A series' trend is `Trend`'s buckets of its in-contact samples,
+    /// through coarsening, out-of-order times, no-contact and non-finite
+    /// values.
     #[test]
     fn series_trend_is_what_trend_makes() {
         let mut series = Series::new(Quantity::HeartRateBpm);
@@ -683,12 +455,12 @@ mod tests {
 
     #[test]
     fn no_contact_samples_stay_out_of_the_trend() {
-        let dev: DeviceLabel = DeviceLabel::from("chest");
+        let dev = device("chest");
         let mut h = History::default();
-        let mut s = sample(&dev, SessionTime::from_secs(1), Quantity::HeartRateBpm, 200.0);
+        let mut s = sample(SessionTime::from_secs(1), Quantity::HeartRateBpm, 200.0);
         s.contact = Some(false);
-        h.push(&s);
-        let series = h.get_mut("chest", Quantity::HeartRateBpm).unwrap();
+        h.push(dev, &s);
+        let series = h.get_mut(dev, Quantity::HeartRateBpm).unwrap();
         assert!(series.latest().unwrap().value.is_nan(), "a gap in the recent window");
         assert_eq!(series.latest_contact(), Some(false));
         assert!(series.trend().buckets().is_empty());

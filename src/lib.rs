@@ -29,7 +29,8 @@
 //! - [`devices`]: device profiles (`devices/*.toml`) and the setup a
 //!   profile gives a device.
 //! - [`device_table`]: the session's devices, numbered, at most
-//!   `[session] max_devices`; the stream source and the pipeline share it.
+//!   `[session] max_devices`; the stream source, the pipeline and its alarm
+//!   engine share it and know a device by its `DeviceId`.
 //! - [`pipeline`]: decoders, history and alarms, owned by the session loop.
 //! - [`snapshot`]: what the dashboard reads.
 //! - [`sources`]: BLE, simulator, NDJSON streams, replay.

@@ -11,12 +11,12 @@
 
 use std::time::Duration;
 
-use crate::alarms::{AlarmEngine, DeviceId};
+use crate::alarms::AlarmEngine;
 use crate::config::TechStale;
-use crate::device_table::{DeviceTable, TableFull};
+use crate::device_table::{DeviceId, DeviceTable, TableFull};
 use crate::devices::DeviceSetup;
 use crate::gatt::{self, DecodeError};
-use crate::history::{History, HistoryDevice, Point};
+use crate::history::{History, Point};
 use crate::model::{
     AlarmEvent, Characteristic, ConnectionChange, DeviceInfo, DeviceLabel, EventBody, MANUAL_DEVICE, Marker,
     MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
@@ -49,10 +49,6 @@ struct DeviceState {
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 struct Hot {
-    history: HistoryDevice,
-    /// Given on first use, so a device the engine never hears of (only RSSI
-    /// or device information so far) stays unknown to it, as before.
-    alarm: Option<DeviceId>,
     contact: Option<bool>,
     connected: bool,
     /// `setup.env_quantity`'s copy, which decoding reads per notification.
@@ -63,20 +59,15 @@ const _: () = assert!(size_of::<Hot>() == 64);
 const _: () = assert!(std::mem::offset_of!(Hot, env_quantity) < 64);
 
 impl Hot {
-    fn new(history: HistoryDevice) -> Self {
-        Self {
-            history,
-            alarm: None,
-            contact: None,
-            connected: false,
-            env_quantity: DeviceSetup::default().env_quantity,
-        }
+    fn new() -> Self {
+        Self { contact: None, connected: false, env_quantity: DeviceSetup::default().env_quantity }
     }
 }
 
 /// A device's cold part, indexed like `Pipeline::hot`.
 #[derive(Debug)]
 struct Device {
+    id: DeviceId,
     label: DeviceLabel,
     state: DeviceState,
 }
@@ -113,8 +104,8 @@ pub struct Totals {
 pub struct Pipeline {
     alarms: AlarmEngine,
     history: History,
-    /// The session's devices: `hot[i]` and `devices[i]` are the two parts
-    /// of the table's device `i`.
+    /// The session's devices (the alarm engine's table): `hot[i]` and
+    /// `devices[i]` are the two parts of the device whose id has index `i`.
     table: DeviceTable,
     hot: Vec<Hot>,
     devices: Vec<Device>,
@@ -133,15 +124,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline with a table of its own (`max_devices` at its default).
+    /// A pipeline knowing devices by the alarm engine's table (see
+    /// [`AlarmEngine::with_devices`]), so both number them alike.
     #[must_use]
     pub fn new(alarms: AlarmEngine) -> Self {
-        Self::with_devices(alarms, DeviceTable::default())
-    }
-
-    /// A pipeline keeping its devices in the session's `table`.
-    #[must_use]
-    pub fn with_devices(alarms: AlarmEngine, table: DeviceTable) -> Self {
+        let table = alarms.devices().clone();
         Self {
             alarms,
             history: History::default(),
@@ -164,16 +151,16 @@ impl Pipeline {
 
     /// Declare a device before its data arrives (from a profile).
     pub fn set_device(&mut self, device: &DeviceLabel, setup: DeviceSetup) {
-        let i = match self.table.declare(device, setup) {
-            Ok(i) => i,
+        let id = match self.table.declare(device, setup) {
+            Ok(id) => id,
             Err(full) => {
                 tracing::warn!("{full}");
                 return;
             }
         };
         self.alarms.set_device_timing(device, setup.timing);
-        self.grow_to(i);
-        self.hot[i].env_quantity = setup.env_quantity;
+        self.grow_to(id);
+        self.hot[id.index()].env_quantity = setup.env_quantity;
     }
 
     /// A device nobody declared (`monitor --device ADDR`, a stream) gets the
@@ -181,28 +168,28 @@ impl Pipeline {
     /// cuff or thermometer is known to be intermittent (no false
     /// `tech.stale` between measurements) and a skin patch's 0x2A6E reads
     /// as skin temperature.
-    fn adopt_profile(&mut self, i: usize, name: Option<&str>, services: &[u16]) {
+    fn adopt_profile(&mut self, id: DeviceId, name: Option<&str>, services: &[u16]) {
         // Known from the session plan or an earlier match: not guessed again.
-        if self.table.setup(i).is_some() {
+        if self.table.setup(id).is_some() {
             return;
         }
         let profile =
             name.and_then(crate::devices::match_by_name).or_else(|| crate::devices::match_by_services(services));
         if let Some(profile) = profile {
-            let device = self.devices[i].label.clone();
+            let device = self.devices[id.index()].label.clone();
             tracing::info!(device = %device, profile = %profile.id, "device profile matched on connection");
             self.set_device(&device, profile.setup());
         }
     }
 
-    /// The index of `label`'s device, admitting it to the table if new;
+    /// The id of `label`'s device, admitting it to the table if new;
     /// `None`, with a `decode_error` said, if the table has no room.
     #[inline]
-    fn device_index(&mut self, at: SessionTime, label: &DeviceLabel, output: &mut Vec<OutputEvent>) -> Option<usize> {
+    fn device_id(&mut self, at: SessionTime, label: &DeviceLabel, output: &mut Vec<OutputEvent>) -> Option<DeviceId> {
         match self.table.admit(label) {
-            Ok((i, _)) => {
-                self.grow_to(i);
-                Some(i)
+            Ok((id, _)) => {
+                self.grow_to(id);
+                Some(id)
             }
             Err(full) => {
                 self.refuse_device(at, label, &full, output);
@@ -223,47 +210,26 @@ impl Pipeline {
         });
     }
 
-    /// Per-device state for every table index up to `i`. Another holder of
-    /// the table (a stream source) may have admitted devices whose events
+    /// Per-device state for every table device up to `id`. Another holder
+    /// of the table (a stream source) may have admitted devices whose events
     /// have not reached the pipeline yet; they get their state now.
     #[inline]
-    fn grow_to(&mut self, i: usize) {
-        if self.devices.len() > i {
+    fn grow_to(&mut self, id: DeviceId) {
+        if self.devices.len() > id.index() {
             return;
         }
-        for label in self.table.labels_from(self.devices.len()) {
-            let history = self.history.device(&label);
-            self.hot.push(Hot::new(history));
-            self.devices.push(Device { label, state: DeviceState::default() });
+        for (id, label) in self.table.devices_from(self.devices.len()) {
+            self.hot.push(Hot::new());
+            self.devices.push(Device { id, label, state: DeviceState::default() });
         }
     }
 
-    /// Devices' indices in label order (the snapshot and `session.json`
-    /// list devices sorted).
-    fn sorted_devices(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.devices.len()).collect();
-        order.sort_by(|a, b| self.devices[*a].label.cmp(&self.devices[*b].label));
-        order
-    }
-
-    /// Device `i`'s id in the alarm engine (registering it on first use).
-    #[inline]
-    fn alarm_id(&mut self, i: usize) -> DeviceId {
-        match self.hot[i].alarm {
-            Some(id) => id,
-            None => self.register_alarm_device(i),
-        }
-    }
-
-    /// Out of line, so that [`alarm_id`](Self::alarm_id)'s known-device path
-    /// inlines into the notification path (as one function it was a call
-    /// per notification).
-    #[cold]
-    #[inline(never)]
-    fn register_alarm_device(&mut self, i: usize) -> DeviceId {
-        let id = self.alarms.device(&self.devices[i].label);
-        self.hot[i].alarm = Some(id);
-        id
+    /// Devices' ids in label order (the snapshot and `session.json` list
+    /// devices sorted).
+    fn sorted_devices(&self) -> Vec<DeviceId> {
+        let mut order: Vec<&Device> = self.devices.iter().collect();
+        order.sort_by(|a, b| a.label.cmp(&b.label));
+        order.into_iter().map(|d| d.id).collect()
     }
 
     #[must_use]
@@ -368,15 +334,15 @@ impl Pipeline {
         match &event.body {
             EventBody::Notification { characteristic, payload } => {
                 let Some(device) = device else { return };
-                let Some(i) = self.device_index(at, device, output) else { return };
-                self.notification(at, i, device, *characteristic, payload, samples, output);
+                let Some(id) = self.device_id(at, device, output) else { return };
+                self.notification(at, id, device, *characteristic, payload, samples, output);
             }
             EventBody::Connected { name, address, services } => {
                 let Some(device) = device else { return };
-                let Some(i) = self.device_index(at, device, output) else { return };
-                self.adopt_profile(i, name.as_deref(), services);
-                self.hot[i].connected = true;
-                self.table.set_link(i, name.as_deref(), address.as_deref());
+                let Some(id) = self.device_id(at, device, output) else { return };
+                self.adopt_profile(id, name.as_deref(), services);
+                self.hot[id.index()].connected = true;
+                self.table.set_link(id, name.as_deref(), address.as_deref());
                 self.alarms.on_connection(at, device, true, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -391,8 +357,8 @@ impl Pipeline {
             }
             EventBody::Disconnected { reason } => {
                 let Some(device) = device else { return };
-                let Some(i) = self.device_index(at, device, output) else { return };
-                self.hot[i].connected = false;
+                let Some(id) = self.device_id(at, device, output) else { return };
+                self.hot[id.index()].connected = false;
                 self.alarms.on_connection(at, device, false, &mut self.alarm_scratch);
                 output.push(OutputEvent::Connection {
                     at,
@@ -403,14 +369,14 @@ impl Pipeline {
             }
             EventBody::Rssi(rssi) => {
                 if let Some(device) = device {
-                    let Some(i) = self.device_index(at, device, output) else { return };
-                    self.devices[i].state.rssi = Some(*rssi);
+                    let Some(id) = self.device_id(at, device, output) else { return };
+                    self.devices[id.index()].state.rssi = Some(*rssi);
                 }
             }
             EventBody::DeviceInfo(info) => {
                 if let Some(device) = device {
-                    let Some(i) = self.device_index(at, device, output) else { return };
-                    self.devices[i].state.info = info.clone();
+                    let Some(id) = self.device_id(at, device, output) else { return };
+                    self.devices[id.index()].state.info = info.clone();
                 }
             }
             EventBody::Operator(action) => self.operator(at, action, samples, output),
@@ -435,7 +401,7 @@ impl Pipeline {
     fn notification(
         &mut self,
         at: SessionTime,
-        i: usize,
+        id: DeviceId,
         device: &DeviceLabel,
         characteristic: Characteristic,
         payload: &[u8],
@@ -443,7 +409,7 @@ impl Pipeline {
         output: &mut Vec<OutputEvent>,
     ) {
         self.totals.counters.notifications += 1;
-        let hot = &mut self.hot[i];
+        let hot = &mut self.hot[id.index()];
         // A device that sends data is evidently connected, even if the
         // source never said so (a stream without a `connected` line).
         hot.connected = true;
@@ -452,26 +418,23 @@ impl Pipeline {
         let first = samples.len();
         match gatt::decode_samples(characteristic, payload, at, device, env_quantity, samples) {
             Ok(()) => {
-                let alarm = self.alarm_id(i);
                 if samples.len() == first {
                     // Samples feed staleness themselves; only a
                     // notification without any must say it arrived.
-                    self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
+                    self.alarms.on_device_data(at, id, &mut self.alarm_scratch);
                 }
                 for sample in &samples[first..] {
-                    self.apply_sample(i, alarm, sample);
+                    self.apply_sample(id, sample);
                 }
                 self.totals.counters.samples += (samples.len() - first) as u64;
             }
             // Characteristics vigil does not decode are recorded raw only.
             Err(DecodeError::Unsupported(_)) => {
-                let alarm = self.alarm_id(i);
-                self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
+                self.alarms.on_device_data(at, id, &mut self.alarm_scratch);
             }
             Err(error) => {
-                let alarm = self.alarm_id(i);
-                self.alarms.on_device_data(at, alarm, &mut self.alarm_scratch);
-                self.devices[i].state.decode_errors += 1;
+                self.alarms.on_device_data(at, id, &mut self.alarm_scratch);
+                self.devices[id.index()].state.decode_errors += 1;
                 self.totals.counters.decode_errors += 1;
                 output.push(OutputEvent::DecodeError {
                     at,
@@ -486,19 +449,18 @@ impl Pipeline {
     }
 
     /// Update history, device state and alarms from one sample of device
-    /// `i` (`alarm` is its id in the engine).
+    /// `id`.
     #[inline(always)]
-    fn apply_sample(&mut self, i: usize, alarm: DeviceId, sample: &Sample) {
-        let hot = &mut self.hot[i];
+    fn apply_sample(&mut self, id: DeviceId, sample: &Sample) {
+        let hot = &mut self.hot[id.index()];
         if sample.contact.is_some() {
             hot.contact = sample.contact;
         }
-        let history = hot.history;
         if sample.quantity == Quantity::BatteryPct {
-            self.devices[i].state.battery_pct = Some(sample.value);
+            self.devices[id.index()].state.battery_pct = Some(sample.value);
         }
-        self.history.push_to(history, sample);
-        self.alarms.on_device_sample(alarm, sample, &mut self.alarm_scratch);
+        self.history.push(id, sample);
+        self.alarms.on_device_sample(id, sample, &mut self.alarm_scratch);
     }
 
     /// Apply an operator action (from the dashboard, a stream line or a
@@ -532,9 +494,8 @@ impl Pipeline {
                 };
                 let manual = self.manual_device.clone();
                 // The table always has room for `manual`.
-                let Some(i) = self.device_index(at, &manual, output) else { return };
-                let alarm = self.alarm_id(i);
-                self.apply_sample(i, alarm, &sample);
+                let Some(id) = self.device_id(at, &manual, output) else { return };
+                self.apply_sample(id, &sample);
                 self.totals.counters.samples += 1;
                 samples.push(sample);
             }
@@ -646,18 +607,18 @@ impl Pipeline {
         let unheard = Staleness::default();
         let mut devices = Vec::with_capacity(self.devices.len());
         let mut points: Vec<Point> = Vec::new();
-        for i in self.sorted_devices() {
-            let label = &self.devices[i].label;
-            let state = &self.devices[i].state;
-            let entry = self.table.entry(i);
-            let hot = &self.hot[i];
-            let staleness = hot.alarm.map_or(&unheard, |id| self.alarms.staleness(id));
+        for id in self.sorted_devices() {
+            let label = &self.devices[id.index()].label;
+            let state = &self.devices[id.index()].state;
+            let entry = self.table.entry(id);
+            let hot = &self.hot[id.index()];
+            let staleness = self.alarms.staleness(id).unwrap_or(&unheard);
             let mut readings = Vec::new();
             for quantity in Quantity::ALL {
                 if matches!(quantity, Quantity::BatteryPct | Quantity::RrIntervalMs | Quantity::EnergyExpendedKj) {
                     continue;
                 }
-                let Some(series) = self.history.get_mut(label, quantity) else { continue };
+                let Some(series) = self.history.get_mut(id, quantity) else { continue };
                 let Some(latest) = series.latest() else { continue };
                 points.clear();
                 series.recent_since(since, &mut points);
@@ -671,7 +632,7 @@ impl Pipeline {
                     series.latest_contact(),
                     now,
                 );
-                let trend = series.trend().into_buckets();
+                let trend = series.trend().buckets().to_vec();
                 readings.push(Reading {
                     quantity,
                     last: Some(latest.value),
@@ -688,7 +649,7 @@ impl Pipeline {
                     rmssd_ms: None,
                 });
             }
-            let rmssd = self.history.rmssd(label, now, RMSSD_WINDOW);
+            let rmssd = self.history.rmssd(id, now, RMSSD_WINDOW);
             if let Some(hr) = readings.iter_mut().find(|r| r.quantity == Quantity::HeartRateBpm) {
                 // HRV is only meaningful while the heart rate itself is.
                 hr.rmssd_ms = rmssd.filter(|_| hr.status.shows_value());
@@ -726,10 +687,10 @@ impl Pipeline {
 
     /// Device metadata for the recording's `session.json`.
     pub fn devices(&self) -> impl Iterator<Item = (&DeviceLabel, Option<String>, Option<String>, &DeviceInfo)> {
-        self.sorted_devices().into_iter().map(|i| {
-            let d = &self.devices[i];
+        self.sorted_devices().into_iter().map(|id| {
+            let d = &self.devices[id.index()];
             let s = &d.state;
-            let entry = self.table.entry(i);
+            let entry = self.table.entry(id);
             (&d.label, entry.as_ref().and_then(|e| e.name.clone()), entry.and_then(|e| e.address), &s.info)
         })
     }

@@ -10,21 +10,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 /// `vigil ARGS` with regular files limited to `blocks` × 512 bytes.
 fn vigil_with_file_limit(blocks: u32, args: &[&str]) -> Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_vigil"))
-        .args(args)
-        .env("VIGIL_LOG", "/dev/null")
-        .output()
-        .unwrap()
+    let setup = format!("trap '' XFSZ; ulimit -f {blocks}");
+    common::vigil_under_sh(&setup, args).env("VIGIL_LOG", "/dev/null").output().unwrap()
 }
 
 fn lines(out: &Output) -> Vec<Value> {

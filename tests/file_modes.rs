@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Run `vigil ARGS` under `umask 000` with `env`; it must succeed.
 fn vigil_umask_000(args: &[&str], env: &[(&str, &Path)]) {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg("umask 000 && exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_vigil")).args(args);
+    let mut cmd = common::vigil_under_sh("umask 000", args);
     cmd.env_remove("VIGIL_LOG").env_remove("XDG_STATE_HOME");
     for (key, value) in env {
         cmd.env(key, value);

@@ -6,6 +6,7 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod records;
 
 use std::path::PathBuf;
@@ -122,13 +123,8 @@ fn a_failed_recover_leaves_no_tmp_or_lock_file() {
     let bytes: Vec<Vec<u8>> = before.iter().map(|n| std::fs::read(dir.join(n)).unwrap()).collect();
     // `ulimit -f` makes every write past 4 KiB fail (EFBIG), as a full disk
     // fails them; SIGXFSZ is ignored so the write returns the error.
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 8; exec \"$0\" recover \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_vigil"))
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out =
+        common::vigil_under_sh("trap '' XFSZ; ulimit -f 8", &["recover", dir.to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "recover should fail: {stderr}");
     assert!(stderr.contains(".compact.tmp") || stderr.contains("File too large"), "{stderr}");

@@ -10,6 +10,10 @@
 //! over all instances. `tests/alarm_oracle.rs` checks it against a
 //! deliberately naive reference engine.
 //!
+//! Devices are the session's: the engine keeps them in a vector indexed by
+//! the [`DeviceTable`]'s [`DeviceId`], the same id the pipeline uses, and
+//! takes labels only to look them up in that table.
+//!
 //! # Layout
 //! - `instance`: one (condition, device) alarm: onset timers per priority
 //!   level, hysteresis, and the annunciation states.
@@ -81,6 +85,8 @@ use std::time::Duration;
 
 pub use crate::config::AlarmConfig;
 use crate::config::LimitError;
+pub use crate::device_table::DeviceId;
+use crate::device_table::DeviceTable;
 use crate::model::{AlarmEvent, AlarmState, AlarmStatus, Condition, DeviceLabel, OperatorAction, Sample, SessionTime};
 
 use crate::verdict::Staleness;
@@ -89,13 +95,6 @@ use device::{Device, suppresses};
 use instance::Phase;
 pub use limits::{Limit, LimitRule};
 use rules::Rules;
-
-/// A device's place in the engine, from [`AlarmEngine::device`]. A caller
-/// that handles many samples of a device (the pipeline) resolves its label
-/// once and passes this instead. Valid for the engine that gave it, for as
-/// long as that engine lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceId(usize);
 
 /// An operator action the engine could not carry out.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -116,15 +115,27 @@ struct AudioPause {
 }
 
 /// The alarm engine: one instance per (condition, device).
+///
+/// A clone shares the device table (the session has one) and copies
+/// everything else.
 #[derive(Debug, Clone)]
 pub struct AlarmEngine {
     config: AlarmConfig,
     rules: Rules,
-    /// `devices[0]` holds the session-wide conditions (no label).
+    /// The session's devices; `devices` is indexed by its ids.
+    table: DeviceTable,
+    /// The session-wide conditions (`tech.recording`, …; no label).
+    session: Device,
+    /// The table's devices, from the first up to the last the engine has
+    /// been told of (a device admitted for its RSSI alone has instances
+    /// that never leave idle).
     devices: Vec<Device>,
-    /// `devices[i]`'s earliest timer, found by a scan of its instances after
-    /// every input it handled. Kept so that the check made at every input
-    /// ("is anything due?") reads one value per device, not every instance.
+    /// Each one's earliest timer, found by a scan of its instances after
+    /// every input it handled: `session_deadline` for `session`,
+    /// `deadlines[i]` for `devices[i]`. Kept apart, in one dense vector,
+    /// so that the check made at every input ("is anything due?") reads
+    /// one value per device, not every instance of every device.
+    session_deadline: Option<SessionTime>,
     deadlines: Vec<Option<SessionTime>>,
     /// The latest time seen.
     now: SessionTime,
@@ -132,11 +143,29 @@ pub struct AlarmEngine {
 }
 
 impl AlarmEngine {
+    /// An engine with a device table of its own (`max_devices` at its
+    /// default): for the engine alone, as tests and benchmarks use it.
     #[must_use]
     pub fn new(config: AlarmConfig) -> Self {
+        Self::with_devices(config, DeviceTable::default())
+    }
+
+    /// An engine knowing devices by the session's `table`.
+    #[must_use]
+    pub fn with_devices(config: AlarmConfig, table: DeviceTable) -> Self {
         let rules = Rules::compile(&config);
         let session = Device::new(None, &rules);
-        Self { config, rules, devices: vec![session], deadlines: vec![None], now: SessionTime::ZERO, pause: None }
+        Self {
+            config,
+            rules,
+            table,
+            session,
+            devices: Vec::new(),
+            session_deadline: None,
+            deadlines: Vec::new(),
+            now: SessionTime::ZERO,
+            pause: None,
+        }
     }
 
     #[must_use]
@@ -144,60 +173,65 @@ impl AlarmEngine {
         &self.config
     }
 
+    /// The device table the engine's ids come from.
+    #[must_use]
+    pub fn devices(&self) -> &DeviceTable {
+        &self.table
+    }
+
     /// Device profile timing (expected notification interval; intermittent
     /// sensors are never stale). Unknown devices: interval learned from
     /// their recent notifications (the configured default, 1 s, until known;
     /// see [`Staleness`]).
+    ///
+    /// Every method that takes a device's label admits it to the table if
+    /// it is new; a label the table has no room for is ignored, with a
+    /// warning (the pipeline refuses such a device before it gets here).
     pub fn set_device_timing(&mut self, device: &DeviceLabel, timing: DeviceTiming) {
-        let i = self.device_index(device);
-        self.devices[i].set_timing(&self.rules, timing);
-        self.deadlines[i] = self.devices[i].earliest().map(|(t, _)| t);
-    }
-
-    /// The id of `device`, adding it if it is new (see [`DeviceId`]).
-    pub fn device(&mut self, device: &DeviceLabel) -> DeviceId {
-        DeviceId(self.device_index(device))
+        let Some(id) = self.admit(device) else { return };
+        self.with_device(Some(id), |d, rules| d.set_timing(rules, timing));
     }
 
     /// What decides when `id`'s data is stale: `tech.stale`'s timers run
     /// from it, and the snapshot's reading status reads it (with
-    /// `config().tech_stale`), so the two agree.
+    /// `config().tech_stale`), so the two agree. `None`: nothing about the
+    /// device has reached the engine yet.
     #[must_use]
-    pub fn staleness(&self, id: DeviceId) -> &Staleness {
-        &self.devices[id.0].staleness
+    pub fn staleness(&self, id: DeviceId) -> Option<&Staleness> {
+        self.devices.get(id.index()).map(|d| &d.staleness)
     }
 
     /// One decoded sample. Also counts as data for staleness (so calling
     /// [`on_data`](Self::on_data) for its notification as well is harmless).
     pub fn on_sample(&mut self, sample: &Sample, out: &mut Vec<AlarmEvent>) {
-        let id = self.device(&sample.device);
+        let Some(id) = self.admit(&sample.device) else { return };
         self.on_device_sample(id, sample, out);
     }
 
-    /// [`on_sample`](Self::on_sample) for a sample of the device `id`
-    /// names (`sample.device` is not looked at).
+    /// [`on_sample`](Self::on_sample) for a sample of device `id` of the
+    /// engine's table (`sample.device` is not looked at).
     pub fn on_device_sample(&mut self, id: DeviceId, sample: &Sample, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(sample.at, out);
-        self.with_device(id.0, |d, rules| d.sample(rules, sample, at, out));
+        self.with_device(Some(id), |d, rules| d.sample(rules, sample, at, out));
     }
 
     /// A notification arrived from `device` (any characteristic, even one
     /// that failed to decode): feeds staleness.
     pub fn on_data(&mut self, at: SessionTime, device: &DeviceLabel, out: &mut Vec<AlarmEvent>) {
-        let id = self.device(device);
+        let Some(id) = self.admit(device) else { return };
         self.on_device_data(at, id, out);
     }
 
-    /// [`on_data`](Self::on_data) for the device `id` names.
+    /// [`on_data`](Self::on_data) for device `id` of the engine's table.
     pub fn on_device_data(&mut self, at: SessionTime, id: DeviceId, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
-        self.with_device(id.0, |d, rules| d.data(rules, at, out));
+        self.with_device(Some(id), |d, rules| d.data(rules, at, out));
     }
 
     pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {
+        let Some(id) = self.admit(device) else { return };
         let at = self.enter(at, out);
-        let i = self.device_index(device);
-        self.with_device(i, |d, rules| d.connection(rules, at, connected, out));
+        self.with_device(Some(id), |d, rules| d.connection(rules, at, connected, out));
     }
 
     /// ack (one or all), audio_pause, baseline, limit. Marker and manual are
@@ -244,9 +278,15 @@ impl AlarmEngine {
         if !condition.is_technical() {
             return;
         }
+        let id = match device {
+            Some(label) => match self.admit(label) {
+                Some(id) => Some(id),
+                None => return,
+            },
+            None => None,
+        };
         let at = self.enter(at, out);
-        let i = device.map_or(0, |d| self.device_index(d));
-        self.with_device(i, |d, rules| {
+        self.with_device(id, |d, rules| {
             d.flag(rules, condition, at, on, None, out);
             if suppresses(condition) {
                 d.refresh_suppression(at, out);
@@ -260,9 +300,11 @@ impl AlarmEngine {
     /// alarms. Call it before advancing past `at`.
     pub fn on_gap(&mut self, at: SessionTime, duration: Duration) {
         let at = at.max(self.now);
+        self.session.shift(at, duration);
+        self.session_deadline = earliest(&self.session);
         for (d, deadline) in self.devices.iter_mut().zip(&mut self.deadlines) {
             d.shift(at, duration);
-            *deadline = d.earliest().map(|(t, _)| t);
+            *deadline = earliest(d);
         }
         if let Some(pause) = &mut self.pause
             && pause.until > at.saturating_sub(duration)
@@ -287,12 +329,15 @@ impl AlarmEngine {
     /// Fire every timed transition with deadline <= `now`, each stamped at
     /// its deadline, in time order.
     pub fn advance_to(&mut self, now: SessionTime, out: &mut Vec<AlarmEvent>) {
-        while let Some((at, i)) = self.earliest().filter(|(at, _)| *at <= now) {
-            let device = &mut self.devices[i];
+        while let Some((at, owner)) = self.earliest().filter(|(at, _)| *at <= now) {
+            let (device, deadline) = match owner {
+                None => (&mut self.session, &mut self.session_deadline),
+                Some(i) => (&mut self.devices[i], &mut self.deadlines[i]),
+            };
             if let Some((_, timer)) = device.earliest() {
                 device.fire(&self.rules, at, timer, out);
             }
-            self.deadlines[i] = device.earliest().map(|(t, _)| t);
+            *deadline = earliest(device);
         }
         self.now = self.now.max(now);
     }
@@ -308,7 +353,7 @@ impl AlarmEngine {
     pub fn statuses(&self) -> Vec<AlarmStatus> {
         let pause = self.pause.filter(|p| self.now < p.until);
         let mut list = Vec::new();
-        for d in &self.devices {
+        for d in std::iter::once(&self.session).chain(&self.devices) {
             for inst in &d.instances {
                 let state = match inst.phase {
                     Phase::Idle => continue,
@@ -348,14 +393,6 @@ impl AlarmEngine {
         limits::limits(&self.config)
     }
 
-    /// The earliest pending timer and its device. A timer whose delay was
-    /// shortened below the time already waited (a learned interval that
-    /// shrank) is due now, not in the past.
-    fn earliest(&self) -> Option<(SessionTime, usize)> {
-        let due = self.deadlines.iter().enumerate().filter_map(|(i, d)| d.map(|t| (t.max(self.now), i)));
-        due.min_by_key(|(t, _)| *t)
-    }
-
     /// Advance timers to `at` (clamped so time never goes back).
     fn enter(&mut self, at: SessionTime, out: &mut Vec<AlarmEvent>) -> SessionTime {
         let at = at.max(self.now);
@@ -363,23 +400,60 @@ impl AlarmEngine {
         at
     }
 
-    fn device_index(&mut self, label: &DeviceLabel) -> usize {
-        if let Some(i) = self.devices.iter().position(|d| d.label.as_ref() == Some(label)) {
-            return i;
+    /// The earliest pending timer and whose it is (`None`: the session-wide
+    /// conditions; `Some(i)`: `devices[i]`). A timer whose delay was
+    /// shortened below the time already waited (a learned interval that
+    /// shrank) is due now, not in the past. Ties: the session-wide
+    /// conditions, then devices in table order.
+    fn earliest(&self) -> Option<(SessionTime, Option<usize>)> {
+        // A plain loop: this runs at every input, over every device.
+        let now = self.now;
+        let mut best = self.session_deadline.map(|t| (t.max(now), None));
+        for (i, deadline) in self.deadlines.iter().enumerate() {
+            if let Some(t) = *deadline
+                && best.is_none_or(|(b, _)| t.max(now) < b)
+            {
+                best = Some((t.max(now), Some(i)));
+            }
         }
-        self.devices.push(Device::new(Some(label.clone()), &self.rules));
-        self.deadlines.push(None);
-        self.devices.len() - 1
+        best
     }
 
-    fn find_by_name(&self, name: &str) -> Option<usize> {
-        self.devices.iter().position(|d| d.label.as_deref() == Some(name))
+    /// `label`'s id in the table, admitting it if there is room.
+    fn admit(&self, label: &DeviceLabel) -> Option<DeviceId> {
+        match self.table.admit(label) {
+            Ok((id, _)) => Some(id),
+            Err(full) => {
+                tracing::warn!("alarm input ignored: {full}");
+                None
+            }
+        }
     }
 
-    /// Run `f` on device `i`, then note its earliest timer.
-    fn with_device<R>(&mut self, i: usize, f: impl FnOnce(&mut Device, &Rules) -> R) -> R {
-        let r = f(&mut self.devices[i], &self.rules);
-        self.deadlines[i] = self.devices[i].earliest().map(|(t, _)| t);
+    /// The id of a device the session has seen, by its label as an
+    /// operator typed it.
+    fn find_by_name(&self, name: &str) -> Result<DeviceId, AlarmError> {
+        self.table.id_of(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))
+    }
+
+    /// Run `f` on device `id` (`None`: the session-wide conditions), then
+    /// note its earliest timer. A device the engine has not met yet gets its
+    /// instances first, as does every table device before it.
+    fn with_device<R>(&mut self, id: Option<DeviceId>, f: impl FnOnce(&mut Device, &Rules) -> R) -> R {
+        let (device, deadline) = match id {
+            None => (&mut self.session, &mut self.session_deadline),
+            Some(id) => {
+                if self.devices.len() <= id.index() {
+                    for (_, label) in self.table.devices_from(self.devices.len()) {
+                        self.devices.push(Device::new(Some(label), &self.rules));
+                        self.deadlines.push(None);
+                    }
+                }
+                (&mut self.devices[id.index()], &mut self.deadlines[id.index()])
+            }
+        };
+        let r = f(device, &self.rules);
+        *deadline = earliest(device);
         r
     }
 
@@ -390,21 +464,19 @@ impl AlarmEngine {
         device: Option<&str>,
         out: &mut Vec<AlarmEvent>,
     ) -> Result<(), AlarmError> {
-        let only = match device {
-            Some(name) => Some(self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?),
-            None => None,
-        };
-        for i in 0..self.devices.len() {
-            if only.is_some_and(|o| o != i) {
-                continue;
-            }
-            self.with_device(i, |d, _| {
-                for inst in &mut d.instances {
-                    if alarm.is_none_or(|a| a == inst.condition) {
-                        inst.acknowledge(at, d.label.as_ref(), out);
-                    }
+        let only = device.map(|name| self.find_by_name(name)).transpose()?;
+        let devices = self.devices.iter_mut().zip(&mut self.deadlines).enumerate();
+        let devices = devices.filter(|(i, _)| only.is_none_or(|o| o.index() == *i)).map(|(_, d)| d);
+        // The session-wide conditions are acknowledged with every device's,
+        // never with one named device's.
+        let session = only.is_none().then_some((&mut self.session, &mut self.session_deadline));
+        for (d, deadline) in session.into_iter().chain(devices) {
+            for inst in &mut d.instances {
+                if alarm.is_none_or(|a| a == inst.condition) {
+                    inst.acknowledge(at, d.label.as_ref(), out);
                 }
-            });
+            }
+            *deadline = earliest(d);
         }
         Ok(())
     }
@@ -413,14 +485,15 @@ impl AlarmEngine {
         let window = self.rules.baseline_window;
         let no_data = || AlarmError::NoBaselineData { device: device.map(str::to_owned), window_s: window.as_secs() };
         if let Some(name) = device {
-            let i = self.find_by_name(name).ok_or_else(|| AlarmError::UnknownDevice(name.to_owned()))?;
-            let b = &mut self.devices[i].baseline;
+            let id = self.find_by_name(name)?;
+            // A device the engine has not met has no heart rate either.
+            let b = &mut self.devices.get_mut(id.index()).ok_or_else(no_data)?.baseline;
             let mean = b.recent_mean(at, window).ok_or_else(no_data)?;
             b.set(mean);
             return Ok(());
         }
         let mut any = false;
-        for d in &mut self.devices {
+        for d in std::iter::once(&mut self.session).chain(&mut self.devices) {
             if let Some(mean) = d.baseline.recent_mean(at, window) {
                 d.baseline.set(mean);
                 any = true;
@@ -428,6 +501,11 @@ impl AlarmEngine {
         }
         if any { Ok(()) } else { Err(no_data()) }
     }
+}
+
+/// `device`'s earliest pending timer.
+fn earliest(device: &Device) -> Option<SessionTime> {
+    device.earliest().map(|(t, _)| t)
 }
 
 #[cfg(test)]

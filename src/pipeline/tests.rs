@@ -147,7 +147,8 @@ fn a_device_is_one_device_whichever_label_value_names_it() {
     let snap = p.snapshot(&base);
     let labels: Vec<&str> = snap.devices.iter().map(|d| &*d.label).collect();
     assert_eq!(labels, ["belt", "chest"], "one device per name, in name order");
-    let series = p.history.get_mut("chest", Quantity::HeartRateBpm).unwrap();
+    let chest = p.table.id_of("chest").unwrap();
+    let series = p.history.get_mut(chest, Quantity::HeartRateBpm).unwrap();
     assert_eq!(series.len(), 4, "samples of both label values in one series");
     assert_eq!(series.latest().unwrap().value, 63.0);
     assert_eq!(p.devices().count(), 2);

@@ -140,7 +140,7 @@ impl Session {
         };
 
         let device_table = DeviceTable::new(config.session.max_devices);
-        let mut pipeline = Pipeline::with_devices(AlarmEngine::new(config.alarms.clone()), device_table.clone());
+        let mut pipeline = Pipeline::new(AlarmEngine::with_devices(config.alarms.clone(), device_table.clone()));
         for (label, setup) in &devices {
             pipeline.set_device(label, *setup);
         }

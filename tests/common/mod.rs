@@ -90,3 +90,13 @@ pub fn scenario_source(name: &str) -> (SourceFactory, Vec<(DeviceLabel, DeviceSe
     });
     (source, devices)
 }
+
+/// The vigil binary run by `sh -c` after the shell command `setup` (`umask
+/// 000`, `ulimit -f 8`): for the process limits and modes that only a shell
+/// sets without privileges. `exec` makes vigil the process the limit binds
+/// and the caller waits on. The caller adds the environment and runs it.
+pub fn vigil_under_sh(setup: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!("{setup} && exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_vigil")).args(args);
+    cmd
+}
