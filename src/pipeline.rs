@@ -636,6 +636,12 @@ impl Pipeline {
         }
     }
 
+    /// Alarms not cleared, as the dashboard lists them.
+    #[must_use]
+    pub fn alarm_statuses(&self) -> Vec<crate::model::AlarmStatus> {
+        self.alarms.statuses()
+    }
+
     /// A picture of the session for the dashboard.
     pub fn snapshot(&mut self, base: &SnapshotBase) -> Snapshot {
         let now = self.now;

@@ -297,8 +297,8 @@ impl Link {
 
     fn on_outbound(&mut self, msg: Outbound) {
         match msg {
-            Outbound::Alarm { transition, state } => {
-                self.enqueue(Kind::Alarms, &transition);
+            Outbound::Alarm(transition) => self.enqueue(Kind::Alarms, &transition),
+            Outbound::State(state) => {
                 self.alarm_state = Some(state);
                 self.state_due = true;
             }
