@@ -78,11 +78,7 @@ impl Station {
     }
 }
 
-async fn collect(
-    mut events: EventLoop,
-    got: Arc<Mutex<Vec<Got>>>,
-    subscribed: tokio::sync::oneshot::Sender<()>,
-) {
+async fn collect(mut events: EventLoop, got: Arc<Mutex<Vec<Got>>>, subscribed: tokio::sync::oneshot::Sender<()>) {
     let mut subscribed = Some(subscribed);
     loop {
         match events.poll().await {
@@ -111,7 +107,13 @@ fn publish_to(addr: SocketAddr, room: &str) -> PublishOptions {
     PublishOptions::new(BrokerUrl::local(addr.port()), "s", room)
 }
 
-fn plan(clock: Clock, source: SourceFactory, devices: Vec<(vigil::model::DeviceLabel, vigil::devices::DeviceSetup)>, out: &common::Shared, publish: PublishOptions) -> SessionPlan {
+fn plan(
+    clock: Clock,
+    source: SourceFactory,
+    devices: Vec<(vigil::model::DeviceLabel, vigil::devices::DeviceSetup)>,
+    out: &common::Shared,
+    publish: PublishOptions,
+) -> SessionPlan {
     SessionPlan {
         clock,
         source,
@@ -351,9 +353,7 @@ async fn transitions_during_an_outage_arrive_in_order_after_it() {
     blip(&tx, 70).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let n = printed_now();
-    station
-        .wait_for(Duration::from_secs(15), "every transition after the outage", |g| all_arrived(g, n))
-        .await;
+    station.wait_for(Duration::from_secs(15), "every transition after the outage", |g| all_arrived(g, n)).await;
     drop(tx);
     let outcome = bedside.await.unwrap().unwrap();
     assert_eq!(outcome.reason, session::EndReason::EndOfInput);
@@ -368,7 +368,8 @@ async fn transitions_during_an_outage_arrive_in_order_after_it() {
     assert_every_transition_arrived(&printed, &station.on("alarms"));
     // Status went online again after the outage: retained topics are
     // republished on reconnect.
-    let states: Vec<String> = station.on("status").iter().map(|g| g.json["state"].as_str().unwrap().to_owned()).collect();
+    let states: Vec<String> =
+        station.on("status").iter().map(|g| g.json["state"].as_str().unwrap().to_owned()).collect();
     let offline = states.iter().position(|s| s == "offline").unwrap();
     assert_eq!(states[offline + 1], "online", "{states:?}");
     // Events too: every connection change, in order.

@@ -171,15 +171,7 @@ impl Bedside {
             devices: Vec::new(),
         };
         let task = link::run(link::Setup { options, status, snapshots, rx, health: health_tx, acks: ack_tx })?;
-        let bedside = Self {
-            tx,
-            health,
-            session,
-            start_utc,
-            seq: 0,
-            not_handed: 0,
-            allow_remote_ack,
-        };
+        let bedside = Self { tx, health, session, start_utc, seq: 0, not_handed: 0, allow_remote_ack };
         Ok((bedside, ack_rx, Box::pin(task)))
     }
 
@@ -351,9 +343,7 @@ pub fn vitals(snap: &Snapshot, session: &str, now: DateTime<Utc>) -> payload::Vi
 /// Where a recording-less session's id comes from, for the caller.
 #[must_use]
 pub fn session_id(record_dir: Option<&PathBuf>) -> String {
-    record_dir
-        .and_then(|d| d.file_name())
-        .map_or_else(Bedside::fresh_session_id, |n| n.to_string_lossy().into_owned())
+    record_dir.and_then(|d| d.file_name()).map_or_else(Bedside::fresh_session_id, |n| n.to_string_lossy().into_owned())
 }
 
 /// Longest station identity kept in a recording.
