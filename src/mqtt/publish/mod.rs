@@ -84,23 +84,6 @@ impl PublishOptions {
         self.queue_capacity = capacity.max(1);
         self
     }
-
-    /// From the command line, with the login read from the environment or
-    /// `--password-file`.
-    pub fn from_args(args: &crate::cli::PublishArgs) -> anyhow::Result<Option<Self>> {
-        let (Some(url), Some(room)) = (&args.publish, &args.room) else { return Ok(None) };
-        let mut security = Security::from_env(args.password_file.as_deref())?;
-        security.ca_file.clone_from(&args.ca_file);
-        security.client_cert.clone_from(&args.client_cert);
-        security.client_key.clone_from(&args.client_key);
-        // Checked now, so a bad CA file is an error before the session starts.
-        super::connect::options(url, "vigil-check", args.mqtt_keep_alive, &security)?;
-        let mut opts = Self::new(url.clone(), &args.site, room);
-        opts.allow_remote_ack = args.allow_remote_ack;
-        opts.keep_alive = args.mqtt_keep_alive;
-        opts.security = security;
-        Ok(Some(opts))
-    }
 }
 
 /// What the session hands the publisher task.
