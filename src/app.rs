@@ -161,7 +161,7 @@ fn run_session(
     devices: Vec<(DeviceLabel, DeviceSetup)>,
 ) -> anyhow::Result<ExitCode> {
     let mut participant = participant_code(common)?;
-    let publish = PublishOptions::from_args(publish)?;
+    let publish = publish_options(publish)?;
     let resume = match &common.resume {
         Some(dir) => Some(open_resume(common, dir, participant.as_deref())?),
         None => None,
@@ -200,6 +200,23 @@ fn run_session(
         publish,
     };
     finish_session(&run_plan(plan)?)
+}
+
+/// `--publish` and its flags, with the login read from the environment or
+/// `--password-file`; `None` without `--publish`.
+fn publish_options(args: &PublishArgs) -> anyhow::Result<Option<PublishOptions>> {
+    let (Some(url), Some(room)) = (&args.publish, &args.room) else { return Ok(None) };
+    let mut security = crate::mqtt::connect::Security::from_env(args.password_file.as_deref())?;
+    security.ca_file.clone_from(&args.ca_file);
+    security.client_cert.clone_from(&args.client_cert);
+    security.client_key.clone_from(&args.client_key);
+    // Checked now, so a bad CA file is an error before the session starts.
+    crate::mqtt::connect::options(url, "vigil-check", args.mqtt_keep_alive, &security)?;
+    let mut opts = PublishOptions::new(url.clone(), &args.site, room);
+    opts.allow_remote_ack = args.allow_remote_ack;
+    opts.keep_alive = args.mqtt_keep_alive;
+    opts.security = security;
+    Ok(Some(opts))
 }
 
 /// `--resume DIR`: the recording to continue, checked before anything runs.
@@ -294,7 +311,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let _log_guard = init_logging();
     let mut plan = replay_plan(recording, config, args.speed);
     plan.dashboard = (!args.headless).then(|| dashboard(true));
-    plan.publish = PublishOptions::from_args(&args.publish)?;
+    plan.publish = publish_options(&args.publish)?;
     finish_session(&run_plan(plan)?)
 }
 

@@ -282,9 +282,11 @@ fn parse_room(s: &str) -> Result<String, String> {
 pub const MAX_KEEP_ALIVE_SECS: u64 = 65_535;
 
 fn parse_keep_alive(s: &str) -> Result<Duration, String> {
-    s.parse::<u64>().ok().filter(|n| (1..=MAX_KEEP_ALIVE_SECS).contains(n)).map(Duration::from_secs).ok_or_else(|| {
-        format!("`{}` is not a keep-alive: give whole seconds, 1 to {MAX_KEEP_ALIVE_SECS}", excerpt(s))
-    })
+    s.parse::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX_KEEP_ALIVE_SECS).contains(n))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{}` is not a keep-alive: give whole seconds, 1 to {MAX_KEEP_ALIVE_SECS}", excerpt(s)))
 }
 
 fn parse_scan_timeout(s: &str) -> Result<Duration, String> {
@@ -363,7 +365,8 @@ mod tests {
 
     #[test]
     fn publish_flags_are_checked_at_parse_time() {
-        let cli = Cli::try_parse_from(["vigil", "simulate", "--publish", "mqtt://127.0.0.1:1883", "--room", "r1"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["vigil", "simulate", "--publish", "mqtt://127.0.0.1:1883", "--room", "r1"]).unwrap();
         let Command::Simulate(a) = cli.command else { panic!("not simulate") };
         assert_eq!(a.publish.room.as_deref(), Some("r1"));
         assert_eq!(a.publish.site, "default");
@@ -372,7 +375,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("mqtts://"), "{e}");
-        assert!(Cli::try_parse_from(["vigil", "simulate", "--publish", "mqtt://127.0.0.1:1883"]).is_err(), "needs --room");
+        assert!(
+            Cli::try_parse_from(["vigil", "simulate", "--publish", "mqtt://127.0.0.1:1883"]).is_err(),
+            "needs --room"
+        );
         assert!(Cli::try_parse_from(["vigil", "simulate", "--room", "r1"]).is_err(), "--room needs --publish");
         for bad in [["--room", "a/b"], ["--site", "+"], ["--mqtt-keep-alive", "0"]] {
             let mut args = vec!["vigil", "replay", "rec", "--publish", "mqtt://127.0.0.1:1883", "--room", "r"];

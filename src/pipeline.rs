@@ -21,7 +21,7 @@ use crate::model::{
     AlarmEvent, Characteristic, ConnectionChange, DeviceInfo, DeviceLabel, EventBody, MANUAL_DEVICE, Marker,
     MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
 };
-use crate::snapshot::{Counters, DeviceView, Mode, Reading, ReadingStatus, Snapshot};
+use crate::snapshot::{Counters, DeviceView, Mode, NetworkLink, Reading, ReadingStatus, Snapshot};
 use crate::verdict::{Staleness, in_contact};
 
 /// Default width of the dashboard's recent-window charts.
@@ -526,14 +526,7 @@ impl Pipeline {
     pub fn set_recording_failed(&mut self, at: SessionTime, failed: bool, output: &mut Vec<OutputEvent>) {
         if failed != self.recording_failed {
             self.recording_failed = failed;
-            self.alarms.set_technical(
-                at.max(self.now),
-                crate::model::Condition::TechRecording,
-                None,
-                failed,
-                &mut self.alarm_scratch,
-            );
-            self.flush_alarms(output);
+            self.session_flag(at, crate::model::Condition::TechRecording, failed, output);
         }
     }
 
@@ -542,39 +535,24 @@ impl Pipeline {
     pub fn set_alarm_command_failed(&mut self, at: SessionTime, failed: bool, output: &mut Vec<OutputEvent>) {
         if failed != self.alarm_command_failed {
             self.alarm_command_failed = failed;
-            self.alarms.set_technical(
-                at.max(self.now),
-                crate::model::Condition::TechAlarmCommand,
-                None,
-                failed,
-                &mut self.alarm_scratch,
-            );
-            self.flush_alarms(output);
+            self.session_flag(at, crate::model::Condition::TechAlarmCommand, failed, output);
         }
     }
 
-    /// The central-station link (`--publish`): shown on the status line,
-    /// counted in the summary; `overflowing` raises `tech.network` (the
-    /// queue dropped messages and has not yet delivered its backlog).
-    pub fn set_network(
-        &mut self,
-        at: SessionTime,
-        link: crate::snapshot::NetworkLink,
-        overflowing: bool,
-        output: &mut Vec<OutputEvent>,
-    ) {
+    /// The central-station link (`--publish`); `overflowing` (its queue dropped
+    /// messages and has not delivered its backlog yet) raises `tech.network`.
+    pub fn set_network(&mut self, at: SessionTime, link: NetworkLink, overflowing: bool, out: &mut Vec<OutputEvent>) {
         self.totals.counters.network = Some(link);
         if overflowing != self.network_failed {
             self.network_failed = overflowing;
-            self.alarms.set_technical(
-                at.max(self.now),
-                crate::model::Condition::TechNetwork,
-                None,
-                overflowing,
-                &mut self.alarm_scratch,
-            );
-            self.flush_alarms(output);
+            self.session_flag(at, crate::model::Condition::TechNetwork, overflowing, out);
         }
+    }
+
+    /// Raise or clear a session-wide technical alarm.
+    fn session_flag(&mut self, at: SessionTime, c: crate::model::Condition, on: bool, output: &mut Vec<OutputEvent>) {
+        self.alarms.set_technical(at.max(self.now), c, None, on, &mut self.alarm_scratch);
+        self.flush_alarms(output);
     }
 
     /// Lines the alarm command has missed in the whole session.
@@ -586,15 +564,14 @@ impl Pipeline {
     pub fn set_stalled(&mut self, at: SessionTime, stalled: bool, output: &mut Vec<OutputEvent>) {
         if stalled != self.stalled {
             self.stalled = stalled;
-            self.alarms.set_technical(
-                at.max(self.now),
-                crate::model::Condition::TechStalled,
-                None,
-                stalled,
-                &mut self.alarm_scratch,
-            );
-            self.flush_alarms(output);
+            self.session_flag(at, crate::model::Condition::TechStalled, stalled, output);
         }
+    }
+
+    /// Alarms not cleared, as the dashboard lists them.
+    #[must_use]
+    pub fn alarm_statuses(&self) -> Vec<crate::model::AlarmStatus> {
+        self.alarms.statuses()
     }
 
     /// A picture of the session for the dashboard.

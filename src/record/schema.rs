@@ -331,9 +331,7 @@ impl EventRows {
                     OperatorAction::Ack { device, .. }
                     | OperatorAction::RemoteAck { device, .. }
                     | OperatorAction::AckRefused { device, .. }
-                    | OperatorAction::Baseline { device } => {
-                        (device.as_deref(), None, None)
-                    }
+                    | OperatorAction::Baseline { device } => (device.as_deref(), None, None),
                     OperatorAction::AudioPause => (None, None, None),
                     OperatorAction::Marker(m) => (None, None, m.amount_mg),
                     OperatorAction::Limit { priority, value, .. } => (None, Some(priority.as_str()), Some(*value)),

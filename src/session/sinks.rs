@@ -97,7 +97,7 @@ impl Sinks {
             }
             // Never waits, under any clock: the station's copy must not
             // slow the bedside.
-            bedside.output(output);
+            bedside.output(output, || pipeline.alarm_statuses());
         }
         if let Some(sink) = &mut self.alarm {
             if let Some(failing) = sink.failing_changed() {

@@ -44,7 +44,7 @@ pub(super) struct Setup {
 
 /// What [`drive`] reports.
 enum LinkEvent {
-    Event(Event),
+    Event(Box<Event>),
     /// The connection failed or could not be made; [`drive`] reconnects
     /// once this task has taken back what it handed.
     Down(String, oneshot::Sender<()>),
@@ -122,7 +122,7 @@ async fn drive(mut eventloop: EventLoop, tx: mpsc::Sender<LinkEvent>) {
                 if matches!(event, Event::Incoming(Packet::ConnAck(_))) {
                     backoff = BACKOFF_MIN;
                 }
-                if tx.send(LinkEvent::Event(event)).await.is_err() {
+                if tx.send(LinkEvent::Event(Box::new(event))).await.is_err() {
                     return;
                 }
             }
@@ -180,7 +180,11 @@ struct Link {
 }
 
 impl Link {
-    async fn run(mut self, mut rx: mpsc::Receiver<Outbound>, mut events: mpsc::Receiver<LinkEvent>) -> anyhow::Result<()> {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Outbound>,
+        mut events: mpsc::Receiver<LinkEvent>,
+    ) -> anyhow::Result<()> {
         let mut vitals = tokio::time::interval(VITALS_EVERY);
         vitals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Written order of handed messages, so requeued ones keep it.
@@ -190,7 +194,7 @@ impl Link {
                 biased;
                 event = events.recv() => match event {
                     Some(LinkEvent::Event(event)) => {
-                        if self.on_event(event, &mut written) {
+                        if self.on_event(*event, &mut written) {
                             return Ok(());
                         }
                     }
@@ -245,11 +249,11 @@ impl Link {
                 }
             }
             Event::Outgoing(Outgoing::Publish(pkid)) => {
-                if let Some(h) = self.handed.pop_front() {
-                    if pkid != 0 {
-                        *written += 1;
-                        self.inflight.insert(pkid, (*written, h));
-                    }
+                if let Some(h) = self.handed.pop_front()
+                    && pkid != 0
+                {
+                    *written += 1;
+                    self.inflight.insert(pkid, (*written, h));
                 }
             }
             Event::Incoming(Packet::PubAck(ack)) => {
@@ -297,8 +301,8 @@ impl Link {
 
     fn on_outbound(&mut self, msg: Outbound) {
         match msg {
-            Outbound::Alarm { transition, state } => {
-                self.enqueue(Kind::Alarms, &transition);
+            Outbound::Alarm(transition) => self.enqueue(Kind::Alarms, &transition),
+            Outbound::State(state) => {
                 self.alarm_state = Some(state);
                 self.state_due = true;
             }
@@ -336,7 +340,9 @@ impl Link {
                 Kind::Alarms => &self.topics.alarms,
                 _ => &self.topics.events,
             };
-            if self.client.try_publish_with_properties(topic.clone(), QoS::AtLeastOnce, false, q.payload.clone(), json_props())
+            if self
+                .client
+                .try_publish_with_properties(topic.clone(), QoS::AtLeastOnce, false, q.payload.clone(), json_props())
                 .is_err()
             {
                 break;

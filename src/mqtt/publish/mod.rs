@@ -10,13 +10,13 @@
 //! the broker is away and delivers them in order once it is back; what the
 //! full queue drops is counted and raises `tech.network`.
 //!
-//! Sequence numbers and the alarm picture (`alarm_state`) are made here, on
-//! the session's side, so a message lost anywhere shows as a gap in `seq`
-//! and the retained `alarm_state` is always the bedside's own.
+//! Sequence numbers and the alarm picture (`alarm_state`, from the alarm
+//! engine's own list) are made here, on the session's side, so a message
+//! lost anywhere shows as a gap in `seq` and the retained `alarm_state` is
+//! always the bedside's own.
 
 mod link;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::connect::{BrokerUrl, DEFAULT_KEEP_ALIVE, Security};
 use super::payload::{self, ActiveAlarm, AlarmState, AlarmTransition, Event, VERSION};
-use crate::model::{AlarmState as State, Condition, DeviceLabel, OutputEvent, SessionTime};
+use crate::model::{AlarmStatus, Condition, OperatorAction, OutputEvent, SessionTime};
 use crate::snapshot::{NetworkLink, ReadingStatus, Snapshot};
 
 /// QoS 1 messages (alarm transitions, events) kept while the broker is
@@ -84,30 +84,15 @@ impl PublishOptions {
         self.queue_capacity = capacity.max(1);
         self
     }
-
-    /// From the command line, with the login read from the environment or
-    /// `--password-file`.
-    pub fn from_args(args: &crate::cli::PublishArgs) -> anyhow::Result<Option<Self>> {
-        let (Some(url), Some(room)) = (&args.publish, &args.room) else { return Ok(None) };
-        let mut security = Security::from_env(args.password_file.as_deref())?;
-        security.ca_file.clone_from(&args.ca_file);
-        security.client_cert.clone_from(&args.client_cert);
-        security.client_key.clone_from(&args.client_key);
-        // Checked now, so a bad CA file is an error before the session starts.
-        super::connect::options(url, "vigil-check", args.mqtt_keep_alive, &security)?;
-        let mut opts = Self::new(url.clone(), &args.site, room);
-        opts.allow_remote_ack = args.allow_remote_ack;
-        opts.keep_alive = args.mqtt_keep_alive;
-        opts.security = security;
-        Ok(Some(opts))
-    }
 }
 
 /// What the session hands the publisher task.
 #[derive(Debug)]
 enum Outbound {
-    Alarm { transition: AlarmTransition, state: AlarmState },
+    Alarm(AlarmTransition),
     Event(Event),
+    /// The alarm picture after the messages before it.
+    State(AlarmState),
     /// The session ends cleanly: deliver what is queued, say `stopped`,
     /// disconnect so no Last Will fires.
     Stop,
@@ -140,8 +125,6 @@ pub struct Bedside {
     session: String,
     start_utc: DateTime<Utc>,
     seq: u64,
-    /// Alarms not cleared, by condition and device.
-    active: BTreeMap<(Condition, Option<DeviceLabel>), ActiveAlarm>,
     /// Messages the task's channel had no room for.
     not_handed: u64,
     allow_remote_ack: bool,
@@ -171,16 +154,7 @@ impl Bedside {
             devices: Vec::new(),
         };
         let task = link::run(link::Setup { options, status, snapshots, rx, health: health_tx, acks: ack_tx })?;
-        let bedside = Self {
-            tx,
-            health,
-            session,
-            start_utc,
-            seq: 0,
-            active: BTreeMap::new(),
-            not_handed: 0,
-            allow_remote_ack,
-        };
+        let bedside = Self { tx, health, session, start_utc, seq: 0, not_handed: 0, allow_remote_ack };
         Ok((bedside, ack_rx, Box::pin(task)))
     }
 
@@ -191,65 +165,74 @@ impl Bedside {
     }
 
     /// Hand one event's products to the publisher: alarm transitions (with
-    /// their `seq` and the new alarm picture), operator actions and
-    /// connection changes. Never waits: what does not fit is counted.
-    pub fn output(&mut self, output: &[OutputEvent]) {
+    /// their `seq`), operator actions and connection changes, then, if the
+    /// alarms changed (a transition or an acknowledgement, which has no
+    /// transition of its own), the new alarm picture from `statuses`. Never
+    /// waits: what does not fit is counted.
+    pub fn output(&mut self, output: &[OutputEvent], statuses: impl FnOnce() -> Vec<AlarmStatus>) {
+        let mut alarms_changed = false;
         for event in output {
             let msg = match event {
                 OutputEvent::Alarm(a) => {
                     self.seq += 1;
-                    let at = self.utc_at(a.at);
-                    let key = (a.condition, a.device.clone());
-                    let value = a.value.filter(|v| v.is_finite());
-                    if a.state == State::Cleared {
-                        self.active.remove(&key);
-                    } else {
-                        let onset = self.active.get(&key).map_or_else(|| at.clone(), |x| x.onset.clone());
-                        let kept = self.active.get(&key).and_then(|x| x.value);
-                        self.active.insert(
-                            key,
-                            ActiveAlarm {
-                                alarm: a.condition.as_str().to_owned(),
-                                device: a.device.as_ref().map(|d| d.as_str().to_owned()),
-                                priority: a.priority.as_str().to_owned(),
-                                state: a.state.as_str().to_owned(),
-                                onset,
-                                value: value.or(kept),
-                            },
-                        );
-                    }
-                    let transition = AlarmTransition {
+                    alarms_changed = true;
+                    Outbound::Alarm(AlarmTransition {
                         v: VERSION,
                         seq: self.seq,
                         session: self.session.clone(),
-                        at: at.clone(),
+                        at: self.utc_at(a.at),
                         at_ms: a.at.as_millis(),
                         alarm: a.condition.as_str().to_owned(),
                         device: a.device.as_ref().map(|d| d.as_str().to_owned()),
                         priority: a.priority.as_str().to_owned(),
                         state: a.state.as_str().to_owned(),
-                        value,
-                    };
-                    let state = AlarmState {
-                        v: VERSION,
-                        session: self.session.clone(),
-                        seq: self.seq,
-                        at,
-                        alarms: self.active.values().cloned().collect(),
-                    };
-                    Outbound::Alarm { transition, state }
+                        value: a.value.filter(|v| v.is_finite()),
+                    })
                 }
-                OutputEvent::Operator { at, .. } | OutputEvent::Connection { at, .. } => Outbound::Event(Event {
-                    v: VERSION,
-                    session: self.session.clone(),
-                    at: self.utc_at(*at),
-                    line: crate::headless::event_json(event),
-                }),
+                OutputEvent::Operator { at, action } => {
+                    alarms_changed |= matches!(action, OperatorAction::Ack { .. } | OperatorAction::RemoteAck { .. });
+                    self.event(*at, event)
+                }
+                OutputEvent::Connection { at, .. } => self.event(*at, event),
                 OutputEvent::DecodeError { .. } | OutputEvent::Gap { .. } => continue,
             };
-            if self.tx.try_send(msg).is_err() {
-                self.not_handed += 1;
-            }
+            self.send(msg);
+        }
+        if alarms_changed {
+            let now = output.last().map_or(SessionTime::ZERO, OutputEvent::at);
+            let state = AlarmState {
+                v: VERSION,
+                session: self.session.clone(),
+                seq: self.seq,
+                at: self.utc_at(now),
+                alarms: statuses()
+                    .into_iter()
+                    .map(|s| ActiveAlarm {
+                        alarm: s.condition.as_str().to_owned(),
+                        device: s.device.as_ref().map(|d| d.as_str().to_owned()),
+                        priority: s.priority.as_str().to_owned(),
+                        state: s.state.as_str().to_owned(),
+                        onset: self.utc_at(s.since),
+                        value: s.value.filter(|v| v.is_finite()),
+                    })
+                    .collect(),
+            };
+            self.send(Outbound::State(state));
+        }
+    }
+
+    fn event(&self, at: SessionTime, event: &OutputEvent) -> Outbound {
+        Outbound::Event(Event {
+            v: VERSION,
+            session: self.session.clone(),
+            at: self.utc_at(at),
+            line: crate::headless::event_json(event),
+        })
+    }
+
+    fn send(&mut self, msg: Outbound) {
+        if self.tx.try_send(msg).is_err() {
+            self.not_handed += 1;
         }
     }
 
@@ -343,9 +326,7 @@ pub fn vitals(snap: &Snapshot, session: &str, now: DateTime<Utc>) -> payload::Vi
 /// Where a recording-less session's id comes from, for the caller.
 #[must_use]
 pub fn session_id(record_dir: Option<&PathBuf>) -> String {
-    record_dir
-        .and_then(|d| d.file_name())
-        .map_or_else(Bedside::fresh_session_id, |n| n.to_string_lossy().into_owned())
+    record_dir.and_then(|d| d.file_name()).map_or_else(Bedside::fresh_session_id, |n| n.to_string_lossy().into_owned())
 }
 
 /// Longest station identity kept in a recording.
