@@ -3,20 +3,15 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::crossterm::event::{Event, KeyEventKind};
 use tokio::sync::mpsc;
 
 use super::rooms::{Line, Now};
 use super::screen::{self, Action, Scene, View};
 use super::{HEARTBEAT, LinkEvent, Station, TICK};
-
-/// Keys waiting for the loop.
-const KEY_QUEUE: usize = 64;
-/// How often the key thread looks whether the loop is gone.
-const KEY_POLL: Duration = Duration::from_millis(100);
 
 struct RestoreOnDrop;
 
@@ -29,7 +24,7 @@ impl Drop for RestoreOnDrop {
 pub(super) async fn run(mut station: Station, mut events: mpsc::Receiver<LinkEvent>) -> anyhow::Result<ExitCode> {
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let _restore = RestoreOnDrop;
-    let mut keys = spawn_key_reader().context("cannot read the keyboard")?;
+    let mut keys = crate::dashboard::spawn_key_reader("vigil-central-keys").context("cannot read the keyboard")?;
     let started = Instant::now();
     let mut view = View { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..View::default() };
     let mut tick = tokio::time::interval(TICK);
@@ -109,24 +104,4 @@ fn ack(station: &Station, selected: usize) -> String {
         Ok(()) => format!("ack sent: {} {} (the bedside decides)", room.name, alarm.alarm),
         Err(e) => format!("ack not sent: {e:#}"),
     }
-}
-
-/// A plain thread blocks on `event::poll` (as the dashboard's does) and
-/// forwards events; it ends within [`KEY_POLL`] once the loop is gone.
-fn spawn_key_reader() -> io::Result<mpsc::Receiver<io::Result<Event>>> {
-    let (tx, rx) = mpsc::channel(KEY_QUEUE);
-    std::thread::Builder::new().name("vigil-central-keys".into()).spawn(move || {
-        while !tx.is_closed() {
-            let next = match event::poll(KEY_POLL) {
-                Ok(false) => continue,
-                Ok(true) => event::read(),
-                Err(e) => Err(e),
-            };
-            let failed = next.is_err();
-            if tx.blocking_send(next).is_err() || failed {
-                break;
-            }
-        }
-    })?;
-    Ok(rx)
 }

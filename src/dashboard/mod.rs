@@ -132,7 +132,7 @@ pub async fn run(
         DashboardError::Terminal(e)
     })?;
     let _restore = RestoreOnDrop;
-    let keys = spawn_key_reader().map_err(DashboardError::Input)?;
+    let keys = spawn_key_reader("vigil-keys").map_err(DashboardError::Input)?;
     let io = LoopIo { terminal: &mut terminal, keys, ring: &mut ring, wall_clock: local_now };
     event_loop(io, &mut snapshots, &commands, &opts).await
 }
@@ -141,9 +141,10 @@ pub async fn run(
 /// ratatui does not enable; rather than add crossterm as a direct
 /// dependency, a plain thread blocks on `event::poll` and forwards events.
 /// It ends by itself within [`KEY_POLL`] once the receiver is dropped.
-fn spawn_key_reader() -> io::Result<mpsc::Receiver<io::Result<Event>>> {
+/// The central station's screen reads its keys through it too.
+pub(crate) fn spawn_key_reader(thread: &str) -> io::Result<mpsc::Receiver<io::Result<Event>>> {
     let (tx, rx) = mpsc::channel(KEY_QUEUE);
-    std::thread::Builder::new().name("vigil-keys".into()).spawn(move || {
+    std::thread::Builder::new().name(thread.into()).spawn(move || {
         while !tx.is_closed() {
             let next = match event::poll(KEY_POLL) {
                 Ok(false) => continue,
