@@ -7,10 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alarm_lists;
 mod mosquitto;
 mod tools;
 
-use std::collections::BTreeMap;
+use alarm_lists::{final_alarms, state_alarms};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -138,37 +139,6 @@ fn assert_transitions_match(printed: &[Value], seen: &[Seen]) {
             assert_eq!(t[field], line[field], "{field} of seq {}", t["seq"]);
         }
     }
-}
-
-type AlarmList = BTreeMap<(String, String), (String, String)>;
-
-/// The bedside's alarm list at the end, from its headless alarm lines: the
-/// last state of every (alarm, device) not cleared.
-fn final_alarms(printed: &[Value]) -> AlarmList {
-    let mut list = BTreeMap::new();
-    for a in printed {
-        let key = (a["alarm"].as_str().unwrap().to_owned(), a["device"].as_str().unwrap_or("").to_owned());
-        if a["state"] == "cleared" {
-            list.remove(&key);
-        } else {
-            list.insert(key, (a["state"].as_str().unwrap().to_owned(), a["priority"].as_str().unwrap().to_owned()));
-        }
-    }
-    list
-}
-
-fn state_alarms(state: &Value) -> AlarmList {
-    state["alarms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                (a["alarm"].as_str().unwrap().to_owned(), a["device"].as_str().unwrap_or("").to_owned()),
-                (a["state"].as_str().unwrap().to_owned(), a["priority"].as_str().unwrap().to_owned()),
-            )
-        })
-        .collect()
 }
 
 fn stopped(seen: &[Seen]) -> bool {

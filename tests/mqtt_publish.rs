@@ -5,9 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alarm_lists;
 mod common;
 
-use std::collections::BTreeMap;
+use alarm_lists::{final_alarms, state_alarms};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,35 +139,6 @@ fn lines(out: &common::Shared) -> Vec<Value> {
 
 fn alarm_lines(lines: &[Value]) -> Vec<Value> {
     lines.iter().filter(|l| l["type"] == "alarm").cloned().collect()
-}
-
-/// The bedside's own final alarm list from its headless alarm lines: the
-/// last state of each (alarm, device), cleared ones left out.
-fn final_alarms(alarms: &[Value]) -> BTreeMap<(String, String), (String, String)> {
-    let mut last = BTreeMap::new();
-    for a in alarms {
-        let key = (a["alarm"].as_str().unwrap().to_owned(), a["device"].as_str().unwrap_or("").to_owned());
-        if a["state"] == "cleared" {
-            last.remove(&key);
-        } else {
-            last.insert(key, (a["state"].as_str().unwrap().to_owned(), a["priority"].as_str().unwrap().to_owned()));
-        }
-    }
-    last
-}
-
-fn state_alarms(state: &Value) -> BTreeMap<(String, String), (String, String)> {
-    state["alarms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                (a["alarm"].as_str().unwrap().to_owned(), a["device"].as_str().unwrap_or("").to_owned()),
-                (a["state"].as_str().unwrap().to_owned(), a["priority"].as_str().unwrap().to_owned()),
-            )
-        })
-        .collect()
 }
 
 /// Transitions by first arrival of each seq: duplicates (a resend after a
