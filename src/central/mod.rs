@@ -49,6 +49,9 @@ const ALARM_LINES: usize = 256;
 pub const TICK: Duration = Duration::from_millis(250);
 /// The alarm command's heartbeat, as at the bedside.
 const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How long the broker keeps the station's session (its subscription and
+/// the QoS 1 alarm transitions queued for it) after the link is lost.
+const SESSION_EXPIRY_S: u32 = 3600;
 /// Waits between reconnection attempts: doubling from the first to the last.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -91,8 +94,9 @@ async fn station(args: &CentralArgs, security: Security) -> anyhow::Result<ExitC
             BrokerUrl::local(broker.addr().port())
         }
     };
-    let options =
+    let mut options =
         connect::options(&url, &format!("vigil-central-{}", args.station), connect::DEFAULT_KEEP_ALIVE, &security)?;
+    options.set_session_expiry_interval(Some(SESSION_EXPIRY_S));
     let (client, events) = AsyncClient::new(options, MQTT_REQUESTS);
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
     tokio::spawn(link(events, client.clone(), topic::site_filter(&args.site), tx));
@@ -111,18 +115,25 @@ async fn station(args: &CentralArgs, security: Security) -> anyhow::Result<ExitC
         alarm_command,
         started: Instant::now(),
     };
-    if args.headless { headless(station, rx).await } else { ui::run(station, rx).await }
+    let screen = if args.headless { None } else { Some(ui::Screen::start()?) };
+    serve(station, rx, screen).await
 }
 
 /// Keeps the broker connection: rumqttc reconnects on the next poll after
-/// an error; this paces those polls and subscribes after every connect
-/// (the session starts clean, so the broker forgets subscriptions).
+/// an error; this paces those polls and subscribes after every connect.
+///
+/// The first connection starts a clean session (a station just started
+/// wants the retained picture, not a queue left for its predecessor);
+/// reconnections resume it, so alarm transitions published while the
+/// station was away (a bedside that reconnected first after a broker
+/// restart) are queued for it by the broker and arrive in order.
 async fn link(mut events: EventLoop, client: AsyncClient, filter: String, tx: mpsc::Sender<LinkEvent>) {
     let mut backoff = BACKOFF_MIN;
     loop {
         let event = match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = BACKOFF_MIN;
+                events.options.set_clean_start(false);
                 if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
                     tracing::error!(error = %e, "central: cannot subscribe");
                 }
@@ -231,7 +242,13 @@ impl Station {
     }
 }
 
-async fn headless(mut station: Station, mut events: mpsc::Receiver<LinkEvent>) -> anyhow::Result<ExitCode> {
+/// The station's one loop: broker events, ticks, keys (with a screen) and
+/// the stop signal in; headless lines or frames out.
+async fn serve(
+    mut station: Station,
+    mut events: mpsc::Receiver<LinkEvent>,
+    mut screen: Option<ui::Screen>,
+) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut tick = tokio::time::interval(TICK);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -247,18 +264,42 @@ async fn headless(mut station: Station, mut events: mpsc::Receiver<LinkEvent>) -
                 station.heartbeat();
                 continue;
             }
+            key = next_key(screen.as_mut()) => {
+                let key = key?;
+                if let Some(screen) = screen.as_mut()
+                    && screen.on_key(key, &station)
+                {
+                    break;
+                }
+                Vec::new()
+            }
             () = &mut stop => break,
         };
-        for line in &lines {
-            serde_json::to_writer(&mut out, line)?;
-            out.write_all(b"\n")?;
-        }
-        if !lines.is_empty() {
-            out.flush()?;
+        match &mut screen {
+            Some(screen) => screen.show(&station, &lines)?,
+            None => {
+                for line in &lines {
+                    serde_json::to_writer(&mut out, line)?;
+                    out.write_all(b"\n")?;
+                }
+                if !lines.is_empty() {
+                    out.flush()?;
+                }
+            }
         }
     }
+    // The terminal back before the alarm command's last words.
+    drop(screen);
     station.finish().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The screen's next key; never, without a screen.
+async fn next_key(screen: Option<&mut ui::Screen>) -> anyhow::Result<ratatui::crossterm::event::KeyEvent> {
+    match screen {
+        Some(screen) => screen.key().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Ctrl-C or SIGTERM.

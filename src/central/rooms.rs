@@ -14,6 +14,7 @@
 //! up to [`GAP_WAIT`] for it; an `alarm_state` replaces the list when its
 //! `seq` is newer than the last applied.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::mqtt::payload::{self, AlarmState, AlarmTransition, RoomState, Status, Vitals};
+use crate::mqtt::payload::{self, AlarmState, AlarmTransition, Event, RoomState, Status, Vitals};
 use crate::mqtt::topic::{Kind, Topic};
 
 /// Most rooms one station follows; messages for more are refused (counted).
@@ -83,10 +84,13 @@ pub enum Link {
 pub enum Line {
     Alarm(AlarmLine),
     Room(RoomLine),
+    Ack(AckLine),
 }
 
 /// A room's alarm transition; also the station's own `tech.comm_lost`
-/// (`seq` null) and `tech.broker` (`room` and `seq` null).
+/// (`seq` null) and `tech.broker` (`room` and `seq` null). A room's alarm
+/// with `seq` null was learned from its retained `alarm_state`, not from
+/// its transition (the station joined late, or the transitions were lost).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlarmLine {
     pub room: Option<String>,
@@ -104,6 +108,30 @@ pub struct RoomLine {
     pub state: Link,
 }
 
+/// What a bedside did with a station's acknowledgement (its `remote_ack`
+/// or `ack_refused` event): the bedside decides, the station reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AckLine {
+    pub room: String,
+    /// `None`: every alarm of the room.
+    pub alarm: Option<String>,
+    pub device: Option<String>,
+    /// The station that asked.
+    pub station: String,
+    pub result: AckResult,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AckResult {
+    /// The bedside runs with `--allow-remote-ack` and acknowledged.
+    Obeyed,
+    /// The bedside does not take acknowledgements from a station.
+    Refused,
+}
+
 /// One alarm not cleared, of a room or of the station.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoomAlarm {
@@ -117,6 +145,12 @@ pub struct RoomAlarm {
 }
 
 impl RoomAlarm {
+    /// Whether `other` is the same alarm instance (condition and device).
+    #[must_use]
+    pub fn same_alarm(&self, other: &RoomAlarm) -> bool {
+        self.alarm == other.alarm && self.device == other.device
+    }
+
     /// 3 high, 2 medium, 1 low, 0 anything else.
     #[must_use]
     pub fn rank(&self) -> u8 {
@@ -174,13 +208,6 @@ struct AlarmBook {
 }
 
 impl AlarmBook {
-    /// Start over for `session` if it is not the one followed.
-    fn follow(&mut self, session: &str) {
-        if self.session.as_deref() != Some(session) {
-            *self = Self { session: Some(session.to_owned()), ..Self::default() };
-        }
-    }
-
     fn apply(&mut self, t: &AlarmTransition) {
         self.seq = t.seq;
         let slot = self.active.iter().position(|a| a.alarm == t.alarm && a.device == t.device);
@@ -336,11 +363,55 @@ fn station_alarm(alarm: &str, onset: &str) -> RoomAlarm {
     }
 }
 
+/// A room's name, ordered with runs of digits compared as numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RoomKey(String);
+
+impl Ord for RoomKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        natural_order(&self.0, &other.0).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for RoomKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// `a` against `b`, where a run of digits counts as its number.
+fn natural_order(mut a: &str, mut b: &str) -> Ordering {
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    loop {
+        match (a.chars().next(), b.chars().next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (na, nb) = (&a[..digits(a)], &b[..digits(b)]);
+                let (va, vb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
+                let order = va.len().cmp(&vb.len()).then_with(|| va.cmp(vb));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (&a[na.len()..], &b[nb.len()..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(&y);
+                }
+                (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            }
+        }
+    }
+}
+
 /// The ward: every room of one site, the broker link, and what was refused.
 #[derive(Debug)]
 pub struct Ward {
     site: String,
-    rooms: BTreeMap<String, Room>,
+    /// In the order a person counts them: `room-2` before `room-10`.
+    rooms: BTreeMap<RoomKey, Room>,
     broker_up: bool,
     /// Onset of `tech.broker`, while the link is down.
     broker_lost: Option<String>,
@@ -367,7 +438,7 @@ impl Ward {
 
     #[must_use]
     pub fn room(&self, name: &str) -> Option<&Room> {
-        self.rooms.get(name)
+        self.rooms.get(&RoomKey(name.to_owned()))
     }
 
     /// Whether rooms can be shown: the link is up. Otherwise every room is
@@ -454,8 +525,8 @@ impl Ward {
             .filter(|t| t.site == self.site)
             .ok_or_else(|| BadMessage::Topic(crate::excerpt::excerpt(name)))?;
         // The station's own acknowledgements come back through the site
-        // filter; events are the bedside's log, not the station's picture.
-        if matches!(topic.kind, Kind::Ack | Kind::Events) {
+        // filter.
+        if topic.kind == Kind::Ack {
             return Ok(Vec::new());
         }
         if retained && body.is_empty() {
@@ -463,7 +534,7 @@ impl Ward {
             return Ok(Vec::new());
         }
         let name = topic.to_string();
-        if !self.rooms.contains_key(&topic.room) && self.rooms.len() >= MAX_ROOMS {
+        if !self.rooms.contains_key(&RoomKey(topic.room.clone())) && self.rooms.len() >= MAX_ROOMS {
             return Err(BadMessage::TooManyRooms { topic: name });
         }
         let mut out = Vec::new();
@@ -484,13 +555,19 @@ impl Ward {
                 let state: AlarmState = parse(&name, body)?;
                 self.room_mut(&topic.room, now).alarm_state(state, now, &mut out);
             }
-            Kind::Ack | Kind::Events => {}
+            // Of the bedside's log, the station reports what became of
+            // acknowledgements; the rest is the bedside's record.
+            Kind::Events => {
+                let event: Event = parse(&name, body)?;
+                out.extend(ack_line(&topic.room, &event));
+            }
+            Kind::Ack => {}
         }
         Ok(out)
     }
 
     fn room_mut(&mut self, name: &str, now: Now) -> &mut Room {
-        self.rooms.entry(name.to_owned()).or_insert_with(|| Room::new(name, now.at))
+        self.rooms.entry(RoomKey(name.to_owned())).or_insert_with(|| Room::new(name, now.at))
     }
 
     /// Time passes: silent rooms are lost, transitions that waited out
@@ -509,6 +586,25 @@ impl Ward {
         }
         out
     }
+}
+
+/// The [`AckLine`] of a bedside's `remote_ack` or `ack_refused` event.
+fn ack_line(room: &str, event: &Event) -> Option<Line> {
+    let line = &event.line;
+    let result = match line.get("action").and_then(serde_json::Value::as_str)? {
+        "remote_ack" => AckResult::Obeyed,
+        "ack_refused" => AckResult::Refused,
+        _ => return None,
+    };
+    let text = |key: &str| line.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+    Some(Line::Ack(AckLine {
+        room: room.to_owned(),
+        alarm: text("alarm"),
+        device: text("device"),
+        station: text("station")?,
+        result,
+        at: event.at.clone(),
+    }))
 }
 
 /// A payload: a JSON object with `"v": 1`, then its fields, the first
@@ -586,7 +682,7 @@ impl Room {
     }
 
     fn transition(&mut self, t: AlarmTransition, now: Now, out: &mut Vec<Line>) {
-        self.alarms.follow(&t.session);
+        self.follow(&t.session, &t.at, now, out);
         if t.seq <= self.alarms.seq {
             return; // already applied
         }
@@ -597,9 +693,13 @@ impl Room {
         self.flush_pending(now, false, out);
     }
 
+    /// A newer picture than the transitions applied replaces the list; what
+    /// it changes is reported (`seq` null), so the headless output and the
+    /// alarm command learn alarms whose transitions never reached the station.
     fn alarm_state(&mut self, state: AlarmState, now: Now, out: &mut Vec<Line>) {
-        self.alarms.follow(&state.session);
+        self.follow(&state.session, &state.at, now, out);
         if state.seq > self.alarms.seq || (state.seq == 0 && self.alarms.seq == 0) {
+            let before = std::mem::take(&mut self.alarms.active);
             self.alarms.seq = state.seq;
             self.alarms.active = state
                 .alarms
@@ -613,10 +713,49 @@ impl Room {
                     value: a.value,
                 })
                 .collect();
+            for a in &self.alarms.active {
+                let known = before.iter().any(|b| b.same_alarm(a) && b.state == a.state && b.priority == a.priority);
+                if !known {
+                    let at = if a.state == "active" { a.onset.clone() } else { state.at.clone() };
+                    out.push(self.learned_line(a, &a.state, at));
+                }
+            }
+            for b in before.iter().filter(|b| !self.alarms.active.iter().any(|a| a.same_alarm(b))) {
+                out.push(self.learned_line(b, "cleared", state.at.clone()));
+            }
             let seq = self.alarms.seq;
             self.alarms.pending.retain(|s, _| *s > seq);
         }
         self.flush_pending(now, false, out);
+    }
+
+    /// Start over when the room's bedside began another session: the old
+    /// session's held transitions are applied, then its alarms end with it.
+    fn follow(&mut self, session: &str, at: &str, now: Now, out: &mut Vec<Line>) {
+        if self.alarms.session.as_deref() == Some(session) {
+            return;
+        }
+        self.flush_pending(now, true, out);
+        let old = std::mem::replace(
+            &mut self.alarms,
+            AlarmBook { session: Some(session.to_owned()), ..AlarmBook::default() },
+        );
+        for a in &old.active {
+            out.push(self.learned_line(a, "cleared", at.to_owned()));
+        }
+    }
+
+    /// A line for an alarm known from a picture, not a transition.
+    fn learned_line(&self, a: &RoomAlarm, state: &str, at: String) -> Line {
+        Line::Alarm(AlarmLine {
+            room: Some(self.name.clone()),
+            alarm: a.alarm.clone(),
+            device: a.device.clone(),
+            priority: a.priority.clone(),
+            state: state.to_owned(),
+            seq: None,
+            at,
+        })
     }
 
     /// Apply held transitions that are next in line; with `force`, or once

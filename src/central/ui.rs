@@ -1,100 +1,114 @@
-//! The station's terminal loop: broker events, ticks and keys in; frames,
-//! the bell and acknowledgements out. Rendering is [`super::screen`].
+//! The station's terminal: keys in; frames, the bell and acknowledgements
+//! out. Rendering is [`super::screen`]; the loop that feeds it is
+//! [`super::serve`].
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use ratatui::crossterm::event::{Event, KeyEventKind};
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{Event, KeyEvent, KeyEventKind};
 use tokio::sync::mpsc;
 
-use super::rooms::{Line, Now};
+use super::Station;
+use super::rooms::{AckResult, Line};
 use super::screen::{self, Action, Scene, View};
-use super::{HEARTBEAT, LinkEvent, Station, TICK};
 
-struct RestoreOnDrop;
-
-impl Drop for RestoreOnDrop {
-    fn drop(&mut self) {
-        ratatui::restore();
-    }
+/// The terminal, its key reader and what the operator is looking at.
+pub(super) struct Screen {
+    terminal: DefaultTerminal,
+    keys: mpsc::Receiver<io::Result<Event>>,
+    view: View,
+    started: Instant,
 }
 
-pub(super) async fn run(mut station: Station, mut events: mpsc::Receiver<LinkEvent>) -> anyhow::Result<ExitCode> {
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let _restore = RestoreOnDrop;
-    let mut keys = crate::dashboard::spawn_key_reader("vigil-central-keys").context("cannot read the keyboard")?;
-    let started = Instant::now();
-    let mut view = View { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..View::default() };
-    let mut tick = tokio::time::interval(TICK);
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    let broker = station.url.to_string();
-    loop {
-        let lines: Vec<Line> = tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => station.on_link(event, Now::real()),
-                None => anyhow::bail!("the broker link stopped unexpectedly"),
-            },
-            _ = tick.tick() => station.tick(Now::real()),
-            _ = heartbeat.tick() => {
-                station.heartbeat();
-                continue;
+impl Screen {
+    pub(super) fn start() -> anyhow::Result<Self> {
+        let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+        let keys = crate::dashboard::spawn_key_reader("vigil-central-keys").inspect_err(|_| ratatui::restore());
+        Ok(Self {
+            terminal,
+            keys: keys.context("cannot read the keyboard")?,
+            view: View { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..View::default() },
+            started: Instant::now(),
+        })
+    }
+
+    /// The next key press.
+    pub(super) async fn key(&mut self) -> anyhow::Result<KeyEvent> {
+        loop {
+            let Some(event) = self.keys.recv().await else { anyhow::bail!("the key reader stopped unexpectedly") };
+            if let Event::Key(key) = event.context("cannot read the keyboard")?
+                && key.kind == KeyEventKind::Press
+            {
+                return Ok(key);
             }
-            key = keys.recv() => {
-                let Some(key) = key else { anyhow::bail!("the key reader stopped unexpectedly") };
-                let Event::Key(key) = key.context("cannot read the keyboard")? else { continue };
-                if key.kind != KeyEventKind::Press {
-                    continue;
-                }
-                let columns = screen::columns(terminal.size().map(|s| s.width).unwrap_or(80));
-                if let Some(action) = screen::action(key.code, &view)
-                    && act(action, &mut view, &station, columns)
-                {
-                    break;
-                }
-                Vec::new()
-            }
-        };
+        }
+    }
+
+    /// Carry out what `key` asks; `true` to quit.
+    pub(super) fn on_key(&mut self, key: KeyEvent, station: &Station) -> bool {
+        let columns = screen::columns(self.terminal.size().map(|s| s.width).unwrap_or(80));
+        let Some(action) = screen::action(key.code, &self.view) else { return false };
+        let rooms = station.ward.rooms().len();
+        let view = &mut self.view;
+        match action {
+            Action::Next | Action::Prev | Action::Up | Action::Down => view.step(action, columns, rooms),
+            Action::Open => view.detail = rooms > 0,
+            Action::Back => view.detail = false,
+            Action::Quit => view.quit_prompt = true,
+            Action::CancelQuit => view.quit_prompt = false,
+            Action::ConfirmQuit => return true,
+            Action::Ack => view.notice = Some(ack(station, view.selected)),
+        }
+        false
+    }
+
+    /// Ring for a new high alarm, note the bedsides' answers to this
+    /// station's acknowledgements, and draw.
+    pub(super) fn show(&mut self, station: &Station, lines: &[Line]) -> anyhow::Result<()> {
         if lines.iter().any(new_high_alarm) {
             // The terminal bell; --alarm-command is the dependable signal.
             let _ = io::stdout().write_all(b"\x07").and_then(|()| io::stdout().flush());
         }
-        view.flash = started.elapsed();
+        for line in lines {
+            if let Line::Ack(a) = line
+                && a.station == station.name
+            {
+                let alarm = a.alarm.as_deref().unwrap_or("every alarm");
+                self.view.notice = Some(match a.result {
+                    AckResult::Obeyed => format!("{}: {alarm} acknowledged by the bedside", a.room),
+                    AckResult::Refused => {
+                        format!("{}: {alarm} ack refused (the bedside does not allow remote ack)", a.room)
+                    }
+                });
+            }
+        }
+        self.view.flash = self.started.elapsed();
         let clock = chrono::Local::now().format("%H:%M:%S").to_string();
-        let failing = station.alarm_command_failing();
+        let broker = station.url.to_string();
         let scene = Scene {
             ward: &station.ward,
             station: &station.name,
             broker: &broker,
             now: Instant::now(),
             clock: &clock,
-            alarm_command_failing: failing,
+            alarm_command_failing: station.alarm_command_failing(),
         };
-        terminal.draw(|f| screen::render(f, &scene, &view)).context("cannot draw the screen")?;
+        let view = &self.view;
+        self.terminal.draw(|f| screen::render(f, &scene, view)).context("cannot draw the screen")?;
+        Ok(())
     }
-    drop(terminal);
-    station.finish().await;
-    Ok(ExitCode::SUCCESS)
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
 }
 
 fn new_high_alarm(line: &Line) -> bool {
     matches!(line, Line::Alarm(a) if a.priority == "high" && a.state == "active")
-}
-
-/// Carry out `action`; `true` to quit.
-fn act(action: Action, view: &mut View, station: &Station, columns: usize) -> bool {
-    let rooms = station.ward.rooms().len();
-    match action {
-        Action::Next | Action::Prev | Action::Up | Action::Down => view.step(action, columns, rooms),
-        Action::Open => view.detail = rooms > 0,
-        Action::Back => view.detail = false,
-        Action::Quit => view.quit_prompt = true,
-        Action::CancelQuit => view.quit_prompt = false,
-        Action::ConfirmQuit => return true,
-        Action::Ack => view.notice = Some(ack(station, view.selected)),
-    }
-    false
 }
 
 fn ack(station: &Station, selected: usize) -> String {

@@ -50,7 +50,7 @@ fn alarm_lines(lines: &[Line]) -> Vec<(Option<String>, String, String, Option<u6
         .iter()
         .filter_map(|l| match l {
             Line::Alarm(a) => Some((a.room.clone(), a.alarm.clone(), a.state.clone(), a.seq)),
-            Line::Room(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -60,7 +60,7 @@ fn room_states(lines: &[Line]) -> Vec<Link> {
         .iter()
         .filter_map(|l| match l {
             Line::Room(r) => Some(r.state),
-            Line::Alarm(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -192,9 +192,16 @@ fn a_newer_alarm_state_replaces_the_list_and_covers_its_transitions() {
         .unwrap();
     let state = json!({"v":1,"session":"s1","seq":3,"at":on,"alarms":[
         {"alarm":"temp.high","device":"hr","priority":"medium","state":"active","onset":on}]});
-    ward.handle(&topic("room-1", "alarm_state"), state.to_string().as_bytes(), true, at(base, 10)).unwrap();
+    let lines = ward.handle(&topic("room-1", "alarm_state"), state.to_string().as_bytes(), true, at(base, 10)).unwrap();
     let names: Vec<String> = ward.room("room-1").unwrap().alarms().map(|a| a.alarm).collect();
     assert_eq!(names, ["temp.high"]);
+    // What the picture changed is reported, without a seq (its
+    // transitions 2 and 3 never came).
+    let room = Some("room-1".to_owned());
+    assert_eq!(
+        alarm_lines(&lines),
+        [(room.clone(), "temp.high".into(), "active".into(), None), (room, "hr.high".into(), "cleared".into(), None)]
+    );
     // Transitions it includes are not applied again; the next one is.
     let dup = transition(3, "hr.high", "high", "cleared", on);
     assert!(ward.handle(&topic("room-1", "alarms"), &dup, false, at(base, 20)).unwrap().is_empty());
@@ -218,9 +225,75 @@ fn a_new_session_starts_its_seq_over() {
         serde_json::from_slice(&transition(1, "hr.low", "medium", "active", on)).unwrap();
     other["session"] = json!("s2");
     let lines = ward.handle(&topic("room-1", "alarms"), other.to_string().as_bytes(), false, at(base, 10)).unwrap();
-    assert_eq!(alarm_lines(&lines)[0].3, Some(1));
+    // The old session's transition, held for its gap, is applied, then its
+    // alarm ends with it; the new session's seq 1 applies.
+    let room = Some("room-1".to_owned());
+    assert_eq!(
+        alarm_lines(&lines),
+        [
+            (room.clone(), "hr.high".into(), "active".into(), Some(5)),
+            (room.clone(), "hr.high".into(), "cleared".into(), None),
+            (room, "hr.low".into(), "active".into(), Some(1))
+        ]
+    );
     let names: Vec<String> = ward.room("room-1").unwrap().alarms().map(|a| a.alarm).collect();
     assert_eq!(names, ["hr.low"]);
+}
+
+#[test]
+fn a_station_joining_late_reports_the_alarms_of_the_retained_picture() {
+    let (mut ward, base) = online("room-1");
+    let on = "2026-12-07T15:59:00.000Z";
+    let state = json!({"v":1,"session":"s1","seq":7,"at":"2026-12-07T15:59:30.000Z","alarms":[
+        {"alarm":"hr.high","device":"hr","priority":"high","state":"active","onset":on},
+        {"alarm":"temp.high","device":"hr","priority":"medium","state":"acknowledged","onset":on}]});
+    let lines = ward.handle(&topic("room-1", "alarm_state"), state.to_string().as_bytes(), true, at(base, 10)).unwrap();
+    let Line::Alarm(first) = &lines[0] else { panic!("{lines:?}") };
+    assert_eq!(
+        (first.alarm.as_str(), first.state.as_str(), first.at.as_str(), first.seq),
+        ("hr.high", "active", on, None)
+    );
+    let Line::Alarm(second) = &lines[1] else { panic!("{lines:?}") };
+    assert_eq!(
+        (second.alarm.as_str(), second.state.as_str(), second.at.as_str()),
+        ("temp.high", "acknowledged", "2026-12-07T15:59:30.000Z")
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    // The same picture again (a reconnection) reports nothing.
+    let again = ward.handle(&topic("room-1", "alarm_state"), state.to_string().as_bytes(), true, at(base, 20));
+    assert!(again.unwrap().is_empty());
+}
+
+#[test]
+fn a_bedsides_answer_to_an_ack_is_reported() {
+    let (mut ward, base) = online("room-1");
+    let event = |action: &str| {
+        json!({"v":1,"session":"s1","at":"2026-12-07T16:00:02.000Z","line":
+            {"at_ms":2000,"type":"operator","action":action,"alarm":"hr.high","device":"hr","station":"nurses"}})
+        .to_string()
+    };
+    let lines = ward.handle(&topic("room-1", "events"), event("ack_refused").as_bytes(), false, at(base, 10)).unwrap();
+    assert_eq!(
+        serde_json::to_string(&lines).unwrap(),
+        r#"[{"type":"ack","room":"room-1","alarm":"hr.high","device":"hr","station":"nurses","result":"refused","at":"2026-12-07T16:00:02.000Z"}]"#
+    );
+    let lines = ward.handle(&topic("room-1", "events"), event("remote_ack").as_bytes(), false, at(base, 20)).unwrap();
+    assert!(matches!(&lines[..], [Line::Ack(a)] if a.result == AckResult::Obeyed));
+    // The rest of the bedside's log is not the station's to report.
+    let lines = ward.handle(&topic("room-1", "events"), event("marker").as_bytes(), false, at(base, 30)).unwrap();
+    assert!(lines.is_empty());
+}
+
+#[test]
+fn rooms_are_in_counting_order() {
+    let (mut ward, base) = online("room-10");
+    for room in ["room-2", "room-1", "Room-3", "room-02b", "bay"] {
+        ward.handle(&topic(room, "status"), &status("online"), true, at(base, 0)).unwrap();
+    }
+    let names: Vec<&str> = ward.rooms().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Room-3", "bay", "room-1", "room-2", "room-02b", "room-10"]);
+    assert_eq!(natural_order("a9", "a10"), Ordering::Less);
+    assert_eq!(natural_order("a010", "a10"), Ordering::Equal);
 }
 
 #[test]
