@@ -78,9 +78,7 @@ impl Screen {
                 let alarm = a.alarm.as_deref().unwrap_or("every alarm");
                 self.view.notice = Some(match a.result {
                     AckResult::Obeyed => format!("{}: {alarm} acknowledged by the bedside", a.room),
-                    AckResult::Refused => {
-                        format!("{}: {alarm} ack refused (the bedside does not allow remote ack)", a.room)
-                    }
+                    AckResult::Refused => format!("{}: {alarm} ack refused by the bedside", a.room),
                 });
             }
         }
