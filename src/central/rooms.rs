@@ -12,7 +12,8 @@
 //! `seq` (QoS 1 redelivery, the retained `alarm_state` overlapping live
 //! transitions) is dropped; one that arrives ahead of a missing `seq` waits
 //! up to [`GAP_WAIT`] for it; an `alarm_state` replaces the list when its
-//! `seq` is newer than the last applied.
+//! `seq` is not older than the last applied (an acknowledgement changes the
+//! picture, not the `seq`).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
@@ -693,12 +694,14 @@ impl Room {
         self.flush_pending(now, false, out);
     }
 
-    /// A newer picture than the transitions applied replaces the list; what
-    /// it changes is reported (`seq` null), so the headless output and the
-    /// alarm command learn alarms whose transitions never reached the station.
+    /// A picture as new as the transitions applied replaces the list: of
+    /// the same `seq` it can only add acknowledgements (which have no
+    /// transition); of a newer one the station missed transitions. What it
+    /// changes is reported (`seq` null), so the headless output and the
+    /// alarm command learn what no transition told them.
     fn alarm_state(&mut self, state: AlarmState, now: Now, out: &mut Vec<Line>) {
         self.follow(&state.session, &state.at, now, out);
-        if state.seq > self.alarms.seq || (state.seq == 0 && self.alarms.seq == 0) {
+        if state.seq >= self.alarms.seq {
             let before = std::mem::take(&mut self.alarms.active);
             self.alarms.seq = state.seq;
             self.alarms.active = state

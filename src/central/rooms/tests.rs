@@ -265,6 +265,26 @@ fn a_station_joining_late_reports_the_alarms_of_the_retained_picture() {
 }
 
 #[test]
+fn an_acknowledgement_comes_with_the_picture_of_the_same_seq() {
+    let (mut ward, base) = online("room-1");
+    let on = "2026-12-07T16:00:01.000Z";
+    ward.handle(&topic("room-1", "alarms"), &transition(1, "hr.high", "high", "active", on), false, at(base, 0))
+        .unwrap();
+    let picture = |state: &str| {
+        json!({"v":1,"session":"s1","seq":1,"at":"2026-12-07T16:00:09.000Z","alarms":[
+            {"alarm":"hr.high","device":"hr","priority":"high","state":state,"onset":on}]})
+        .to_string()
+    };
+    // The picture that follows the transition changes nothing.
+    let lines = ward.handle(&topic("room-1", "alarm_state"), picture("active").as_bytes(), false, at(base, 5));
+    assert!(lines.unwrap().is_empty());
+    let lines = ward.handle(&topic("room-1", "alarm_state"), picture("acknowledged").as_bytes(), false, at(base, 9));
+    let room = Some("room-1".to_owned());
+    assert_eq!(alarm_lines(&lines.unwrap()), [(room, "hr.high".into(), "acknowledged".into(), None)]);
+    assert_eq!(ward.room("room-1").unwrap().alarms().next().unwrap().state, "acknowledged");
+}
+
+#[test]
 fn a_bedsides_answer_to_an_ack_is_reported() {
     let (mut ward, base) = online("room-1");
     let event = |action: &str| {
