@@ -7,7 +7,7 @@ use crate::config::{AlarmConfig, Direction};
 use crate::model::{Condition, Priority};
 
 use super::instance::PRIORITIES;
-use super::rules::SESSION_WIDE;
+use super::rules::{NETWORK_PRIORITY, SESSION_WIDE};
 
 /// One limit in force.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,5 +104,6 @@ pub fn limits(config: &AlarmConfig) -> Vec<Limit> {
     for c in SESSION_WIDE {
         push(c, Priority::High, LimitRule::Holds { onset: Duration::ZERO });
     }
+    push(Condition::TechNetwork, NETWORK_PRIORITY, LimitRule::Holds { onset: Duration::ZERO });
     limits
 }

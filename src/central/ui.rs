@@ -64,9 +64,9 @@ impl Screen {
         false
     }
 
-    /// Ring for a new high alarm, note the bedsides' answers to this
-    /// station's acknowledgements, and draw.
-    pub(super) fn show(&mut self, station: &Station, lines: &[Line]) -> anyhow::Result<()> {
+    /// Ring for a new high alarm, and note the bedsides' answers to this
+    /// station's acknowledgements.
+    pub(super) fn note(&mut self, station: &Station, lines: &[Line]) {
         if lines.iter().any(new_high_alarm) {
             // The terminal bell; --alarm-command is the dependable signal.
             let _ = io::stdout().write_all(b"\x07").and_then(|()| io::stdout().flush());
@@ -82,6 +82,9 @@ impl Screen {
                 });
             }
         }
+    }
+
+    pub(super) fn draw(&mut self, station: &Station) -> anyhow::Result<()> {
         self.view.flash = self.started.elapsed();
         let clock = chrono::Local::now().format("%H:%M:%S").to_string();
         let broker = station.url.to_string();

@@ -68,6 +68,7 @@ pub fn text(limit: &Limit) -> String {
             Condition::TechRecording => format!("recording failing, {}", after(*onset)),
             Condition::TechStalled => format!("pipeline missed its tick, {}", after(*onset)),
             Condition::TechAlarmCommand => format!("alarm command dead or not reading, {}", after(*onset)),
+            Condition::TechNetwork => format!("messages for the central station lost (--publish), {}", after(*onset)),
             other => format!("{other}, {}", after(*onset)),
         },
         LimitRule::Unacknowledged { after } => format!("unacknowledged for {}", duration(*after)),
@@ -108,5 +109,9 @@ mod tests {
         assert_eq!(text(Condition::TechDisconnected, Priority::High), "unacknowledged for 60 s");
         assert_eq!(text(Condition::TechRecording, Priority::High), "recording failing, at once");
         assert_eq!(text(Condition::TechStale, Priority::Low), "no data for S = max(5 s, 3 × interval)");
+        assert_eq!(
+            text(Condition::TechNetwork, Priority::Medium),
+            "messages for the central station lost (--publish), at once"
+        );
     }
 }
