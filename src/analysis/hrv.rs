@@ -33,6 +33,15 @@ pub enum Unavailable {
         /// Seconds the intervals span.
         got_s: f64,
     },
+    /// The intervals span more time than the measure takes (frequency
+    /// domain: 48 h, whose 4 Hz series is then 691,200 samples).
+    #[error("window too long: {got_s:.0} s, at most {limit_s:.0} s")]
+    TooLong {
+        /// Seconds the measure takes at most.
+        limit_s: f64,
+        /// Seconds the intervals span.
+        got_s: f64,
+    },
     /// An interval is not a finite, positive number of milliseconds.
     #[error("interval {index} is {value} ms, not a finite positive duration")]
     InvalidInterval {

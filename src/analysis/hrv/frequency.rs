@@ -29,6 +29,10 @@ pub const MIN_SPAN_S: f64 = 120.0;
 /// Shortest window for VLF (and so total power), s.
 pub const VLF_MIN_SPAN_S: f64 = 300.0;
 
+/// Longest window, s: bounds the interpolated series' memory and the
+/// periodogram's work.
+pub const MAX_SPAN_S: f64 = 48.0 * 3600.0;
+
 /// Frequency-domain HRV of one window's NN intervals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrequencyDomain {
@@ -53,13 +57,16 @@ pub struct FrequencyDomain {
 /// # Errors
 /// [`Unavailable::InvalidInterval`] for a non-finite or non-positive
 /// interval, [`Unavailable::TooShort`] when the intervals add up to less
-/// than [`MIN_SPAN_S`].
+/// than [`MIN_SPAN_S`], [`Unavailable::TooLong`] over [`MAX_SPAN_S`].
 pub fn frequency_domain(nn: &[f64]) -> Result<FrequencyDomain, Unavailable> {
     check_intervals(nn)?;
     need_beats(nn, 2)?;
     let span_s = nn.iter().sum::<f64>() / 1000.0;
     if span_s < MIN_SPAN_S {
         return Err(Unavailable::TooShort { needed_s: MIN_SPAN_S, got_s: span_s });
+    }
+    if span_s > MAX_SPAN_S {
+        return Err(Unavailable::TooLong { limit_s: MAX_SPAN_S, got_s: span_s });
     }
     let mut series = interpolate(nn);
     if series.len() < 2 {
