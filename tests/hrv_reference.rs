@@ -116,10 +116,12 @@ fn class_name(class: artifacts::BeatClass) -> &'static str {
     }
 }
 
-fn assert_rel(what: &str, ours: f64, theirs: &Value, rel: f64) {
+/// Asserts `ours` within `rel` of the reference; gives the relative error.
+fn assert_rel(what: &str, ours: f64, theirs: &Value, rel: f64) -> f64 {
     let theirs = theirs.as_f64().unwrap_or_else(|| panic!("{what}: reference {theirs} is no number"));
     let err = (ours - theirs).abs() / theirs.abs().max(1e-12);
     assert!(err <= rel, "{what}: vigil {ours}, reference {theirs} (relative error {err:.2e} > {rel})");
+    err
 }
 
 #[test]
@@ -148,6 +150,7 @@ fn hrv_matches_neurokit2_and_hrv_analysis() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference: Value = serde_json::from_slice(&out.stdout).unwrap();
 
+    let (mut worst_time, mut worst_freq, mut worst_dfa, mut worst_nn) = (0.0_f64, 0.0_f64, 0.0_f64, 0.0_f64);
     for (name, _, corrected) in &series {
         let r = &reference[name];
 
@@ -187,7 +190,7 @@ fn hrv_matches_neurokit2_and_hrv_analysis() {
             ("sd1_ms", t.sd1_ms),
             ("sd2_ms", t.sd2_ms),
         ] {
-            assert_rel(&format!("{name} {key}"), ours, &rt[key], TIME_REL);
+            worst_time = worst_time.max(assert_rel(&format!("{name} {key}"), ours, &rt[key], TIME_REL));
         }
 
         let f = frequency::frequency_domain(nn).unwrap();
@@ -202,13 +205,19 @@ fn hrv_matches_neurokit2_and_hrv_analysis() {
             ("lfnu", f.lf_nu.unwrap()),
             ("hfnu", f.hf_nu.unwrap()),
         ] {
-            assert_rel(&format!("{name} {key}"), ours, &rf[key], FREQUENCY_REL);
+            worst_freq = worst_freq.max(assert_rel(&format!("{name} {key}"), ours, &rf[key], FREQUENCY_REL));
         }
 
         let alpha = dfa::dfa_alpha1(nn).unwrap();
         let theirs = r["dfa_alpha1"].as_f64().unwrap();
         assert!((alpha - theirs).abs() <= DFA_ABS, "{name}: DFA α1 {alpha}, NeuroKit2 {theirs}");
+        worst_dfa = worst_dfa.max((alpha - theirs).abs());
+        worst_nn = worst_nn.max(worst);
     }
+    eprintln!(
+        "worst: time domain {worst_time:.1e} relative, frequency domain {worst_freq:.1e} relative, \
+         DFA α1 {worst_dfa:.1e}, corrected NN {worst_nn:.3} ms"
+    );
 }
 
 proptest! {
