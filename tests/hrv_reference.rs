@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigil::analysis::hrv::{artifacts, dfa, frequency, time};
 
 mod tools;
@@ -21,13 +21,12 @@ mod tools;
 /// RR intervals are whole ticks of 1/1024 s, as the sensors send them.
 const TICKS_PER_S: f64 = 1024.0;
 /// Seeds of the synthetic series (name, seed, minutes, with artifacts).
-const SERIES: [(&str, u64, f64, bool); 4] =
-    [("clean_5min", 11, 5.0, false), ("clean_30min", 12, 30.0, false), ("artifacts_5min", 21, 5.0, true), (
-        "artifacts_30min",
-        22,
-        30.0,
-        true,
-    )];
+const SERIES: [(&str, u64, f64, bool); 4] = [
+    ("clean_5min", 11, 5.0, false),
+    ("clean_30min", 12, 30.0, false),
+    ("artifacts_5min", 21, 5.0, true),
+    ("artifacts_30min", 22, 30.0, true),
+];
 /// Beats whose class agrees with NeuroKit2's, at least.
 const CLASS_AGREEMENT: f64 = 0.98;
 /// NeuroKit2-flagged beats flagged alike here, at least.
@@ -161,7 +160,10 @@ fn hrv_matches_neurokit2_and_hrv_analysis() {
         let flagged = theirs.iter().filter(|&&c| c != "normal").count();
         let found = ours.iter().zip(&theirs).filter(|(a, b)| **b != "normal" && a == b).count();
         let agreement = agree as f64 / ours.len() as f64;
-        eprintln!("{name}: {} beats, classes agree {agreement:.4}, NeuroKit2 flags {flagged}, found {found}", ours.len());
+        eprintln!(
+            "{name}: {} beats, classes agree {agreement:.4}, NeuroKit2 flags {flagged}, found {found}",
+            ours.len()
+        );
         assert!(agreement >= CLASS_AGREEMENT, "{name}: classes agree on {agreement:.4} of beats");
         if name.starts_with("artifacts") {
             assert!(flagged > 0, "{name}: the injected artifacts must be flagged");

@@ -9,7 +9,7 @@
 //! milliseconds, so a corrected interval can differ from NeuroKit2's by
 //! less than one sample period.
 
-use super::{check_intervals, Unavailable};
+use super::{Unavailable, check_intervals};
 
 /// Half-width factor of the adaptive thresholds: α × quartile deviation.
 const ALPHA: f64 = 5.2;
@@ -378,20 +378,12 @@ fn mean_of(x: &[f64]) -> f64 {
 
 /// numpy's `max` of two: NaN if either is.
 fn nan_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
 }
 
 /// numpy's `min` of two: NaN if either is.
 fn nan_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
 }
 
 #[cfg(test)]

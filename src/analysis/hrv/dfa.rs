@@ -7,7 +7,7 @@
 //! boxes (boxes with variance ≤ 1e-8 × the largest dropped); α1 is the
 //! least-squares slope of log2 F(n) against log2 n.
 
-use super::{check_intervals, mean, need_beats, Unavailable};
+use super::{Unavailable, check_intervals, mean, need_beats};
 
 /// Smallest box, beats.
 pub const MIN_BOX: usize = 4;
@@ -38,21 +38,15 @@ pub fn dfa_alpha1(nn: &[f64]) -> Result<f64, Unavailable> {
         points.push(((size as f64).log2(), f.log2()));
     }
     let slope = slope(&points);
-    if slope.is_finite() {
-        Ok(slope)
-    } else {
-        Err(Unavailable::NoVariability)
-    }
+    if slope.is_finite() { Ok(slope) } else { Err(Unavailable::NoVariability) }
 }
 
 /// F(size): root mean residual variance over the overlapping boxes; `None`
 /// when no box has any.
 fn fluctuation(profile: &[f64], size: usize) -> Option<f64> {
     let step = size / 2;
-    let variances: Vec<f64> = (0..profile.len() - size)
-        .step_by(step)
-        .map(|start| residual_variance(&profile[start..start + size]))
-        .collect();
+    let variances: Vec<f64> =
+        (0..profile.len() - size).step_by(step).map(|start| residual_variance(&profile[start..start + size])).collect();
     let largest = variances.iter().copied().fold(0.0_f64, f64::max);
     let kept: Vec<f64> = variances.into_iter().filter(|&v| v > 1e-8 * largest).collect();
     if kept.is_empty() {

@@ -10,7 +10,7 @@
 //! 410 × 256 products per segment, fewer than an FFT of 4096 would take,
 //! and no dependency.
 
-use super::{check_intervals, mean, need_beats, Unavailable};
+use super::{Unavailable, check_intervals, mean, need_beats};
 
 /// Interpolation rate of the NN series, Hz.
 const FS_HZ: f64 = 4.0;
@@ -197,7 +197,7 @@ mod tests {
         // through linear interpolation between 1 s samples, whose
         // amplitude response at f is sinc²(f): power × sinc⁴(0.1).
         let nn: Vec<f64> =
-            (0..600).map(|k| 1000.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.1 * k as f64).sin()).collect();
+            (0..600).map(|k| 1000.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.1 * f64::from(k)).sin()).collect();
         let f = frequency_domain(&nn).unwrap();
         let sinc = (std::f64::consts::PI * 0.1).sin() / (std::f64::consts::PI * 0.1);
         let expected = 450.0 * sinc.powi(4);

@@ -1,6 +1,6 @@
 //! Time-domain measures and the Poincaré plot's SD1, SD2.
 
-use super::{check_intervals, mean, need_beats, std_sample, Unavailable};
+use super::{Unavailable, check_intervals, mean, need_beats, std_sample};
 
 /// Fewest NN intervals the time domain needs: SDSD takes a sample standard
 /// deviation of successive differences, so two differences at least.
@@ -114,10 +114,7 @@ mod tests {
     #[test]
     fn refuses_short_and_invalid_input() {
         assert_eq!(time_domain(&[800.0, 810.0]), Err(Unavailable::TooFewBeats { needed: 3, got: 2 }));
-        assert!(matches!(
-            time_domain(&[800.0, f64::NAN, 810.0]),
-            Err(Unavailable::InvalidInterval { index: 1, .. })
-        ));
+        assert!(matches!(time_domain(&[800.0, f64::NAN, 810.0]), Err(Unavailable::InvalidInterval { index: 1, .. })));
         assert!(matches!(time_domain(&[800.0, 0.0, 810.0]), Err(Unavailable::InvalidInterval { index: 1, .. })));
     }
 }
