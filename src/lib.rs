@@ -34,6 +34,7 @@
 //! - [`pipeline`]: decoders, history and alarms, owned by the session loop.
 //! - [`snapshot`]: what the dashboard reads.
 //! - [`sources`]: BLE, simulator, NDJSON streams, replay.
+//! - [`analysis`]: offline analysis of recordings; HRV so far.
 //! - [`record`]: Arrow recordings and the readers behind replay, summary,
 //!   export and report.
 //! - [`headless`]: the JSON lines of headless output, as types.
@@ -55,6 +56,7 @@
 
 pub mod alarm_command;
 pub mod alarms;
+pub mod analysis;
 pub mod app;
 pub mod central;
 pub mod cli;

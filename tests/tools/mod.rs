@@ -7,7 +7,8 @@
 
 #![allow(dead_code)]
 
-/// `$VIGIL_PYTHON`, a Python with pyarrow and polars (`.ci/run` makes one).
+/// `$VIGIL_PYTHON`, a Python with pyarrow and polars, and neurokit2,
+/// hrv-analysis and nolds for the HRV references (`.ci/run` makes one).
 /// `None` (after saying so) where it is not set outside CI.
 #[must_use]
 pub fn python(what: &str) -> Option<String> {

@@ -1,0 +1,7 @@
+//! Offline analysis of recorded sessions (`vigil analyze`, summary, report).
+//!
+//! - [`hrv`]: heart rate variability from RR intervals: artifact
+//!   correction, time domain, frequency domain, DFA α1. Pure functions over
+//!   slices of milliseconds; windows and recordings are the caller's.
+
+pub mod hrv;
