@@ -9,7 +9,7 @@
 //! milliseconds, so a corrected interval can differ from NeuroKit2's by
 //! less than one sample period.
 
-use super::{Unavailable, check_intervals};
+use super::{Unavailable, check_intervals, mean};
 
 /// Half-width factor of the adaptive thresholds: α × quartile deviation.
 const ALPHA: f64 = 5.2;
@@ -156,13 +156,13 @@ fn find_artifacts(peaks: &[f64]) -> Artifacts {
     for k in 1..n {
         rr[k] = peaks[k] - peaks[k - 1];
     }
-    rr[0] = if n > 1 { mean_of(&rr[1..]) } else { 1.0 };
+    rr[0] = if n > 1 { mean(&rr[1..]) } else { 1.0 };
 
     let mut drrs = vec![0.0; n];
     for k in 1..n {
         drrs[k] = rr[k] - rr[k - 1];
     }
-    drrs[0] = if n > 1 { mean_of(&drrs[1..]) } else { 0.0 };
+    drrs[0] = if n > 1 { mean(&drrs[1..]) } else { 0.0 };
     let th1 = threshold(&drrs);
     normalise(&mut drrs, &th1);
 
@@ -370,10 +370,6 @@ fn reflect(d: isize, n: usize) -> usize {
     let period = 2 * (n as isize - 1);
     let m = d.rem_euclid(period);
     (if m >= n as isize { period - m } else { m }) as usize
-}
-
-fn mean_of(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
 }
 
 /// numpy's `max` of two: NaN if either is.
