@@ -2,7 +2,7 @@
 //! profiles into a [`SessionPlan`](crate::session::SessionPlan) or a
 //! one-shot action.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -63,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(err, "wrote {}", args.out.display())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Analyze(args) => analyze(&args),
         Command::Recover(args) => {
             let report = record::recover(&args.recording)?;
             writeln!(std::io::stderr().lock(), "{report}")?;
@@ -70,6 +71,57 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if report.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+/// `vigil analyze`: rows of every recording and window, with progress on
+/// a terminal's stderr and notes for windows a recording could not make.
+fn analyze(args: &crate::cli::AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    use crate::analyze::output::{self, Format};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if args.format == Format::Parquet && args.out.is_none() {
+        bail!("--format parquet writes a binary file: give --out PATH");
+    }
+    let config = match &args.config {
+        Some(path) => Some(Config::load(path)?),
+        None => None,
+    };
+    let request = crate::analyze::Request { recordings: args.recordings.clone(), windows: args.windows.clone(), config };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(args.recordings.len() as u64)
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("analyzing {pos}/{len} [{bar:30}] {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let (rows, skipped) = crate::analyze::analyze(&request, |done| {
+        bar.set_message(done.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    for note in output::skipped_notes(&skipped) {
+        eprintln!("{note}");
+    }
+    match &args.out {
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .create_new(!args.force)
+                .truncate(true)
+                .mode(record::FILE_MODE)
+                .open(path)
+                .with_context(|| match path.exists() {
+                    true if !args.force => format!("{} exists: give --force to replace it", path.display()),
+                    _ => format!("cannot create {}", path.display()),
+                })?;
+            output::write(&rows, args.format, &mut file).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {} rows to {}", rows.len(), path.display());
+        }
+        None => output::write(&rows, args.format, &mut std::io::stdout().lock())?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `vigil simulate [SCENARIO]`: a scenario's GATT payloads on a virtual clock.

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use super::hrv::Unavailable;
 use super::hrv::artifacts::{self, BeatClass};
-use crate::model::{ConnectionChange, OutputEvent, Quantity, Sample, SessionTime};
+use super::stats::Holes;
+use crate::model::{DeviceLabel, Quantity, Sample, SessionTime};
+use crate::verdict::{in_contact, plausible};
 
 /// The most a beat's time may differ from the previous beat's time plus
 /// its interval within one segment. A notification is stamped when it
@@ -43,13 +45,13 @@ pub struct Segment {
     pub beats: Vec<Beat>,
 }
 
-/// The beats of every device, split into segments, in device then time
-/// order.
+/// The beats of every device, split into segments at `holes` and where
+/// beats are missing, in device then time order.
 #[must_use]
-pub fn segments(samples: &[Sample], events: &[OutputEvent]) -> Vec<Segment> {
-    let mut by_device: BTreeMap<&str, Vec<Beat>> = BTreeMap::new();
+pub fn segments(samples: &[Sample], holes: &Holes) -> Vec<Segment> {
+    let mut by_device: BTreeMap<&DeviceLabel, Vec<Beat>> = BTreeMap::new();
     for s in samples.iter().filter(|s| s.quantity == Quantity::RrIntervalMs) {
-        by_device.entry(s.device.as_str()).or_default().push(Beat { at: s.at, rr_ms: s.value, contact: s.contact });
+        by_device.entry(&s.device).or_default().push(Beat { at: s.at, rr_ms: s.value, contact: s.contact });
     }
     let mut out = Vec::new();
     for (device, mut beats) in by_device {
@@ -57,26 +59,23 @@ pub fn segments(samples: &[Sample], events: &[OutputEvent]) -> Vec<Segment> {
         // notification's beats oldest first. Stable, so equal times keep
         // their order.
         beats.sort_by_key(|b| b.at);
-        let holes = holes(device, events);
         let mut current: Vec<Beat> = Vec::new();
         let mut index = 0;
         let mut close = |current: &mut Vec<Beat>, out: &mut Vec<Segment>| {
             if !current.is_empty() {
-                out.push(Segment { device: device.to_owned(), index, beats: std::mem::take(current) });
+                out.push(Segment { device: device.to_string(), index, beats: std::mem::take(current) });
                 index += 1;
             }
         };
         for beat in beats {
-            let usable = beat.contact != Some(false) && beat.rr_ms.is_finite() && beat.rr_ms > 0.0;
-            if !usable {
+            if !usable(beat.contact, beat.rr_ms) {
                 close(&mut current, &mut out);
                 continue;
             }
             if let Some(prev) = current.last() {
                 let expected = prev.at.as_secs_f64() + beat.rr_ms / 1000.0;
                 let mismatch = (beat.at.as_secs_f64() - expected).abs() > MAX_MISMATCH_S;
-                // The interval ending at `beat` started about `rr` before it.
-                let hole = holes.iter().any(|&(from, to)| from < beat.at && to > prev.at);
+                let hole = holes.overlaps(device, prev.at, beat.at);
                 if mismatch || hole {
                     close(&mut current, &mut out);
                 }
@@ -88,33 +87,11 @@ pub fn segments(samples: &[Sample], events: &[OutputEvent]) -> Vec<Segment> {
     out
 }
 
-/// Spans of session time in which `device` delivered nothing: from each
-/// disconnection to the next connection (or for ever), and every gap of
-/// the whole session (a gap is recorded when the session resumes, lasting
-/// back from then).
-fn holes(device: &str, events: &[OutputEvent]) -> Vec<(SessionTime, SessionTime)> {
-    let mut out = Vec::new();
-    let mut down: Option<SessionTime> = None;
-    for e in events {
-        match e {
-            OutputEvent::Connection { at, device: d, change } if d.as_str() == device => match change {
-                ConnectionChange::Disconnected { .. } => {
-                    down.get_or_insert(*at);
-                }
-                ConnectionChange::Connected { .. } => {
-                    if let Some(from) = down.take() {
-                        out.push((from, *at));
-                    }
-                }
-            },
-            OutputEvent::Gap { at, duration } => out.push((at.saturating_sub(*duration), *at)),
-            _ => {}
-        }
-    }
-    if let Some(from) = down {
-        out.push((from, SessionTime::MAX));
-    }
-    out
+/// Whether an RR sample is a beat: the vitals' rules (`stats::exclusion`:
+/// skin contact, a valid value) and a positive interval.
+#[must_use]
+pub fn usable(contact: Option<bool>, rr_ms: f64) -> bool {
+    in_contact(contact) && plausible(Quantity::RrIntervalMs, rr_ms) && rr_ms > 0.0
 }
 
 /// A segment after artifact correction.
@@ -176,7 +153,11 @@ pub fn correct(segment: &Segment) -> Result<Corrected, Unavailable> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::DeviceLabel;
+    use crate::model::{ConnectionChange, OutputEvent};
+
+    fn split(samples: &[Sample], events: &[OutputEvent]) -> Vec<Segment> {
+        segments(samples, &Holes::from_events(events, SessionTime::from_secs(3_600)))
+    }
 
     fn rr(device: &str, at_ms: u64, rr_ms: f64, contact: Option<bool>) -> Sample {
         Sample {
@@ -198,7 +179,7 @@ mod tests {
     fn a_clean_run_is_one_segment_per_device() {
         let mut samples = run("chest", 800, 10);
         samples.extend(run("band", 800, 5));
-        let s = segments(&samples, &[]);
+        let s = split(&samples, &[]);
         let shape: Vec<(&str, usize, usize)> = s.iter().map(|s| (s.device.as_str(), s.index, s.beats.len())).collect();
         assert_eq!(shape, vec![("band", 0, 5), ("chest", 0, 10)]);
     }
@@ -211,7 +192,7 @@ mod tests {
         samples.push(rr("chest", 8_000, f64::NAN, Some(true))); // left out
         samples.extend(run("chest", 8_800, 2)); // 8.8, 9.6 s
         samples.extend(run("chest", 20_000, 2)); // 10 s of beats missing
-        let lens: Vec<usize> = segments(&samples, &[]).iter().map(|s| s.beats.len()).collect();
+        let lens: Vec<usize> = split(&samples, &[]).iter().map(|s| s.beats.len()).collect();
         assert_eq!(lens, vec![5, 3, 2, 2]);
     }
 
@@ -228,7 +209,7 @@ mod tests {
             down(4_300, ConnectionChange::Connected { name: None, address: None, services: vec![] }),
             OutputEvent::Gap { at: SessionTime::from_millis(10_350), duration: std::time::Duration::from_millis(200) },
         ];
-        let lens: Vec<usize> = segments(&samples, &events).iter().map(|s| s.beats.len()).collect();
+        let lens: Vec<usize> = split(&samples, &events).iter().map(|s| s.beats.len()).collect();
         // Beats 0.8 .. 4.0 | 4.8 .. 9.6 | 10.4 .. 16.0
         assert_eq!(lens, vec![5, 7, 8]);
         // Another device's disconnection changes nothing.
@@ -237,13 +218,13 @@ mod tests {
             device: DeviceLabel::from("band"),
             change: ConnectionChange::Disconnected { reason: None },
         }];
-        assert_eq!(segments(&samples, &other).len(), 1);
+        assert_eq!(split(&samples, &other).len(), 1);
     }
 
     #[test]
     fn correction_times_nn_from_the_segments_first_beat() {
         let samples = run("chest", 1_000, 100);
-        let seg = &segments(&samples, &[])[0];
+        let seg = &split(&samples, &[])[0];
         let c = correct(seg).unwrap();
         assert_eq!(c.nn_ms.len(), 100);
         assert!((c.nn_end_s[0] - 1.0).abs() < 1e-9);

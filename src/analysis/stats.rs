@@ -73,6 +73,14 @@ impl Holes {
         holes
     }
 
+    /// Whether a hole of `device` (or a gap) overlaps `(from, to)`: an RR
+    /// interval over that span would bridge it.
+    #[must_use]
+    pub fn overlaps(&self, device: &DeviceLabel, from: SessionTime, to: SessionTime) -> bool {
+        let overlaps = |&(a, b): &(SessionTime, SessionTime)| a < to && b > from;
+        self.gaps.iter().any(overlaps) || self.disconnected.get(device).is_some_and(|spans| spans.iter().any(overlaps))
+    }
+
     /// Whether `device`'s sample at `at` falls inside a hole.
     #[must_use]
     pub fn contains(&self, device: &DeviceLabel, at: SessionTime) -> bool {
