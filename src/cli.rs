@@ -235,6 +235,9 @@ pub struct SummaryArgs {
     pub recording: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Re-run the alarms with this configuration's limits, as `vigil replay --config` does
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

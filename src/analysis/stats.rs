@@ -267,9 +267,14 @@ mod tests {
         let sd = s.sd.unwrap();
         assert!((sd - 13.988_090_172_238_191).abs() < 1e-9, "{sd}");
 
-        let window = vital_stats(&samples, Some(Span { from: SessionTime::from_secs(15), to: SessionTime::from_secs(30) }), &holes);
+        let window = vital_stats(
+            &samples,
+            Some(Span { from: SessionTime::from_secs(15), to: SessionTime::from_secs(30) }),
+            &holes,
+        );
         assert_eq!((window.n, window.in_gap, window.median), (2, 1, Some(72.0)));
-        let none = vital_stats(&samples, Some(Span { from: SessionTime::from_secs(100), to: SessionTime::MAX }), &holes);
+        let none =
+            vital_stats(&samples, Some(Span { from: SessionTime::from_secs(100), to: SessionTime::MAX }), &holes);
         assert_eq!(none, VitalStats::default());
         assert_eq!(serde_json::to_value(&none).unwrap()["mean"], serde_json::Value::Null);
     }
@@ -291,9 +296,8 @@ mod tests {
     /// A heart-rate sample: in 40..200, or invalid, with or without contact.
     fn sample() -> impl Strategy<Value = Sample> {
         let invalid = prop_oneof![Just(f64::NAN), Just(0.0), Just(-1.0), Just(f64::INFINITY), Just(300.0)];
-        (0u64..120, 40.0f64..200.0, prop::option::of(any::<bool>()), invalid, any::<bool>()).prop_map(
-            |(s, valid, contact, invalid, is_valid)| hr(s, if is_valid { valid } else { invalid }, contact),
-        )
+        (0u64..120, 40.0f64..200.0, prop::option::of(any::<bool>()), invalid, any::<bool>())
+            .prop_map(|(s, valid, contact, invalid, is_valid)| hr(s, if is_valid { valid } else { invalid }, contact))
     }
 
     proptest! {
