@@ -79,11 +79,14 @@ fn analyze(args: &crate::cli::AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if args.format == Format::Parquet && args.out.is_none() {
         bail!("--format parquet writes a binary file: give --out PATH");
     }
-    let config = match &args.config {
-        Some(path) => Some(Config::load(path)?),
+    let rerun: Option<crate::analyze::Rerun> = match &args.config {
+        Some(path) => {
+            let config = Config::load(path)?;
+            Some(Box::new(move |r: &Recording| rerun_alarms(r, &config)))
+        }
         None => None,
     };
-    let request = crate::analyze::Request { recordings: args.recordings.clone(), windows: args.windows.clone(), config };
+    let request = crate::analyze::Request { recordings: args.recordings.clone(), windows: args.windows.clone(), rerun };
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {

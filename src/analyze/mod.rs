@@ -9,6 +9,7 @@
 
 pub mod output;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -19,8 +20,7 @@ use crate::analysis::hrv::artifacts::{BeatClass, ClassCounts};
 use crate::analysis::hrv::{Unavailable, dfa, frequency, time};
 use crate::analysis::stats::{self, Holes, Span, VitalStats};
 use crate::analysis::windows::{Window, WindowSpec};
-use crate::config::Config;
-use crate::model::{OutputEvent, Quantity, Sample, SessionTime};
+use crate::model::{AlarmEvent, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime};
 use crate::record::{RecordError, Recording};
 
 /// One row: a device of a recording in one window.
@@ -102,15 +102,27 @@ pub struct Hrv {
 }
 
 /// What to analyse.
-#[derive(Debug, Clone)]
 pub struct Request {
     pub recordings: Vec<PathBuf>,
     /// `all` when empty.
     pub windows: Vec<WindowSpec>,
-    /// Re-run the alarms under this configuration's limits (as `vigil
-    /// replay --config`) instead of reading the recorded ones.
-    pub config: Option<Config>,
+    /// Alarm events made again under other limits (`--config`: as `vigil
+    /// replay --config` makes them), used instead of the recorded ones.
+    pub rerun: Option<Rerun>,
 }
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("recordings", &self.recordings)
+            .field("windows", &self.windows)
+            .field("rerun", &self.rerun.is_some())
+            .finish()
+    }
+}
+
+/// Makes a recording's alarm events again.
+pub type Rerun = Box<dyn Fn(&Recording) -> anyhow::Result<Vec<AlarmEvent>>>;
 
 /// Something in one recording that kept a window from being analysed; the
 /// other windows and recordings go on.
@@ -135,8 +147,8 @@ pub fn analyze(req: &Request, mut progress: impl FnMut(&Path)) -> Result<(Vec<Ro
         let samples = recording.samples()?;
         let end = recording.end()?;
         let mut events = recording.events()?;
-        if let Some(config) = &req.config {
-            let rerun = crate::sources::replay::rerun_alarms(&recording, config)
+        if let Some(rerun) = &req.rerun {
+            let rerun = rerun(&recording)
                 .map_err(|e| RecordError::Other(format!("{}: re-running the alarms: {e:#}", path.display())))?;
             events.retain(|e| !matches!(e, OutputEvent::Alarm(_)));
             events.extend(rerun.into_iter().map(OutputEvent::Alarm));
@@ -158,7 +170,7 @@ pub fn analyze(req: &Request, mut progress: impl FnMut(&Path)) -> Result<(Vec<Ro
 struct One<'a> {
     id: String,
     participant: Option<String>,
-    samples: &'a [Sample],
+    series: BTreeMap<(DeviceLabel, Quantity), Vec<&'a Sample>>,
     holes: Holes,
     episodes: Vec<Episode>,
     devices: Vec<String>,
@@ -186,7 +198,7 @@ impl<'a> One<'a> {
         One {
             id: recording.meta.id.clone(),
             participant: recording.meta.participant.clone(),
-            samples,
+            series: stats::series(samples),
             holes,
             episodes: alarms::episodes(events, end),
             devices,
@@ -197,14 +209,13 @@ impl<'a> One<'a> {
 
     fn rows(&self, w: &Window) -> Vec<Row> {
         let span = Span { from: at(w.from_s), to: at(w.to_s) };
-        let series = stats::series(self.samples);
         self.devices
             .iter()
             .map(|device| {
                 let quantities = Quantity::ALL
                     .iter()
                     .filter_map(|&q| {
-                        let rows = series.iter().find(|((d, sq), _)| d.as_str() == device && *sq == q)?.1;
+                        let rows = self.series.get(&(DeviceLabel::from(device.as_str()), q))?;
                         Some(QuantityRow {
                             quantity: q.as_str(),
                             unit: q.unit(),

@@ -118,7 +118,7 @@ fn batch(rows: &[Row]) -> anyhow::Result<RecordBatch> {
         let present = || values.iter().filter(|v| !v.is_null());
         let (column, data_type): (ArrayRef, DataType) = if present().all(|v| v.is_i64() || v.is_u64()) {
             (Arc::new(values.iter().map(|v| v.as_i64()).collect::<Int64Array>()), DataType::Int64)
-        } else if present().all(Value::is_number) {
+        } else if present().all(|v| v.is_number()) {
             (Arc::new(values.iter().map(|v| v.as_f64()).collect::<Float64Array>()), DataType::Float64)
         } else {
             let text = |v: &Value| match v {
