@@ -172,7 +172,7 @@ pub fn episodes(events: &[OutputEvent], end: SessionTime) -> Vec<Episode> {
         })
         .collect();
     out.extend(counter.finish(end));
-    out.sort_by(|a, b| (a.start, a.end, a.condition).cmp(&(b.start, b.end, b.condition)));
+    out.sort_by_key(|e| (e.start, e.end, e.condition));
     out
 }
 
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn the_live_counter_agrees_with_the_batch_count_at_every_step() {
-        let events = vec![
+        let events = [
             alarm(10, HrHigh, Some("chest"), Low, Active),
             alarm(11, TechStale, Some("finger"), Low, Active),
             alarm(20, TechStale, Some("finger"), Medium, Escalated),

@@ -23,7 +23,7 @@ pub(crate) use crate::analysis::alarms::{Episode, episodes};
 
 /// How the text output states what an alarm count is.
 pub const ALARM_COUNT_DEFINITION: &str =
-    "episodes (onset to clear), each counted once at the highest priority it reached";
+    "episodes from onset to clear, each counted once at the highest priority it reached";
 
 /// A sample counts towards "time beyond a limit" until the next sample of
 /// its series, but never longer than this: a sensor that went quiet does not
