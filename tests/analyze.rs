@@ -28,7 +28,17 @@ fn vigil_ok(args: &[&str]) -> String {
 fn record(scenario: &str, participant: &str, root: &Path) -> PathBuf {
     let dir = root.join(participant);
     let dir_s = dir.to_str().unwrap();
-    vigil_ok(&["simulate", scenario, "--speed", "max", "--headless", "--participant", participant, "--record-dir", dir_s]);
+    vigil_ok(&[
+        "simulate",
+        scenario,
+        "--speed",
+        "max",
+        "--headless",
+        "--participant",
+        participant,
+        "--record-dir",
+        dir_s,
+    ]);
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
     dirs.remove(0)
@@ -119,7 +129,8 @@ fn a_cohort_is_one_table_in_every_format() {
     let b = record("flaky-sensor", "P04", root.path());
     let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
     let rows = rows(&[a_s, b_s, "--window", "every:5m"]);
-    let participants: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["participant"].as_str().unwrap()).collect();
+    let participants: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["participant"].as_str().unwrap()).collect();
     assert_eq!(participants.into_iter().collect::<Vec<_>>(), ["P03", "P04"]);
     assert!(rows.iter().any(|r| r["window_index"] == 1), "every:5m makes several windows");
 
@@ -135,7 +146,8 @@ fn a_cohort_is_one_table_in_every_format() {
     let csv = root.path().join("cohort.csv");
     let parquet = root.path().join("cohort.parquet");
     for (format, path) in [("csv", &csv), ("parquet", &parquet)] {
-        let out = vigil(&["analyze", a_s, b_s, "--window", "every:5m", "--format", format, "--out", path.to_str().unwrap()]);
+        let out =
+            vigil(&["analyze", a_s, b_s, "--window", "every:5m", "--format", format, "--out", path.to_str().unwrap()]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
         // A second run does not replace the file unless told to.
@@ -160,12 +172,11 @@ assert p.schema["hrv.rmssd_ms"] == pl.Float64
 chest = p.filter((pl.col("device") == "chest") & (pl.col("participant") == "P03"))
 print(p.height, chest.height, chest["hrv.rmssd_ms"].drop_nulls().len())
 "#;
-    let out = Command::new(&python)
-        .args(["-c", script, parquet.to_str().unwrap(), csv.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out =
+        Command::new(&python).args(["-c", script, parquet.to_str().unwrap(), csv.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let figures: Vec<usize> = String::from_utf8(out.stdout).unwrap().split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let figures: Vec<usize> =
+        String::from_utf8(out.stdout).unwrap().split_whitespace().map(|n| n.parse().unwrap()).collect();
     let chest_rows = rows.iter().filter(|r| r["device"] == "chest" && r["participant"] == "P03").count();
     assert_eq!(figures, vec![rows.len(), chest_rows, chest_rows]);
 }

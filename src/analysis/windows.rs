@@ -222,7 +222,10 @@ mod tests {
             marker(7_200, "dose 60 mg", Some(MarkerKind::SupplementalDose)),
         ];
         assert_eq!(spans("all", 9_000.0, &events), Ok(vec![(0.0, 9_000.0)]));
-        assert_eq!(spans("every:1h", 9_000.0, &events), Ok(vec![(0.0, 3_600.0), (3_600.0, 7_200.0), (7_200.0, 9_000.0)]));
+        assert_eq!(
+            spans("every:1h", 9_000.0, &events),
+            Ok(vec![(0.0, 3_600.0), (3_600.0, 7_200.0), (7_200.0, 9_000.0)])
+        );
         assert_eq!(spans("range:1h..2h", 9_000.0, &events), Ok(vec![(3_600.0, 7_200.0)]));
         assert_eq!(spans("dose:-30m..0m", 9_000.0, &events), Ok(vec![(0.0, 1_800.0)]));
         assert_eq!(spans("dose:-1h..+1h", 9_000.0, &events), Ok(vec![(0.0, 5_400.0)]));

@@ -285,7 +285,8 @@ impl<'a> One<'a> {
         (h.ectopic, h.missed, h.extra, h.long_short) = (counts.ectopic, counts.missed, counts.extra, counts.long_short);
         #[allow(clippy::cast_precision_loss)]
         let share = |n: usize| 100.0 * n as f64 / h.beats as f64;
-        h.corrected_percent = (h.beats > 0).then(|| share(counts.ectopic + counts.missed + counts.extra + counts.long_short));
+        h.corrected_percent =
+            (h.beats > 0).then(|| share(counts.ectopic + counts.missed + counts.extra + counts.long_short));
         let reason = |e: Unavailable| Some(e.to_string());
         match time::time_domain(&nn) {
             Ok(t) => {

@@ -227,14 +227,19 @@ fn table(rows: &[Row], out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(h) = &row.hrv {
             writeln!(
                 out,
-                "    HRV        {} beats, {} corrected ({} ectopic, {} missed, {} extra, {} long/short)",
+                "    HRV        {} beats in {} segment{}, {} corrected",
                 h.beats,
+                h.segments,
+                if h.segments == 1 { "" } else { "s" },
                 h.corrected_percent.map_or_else(|| "-".to_owned(), |p| format!("{p:.1}%")),
-                h.ectopic,
-                h.missed,
-                h.extra,
-                h.long_short
             )?;
+            if h.ectopic + h.missed + h.extra + h.long_short > 0 {
+                writeln!(
+                    out,
+                    "               ectopic {}  missed {}  extra {}  long/short {}",
+                    h.ectopic, h.missed, h.extra, h.long_short
+                )?;
+            }
             if h.beats_excluded > 0 {
                 writeln!(out, "               {} beats left out (no contact or invalid)", h.beats_excluded)?;
             }
