@@ -23,7 +23,7 @@ use crate::model::{
     MarkerKind, OperatorAction, OutputEvent, Quantity, Sample, SessionTime, SourceEvent,
 };
 use crate::snapshot::{Counters, DeviceView, Mode, NetworkLink, Reading, ReadingStatus, Snapshot};
-use crate::verdict::{Staleness, in_contact};
+use crate::verdict::{Latest, Staleness, Verdict, judge};
 
 /// Default width of the dashboard's recent-window charts.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
@@ -733,19 +733,14 @@ fn reading_status(
     contact: Option<bool>,
     now: SessionTime,
 ) -> ReadingStatus {
-    let intermittent = staleness.timing().intermittent;
-    if !connected && !intermittent {
-        ReadingStatus::Disconnected
-    } else if !in_contact(contact) {
-        ReadingStatus::NoContact
-    } else if !plausible(quantity, latest.value) {
-        ReadingStatus::Invalid
-    } else if intermittent {
-        ReadingStatus::Intermittent
-    } else if staleness.is_stale(config, latest.at, now) {
-        ReadingStatus::Stale
-    } else {
-        ReadingStatus::Live
+    let latest = Latest { at: latest.at, value: latest.value, contact };
+    match judge(staleness, config, connected, quantity, latest, now) {
+        Verdict::Live => ReadingStatus::Live,
+        Verdict::Intermittent => ReadingStatus::Intermittent,
+        Verdict::Stale => ReadingStatus::Stale,
+        Verdict::NoContact => ReadingStatus::NoContact,
+        Verdict::Invalid => ReadingStatus::Invalid,
+        Verdict::Disconnected => ReadingStatus::Disconnected,
     }
 }
 

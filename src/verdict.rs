@@ -145,6 +145,70 @@ impl IntervalLearner {
     }
 }
 
+/// What may be said of the latest value of one quantity of one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Fresh, with contact, valid.
+    Live,
+    /// An intermittent sensor's last reading: valid, whatever its age.
+    Intermittent,
+    /// No data within the device's staleness limit.
+    Stale,
+    /// The sensor reports no skin contact.
+    NoContact,
+    /// "No valid measurement" or an impossible value.
+    Invalid,
+    /// The (continuous) device is disconnected.
+    Disconnected,
+}
+
+impl Verdict {
+    /// Whether the value may be presented as the current one.
+    #[must_use]
+    pub const fn shows_value(self) -> bool {
+        matches!(self, Verdict::Live | Verdict::Intermittent)
+    }
+}
+
+/// The latest sample of one quantity of one device.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latest {
+    pub at: SessionTime,
+    pub value: f64,
+    pub contact: Option<bool>,
+}
+
+/// Whether `latest` may be shown at `now`: the dashboard's `--` and the
+/// EDF+ export's sample-and-hold both ask here. Checked in order:
+/// disconnected (never for an intermittent device, whose reading outlives
+/// its link), no contact, implausible, then stale (never for an
+/// intermittent device). Staleness counts from the sample itself: after a
+/// reconnection with no new data the old value stays hidden.
+#[must_use]
+pub fn judge(
+    staleness: &Staleness,
+    config: &TechStale,
+    connected: bool,
+    quantity: Quantity,
+    latest: Latest,
+    now: SessionTime,
+) -> Verdict {
+    let intermittent = staleness.timing().intermittent;
+    if !connected && !intermittent {
+        Verdict::Disconnected
+    } else if !in_contact(latest.contact) {
+        Verdict::NoContact
+    } else if !plausible(quantity, latest.value) {
+        Verdict::Invalid
+    } else if intermittent {
+        Verdict::Intermittent
+    } else if staleness.is_stale(config, latest.at, now) {
+        Verdict::Stale
+    } else {
+        Verdict::Live
+    }
+}
+
 /// Whether a sample's value may be believed as far as skin contact goes:
 /// only a sensor that says it has no contact is not (`None`: the sensor
 /// does not report contact).

@@ -23,6 +23,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use indicatif::{ProgressBar, ProgressStyle};
 
+pub mod edf;
+
 use super::resync::BatchStream;
 use super::schema::{FileKind, StrCol};
 use super::{RecordError, Recording};

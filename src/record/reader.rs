@@ -346,7 +346,7 @@ impl Recording {
 /// Run `check` over `batch`; where it fails at a row, hand `part` the good
 /// rows before it with the bad one, and go on after it. The last part comes
 /// with `None`.
-fn each_good_part(
+pub(super) fn each_good_part(
     batch: &RecordBatch,
     mut check: impl FnMut(&RecordBatch) -> Result<(), (usize, String)>,
     mut part: impl FnMut(RecordBatch, Option<(usize, String)>),
@@ -371,18 +371,18 @@ fn each_good_part(
 
 /// Bad rows of one file, counted.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     count: usize,
     first: Option<String>,
 }
 
 impl Tally {
-    fn note(&mut self, batch: usize, row: usize, message: &str) {
+    pub(super) fn note(&mut self, batch: usize, row: usize, message: &str) {
         self.count += 1;
         self.first.get_or_insert_with(|| format!("batch {batch}, row {row}: {message}"));
     }
 
-    fn into_bad_rows(self, file: &Path) -> Option<BadRows> {
+    pub(super) fn into_bad_rows(self, file: &Path) -> Option<BadRows> {
         (self.count > 0).then(|| BadRows {
             file: file.to_owned(),
             count: self.count,

@@ -1,0 +1,260 @@
+//! The EDF+ export end to end: simulated recordings exported and opened by
+//! two independent readers, pyedflib (EDFlib) and MNE
+//! (`mne.io.read_raw_edf`), which must agree with the recording on signal
+//! labels, units, sample counts, start time, values and annotations.
+
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod tools;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use vigil::model::{AlarmState, Condition, MarkerKind, OperatorAction, OutputEvent, Quantity};
+use vigil::record::Recording;
+
+fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap()
+}
+
+/// Record `scenario` at `--speed max` under `root`; the recording's directory.
+fn record(scenario: &str, participant: &str, root: &Path) -> PathBuf {
+    let dir = root.join(participant);
+    let out = vigil(&[
+        "simulate",
+        scenario,
+        "--speed",
+        "max",
+        "--headless",
+        "--participant",
+        participant,
+        "--record-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "simulate {scenario}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
+    dirs.remove(0)
+}
+
+fn export(rec: &Path, out: &Path) -> PathBuf {
+    vigil::record::edf::write(&Recording::open(rec).unwrap(), out, false).unwrap()
+}
+
+/// What pyedflib and MNE read from `file`, as one JSON object.
+const READ: &str = r#"
+import json, sys
+import pyedflib, mne
+path = sys.argv[1]
+f = pyedflib.EdfReader(path)
+n = f.signals_in_file
+labels = f.getSignalLabels()
+ed = {
+    "labels": labels,
+    "units": [f.getPhysicalDimension(i) for i in range(n)],
+    "samples": [int(x) for x in f.getNSamples()],
+    "start": f.getStartdatetime().isoformat(),
+    "patient_code": f.getPatientCode(),
+    "file_type": f.filetype,
+    "physical": {labels[i]: [float(v) for v in f.readSignal(i, digital=False)] for i in range(n)},
+    "digital": {labels[i]: [int(v) for v in f.readSignal(i, digital=True)] for i in range(n)},
+}
+on, du, tx = f.readAnnotations()
+ed["annotations"] = [[float(a), float(b), str(c)] for a, b, c in zip(on, du, tx)]
+f.close()
+raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+data = raw.get_data()
+mn = {
+    "labels": raw.ch_names,
+    "sfreq": raw.info["sfreq"],
+    "n_times": int(raw.n_times),
+    "meas_date": raw.info["meas_date"].isoformat(),
+    # MNE scales by the unit's SI prefix; the raw value is what was written.
+    "first": {ch: float(data[i][-1]) for i, ch in enumerate(raw.ch_names)},
+    "annotations": [[float(a["onset"]), float(a["duration"]), a["description"]] for a in raw.annotations],
+}
+print(json.dumps({"pyedflib": ed, "mne": mn}))
+"#;
+
+fn read(python: &str, file: &Path) -> Value {
+    let out = Command::new(python).args(["-c", READ, file.to_str().unwrap()]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "pyedflib/MNE failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+}
+
+/// The annotation whose text is `text` in a reader's list: its onset.
+fn onset(annotations: &Value, text: &str) -> f64 {
+    let list = annotations.as_array().unwrap();
+    let hit = list.iter().find(|a| a[2] == text).unwrap_or_else(|| panic!("no annotation `{text}` in {list:?}"));
+    hit[0].as_f64().unwrap()
+}
+
+/// Seconds from the file's start (the session start rounded down to the
+/// second) to a session time.
+fn on_grid(rec: &Recording, at_s: f64) -> f64 {
+    let start = rec.meta.start_utc;
+    f64::from(start.timestamp_subsec_nanos()) / 1e9 + at_s
+}
+
+#[test]
+fn mdma_session_reads_in_pyedflib_and_mne() {
+    let Some(python) = tools::python("EDF+ export read by pyedflib and MNE") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = record("mdma-session", "P01", root.path());
+    let file = root.path().join("P01.edf");
+    assert_eq!(export(&dir, &file), file);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let rec = Recording::open(&dir).unwrap();
+    let start = rec.meta.start_utc;
+    let end_s = rec.end().unwrap().as_secs_f64();
+    let records = on_grid(&rec, end_s).ceil() as usize;
+    assert_eq!(records, 28_801, "8 h from a start part-way through a second");
+
+    let got = read(&python, &file);
+    let (ed, mn) = (&got["pyedflib"], &got["mne"]);
+    // By device, then in vigil's quantity order.
+    let want_labels = [
+        "HR chest",
+        "Battery chest",
+        "Temp core",
+        "Battery core",
+        "Pulse cuff",
+        "SYS cuff",
+        "DIA cuff",
+        "MAP cuff",
+        "Battery cuff",
+        "Skin skin",
+        "Battery skin",
+    ];
+    assert_eq!(strings(&ed["labels"]), want_labels);
+    assert_eq!(strings(&mn["labels"]), want_labels, "MNE lists the vitals, not the annotations signal");
+    assert_eq!(strings(&ed["units"]), ["bpm", "%", "degC", "%", "bpm", "mmHg", "mmHg", "mmHg", "%", "degC", "%"]);
+    assert!(ed["samples"].as_array().unwrap().iter().all(|n| n.as_u64() == Some(records as u64)), "{}", ed["samples"]);
+    assert_eq!((mn["sfreq"].as_f64(), mn["n_times"].as_u64()), (Some(1.0), Some(records as u64)));
+    assert_eq!(ed["file_type"], 1, "EDF+C (pyedflib's FILETYPE_EDFPLUS)");
+    assert_eq!(ed["patient_code"], "P01");
+    let whole = start.format("%Y-%m-%dT%H:%M:%S").to_string();
+    assert_eq!(ed["start"], whole);
+    assert_eq!(mn["meas_date"], format!("{whole}+00:00"));
+
+    // Annotations: the dose marker and the alarm onset at their recorded
+    // times (within a second), in both readers.
+    let events = rec.events().unwrap();
+    let dose = events
+        .iter()
+        .find_map(|e| match e {
+            OutputEvent::Operator { at, action: OperatorAction::Marker(m) } if m.kind == Some(MarkerKind::Dose) => {
+                Some(at.as_secs_f64())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let hr_high = events
+        .iter()
+        .find_map(|e| match e {
+            OutputEvent::Alarm(a) if a.condition == Condition::HrHigh && a.state == AlarmState::Active => {
+                Some(a.at.as_secs_f64())
+            }
+            _ => None,
+        })
+        .unwrap();
+    for anns in [&ed["annotations"], &mn["annotations"]] {
+        assert!((onset(anns, "dose 120 mg") - on_grid(&rec, dose)).abs() < 1.0, "{anns}");
+        assert!((onset(anns, "hr.high low chest") - on_grid(&rec, hr_high)).abs() < 1.0, "{anns}");
+        assert!(onset(anns, "hr.high cleared chest") > onset(anns, "hr.high low chest"));
+        onset(anns, "supplemental dose 60 mg");
+    }
+
+    // Values: each second holds the chest's latest heart rate (no older
+    // than the Polar H10's 5 s limit), quantised to 300/65535 bpm; before
+    // the first sample, the documented "no value" (the physical minimum).
+    let samples = rec.samples().unwrap();
+    let hr: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.quantity == Quantity::HeartRateBpm)
+        .map(|s| (on_grid(&rec, s.at.as_secs_f64()), s.value))
+        .collect();
+    let read_hr = ed["physical"]["HR chest"].as_array().unwrap();
+    let digital_hr = ed["digital"]["HR chest"].as_array().unwrap();
+    let mut shown = 0;
+    for (k, v) in read_hr.iter().enumerate() {
+        let held = hr.iter().rev().find(|(t, _)| *t <= k as f64).filter(|(t, _)| k as f64 - t < 5.0);
+        match held {
+            Some((_, want)) => {
+                assert!((v.as_f64().unwrap() - want).abs() <= 300.0 / 65535.0, "second {k}: {v} against {want}");
+                shown += 1;
+            }
+            None => assert_eq!(digital_hr[k], -32768, "second {k}: nothing to hold"),
+        }
+    }
+    assert!(shown > 28_700, "{shown} seconds with a heart rate");
+    // The cuff is intermittent: a reading holds until the next.
+    let sys = ed["physical"]["SYS cuff"].as_array().unwrap();
+    let first_bp = samples.iter().find(|s| s.quantity == Quantity::SystolicMmhg).unwrap();
+    let k = on_grid(&rec, first_bp.at.as_secs_f64()).ceil() as usize;
+    assert_eq!(ed["digital"]["SYS cuff"][k - 1], -32768);
+    for v in &sys[k..k + 800] {
+        assert!((v.as_f64().unwrap() - first_bp.value).abs() < 0.01, "{v} against {}", first_bp.value);
+    }
+}
+
+#[test]
+fn flaky_sensor_shows_no_value_without_contact_or_link_and_annotates_why() {
+    let Some(python) = tools::python("EDF+ export read by pyedflib and MNE") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = record("flaky-sensor", "P07", root.path());
+    let file = export(&dir, &root.path().join("flaky.edf"));
+    let rec = Recording::open(&dir).unwrap();
+    let got = read(&python, &file);
+    let ed = &got["pyedflib"];
+    let hr = ed["digital"]["HR chest"].as_array().unwrap();
+    let at = |s: f64| on_grid(&rec, s).floor() as usize + 1;
+    // 1:00–1:40 no contact, 4:00–4:30 disconnected: no value; live between.
+    assert!(hr[at(70.0)..at(99.0)].iter().all(|d| d == -32768), "no contact");
+    assert!(hr[at(241.0)..at(269.0)].iter().all(|d| d == -32768), "disconnected");
+    assert!(hr[at(120.0)..at(230.0)].iter().all(|d| d != -32768), "live");
+    // 2:30–2:50 the finger is silent: its SpO2 holds for the 5 s limit.
+    let spo2 = ed["digital"]["SpO2 finger"].as_array().unwrap();
+    assert!(spo2[at(151.0)..at(153.0)].iter().all(|d| d != -32768), "held within the limit");
+    assert!(spo2[at(156.0)..at(169.0)].iter().all(|d| d == -32768), "stale");
+    for anns in [&ed["annotations"], &got["mne"]["annotations"]] {
+        assert!(
+            (onset(anns, "disconnected chest: link supervision timeout") - on_grid(&rec, 240.0)).abs() < 1.0,
+            "{anns}"
+        );
+        assert!((onset(anns, "tech.no_contact medium chest") - on_grid(&rec, 70.0)).abs() < 3.0, "{anns}");
+        onset(anns, "connected chest");
+    }
+}
+
+#[test]
+fn an_existing_file_needs_force_and_a_directory_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = record("flaky-sensor", "P02", root.path());
+    let rec = Recording::open(&dir).unwrap();
+    let file = root.path().join("x.edf");
+    std::fs::write(&file, b"keep").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = vigil::record::edf::write(&rec, &file, false).unwrap_err().to_string();
+    assert!(e.contains("x.edf") && e.contains("--force"), "{e}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    vigil::record::edf::write(&rec, &file, true).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..8], b"0       ");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let e = vigil::record::edf::write(&rec, root.path(), false).unwrap_err().to_string();
+    assert!(e.contains("directory"), "{e}");
+}
