@@ -246,6 +246,7 @@ struct Device {
 }
 
 /// A sample or connection change on the grid, in time order.
+#[derive(Clone, Copy)]
 enum Change {
     Sample { at: SessionTime, device: usize, quantity: Quantity, value: f64, contact: Option<bool> },
     Connection { at: SessionTime, device: usize, connected: bool },

@@ -49,7 +49,7 @@ pub fn tal(onset_ns: u64, duration: Option<Duration>, text: &str) -> Vec<u8> {
     while !clean.is_char_boundary(end) {
         end -= 1;
     }
-    out.extend_from_slice(clean[..end].as_bytes());
+    out.extend_from_slice(&clean.as_bytes()[..end]);
     out.extend_from_slice(b"\x14\0");
     out
 }
