@@ -80,7 +80,9 @@ fn beat_times_are_the_scripted_beats_and_no_segment_spans_a_hole() {
             }
             let contact = !(lost_from..lost_to).contains(&i);
             let payload = hr_payload(contact, &rr_1024[i..=last]);
-            lines.push(format!(r#"{{"at_ms": {at_ms}, "device": "chest", "characteristic": "2a37", "payload": "{payload}"}}"#));
+            lines.push(format!(
+                r#"{{"at_ms": {at_ms}, "device": "chest", "characteristic": "2a37", "payload": "{payload}"}}"#
+            ));
             truth.extend((i..=last).map(|k| (ms(beats_1024[k]), contact)));
         }
         i = last + 1;
@@ -108,7 +110,10 @@ fn beat_times_are_the_scripted_beats_and_no_segment_spans_a_hole() {
     let csv = std::fs::read_to_string(out.join("beats.csv")).unwrap();
     let mut rows = csv.lines();
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
-    assert_eq!(header, ["recording", "participant", "device", "t", "rr_ms", "notification_t", "contact", "segment", "artifact"]);
+    assert_eq!(
+        header,
+        ["recording", "participant", "device", "t", "rr_ms", "notification_t", "contact", "segment", "artifact"]
+    );
     let since_start = |t: &str| {
         let t = chrono::DateTime::parse_from_rfc3339(t).unwrap();
         (t - start).num_microseconds().unwrap() as f64 / 1000.0
@@ -156,7 +161,17 @@ fn a_cohort_of_every_scenario_is_one_dataset_duckdb_reads_as_analyze_does() {
     for (i, scenario) in scenarios.iter().enumerate() {
         let code = format!("P{}", i + 1);
         let rec = root.path().join(&code);
-        vigil_ok(&["simulate", scenario, "--speed", "max", "--headless", "--participant", &code, "--record-dir", rec.to_str().unwrap()]);
+        vigil_ok(&[
+            "simulate",
+            scenario,
+            "--speed",
+            "max",
+            "--headless",
+            "--participant",
+            &code,
+            "--record-dir",
+            rec.to_str().unwrap(),
+        ]);
         dirs.push(only_dir(&rec).to_str().unwrap().to_owned());
     }
     let out = root.path().join("cohort");
@@ -167,7 +182,8 @@ fn a_cohort_of_every_scenario_is_one_dataset_duckdb_reads_as_analyze_does() {
     for table in ["samples", "events", "beats", "notifications"] {
         for (i, dir) in dirs.iter().enumerate() {
             let id = Path::new(dir).file_name().unwrap().to_str().unwrap();
-            let part = out.join(table).join(format!("participant=P{}", i + 1)).join(format!("recording={id}/part-0.parquet"));
+            let part =
+                out.join(table).join(format!("participant=P{}", i + 1)).join(format!("recording={id}/part-0.parquet"));
             assert!(part.exists(), "{}", part.display());
         }
     }
