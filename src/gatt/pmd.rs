@@ -104,7 +104,7 @@ pub fn decode_data(p: &[u8]) -> Result<EcgFrame, DecodeError> {
         return Err(bad("frame type", 9, p[9]));
     }
     let body = &p[HEADER..];
-    if body.len() % 3 != 0 {
+    if !body.len().is_multiple_of(3) {
         return Err(DecodeError::TrailingBytes {
             characteristic: DATA_CHARACTERISTIC,
             flags: None,
