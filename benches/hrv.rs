@@ -115,6 +115,49 @@ fn analyze(rr_ms: &[f64]) -> Vec<Measures> {
     out
 }
 
+/// Where the time goes: the median of five runs of each stage, ms
+/// (correction; then time domain, frequency domain and DFA α1 over every
+/// window, the whole series' included).
+fn stages(rr_ms: &[f64]) -> [f64; 4] {
+    let corrected = artifacts::correct(rr_ms).expect("the synthetic series is valid");
+    let nn_ends = ends(&corrected.nn);
+    let mut windows: Vec<&[f64]> = (0..WINDOWS)
+        .map(|w| &corrected.nn[window(&nn_ends, w as f64 * WINDOW_S * 1000.0, (w + 1) as f64 * WINDOW_S * 1000.0)])
+        .collect();
+    windows.push(&corrected.nn);
+    let median_ms = |f: &dyn Fn()| {
+        let mut runs: Vec<f64> = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        runs[2]
+    };
+    [
+        median_ms(&|| {
+            let _ = black_box(artifacts::correct(black_box(rr_ms)));
+        }),
+        median_ms(&|| {
+            for nn in &windows {
+                let _ = black_box(time::time_domain(nn));
+            }
+        }),
+        median_ms(&|| {
+            for nn in &windows {
+                let _ = black_box(frequency::frequency_domain(nn));
+            }
+        }),
+        median_ms(&|| {
+            for nn in &windows {
+                let _ = black_box(dfa::dfa_alpha1(nn));
+            }
+        }),
+    ]
+}
+
 /// Every run's time, per side, for the medians printed at the end.
 static VIGIL_RUNS: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
 static NEUROKIT2_RUNS: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
@@ -176,6 +219,11 @@ fn main() {
         c.counts.long_short,
         c.nn.len(),
         whole.len()
+    );
+    let [correction, time_domain, frequency_domain, dfa_alpha1] = stages(&rr_ms);
+    eprintln!(
+        "hrv: stages, median of 5 runs: correction {correction:.1} ms, then over all windows time domain \
+         {time_domain:.1} ms, frequency domain {frequency_domain:.1} ms, DFA α1 {dfa_alpha1:.1} ms"
     );
     assert!(
         whole[..WINDOWS].iter().all(|m| m.1.is_ok() && m.2.is_ok() && m.3.is_ok()),
