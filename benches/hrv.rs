@@ -18,9 +18,9 @@
 //!   is left out, with the reason, when that Python has no neurokit2, and
 //!   under `cargo test --benches`, where a minute of Python is no test.
 //!
-//! At the end the bench prints each side's median run (every run criterion
-//! made, warm-up included) and their ratio. Run it with
-//! `cargo bench --bench hrv`.
+//! Before them it prints each stage's time (median of five runs); at the
+//! end each side's median run (every run criterion made, warm-up
+//! included) and their ratio. Run it with `cargo bench --bench hrv`.
 
 // A bench whose setup fails should stop with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -202,6 +202,9 @@ fn run_neurokit2(python: &str, script: &Path, input: &Path, repetitions: u64) ->
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // there criterion runs each bench once as a test: timings mean nothing.
+    let benching = std::env::args().any(|a| a == "--bench");
     let ticks = synthetic(SEED, &RHYTHM);
     let rr_ms: Vec<f64> = ticks.iter().map(|&t| t as f64 * 1000.0 / TICKS_PER_S).collect();
     let whole = analyze(&rr_ms);
@@ -220,11 +223,13 @@ fn main() {
         c.nn.len(),
         whole.len()
     );
-    let [correction, time_domain, frequency_domain, dfa_alpha1] = stages(&rr_ms);
-    eprintln!(
-        "hrv: stages, median of 5 runs: correction {correction:.1} ms, then over all windows time domain \
-         {time_domain:.1} ms, frequency domain {frequency_domain:.1} ms, DFA α1 {dfa_alpha1:.1} ms"
-    );
+    if benching {
+        let [correction, time_domain, frequency_domain, dfa_alpha1] = stages(&rr_ms);
+        eprintln!(
+            "hrv: stages, median of 5 runs: correction {correction:.1} ms, then over all windows time domain \
+             {time_domain:.1} ms, frequency domain {frequency_domain:.1} ms, DFA α1 {dfa_alpha1:.1} ms"
+        );
+    }
     assert!(
         whole[..WINDOWS].iter().all(|m| m.1.is_ok() && m.2.is_ok() && m.3.is_ok()),
         "every 5-minute window has every measure"
@@ -235,8 +240,6 @@ fn main() {
     let spec = json!({"sampling_rate": TICKS_PER_S, "ticks": ticks, "window_s": WINDOW_S, "windows": WINDOWS});
     std::fs::write(&input, spec.to_string()).expect("write the series");
     let script: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/py/hrv_neurokit2.py");
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-    let benching = std::env::args().any(|a| a == "--bench");
     let reference = if benching {
         neurokit2(&script, &input)
     } else {
@@ -279,7 +282,7 @@ fn main() {
     }
     criterion.final_summary();
 
-    if let Some((vigil, n)) = median(&VIGIL_RUNS) {
+    if let Some((vigil, n)) = median(&VIGIL_RUNS).filter(|_| benching) {
         let verdict = if vigil <= Duration::from_millis(50) { "within" } else { "OVER" };
         eprintln!(
             "hrv: vigil      {:>9.2} ms  median of {n} runs ({verdict} the 50 ms budget)",
