@@ -44,7 +44,7 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Summarise a recording
     Summary(SummaryArgs),
-    /// Export a recording to CSV or Parquet
+    /// Export recordings to CSV or Parquet (samples, events, beats, sessions)
     Export(ExportArgs),
     /// Plot heart rate and temperature of a recording to SVG
     Report(ReportArgs),
@@ -244,15 +244,24 @@ pub struct SummaryArgs {
 pub enum ExportFormatArg {
     Csv,
     Parquet,
+    /// EDF+C of one recording (--out FILE.edf)
+    Edf,
 }
 
+/// `vigil export`: see `src/record/export/`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    pub recording: PathBuf,
+    /// Recording directories; several make one Hive-partitioned tree per table
+    #[arg(num_args = 1.., required = true)]
+    pub recordings: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub format: ExportFormatArg,
+    /// A directory (created owner-only) for csv and parquet; a file for edf
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// Replace files that exist
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

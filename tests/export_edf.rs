@@ -40,8 +40,21 @@ fn record(scenario: &str, participant: &str, root: &Path) -> PathBuf {
     dirs.remove(0)
 }
 
+/// `vigil export REC --format edf --out FILE`: the file written.
 fn export(rec: &Path, out: &Path) -> PathBuf {
-    vigil::record::edf::write(&Recording::open(rec).unwrap(), out, false).unwrap()
+    let o = vigil(&["export", rec.to_str().unwrap(), "--format", "edf", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "export: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim(), format!("wrote {}", out.display()));
+    out.to_owned()
+}
+
+/// `vigil export … --format edf` that fails: its stderr.
+fn export_fails(args: &[&str]) -> String {
+    let mut all = vec!["export", "--format", "edf"];
+    all.extend_from_slice(args);
+    let o = vigil(&all);
+    assert!(!o.status.success(), "export {args:?} succeeded");
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// What pyedflib and MNE read from `file`, as one JSON object.
@@ -241,20 +254,25 @@ fn flaky_sensor_shows_no_value_without_contact_or_link_and_annotates_why() {
 }
 
 #[test]
-fn an_existing_file_needs_force_and_a_directory_is_refused() {
+fn an_existing_file_needs_force_and_edf_takes_one_recording_into_a_file() {
     let root = tempfile::tempdir().unwrap();
     let dir = record("flaky-sensor", "P02", root.path());
-    let rec = Recording::open(&dir).unwrap();
+    let d = dir.to_str().unwrap();
     let file = root.path().join("x.edf");
+    let f = file.to_str().unwrap();
     std::fs::write(&file, b"keep").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let e = vigil::record::edf::write(&rec, &file, false).unwrap_err().to_string();
+    let e = export_fails(&[d, "--out", f]);
     assert!(e.contains("x.edf") && e.contains("--force"), "{e}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");
-    vigil::record::edf::write(&rec, &file, true).unwrap();
+    let o = vigil(&["export", d, "--format", "edf", "--out", f, "--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"0       ");
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    let e = vigil::record::edf::write(&rec, root.path(), false).unwrap_err().to_string();
+    let e = export_fails(&[d, "--out", root.path().to_str().unwrap()]);
     assert!(e.contains("directory"), "{e}");
+    let e = export_fails(&[d, d, "--out", root.path().join("two.edf").to_str().unwrap()]);
+    assert!(e.contains("EDF+ takes one recording (2 given)"), "{e}");
+    assert!(!root.path().join("two.edf").exists());
 }

@@ -26,7 +26,6 @@ mod tal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,29 +62,13 @@ pub fn write(recording: &Recording, out: &Path, force: bool) -> Result<PathBuf, 
 }
 
 fn create(out: &Path, force: bool) -> Result<fs::File, RecordError> {
-    let io = |source| RecordError::Io { path: out.to_owned(), source };
     if out.is_dir() {
         return Err(RecordError::Other(format!(
             "{}: is a directory; EDF+ is one file (--out FILE.edf)",
             out.display()
         )));
     }
-    let mut open = fs::OpenOptions::new();
-    open.write(true).mode(crate::record::FILE_MODE);
-    if force {
-        open.create(true).truncate(true);
-    } else {
-        open.create_new(true);
-    }
-    let file = open.open(out).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => {
-            RecordError::Other(format!("{}: exists; pass --force to overwrite it", out.display()))
-        }
-        _ => io(e),
-    })?;
-    // An existing file kept its mode through the truncation.
-    file.set_permissions(fs::Permissions::from_mode(crate::record::FILE_MODE)).map_err(io)?;
-    Ok(file)
+    super::create_file(out, force)
 }
 
 /// What the first pass learns: the file's layout before any of it is
