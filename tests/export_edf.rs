@@ -85,8 +85,8 @@ mn = {
     "sfreq": raw.info["sfreq"],
     "n_times": int(raw.n_times),
     "meas_date": raw.info["meas_date"].isoformat(),
-    # MNE scales by the unit's SI prefix; the raw value is what was written.
-    "first": {ch: float(data[i][-1]) for i, ch in enumerate(raw.ch_names)},
+    # MNE scales by the SI prefix of a unit; these units have none.
+    "physical": {ch: [float(v) for v in data[i]] for i, ch in enumerate(raw.ch_names)},
     "annotations": [[float(a["onset"]), float(a["duration"]), a["description"]] for a in raw.annotations],
 }
 print(json.dumps({"pyedflib": ed, "mne": mn}))
@@ -214,6 +214,9 @@ fn mdma_session_reads_in_pyedflib_and_mne() {
         }
     }
     assert!(shown > 28_700, "{shown} seconds with a heart rate");
+    // MNE reads the same values as pyedflib (no unit scaling).
+    assert_eq!(mn["physical"]["HR chest"], ed["physical"]["HR chest"]);
+    assert_eq!(mn["physical"]["Temp core"], ed["physical"]["Temp core"]);
     // The cuff is intermittent: a reading holds until the next.
     let sys = ed["physical"]["SYS cuff"].as_array().unwrap();
     let first_bp = samples.iter().find(|s| s.quantity == Quantity::SystolicMmhg).unwrap();
