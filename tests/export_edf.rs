@@ -279,3 +279,51 @@ fn an_existing_file_needs_force_and_edf_takes_one_recording_into_a_file() {
     assert!(e.contains("EDF+ takes one recording (2 given)"), "{e}");
     assert!(!root.path().join("two.edf").exists());
 }
+
+/// Sixty long markers in one second need more than the annotations
+/// signal's 1024-byte cap: they wait for the following records, and every
+/// reader still finds each at its own onset.
+#[test]
+fn a_burst_of_annotations_spills_into_later_records_with_exact_onsets() {
+    let Some(python) = tools::python("EDF+ export read by pyedflib and MNE") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let mut lines = vec![r#"{"at_ms": 0, "device": "chest", "event": "connected", "name": "HRM 1"}"#.to_owned()];
+    for s in 0..30 {
+        lines.push(format!(r#"{{"at_ms": {}, "device": "chest", "characteristic": "2a37", "payload": "0648"}}"#, s * 1000));
+    }
+    let label = |i: usize| format!("note {i:02} {}", "x".repeat(90));
+    for i in 0..60 {
+        lines.push(format!(r#"{{"at_ms": 10500, "action": "marker", "label": "{}"}}"#, label(i)));
+    }
+    lines.sort_by_key(|l| serde_json::from_str::<Value>(l).unwrap()["at_ms"].as_u64().unwrap());
+    let stream = root.path().join("burst.ndjson");
+    std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
+    let recs = root.path().join("recs");
+    let out = vigil(&[
+        "monitor",
+        "--stream",
+        stream.to_str().unwrap(),
+        "--speed",
+        "max",
+        "--headless",
+        "--record-dir",
+        recs.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = std::fs::read_dir(&recs).unwrap().next().unwrap().unwrap().path();
+    let file = export(&dir, &root.path().join("burst.edf"));
+    let rec = Recording::open(&dir).unwrap();
+
+    // The annotations signal is the cap: 512 two-byte samples a record.
+    let bytes = std::fs::read(&file).unwrap();
+    let ns: usize = std::str::from_utf8(&bytes[252..256]).unwrap().trim().parse().unwrap();
+    let spr_at = 256 + ns * (16 + 80 + 8 * 5 + 80) + (ns - 1) * 8;
+    assert_eq!(std::str::from_utf8(&bytes[spr_at..spr_at + 8]).unwrap().trim(), "512");
+
+    let got = read(&python, &file);
+    for anns in [&got["pyedflib"]["annotations"], &got["mne"]["annotations"]] {
+        for i in 0..60 {
+            assert!((onset(anns, &label(i)) - on_grid(&rec, 10.5)).abs() < 1e-6, "{i}: {anns}");
+        }
+    }
+}
