@@ -89,7 +89,7 @@ fn csv_export_writes_one_file_per_arrow_file() {
     assert_eq!(lines.count(), r.samples().unwrap().len());
     let notifications = std::fs::read_to_string(out.join("notifications.csv")).unwrap();
     let first = notifications.lines().nth(1).unwrap();
-    assert!(first.starts_with("2026-03-01T09:00:00"), "{first}");
+    assert!(first.starts_with("20260301T090000Z-P07-") && first.contains(",P07,2026-03-01T09:00:00"), "{first}");
     assert!(first.contains(",dev0,2a37,16"), "payload as hex: {first}");
     assert!(out.join("session.json").exists());
     // Never overwrites, unless told to.
