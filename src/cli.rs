@@ -46,7 +46,7 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Export a recording to CSV or Parquet
     Export(ExportArgs),
-    /// Plot heart rate and temperature of a recording to SVG
+    /// Plot every quantity of a recording, its alarms, limits, markers and HRV to SVG
     Report(ReportArgs),
     /// Finalise an unfinished recording (after a crash)
     Recover(RecoverArgs),

@@ -36,8 +36,8 @@ const FONT: &str = "sans-serif";
 const PANEL_TOP: u32 = 26;
 const TICKS_HEIGHT: u32 = 22;
 const AXIS_TITLE_HEIGHT: u32 = 22;
-const STATUS_ROW: i32 = 20;
-const MARKER_ROW: i32 = 16;
+const STATUS_ROW: i32 = 22;
+const MARKER_ROW: i32 = 18;
 
 pub(super) type DrawResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
@@ -97,8 +97,8 @@ fn text<'a>(size: u32, color: &'a RGBColor, h: HPos) -> TextStyle<'a> {
 }
 
 pub(super) fn title(area: &Area<'_>, title: &str, subtitle: &str) -> DrawResult {
-    area.draw(&Text::new(title.to_owned(), (PLOT_LEFT, 18), text(20, &BLACK, HPos::Left)))?;
-    area.draw(&Text::new(subtitle.to_owned(), (PLOT_LEFT, 42), text(13, &RGBColor(80, 80, 80), HPos::Left)))?;
+    area.draw(&Text::new(title.to_owned(), (PLOT_LEFT, 18), text(24, &BLACK, HPos::Left)))?;
+    area.draw(&Text::new(subtitle.to_owned(), (PLOT_LEFT, 42), text(15, &RGBColor(80, 80, 80), HPos::Left)))?;
     Ok(())
 }
 
@@ -109,7 +109,7 @@ pub(super) fn marker_rows(axis: &TimeAxis, markers: &[MarkerLine]) -> (Vec<(i32,
     let mut out = Vec::new();
     for m in markers {
         let x = px(axis, m.x);
-        let w = text_width(&m.label, 12) + 6;
+        let w = text_width(&m.label, 14) + 6;
         // Near the right edge a label reads leftwards from its line.
         let left = if x + w > PLOT_RIGHT { x - w } else { x };
         let row = ends.iter().position(|end| left > *end + 8).unwrap_or(ends.len());
@@ -139,26 +139,26 @@ pub(super) fn status_height(axis: &TimeAxis, markers: &[MarkerLine], rows: &[Sta
 /// (grey), and a `session` row for gaps and session-wide alarms.
 pub(super) fn status(area: &Area<'_>, axis: &TimeAxis, markers: &[MarkerLine], rows: &[StatusRow]) -> DrawResult {
     let (placed, marker_rows) = marker_rows(axis, markers);
-    let bold = (FONT, 15).into_font().style(FontStyle::Bold).color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    let bold = (FONT, 17).into_font().style(FontStyle::Bold).color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
     area.draw(&Text::new("sensor status and markers", (PLOT_LEFT, 12), bold))?;
     let top = 24 + marker_rows * MARKER_ROW;
     let bottom = top + rows.len().max(1) as i32 * STATUS_ROW;
     for (m, (left, row)) in markers.iter().zip(&placed) {
         let y = 24 + row * MARKER_ROW + MARKER_ROW / 2;
         let color = if m.dose { DOSE } else { NOTE };
-        area.draw(&Text::new(m.label.clone(), (*left + 3, y), text(12, &color, HPos::Left)))?;
+        area.draw(&Text::new(m.label.clone(), (*left + 3, y), text(14, &color, HPos::Left)))?;
         let x = px(axis, m.x);
         area.draw(&PathElement::new(vec![(x, y + 6), (x, bottom)], color.stroke_width(if m.dose { 2 } else { 1 })))?;
     }
     if rows.is_empty() {
         let y = top + STATUS_ROW / 2;
         let note = "no technical alarms, disconnections or gaps";
-        area.draw(&Text::new(note, (PLOT_RIGHT - 6, y), text(12, &NOTE, HPos::Right)))?;
+        area.draw(&Text::new(note, (PLOT_RIGHT - 6, y), text(14, &NOTE, HPos::Right)))?;
     }
     for (i, row) in rows.iter().enumerate() {
         #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
         let y0 = top + i as i32 * STATUS_ROW;
-        area.draw(&Text::new(row.device.clone(), (PLOT_LEFT - 6, y0 + STATUS_ROW / 2), text(12, &BLACK, HPos::Right)))?;
+        area.draw(&Text::new(row.device.clone(), (PLOT_LEFT - 6, y0 + STATUS_ROW / 2), text(14, &BLACK, HPos::Right)))?;
         area.draw(&Rectangle::new([(PLOT_LEFT, y0 + 2), (PLOT_RIGHT, y0 + STATUS_ROW - 2)], GRID.mix(0.4).filled()))?;
         let span = |band: &super::data::Shade| (px(axis, band.from), px(axis, band.to).max(px(axis, band.from) + 2));
         for (band, alarm) in &row.bands {
@@ -168,15 +168,17 @@ pub(super) fn status(area: &Area<'_>, axis: &TimeAxis, markers: &[MarkerLine], r
         }
         // Each band's name inside it, or just after it where there is room,
         // left to right so that none covers another.
-        let mut by_x: Vec<&super::data::Shade> = row.bands.iter().map(|(band, _)| band).collect();
-        by_x.sort_by(|a, b| a.from.total_cmp(&b.from));
+        // An alarm's name before a disconnection's at the same time: the
+        // grey band is explained by the legend, the alarm is not.
+        let mut by_x: Vec<&(super::data::Shade, bool)> = row.bands.iter().collect();
+        by_x.sort_by(|(a, a_alarm), (b, b_alarm)| a.from.total_cmp(&b.from).then(b_alarm.cmp(a_alarm)));
         let mut text_end = i32::MIN;
-        for band in by_x {
+        for (band, _) in by_x {
             let (a, b) = span(band);
-            let w = text_width(&band.label, 11);
+            let w = text_width(&band.label, 13);
             let at = if b - a >= w + 6 { a + 3 } else { b + 3 };
             if at > text_end && at + w < PLOT_RIGHT {
-                area.draw(&Text::new(band.label.clone(), (at, y0 + STATUS_ROW / 2), text(11, &BLACK, HPos::Left)))?;
+                area.draw(&Text::new(band.label.clone(), (at, y0 + STATUS_ROW / 2), text(13, &BLACK, HPos::Left)))?;
                 text_end = at + w + 4;
             }
         }
@@ -217,6 +219,32 @@ impl Ranged for TimeRange {
     }
 }
 
+/// Each shaded episode's name at the top of its shade, in rows so that
+/// none covers another; what does not fit in [`SHADE_LABEL_ROWS`] rows is
+/// left to the shade's colour.
+fn shade_labels<X: Ranged<ValueType = f64>>(
+    area: &Area<'_>,
+    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    axis: &TimeAxis,
+    p: &Panel,
+) -> DrawResult {
+    let mut by_x: Vec<&super::data::Shade> = p.shades.iter().collect();
+    by_x.sort_by(|a, b| a.from.total_cmp(&b.from));
+    let mut ends = [i32::MIN; SHADE_LABEL_ROWS];
+    for s in by_x {
+        let (x, top) = chart.backend_coord(&(s.from.max(axis.start), p.y.1));
+        let w = text_width(&s.label, 13);
+        let Some(row) = ends.iter().position(|end| x > *end + 6) else { continue };
+        ends[row] = x + w;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let y = top + 10 + row as i32 * 14;
+        area.draw(&Text::new(s.label.clone(), (x + 3, y), text(13, &limit_color(s.priority), HPos::Left)))?;
+    }
+    Ok(())
+}
+
+const SHADE_LABEL_ROWS: usize = 2;
+
 /// Height of a panel's part: its plot, title, ticks and (the last panel)
 /// the axis title.
 pub(super) fn panel_height(panel: &Panel, last: bool) -> u32 {
@@ -226,7 +254,7 @@ pub(super) fn panel_height(panel: &Panel, last: bool) -> u32 {
 /// One panel: shades of its own alarms, dashed limit lines labelled at the
 /// right, marker lines, its series, and its legend.
 pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[MarkerLine], last: bool) -> DrawResult {
-    let bold = (FONT, 15).into_font().style(FontStyle::Bold);
+    let bold = (FONT, 17).into_font().style(FontStyle::Bold);
     area.draw(&Text::new(p.title.clone(), (PLOT_LEFT, 13), bold.color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center))))?;
     let (lo, hi) = p.y;
     let x_range = TimeRange(axis.clone());
@@ -245,8 +273,8 @@ pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[Mark
         .y_label_formatter(&y_label)
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 13));
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15));
     if last {
         mesh.x_desc(axis.title.clone());
     }
@@ -258,6 +286,7 @@ pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[Mark
             chart.draw_series(std::iter::once(Rectangle::new([(a, lo), (b, hi)], shade_color(s.priority).filled())))?;
         }
     }
+    shade_labels(area, &chart, axis, p)?;
     for l in &p.limits {
         let color = limit_color(l.priority);
         chart.draw_series(DashedLineSeries::new([(axis.start, l.y), (axis.end, l.y)], 6, 4, color.stroke_width(1)))?;
@@ -300,8 +329,8 @@ pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[Mark
     let mut next_free = i32::MIN;
     for (y, l) in placed {
         let y = y.max(next_free);
-        next_free = y + 13;
-        area.draw(&Text::new(l.label.clone(), (PLOT_RIGHT + 8, y), text(11, &limit_color(l.priority), HPos::Left)))?;
+        next_free = y + 14;
+        area.draw(&Text::new(l.label.clone(), (PLOT_RIGHT + 8, y), text(13, &limit_color(l.priority), HPos::Left)))?;
     }
     // The series legend.
     #[allow(clippy::cast_possible_wrap)]
@@ -309,18 +338,18 @@ pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[Mark
     for (i, s) in p.series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-        let y = top + i as i32 * 16;
+        let y = top + i as i32 * 18;
         match p.style {
             _ if s.points => area.draw(&Circle::new((LEGEND_X + 8, y), 3, color.filled()))?,
             Style::Line | Style::Points | Style::Steps => {
                 area.draw(&PathElement::new(vec![(LEGEND_X, y), (LEGEND_X + 18, y)], color.stroke_width(2)))?;
             }
         }
-        area.draw(&Text::new(s.label.clone(), (LEGEND_X + 24, y), text(12, &BLACK, HPos::Left)))?;
+        area.draw(&Text::new(s.label.clone(), (LEGEND_X + 24, y), text(14, &BLACK, HPos::Left)))?;
     }
     if p.series.iter().all(|s| s.runs.is_empty()) {
         let y = (PANEL_TOP + p.height / 2).try_into().unwrap_or(0);
-        area.draw(&Text::new("no valid samples", (PLOT_LEFT + 8, y), text(12, &NOTE, HPos::Left)))?;
+        area.draw(&Text::new("no valid samples", (PLOT_LEFT + 8, y), text(14, &NOTE, HPos::Left)))?;
     }
     Ok(())
 }
@@ -332,8 +361,8 @@ pub(super) fn legend(area: &Area<'_>, limits_from: &str) -> DrawResult {
     let mut x = PLOT_LEFT;
     let y = 16;
     let item = |area: &Area<'_>, x: &mut i32, label: &str| -> DrawResult {
-        area.draw(&Text::new(label.to_owned(), (*x, y), text(12, &BLACK, HPos::Left)))?;
-        *x += text_width(label, 12) + 18;
+        area.draw(&Text::new(label.to_owned(), (*x, y), text(14, &BLACK, HPos::Left)))?;
+        *x += text_width(label, 14) + 18;
         Ok(())
     };
     item(area, &mut x, "alarm episode:")?;
@@ -365,7 +394,7 @@ pub(super) fn legend(area: &Area<'_>, limits_from: &str) -> DrawResult {
     for (i, note) in notes.iter().enumerate() {
         #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
         let y = 40 + 16 * i as i32;
-        area.draw(&Text::new(*note, (PLOT_LEFT, y), text(12, &RGBColor(80, 80, 80), HPos::Left)))?;
+        area.draw(&Text::new(*note, (PLOT_LEFT, y), text(14, &RGBColor(80, 80, 80), HPos::Left)))?;
     }
     Ok(())
 }
