@@ -73,7 +73,7 @@ impl Element {
 /// order. plotters writes one element per line, attributes in double quotes.
 fn parts(svg: &str) -> Vec<(String, Vec<Element>)> {
     let mut out: Vec<(String, Vec<Element>)> = Vec::new();
-    let mut lines = svg.lines().peekable();
+    let mut lines = svg.lines();
     while let Some(line) = lines.next() {
         let line = line.trim();
         if line.starts_with("<g class=\"part\"") {
@@ -90,13 +90,15 @@ fn parts(svg: &str) -> Vec<(String, Vec<Element>)> {
         if element.name == "text" {
             // The text is on the next line, then `</text>`.
             let mut content = Vec::new();
-            while let Some(next) = lines.next() {
+            for next in lines.by_ref() {
                 if next.trim() == "</text>" {
                     break;
                 }
                 content.push(next.trim());
             }
-            element.text = content.join(" ")                .replace("&lt;", "<")
+            element.text = content
+                .join(" ")
+                .replace("&lt;", "<")
                 .replace("&gt;", ">")
                 .replace("&apos;", "'")
                 .replace("&quot;", "\"")
@@ -204,9 +206,12 @@ fn a_ten_minute_session_reads_in_minutes_and_seconds() {
     // drawn.
     assert!(polylines(part(&parts, "panel-rr-tachogram-ms"), FIRST_SERIES) >= 3);
     let status: Vec<&str> = part(&parts, "status").iter().map(|e| e.text.as_str()).collect();
-    for expected in ["tech.no_contact", "disconnected", "tech.invalid", "tech.stale", "tech.battery_low"] {
+    for expected in ["tech.no_contact", "tech.disconnected", "tech.invalid", "tech.stale", "tech.battery_low"] {
         assert!(status.contains(&expected), "{expected} in the status strip: {status:?}");
     }
+    // The disconnection itself, grey, under its alarm.
+    let grey = part(&parts, "status").iter().filter(|e| e.name == "rect" && e.attr("fill") == "#969696").count();
+    assert_eq!(grey, 1);
     // Technical alarms live in the status strip, never as a panel's shade.
     for (id, elements) in parts.iter().filter(|(id, _)| id.starts_with("panel-")) {
         assert!(shades(elements).is_empty(), "{id}: {:?}", shades(elements));
@@ -263,7 +268,9 @@ fn gapped_recording(root: &Path) -> PathBuf {
         if at == SessionTime::from_secs(320) {
             s.output.push(OutputEvent::Gap { at, duration: Duration::from_secs(20) });
         }
-        rec.sender().blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output }).unwrap();
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
     }
     rec.finish().unwrap().dir
 }

@@ -105,13 +105,20 @@ mod tests {
         assert_eq!(labels(&axis(None, 300)), ["0:00", "1:00", "2:00", "3:00", "4:00", "5:00"]);
         assert_eq!(labels(&axis(None, 600)), ["0:00", "2:00", "4:00", "6:00", "8:00", "10:00"]);
         assert_eq!(labels(&axis(None, 601)), ["0:00", "0:02", "0:04", "0:06", "0:08", "0:10"]);
-        assert_eq!(labels(&axis(Some(1800), 8 * 3600)), ["0:00", "1:00", "2:00", "3:00", "4:00", "5:00", "6:00", "7:00"]);
+        assert_eq!(
+            labels(&axis(Some(1800), 8 * 3600)),
+            ["0:00", "1:00", "2:00", "3:00", "4:00", "5:00", "6:00", "7:00"]
+        );
         assert_eq!(labels(&axis(Some(1800), 3600)), ["-0:30", "-0:20", "-0:10", "0:00", "0:10", "0:20", "0:30"]);
         assert_eq!(labels(&axis(None, 24 * 3600)).len(), 9, "every 3 h");
         assert_eq!(axis(Some(1800), 3600).title, "time since first dose (h:mm; negative before it)");
-        for (end, dose) in [(300, None), (600, None), (3600, Some(600)), (8 * 3600, Some(1800)), (24 * 3600, None)] {
-            let a = axis(dose, end);
-            assert!((4..=MAX_TICKS).contains(&a.ticks.len()), "{end} s: {:?}", labels(&a));
+        // Every session length from 5 min to 24 h, in 20 s steps, with and
+        // without a dose a quarter of the way in.
+        for end in (300..=24 * 3600).step_by(20) {
+            for dose in [None, Some(end / 4)] {
+                let a = axis(dose, end);
+                assert!((4..=MAX_TICKS).contains(&a.ticks.len()), "{end} s, dose {dose:?}: {:?}", labels(&a));
+            }
         }
     }
 }

@@ -419,8 +419,12 @@ fn status_rows(
     let mut rows: BTreeMap<Option<String>, Vec<(Shade, bool)>> = BTreeMap::new();
     for (device, episodes) in by_device {
         for e in episodes.iter().filter(|e| e.condition.is_technical()) {
-            let shade =
-                Shade { from: axis.x(e.start), to: axis.x(e.end), priority: e.priority, label: e.condition.to_string() };
+            let shade = Shade {
+                from: axis.x(e.start),
+                to: axis.x(e.end),
+                priority: e.priority,
+                label: e.condition.to_string(),
+            };
             rows.entry(device.clone()).or_default().push((shade, true));
         }
     }
@@ -545,7 +549,8 @@ mod tests {
     fn a_disconnection_breaks_only_its_device() {
         let mut samples: Vec<Sample> = (0..20).map(|s| hr(s, 70.0, None)).collect();
         samples.extend((0..20).map(|s| Sample { device: DeviceLabel::from("other"), ..hr(s, 60.0, None) }));
-        let at = SessionTime::from_secs(10);
+        // Down from 10.2 s to 10.7 s, between two samples.
+        let at = SessionTime::from_millis(10_200);
         let events = vec![
             OutputEvent::Connection {
                 at,

@@ -163,7 +163,8 @@ pub(super) fn status(area: &Area<'_>, axis: &TimeAxis, markers: &[MarkerLine], r
         let span = |band: &super::data::Shade| (px(axis, band.from), px(axis, band.to).max(px(axis, band.from) + 2));
         for (band, alarm) in &row.bands {
             let (a, b) = span(band);
-            let fill = if *alarm { shade_color(band.priority).mix(2.0).filled() } else { DISCONNECTED.mix(0.7).filled() };
+            let fill =
+                if *alarm { shade_color(band.priority).mix(2.0).filled() } else { DISCONNECTED.mix(0.7).filled() };
             area.draw(&Rectangle::new([(a, y0 + 3), (b, y0 + STATUS_ROW - 3)], fill))?;
         }
         // Each band's name inside it, or just after it where there is room,
@@ -255,7 +256,11 @@ pub(super) fn panel_height(panel: &Panel, last: bool) -> u32 {
 /// right, marker lines, its series, and its legend.
 pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[MarkerLine], last: bool) -> DrawResult {
     let bold = (FONT, 17).into_font().style(FontStyle::Bold);
-    area.draw(&Text::new(p.title.clone(), (PLOT_LEFT, 13), bold.color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center))))?;
+    area.draw(&Text::new(
+        p.title.clone(),
+        (PLOT_LEFT, 13),
+        bold.color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
     let (lo, hi) = p.y;
     let x_range = TimeRange(axis.clone());
     let mut chart = ChartBuilder::on(area)

@@ -59,7 +59,9 @@ fn page(data: &ReportData) -> draw::DrawResult<String> {
     for (i, p) in panels.iter().enumerate() {
         let last = i + 1 == panels.len();
         let h = draw::panel_height(p, last);
-        parts.push(part(&format!("panel-{}", slug(&p.title)), h, |a| draw::panel(a, &data.axis, p, &data.markers, last))?);
+        parts.push(part(&format!("panel-{}", slug(&p.title)), h, |a| {
+            draw::panel(a, &data.axis, p, &data.markers, last)
+        })?);
     }
     parts.push(part("legend", draw::LEGEND_HEIGHT, |a| draw::legend(a, data.limits_from))?);
 
