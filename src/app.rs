@@ -2,7 +2,7 @@
 //! profiles into a [`SessionPlan`](crate::session::SessionPlan) or a
 //! one-shot action.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -38,10 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor(args) => monitor(&args),
         Command::Replay(args) => replay(&args),
         Command::Scan(args) => scan(&args),
-        Command::Summary(args) => {
-            record::summary(&args.recording, args.json, &mut std::io::stdout().lock())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Summary(args) => summary(&args.recording, args.json, args.config.as_deref()),
         Command::Export(args) => {
             let format = match args.format {
                 ExportFormatArg::Csv => record::ExportFormat::Csv,
@@ -63,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(err, "wrote {}", args.out.display())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Analyze(args) => analyze(&args),
         Command::Recover(args) => {
             let report = record::recover(&args.recording)?;
             writeln!(std::io::stderr().lock(), "{report}")?;
@@ -70,6 +68,60 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if report.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+/// `vigil analyze`: rows of every recording and window, with progress on
+/// a terminal's stderr and notes for windows a recording could not make.
+fn analyze(args: &crate::cli::AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    use crate::analyze::output::{self, Format};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if args.format == Format::Parquet && args.out.is_none() {
+        bail!("--format parquet writes a binary file: give --out PATH");
+    }
+    let rerun: Option<crate::analyze::Rerun> = match &args.config {
+        Some(path) => {
+            let config = Config::load(path)?;
+            Some(Box::new(move |r: &Recording| rerun_alarms(r, &config)))
+        }
+        None => None,
+    };
+    let request = crate::analyze::Request { recordings: args.recordings.clone(), windows: args.windows.clone(), rerun };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(args.recordings.len() as u64)
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("analyzing {pos}/{len} [{bar:30}] {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let (rows, skipped) = crate::analyze::analyze(&request, |done| {
+        bar.set_message(done.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    for note in output::skipped_notes(&skipped) {
+        eprintln!("{note}");
+    }
+    match &args.out {
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .create_new(!args.force)
+                .truncate(true)
+                .mode(record::FILE_MODE)
+                .open(path)
+                .with_context(|| match path.exists() {
+                    true if !args.force => format!("{} exists: give --force to replace it", path.display()),
+                    _ => format!("cannot create {}", path.display()),
+                })?;
+            output::write(&rows, args.format, &mut file).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {} rows to {}", rows.len(), path.display());
+        }
+        None => output::write(&rows, args.format, &mut std::io::stdout().lock())?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `vigil simulate [SCENARIO]`: a scenario's GATT payloads on a virtual clock.
@@ -315,13 +367,51 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     finish_session(&run_plan(plan)?)
 }
 
-/// The session `vigil replay` runs: the recording's notifications and
-/// operator actions through the pipeline with `config`, its devices set up
-/// from their recorded names' profiles, headless on stdout (the caller may
-/// add a dashboard or redirect the output) and not recorded.
-#[must_use]
-pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> SessionPlan {
-    let devices = recording
+/// `vigil summary RECORDING [--json] [--config F]`.
+fn summary(dir: &Path, json: bool, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let Some(path) = config else {
+        record::summary(dir, json, &mut out)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let config = Config::load(path)?;
+    let recording = Recording::open(dir)?;
+    let rerun = record::Rerun {
+        file: path.to_owned(),
+        config: serde_json::to_value(&config)?,
+        alarms: rerun_alarms(&recording, &config)?,
+    };
+    record::Summary::with_rerun(&recording, &rerun)?.write(json, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The alarm events a recording makes under `config`'s alarm limits: its
+/// notifications and operator actions through a pipeline, synchronously,
+/// with its devices set up as [`replay_plan`] sets them up (what
+/// `vigil replay --config` shows, without pacing, output or recording).
+pub fn rerun_alarms(recording: &Recording, config: &Config) -> anyhow::Result<Vec<crate::model::AlarmEvent>> {
+    let table = crate::device_table::DeviceTable::new(config.session.max_devices);
+    let mut pipeline =
+        crate::pipeline::Pipeline::new(crate::alarms::AlarmEngine::with_devices(config.alarms.clone(), table));
+    for (label, setup) in replay_devices(recording) {
+        pipeline.set_device(&label, setup);
+    }
+    let (mut samples, mut output) = (Vec::new(), Vec::new());
+    let mut alarms = Vec::new();
+    for batch in crate::sources::replay::batches(recording)? {
+        pipeline.process(&batch.events, batch.until, &mut samples, &mut output);
+        alarms.extend(output.drain(..).filter_map(|e| match e {
+            crate::model::OutputEvent::Alarm(a) => Some(a),
+            _ => None,
+        }));
+        samples.clear();
+    }
+    Ok(alarms)
+}
+
+/// A recording's devices whose recorded names match a profile, set up by it.
+fn replay_devices(recording: &Recording) -> Vec<(DeviceLabel, DeviceSetup)> {
+    recording
         .meta
         .devices
         .iter()
@@ -329,7 +419,16 @@ pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> Sessio
             let profile = d.name.as_deref().and_then(crate::devices::match_by_name)?;
             Some((DeviceLabel::from(label.as_str()), device_setup(&profile)))
         })
-        .collect();
+        .collect()
+}
+
+/// The session `vigil replay` runs: the recording's notifications and
+/// operator actions through the pipeline with `config`, its devices set up
+/// from their recorded names' profiles, headless on stdout (the caller may
+/// add a dashboard or redirect the output) and not recorded.
+#[must_use]
+pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> SessionPlan {
+    let devices = replay_devices(&recording);
     let clock = Clock::virtual_at(speed, recording.meta.start_utc);
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(session::REPLAY_CONTROL_CAPACITY);
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {

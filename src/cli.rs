@@ -48,6 +48,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Plot every quantity of a recording, its alarms, limits, markers and HRV to SVG
     Report(ReportArgs),
+    /// Statistics, time in alarm and HRV of recordings, per window and device
+    Analyze(AnalyzeArgs),
     /// Finalise an unfinished recording (after a crash)
     Recover(RecoverArgs),
     /// Print the default configuration (TOML)
@@ -233,6 +235,9 @@ pub struct SummaryArgs {
     pub recording: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Re-run the alarms with this configuration's limits, as `vigil replay --config` does
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -255,6 +260,31 @@ pub struct ReportArgs {
     pub recording: PathBuf,
     #[arg(long, value_name = "PATH.svg")]
     pub out: PathBuf,
+}
+
+/// `vigil analyze`: see `docs/analysis.md`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Recording directories; several make one table (a cohort)
+    #[arg(num_args = 1.., required = true)]
+    pub recordings: Vec<PathBuf>,
+    /// all | every:5m | range:1h..2h | dose:-30m..4h | dose2:0m..1h | marker:TEXT:-10m..10m (repeatable)
+    #[arg(long = "window", value_name = "SPEC")]
+    pub windows: Vec<crate::analysis::windows::WindowSpec>,
+    /// Re-run the alarms under this configuration's limits
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value = "table")]
+    pub format: crate::analyze::output::Format,
+    /// Write to this file (created 0600) instead of stdout; required for parquet
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out file
+    #[arg(long)]
+    pub force: bool,
+    /// No progress on stderr
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

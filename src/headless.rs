@@ -95,7 +95,10 @@ pub struct Summary {
     pub duration_ms: u64,
     pub notifications: u64,
     pub samples: u64,
-    /// Alarm activations by priority.
+    /// Alarm episodes by the highest priority each reached, counted as
+    /// `vigil summary` counts a recording (`analysis::alarms`,
+    /// docs/analysis.md "Alarm episodes and time in alarm"): an alarm that
+    /// rose from low to medium is one medium episode.
     pub alarms: ByPriority,
     pub decode_errors: u64,
     /// Stream lines that were not events.

@@ -57,6 +57,7 @@
 pub mod alarm_command;
 pub mod alarms;
 pub mod analysis;
+pub mod analyze;
 pub mod app;
 pub mod central;
 pub mod cli;

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use crate::alarms::AlarmEngine;
+use crate::analysis::alarms::EpisodeCounter;
 use crate::config::TechStale;
 use crate::device_table::{DeviceId, DeviceTable, TableFull};
 use crate::devices::DeviceSetup;
@@ -19,7 +20,7 @@ use crate::gatt::{self, DecodeError};
 use crate::history::{History, Point};
 use crate::model::{
     AlarmEvent, Characteristic, ConnectionChange, DeviceInfo, DeviceLabel, EventBody, MANUAL_DEVICE, Marker,
-    MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime, SourceEvent,
+    MarkerKind, OperatorAction, OutputEvent, Quantity, Sample, SessionTime, SourceEvent,
 };
 use crate::snapshot::{Counters, DeviceView, Mode, NetworkLink, Reading, ReadingStatus, Snapshot};
 use crate::verdict::{Staleness, in_contact};
@@ -95,8 +96,10 @@ pub use crate::verdict::plausible;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     pub counters: Counters,
-    /// Alarm activations (new alarms) by priority: low, medium, high.
-    pub alarms: [u64; 3],
+    /// Alarm episodes by the highest priority each reached (low, medium,
+    /// high), open ones at the highest so far: `analysis::alarms`'s
+    /// definition, the one `vigil summary` counts a recording by.
+    pub alarms: crate::analysis::alarms::PriorityCounts,
 }
 
 /// The pipeline's state.
@@ -112,6 +115,8 @@ pub struct Pipeline {
     markers: Vec<(SessionTime, Marker)>,
     last_dose_at: Option<SessionTime>,
     totals: Totals,
+    /// The alarm counts of [`Totals::alarms`].
+    episodes: EpisodeCounter,
     now: SessionTime,
     window: Duration,
     recording_failed: bool,
@@ -138,6 +143,7 @@ impl Pipeline {
             markers: Vec::new(),
             last_dose_at: None,
             totals: Totals::default(),
+            episodes: EpisodeCounter::new(),
             now: SessionTime::ZERO,
             window: DEFAULT_WINDOW,
             recording_failed: false,
@@ -239,7 +245,7 @@ impl Pipeline {
 
     #[must_use]
     pub fn totals(&self) -> Totals {
-        self.totals
+        Totals { alarms: self.episodes.counts(), ..self.totals }
     }
 
     #[must_use]
@@ -310,14 +316,7 @@ impl Pipeline {
     #[inline(never)]
     fn drain_alarms(&mut self, output: &mut Vec<OutputEvent>) {
         for alarm in self.alarm_scratch.drain(..) {
-            if alarm.state == crate::model::AlarmState::Active {
-                let i = match alarm.priority {
-                    Priority::Low => 0,
-                    Priority::Medium => 1,
-                    Priority::High => 2,
-                };
-                self.totals.alarms[i] += 1;
-            }
+            self.episodes.observe(&alarm);
             output.push(OutputEvent::Alarm(alarm));
         }
     }
@@ -690,7 +689,9 @@ impl Pipeline {
     /// Run an earlier segment's recorded batches through the pipeline
     /// without output: nothing is recorded or printed again (it is all in
     /// the recording already). The totals restart at zero afterwards, so the
-    /// summary line counts what this run processed.
+    /// summary line counts what this run processed: alarm episodes that
+    /// begin in it (one still open from the earlier segment is not counted
+    /// again).
     pub fn restore(&mut self, batches: impl IntoIterator<Item = crate::model::Batch>) {
         let mut samples = Vec::with_capacity(4096);
         let mut output = Vec::with_capacity(64);
@@ -700,6 +701,7 @@ impl Pipeline {
             output.clear();
         }
         self.totals = Totals::default();
+        self.episodes.restart();
     }
 
     /// Continue a restored session at session time `at`. Time between the

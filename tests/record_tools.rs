@@ -41,6 +41,11 @@ fn summary_reports_what_happened() {
         .find(|q| q["device"] == "dev0" && q["quantity"] == "heart_rate_bpm")
         .unwrap();
     assert_eq!(hr["samples"], 7300);
+    // The 2.5 s gap ending at 2:00:00 holds this device's samples at 1:59:58
+    // and 1:59:59: counted, not used.
+    assert_eq!((hr["in_gap"].as_u64(), hr["no_contact"].as_u64(), hr["invalid"].as_u64()), (Some(2), Some(0), Some(0)));
+    assert_eq!(hr["n"], 7298);
+    assert!(hr["median"].as_f64().unwrap() >= hr["min"].as_f64().unwrap(), "{hr}");
     assert!(hr["max"].as_f64().unwrap() > 105.0);
     let above = hr["beyond"]
         .as_array()
@@ -65,6 +70,8 @@ fn summary_reports_what_happened() {
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("complete, clean shutdown"), "{text}");
     assert!(text.contains("heart_rate_bpm"), "{text}");
+    assert!(text.contains("(excluded: 2 in a gap)"), "{text}");
+    assert!(text.contains("counted once at the highest priority it reached; recorded)"), "{text}");
     assert!(text.contains("0:10:00  dose 120 mg"), "{text}");
 }
 

@@ -91,7 +91,7 @@ pub use recover::{RecoverReport, recover};
 pub use report::report;
 pub use resync::{BatchStream, Skip, Truncation};
 pub use schema::{FileKind, Labels, RecordedNotification, check_notifications, decode_notifications};
-pub use summary::{Summary, summary};
+pub use summary::{ALARM_COUNT_DEFINITION, Rerun, Summary, summary};
 pub use writer::{Recorder, RecordingInfo};
 
 /// Capacity of the pipeline → recorder channel, in messages.

@@ -1,15 +1,29 @@
 //! `vigil summary`: what a researcher wants to know about a recording before
-//! opening it — duration, devices, each quantity's range and time beyond the
-//! alarm limits, alarms, gaps, decode errors and markers.
+//! opening it — duration, devices, each quantity's statistics, data quality
+//! and time beyond the alarm limits, alarms, gaps, decode errors and markers.
+//!
+//! The figures are `analysis`'s: vital statistics and their exclusions from
+//! `analysis::stats`, alarm episodes and time in alarm from
+//! `analysis::alarms` (the headless summary line counts with the same code).
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::{RecordError, Recording};
-use crate::model::{AlarmState, Condition, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime};
+use crate::analysis::alarms::{AlarmTime, count, time_in_alarm};
+use crate::analysis::stats::{Holes, VitalStats, exclusion, series, vital_stats};
+use crate::model::{AlarmEvent, Condition, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime};
+
+/// Where `vigil report` finds the alarm episodes (moved to
+/// `analysis::alarms`, their one definition).
+pub(crate) use crate::analysis::alarms::{Episode, episodes};
+
+/// How the text output states what an alarm count is.
+pub const ALARM_COUNT_DEFINITION: &str =
+    "episodes from onset to clear, each counted once at the highest priority it reached";
 
 /// A sample counts towards "time beyond a limit" until the next sample of
 /// its series, but never longer than this: a sensor that went quiet does not
@@ -36,9 +50,23 @@ pub struct Summary {
     pub gaps: Vec<GapSummary>,
     pub decode_errors: DecodeErrors,
     pub markers: Vec<MarkerSummary>,
-    /// `session.json` (the config recorded with the session) or `defaults`
-    /// (DESIGN.md's table).
-    pub limits_from: &'static str,
+    /// `session.json` (the config recorded with the session), `defaults`
+    /// (DESIGN.md's table), or the `--config` file the alarms were re-run
+    /// under.
+    pub limits_from: String,
+}
+
+/// The alarms of a recording re-run under another configuration
+/// (`vigil summary --config F`), as `vigil replay --config F` makes them.
+#[derive(Debug, Clone)]
+pub struct Rerun {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// Its configuration, as `session.json` records one (read for the
+    /// limits of "time beyond a limit").
+    pub config: serde_json::Value,
+    /// Every alarm event of the re-run, in order.
+    pub alarms: Vec<AlarmEvent>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,16 +83,16 @@ pub struct QuantitySummary {
     pub device: String,
     pub quantity: &'static str,
     pub unit: &'static str,
+    /// Every sample of the series, used or not.
     pub samples: usize,
-    /// Samples with no valid measurement (NaN).
-    pub invalid: usize,
-    pub min: Option<f64>,
-    pub mean: Option<f64>,
-    pub max: Option<f64>,
+    /// Statistics of the used samples and the counts of those excluded
+    /// (`no_contact`, `invalid`, `in_gap`).
+    #[serde(flatten)]
+    pub stats: VitalStats,
     pub beyond: Vec<Beyond>,
 }
 
-/// Time a series spent beyond one alarm limit.
+/// Time a series spent beyond one alarm limit, from its used samples only.
 #[derive(Debug, Clone, Serialize)]
 pub struct Beyond {
     pub condition: &'static str,
@@ -77,9 +105,15 @@ pub struct Beyond {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AlarmSummary {
-    /// Alarm episodes (active until cleared) by the highest priority reached.
-    pub by_priority: BTreeMap<&'static str, usize>,
-    pub by_condition: BTreeMap<&'static str, usize>,
+    /// `recorded` (the recording's own alarm events) or `re-run under FILE`.
+    pub from: String,
+    /// Alarm episodes (first non-cleared state to clear) by the highest
+    /// priority each reached.
+    pub by_priority: BTreeMap<&'static str, u64>,
+    pub by_condition: BTreeMap<&'static str, u64>,
+    /// Time at each priority per condition (an escalating episode's time
+    /// split by the priority it stood at).
+    pub time: Vec<AlarmTime>,
     /// Time during which at least one alarm was not cleared.
     pub total_seconds: f64,
 }
@@ -109,23 +143,50 @@ pub struct MarkerSummary {
 
 /// Print the summary of the recording in `dir`, as text or JSON.
 pub fn summary(dir: &Path, json: bool, out: &mut dyn Write) -> Result<(), RecordError> {
-    let s = Summary::of(&Recording::open(dir)?)?;
-    let io = |source| RecordError::Io { path: "stdout".into(), source };
-    if json {
-        serde_json::to_writer_pretty(&mut *out, &s).map_err(|e| RecordError::Other(e.to_string()))?;
-        writeln!(out).map_err(io)?;
-    } else {
-        s.write_text(out).map_err(io)?;
-    }
-    Ok(())
+    Summary::of(&Recording::open(dir)?)?.write(json, out)
 }
 
 impl Summary {
+    /// The summary of a recording as it was recorded.
     pub fn of(r: &Recording) -> Result<Summary, RecordError> {
+        Self::build(r, None)
+    }
+
+    /// The summary with the alarms and limits of a re-run under another
+    /// configuration; everything else is the recording's.
+    pub fn with_rerun(r: &Recording, rerun: &Rerun) -> Result<Summary, RecordError> {
+        Self::build(r, Some(rerun))
+    }
+
+    /// As text or pretty JSON.
+    pub fn write(&self, json: bool, out: &mut dyn Write) -> Result<(), RecordError> {
+        let io = |source| RecordError::Io { path: "stdout".into(), source };
+        if json {
+            serde_json::to_writer_pretty(&mut *out, self).map_err(|e| RecordError::Other(e.to_string()))?;
+            writeln!(out).map_err(io)?;
+        } else {
+            self.write_text(out).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn build(r: &Recording, rerun: Option<&Rerun>) -> Result<Summary, RecordError> {
         let samples = r.samples()?;
-        let events = r.events()?;
+        let mut events = r.events()?;
         let end = r.end()?;
-        let (limits, limits_from) = Limit::from_config(&r.meta.config);
+        let holes = Holes::from_events(&events, end);
+        let (limits, limits_from, alarms_from) = match rerun {
+            None => {
+                let (limits, from) = Limit::from_config(&r.meta.config);
+                (limits, from.to_owned(), "recorded".to_owned())
+            }
+            Some(rerun) => {
+                let file = rerun.file.display().to_string();
+                events.retain(|e| !matches!(e, OutputEvent::Alarm(_)));
+                events.extend(rerun.alarms.iter().cloned().map(OutputEvent::Alarm));
+                (Limit::from_config(&rerun.config).0, file.clone(), format!("re-run under {file}"))
+            }
+        };
         Ok(Summary {
             id: r.meta.id.clone(),
             participant: r.meta.participant.clone(),
@@ -148,8 +209,8 @@ impl Summary {
                     firmware: d.info.firmware.clone(),
                 })
                 .collect(),
-            quantities: quantities(&samples, &limits),
-            alarms: alarms(&events, end),
+            quantities: quantities(&samples, &limits, &holes),
+            alarms: alarms(&events, end, alarms_from),
             gaps: events
                 .iter()
                 .filter_map(|e| match e {
@@ -209,20 +270,33 @@ impl Summary {
             writeln!(out, "{line}")?;
         }
         writeln!(out)?;
-        writeln!(out, "{:<24} {:<10} {:>8} {:>9} {:>9} {:>9}", "quantity", "device", "samples", "min", "mean", "max")?;
+        writeln!(
+            out,
+            "{:<24} {:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+            "quantity", "device", "samples", "used", "min", "median", "mean", "max"
+        )?;
         let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
         for q in &self.quantities {
+            let st = &q.stats;
+            let excluded: Vec<String> =
+                [(st.no_contact, "no contact"), (st.invalid, "invalid"), (st.in_gap, "in a gap")]
+                    .iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, why)| format!("{n} {why}"))
+                    .collect();
             writeln!(
                 out,
-                "{:<24} {:<10} {:>8} {:>9} {:>9} {:>9}  {}{}",
+                "{:<24} {:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}  {}{}",
                 q.quantity,
                 q.device,
                 q.samples,
-                num(q.min),
-                num(q.mean),
-                num(q.max),
+                st.n,
+                num(st.min),
+                num(st.median),
+                num(st.mean),
+                num(st.max),
                 q.unit,
-                if q.invalid > 0 { format!("  ({} invalid)", q.invalid) } else { String::new() }
+                if excluded.is_empty() { String::new() } else { format!("  (excluded: {})", excluded.join(", ")) }
             )?;
             for b in q.beyond.iter().filter(|b| b.samples > 0) {
                 writeln!(
@@ -241,9 +315,22 @@ impl Summary {
             .iter()
             .map(|p| format!("{p} {}", self.alarms.by_priority.get(p).copied().unwrap_or(0)))
             .collect();
-        writeln!(out, "alarms      {}; total alarm time {}", by.join(", "), hms(self.alarms.total_seconds))?;
+        writeln!(
+            out,
+            "alarms      {}; total alarm time {}  ({ALARM_COUNT_DEFINITION}; {})",
+            by.join(", "),
+            hms(self.alarms.total_seconds),
+            self.alarms.from
+        )?;
         for (c, n) in &self.alarms.by_condition {
-            writeln!(out, "    {c:<18} {n}")?;
+            let times: Vec<String> = self
+                .alarms
+                .time
+                .iter()
+                .filter(|t| t.condition.as_str() == *c)
+                .map(|t| format!("{} {}", t.priority.as_str(), hms(t.seconds)))
+                .collect();
+            writeln!(out, "    {c:<18} {n:>3}   {}", times.join(", "))?;
         }
         writeln!(out, "gaps        {}", self.gaps.len())?;
         for g in &self.gaps {
@@ -275,29 +362,20 @@ fn hms(secs: f64) -> String {
     SessionTime(ns).to_string()
 }
 
-fn quantities(samples: &[Sample], limits: &[Limit]) -> Vec<QuantitySummary> {
-    // Per series, in time order: a compacted file sorts rows by device and
-    // time, a live one holds them as recorded (RR beats are stamped back in
-    // time), so sort rather than trust the file's order.
-    let mut series: BTreeMap<(String, Quantity), Vec<&Sample>> = BTreeMap::new();
-    for s in samples {
-        series.entry((s.device.to_string(), s.quantity)).or_default().push(s);
-    }
-    series
+fn quantities(samples: &[Sample], limits: &[Limit], holes: &Holes) -> Vec<QuantitySummary> {
+    series(samples)
         .into_iter()
-        .map(|((device, quantity), mut rows)| {
-            rows.sort_by_key(|s| s.at);
-            let valid: Vec<f64> = rows.iter().map(|s| s.value).filter(|v| !v.is_nan()).collect();
-            #[allow(clippy::cast_precision_loss)]
-            let mean = (!valid.is_empty()).then(|| valid.iter().sum::<f64>() / valid.len() as f64);
+        .map(|((device, quantity), rows)| {
             let beyond = limits
                 .iter()
                 .filter(|l| l.quantity == quantity)
                 .map(|l| {
                     let mut seconds = 0.0;
                     let mut n = 0;
+                    // A used sample holds until the next sample of its
+                    // series, used or not: that one says what came after.
                     for (i, s) in rows.iter().enumerate() {
-                        if l.beyond(s.value) {
+                        if exclusion(s, holes).is_none() && l.beyond(s.value) {
                             n += 1;
                             if let Some(next) = rows.get(i + 1) {
                                 seconds += next.at.since(s.at).as_secs_f64().min(MAX_HOLD_S);
@@ -314,77 +392,36 @@ fn quantities(samples: &[Sample], limits: &[Limit]) -> Vec<QuantitySummary> {
                 })
                 .collect();
             QuantitySummary {
-                device,
+                device: device.to_string(),
                 quantity: quantity.as_str(),
                 unit: quantity.unit(),
                 samples: rows.len(),
-                invalid: rows.len() - valid.len(),
-                min: valid.iter().copied().reduce(f64::min),
-                mean,
-                max: valid.iter().copied().reduce(f64::max),
+                stats: vital_stats(rows.iter().copied(), None, holes),
                 beyond,
             }
         })
         .collect()
 }
 
-/// One alarm instance from its first non-cleared state to `cleared` (or the
-/// recording's end), at the highest priority it reached.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Episode {
-    pub condition: Condition,
-    pub start: SessionTime,
-    pub end: SessionTime,
-    pub priority: Priority,
-}
-
-pub(crate) fn episodes(events: &[OutputEvent], end: SessionTime) -> Vec<Episode> {
-    let mut open: BTreeMap<(Condition, Option<String>), (SessionTime, Priority)> = BTreeMap::new();
-    let mut out = Vec::new();
-    for e in events {
-        let OutputEvent::Alarm(a) = e else { continue };
-        let key = (a.condition, a.device.as_deref().map(str::to_owned));
-        if a.state == AlarmState::Cleared {
-            if let Some((start, priority)) = open.remove(&key) {
-                out.push(Episode { condition: a.condition, start, end: a.at, priority });
-            }
-        } else {
-            let entry = open.entry(key).or_insert((a.at, a.priority));
-            entry.1 = entry.1.max(a.priority);
-        }
-    }
-    for ((condition, _), (start, priority)) in open {
-        out.push(Episode { condition, start, end: end.max(start), priority });
-    }
-    out.sort_by_key(|e| (e.start, e.end));
-    out
-}
-
-fn alarms(events: &[OutputEvent], end: SessionTime) -> AlarmSummary {
-    let mut s = AlarmSummary::default();
+fn alarms(events: &[OutputEvent], end: SessionTime, from: String) -> AlarmSummary {
     let episodes = episodes(events, end);
+    let mut by_condition: BTreeMap<&'static str, u64> = BTreeMap::new();
     for e in &episodes {
-        *s.by_priority.entry(e.priority.as_str()).or_default() += 1;
-        *s.by_condition.entry(e.condition.as_str()).or_default() += 1;
+        *by_condition.entry(e.condition.as_str()).or_default() += 1;
     }
-    // Union of the episodes (sorted by start).
-    let mut covered = 0.0;
-    let mut current: Option<(SessionTime, SessionTime)> = None;
-    for e in &episodes {
-        current = match current {
-            Some((ca, cb)) if e.start <= cb => Some((ca, cb.max(e.end))),
-            Some((ca, cb)) => {
-                covered += cb.since(ca).as_secs_f64();
-                Some((e.start, e.end))
-            }
-            None => Some((e.start, e.end)),
-        };
+    let counts = count(&episodes);
+    let time = time_in_alarm(&episodes, SessionTime::ZERO, SessionTime::MAX);
+    AlarmSummary {
+        from,
+        by_priority: [Priority::Low, Priority::Medium, Priority::High]
+            .into_iter()
+            .filter(|p| counts[*p as usize] > 0)
+            .map(|p| (p.as_str(), counts[p as usize]))
+            .collect(),
+        by_condition,
+        time: time.by_condition,
+        total_seconds: time.any_seconds,
     }
-    if let Some((ca, cb)) = current {
-        covered += cb.since(ca).as_secs_f64();
-    }
-    s.total_seconds = covered;
-    s
 }
 
 fn decode_errors(events: &[OutputEvent]) -> DecodeErrors {
@@ -531,7 +568,7 @@ mod tests {
 
     #[test]
     fn alarm_time_is_the_union_of_episodes() {
-        use crate::model::AlarmEvent;
+        use crate::model::AlarmState;
         let a = |s, c, p, st| {
             OutputEvent::Alarm(AlarmEvent {
                 at: SessionTime::from_secs(s),
@@ -550,7 +587,7 @@ mod tests {
             a(40, Condition::TempHigh, Priority::Medium, AlarmState::Cleared),
             a(100, Condition::TechDisconnected, Priority::High, AlarmState::Active),
         ];
-        let s = alarms(&events, SessionTime::from_secs(110));
+        let s = alarms(&events, SessionTime::from_secs(110), "recorded".into());
         assert_eq!(s.total_seconds, 40.0); // 10..40 and 100..110
         assert_eq!(s.by_priority.get("medium"), Some(&2));
         assert_eq!(s.by_priority.get("high"), Some(&1));
