@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
+// Episodes as `analysis::alarms` defines them, through the summary that
+// shows the same ones.
 use super::super::summary::{Episode, Limit, episodes};
 use super::axis::{TimeAxis, y_range};
+use crate::analysis::stats::{Holes, exclusion};
 use crate::model::{
     Condition, ConnectionChange, MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime,
 };
@@ -176,15 +179,6 @@ pub(super) struct ReportData {
     pub limits_from: &'static str,
 }
 
-/// A span of session time in which a device's (or, `None`, every
-/// device's) series must not be joined: a gap, a disconnection.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Break {
-    pub device: Option<usize>,
-    pub from: SessionTime,
-    pub to: SessionTime,
-}
-
 impl ReportData {
     pub(super) fn new(
         title: String,
@@ -197,17 +191,19 @@ impl ReportData {
         let zero = first_dose(events);
         let axis = TimeAxis::new(zero, end);
         let (limits, limits_from) = Limit::from_config(config);
-        let (devices, breaks) = breaks(samples, events, end);
-        let series = split_series(samples, &devices, &breaks);
-        let by_device = episodes_by_device(events, end);
+        let holes = Holes::from_events(events, end);
+        let series = split_series(samples, &holes);
+        let episodes = episodes(events, end);
+        let mut devices: Vec<String> = series.keys().map(|(d, _)| d.clone()).collect();
+        devices.dedup();
 
         let panels = SPECS
             .iter()
             .filter(|spec| series.keys().any(|(_, q)| spec.quantities.contains(q)))
-            .map(|spec| panel(spec, &series, &limits, &by_device, &axis))
+            .map(|spec| panel(spec, &series, &limits, &episodes, &axis))
             .collect();
-        let hrv = super::hrv::panel(&series, &axis);
-        let status = status_rows(&by_device, events, end, &axis);
+        let hrv = super::hrv::panel(samples, &holes, &axis);
+        let status = status_rows(&episodes, events, end, &axis);
         let markers = markers.into_iter().map(|(at, label, dose)| MarkerLine { x: axis.x(at), label, dose }).collect();
         ReportData { title, devices, axis, status, markers, panels, hrv, limits_from }
     }
@@ -217,7 +213,7 @@ impl ReportData {
 /// every break; `(session time, value)`.
 pub(super) type Runs = BTreeMap<(String, Quantity), Vec<Vec<(SessionTime, f64)>>>;
 
-fn split_series(samples: &[Sample], devices: &[String], breaks: &[Break]) -> Runs {
+fn split_series(samples: &[Sample], holes: &Holes) -> Runs {
     // A compacted file sorts rows by device and time, a live one holds them
     // as recorded (RR beats are stamped back in time): sort, never trust.
     let mut rows: BTreeMap<(String, Quantity), Vec<&Sample>> = BTreeMap::new();
@@ -227,17 +223,16 @@ fn split_series(samples: &[Sample], devices: &[String], breaks: &[Break]) -> Run
     let mut out = Runs::new();
     for ((device, quantity), mut rows) in rows {
         rows.sort_by_key(|s| s.at);
-        let index = devices.iter().position(|d| *d == device);
-        let own: Vec<&Break> = breaks.iter().filter(|b| b.device.is_none() || b.device == index).collect();
         let pause = pause_limit(&rows);
         let mut runs: Vec<Vec<(SessionTime, f64)>> = vec![Vec::new()];
         let mut last: Option<SessionTime> = None;
         for s in rows {
-            // Without skin contact a strap's numbers are not vitals (a rate
-            // of 0); NaN is "no valid measurement". Either ends the run.
-            let valid = !s.value.is_nan() && s.contact != Some(false);
+            // What the analysis leaves out of vitals (no skin contact, no
+            // valid value, inside a gap or disconnection) is not drawn and
+            // ends the run, as does a hole or a silence between two samples.
+            let valid = exclusion(s, holes).is_none();
             let broken = last.is_some_and(|prev| {
-                s.at.since(prev).as_secs_f64() > pause || own.iter().any(|b| prev < b.to && s.at >= b.from)
+                s.at.since(prev).as_secs_f64() > pause || holes.overlaps(&s.device, prev, s.at)
             });
             if !valid || broken {
                 if runs.last().is_some_and(|r| !r.is_empty()) {
@@ -271,60 +266,11 @@ fn pause_limit(rows: &[&Sample]) -> f64 {
     (*median * BREAK_STEPS).max(BREAK_S)
 }
 
-/// The recording's devices (in label order) and its breaks: gaps (the
-/// `duration` before the gap's `at`) and each device's disconnections.
-fn breaks(samples: &[Sample], events: &[OutputEvent], end: SessionTime) -> (Vec<String>, Vec<Break>) {
-    let mut devices: Vec<String> = samples.iter().map(|s| s.device.to_string()).collect();
-    devices.extend(events.iter().filter_map(|e| match e {
-        OutputEvent::Connection { device, .. } => Some(device.to_string()),
-        _ => None,
-    }));
-    devices.sort_unstable();
-    devices.dedup();
-    let mut out = Vec::new();
-    let mut down: BTreeMap<usize, SessionTime> = BTreeMap::new();
-    for e in events {
-        match e {
-            OutputEvent::Gap { at, duration } => {
-                out.push(Break { device: None, from: at.saturating_sub(*duration), to: *at });
-            }
-            OutputEvent::Connection { at, device, change } => {
-                let Some(i) = devices.iter().position(|d| **d == **device) else { continue };
-                match change {
-                    ConnectionChange::Disconnected { .. } => {
-                        down.entry(i).or_insert(*at);
-                    }
-                    ConnectionChange::Connected { .. } => {
-                        if let Some(from) = down.remove(&i) {
-                            out.push(Break { device: Some(i), from, to: *at });
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out.extend(down.into_iter().map(|(i, from)| Break { device: Some(i), from, to: end.max(from) }));
-    (devices, out)
-}
-
-/// Alarm episodes per device (`None`: session-wide alarms), by the
-/// summary's one definition of an episode.
-fn episodes_by_device(events: &[OutputEvent], end: SessionTime) -> BTreeMap<Option<String>, Vec<Episode>> {
-    let mut alarms: BTreeMap<Option<String>, Vec<OutputEvent>> = BTreeMap::new();
-    for e in events {
-        if let OutputEvent::Alarm(a) = e {
-            alarms.entry(a.device.as_ref().map(ToString::to_string)).or_default().push(e.clone());
-        }
-    }
-    alarms.into_iter().map(|(device, events)| (device, episodes(&events, end))).collect()
-}
-
 fn panel(
     spec: &Spec,
     runs: &Runs,
     limits: &[Limit],
-    by_device: &BTreeMap<Option<String>, Vec<Episode>>,
+    episodes: &[Episode],
     axis: &TimeAxis,
 ) -> Panel {
     let bucket_s = axis.span() / BUCKETS;
@@ -354,15 +300,21 @@ fn panel(
             LimitLine { y: l.threshold, label: format!("{} {what}", l.condition.as_str()), priority: l.priority }
         })
         .collect();
-    let mut shades: Vec<Shade> = by_device
+    // Each part of an episode in the colour of the priority it stood at.
+    let mut shades: Vec<Shade> = episodes
         .iter()
-        .flat_map(|(device, episodes)| episodes.iter().map(move |e| (device, e)))
-        .filter(|(_, e)| spec.conditions.contains(&e.condition))
-        .map(|(device, e)| Shade {
-            from: axis.x(e.start),
-            to: axis.x(e.end),
-            priority: e.priority,
-            label: format!("{} {}", e.condition.as_str(), device.as_deref().unwrap_or("")),
+        .filter(|e| spec.conditions.contains(&e.condition))
+        .flat_map(|e| {
+            [Priority::Low, Priority::Medium, Priority::High].into_iter().filter_map(move |p| {
+                let (from, to) = e.at_priority(p)?;
+                let device = e.device.as_deref().unwrap_or("");
+                Some(Shade {
+                    from: axis.x(from),
+                    to: axis.x(to),
+                    priority: p,
+                    label: format!("{} {device}", e.condition.as_str()),
+                })
+            })
         })
         .collect();
     // Lowest priority first, so higher ones paint over.
@@ -410,23 +362,12 @@ pub(super) fn bucket_means(points: &[(f64, f64)], width: f64) -> Vec<(f64, f64)>
 
 /// Technical alarms and disconnections per device, then session-wide
 /// alarms and gaps in a row of their own.
-fn status_rows(
-    by_device: &BTreeMap<Option<String>, Vec<Episode>>,
-    events: &[OutputEvent],
-    end: SessionTime,
-    axis: &TimeAxis,
-) -> Vec<StatusRow> {
+fn status_rows(episodes: &[Episode], events: &[OutputEvent], end: SessionTime, axis: &TimeAxis) -> Vec<StatusRow> {
     let mut rows: BTreeMap<Option<String>, Vec<(Shade, bool)>> = BTreeMap::new();
-    for (device, episodes) in by_device {
-        for e in episodes.iter().filter(|e| e.condition.is_technical()) {
-            let shade = Shade {
-                from: axis.x(e.start),
-                to: axis.x(e.end),
-                priority: e.priority,
-                label: e.condition.to_string(),
-            };
-            rows.entry(device.clone()).or_default().push((shade, true));
-        }
+    for e in episodes.iter().filter(|e| e.condition.is_technical()) {
+        let shade =
+            Shade { from: axis.x(e.start), to: axis.x(e.end), priority: e.priority, label: e.condition.to_string() };
+        rows.entry(e.device.as_ref().map(ToString::to_string)).or_default().push((shade, true));
     }
     let mut down: BTreeMap<String, SessionTime> = BTreeMap::new();
     let disconnected = |from: SessionTime, to: SessionTime| Shade {
@@ -536,9 +477,11 @@ mod tests {
         samples.extend((21..30).map(|s| hr(s, 72.0, None)));
         samples.extend((100..110).map(|s| hr(s, 73.0, None))); // 70 s of silence
         samples.extend((110..120).map(|s| hr(s, 74.0, None)));
-        let events = vec![OutputEvent::Gap { at: SessionTime::from_secs(110), duration: std::time::Duration::ZERO }];
-        let (devices, breaks) = breaks(&samples, &events, SessionTime::from_secs(120));
-        let runs = split_series(&samples, &devices, &breaks);
+        let events = vec![OutputEvent::Gap {
+            at: SessionTime::from_millis(109_500),
+            duration: std::time::Duration::from_millis(200),
+        }];
+        let runs = split_series(&samples, &Holes::from_events(&events, SessionTime::from_secs(120)));
         let runs = &runs[&("chest".to_owned(), Quantity::HeartRateBpm)];
         let lens: Vec<usize> = runs.iter().map(Vec::len).collect();
         assert_eq!(lens, vec![10, 9, 9, 10, 10]);
@@ -563,8 +506,7 @@ mod tests {
                 change: ConnectionChange::Connected { name: None, address: None, services: vec![] },
             },
         ];
-        let (devices, breaks) = breaks(&samples, &events, SessionTime::from_secs(20));
-        let runs = split_series(&samples, &devices, &breaks);
+        let runs = split_series(&samples, &Holes::from_events(&events, SessionTime::from_secs(20)));
         assert_eq!(runs[&("chest".to_owned(), Quantity::HeartRateBpm)].len(), 2);
         assert_eq!(runs[&("other".to_owned(), Quantity::HeartRateBpm)].len(), 1);
     }
