@@ -231,9 +231,8 @@ fn split_series(samples: &[Sample], holes: &Holes) -> Runs {
             // valid value, inside a gap or disconnection) is not drawn and
             // ends the run, as does a hole or a silence between two samples.
             let valid = exclusion(s, holes).is_none();
-            let broken = last.is_some_and(|prev| {
-                s.at.since(prev).as_secs_f64() > pause || holes.overlaps(&s.device, prev, s.at)
-            });
+            let broken = last
+                .is_some_and(|prev| s.at.since(prev).as_secs_f64() > pause || holes.overlaps(&s.device, prev, s.at));
             if !valid || broken {
                 if runs.last().is_some_and(|r| !r.is_empty()) {
                     runs.push(Vec::new());
@@ -266,13 +265,7 @@ fn pause_limit(rows: &[&Sample]) -> f64 {
     (*median * BREAK_STEPS).max(BREAK_S)
 }
 
-fn panel(
-    spec: &Spec,
-    runs: &Runs,
-    limits: &[Limit],
-    episodes: &[Episode],
-    axis: &TimeAxis,
-) -> Panel {
+fn panel(spec: &Spec, runs: &Runs, limits: &[Limit], episodes: &[Episode], axis: &TimeAxis) -> Panel {
     let bucket_s = axis.span() / BUCKETS;
     let mut series = Vec::new();
     let mut values: Vec<f64> = Vec::new();

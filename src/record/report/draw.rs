@@ -305,7 +305,9 @@ pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[Mark
             chart.draw_series(DashedLineSeries::new(line, 4, 3, color.stroke_width(1)))?;
         }
     }
-    for (i, s) in p.series.iter().enumerate() {
+    // The first series (the panel's main device) last, on top: where a
+    // second device shows the same quantity it must not hide its breaks.
+    for (i, s) in p.series.iter().enumerate().rev() {
         let color = PALETTE[i % PALETTE.len()];
         for run in &s.runs {
             match p.style {
@@ -393,8 +395,8 @@ pub(super) fn legend(area: &Area<'_>, limits_from: &str) -> DrawResult {
     let notes = [
         "Lines break at gaps, disconnections, silences and samples without skin contact or valid value; none of \
          those is plotted. Technical alarms are in the sensor status strip at the top.",
-        "HRV: RMSSD of each 5-minute window (aligned to the axis' zero) of the artifact-corrected NN intervals; \
-         a window with too few beats is left empty.",
+        "HRV: RMSSD of each 5-minute window (aligned to the axis' zero) of the artifact-corrected NN intervals, \
+         as vigil analyze computes it; a window with fewer than 3 NN intervals is left empty.",
     ];
     for (i, note) in notes.iter().enumerate() {
         #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
