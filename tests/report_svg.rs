@@ -241,8 +241,12 @@ fn the_mdma_session_report_has_every_quantity_and_shades_only_its_own_alarms() {
             "legend"
         ]
     );
-    // hr.high and hr.rise (low): shaded on the heart-rate panel, nowhere else.
-    assert_eq!(shades(part(&parts, "panel-heart-rate-bpm")), ["low", "low"]);
+    // hr.high and hr.rise (low, at the same time): one shade, on the
+    // heart-rate panel and nowhere else, both named.
+    let hr = part(&parts, "panel-heart-rate-bpm");
+    assert_eq!(shades(hr), ["low"]);
+    let names: Vec<&str> = hr.iter().map(|e| e.text.as_str()).collect();
+    assert!(names.contains(&"hr.high chest") && names.contains(&"hr.rise chest"), "{names:?}");
     for (id, elements) in parts.iter().filter(|(id, _)| id.starts_with("panel-") && id != "panel-heart-rate-bpm") {
         assert!(shades(elements).is_empty(), "{id}: {:?}", shades(elements));
     }

@@ -147,6 +147,7 @@ pub(super) struct Panel {
     pub height: u32,
     pub series: Vec<Series>,
     pub limits: Vec<LimitLine>,
+    /// Each alarm episode's stretch at one priority (drawn through [`worst`]).
     pub shades: Vec<Shade>,
     pub y: (f64, f64),
 }
@@ -294,7 +295,7 @@ fn panel(spec: &Spec, runs: &Runs, limits: &[Limit], episodes: &[Episode], axis:
         })
         .collect();
     // Each part of an episode in the colour of the priority it stood at.
-    let mut shades: Vec<Shade> = episodes
+    let shades: Vec<Shade> = episodes
         .iter()
         .filter(|e| spec.conditions.contains(&e.condition))
         .flat_map(|e| {
@@ -310,10 +311,29 @@ fn panel(spec: &Spec, runs: &Runs, limits: &[Limit], episodes: &[Episode], axis:
             })
         })
         .collect();
-    // Lowest priority first, so higher ones paint over.
-    shades.sort_by_key(|s| s.priority);
     let y = y_range(&values, limits.iter().map(|l| l.y));
     Panel { title: spec.title.to_owned(), style: spec.style, height: spec.height, series, limits, shades, y }
+}
+
+/// What a panel shades: at each moment the highest priority of the
+/// `shades` covering it, as non-overlapping `(from, to, priority)` spans.
+/// Overlapping episodes (`hr.high` and `hr.rise` together) would otherwise
+/// mix their colours into one no legend explains.
+pub(super) fn worst(shades: &[Shade]) -> Vec<(f64, f64, Priority)> {
+    let mut edges: Vec<f64> = shades.iter().flat_map(|s| [s.from, s.to]).collect();
+    edges.sort_by(f64::total_cmp);
+    edges.dedup();
+    let mut out: Vec<(f64, f64, Priority)> = Vec::new();
+    for w in edges.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let top = shades.iter().filter(|s| s.from <= a && s.to >= b).map(|s| s.priority).max();
+        let Some(p) = top else { continue };
+        match out.last_mut() {
+            Some(last) if last.1 == a && last.2 == p => last.1 = b,
+            _ => out.push((a, b, p)),
+        }
+    }
+    out
 }
 
 /// The median time between readings within runs, seconds (0 without two).
@@ -502,6 +522,17 @@ mod tests {
         let runs = split_series(&samples, &Holes::from_events(&events, SessionTime::from_secs(20)));
         assert_eq!(runs[&("chest".to_owned(), Quantity::HeartRateBpm)].len(), 2);
         assert_eq!(runs[&("other".to_owned(), Quantity::HeartRateBpm)].len(), 1);
+    }
+
+    #[test]
+    fn overlapping_episodes_shade_at_the_highest_priority() {
+        let shade = |from, to, priority| Shade { from, to, priority, label: String::new() };
+        let shades =
+            [shade(0.0, 10.0, Priority::Low), shade(5.0, 8.0, Priority::High), shade(2.0, 12.0, Priority::Low)];
+        assert_eq!(
+            worst(&shades),
+            vec![(0.0, 5.0, Priority::Low), (5.0, 8.0, Priority::High), (8.0, 12.0, Priority::Low)]
+        );
     }
 
     #[test]

@@ -285,10 +285,10 @@ pub(super) fn panel(area: &Area<'_>, axis: &TimeAxis, p: &Panel, markers: &[Mark
     }
     mesh.draw()?;
 
-    for s in &p.shades {
-        let (a, b) = (s.from.max(axis.start), s.to.min(axis.end));
+    for (from, to, priority) in super::data::worst(&p.shades) {
+        let (a, b) = (from.max(axis.start), to.min(axis.end));
         if b > a {
-            chart.draw_series(std::iter::once(Rectangle::new([(a, lo), (b, hi)], shade_color(s.priority).filled())))?;
+            chart.draw_series(std::iter::once(Rectangle::new([(a, lo), (b, hi)], shade_color(priority).filled())))?;
         }
     }
     shade_labels(area, &chart, axis, p)?;
