@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExportFormatArg::Csv => record::ExportFormat::Csv,
                 ExportFormatArg::Parquet => record::ExportFormat::Parquet,
             };
-            let written = record::export(&args.recording, format, &args.out)?;
+            let written = record::export(&args.recordings, format, &args.out, args.force)?;
             let mut err = std::io::stderr().lock();
             for path in written {
                 writeln!(err, "wrote {}", path.display())?;

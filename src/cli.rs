@@ -44,7 +44,7 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Summarise a recording
     Summary(SummaryArgs),
-    /// Export a recording to CSV or Parquet
+    /// Export recordings to CSV or Parquet (samples, events, beats, sessions)
     Export(ExportArgs),
     /// Plot every quantity of a recording, its alarms, limits, markers and HRV to SVG
     Report(ReportArgs),
@@ -246,13 +246,20 @@ pub enum ExportFormatArg {
     Parquet,
 }
 
+/// `vigil export`: see `src/record/export/`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    pub recording: PathBuf,
+    /// Recording directories; several make one Hive-partitioned tree per table
+    #[arg(num_args = 1.., required = true)]
+    pub recordings: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub format: ExportFormatArg,
+    /// A directory (created owner-only) for csv and parquet
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// Replace files that exist
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
