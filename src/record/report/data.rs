@@ -16,7 +16,7 @@ use crate::model::{
 
 /// Points per drawn line: an 8-hour, 1 Hz series is averaged into this
 /// many buckets, which keeps the SVG small and still shows every trend.
-pub(super) const BUCKETS: f64 = 1600.0;
+const BUCKETS: f64 = 1600.0;
 /// A pause in a series longer than this, or than [`BREAK_STEPS`] of its
 /// usual step, breaks its line even without a gap or disconnection event:
 /// a sensor that went quiet is not joined across the silence.
@@ -212,7 +212,7 @@ impl ReportData {
 
 /// Valid samples per (device, quantity) in time order, split into runs at
 /// every break; `(session time, value)`.
-pub(super) type Runs = BTreeMap<(String, Quantity), Vec<Vec<(SessionTime, f64)>>>;
+type Runs = BTreeMap<(String, Quantity), Vec<Vec<(SessionTime, f64)>>>;
 
 fn split_series(samples: &[Sample], holes: &Holes) -> Runs {
     // A compacted file sorts rows by device and time, a live one holds them
@@ -348,7 +348,7 @@ fn median_step(runs: &[Vec<(SessionTime, f64)>]) -> f64 {
 }
 
 /// Bucket means of `points` (x ascending) in buckets of `width` along x.
-pub(super) fn bucket_means(points: &[(f64, f64)], width: f64) -> Vec<(f64, f64)> {
+fn bucket_means(points: &[(f64, f64)], width: f64) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::new();
     let mut current: Option<(f64, f64, f64, f64)> = None; // bucket, Σx, Σy, n
     for &(x, y) in points {

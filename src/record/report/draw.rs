@@ -58,7 +58,7 @@ const DISCONNECTED: RGBColor = RGBColor(150, 150, 150);
 const GRID: RGBColor = RGBColor(225, 225, 225);
 
 /// An alarm episode's shade, as the dashboard colours priorities.
-pub(super) fn shade_color(p: Priority) -> RGBAColor {
+fn shade_color(p: Priority) -> RGBAColor {
     match p {
         Priority::Low => RGBColor(0, 190, 230).mix(0.18),
         Priority::Medium => RGBColor(255, 200, 0).mix(0.30),
@@ -104,7 +104,7 @@ pub(super) fn title(area: &Area<'_>, title: &str, subtitle: &str) -> DrawResult 
 
 /// Marker labels placed in rows so that none overlaps another: `(x px,
 /// row)` per marker, and the number of rows.
-pub(super) fn marker_rows(axis: &TimeAxis, markers: &[MarkerLine]) -> (Vec<(i32, i32)>, i32) {
+fn marker_rows(axis: &TimeAxis, markers: &[MarkerLine]) -> (Vec<(i32, i32)>, i32) {
     let mut ends: Vec<i32> = Vec::new();
     let mut out = Vec::new();
     for m in markers {

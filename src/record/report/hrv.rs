@@ -12,7 +12,7 @@ use crate::model::Sample;
 
 /// Window length, seconds; windows are aligned to the axis' zero (the
 /// dose), so one window ends at the dose and the next starts there.
-pub(super) const WINDOW_S: f64 = 300.0;
+const WINDOW_S: f64 = 300.0;
 
 /// The HRV panel, or `None` without RR intervals.
 pub(super) fn panel(samples: &[Sample], holes: &Holes, axis: &TimeAxis) -> Option<Panel> {
