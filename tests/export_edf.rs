@@ -6,39 +6,17 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod tools;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use cli::{only_dir, record, vigil};
 use serde_json::Value;
 use vigil::model::{AlarmState, Condition, MarkerKind, OperatorAction, OutputEvent, Quantity};
 use vigil::record::Recording;
-
-fn vigil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap()
-}
-
-/// Record `scenario` at `--speed max` under `root`; the recording's directory.
-fn record(scenario: &str, participant: &str, root: &Path) -> PathBuf {
-    let dir = root.join(participant);
-    let out = vigil(&[
-        "simulate",
-        scenario,
-        "--speed",
-        "max",
-        "--headless",
-        "--participant",
-        participant,
-        "--record-dir",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "simulate {scenario}: {}", String::from_utf8_lossy(&out.stderr));
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
-    dirs.remove(0)
-}
 
 /// `vigil export REC --format edf --out FILE`: the file written.
 fn export(rec: &Path, out: &Path) -> PathBuf {
@@ -317,7 +295,7 @@ fn a_burst_of_annotations_spills_into_later_records_with_exact_onsets() {
         recs.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dir = std::fs::read_dir(&recs).unwrap().next().unwrap().unwrap().path();
+    let dir = only_dir(&recs);
     let file = export(&dir, &root.path().join("burst.edf"));
     let rec = Recording::open(&dir).unwrap();
 
