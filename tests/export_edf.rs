@@ -252,8 +252,20 @@ fn an_existing_file_needs_force_and_edf_takes_one_recording_into_a_file() {
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");
     let o = vigil(&["export", d, "--format", "edf", "--out", f, "--force"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The file is its header and whole data records: the layout any reader
+    // relies on, checked without one.
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"0       ");
+    let num = |from: usize, width: usize| -> usize {
+        std::str::from_utf8(&bytes[from..from + width]).unwrap().trim().parse().unwrap()
+    };
+    let (header, records, ns) = (num(184, 8), num(236, 8), num(252, 4));
+    assert_eq!(header, 256 * (ns + 1));
+    let per_record: usize = (0..ns).map(|i| 2 * num(256 + ns * 216 + i * 8, 8)).sum();
+    assert_eq!(bytes.len(), header + records * per_record);
+    let rec = Recording::open(&dir).unwrap();
+    let end = f64::from(rec.meta.start_utc.timestamp_subsec_nanos()) / 1e9 + rec.end().unwrap().as_secs_f64();
+    assert_eq!(records, end.ceil() as usize, "one record per second to the end");
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     let e = export_fails(&[d, "--out", root.path().to_str().unwrap()]);
     assert!(e.contains("directory"), "{e}");
