@@ -166,7 +166,7 @@ impl Plan {
         })
     }
 
-    fn header(&self, recording: &Recording) -> Result<Header, RecordError> {
+    fn header(&self, recording: &Recording) -> Header {
         let start = DateTime::<Utc>::from_timestamp_nanos(self.grid_ns);
         let wanted: Vec<String> =
             self.signals.iter().map(|(d, q)| format!("{} {}", q.label(), self.devices[*d].as_str())).collect();
@@ -186,7 +186,7 @@ impl Plan {
             })
             .collect();
         signals.push(Signal::annotations(self.annotation_bytes));
-        Ok(Header { participant: recording.meta.participant.clone(), start, records: self.records, signals })
+        Header { participant: recording.meta.participant.clone(), start, records: self.records, signals }
     }
 }
 
@@ -281,7 +281,7 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
     let io = |source| RecordError::Io { path: out.to_owned(), source };
     let mut w = BufWriter::with_capacity(1 << 16, file);
     let header = plan
-        .header(recording)?
+        .header(recording)
         .encode()
         .map_err(|message| RecordError::Other(format!("{}: {message}", out.display())))?;
     w.write_all(&header).map_err(io)?;
