@@ -23,6 +23,9 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use indicatif::{ProgressBar, ProgressStyle};
 
+pub mod bids;
+mod hold;
+
 use super::resync::BatchStream;
 use super::schema::{FileKind, StrCol};
 use super::{RecordError, Recording};

@@ -1,0 +1,209 @@
+//! The BIDS export of simulated recordings: the tree's layout, modes and
+//! contents, and the BIDS validator (PyPI `bids-validator-deno`) finds no
+//! error in it.
+
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod tools;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use vigil::record::{Recording, bids};
+
+fn vigil_ok(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap();
+    assert!(out.status.success(), "vigil {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Record `scenario` at `--speed max` as `participant` (none: anonymous)
+/// under `root/name`; the recording's directory.
+fn record(scenario: &str, participant: Option<&str>, root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let mut args = vec!["simulate", scenario, "--speed", "max", "--headless", "--record-dir", dir.to_str().unwrap()];
+    if let Some(p) = participant {
+        args.extend(["--participant", p]);
+    }
+    vigil_ok(&args);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
+    dirs.remove(0)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn gunzip(path: &Path) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
+    text
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn tsv(text: &str) -> Vec<Vec<String>> {
+    text.lines().map(|l| l.split('\t').map(str::to_owned).collect()).collect()
+}
+
+/// Three recordings of two participants and one anonymous one: P01 twice
+/// (flaky-sensor, then tachycardia-episode), `P-02` once (multi-sensor).
+struct Cohort {
+    _root: tempfile::TempDir,
+    recordings: Vec<Recording>,
+}
+
+fn cohort() -> Cohort {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = [
+        record("flaky-sensor", Some("P01"), root.path(), "a"),
+        record("tachycardia-episode", Some("P01"), root.path(), "b"),
+        record("multi-sensor", Some("P-02"), root.path(), "c"),
+    ];
+    let recordings = dirs.iter().map(|d| Recording::open(d).unwrap()).collect();
+    Cohort { _root: root, recordings }
+}
+
+#[test]
+fn the_tree_has_the_bids_layout_and_the_recordings_figures() {
+    let cohort = cohort();
+    let out_root = tempfile::tempdir().unwrap();
+    let out = out_root.path().join("bids");
+    let written = bids::write(&cohort.recordings, &out, false).unwrap();
+
+    // Sessions by start time within a participant; `P-02` loses its dash.
+    let beh = |sub: &str, ses: u32| out.join(format!("sub-{sub}/ses-{ses}/beh"));
+    let stem = |sub: &str, ses: u32| format!("sub-{sub}_ses-{ses}_task-session");
+    for (sub, ses) in [("P01", 1), ("P01", 2), ("P02", 1)] {
+        for suffix in ["_physio.tsv.gz", "_physio.json", "_events.tsv", "_events.json"] {
+            let path = beh(sub, ses).join(format!("{}{suffix}", stem(sub, ses)));
+            assert!(written.contains(&path), "{} not written: {written:?}", path.display());
+        }
+    }
+    assert!(!out.join("sub-P01/ses-3").exists());
+    let sessions = tsv(&read(&out.join("sub-P01/sub-P01_sessions.tsv")));
+    assert_eq!(sessions[1][2], cohort.recordings[0].meta.id, "ses-1 is the earlier recording");
+    assert_eq!(sessions[2][2], cohort.recordings[1].meta.id);
+    assert_eq!(
+        tsv(&read(&out.join("participants.tsv"))),
+        [["participant_id", "vigil_code"], ["sub-P01", "P01"], ["sub-P02", "P-02"]]
+    );
+
+    // Health data: every file 0600, every directory 0700.
+    for path in &written {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    for dir in [out.clone(), out.join("sub-P01"), out.join("sub-P01/ses-2"), beh("P02", 1)] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+
+    // The physio file: one row a second from the start's whole second to the
+    // end, as many cells as the sidecar names columns.
+    let tachy = &cohort.recordings[1];
+    let sidecar: Value =
+        serde_json::from_str(&read(&beh("P01", 2).join(format!("{}_physio.json", stem("P01", 2))))).unwrap();
+    assert_eq!((sidecar["SamplingFrequency"].as_f64(), sidecar["StartTime"].as_f64()), (Some(1.0), Some(0.0)));
+    let columns: Vec<&str> = sidecar["Columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(columns.contains(&"heart_rate_bpm_chest"), "{columns:?}");
+    assert_eq!(sidecar["heart_rate_bpm_chest"]["Units"], "bpm");
+    let rows = tsv(&gunzip(&beh("P01", 2).join(format!("{}_physio.tsv.gz", stem("P01", 2)))));
+    let lead_ns = tachy.start_ns().rem_euclid(1_000_000_000) as u64;
+    let end_ns = tachy.end().unwrap().as_nanos();
+    assert_eq!(rows.len() as u64, (end_ns + lead_ns) / 1_000_000_000 + 1);
+    assert!(rows.iter().all(|r| r.len() == columns.len()));
+    // Tachycardia: the held heart rate passes 140 bpm at some second.
+    let hr = columns.iter().position(|c| *c == "heart_rate_bpm_chest").unwrap();
+    let max = rows.iter().filter_map(|r| r[hr].parse::<f64>().ok()).fold(f64::MIN, f64::max);
+    assert!(max > 140.0, "max held HR {max}");
+    assert!(rows.iter().all(|r| r[hr] == "n/a" || r[hr].parse::<f64>().is_ok()));
+
+    // Events: the tachycardia's hr.high alarm; the flaky sensor's
+    // disconnections, each row's onset inside the recording.
+    let events = tsv(&read(&beh("P01", 2).join(format!("{}_events.tsv", stem("P01", 2)))));
+    assert_eq!(events[0], ["onset", "duration", "trial_type", "value", "device", "priority", "dose_mg", "dose_kind"]);
+    assert!(events.iter().any(|e| e[2] == "alarm" && e[3] == "hr.high" && e[4] == "chest"), "{events:?}");
+    let flaky = tsv(&read(&beh("P01", 1).join(format!("{}_events.tsv", stem("P01", 1)))));
+    assert!(flaky.iter().any(|e| e[2] == "disconnection"), "{flaky:?}");
+    let flaky_end = cohort.recordings[0].end().unwrap().as_secs_f64() + 1.0;
+    for e in &flaky[1..] {
+        let (onset, duration): (f64, f64) = (e[0].parse().unwrap(), e[1].parse().unwrap());
+        assert!(onset >= 0.0 && onset + duration <= flaky_end, "{e:?}");
+    }
+}
+
+#[test]
+fn the_validator_finds_no_error() {
+    let Some(validator) = tools::bids_validator("the BIDS export's validation") else { return };
+    let cohort = cohort();
+    let out_root = tempfile::tempdir().unwrap();
+    let out = out_root.path().join("bids");
+    bids::write(&cohort.recordings, &out, false).unwrap();
+    // `--max-rows -1`: check every row of every TSV, not the first 1000.
+    let run = Command::new(&validator).args(["--format", "json", "--max-rows", "-1"]).arg(&out).output().unwrap();
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
+        panic!("{} gave no JSON ({e}): {}", validator.display(), String::from_utf8_lossy(&run.stderr))
+    });
+    let issues = report["issues"]["issues"].as_array().unwrap();
+    let errors: Vec<&Value> = issues.iter().filter(|i| i["severity"] == "error").collect();
+    assert!(errors.is_empty(), "bids-validator errors: {errors:#?}");
+    assert!(run.status.success(), "bids-validator exit status {:?}", run.status);
+    let mut warnings: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{} {}", i["code"].as_str().unwrap_or("?"), i["subCode"].as_str().unwrap_or("")))
+        .collect();
+    warnings.sort();
+    warnings.dedup();
+    eprintln!("bids-validator warnings: {warnings:#?}");
+    assert_eq!(report["summary"]["subjects"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn an_anonymous_recording_is_its_own_subject() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = record("tachycardia-episode", None, root.path(), "anon");
+    let recording = Recording::open(&dir).unwrap();
+    let out = root.path().join("bids");
+    bids::write(std::slice::from_ref(&recording), &out, false).unwrap();
+    let random = recording.meta.id.rsplit('-').next().unwrap();
+    let sub = format!("sub-anon{random}");
+    assert!(out.join(&sub).join("ses-1/beh").is_dir(), "{sub}");
+    assert_eq!(tsv(&read(&out.join("participants.tsv")))[1], [sub.as_str(), "n/a"]);
+}
+
+#[test]
+fn a_non_empty_directory_needs_force_and_bad_plans_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = record("tachycardia-episode", Some("P01"), root.path(), "a");
+    let recording = Recording::open(&dir).unwrap();
+    let out = root.path().join("bids");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let err = bids::write(std::slice::from_ref(&recording), &out, false).unwrap_err().to_string();
+    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+    assert!(!out.join("sub-P01").exists(), "nothing written");
+    // Twice, with --force: the files are replaced, the stranger kept.
+    bids::write(std::slice::from_ref(&recording), &out, true).unwrap();
+    bids::write(std::slice::from_ref(&recording), &out, true).unwrap();
+    assert_eq!(read(&out.join("notes.txt")), "mine");
+
+    let err =
+        bids::write(&[recording.clone(), recording.clone()], &root.path().join("x"), false).unwrap_err().to_string();
+    assert!(err.contains("given twice"), "{err}");
+
+    // P-01 and P01 would be one subject.
+    let other = record("tachycardia-episode", Some("P-01"), root.path(), "b");
+    let both = [recording, Recording::open(&other).unwrap()];
+    let err = bids::write(&both, &root.path().join("y"), false).unwrap_err().to_string();
+    assert!(err.contains("sub-P01"), "{err}");
+
+    let file = root.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let err = bids::write(&both[..1], &file, true).unwrap_err().to_string();
+    assert!(err.contains("not a directory"), "{err}");
+}
