@@ -43,8 +43,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let format = match args.format {
                 ExportFormatArg::Csv => record::ExportFormat::Csv,
                 ExportFormatArg::Parquet => record::ExportFormat::Parquet,
+                ExportFormatArg::Bids => record::ExportFormat::Bids,
             };
-            let written = record::export(&args.recording, format, &args.out)?;
+            let written = record::export(&args.recordings, format, &args.out, args.force)?;
             let mut err = std::io::stderr().lock();
             for path in written {
                 writeln!(err, "wrote {}", path.display())?;

@@ -44,7 +44,7 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Summarise a recording
     Summary(SummaryArgs),
-    /// Export a recording to CSV or Parquet
+    /// Export recordings to CSV or Parquet (samples, events, beats, sessions) or BIDS
     Export(ExportArgs),
     /// Plot heart rate and temperature of a recording to SVG
     Report(ReportArgs),
@@ -244,15 +244,24 @@ pub struct SummaryArgs {
 pub enum ExportFormatArg {
     Csv,
     Parquet,
+    /// A BIDS dataset: 1 Hz vitals as physiological recordings, events
+    Bids,
 }
 
+/// `vigil export`: see `src/record/export/`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    pub recording: PathBuf,
+    /// Recording directories; several make one Hive-partitioned tree per table (csv, parquet) or one dataset (bids)
+    #[arg(num_args = 1.., required = true)]
+    pub recordings: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub format: ExportFormatArg,
+    /// A directory (created owner-only) for csv, parquet and bids
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// Replace files that exist (bids: write into a directory that is not empty)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

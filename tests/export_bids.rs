@@ -15,9 +15,15 @@ use std::process::Command;
 use serde_json::Value;
 use vigil::record::{Recording, bids};
 
-fn vigil_ok(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap();
+fn vigil(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap()
+}
+
+/// Run vigil; its stderr.
+fn vigil_ok(args: &[&str]) -> String {
+    let out = vigil(args);
     assert!(out.status.success(), "vigil {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stderr).unwrap()
 }
 
 /// Record `scenario` at `--speed max` as `participant` (none: anonymous)
@@ -75,7 +81,10 @@ fn the_tree_has_the_bids_layout_and_the_recordings_figures() {
     let cohort = cohort();
     let out_root = tempfile::tempdir().unwrap();
     let out = out_root.path().join("bids");
-    let written = bids::write(&cohort.recordings, &out, false).unwrap();
+    let mut args = vec!["export", "--format", "bids", "--out", out.to_str().unwrap()];
+    args.extend(cohort.recordings.iter().map(|r| r.dir.to_str().unwrap()));
+    let written: Vec<PathBuf> =
+        vigil_ok(&args).lines().filter_map(|l| l.strip_prefix("wrote ")).map(PathBuf::from).collect();
 
     // Sessions by start time within a participant; `P-02` loses its dash.
     let beh = |sub: &str, ses: u32| out.join(format!("sub-{sub}/ses-{ses}/beh"));
@@ -184,8 +193,9 @@ fn a_non_empty_directory_needs_force_and_bad_plans_are_refused() {
     let out = root.path().join("bids");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
-    let err = bids::write(std::slice::from_ref(&recording), &out, false).unwrap_err().to_string();
-    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+    let refused = vigil(&["export", "--format", "bids", "--out", out.to_str().unwrap(), dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("not empty") && err.contains("--force"), "{err}");
     assert!(!out.join("sub-P01").exists(), "nothing written");
     // Twice, with --force: the files are replaced, the stranger kept.
     bids::write(std::slice::from_ref(&recording), &out, true).unwrap();

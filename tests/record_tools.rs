@@ -79,11 +79,12 @@ fn summary_reports_what_happened() {
 fn csv_export_writes_one_file_per_arrow_file() {
     let (root, dir) = recording();
     let out = root.path().join("export");
-    let files = export(&dir, ExportFormat::Csv, &out).unwrap();
-    assert_eq!(files.len(), 4);
+    let files = export(std::slice::from_ref(&dir), ExportFormat::Csv, &out, false).unwrap();
+    // notifications, samples, events, beats, session.json, sessions
+    assert_eq!(files.len(), 6, "{files:?}");
     let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
     let mut lines = samples.lines();
-    assert_eq!(lines.next(), Some("t,device,quantity,value,contact,device_time"));
+    assert_eq!(lines.next(), Some("recording,participant,t,device,quantity,value,contact,device_time"));
     let r = Recording::open(&dir).unwrap();
     assert_eq!(lines.count(), r.samples().unwrap().len());
     let notifications = std::fs::read_to_string(out.join("notifications.csv")).unwrap();
@@ -91,8 +92,10 @@ fn csv_export_writes_one_file_per_arrow_file() {
     assert!(first.starts_with("2026-03-01T09:00:00"), "{first}");
     assert!(first.contains(",dev0,2a37,16"), "payload as hex: {first}");
     assert!(out.join("session.json").exists());
-    // Never overwrites.
-    assert!(export(&dir, ExportFormat::Csv, &out).is_err());
+    // Never overwrites, unless told to.
+    let e = export(std::slice::from_ref(&dir), ExportFormat::Csv, &out, false).unwrap_err();
+    assert!(e.to_string().contains("--force"), "{e}");
+    export(std::slice::from_ref(&dir), ExportFormat::Csv, &out, true).unwrap();
 }
 
 #[test]
@@ -100,7 +103,7 @@ fn parquet_export_keeps_every_row() {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let (root, dir) = recording();
     let out = root.path().join("pq");
-    export(&dir, ExportFormat::Parquet, &out).unwrap();
+    export(std::slice::from_ref(&dir), ExportFormat::Parquet, &out, false).unwrap();
     let r = Recording::open(&dir).unwrap();
     for (name, rows) in [
         ("notifications.parquet", r.notifications().unwrap().len()),

@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -38,7 +38,7 @@ use crate::analysis::alarms::episodes;
 use crate::analysis::stats::Holes;
 use crate::model::{OperatorAction, OutputEvent, Quantity, SessionTime};
 
-use super::super::{DIR_MODE, FILE_MODE, META_FILE, RecordError, Recording};
+use super::super::{DIR_MODE, META_FILE, RecordError, Recording};
 use super::hold::{self, Grid};
 
 /// The BIDS version the tree follows (the version the bids-validator
@@ -197,9 +197,7 @@ fn prepare(out: &Path, force: bool) -> Result<(), RecordError> {
             }
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(out).map_err(io)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => super::create_dir(out),
         Err(e) => Err(io(e)),
     }
 }
@@ -236,17 +234,8 @@ impl Writer {
         path: PathBuf,
         fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<(), RecordError> {
+        let file = super::create_file(&path, self.force)?;
         let io = |source| RecordError::Io { path: path.clone(), source };
-        let mut options = fs::OpenOptions::new();
-        options.write(true).mode(FILE_MODE);
-        if self.force {
-            options.create(true).truncate(true)
-        } else {
-            options.create_new(true)
-        };
-        let file = options.open(&path).map_err(io)?;
-        // A file replaced under --force keeps its old mode otherwise.
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE)).map_err(io)?;
         let mut w = std::io::BufWriter::new(file);
         fill(&mut w).and_then(|()| w.flush()).map_err(io)?;
         self.written.push(path);

@@ -1,0 +1,239 @@
+//! `vigil export --format csv|parquet`: beat times reconstructed from a
+//! scripted stream whose beats are known, segments that never span a
+//! disconnection or a contact loss, and a cohort of every shipped scenario
+//! as one Hive-partitioned dataset that DuckDB queries to `vigil analyze`'s
+//! figures.
+
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod tools;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap()
+}
+
+fn vigil_ok(args: &[&str]) -> String {
+    let out = vigil(args);
+    assert!(out.status.success(), "vigil {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn only_dir(root: &Path) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
+    dirs.remove(0)
+}
+
+/// A heart-rate notification: HR 70, contact supported and `contact`, the
+/// RR intervals in 1/1024 s.
+fn hr_payload(contact: bool, rr: &[u16]) -> String {
+    let flags: u8 = 0x10 | 0x04 | if contact { 0x02 } else { 0 };
+    let mut hex = format!("{flags:02x}46");
+    for r in rr {
+        let [lo, hi] = r.to_le_bytes();
+        write!(hex, "{lo:02x}{hi:02x}").unwrap();
+    }
+    hex
+}
+
+#[test]
+fn beat_times_are_the_scripted_beats_and_no_segment_spans_a_hole() {
+    // Beats on whole 1/1024 s ticks, intervals 700–900 ms; a notification
+    // every two or three beats, stamped at its last beat (rounded to the
+    // stream's whole milliseconds), so every reconstructed beat time is
+    // within half a millisecond of the truth.
+    let mut beats_1024: Vec<u64> = vec![1024];
+    let mut rr_1024: Vec<u16> = vec![0];
+    for i in 0..400u64 {
+        let rr = 717 + (i * 37 % 205); // 700..900 ms
+        beats_1024.push(beats_1024.last().unwrap() + rr);
+        rr_1024.push(u16::try_from(rr).unwrap());
+    }
+    let ms = |ticks: u64| (ticks as f64) * 1000.0 / 1024.0;
+    let mut lines = vec![r#"{"at_ms": 0, "device": "chest", "event": "connected", "name": "H10 test"}"#.to_owned()];
+    let (lost_from, lost_to) = (100, 130); // beats without contact
+    let (down_from, down_to) = (250, 280); // beats while disconnected
+    let mut i = 1;
+    let mut truth: Vec<(f64, bool)> = Vec::new(); // (beat ms, delivered with contact)
+    while i < beats_1024.len() {
+        let n = 2 + i % 2;
+        let last = (i + n - 1).min(beats_1024.len() - 1);
+        let at_ms = ms(beats_1024[last]).round();
+        if (down_from..down_to).contains(&i) {
+            if i == down_from {
+                lines.push(format!(r#"{{"at_ms": {}, "device": "chest", "event": "disconnected"}}"#, at_ms - 100.0));
+            }
+        } else {
+            if i >= down_to && i < down_to + n {
+                // Back before the beat that opens the first interval
+                // delivered again: no delivered interval overlaps the hole.
+                let back = ms(beats_1024[i - 1]).floor();
+                lines.push(format!(r#"{{"at_ms": {back}, "device": "chest", "event": "connected"}}"#));
+            }
+            let contact = !(lost_from..lost_to).contains(&i);
+            let payload = hr_payload(contact, &rr_1024[i..=last]);
+            lines.push(format!(
+                r#"{{"at_ms": {at_ms}, "device": "chest", "characteristic": "2a37", "payload": "{payload}"}}"#
+            ));
+            truth.extend((i..=last).map(|k| (ms(beats_1024[k]), contact)));
+        }
+        i = last + 1;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let stream = root.path().join("beats.ndjson");
+    std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
+    let rec = root.path().join("rec");
+    vigil_ok(&[
+        "monitor",
+        "--stream",
+        stream.to_str().unwrap(),
+        "--speed",
+        "max",
+        "--headless",
+        "--record-dir",
+        rec.to_str().unwrap(),
+    ]);
+    let dir = only_dir(&rec);
+    let out = root.path().join("csv");
+    vigil_ok(&["export", dir.to_str().unwrap(), "--format", "csv", "--out", out.to_str().unwrap()]);
+
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("session.json")).unwrap()).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339(meta["start_utc"].as_str().unwrap()).unwrap();
+    let csv = std::fs::read_to_string(out.join("beats.csv")).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        ["recording", "participant", "device", "t", "rr_ms", "notification_t", "contact", "segment", "artifact"]
+    );
+    let since_start = |t: &str| {
+        let t = chrono::DateTime::parse_from_rfc3339(t).unwrap();
+        (t - start).num_microseconds().unwrap() as f64 / 1000.0
+    };
+    // (beat ms, contact, segment)
+    let got: Vec<(f64, bool, Option<u32>)> = rows
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert!(since_start(f[5]) >= since_start(f[3]), "a beat after its notification: {l}");
+            (since_start(f[3]), f[6] == "true", f[7].parse().ok())
+        })
+        .collect();
+    assert_eq!(got.len(), truth.len(), "every delivered interval is a beat");
+    for ((t, contact, _), (want, want_contact)) in got.iter().zip(&truth) {
+        assert!((t - want).abs() < 1.0, "beat at {t} ms, scripted at {want} ms");
+        assert_eq!(contact, want_contact, "contact of the beat at {want} ms");
+    }
+    // Beats without contact are in no segment; a segment's beats all lie on
+    // one side of the contact loss and of the disconnection.
+    let loss = (truth.iter().position(|b| !b.1).unwrap(), truth.iter().rposition(|b| !b.1).unwrap());
+    let hole = (ms(beats_1024[down_from]), ms(beats_1024[down_to]));
+    let mut spans: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+    for (k, (t, contact, segment)) in got.iter().enumerate() {
+        assert_eq!(segment.is_none(), !contact, "beat {k} at {t} ms");
+        if let Some(s) = segment {
+            let span = spans.entry(*s).or_insert((*t, *t));
+            span.1 = *t;
+        }
+    }
+    let loss_ms = (got[loss.0].0, got[loss.1].0);
+    for (s, (a, b)) in &spans {
+        assert!(!(*a < loss_ms.0 && *b > loss_ms.1), "segment {s} ({a}..{b} ms) spans the contact loss");
+        assert!(!(*a < hole.0 && *b > hole.1), "segment {s} ({a}..{b} ms) spans the disconnection");
+    }
+    assert_eq!(spans.len(), 3, "before the loss, between, after the disconnection: {spans:?}");
+}
+
+#[test]
+fn a_cohort_of_every_scenario_is_one_dataset_duckdb_reads_as_analyze_does() {
+    let root = tempfile::tempdir().unwrap();
+    let list = vigil_ok(&["simulate", "--list"]);
+    let scenarios: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(scenarios.len() >= 5, "{list}");
+    let mut dirs = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let code = format!("P{}", i + 1);
+        let rec = root.path().join(&code);
+        vigil_ok(&[
+            "simulate",
+            scenario,
+            "--speed",
+            "max",
+            "--headless",
+            "--participant",
+            &code,
+            "--record-dir",
+            rec.to_str().unwrap(),
+        ]);
+        dirs.push(only_dir(&rec).to_str().unwrap().to_owned());
+    }
+    let out = root.path().join("cohort");
+    let mut args = vec!["export"];
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--format", "parquet", "--out", out.to_str().unwrap()]);
+    vigil_ok(&args);
+    for table in ["samples", "events", "beats", "notifications"] {
+        for (i, dir) in dirs.iter().enumerate() {
+            let id = Path::new(dir).file_name().unwrap().to_str().unwrap();
+            let part =
+                out.join(table).join(format!("participant=P{}", i + 1)).join(format!("recording={id}/part-0.parquet"));
+            assert!(part.exists(), "{}", part.display());
+        }
+    }
+    assert!(out.join("sessions.parquet").exists());
+
+    // vigil analyze's mean HR per participant in minutes 1–4.
+    let mut args = vec!["analyze"];
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--window", "range:1m..4m", "--format", "json"]);
+    let mut want: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for line in vigil_ok(&args).lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        if let Some(hr) = row["quantities"].as_array().unwrap().iter().find(|q| q["quantity"] == "heart_rate_bpm") {
+            let key = (row["participant"].as_str().unwrap().to_owned(), row["device"].as_str().unwrap().to_owned());
+            want.insert(key, hr["mean"].as_f64().unwrap());
+        }
+    }
+    assert!(want.len() >= scenarios.len(), "{want:?}");
+
+    let Some(python) = tools::python("the DuckDB query of the exported cohort") else { return };
+    // The same rules as analyze: samples without contact and implausible
+    // ones left out (no scenario here has a gap in minutes 1–4).
+    let script = r#"
+import sys, duckdb
+root = sys.argv[1]
+q = f"""
+with s as (select * from read_parquet('{root}/samples/**/*.parquet', hive_partitioning = true)),
+     x as (select recording, min(start) as start from read_parquet('{root}/sessions.parquet') group by recording)
+select s.participant, s.device, avg(s.value)
+from s join x using (recording)
+where s.quantity = 'heart_rate_bpm' and s.contact is distinct from false
+  and s.value > 0 and s.value <= 250
+  and s.t >= x.start + interval 60 second and s.t < x.start + interval 240 second
+group by all order by all
+"""
+for p, d, m in duckdb.sql(q).fetchall():
+    print(p, d, repr(m))
+"#;
+    let out = Command::new(&python).args(["-c", script, out.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: BTreeMap<(String, String), f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            ((f[0].to_owned(), f[1].to_owned()), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (key, mean) in &want {
+        assert!((got[key] - mean).abs() < 1e-9, "{key:?}: DuckDB {} vs analyze {mean}", got[key]);
+    }
+}
