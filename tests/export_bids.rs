@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use vigil::model::OperatorAction;
 use vigil::record::{Recording, bids};
 
 fn vigil(args: &[&str]) -> std::process::Output {
@@ -58,8 +59,8 @@ fn tsv(text: &str) -> Vec<Vec<String>> {
     text.lines().map(|l| l.split('\t').map(str::to_owned).collect()).collect()
 }
 
-/// Three recordings of two participants and one anonymous one: P01 twice
-/// (flaky-sensor, then tachycardia-episode), `P-02` once (multi-sensor).
+/// Four recordings of two participants: P01 (flaky-sensor, then
+/// tachycardia-episode) and `P-02` (multi-sensor, then mdma-session).
 struct Cohort {
     _root: tempfile::TempDir,
     recordings: Vec<Recording>,
@@ -71,6 +72,7 @@ fn cohort() -> Cohort {
         record("flaky-sensor", Some("P01"), root.path(), "a"),
         record("tachycardia-episode", Some("P01"), root.path(), "b"),
         record("multi-sensor", Some("P-02"), root.path(), "c"),
+        record("mdma-session", Some("P-02"), root.path(), "d"),
     ];
     let recordings = dirs.iter().map(|d| Recording::open(d).unwrap()).collect();
     Cohort { _root: root, recordings }
@@ -89,7 +91,7 @@ fn the_tree_has_the_bids_layout_and_the_recordings_figures() {
     // Sessions by start time within a participant; `P-02` loses its dash.
     let beh = |sub: &str, ses: u32| out.join(format!("sub-{sub}/ses-{ses}/beh"));
     let stem = |sub: &str, ses: u32| format!("sub-{sub}_ses-{ses}_task-session");
-    for (sub, ses) in [("P01", 1), ("P01", 2), ("P02", 1)] {
+    for (sub, ses) in [("P01", 1), ("P01", 2), ("P02", 1), ("P02", 2)] {
         for suffix in ["_physio.tsv.gz", "_physio.json", "_events.tsv", "_events.json"] {
             let path = beh(sub, ses).join(format!("{}{suffix}", stem(sub, ses)));
             assert!(written.contains(&path), "{} not written: {written:?}", path.display());
@@ -144,6 +146,33 @@ fn the_tree_has_the_bids_layout_and_the_recordings_figures() {
         let (onset, duration): (f64, f64) = (e[0].parse().unwrap(), e[1].parse().unwrap());
         assert!(onset >= 0.0 && onset + duration <= flaky_end, "{e:?}");
     }
+
+    // The MDMA session's doses, typed; the marker time is session time
+    // plus the start's fraction of a second.
+    let mdma = &cohort.recordings[3];
+    let lead_s = mdma.start_ns().rem_euclid(1_000_000_000) as f64 / 1e9;
+    let events = tsv(&read(&beh("P02", 2).join(format!("{}_events.tsv", stem("P02", 2)))));
+    let doses: Vec<&Vec<String>> = events.iter().filter(|e| e[2] == "dose").collect();
+    assert_eq!(doses.len(), 2, "{events:?}");
+    assert_eq!((doses[0][6].as_str(), doses[0][7].as_str()), ("120", "initial"));
+    assert_eq!((doses[1][6].as_str(), doses[1][7].as_str()), ("60", "supplemental"));
+    let at = mdma
+        .operator_actions()
+        .unwrap()
+        .into_iter()
+        .find_map(|(at, a)| matches!(a, OperatorAction::Marker(m) if m.amount_mg == Some(120.0)).then_some(at))
+        .unwrap();
+    assert!((doses[0][0].parse::<f64>().unwrap() - (at.as_secs_f64() + lead_s)).abs() < 1e-6);
+
+    // The cuff measures now and then: its reading holds from one
+    // measurement to the next, far beyond any staleness limit.
+    let sidecar: Value =
+        serde_json::from_str(&read(&beh("P02", 1).join(format!("{}_physio.json", stem("P02", 1))))).unwrap();
+    let columns: Vec<&str> = sidecar["Columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let sys = columns.iter().position(|c| *c == "systolic_mmhg_cuff").expect("the cuff's systolic column");
+    let rows = tsv(&gunzip(&beh("P02", 1).join(format!("{}_physio.tsv.gz", stem("P02", 1)))));
+    let longest = rows.split(|r| r[sys] == "n/a").map(<[Vec<String>]>::len).max().unwrap();
+    assert!(longest > 600, "the cuff's reading held only {longest} s");
 }
 
 #[test]

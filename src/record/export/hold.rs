@@ -30,10 +30,11 @@ use crate::verdict::{DeviceTiming, Staleness};
 
 use super::super::{RecordError, Recording};
 
-/// The quantities put on the grid: the vitals and the battery. RR intervals
-/// are beats, not a level, and energy expended is a running total; neither
-/// means anything held at 1 Hz.
-pub const GRID_QUANTITIES: [Quantity; 10] = [
+/// The quantities put on the grid: the vitals. RR intervals are beats, not
+/// a level; energy expended is a running total; the battery level is read
+/// once and then notified only on change, so no staleness limit fits it
+/// (the dashboard does not show it as a reading either).
+pub const GRID_QUANTITIES: [Quantity; 9] = [
     Quantity::HeartRateBpm,
     Quantity::PulseRateBpm,
     Quantity::Spo2Pct,
@@ -43,7 +44,6 @@ pub const GRID_QUANTITIES: [Quantity; 10] = [
     Quantity::SystolicMmhg,
     Quantity::DiastolicMmhg,
     Quantity::MapMmhg,
-    Quantity::BatteryPct,
 ];
 
 const SECOND_NS: u64 = 1_000_000_000;
