@@ -481,7 +481,7 @@ struct EventRow {
 impl EventRow {
     fn new(grid: &Grid, from: SessionTime, to: SessionTime, trial_type: &'static str) -> Self {
         EventRow {
-            onset: grid.from_origin(from),
+            onset: grid.offset_of(from),
             duration: to.since(from),
             trial_type,
             value: None,

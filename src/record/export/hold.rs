@@ -81,7 +81,7 @@ impl Grid {
 
     /// The offset from second 0 of session time `at`.
     #[must_use]
-    pub fn from_origin(&self, at: SessionTime) -> Duration {
+    pub fn offset_of(&self, at: SessionTime) -> Duration {
         self.lead + Duration::from_nanos(at.as_nanos())
     }
 }
@@ -237,7 +237,7 @@ mod tests {
         let g = grid_of(400, 3);
         assert_eq!(g.at(0), None, "second 0 is before a start at .4 s");
         assert_eq!(g.at(1), Some(SessionTime::from_millis(600)));
-        assert_eq!(g.from_origin(SessionTime::from_millis(600)), Duration::from_secs(1));
+        assert_eq!(g.offset_of(SessionTime::from_millis(600)), Duration::from_secs(1));
         assert_eq!(grid_of(0, 1).at(0), Some(SessionTime::ZERO));
     }
 
