@@ -74,3 +74,20 @@ fn an_error_names_its_cause_once() {
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn decodes_the_polar_pmd_ecg_vector() {
+    let uuid = "fb005c82-02e7-f387-1cad-8acd2d8df0c8";
+    let out = vigil(&["decode", uuid, "00 00 94 35 77 00 00 00 00 00 02 80 ff 02 80 00"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["timestamp_ns"], 2_000_000_000u64);
+    assert_eq!(v["samples_uv"], serde_json::json!([-32_766, 32_770]));
+    assert_eq!(v["characteristic"], uuid);
+    // A compressed frame, which the H10 does not send for ECG, is refused
+    // by name.
+    let out = vigil(&["decode", uuid, "00 00 94 35 77 00 00 00 00 80 02 80 ff"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("compressed") && err.contains("offset 9"), "{err}");
+}

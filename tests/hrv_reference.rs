@@ -16,10 +16,11 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use vigil::analysis::hrv::{artifacts, dfa, frequency, time};
 
+mod hrv_synthetic;
 mod tools;
 
-/// RR intervals are whole ticks of 1/1024 s, as the sensors send them.
-const TICKS_PER_S: f64 = 1024.0;
+use hrv_synthetic::{Rhythm, TICKS_PER_S, synthetic};
+
 /// Seeds of the synthetic series (name, seed, minutes, with artifacts).
 const SERIES: [(&str, u64, f64, bool); 4] = [
     ("clean_5min", 11, 5.0, false),
@@ -41,68 +42,20 @@ const DFA_ABS: f64 = 0.02;
 /// truncates moved beats to whole samples), ms.
 const NN_ABS_MS: f64 = 1000.0 / TICKS_PER_S + 1e-6;
 
-/// splitmix64: a seeded generator with no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let u = self.uniform().max(1e-300);
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * self.uniform()).cos()
-    }
-}
-
-/// RR ticks around 800 ms with VLF (0.02 Hz), LF (0.1 Hz) and HF (0.25 Hz)
-/// oscillations and noise; with artifacts, every 40–80 beats an ectopic
-/// beat, a missed beat or an extra one, in turn.
-fn synthetic(seed: u64, minutes: f64, with_artifacts: bool) -> Vec<i64> {
-    let mut rng = Rng(seed);
-    let tau = 2.0 * std::f64::consts::PI;
-    let mut t = 0.0;
-    let mut rr = Vec::new();
-    while t < minutes * 60.0 {
-        let ms = 800.0
-            + 20.0 * (tau * 0.02 * t).sin()
-            + 40.0 * (tau * 0.1 * t).sin()
-            + 25.0 * (tau * 0.25 * t + 1.0).sin()
-            + 12.0 * rng.normal();
-        t += ms / 1000.0;
-        rr.push(ms);
-    }
-    if with_artifacts {
-        let mut k = 50;
-        let mut kind = 0;
-        while k + 2 < rr.len() {
-            match kind % 3 {
-                0 => {
-                    let early = 0.3 * rr[k];
-                    rr[k] -= early;
-                    rr[k + 1] += early;
-                }
-                1 => {
-                    rr[k] += rr[k + 1];
-                    rr.remove(k + 1);
-                }
-                _ => {
-                    let whole = rr[k];
-                    rr[k] = 0.4 * whole;
-                    rr.insert(k + 1, 0.6 * whole);
-                }
-            }
-            kind += 1;
-            k += 40 + (rng.next() % 41) as usize;
-        }
-    }
-    rr.iter().map(|ms| (ms * TICKS_PER_S / 1000.0).round() as i64).collect()
+/// The reference series: RR around 800 ms (75 bpm) with VLF (20 ms), LF
+/// (40 ms) and HF (25 ms) oscillations and 12 ms of noise; with
+/// artifacts, one every 40–80 beats.
+fn series(seed: u64, minutes: f64, with_artifacts: bool) -> Vec<i64> {
+    let rhythm = Rhythm {
+        minutes,
+        hr_bpm: (75.0, 75.0),
+        vlf_ms: 20.0,
+        lf_ms: 40.0,
+        hf_ms: 25.0,
+        noise_ms: 12.0,
+        artifact_gap: with_artifacts.then_some((40, 80)),
+    };
+    synthetic(seed, &rhythm)
 }
 
 fn class_name(class: artifacts::BeatClass) -> &'static str {
@@ -129,7 +82,7 @@ fn hrv_matches_neurokit2_and_hrv_analysis() {
     let series: Vec<(&str, Vec<i64>, artifacts::Correction)> = SERIES
         .iter()
         .map(|&(name, seed, minutes, bad)| {
-            let ticks = synthetic(seed, minutes, bad);
+            let ticks = series(seed, minutes, bad);
             let rr: Vec<f64> = ticks.iter().map(|&t| t as f64 * 1000.0 / TICKS_PER_S).collect();
             (name, ticks, artifacts::correct(&rr).unwrap())
         })

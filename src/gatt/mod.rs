@@ -8,6 +8,7 @@
 //! | Blood Pressure Measurement 0x2A35 | [`blood_pressure`] | `systolic_mmhg`, `diastolic_mmhg`, `map_mmhg`, `pulse_rate_bpm` |
 //! | PLX Continuous Measurement 0x2A5F | [`plx`] | `spo2_pct`, `pulse_rate_bpm` |
 //! | Battery Level 0x2A19 | [`battery`] | `battery_pct` |
+//! | Polar PMD Data `FB005C82-…` (vendor) | [`pmd`] | none: raw ECG frames, not vitals |
 //!
 //! Each module's doc gives the byte layout it implements (from the SIG GATT
 //! Specification Supplement / the characteristic XML definitions). Shared
@@ -41,6 +42,7 @@ pub mod float;
 pub mod health_thermometer;
 pub mod heart_rate;
 pub mod plx;
+pub mod pmd;
 pub mod time;
 
 use std::fmt;
@@ -202,6 +204,8 @@ pub enum Measurement {
     BloodPressure(BloodPressureMeasurement),
     Plx(PlxContinuous),
     Battery(BatteryLevel),
+    /// Raw ECG from Polar's PMD data characteristic: no vital sample.
+    Ecg(pmd::EcgFrame),
 }
 
 /// Decode one notification value.
@@ -214,6 +218,7 @@ pub fn decode(characteristic: Characteristic, payload: &[u8]) -> Result<Measurem
         Characteristic::BloodPressureMeasurement => Measurement::BloodPressure(blood_pressure::decode(payload)?),
         Characteristic::PlxContinuousMeasurement => Measurement::Plx(plx::decode(payload)?),
         Characteristic::BatteryLevel => Measurement::Battery(battery::decode(payload)?),
+        Characteristic::Uuid128(pmd::DATA) => Measurement::Ecg(pmd::decode_data(payload)?),
         other @ (Characteristic::Sig16(_) | Characteristic::Uuid128(_)) => {
             return Err(DecodeError::Unsupported(other));
         }
@@ -243,6 +248,10 @@ pub fn decode_samples(
         Characteristic::BloodPressureMeasurement => blood_pressure::decode(payload)?.samples(&mut sink),
         Characteristic::PlxContinuousMeasurement => plx::decode_samples(payload, &mut sink)?,
         Characteristic::BatteryLevel => battery::decode(payload)?.samples(&mut sink),
+        // ECG is checked here like any payload; its samples are not vitals.
+        Characteristic::Uuid128(pmd::DATA) => {
+            pmd::decode_data(payload)?;
+        }
         other @ (Characteristic::Sig16(_) | Characteristic::Uuid128(_)) => {
             return Err(DecodeError::Unsupported(other));
         }
@@ -250,7 +259,7 @@ pub fn decode_samples(
     Ok(())
 }
 
-/// The SIG name of a characteristic vigil decodes.
+/// The name of a characteristic vigil decodes (SIG, or Polar's PMD).
 #[must_use]
 pub const fn characteristic_name(c: Characteristic) -> Option<&'static str> {
     Some(match c {
@@ -261,6 +270,7 @@ pub const fn characteristic_name(c: Characteristic) -> Option<&'static str> {
         Characteristic::BloodPressureMeasurement => "Blood Pressure Measurement",
         Characteristic::PlxContinuousMeasurement => "PLX Continuous Measurement",
         Characteristic::BatteryLevel => "Battery Level",
+        Characteristic::Uuid128(pmd::DATA) => "Polar PMD Data (ECG)",
         Characteristic::Sig16(_) | Characteristic::Uuid128(_) => return None,
     })
 }
@@ -302,6 +312,7 @@ impl Measurement {
             Measurement::BloodPressure(_) => Characteristic::BloodPressureMeasurement,
             Measurement::Plx(_) => Characteristic::PlxContinuousMeasurement,
             Measurement::Battery(_) => Characteristic::BatteryLevel,
+            Measurement::Ecg(_) => pmd::DATA_CHARACTERISTIC,
         }
     }
 
@@ -316,6 +327,7 @@ impl Measurement {
             Measurement::BloodPressure(m) => m.encode_into(&mut out),
             Measurement::Plx(m) => m.encode_into(&mut out),
             Measurement::Battery(m) => m.encode_into(&mut out),
+            Measurement::Ecg(m) => m.encode_into(&mut out),
         }
         out
     }
@@ -332,6 +344,7 @@ impl Measurement {
             Measurement::BloodPressure(m) => m.samples(&mut sink),
             Measurement::Plx(m) => m.samples(&mut sink),
             Measurement::Battery(m) => m.samples(&mut sink),
+            Measurement::Ecg(_) => {}
         }
     }
 }
@@ -350,6 +363,7 @@ pub fn decode_json(characteristic: Characteristic, payload: &[u8]) -> Result<ser
         Measurement::BloodPressure(x) => serde_json::to_value(x),
         Measurement::Plx(x) => serde_json::to_value(x),
         Measurement::Battery(x) => serde_json::to_value(x),
+        Measurement::Ecg(x) => serde_json::to_value(x),
     };
     let mut obj = Map::new();
     obj.insert("characteristic".into(), Value::String(characteristic.to_string()));

@@ -254,10 +254,11 @@ fn correct_artifacts(found: &Artifacts, peaks: &[f64]) -> Vec<f64> {
     let mut ectopic = found.ectopic.clone();
     let mut long_short = found.long_short.clone();
     if !found.extra.is_empty() {
+        let extra = mask(&found.extra, peaks.len());
         let mut k = 0;
         peaks.retain(|_| {
             k += 1;
-            !found.extra.contains(&(k - 1))
+            !extra[k - 1]
         });
         missed = update_indices(&found.extra, &missed, -1);
         ectopic = update_indices(&found.extra, &ectopic, -1);
@@ -298,10 +299,20 @@ fn insert_missed(missed: &[usize], peaks: &[f64]) -> Vec<f64> {
 fn move_misaligned(indices: &[usize], peaks: &[f64]) -> Vec<f64> {
     let valid: Vec<usize> = indices.iter().copied().filter(|&m| m > 1 && m + 1 < peaks.len()).collect();
     let moved: Vec<f64> = valid.iter().map(|&m| peaks[m - 1] + (peaks[m + 1] - peaks[m - 1]) / 2.0).collect();
-    let mut out: Vec<f64> =
-        peaks.iter().enumerate().filter(|(k, _)| !valid.contains(k)).map(|(_, &p)| p).chain(moved).collect();
+    let moving = mask(&valid, peaks.len());
+    let mut out: Vec<f64> = peaks.iter().zip(&moving).filter(|&(_, &m)| !m).map(|(&p, _)| p).chain(moved).collect();
     out.sort_by(f64::total_cmp);
     out
+}
+
+/// `len` flags, set at `indices` (those below `len`): a lookup per beat
+/// where a search of the indices made correction quadratic.
+fn mask(indices: &[usize], len: usize) -> Vec<bool> {
+    let mut flags = vec![false; len];
+    for &i in indices.iter().filter(|&&i| i < len) {
+        flags[i] = true;
+    }
+    flags
 }
 
 /// NeuroKit2's `_update_indices`: for each source index in turn, shift the
@@ -338,17 +349,32 @@ fn normalise(x: &mut [f64], th: &[f64]) {
 /// left. `f` gets the window's values sorted.
 fn rolling(x: &[f64], width: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     let half = width / 2;
-    let mut window = Vec::with_capacity(width);
+    // The window stays sorted as it slides, one value in and one out per
+    // beat: sorting every beat's window afresh took most of the HRV time of
+    // an 8-h recording (benches/hrv.rs). Values equal under `total_cmp` are
+    // the same bits, so the window is the one a sort gives.
+    let mut window: Vec<f64> = Vec::with_capacity(width);
+    let first_at_least = |window: &[f64], v: f64| window.partition_point(|w| w.total_cmp(&v).is_lt());
+    let enter = |window: &mut Vec<f64>, v: f64| {
+        if !v.is_nan() {
+            let at = first_at_least(window, v);
+            window.insert(at, v);
+        }
+    };
+    for &v in &x[..half.min(x.len())] {
+        enter(&mut window, v);
+    }
     (0..x.len())
         .map(|k| {
-            window.clear();
-            let end = (k + half + 1).min(x.len());
-            window.extend(x[k.saturating_sub(half)..end].iter().copied().filter(|v| !v.is_nan()));
-            if window.is_empty() {
-                return f64::NAN;
+            if let Some(&v) = x.get(k + half) {
+                enter(&mut window, v);
             }
-            window.sort_by(f64::total_cmp);
-            f(&window)
+            if let Some(&v) = k.checked_sub(half + 1).map(|out| &x[out])
+                && !v.is_nan()
+            {
+                window.remove(first_at_least(&window, v));
+            }
+            if window.is_empty() { f64::NAN } else { f(&window) }
         })
         .collect()
 }
@@ -469,5 +495,33 @@ mod tests {
         // Sequential shifting: source 5 moves 11 to 10, which source 10 no
         // longer moves.
         assert_eq!(update_indices(&[5, 10], &[11, 3], -1), [3, 10]);
+    }
+
+    #[test]
+    fn sliding_window_is_the_sorted_window() {
+        // Repeated values, both zeros, NaNs and runs of NaN, clipped ends.
+        let pool = [3.0, -1.0, 0.0, -0.0, 7.5, 3.0, f64::NAN, 2.0, f64::NAN, f64::NAN, 7.5, -4.0];
+        let x: Vec<f64> = (0..500_usize).map(|k| pool[(k * k + 3 * k) % pool.len()] + (k % 5) as f64).collect();
+        for width in [1, 3, 11, 91, 1001] {
+            let half = width / 2;
+            let sorted_afresh: Vec<Vec<u64>> = (0..x.len())
+                .map(|k| {
+                    let mut w: Vec<f64> = x[k.saturating_sub(half)..(k + half + 1).min(x.len())]
+                        .iter()
+                        .copied()
+                        .filter(|v| !v.is_nan())
+                        .collect();
+                    w.sort_by(f64::total_cmp);
+                    w.iter().map(|v| v.to_bits()).collect()
+                })
+                .collect();
+            let seen = std::cell::RefCell::new(Vec::new());
+            rolling(&x, width, |w| {
+                seen.borrow_mut().push(w.iter().map(|v| v.to_bits()).collect::<Vec<u64>>());
+                0.0
+            });
+            let nonempty: Vec<Vec<u64>> = sorted_afresh.into_iter().filter(|w| !w.is_empty()).collect();
+            assert_eq!(seen.into_inner(), nonempty, "width {width}");
+        }
     }
 }

@@ -72,12 +72,12 @@ pub(super) fn export(
                 let dst = place(kind.stem(), index, stem)?;
                 let mut stream = BatchStream::open(src)?;
                 let mut w = TableWriter::create(&dst, format, force)?;
-                while let Some(batch) = stream.next() {
+                for batch in stream.by_ref() {
                     w.write(&ids.prepend(&batch).map_err(|e| arrow(&dst, &e))?)?;
                 }
                 w.finish(&ids.prepend(&RecordBatch::new_empty(kind.schema())).map_err(|e| arrow(&dst, &e))?)?;
                 for note in
-                    stream.skipped().iter().map(ToString::to_string).chain(stream.truncated().map(|t| t.to_string()))
+                    stream.skipped().iter().map(ToString::to_string).chain(stream.truncated().map(ToString::to_string))
                 {
                     bar.suspend(|| eprintln!("note: {note}"));
                 }
