@@ -46,7 +46,7 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Export recordings to CSV or Parquet (samples, events, beats, sessions) or BIDS
     Export(ExportArgs),
-    /// Plot heart rate and temperature of a recording to SVG
+    /// Plot every quantity of a recording, its alarms, limits, markers and HRV to SVG
     Report(ReportArgs),
     /// Statistics, time in alarm and HRV of recordings, per window and device
     Analyze(AnalyzeArgs),

@@ -6,43 +6,15 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod tools;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use std::process::Command;
+
+use cli::{record, vigil, vigil_ok};
 use serde_json::Value;
-
-fn vigil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap()
-}
-
-fn vigil_ok(args: &[&str]) -> String {
-    let out = vigil(args);
-    assert!(out.status.success(), "vigil {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Record `scenario` at `--speed max` under `root`; the recording's directory.
-fn record(scenario: &str, participant: &str, root: &Path) -> PathBuf {
-    let dir = root.join(participant);
-    let dir_s = dir.to_str().unwrap();
-    vigil_ok(&[
-        "simulate",
-        scenario,
-        "--speed",
-        "max",
-        "--headless",
-        "--participant",
-        participant,
-        "--record-dir",
-        dir_s,
-    ]);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
-    dirs.remove(0)
-}
 
 fn rows(args: &[&str]) -> Vec<Value> {
     let mut all = vec!["analyze", "--format", "json"];

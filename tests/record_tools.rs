@@ -89,7 +89,7 @@ fn csv_export_writes_one_file_per_arrow_file() {
     assert_eq!(lines.count(), r.samples().unwrap().len());
     let notifications = std::fs::read_to_string(out.join("notifications.csv")).unwrap();
     let first = notifications.lines().nth(1).unwrap();
-    assert!(first.starts_with("2026-03-01T09:00:00"), "{first}");
+    assert!(first.starts_with("20260301T090000Z-P07-") && first.contains(",P07,2026-03-01T09:00:00"), "{first}");
     assert!(first.contains(",dev0,2a37,16"), "payload as hex: {first}");
     assert!(out.join("session.json").exists());
     // Never overwrites, unless told to.
@@ -124,10 +124,11 @@ fn report_draws_an_svg_against_time_since_dose() {
     report(&dir, &out).unwrap();
     let svg = std::fs::read_to_string(&out).unwrap();
     assert!(svg.starts_with("<svg"), "{}", &svg[..100]);
-    assert!(svg.contains("time since dose (h:mm)"));
-    assert!(svg.contains("heart rate (bpm)") && svg.contains("body temperature"));
-    // Tick labels count from the dose (which is at 0:10 of the session).
-    assert!(svg.contains("1:48") && !svg.contains("1:58"), "the dose is the axis' zero");
+    assert!(svg.contains("time since first dose (h:mm; negative before it)"));
+    assert!(svg.contains("heart rate (bpm)") && svg.contains("temperature (°C)"));
+    // Tick labels count from the dose (which is at 0:10 of the session):
+    // every 15 min, the last at 1:45 after it (1:55 of 2:01:40).
+    assert!(svg.contains(">\n1:45\n<") && !svg.contains(">\n2:00\n<"), "the dose is the axis' zero");
     assert!(svg.contains("dose 120 mg"));
     assert!(svg.len() < 2_000_000, "{} bytes", svg.len());
 }

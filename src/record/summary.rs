@@ -444,12 +444,12 @@ enum Op {
 
 /// One alarm threshold applied to one quantity.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Limit {
-    condition: Condition,
-    priority: Priority,
-    quantity: Quantity,
+pub(crate) struct Limit {
+    pub(crate) condition: Condition,
+    pub(crate) priority: Priority,
+    pub(crate) quantity: Quantity,
     op: Op,
-    threshold: f64,
+    pub(crate) threshold: f64,
 }
 
 impl Limit {
@@ -461,7 +461,7 @@ impl Limit {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let op = match self.op {
             Op::Above => ">",
             Op::AtLeast => "≥",
@@ -503,7 +503,7 @@ impl Limit {
     /// `bp_high.high.systolic_above_mmhg`, optionally under `alarms`), each
     /// falling back to its default; a condition with `enabled: false` is left
     /// out. Returns where the limits came from.
-    fn from_config(config: &serde_json::Value) -> (Vec<Limit>, &'static str) {
+    pub(crate) fn from_config(config: &serde_json::Value) -> (Vec<Limit>, &'static str) {
         let alarms = config.get("alarms").unwrap_or(config);
         let mut from_config = false;
         let mut out = Vec::new();

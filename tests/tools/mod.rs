@@ -26,6 +26,15 @@ pub fn tmux(what: &str) -> bool {
     runs || missing::<()>(what, "tmux is not installed").is_some()
 }
 
+/// `rsvg-convert` (Debian: librsvg2-bin), which renders an SVG as a
+/// person's viewer would; `None` (after saying so) where it does not run,
+/// outside CI.
+#[must_use]
+pub fn rsvg_convert(what: &str) -> Option<&'static str> {
+    let runs = std::process::Command::new("rsvg-convert").arg("--version").output().is_ok_and(|o| o.status.success());
+    if runs { Some("rsvg-convert") } else { missing(what, "rsvg-convert is not installed (Debian: librsvg2-bin)") }
+}
+
 /// The programs of Debian's `mosquitto` and `mosquitto-clients` that the
 /// interop tests run.
 pub const MOSQUITTO_PROGRAMS: [&str; 4] = ["mosquitto", "mosquitto_passwd", "mosquitto_sub", "mosquitto_pub"];
