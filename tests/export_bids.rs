@@ -5,6 +5,7 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod tools;
 
 use std::io::Read;
@@ -12,33 +13,29 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cli::{only_dir, vigil};
 use serde_json::Value;
 use vigil::model::OperatorAction;
 use vigil::record::{Recording, bids};
 
-fn vigil(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).env("VIGIL_LOG", "/dev/null").output().unwrap()
-}
-
-/// Run vigil; its stderr.
-fn vigil_ok(args: &[&str]) -> String {
+/// Run vigil, which must succeed; its stderr (where export lists the files).
+fn vigil_stderr(args: &[&str]) -> String {
     let out = vigil(args);
     assert!(out.status.success(), "vigil {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stderr).unwrap()
 }
 
 /// Record `scenario` at `--speed max` as `participant` (none: anonymous)
-/// under `root/name`; the recording's directory.
+/// under `root/name` (a participant may have several); the recording's
+/// directory.
 fn record(scenario: &str, participant: Option<&str>, root: &Path, name: &str) -> PathBuf {
     let dir = root.join(name);
     let mut args = vec!["simulate", scenario, "--speed", "max", "--headless", "--record-dir", dir.to_str().unwrap()];
     if let Some(p) = participant {
         args.extend(["--participant", p]);
     }
-    vigil_ok(&args);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(dirs.len(), 1, "one recording: {dirs:?}");
-    dirs.remove(0)
+    vigil_stderr(&args);
+    only_dir(&dir)
 }
 
 fn read(path: &Path) -> String {
@@ -86,7 +83,7 @@ fn the_tree_has_the_bids_layout_and_the_recordings_figures() {
     let mut args = vec!["export", "--format", "bids", "--out", out.to_str().unwrap()];
     args.extend(cohort.recordings.iter().map(|r| r.dir.to_str().unwrap()));
     let written: Vec<PathBuf> =
-        vigil_ok(&args).lines().filter_map(|l| l.strip_prefix("wrote ")).map(PathBuf::from).collect();
+        vigil_stderr(&args).lines().filter_map(|l| l.strip_prefix("wrote ")).map(PathBuf::from).collect();
 
     // Sessions by start time within a participant; `P-02` loses its dash.
     let beh = |sub: &str, ses: u32| out.join(format!("sub-{sub}/ses-{ses}/beh"));
