@@ -260,7 +260,7 @@ impl Writer {
         let events = r.events()?;
         let end = r.end()?;
         let holes = Holes::from_events(&events, end);
-        let grid = hold::grid(r, &samples, &holes, end, &run.profiles)?;
+        let grid = hold::grid(r, &samples, &events, end, &run.profiles)?;
         drop(samples);
 
         let ses_dir = run.dir(out);
@@ -379,8 +379,7 @@ alarms, operator markers, doses, gaps and disconnections as events
 (_events.tsv, described in _events.json). Time 0 is the session's start
 rounded down to the whole second of UTC (acq_time in the scans and sessions
 files). A value is held from its sample while vigil's monitor would still
-have shown it (in contact, plausible, not stale, no disconnection since);
-n/a elsewhere. vigil's docs/recording-format.md describes every column.
+have shown it (connected, in contact, plausible, not stale); n/a elsewhere. vigil's docs/recording-format.md describes every column.
 ";
 
 /// A TSV cell: `n/a` for nothing, tabs and line breaks made spaces.

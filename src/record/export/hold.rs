@@ -3,30 +3,31 @@
 //! Second 0 of the grid is the session's start rounded down to the whole
 //! second of UTC, and the grid has one point per second up to the
 //! recording's end, so every point is a whole second of UTC. A series (one
-//! device × quantity of [`GRID_QUANTITIES`]) holds at a point what the
-//! dashboard would have shown then:
+//! device × quantity of [`GRID_QUANTITIES`]) holds at a point the value the
+//! dashboard would have shown then (`pipeline::reading_status`): its latest
+//! sample at or before the point, unless, checked in this order,
 //!
-//! - its latest sample at or before the point, if that sample is used as a
-//!   vital (in contact, plausible, not inside a gap or disconnection: the
-//!   one rule of `analysis::stats::exclusion`, built on `verdict`); a
-//!   sample without contact or an implausible one ends the hold, as it
-//!   turns the dashboard's reading to `--`;
-//! - nothing while the device is disconnected or the point is inside a
-//!   gap, nor after one until new data comes;
-//! - nothing once the sample is stale: `verdict::Staleness` with the
-//!   `[alarms.tech_stale]` recorded in `session.json` and the device's
-//!   timing (its profile's interval, else the interval learned from its
-//!   data so far, as the alarm engine learns it). A device that measures
-//!   now and then (a cuff, manual readings) is never stale, so its last
-//!   reading holds until the next one.
+//! 1. the device is disconnected at the point (never for a device that
+//!    measures now and then: its reading outlives its link);
+//! 2. that sample says the sensor has no skin contact (`verdict::in_contact`);
+//! 3. its value is not plausible (`verdict::plausible`);
+//! 4. it is stale: `verdict::Staleness` with the `[alarms.tech_stale]`
+//!    recorded in `session.json` and the device's timing (its profile's
+//!    interval, else the interval learned from its data so far, as the
+//!    alarm engine learns it). Staleness counts from the sample itself. A
+//!    device that measures now and then (a cuff, manual readings) is never
+//!    stale, so its last reading holds until the next one.
+//!
+//! The EDF+ export asks the same questions in the same order, so both
+//! exports hold the same values.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::analysis::stats::{Holes, exclusion};
+use crate::analysis::stats::Holes;
 use crate::config::TechStale;
-use crate::model::{DeviceLabel, MANUAL_DEVICE, Quantity, Sample, SessionTime};
-use crate::verdict::{DeviceTiming, Staleness};
+use crate::model::{ConnectionChange, DeviceLabel, MANUAL_DEVICE, OutputEvent, Quantity, Sample, SessionTime};
+use crate::verdict::{DeviceTiming, Staleness, in_contact, plausible};
 
 use super::super::{RecordError, Recording};
 
@@ -86,13 +87,13 @@ impl Grid {
     }
 }
 
-/// The grid of `recording`, from its samples, the holes of its events and
-/// its end. `profiles` maps a device label to the id of the device profile
-/// recorded for it, where `session.json` names one.
+/// The grid of `recording`, from its samples and events, up to its end.
+/// `profiles` maps a device label to the id of the device profile recorded
+/// for it, where `session.json` names one.
 pub fn grid(
     recording: &Recording,
     samples: &[Sample],
-    holes: &Holes,
+    events: &[OutputEvent],
     end: SessionTime,
     profiles: &BTreeMap<String, String>,
 ) -> Result<Grid, RecordError> {
@@ -115,25 +116,45 @@ pub fn grid(
             by_series.entry((s.device.clone(), i)).or_default().push(s);
         }
     }
-    let mut limits: BTreeMap<DeviceLabel, Vec<(SessionTime, Option<Duration>)>> = BTreeMap::new();
+    let mut services: BTreeMap<&DeviceLabel, &[u16]> = BTreeMap::new();
+    for e in events {
+        if let OutputEvent::Connection { device, change: ConnectionChange::Connected { services: s, .. }, .. } = e {
+            services.entry(device).or_insert(s);
+        }
+    }
+    let holes = Holes::from_events(events, end);
+    let mut devices: BTreeMap<DeviceLabel, Device> = BTreeMap::new();
     for (device, times) in &mut device_times {
         times.sort_unstable();
-        let timing = timing(recording, device, profiles.get(device.as_str()).map(String::as_str));
-        limits.insert(device.clone(), stale_limits(timing, times, &stale));
+        let profile = profiles.get(device.as_str()).map(String::as_str);
+        let timing = timing(recording, device, profile, services.get(device).copied().unwrap_or(&[]));
+        let down = holes.disconnections().filter(|(d, _, _)| *d == device).map(|(_, a, b)| (a, b)).collect();
+        devices.insert(device.clone(), Device { timing, limits: stale_limits(timing, times, &stale), down });
     }
     for ((device, q), mut series) in by_series {
         series.sort_by_key(|s| s.at);
-        let steps = limits.get(&device).map_or(&[][..], Vec::as_slice);
-        let values = hold(&grid, &series, steps, holes);
+        let values = devices.get(&device).map_or_else(|| vec![None; grid.len], |d| hold(&grid, &series, d));
         grid.series.push(HeldSeries { device, quantity: GRID_QUANTITIES[q], values });
     }
     Ok(grid)
 }
 
+/// What decides whether one device's readings are shown.
+#[derive(Debug, Clone, Default)]
+struct Device {
+    timing: DeviceTiming,
+    /// The staleness limit in force from each time on ([`stale_limits`]).
+    limits: Vec<(SessionTime, Option<Duration>)>,
+    /// Its disconnections, `[from, to)`.
+    down: Vec<(SessionTime, SessionTime)>,
+}
+
 /// The values of one series (its samples in time order) at every point.
-fn hold(grid: &Grid, series: &[&Sample], steps: &[(SessionTime, Option<Duration>)], holes: &Holes) -> Vec<Option<f64>> {
+fn hold(grid: &Grid, series: &[&Sample], device: &Device) -> Vec<Option<f64>> {
     let mut values = Vec::with_capacity(grid.len);
     let (mut next, mut step) = (0, 0);
+    let steps = &device.limits;
+    let intermittent = device.timing.intermittent;
     for k in 0..grid.len {
         let Some(at) = grid.at(k) else {
             values.push(None);
@@ -146,11 +167,14 @@ fn hold(grid: &Grid, series: &[&Sample], steps: &[(SessionTime, Option<Duration>
             step += 1;
         }
         let value = next.checked_sub(1).map(|i| series[i]).and_then(|latest| {
-            let limit = steps.get(step).map_or(Some(Duration::ZERO), |s| s.1);
-            let fresh = limit.is_none_or(|limit| at.since(latest.at) < limit);
-            // Nothing is held across a disconnection or gap.
-            let shown = exclusion(latest, holes).is_none() && !holes.overlaps(&latest.device, latest.at, at);
-            (fresh && shown).then_some(latest.value)
+            let connected = !device.down.iter().any(|&(from, to)| from <= at && at < to);
+            let limit = steps.get(step).and_then(|s| s.1);
+            let fresh = intermittent || limit.is_some_and(|limit| at.since(latest.at) < limit);
+            let shown = (connected || intermittent)
+                && in_contact(latest.contact)
+                && plausible(latest.quantity, latest.value)
+                && fresh;
+            shown.then_some(latest.value)
         });
         values.push(value);
     }
@@ -185,14 +209,18 @@ fn stale_limits(
     out
 }
 
-/// A device's timing: the profile recorded for it, else the profile its
-/// advertised name matches (as the pipeline adopts one on connection); the
-/// `manual` device is intermittent; anything else is learned.
-fn timing(recording: &Recording, device: &DeviceLabel, profile: Option<&str>) -> DeviceTiming {
-    let profile = profile.and_then(crate::devices::profile).or_else(|| {
-        let name = recording.meta.devices.get(device.as_str())?.name.as_deref()?;
-        crate::devices::match_by_name(name)
-    });
+/// A device's timing: the profile recorded for it, else the one its
+/// advertised name or, failing that, its services match (as the pipeline
+/// adopts one on connection); the `manual` device is intermittent; anything
+/// else is learned.
+fn timing(recording: &Recording, device: &DeviceLabel, profile: Option<&str>, services: &[u16]) -> DeviceTiming {
+    let profile = profile
+        .and_then(crate::devices::profile)
+        .or_else(|| {
+            let name = recording.meta.devices.get(device.as_str())?.name.as_deref()?;
+            crate::devices::match_by_name(name)
+        })
+        .or_else(|| crate::devices::match_by_services(services));
     match profile {
         Some(p) => p.setup().timing,
         None => DeviceTiming { expected_interval: None, intermittent: device.as_str() == MANUAL_DEVICE },
@@ -232,6 +260,16 @@ mod tests {
         Grid { origin_s: 0, lead: Duration::from_millis(lead_ms), len, series: Vec::new() }
     }
 
+    fn device(timing: DeviceTiming, samples: &[Sample], config: &TechStale) -> Device {
+        let times: Vec<SessionTime> = samples.iter().map(|s| s.at).collect();
+        Device { timing, limits: stale_limits(timing, &times, config), down: Vec::new() }
+    }
+
+    fn held(samples: &[Sample], device: &Device, len: usize) -> Vec<Option<f64>> {
+        let refs: Vec<&Sample> = samples.iter().collect();
+        hold(&grid_of(0, len), &refs, device)
+    }
+
     #[test]
     fn points_are_whole_seconds_before_or_after_the_start() {
         let g = grid_of(400, 3);
@@ -245,39 +283,37 @@ mod tests {
     fn a_value_holds_until_stale_or_no_longer_valid() {
         let config = TechStale::default();
         let samples = [s(0, 60.0, Some(true)), s(1_000, 61.0, Some(true)), s(2_000, 62.0, Some(true))];
-        let refs: Vec<&Sample> = samples.iter().collect();
-        let times: Vec<SessionTime> = samples.iter().map(|s| s.at).collect();
-        let steps = stale_limits(DeviceTiming::default(), &times, &config);
+        let chest = device(DeviceTiming::default(), &samples, &config);
         // Learning needs three gaps: the 1 s default interval gives the 5 s minimum.
-        assert_eq!(steps, vec![(SessionTime::ZERO, Some(Duration::from_secs(5)))]);
-        let v = hold(&grid_of(0, 9), &refs, &steps, &Holes::default());
+        assert_eq!(chest.limits, vec![(SessionTime::ZERO, Some(Duration::from_secs(5)))]);
+        let v = held(&samples, &chest, 9);
         assert_eq!(v, [Some(60.0), Some(61.0), Some(62.0), Some(62.0), Some(62.0), Some(62.0), Some(62.0), None, None]);
 
         // A sample without contact ends the hold; an implausible one too.
         let samples = [s(0, 60.0, Some(true)), s(1_500, 61.0, Some(false)), s(3_000, 0.0, None), s(4_000, 64.0, None)];
-        let refs: Vec<&Sample> = samples.iter().collect();
-        let v = hold(&grid_of(0, 5), &refs, &steps, &Holes::default());
+        let v = held(&samples, &chest, 5);
         assert_eq!(v, [Some(60.0), Some(60.0), None, None, Some(64.0)]);
     }
 
     #[test]
-    fn an_intermittent_device_is_never_stale() {
+    fn an_intermittent_device_is_never_stale_nor_hidden_by_its_link() {
         let config = TechStale::default();
         let samples = [s(0, 120.0, None)];
-        let refs: Vec<&Sample> = samples.iter().collect();
         let cuff = DeviceTiming { expected_interval: None, intermittent: true };
-        let steps = stale_limits(cuff, &[SessionTime::ZERO], &config);
-        let v = hold(&grid_of(0, 100), &refs, &steps, &Holes::default());
-        assert!(v.iter().all(|x| *x == Some(120.0)));
+        let mut cuff = device(cuff, &samples, &config);
+        cuff.down = vec![(SessionTime::from_secs(10), SessionTime::from_secs(50))];
+        assert!(held(&samples, &cuff, 100).iter().all(|x| *x == Some(120.0)));
     }
 
     #[test]
-    fn nothing_is_held_across_a_disconnection() {
-        use crate::model::{ConnectionChange, OutputEvent};
+    fn a_disconnected_device_shows_nothing() {
         let config = TechStale { min: Duration::from_secs(60), ..TechStale::default() };
         let samples = [s(0, 60.0, None)];
-        let refs: Vec<&Sample> = samples.iter().collect();
-        let steps = stale_limits(DeviceTiming::default(), &[SessionTime::ZERO], &config);
+        let mut chest = device(DeviceTiming::default(), &samples, &config);
+        chest.down = vec![(SessionTime::from_millis(1_500), SessionTime::from_millis(3_500))];
+        // After the reconnection the old value shows again until it is
+        // stale, as on the dashboard.
+        assert_eq!(held(&samples, &chest, 5), [Some(60.0), Some(60.0), None, None, Some(60.0)]);
         let events = [
             OutputEvent::Connection {
                 at: SessionTime::from_millis(1_500),
@@ -291,8 +327,7 @@ mod tests {
             },
         ];
         let holes = Holes::from_events(&events, SessionTime::from_secs(5));
-        let v = hold(&grid_of(0, 5), &refs, &steps, &holes);
-        // Not even after the reconnection: no new data came.
-        assert_eq!(v, [Some(60.0), Some(60.0), None, None, None]);
+        let down: Vec<_> = holes.disconnections().map(|(_, a, b)| (a, b)).collect();
+        assert_eq!(down, chest.down, "the spans the grid reads from the events");
     }
 }
