@@ -243,3 +243,62 @@ fn a_non_empty_directory_needs_force_and_bad_plans_are_refused() {
     let err = bids::write(&both[..1], &file, true).unwrap_err().to_string();
     assert!(err.contains("not a directory"), "{err}");
 }
+
+/// A session from stream input: a strap that sends nothing, a marker and,
+/// in the second, a manual blood pressure.
+fn streamed(root: &Path, name: &str, manual: bool) -> Recording {
+    let mut lines = vec![
+        r#"{"at_ms": 0, "device": "chest", "event": "connected", "name": "Polar H10 1234", "address": "A0:9E:1A:00:00:01"}"#,
+        r#"{"at_ms": 2000, "action": "marker", "label": "music on"}"#,
+        r#"{"at_ms": 9000, "device": "chest", "event": "disconnected"}"#,
+        r#"{"at_ms": 30000, "action": "marker", "label": "end"}"#,
+    ];
+    if manual {
+        lines.insert(2, r#"{"at_ms": 5000, "action": "manual", "quantity": "systolic_mmhg", "value": 150}"#);
+    }
+    let stream = root.join(format!("{name}.jsonl"));
+    std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
+    let dir = root.join(name);
+    let args = ["monitor", "--stream", stream.to_str().unwrap(), "--speed", "max", "--headless"];
+    vigil_stderr(&[&args[..], &["--participant", name, "--record-dir", dir.to_str().unwrap()]].concat());
+    Recording::open(&only_dir(&dir)).unwrap()
+}
+
+#[test]
+fn manual_readings_hold_and_a_session_without_vitals_has_events_only() {
+    let root = tempfile::tempdir().unwrap();
+    let recordings = [streamed(root.path(), "M1", true), streamed(root.path(), "E1", false)];
+    let out = root.path().join("bids");
+    bids::write(&recordings, &out, false).unwrap();
+
+    // The manual reading at 5 s holds to the end: `manual` readings are
+    // intermittent, never stale.
+    let beh = out.join("sub-M1/ses-1/beh");
+    let sidecar: Value = serde_json::from_str(&read(&beh.join("sub-M1_ses-1_task-session_physio.json"))).unwrap();
+    assert_eq!(sidecar["Columns"], serde_json::json!(["systolic_mmhg_manual"]));
+    let rows: Vec<String> =
+        gunzip(&beh.join("sub-M1_ses-1_task-session_physio.tsv.gz")).lines().map(String::from).collect();
+    let lead_s = recordings[0].start_ns().rem_euclid(1_000_000_000) as f64 / 1e9;
+    for (k, row) in rows.iter().enumerate() {
+        let expected = if k as f64 >= 5.0 + lead_s { "150" } else { "n/a" };
+        assert_eq!(row, expected, "second {k}");
+    }
+
+    // No samples at all: events, and no physio file (BIDS has none without
+    // columns), nor a scans line for one.
+    let beh = out.join("sub-E1/ses-1/beh");
+    assert!(!beh.join("sub-E1_ses-1_task-session_physio.tsv.gz").exists());
+    let events = tsv(&read(&beh.join("sub-E1_ses-1_task-session_events.tsv")));
+    assert!(events.iter().any(|e| e[2] == "marker" && e[3] == "music on"), "{events:?}");
+    assert!(events.iter().any(|e| e[2] == "disconnection" && e[4] == "chest"), "{events:?}");
+    let scans = tsv(&read(&out.join("sub-E1/ses-1/sub-E1_ses-1_scans.tsv")));
+    assert_eq!(scans.len(), 2, "{scans:?}");
+
+    if let Some(validator) = tools::bids_validator("the BIDS export of streamed sessions") {
+        let run = Command::new(&validator).args(["--format", "json"]).arg(&out).output().unwrap();
+        let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let errors: Vec<&Value> =
+            report["issues"]["issues"].as_array().unwrap().iter().filter(|i| i["severity"] == "error").collect();
+        assert!(errors.is_empty(), "bids-validator errors: {errors:#?}");
+    }
+}

@@ -269,21 +269,21 @@ impl Writer {
         self.dir(&ses_dir)?;
         self.dir(&beh)?;
         let stem = run.stem();
-        let physio = format!("{stem}_physio.tsv.gz");
-        self.physio_tsv(beh.join(&physio), &grid)?;
-        self.json(beh.join(format!("{stem}_physio.json")), &physio_sidecar(run, &grid))?;
+        let acq_time = acq_time(grid.origin_s);
+        let mut scans = vec![vec!["filename".to_owned(), "acq_time".to_owned()]];
+        // A recording without vitals (only RR intervals, say) has no
+        // physio file: BIDS has no physio without columns.
+        if !grid.series.is_empty() {
+            let physio = format!("{stem}_physio.tsv.gz");
+            self.physio_tsv(beh.join(&physio), &grid)?;
+            self.json(beh.join(format!("{stem}_physio.json")), &physio_sidecar(run, &grid))?;
+            scans.push(vec![format!("beh/{physio}"), acq_time.clone()]);
+        }
         let events_file = format!("{stem}_events.tsv");
         self.tsv(beh.join(&events_file), &event_rows(&grid, &events, &holes, end))?;
         self.json(beh.join(format!("{stem}_events.json")), &events_sidecar(run))?;
-        let acq_time = acq_time(grid.origin_s);
-        self.tsv(
-            ses_dir.join(format!("sub-{}_ses-{}_scans.tsv", run.sub, run.ses)),
-            &[
-                vec!["filename".to_owned(), "acq_time".to_owned()],
-                vec![format!("beh/{physio}"), acq_time.clone()],
-                vec![format!("beh/{events_file}"), acq_time],
-            ],
-        )
+        scans.push(vec![format!("beh/{events_file}"), acq_time]);
+        self.tsv(ses_dir.join(format!("sub-{}_ses-{}_scans.tsv", run.sub, run.ses)), &scans)
     }
 
     /// The physio file: no header row (BIDS), one row per second, `n/a`

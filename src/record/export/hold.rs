@@ -18,8 +18,8 @@
 //!    device that measures now and then (a cuff, manual readings) is never
 //!    stale, so its last reading holds until the next one.
 //!
-//! The EDF+ export asks the same questions in the same order, so both
-//! exports hold the same values.
+//! The EDF+ export asks the same questions in the same order (its
+//! `verdict::judge`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
