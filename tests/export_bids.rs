@@ -199,16 +199,24 @@ fn the_validator_finds_no_error() {
 }
 
 #[test]
-fn an_anonymous_recording_is_its_own_subject() {
+fn an_anonymous_recording_is_its_own_subject_and_a_protocol_its_task() {
     let root = tempfile::tempdir().unwrap();
     let dir = record("tachycardia-episode", None, root.path(), "anon");
+    // Format 3's `protocol` (written here by hand: older vigil has none).
+    let meta_path = dir.join("session.json");
+    let mut meta: Value = serde_json::from_str(&read(&meta_path)).unwrap();
+    meta["protocol"] = Value::from("MDMA-01 pilot");
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
     let recording = Recording::open(&dir).unwrap();
     let out = root.path().join("bids");
     bids::write(std::slice::from_ref(&recording), &out, false).unwrap();
     let random = recording.meta.id.rsplit('-').next().unwrap();
     let sub = format!("sub-anon{random}");
-    assert!(out.join(&sub).join("ses-1/beh").is_dir(), "{sub}");
     assert_eq!(tsv(&read(&out.join("participants.tsv")))[1], [sub.as_str(), "n/a"]);
+    let beh = out.join(&sub).join("ses-1/beh");
+    let physio = beh.join(format!("{sub}_ses-1_task-MDMA01pilot_physio.json"));
+    let sidecar: Value = serde_json::from_str(&read(&physio)).unwrap();
+    assert_eq!(sidecar["TaskName"], "MDMA-01 pilot");
 }
 
 #[test]
