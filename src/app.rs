@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExportFormatArg::Csv => record::ExportFormat::Csv,
                 ExportFormatArg::Parquet => record::ExportFormat::Parquet,
                 ExportFormatArg::Edf => record::ExportFormat::Edf,
+                ExportFormatArg::Bids => record::ExportFormat::Bids,
             };
             let written = record::export(&args.recordings, format, &args.out, args.force)?;
             let mut err = std::io::stderr().lock();

@@ -44,7 +44,7 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Summarise a recording
     Summary(SummaryArgs),
-    /// Export recordings to CSV or Parquet (samples, events, beats, sessions)
+    /// Export recordings to CSV or Parquet (samples, events, beats, sessions) or BIDS
     Export(ExportArgs),
     /// Plot every quantity of a recording, its alarms, limits, markers and HRV to SVG
     Report(ReportArgs),
@@ -246,20 +246,22 @@ pub enum ExportFormatArg {
     Parquet,
     /// EDF+C of one recording (--out FILE.edf)
     Edf,
+    /// A BIDS dataset: 1 Hz vitals as physiological recordings, events
+    Bids,
 }
 
 /// `vigil export`: see `src/record/export/`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Recording directories; several make one Hive-partitioned tree per table
+    /// Recording directories; several make one Hive-partitioned tree per table (csv, parquet) or one dataset (bids)
     #[arg(num_args = 1.., required = true)]
     pub recordings: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub format: ExportFormatArg,
-    /// A directory (created owner-only) for csv and parquet; a file for edf
+    /// A directory (created owner-only) for csv, parquet and bids; a file for edf
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// Replace files that exist
+    /// Replace files that exist (bids: write into a directory that is not empty)
     #[arg(long)]
     pub force: bool,
 }

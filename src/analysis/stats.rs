@@ -81,6 +81,18 @@ impl Holes {
         self.gaps.iter().any(overlaps) || self.disconnected.get(device).is_some_and(|spans| spans.iter().any(overlaps))
     }
 
+    /// The recorded gaps (every device), in event order.
+    #[must_use]
+    pub fn gaps(&self) -> &[(SessionTime, SessionTime)] {
+        &self.gaps
+    }
+
+    /// Each device's disconnections, from the disconnection to the
+    /// reconnection (or the recording's end).
+    pub fn disconnections(&self) -> impl Iterator<Item = (&DeviceLabel, SessionTime, SessionTime)> {
+        self.disconnected.iter().flat_map(|(device, spans)| spans.iter().map(move |&(a, b)| (device, a, b)))
+    }
+
     /// Whether `device`'s sample at `at` falls inside a hole.
     #[must_use]
     pub fn contains(&self, device: &DeviceLabel, at: SessionTime) -> bool {

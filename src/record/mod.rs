@@ -84,7 +84,7 @@ use std::path::PathBuf;
 use crate::model::{OutputEvent, Sample, SessionTime, SourceEvent};
 
 pub use compact::{CompactStats, compact_file, compact_file_at, zstd_level};
-pub use export::{ExportFormat, export};
+pub use export::{ExportFormat, bids, export};
 pub use lock::LockInfo;
 pub use meta::{DeviceMeta, FORMAT, FORMAT_VERSION, Segment, SessionMeta, Software, validate_participant};
 pub use reader::{ArrowFile, BadRows, Damage, Recording, read_arrow_file};

@@ -76,3 +76,17 @@ fn missing<T>(what: &str, why: &str) -> Option<T> {
 fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
+
+/// The `bids-validator` of PyPI's `bids-validator-deno`, installed in the
+/// venv of `$VIGIL_PYTHON` (`.ci/run` installs it there). `None` (after
+/// saying so) where it is missing, outside CI.
+#[must_use]
+pub fn bids_validator(what: &str) -> Option<std::path::PathBuf> {
+    let python = python(what)?;
+    let validator = std::path::Path::new(&python).with_file_name("bids-validator-deno");
+    if validator.is_file() {
+        Some(validator)
+    } else {
+        missing(what, &format!("{} is missing (pip install bids-validator-deno)", validator.display()))
+    }
+}

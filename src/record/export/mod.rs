@@ -5,6 +5,8 @@
 //!   and a `sessions` table; several recordings make a Hive-partitioned
 //!   tree per table.
 //! - `edf` ([`edf`]): `--out` is the file of one recording, EDF+C.
+//! - `bids` ([`bids`]): `--out` is a directory, a BIDS dataset of
+//!   physiological recordings (1 Hz vitals held by [`hold`], events).
 //!
 //! Every file is created owner-only (0600, directories 0700), like the
 //! recordings; an existing file is replaced only with `--force`.
@@ -23,18 +25,21 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::RecordError;
 use super::schema::StrCol;
+use super::{RecordError, Recording};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Parquet,
     Edf,
+    Bids,
 }
 
 mod beats;
+pub mod bids;
 pub mod edf;
+mod hold;
 mod tables;
 
 impl ExportFormat {
@@ -44,6 +49,7 @@ impl ExportFormat {
             ExportFormat::Csv => "csv",
             ExportFormat::Parquet => "parquet",
             ExportFormat::Edf => "edf",
+            ExportFormat::Bids => "bids",
         }
     }
 }
@@ -56,7 +62,8 @@ impl std::str::FromStr for ExportFormat {
             "csv" => Ok(ExportFormat::Csv),
             "parquet" => Ok(ExportFormat::Parquet),
             "edf" => Ok(ExportFormat::Edf),
-            other => Err(format!("`{other}` is not an export format: give csv, parquet or edf")),
+            "bids" => Ok(ExportFormat::Bids),
+            other => Err(format!("`{other}` is not an export format: give csv, parquet, edf or bids")),
         }
     }
 }
@@ -77,12 +84,16 @@ pub fn export(
     match format {
         ExportFormat::Csv | ExportFormat::Parquet => tables::export(recordings, format, out, force),
         ExportFormat::Edf => match recordings {
-            [one] => Ok(vec![edf::write(&super::Recording::open(one)?, out, force)?]),
+            [one] => Ok(vec![edf::write(&Recording::open(one)?, out, force)?]),
             _ => Err(RecordError::Other(format!(
                 "EDF+ takes one recording ({} given): export each to its own --out FILE.edf",
                 recordings.len()
             ))),
         },
+        ExportFormat::Bids => {
+            let opened: Vec<Recording> = recordings.iter().map(|r| Recording::open(r)).collect::<Result<_, _>>()?;
+            bids::write(&opened, out, force)
+        }
     }
 }
 

@@ -168,21 +168,21 @@ enum TableWriter {
 
 impl TableWriter {
     fn create(path: &Path, format: ExportFormat, force: bool) -> Result<Self, RecordError> {
-        let csv = match format {
-            ExportFormat::Csv => true,
-            ExportFormat::Parquet => false,
-            ExportFormat::Edf => {
-                return Err(RecordError::Other(format!("{}: EDF+ is not a table format", path.display())));
-            }
-        };
         let file = create_file(path, force)?;
-        Ok(if csv {
-            TableWriter::Csv(
+        Ok(match format {
+            ExportFormat::Csv => TableWriter::Csv(
                 arrow_csv::WriterBuilder::new().with_header(true).build(BufWriter::new(file)),
                 path.to_owned(),
-            )
-        } else {
-            TableWriter::Parquet { path: path.to_owned(), file: Some(file), writer: None }
+            ),
+            ExportFormat::Parquet => TableWriter::Parquet { path: path.to_owned(), file: Some(file), writer: None },
+            // `export` never sends a dataset or single-file format here.
+            ExportFormat::Bids | ExportFormat::Edf => {
+                return Err(RecordError::Other(format!(
+                    "{}: {} is not a table format",
+                    path.display(),
+                    format.extension()
+                )));
+            }
         })
     }
 
