@@ -324,3 +324,72 @@ fn a_burst_of_annotations_spills_into_later_records_with_exact_onsets() {
         }
     }
 }
+
+/// The values of every series of both exports, EDF+ through pyedflib and
+/// BIDS's physio file, as `{label: [value or null per second]}` each.
+const BOTH: &str = r#"
+import glob, gzip, json, sys
+import pyedflib
+edf, bids = sys.argv[1], sys.argv[2]
+f = pyedflib.EdfReader(edf)
+labels = f.getSignalLabels()
+e = {}
+for i in range(f.signals_in_file - 1):
+    phys, dig = f.readSignal(i), f.readSignal(i, digital=True)
+    e[labels[i]] = [None if d == -32768 else float(p) for p, d in zip(phys, dig)]
+f.close()
+side = glob.glob(bids + "/**/*_physio.json", recursive=True)[0]
+cols = json.load(open(side))["Columns"]
+rows = [l.split("\t") for l in gzip.open(side.replace(".json", ".tsv.gz"), "rt").read().splitlines()]
+b = {c: [None if r[j] == "n/a" else float(r[j]) for r in rows] for j, c in enumerate(cols)}
+print(json.dumps({"edf": e, "bids": b}))
+"#;
+
+/// EDF+ and BIDS put the same hold rule on the same 1 Hz grid, each its own
+/// way (the EDF writer streams through `verdict::judge`; BIDS's grid is
+/// `export::hold`): second by second they must agree on whether there is a
+/// value and on the value (within the EDF quantisation), here through
+/// contact loss, a dropout, a disconnection, NaNs and a held cuff reading.
+#[test]
+fn edf_and_bids_hold_the_same_value_every_second() {
+    let Some(python) = tools::python("EDF+ and BIDS exports compared") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let labels = [
+        ("heart_rate_bpm", "HR"),
+        ("pulse_rate_bpm", "Pulse"),
+        ("spo2_pct", "SpO2"),
+        ("body_temperature_c", "Temp"),
+        ("skin_temperature_c", "Skin"),
+        ("systolic_mmhg", "SYS"),
+        ("diastolic_mmhg", "DIA"),
+        ("map_mmhg", "MAP"),
+    ];
+    for scenario in ["flaky-sensor", "multi-sensor"] {
+        let dir = record(scenario, "P03", &root.path().join(scenario));
+        let edf = export(&dir, &root.path().join(format!("{scenario}.edf")));
+        let bids = root.path().join(format!("{scenario}-bids"));
+        let o = vigil(&["export", dir.to_str().unwrap(), "--format", "bids", "--out", bids.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out =
+            Command::new(&python).args(["-c", BOTH, edf.to_str().unwrap(), bids.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let columns = got["bids"].as_object().unwrap();
+        assert!(columns.len() >= 3, "{scenario}: {:?}", columns.keys());
+        for (column, b) in columns {
+            let (quantity, device) = column.rsplit_once('_').unwrap();
+            let short = labels.iter().find(|(q, _)| *q == quantity).unwrap().1;
+            let e = &got["edf"][format!("{short} {device}")];
+            let (e, b) = (e.as_array().unwrap(), b.as_array().unwrap());
+            assert_eq!(e.len(), b.len(), "{scenario} {column}: seconds");
+            for (k, (x, y)) in e.iter().zip(b).enumerate() {
+                let same = match (x.as_f64(), y.as_f64()) {
+                    (Some(x), Some(y)) => (x - y).abs() <= 300.0 / 65535.0,
+                    (None, None) => true,
+                    _ => false,
+                };
+                assert!(same, "{scenario} {column} second {k}: EDF {x}, BIDS {y}");
+            }
+        }
+    }
+}
