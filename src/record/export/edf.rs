@@ -33,8 +33,9 @@ use chrono::{DateTime, Utc};
 
 use self::header::{Header, NO_VALUE, Signal, digital, vital};
 use self::tal::{Packer, all_fit, annotation, tal};
+use super::hold;
 use crate::config::TechStale;
-use crate::model::{ConnectionChange, DeviceLabel, MANUAL_DEVICE, OutputEvent, Quantity, Sample, SessionTime};
+use crate::model::{ConnectionChange, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime};
 use crate::record::rows::RowStream;
 use crate::record::schema::{self, FileKind};
 use crate::record::{RecordError, Recording};
@@ -153,7 +154,13 @@ impl Plan {
             pairs.iter().map(|(d, _)| d.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let index: HashMap<&DeviceLabel, usize> = devices.iter().enumerate().map(|(i, d)| (d, i)).collect();
         let signals = pairs.iter().map(|(d, q)| (index[d], *q)).collect();
-        let timings = devices.iter().map(|d| timing(recording, d, first_connect.get(d))).collect();
+        let timings = devices
+            .iter()
+            .map(|d| {
+                let (name, services) = first_connect.get(d).map_or((None, &[][..]), |(n, s)| (n.as_deref(), &s[..]));
+                hold::timing(recording, d, None, name, services)
+            })
+            .collect();
         Ok(Plan {
             grid_ns,
             offset_ns,
@@ -162,7 +169,7 @@ impl Plan {
             timings,
             signals,
             annotation_bytes: even(annotation_bytes),
-            stale: tech_stale(recording)?,
+            stale: hold::tech_stale(recording)?,
         })
     }
 
@@ -204,18 +211,6 @@ fn grid_time(offset_ns: u64, at: SessionTime) -> u64 {
 /// falls in (the last for anything at the very end).
 fn record_of(offset_ns: u64, at: SessionTime, records: u64) -> u64 {
     (grid_time(offset_ns, at) / SECOND).min(records - 1)
-}
-
-/// The staleness configuration the session ran with (`session.json`'s
-/// `config.alarms.tech_stale`); the defaults where it records none.
-fn tech_stale(recording: &Recording) -> Result<TechStale, RecordError> {
-    match recording.meta.config.get("alarms").and_then(|a| a.get("tech_stale")) {
-        None => Ok(TechStale::default()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| RecordError::Meta {
-            file: recording.dir.join(crate::record::META_FILE),
-            message: format!("config.alarms.tech_stale: {e}"),
-        }),
-    }
 }
 
 /// One device as the dashboard judges it.
@@ -429,25 +424,4 @@ fn apply(
             }
         }
     }
-}
-
-/// A device's timing as a replay sets it up: manual readings are
-/// intermittent; else the profile its recorded name matches, else the one
-/// its first connection's name or services match (as the pipeline adopts
-/// one on connection), else none (the interval is learned).
-fn timing(recording: &Recording, label: &DeviceLabel, connect: Option<&(Option<String>, Vec<u16>)>) -> DeviceTiming {
-    if label.as_str() == MANUAL_DEVICE {
-        return DeviceTiming { expected_interval: None, intermittent: true };
-    }
-    let recorded = recording.meta.devices.get(label.as_str()).and_then(|d| d.name.as_deref());
-    recorded
-        .and_then(crate::devices::match_by_name)
-        .or_else(|| {
-            let (name, services) = connect?;
-            name.as_deref()
-                .and_then(crate::devices::match_by_name)
-                .or_else(|| crate::devices::match_by_services(services))
-        })
-        .map(|p| p.setup().timing)
-        .unwrap_or_default()
 }

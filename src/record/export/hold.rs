@@ -116,10 +116,10 @@ pub fn grid(
             by_series.entry((s.device.clone(), i)).or_default().push(s);
         }
     }
-    let mut services: BTreeMap<&DeviceLabel, &[u16]> = BTreeMap::new();
+    let mut connected: BTreeMap<&DeviceLabel, (Option<&str>, &[u16])> = BTreeMap::new();
     for e in events {
-        if let OutputEvent::Connection { device, change: ConnectionChange::Connected { services: s, .. }, .. } = e {
-            services.entry(device).or_insert(s);
+        if let OutputEvent::Connection { device, change: ConnectionChange::Connected { name, services, .. }, .. } = e {
+            connected.entry(device).or_insert((name.as_deref(), services));
         }
     }
     let holes = Holes::from_events(events, end);
@@ -127,7 +127,8 @@ pub fn grid(
     for (device, times) in &mut device_times {
         times.sort_unstable();
         let profile = profiles.get(device.as_str()).map(String::as_str);
-        let timing = timing(recording, device, profile, services.get(device).copied().unwrap_or(&[]));
+        let (name, services) = connected.get(device).copied().unwrap_or((None, &[]));
+        let timing = timing(recording, device, profile, name, services);
         let down = holes.disconnections().filter(|(d, _, _)| *d == device).map(|(_, a, b)| (a, b)).collect();
         devices.insert(device.clone(), Device { timing, limits: stale_limits(timing, times, &stale), down });
     }
@@ -209,27 +210,36 @@ fn stale_limits(
     out
 }
 
-/// A device's timing: the profile recorded for it, else the one its
-/// advertised name or, failing that, its services match (as the pipeline
-/// adopts one on connection); the `manual` device is intermittent; anything
-/// else is learned.
-fn timing(recording: &Recording, device: &DeviceLabel, profile: Option<&str>, services: &[u16]) -> DeviceTiming {
-    let profile = profile
+/// A device's timing as a replay sets it up: the profile recorded for it,
+/// else the one its recorded name, its first connection's name or, failing
+/// those, its services match (as the pipeline adopts one on connection);
+/// the `manual` device is intermittent; anything else is learned. The EDF+
+/// and BIDS exports both ask this.
+pub(super) fn timing(
+    recording: &Recording,
+    device: &DeviceLabel,
+    profile: Option<&str>,
+    connected_name: Option<&str>,
+    services: &[u16],
+) -> DeviceTiming {
+    if device.as_str() == MANUAL_DEVICE {
+        return DeviceTiming { expected_interval: None, intermittent: true };
+    }
+    profile
         .and_then(crate::devices::profile)
         .or_else(|| {
             let name = recording.meta.devices.get(device.as_str())?.name.as_deref()?;
             crate::devices::match_by_name(name)
         })
-        .or_else(|| crate::devices::match_by_services(services));
-    match profile {
-        Some(p) => p.setup().timing,
-        None => DeviceTiming { expected_interval: None, intermittent: device.as_str() == MANUAL_DEVICE },
-    }
+        .or_else(|| connected_name.and_then(crate::devices::match_by_name))
+        .or_else(|| crate::devices::match_by_services(services))
+        .map(|p| p.setup().timing)
+        .unwrap_or_default()
 }
 
 /// `[alarms.tech_stale]` as recorded in `session.json`; the defaults where
 /// the recording has none.
-fn tech_stale(recording: &Recording) -> Result<TechStale, RecordError> {
+pub(super) fn tech_stale(recording: &Recording) -> Result<TechStale, RecordError> {
     let config = &recording.meta.config;
     let alarms = config.get("alarms").unwrap_or(config);
     match alarms.get("tech_stale") {
