@@ -1,8 +1,8 @@
 //! `vigil export --format csv|parquet`: beat times reconstructed from a
 //! scripted stream whose beats are known, segments that never span a
 //! disconnection or a contact loss, and a cohort of every shipped scenario
-//! as one Hive-partitioned dataset that DuckDB queries to `vigil analyze`'s
-//! figures.
+//! as one Hive-partitioned dataset that DuckDB queries, in windows of
+//! session time and around the dose, to `vigil analyze`'s figures.
 
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -174,20 +174,32 @@ fn a_cohort_of_every_scenario_is_one_dataset_duckdb_reads_as_analyze_does() {
         }
     }
     assert!(out.join("sessions.parquet").exists());
+    // `--out x.csv` is refused: the export is a directory of tables.
+    let refused =
+        cli::vigil(&["export", &dirs[0], "--format", "csv", "--out", root.path().join("x.csv").to_str().unwrap()]);
+    assert!(!refused.status.success() && !root.path().join("x.csv").exists());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("directory"), "{refused:?}");
 
-    // vigil analyze's mean HR per participant in minutes 1–4.
+    // vigil analyze's mean HR per participant and device in minutes 1–4,
+    // and in the hour after the dose (the one scenario with a dose marker;
+    // the others have no such window and are left out with a note).
     let mut args = vec!["analyze"];
     args.extend(dirs.iter().map(String::as_str));
-    args.extend(["--window", "range:1m..4m", "--format", "json"]);
-    let mut want: BTreeMap<(String, String), f64> = BTreeMap::new();
+    args.extend(["--window", "range:1m..4m", "--window", "dose:0m..1h", "--format", "json"]);
+    let mut want: BTreeMap<(String, String, String), f64> = BTreeMap::new();
     for line in vigil_ok(&args).lines() {
         let row: Value = serde_json::from_str(line).unwrap();
         if let Some(hr) = row["quantities"].as_array().unwrap().iter().find(|q| q["quantity"] == "heart_rate_bpm") {
-            let key = (row["participant"].as_str().unwrap().to_owned(), row["device"].as_str().unwrap().to_owned());
+            let key = (
+                row["participant"].as_str().unwrap().to_owned(),
+                row["window"].as_str().unwrap().to_owned(),
+                row["device"].as_str().unwrap().to_owned(),
+            );
             want.insert(key, hr["mean"].as_f64().unwrap());
         }
     }
-    assert!(want.len() >= scenarios.len(), "{want:?}");
+    assert!(want.len() > scenarios.len(), "{want:?}");
+    assert!(want.keys().any(|(_, w, _)| w == "dose:0m..1h"), "{want:?}");
 
     let Some(python) = tools::python("the DuckDB query of the exported cohort") else { return };
     // The same rules as analyze: samples without contact and implausible
@@ -197,25 +209,29 @@ import sys, duckdb
 root = sys.argv[1]
 q = f"""
 with s as (select * from read_parquet('{root}/samples/**/*.parquet', hive_partitioning = true)),
-     x as (select recording, min(start) as start from read_parquet('{root}/sessions.parquet') group by recording)
-select s.participant, s.device, avg(s.value)
-from s join x using (recording)
+     x as (select * from read_parquet('{root}/sessions.parquet')),
+     w as (select recording, 'range:1m..4m' as win, start + interval 60 second as a, start + interval 240 second as b from x
+           union all
+           select recording, 'dose:0m..1h', start + to_microseconds(cast(first_dose_s * 1e6 as bigint)),
+                  start + to_microseconds(cast(first_dose_s * 1e6 as bigint)) + interval 1 hour
+           from x where first_dose_s is not null)
+select s.participant, w.win, s.device, avg(s.value)
+from s join w on s.recording = w.recording and s.t >= w.a and s.t < w.b
 where s.quantity = 'heart_rate_bpm' and s.contact is distinct from false
   and s.value > 0 and s.value <= 250
-  and s.t >= x.start + interval 60 second and s.t < x.start + interval 240 second
 group by all order by all
 """
-for p, d, m in duckdb.sql(q).fetchall():
-    print(p, d, repr(m))
+for p, w, d, m in duckdb.sql(q).fetchall():
+    print(p, w, d, repr(m))
 "#;
     let out = Command::new(&python).args(["-c", script, out.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got: BTreeMap<(String, String), f64> = String::from_utf8(out.stdout)
+    let got: BTreeMap<(String, String, String), f64> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            ((f[0].to_owned(), f[1].to_owned()), f[2].parse().unwrap())
+            ((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()), f[3].parse().unwrap())
         })
         .collect();
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());

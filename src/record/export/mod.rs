@@ -82,7 +82,20 @@ pub fn export(
     force: bool,
 ) -> Result<Vec<PathBuf>, RecordError> {
     match format {
-        ExportFormat::Csv | ExportFormat::Parquet => tables::export(recordings, format, out, force),
+        ExportFormat::Csv | ExportFormat::Parquet => {
+            // `--out x.csv` reads as one file, but these formats write a
+            // table per file: say so rather than make a directory named
+            // like a file.
+            if out.extension().is_some_and(|e| e == format.extension()) && !out.is_dir() {
+                return Err(RecordError::Other(format!(
+                    "--out {}: {} export writes a directory of tables (samples, events, beats, sessions, …); \
+                     give a directory path",
+                    out.display(),
+                    format.extension()
+                )));
+            }
+            tables::export(recordings, format, out, force)
+        }
         ExportFormat::Edf => match recordings {
             [one] => Ok(vec![edf::write(&Recording::open(one)?, out, force)?]),
             _ => Err(RecordError::Other(format!(
