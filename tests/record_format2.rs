@@ -1,0 +1,215 @@
+//! A recording of format version 2, made by an earlier vigil and kept in
+//! `tests/fixtures/format2/` with the figures that vigil made of it, still
+//! replays, summarises and exports to the same figures.
+//!
+//! Compared: every replay line whole; every field of the summary that the
+//! older vigil wrote (a field a newer vigil adds is not the older one's
+//! word, so it is not compared; none is ignored today, and
+//! [`IGNORED_SUMMARY_FIELDS`] names any that may differ because it names the
+//! format); every column of the CSV export that the older vigil wrote,
+//! times as instants (their text may carry more or fewer digits) and numbers
+//! as numbers, rows as a multiset (an export may order them otherwise).
+
+// Helpers outside `#[test]` functions fail loudly too: they are test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_schema::{DataType, Field, Schema};
+
+/// Summary fields whose value may legitimately differ: they say which
+/// format the recording is in, not what it holds.
+const IGNORED_SUMMARY_FIELDS: [&str; 1] = ["format_version"];
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format2")
+}
+
+fn recording() -> PathBuf {
+    fixture().join("20261207T223838Z-FIX02-38e63aa6")
+}
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture().join("expected/figures.json")).unwrap()).unwrap()
+}
+
+fn vigil(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).output().unwrap();
+    assert!(out.status.success(), "vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn the_fixture_is_format_version_2() {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(recording().join("session.json")).unwrap()).unwrap();
+    assert_eq!(meta["format_version"], 2);
+    let r = vigil::record::Recording::open(&recording()).unwrap();
+    assert!(r.damage().unwrap().is_empty(), "{:?}", r.damage());
+}
+
+#[test]
+fn a_format_2_recording_replays_to_the_same_lines() {
+    let dir = recording();
+    let out = vigil(&["replay", dir.to_str().unwrap(), "--speed", "max", "--headless"]);
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let expected = expected();
+    let want = expected["replay"].as_array().unwrap();
+    assert!(want.len() > 20, "the fixture's replay has alarms, markers, actions and errors");
+    assert_eq!(lines.len(), want.len());
+    for (i, (got, want)) in lines.iter().zip(want).enumerate() {
+        assert_eq!(got, want, "line {}", i + 1);
+    }
+}
+
+#[test]
+fn a_format_2_recording_summarises_to_the_same_figures() {
+    let dir = recording();
+    let out = vigil(&["summary", dir.to_str().unwrap(), "--json"]);
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = expected();
+    let mut differences = Vec::new();
+    same_figures("summary", &expected["summary"], &got, &mut differences);
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // The comparison can fail: the fixture has markers with amounts.
+    assert_eq!(expected["summary"]["markers"].as_array().unwrap().len(), 4);
+}
+
+/// Every value of `want` is in `got` and equal, but for
+/// [`IGNORED_SUMMARY_FIELDS`]; fields only `got` has are not compared.
+fn same_figures(path: &str, want: &serde_json::Value, got: &serde_json::Value, out: &mut Vec<String>) {
+    match (want, got) {
+        (serde_json::Value::Object(w), serde_json::Value::Object(g)) => {
+            for (k, wv) in w {
+                if IGNORED_SUMMARY_FIELDS.contains(&k.as_str()) {
+                    continue;
+                }
+                match g.get(k) {
+                    Some(gv) => same_figures(&format!("{path}.{k}"), wv, gv, out),
+                    None => out.push(format!("{path}.{k}: missing (was {wv})")),
+                }
+            }
+        }
+        (serde_json::Value::Array(w), serde_json::Value::Array(g)) if w.len() == g.len() => {
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                same_figures(&format!("{path}[{i}]"), wv, gv, out);
+            }
+        }
+        _ if want == got => {}
+        _ => out.push(format!("{path}: {got}, was {want}")),
+    }
+}
+
+#[test]
+fn a_format_2_recording_exports_to_the_same_rows() {
+    let dir = recording();
+    let out_root = tempfile::tempdir().unwrap();
+    let out = out_root.path().join("export");
+    vigil(&["export", dir.to_str().unwrap(), "--format", "csv", "--out", out.to_str().unwrap()]);
+    for table in ["notifications", "samples", "events"] {
+        let want = read_csv(&[fixture().join(format!("expected/export/{table}.csv"))]);
+        let got = read_csv(&csv_files(&out, table));
+        let columns: Vec<&String> = want.keys().collect();
+        let rows = |t: &BTreeMap<String, Vec<Option<String>>>, of: &str| -> Vec<Vec<Cell>> {
+            let n = t.values().next().map_or(0, Vec::len);
+            let mut rows: Vec<Vec<Cell>> = (0..n)
+                .map(|i| {
+                    columns
+                        .iter()
+                        .map(|c| {
+                            let col = t.get(*c).unwrap_or_else(|| panic!("{of}: {table} has no column `{c}`"));
+                            Cell::of(c, col[i].as_deref())
+                        })
+                        .collect()
+                })
+                .collect();
+            rows.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            rows
+        };
+        let (want_rows, got_rows) = (rows(&want, "expected"), rows(&got, "export"));
+        assert!(want_rows.len() > 10, "{table}: the fixture has rows");
+        assert_eq!(got_rows.len(), want_rows.len(), "{table}: rows");
+        for (i, (g, w)) in got_rows.iter().zip(&want_rows).enumerate() {
+            assert_eq!(g, w, "{table}: row {i} (sorted) of columns {columns:?}");
+        }
+    }
+}
+
+/// One CSV value, compared by what it means.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum Cell {
+    Null,
+    /// Nanoseconds since the epoch.
+    Time(i64),
+    Number(f64),
+    Text(String),
+}
+
+impl Cell {
+    fn of(column: &str, text: Option<&str>) -> Cell {
+        let Some(text) = text.filter(|t| !t.is_empty()) else { return Cell::Null };
+        if column == "t" || column == "device_time" {
+            let t = chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("`{text}`: {e}"));
+            return Cell::Time(t.timestamp_nanos_opt().unwrap());
+        }
+        if column == "value" {
+            let v: f64 = text.parse().unwrap_or_else(|e| panic!("`{text}`: {e}"));
+            // NaN (a sensor's invalid reading) equals itself here.
+            return if v.is_nan() { Cell::Text("NaN".to_owned()) } else { Cell::Number(v) };
+        }
+        Cell::Text(text.to_owned())
+    }
+}
+
+/// The CSV files of one table under an export directory: named after it,
+/// or under a directory named after it (a partitioned tree).
+fn csv_files(out: &Path, table: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![out.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "csv") {
+                let rel = path.strip_prefix(out).unwrap().to_string_lossy().into_owned();
+                if rel.split('/').any(|part| part == table || part.starts_with(&format!("{table}."))) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    assert!(!found.is_empty(), "no CSV of {table} under {}", out.display());
+    found
+}
+
+/// Column name → values (`None` for an empty field), every file appended.
+fn read_csv(files: &[PathBuf]) -> BTreeMap<String, Vec<Option<String>>> {
+    let mut table: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let header: Vec<String> = text.lines().next().unwrap().split(',').map(str::to_owned).collect();
+        let schema = Arc::new(Schema::new(
+            header.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>(),
+        ));
+        let reader = arrow_csv::ReaderBuilder::new(schema)
+            .with_header(true)
+            .build(std::io::Cursor::new(text.as_bytes()))
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            for (i, name) in header.iter().enumerate() {
+                let col = batch.column(i).as_string::<i32>();
+                let values = (0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r).to_owned()));
+                table.entry(name.clone()).or_default().extend(values);
+            }
+        }
+    }
+    table
+}
