@@ -135,12 +135,17 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let scenario = sim::load(args.scenario.as_deref().unwrap_or(sim::DEFAULT_SCENARIO))?;
     let seed = args.seed.unwrap_or(scenario.seed);
+    let about = record::SessionAbout {
+        scenario: Some((scenario.name.clone(), seed)),
+        profiles: scenario.device_profiles().into_iter().map(|(label, p)| (label.to_string(), p.id)).collect(),
+        ..record::SessionAbout::default()
+    };
     let devices = scenario.device_profiles().into_iter().map(|(label, p)| (label, device_setup(&p))).collect();
     let clock = Clock::virtual_at(args.speed, crate::clock::start_now());
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(async move { sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
-    run_session(&args.common, &args.publish, clock, |_| source, Mode::Simulated, devices)
+    run_session(&args.common, &args.publish, clock, |_| source, Mode::Simulated, devices, about)
 }
 
 /// `vigil monitor`: real sensors (`--device`) or a scripted stream.
@@ -160,7 +165,8 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
                 Box::pin(async move { ble::run(devices, stale_config, clock, tx).await.map_err(anyhow::Error::from) })
             })
         };
-        return run_session(&args.common, &args.publish, Clock::real(), source, Mode::Live, Vec::new());
+        let about = record::SessionAbout::default();
+        return run_session(&args.common, &args.publish, Clock::real(), source, Mode::Live, Vec::new(), about);
     };
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
@@ -186,7 +192,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             })
         })
     };
-    run_session(&args.common, &args.publish, clock, |_| source, Mode::Live, Vec::new())
+    run_session(&args.common, &args.publish, clock, |_| source, Mode::Live, Vec::new(), record::SessionAbout::default())
 }
 
 /// `vigil scan`: nearby devices that advertise a supported service.
@@ -203,7 +209,8 @@ pub fn device_setup(profile: &DeviceProfile) -> DeviceSetup {
 }
 
 /// Run a session to its end with the common flags resolved; `source` is
-/// made with the session's configuration.
+/// made with the session's configuration; `about` (the scenario, declared
+/// profiles) gets the common flags' protocol, visit and notes.
 fn run_session(
     common: &CommonArgs,
     publish: &PublishArgs,
@@ -211,6 +218,7 @@ fn run_session(
     source: impl FnOnce(&Config) -> SourceFactory,
     mode: Mode,
     devices: Vec<(DeviceLabel, DeviceSetup)>,
+    about: record::SessionAbout,
 ) -> anyhow::Result<ExitCode> {
     let mut participant = participant_code(common)?;
     let publish = publish_options(publish)?;
@@ -234,6 +242,12 @@ fn run_session(
         root: common.record_dir.clone(),
         participant: participant.clone(),
         resume: common.resume.clone(),
+        about: record::SessionAbout {
+            protocol: common.protocol.clone(),
+            visit: common.visit.clone(),
+            notes: common.notes.clone(),
+            ..about
+        },
     });
     let _log_guard = init_logging();
     let plan = SessionPlan {

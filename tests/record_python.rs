@@ -17,7 +17,7 @@ use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder, Recording, syn
 fn pyarrow_and_polars_read_what_vigil_reads() {
     let Some(python) = tools::python("the pyarrow and polars reading test") else { return };
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     for s in synthetic::session(3, 3700, 5) {

@@ -348,7 +348,7 @@ fn resume_refuses_what_it_cannot_continue() {
 /// at 600 s; returns its directory.
 fn hour_old_recording(root: &Path) -> PathBuf {
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
-    let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None, ..Default::default() };
     let config = serde_json::to_value(vigil::config::Config::default()).unwrap();
     let rec = Recorder::start(&opts, start, config).unwrap();
     let dir = rec.dir().to_owned();
@@ -392,7 +392,7 @@ fn a_real_time_resume_reports_the_time_away_as_a_gap() {
         alarm_command: None,
         replay_control: None,
         headless_out: Some(Box::new(out.clone())),
-        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) }),
+        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()), ..Default::default() }),
         resume: Some(resume),
         publish: None,
     };
@@ -447,7 +447,7 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
         alarm_command: None,
         replay_control: None,
         headless_out: None,
-        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) }),
+        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()), ..Default::default() }),
         resume: Some(resume),
         publish: None,
     };
@@ -478,7 +478,7 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
 fn a_crashed_later_segment_ends_at_its_last_row() {
     let root = tempfile::tempdir().unwrap();
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     let dir = rec.dir().to_owned();
     for s in synthetic::session(1, 100, 1) {
@@ -531,7 +531,7 @@ fn a_resumed_version_1_recording_is_marked_version_2() {
     let start = Recording::open(&dir).unwrap().meta.start_utc;
     assert_eq!(Recording::open(&dir).unwrap().meta.format_version, 1);
 
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()), ..Default::default() };
     let rec = Recorder::start_at(&opts, start, SessionTime::from_secs(800), serde_json::Value::Null).unwrap();
     rec.finish().unwrap();
     let r = Recording::open(&dir).unwrap();

@@ -19,11 +19,15 @@ pub(super) fn stand_in(kind: FileKind, dictionary: bool) -> SchemaRef {
     if dictionary { super::compact::compacted_schema(&kind.schema(), kind.dictionary_columns()) } else { kind.schema() }
 }
 
-/// Whether `schema` has the columns of a vigil file of this kind: the
-/// same names in the same order, each of the live type, its dictionary
-/// (compacted), or, for times, another unit (format version 1).
+/// Whether `schema` has the columns of a vigil file of this kind, in
+/// today's format or an older one: the same names in the same order, each
+/// of the live type, its dictionary (compacted), or, for times, another
+/// unit.
 pub(super) fn fits(kind: FileKind, schema: &Schema) -> bool {
-    let live = kind.schema();
+    fits_schema(&kind.schema(), schema) || fits_schema(&kind.legacy_schema(), schema)
+}
+
+fn fits_schema(live: &Schema, schema: &Schema) -> bool {
     live.fields().len() == schema.fields().len()
         && live.fields().iter().zip(schema.fields()).all(|(want, got)| {
             want.name() == got.name()
