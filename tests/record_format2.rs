@@ -31,7 +31,7 @@ fn fixture() -> PathBuf {
 }
 
 fn recording() -> PathBuf {
-    fixture().join("20261207T223838Z-FIX02-38e63aa6")
+    fixture().join("20261207T225309Z-FIX02-8d95cacd")
 }
 
 fn expected() -> serde_json::Value {
