@@ -179,7 +179,7 @@ fn wrong_magic_is_a_clear_error() {
 fn a_message_that_panics_arrow_is_reported_once_and_quietly() {
     let kind = FileKind::ALL[2];
     let bytes = std::fs::read(FIXTURE.finished.join(kind.file_name(0))).unwrap();
-    let damaged = apply(bytes, &[Damage::Flip { at: 1024, xor: 1 }]);
+    let damaged = apply(bytes, &[Damage::Flip { at: 1240, xor: 1 }]);
     let (dir, target) = damaged_copy(kind, &damaged);
     let read = read_arrow_file(&target).unwrap();
     let skipped = read.skipped.first().expect("the damaged message is passed over").message.clone();

@@ -517,11 +517,11 @@ fn a_crashed_later_segment_ends_at_its_last_row() {
 }
 
 /// A version-1 recording (`samples.arrow`'s `t` in nanoseconds) resumed by
-/// this vigil gets a segment in version 2's schema, and `session.json` says
-/// version 2 from then on. (Reading and compacting version-1 files is
-/// `compact::tests`'s.)
+/// this vigil gets a segment in version 3's schema, and `session.json` says
+/// version 3 from then on. (Reading and compacting version-1 files is
+/// `compact::tests`'s; a resumed version 2 is `record_format2`'s.)
 #[test]
-fn a_resumed_version_1_recording_is_marked_version_2() {
+fn a_resumed_version_1_recording_is_marked_version_3() {
     let root = tempfile::tempdir().unwrap();
     let dir = hour_old_recording(root.path());
     let meta_path = dir.join("session.json");
@@ -536,6 +536,6 @@ fn a_resumed_version_1_recording_is_marked_version_2() {
     rec.finish().unwrap();
     let r = Recording::open(&dir).unwrap();
     assert_eq!(r.meta.format_version, vigil::record::FORMAT_VERSION);
-    assert_eq!(vigil::record::FORMAT_VERSION, 2);
+    assert_eq!(vigil::record::FORMAT_VERSION, 3);
     assert_eq!(r.meta.segments.len(), 2);
 }

@@ -544,13 +544,84 @@ mod tests {
         RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
             vec![
-                Arc::new(TimestampNanosecondArray::from(vec![0_i64; n]).with_timezone("UTC")),
+                Arc::new(TimestampMicrosecondArray::from(vec![0_i64; n]).with_timezone("UTC")),
                 Arc::new(StringArray::from(devices.to_vec())),
                 Arc::new(StringArray::from(characteristics.to_vec())),
                 Arc::new(BinaryArray::from(vec![&b"\x00\x3c"[..]; n])),
             ],
         )
         .unwrap()
+    }
+
+    fn marker(label: &str, kind: Option<MarkerKind>, amount_mg: Option<f64>) -> OperatorAction {
+        OperatorAction::Marker(crate::model::Marker { label: label.into(), kind, amount_mg })
+    }
+
+    /// Format 3 writes a marker in typed columns and reads it back whole,
+    /// a note told from a marker without a kind; other actions stay JSON.
+    #[test]
+    fn markers_round_trip_through_their_typed_columns() {
+        let start_ns = 1_772_355_600_000_000_000;
+        let actions = [
+            marker("dose 120 mg", Some(MarkerKind::Dose), Some(120.0)),
+            marker("dose 60 mg", Some(MarkerKind::SupplementalDose), Some(60.0)),
+            marker("music on", Some(MarkerKind::Note), None),
+            marker("dose? 10 mg", None, Some(10.0)),
+            marker("{\"action\":\"ack\"}", None, None),
+            OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) },
+        ];
+        let mut rows = EventRows::default();
+        let events: Vec<OutputEvent> = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| OutputEvent::Operator { at: SessionTime::from_millis(i as u64 * 1500), action: a.clone() })
+            .collect();
+        for e in &events {
+            rows.push(start_ns, e);
+        }
+        let batch = rows.finish().unwrap();
+        let col = |name: &str| StrCol::new(&batch, name).unwrap();
+        let (text, dose_kind, marker_kind) = (col("text"), col("dose_kind"), col("marker_kind"));
+        assert_eq!(text.get(0), Some("dose 120 mg"));
+        assert_eq!((dose_kind.get(0), dose_kind.get(1), dose_kind.get(2), dose_kind.get(3)), (
+            Some(DOSE_INITIAL),
+            Some(DOSE_SUPPLEMENTAL),
+            None,
+            None
+        ));
+        assert_eq!((marker_kind.get(2), marker_kind.get(3)), (Some("note"), None));
+        let dose_mg = f64_col(&batch, "dose_mg").unwrap();
+        assert_eq!((dose_mg.value(0), dose_mg.value(3), dose_mg.is_null(2), dose_mg.is_null(5)), (120.0, 10.0, true, true));
+        assert!(text.get(5).unwrap().starts_with("{\"action\":\"ack\""), "other actions keep their JSON");
+        let mut back = Vec::new();
+        decode_events(&batch, start_ns, &mut Labels::default(), &mut back).unwrap();
+        assert_eq!(back, events);
+    }
+
+    /// A format-2 events batch (`t` in ns, every action as JSON in `text`,
+    /// no marker columns) still decodes.
+    #[test]
+    fn format_2_events_still_decode() {
+        let start_ns = 1_772_355_600_000_000_000;
+        let dose = marker("dose 120 mg", Some(MarkerKind::Dose), Some(120.0));
+        let json = serde_json::to_string(&dose).unwrap();
+        let batch = RecordBatch::try_new(
+            FileKind::Events.legacy_schema(),
+            vec![
+                Arc::new(TimestampNanosecondArray::from(vec![start_ns + 1_500_000_123]).with_timezone("UTC")),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(StringArray::from(vec!["operator"])),
+                Arc::new(StringArray::from(vec!["marker"])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(Float64Array::from(vec![Some(120.0)])),
+                Arc::new(StringArray::from(vec![json.as_str()])),
+            ],
+        )
+        .unwrap();
+        let mut back = Vec::new();
+        decode_events(&batch, start_ns, &mut Labels::default(), &mut back).unwrap();
+        assert_eq!(back, [OutputEvent::Operator { at: SessionTime(1_500_000_123), action: dose }]);
     }
 
     /// `check_notifications` must reject exactly what decoding rejects, at
