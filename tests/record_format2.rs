@@ -9,6 +9,9 @@
 //! format); every column of the CSV export that the older vigil wrote,
 //! times as instants (their text may carry more or fewer digits) and numbers
 //! as numbers, rows as a multiset (an export may order them otherwise).
+//!
+//! `vigil recover` keeps an unfinished format-2 recording in format 2, and
+//! a `--resume` adds a format-3 segment that reads beside the older one.
 
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,6 +20,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+
+mod records;
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
@@ -212,4 +217,97 @@ fn read_csv(files: &[PathBuf]) -> BTreeMap<String, Vec<Option<String>>> {
         }
     }
     table
+}
+
+/// The `t` unit and column names of a recording's file.
+fn layout(dir: &Path, file: &str) -> (arrow_schema::TimeUnit, Vec<String>) {
+    let f = vigil::record::read_arrow_file(&dir.join(file)).unwrap();
+    let schema = f.schema.unwrap();
+    let DataType::Timestamp(unit, _) = schema.field_with_name("t").unwrap().data_type().clone() else {
+        panic!("{file}: `t` is not a timestamp")
+    };
+    (unit, schema.fields().iter().map(|f| f.name().clone()).collect())
+}
+
+#[test]
+fn an_unfinished_format_2_recording_is_recovered_in_format_2() {
+    use arrow_schema::TimeUnit;
+    let original = vigil::record::Recording::open(&recording()).unwrap();
+    let (_root, dir) = records::unfinished(&recording(), 100);
+    let report = vigil::record::recover(&dir).unwrap();
+    assert_eq!(report.finalised.len(), 3, "{report}");
+    let (unit, columns) = layout(&dir, "events.arrow");
+    assert_eq!(unit, TimeUnit::Nanosecond, "format 2's events keep nanoseconds");
+    assert!(!columns.iter().any(|c| c == "dose_mg"), "{columns:?}");
+    assert_eq!(layout(&dir, "notifications.arrow").0, TimeUnit::Nanosecond);
+    assert_eq!(layout(&dir, "samples.arrow").0, TimeUnit::Microsecond);
+    let r = vigil::record::Recording::open(&dir).unwrap();
+    assert_eq!(r.meta.format_version, 2);
+    assert!(r.damage().unwrap().is_empty(), "{:?}", r.damage());
+    assert_eq!(r.events().unwrap(), original.events().unwrap());
+    assert_eq!(r.notifications().unwrap(), original.notifications().unwrap());
+    // Compared by bits: the NaN temperature equals itself.
+    let rows = |r: &vigil::record::Recording| {
+        let mut rows: Vec<_> = r
+            .samples()
+            .unwrap()
+            .iter()
+            .map(|s| (s.device.to_string(), s.at, s.quantity.as_str(), s.value.to_bits(), s.contact, s.device_time_ns))
+            .collect();
+        rows.sort_unstable();
+        rows
+    };
+    let (a, b) = (rows(&r), rows(&original));
+    assert_eq!(a.len(), b.len());
+    assert!(a == b, "the recovered samples differ");
+}
+
+#[test]
+fn a_resumed_format_2_recording_gets_a_format_3_segment() {
+    use arrow_schema::TimeUnit;
+    use vigil::model::{Marker, MarkerKind, OperatorAction, OutputEvent, SessionTime};
+    use vigil::record::{RecordMsg, RecordOptions, Recorder, Recording};
+
+    let (root, dir) = records::copy(&recording());
+    let original = Recording::open(&dir).unwrap();
+    let end = original.end().unwrap();
+    let at = SessionTime::from_millis(end.as_millis() + 60_000);
+    let dose = Marker { label: "dose 40 mg".into(), kind: Some(MarkerKind::SupplementalDose), amount_mg: Some(40.0) };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        resume: Some(dir.clone()),
+        about: vigil::record::SessionAbout {
+            protocol: Some("P2".into()),
+            notes: vec!["resumed".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let rec = Recorder::start_at(&opts, original.meta.start_utc, at, serde_json::Value::Null).unwrap();
+    let output = vec![OutputEvent::Operator { at, action: OperatorAction::Marker(dose.clone()) }];
+    rec.sender().blocking_send(RecordMsg::Batch { events: vec![], samples: vec![], output }).unwrap();
+    rec.finish().unwrap();
+
+    let r = Recording::open(&dir).unwrap();
+    assert_eq!(r.meta.format_version, 3);
+    assert_eq!((r.meta.protocol.as_deref(), r.meta.notes.as_slice()), (Some("P2"), &["resumed".to_owned()][..]));
+    assert_eq!(layout(&dir, "events.arrow").0, TimeUnit::Nanosecond, "segment 0 stays format 2");
+    let (unit, columns) = layout(&dir, "events.1.arrow");
+    assert_eq!(unit, TimeUnit::Microsecond);
+    assert!(columns.iter().any(|c| c == "dose_kind"), "{columns:?}");
+    let markers: Vec<Marker> = r
+        .operator_actions()
+        .unwrap()
+        .into_iter()
+        .filter_map(|(_, a)| match a {
+            OperatorAction::Marker(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let labels: Vec<&str> = markers.iter().map(|m| m.label.as_str()).collect();
+    assert_eq!(labels, ["dose 120 mg", "music on", "dose? 10 mg", "supplemental dose 60 mg", "dose 40 mg"]);
+    assert_eq!(markers[1].kind, Some(MarkerKind::Note));
+    assert_eq!(markers[2].kind, None);
+    assert_eq!(markers[4], dose);
+    assert!(r.damage().unwrap().is_empty(), "{:?}", r.damage());
 }
