@@ -200,9 +200,8 @@ fn read_csv(files: &[PathBuf]) -> BTreeMap<String, Vec<Option<String>>> {
     for file in files {
         let text = std::fs::read_to_string(file).unwrap();
         let header: Vec<String> = text.lines().next().unwrap().split(',').map(str::to_owned).collect();
-        let schema = Arc::new(Schema::new(
-            header.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>(),
-        ));
+        let schema =
+            Arc::new(Schema::new(header.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>()));
         let reader = arrow_csv::ReaderBuilder::new(schema)
             .with_header(true)
             .build(std::io::Cursor::new(text.as_bytes()))

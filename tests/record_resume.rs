@@ -392,7 +392,12 @@ fn a_real_time_resume_reports_the_time_away_as_a_gap() {
         alarm_command: None,
         replay_control: None,
         headless_out: Some(Box::new(out.clone())),
-        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()), ..Default::default() }),
+        record: Some(RecordOptions {
+            root: root.path().to_owned(),
+            participant: None,
+            resume: Some(dir.clone()),
+            ..Default::default()
+        }),
         resume: Some(resume),
         publish: None,
     };
@@ -447,7 +452,12 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
         alarm_command: None,
         replay_control: None,
         headless_out: None,
-        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()), ..Default::default() }),
+        record: Some(RecordOptions {
+            root: root.path().to_owned(),
+            participant: None,
+            resume: Some(dir.clone()),
+            ..Default::default()
+        }),
         resume: Some(resume),
         publish: None,
     };
@@ -531,7 +541,12 @@ fn a_resumed_version_1_recording_is_marked_version_3() {
     let start = Recording::open(&dir).unwrap().meta.start_utc;
     assert_eq!(Recording::open(&dir).unwrap().meta.format_version, 1);
 
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()), ..Default::default() };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        participant: None,
+        resume: Some(dir.clone()),
+        ..Default::default()
+    };
     let rec = Recorder::start_at(&opts, start, SessionTime::from_secs(800), serde_json::Value::Null).unwrap();
     rec.finish().unwrap();
     let r = Recording::open(&dir).unwrap();

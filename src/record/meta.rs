@@ -312,7 +312,10 @@ pub fn validate_note(value: &str) -> Result<(), String> {
     } else if value.chars().count() > MAX_NOTE {
         Err(format!("--note is longer than {MAX_NOTE} characters"))
     } else if value.chars().any(char::is_control) {
-        Err(format!("--note `{}` refused: it holds a control character (a line break?)", crate::excerpt::excerpt(value)))
+        Err(format!(
+            "--note `{}` refused: it holds a control character (a line break?)",
+            crate::excerpt::excerpt(value)
+        ))
     } else {
         Ok(())
     }

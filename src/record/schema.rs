@@ -583,15 +583,16 @@ mod tests {
         let col = |name: &str| StrCol::new(&batch, name).unwrap();
         let (text, dose_kind, marker_kind) = (col("text"), col("dose_kind"), col("marker_kind"));
         assert_eq!(text.get(0), Some("dose 120 mg"));
-        assert_eq!((dose_kind.get(0), dose_kind.get(1), dose_kind.get(2), dose_kind.get(3)), (
-            Some(DOSE_INITIAL),
-            Some(DOSE_SUPPLEMENTAL),
-            None,
-            None
-        ));
+        assert_eq!(
+            (dose_kind.get(0), dose_kind.get(1), dose_kind.get(2), dose_kind.get(3)),
+            (Some(DOSE_INITIAL), Some(DOSE_SUPPLEMENTAL), None, None)
+        );
         assert_eq!((marker_kind.get(2), marker_kind.get(3)), (Some("note"), None));
         let dose_mg = f64_col(&batch, "dose_mg").unwrap();
-        assert_eq!((dose_mg.value(0), dose_mg.value(3), dose_mg.is_null(2), dose_mg.is_null(5)), (120.0, 10.0, true, true));
+        assert_eq!(
+            (dose_mg.value(0), dose_mg.value(3), dose_mg.is_null(2), dose_mg.is_null(5)),
+            (120.0, 10.0, true, true)
+        );
         assert!(text.get(5).unwrap().starts_with("{\"action\":\"ack\""), "other actions keep their JSON");
         let mut back = Vec::new();
         decode_events(&batch, start_ns, &mut Labels::default(), &mut back).unwrap();

@@ -235,7 +235,9 @@ fn create(
         devices: about
             .profiles
             .iter()
-            .map(|(label, profile)| (label.clone(), DeviceMeta { profile: Some(profile.clone()), ..DeviceMeta::default() }))
+            .map(|(label, profile)| {
+                (label.clone(), DeviceMeta { profile: Some(profile.clone()), ..DeviceMeta::default() })
+            })
             .collect(),
         config: config.clone(),
         segments: vec![Segment { index: 0, start_utc, end_utc: None, clean_shutdown: false, recovered: false, config }],
@@ -537,9 +539,10 @@ impl Writer {
                         name: name.clone().or(d.name.clone()),
                         address: address.clone().or(d.address.clone()),
                         // As the pipeline adopts it (declared ones are kept).
-                        profile: d.profile.clone().or_else(|| {
-                            crate::devices::match_connected(name.as_deref(), services).map(|p| p.id)
-                        }),
+                        profile: d
+                            .profile
+                            .clone()
+                            .or_else(|| crate::devices::match_connected(name.as_deref(), services).map(|p| p.id)),
                         ..d.clone()
                     };
                     if *d != new {

@@ -346,9 +346,7 @@ pub fn decode_events(
             "operator" => match &typed_markers {
                 Some((dose_mg, marker_kind)) if n == "marker" => {
                     let kind = match marker_kind.get(i) {
-                        Some(k) => {
-                            Some(parse_marker_kind(k).ok_or_else(|| (i, format!("unknown marker kind `{k}`")))?)
-                        }
+                        Some(k) => Some(parse_marker_kind(k).ok_or_else(|| (i, format!("unknown marker kind `{k}`")))?),
                         None => None,
                     };
                     let label = text.required(i, "text").map_err(row)?.to_owned();
