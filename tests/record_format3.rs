@@ -6,6 +6,8 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod records;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -105,5 +107,47 @@ fn a_bad_protocol_visit_or_note_is_refused_naming_the_flag() {
         assert!(stderr.contains(named), "{flags:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "{flags:?}: nothing recorded");
+    }
+}
+
+/// Compaction and `vigil recover` keep a marker's typed columns: an
+/// unfinished format-3 recording with a dose reads back, once recovered,
+/// the same events as it did finished, from a file that still has them.
+#[test]
+fn recover_keeps_the_typed_marker_columns() {
+    use arrow_array::cast::AsArray;
+    use vigil::record::{FileKind, RecordMsg, RecordOptions, Recorder, Recording, read_arrow_file, synthetic};
+    let root = tempfile::tempdir().unwrap();
+    let opts = RecordOptions { root: root.path().to_owned(), participant: Some("R3".into()), ..Default::default() };
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
+    for s in synthetic::session(2, 660, 4) {
+        rec.sender()
+            .blocking_send(RecordMsg::Batch { events: s.events, samples: s.samples, output: s.output })
+            .unwrap();
+    }
+    let finished = rec.finish().unwrap().dir;
+    let events = Recording::open(&finished).unwrap().events().unwrap();
+    assert!(events.iter().any(|e| matches!(e, vigil::model::OutputEvent::Operator { .. })), "the dose at 600 s");
+
+    let (_root, dir) = records::unfinished(&finished, 7);
+    vigil::record::recover(&dir).unwrap();
+    assert_eq!(Recording::open(&dir).unwrap().events().unwrap(), events);
+    let file = read_arrow_file(&dir.join(FileKind::Events.file_name(0))).unwrap();
+    assert!(file.complete);
+    let kinds: Vec<String> = file
+        .batches
+        .iter()
+        .flat_map(|b| {
+            let col = arrow_cast_to_strings(b.column_by_name("dose_kind").expect("dose_kind kept"));
+            col.into_iter().flatten()
+        })
+        .collect();
+    assert!(kinds.iter().any(|k| k == "initial"), "{kinds:?}");
+
+    fn arrow_cast_to_strings(col: &arrow_array::ArrayRef) -> Vec<Option<String>> {
+        let d = col.as_dictionary::<arrow_array::types::Int32Type>();
+        let values = d.values().as_string::<i32>();
+        d.keys().iter().map(|k| k.map(|k| values.value(usize::try_from(k).unwrap()).to_owned())).collect()
     }
 }
