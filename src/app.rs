@@ -423,14 +423,19 @@ pub fn rerun_alarms(recording: &Recording, config: &Config) -> anyhow::Result<Ve
     Ok(alarms)
 }
 
-/// A recording's devices whose recorded names match a profile, set up by it.
+/// A recording's devices set up by the profile it recorded for them
+/// (format 3), else by the profile their recorded names match.
 fn replay_devices(recording: &Recording) -> Vec<(DeviceLabel, DeviceSetup)> {
     recording
         .meta
         .devices
         .iter()
         .filter_map(|(label, d)| {
-            let profile = d.name.as_deref().and_then(crate::devices::match_by_name)?;
+            let profile = d
+                .profile
+                .as_deref()
+                .and_then(crate::devices::profile)
+                .or_else(|| d.name.as_deref().and_then(crate::devices::match_by_name))?;
             Some((DeviceLabel::from(label.as_str()), device_setup(&profile)))
         })
         .collect()
@@ -438,7 +443,7 @@ fn replay_devices(recording: &Recording) -> Vec<(DeviceLabel, DeviceSetup)> {
 
 /// The session `vigil replay` runs: the recording's notifications and
 /// operator actions through the pipeline with `config`, its devices set up
-/// from their recorded names' profiles, headless on stdout (the caller may
+/// from their recorded profiles, headless on stdout (the caller may
 /// add a dashboard or redirect the output) and not recorded.
 #[must_use]
 pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> SessionPlan {
