@@ -310,3 +310,24 @@ fn a_resumed_format_2_recording_gets_a_format_3_segment() {
     assert_eq!(markers[4], dose);
     assert!(r.damage().unwrap().is_empty(), "{:?}", r.damage());
 }
+
+/// An unfinished format-2 `events.arrow` whose schema message is damaged
+/// (and which has no footer to take it from) still reads: its batches'
+/// column count tells the older schema to decode them with.
+#[test]
+fn a_format_2_events_file_that_lost_its_schema_still_reads() {
+    let original = vigil::record::Recording::open(&recording()).unwrap();
+    let (_root, dir) = records::unfinished(&recording(), 50);
+    let path = dir.join("events.arrow");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // After the 8-byte magic: the schema message's continuation marker,
+    // its length, then its flatbuffer, zeroed here.
+    assert_eq!(bytes[8..12], [0xFF; 4]);
+    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    bytes[16..16 + len].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let r = vigil::record::Recording::open(&dir).unwrap();
+    assert_eq!(r.events().unwrap(), original.events().unwrap());
+    let damage = r.damage_in(&[vigil::record::FileKind::Events]).unwrap();
+    assert_eq!(damage.len(), 1, "the schema message, passed over: {damage:?}");
+}
