@@ -40,7 +40,7 @@ fn start() -> chrono::DateTime<chrono::Utc> {
 }
 
 fn record(root: &Path, msgs: Vec<RecordMsg>) -> RecordingInfo {
-    let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start(), serde_json::Value::Null).expect("start recorder");
     let tx = rec.sender();
     for m in msgs {
@@ -79,7 +79,7 @@ fn simulate_session(scenario: &simulate::Scenario, root: &Path) -> PathBuf {
         alarm_command: None,
         replay_control: None,
         headless_out: Some(Box::new(std::io::sink())),
-        record: Some(RecordOptions { root: root.to_owned(), participant: None, resume: None }),
+        record: Some(RecordOptions { root: root.to_owned(), participant: None, resume: None, ..Default::default() }),
         resume: None,
         publish: None,
     };

@@ -35,7 +35,7 @@ fn main() -> AnyResult<()> {
     let root = tempfile::tempdir()?;
     let root_path =
         std::env::var_os("RECORD_SIZE_KEEP").map_or_else(|| root.path().to_owned(), std::path::PathBuf::from);
-    let opts = RecordOptions { root: root_path, participant: None, resume: None };
+    let opts = RecordOptions { root: root_path, participant: None, resume: None, ..Default::default() };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")?.with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null)?;
     let tx = rec.sender();

@@ -137,12 +137,17 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let scenario = sim::load(args.scenario.as_deref().unwrap_or(sim::DEFAULT_SCENARIO))?;
     let seed = args.seed.unwrap_or(scenario.seed);
+    let about = record::SessionAbout {
+        scenario: Some((scenario.name.clone(), seed)),
+        profiles: scenario.device_profiles().into_iter().map(|(label, p)| (label.to_string(), p.id)).collect(),
+        ..record::SessionAbout::default()
+    };
     let devices = scenario.device_profiles().into_iter().map(|(label, p)| (label, device_setup(&p))).collect();
     let clock = Clock::virtual_at(args.speed, crate::clock::start_now());
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {
         Box::pin(async move { sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from) })
     });
-    run_session(&args.common, &args.publish, clock, |_| source, Mode::Simulated, devices)
+    run_session(&args.common, &args.publish, clock, |_| source, Mode::Simulated, devices, about)
 }
 
 /// `vigil monitor`: real sensors (`--device`) or a scripted stream.
@@ -162,7 +167,8 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
                 Box::pin(async move { ble::run(devices, stale_config, clock, tx).await.map_err(anyhow::Error::from) })
             })
         };
-        return run_session(&args.common, &args.publish, Clock::real(), source, Mode::Live, Vec::new());
+        let about = record::SessionAbout::default();
+        return run_session(&args.common, &args.publish, Clock::real(), source, Mode::Live, Vec::new(), about);
     };
     let input: stream::StreamInput = input.parse()?;
     let paced = args.speed;
@@ -188,7 +194,7 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             })
         })
     };
-    run_session(&args.common, &args.publish, clock, |_| source, Mode::Live, Vec::new())
+    run_session(&args.common, &args.publish, clock, |_| source, Mode::Live, Vec::new(), record::SessionAbout::default())
 }
 
 /// `vigil scan`: nearby devices that advertise a supported service.
@@ -205,7 +211,8 @@ pub fn device_setup(profile: &DeviceProfile) -> DeviceSetup {
 }
 
 /// Run a session to its end with the common flags resolved; `source` is
-/// made with the session's configuration.
+/// made with the session's configuration; `about` (the scenario, declared
+/// profiles) gets the common flags' protocol, visit and notes.
 fn run_session(
     common: &CommonArgs,
     publish: &PublishArgs,
@@ -213,6 +220,7 @@ fn run_session(
     source: impl FnOnce(&Config) -> SourceFactory,
     mode: Mode,
     devices: Vec<(DeviceLabel, DeviceSetup)>,
+    about: record::SessionAbout,
 ) -> anyhow::Result<ExitCode> {
     let mut participant = participant_code(common)?;
     let publish = publish_options(publish)?;
@@ -236,6 +244,12 @@ fn run_session(
         root: common.record_dir.clone(),
         participant: participant.clone(),
         resume: common.resume.clone(),
+        about: record::SessionAbout {
+            protocol: common.protocol.clone(),
+            visit: common.visit.clone(),
+            notes: common.notes.clone(),
+            ..about
+        },
     });
     let _log_guard = init_logging();
     let plan = SessionPlan {
@@ -411,14 +425,19 @@ pub fn rerun_alarms(recording: &Recording, config: &Config) -> anyhow::Result<Ve
     Ok(alarms)
 }
 
-/// A recording's devices whose recorded names match a profile, set up by it.
+/// A recording's devices set up by the profile it recorded for them
+/// (format 3), else by the profile their recorded names match.
 fn replay_devices(recording: &Recording) -> Vec<(DeviceLabel, DeviceSetup)> {
     recording
         .meta
         .devices
         .iter()
         .filter_map(|(label, d)| {
-            let profile = d.name.as_deref().and_then(crate::devices::match_by_name)?;
+            let profile = d
+                .profile
+                .as_deref()
+                .and_then(crate::devices::profile)
+                .or_else(|| d.name.as_deref().and_then(crate::devices::match_by_name))?;
             Some((DeviceLabel::from(label.as_str()), device_setup(&profile)))
         })
         .collect()
@@ -426,7 +445,7 @@ fn replay_devices(recording: &Recording) -> Vec<(DeviceLabel, DeviceSetup)> {
 
 /// The session `vigil replay` runs: the recording's notifications and
 /// operator actions through the pipeline with `config`, its devices set up
-/// from their recorded names' profiles, headless on stdout (the caller may
+/// from their recorded profiles, headless on stdout (the caller may
 /// add a dashboard or redirect the output) and not recorded.
 #[must_use]
 pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> SessionPlan {

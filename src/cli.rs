@@ -82,6 +82,15 @@ pub struct CommonArgs {
     /// Continue a crashed or stopped session in a new segment of this recording
     #[arg(long, value_name = "RECORDING")]
     pub resume: Option<PathBuf>,
+    /// Study protocol, recorded in session.json (letters, digits, `_`, `-`, `.`)
+    #[arg(long, value_name = "P", value_parser = parse_protocol)]
+    pub protocol: Option<String>,
+    /// Visit of the protocol, recorded in session.json (letters, digits, `_`, `-`, `.`)
+    #[arg(long, value_name = "V", value_parser = parse_visit)]
+    pub visit: Option<String>,
+    /// A note recorded in session.json (one line; repeat for several notes; never the participant's name)
+    #[arg(long = "note", value_name = "TEXT", value_parser = parse_note)]
+    pub notes: Vec<String>,
 }
 
 /// `--publish`: send this bedside's status, vitals, alarms and events to a
@@ -313,6 +322,18 @@ fn parse_broker(s: &str) -> Result<crate::mqtt::connect::BrokerUrl, String> {
 
 fn parse_site(s: &str) -> Result<String, String> {
     crate::mqtt::topic::check_name("site", s).map(|()| s.to_owned())
+}
+
+fn parse_protocol(s: &str) -> Result<String, String> {
+    crate::record::validate_label("--protocol", s).map(|()| s.to_owned())
+}
+
+fn parse_visit(s: &str) -> Result<String, String> {
+    crate::record::validate_label("--visit", s).map(|()| s.to_owned())
+}
+
+fn parse_note(s: &str) -> Result<String, String> {
+    crate::record::validate_note(s).map(|()| s.to_owned())
 }
 
 fn parse_room(s: &str) -> Result<String, String> {

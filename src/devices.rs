@@ -231,6 +231,14 @@ pub fn match_by_name(advertised_name: &str) -> Option<DeviceProfile> {
         .map(|(p, _)| p.clone())
 }
 
+/// The profile of a device that connects without one declared: by its
+/// advertised name, else by the services it offers. The pipeline adopts
+/// it and the recorder writes its id to `session.json`.
+#[must_use]
+pub fn match_connected(name: Option<&str>, services: &[u16]) -> Option<DeviceProfile> {
+    name.and_then(match_by_name).or_else(|| match_by_services(services))
+}
+
 /// The generic profile for a device known only by the services it offers
 /// (heart rate, thermometer, oximeter, cuff, environmental sensing).
 #[must_use]

@@ -179,9 +179,7 @@ impl Pipeline {
         if self.table.setup(id).is_some() {
             return;
         }
-        let profile =
-            name.and_then(crate::devices::match_by_name).or_else(|| crate::devices::match_by_services(services));
-        if let Some(profile) = profile {
+        if let Some(profile) = crate::devices::match_connected(name, services) {
             let device = self.devices[id.index()].label.clone();
             tracing::info!(device = %device, profile = %profile.id, "device profile matched on connection");
             self.set_device(&device, profile.setup());

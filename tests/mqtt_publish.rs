@@ -400,8 +400,12 @@ async fn remote_ack(room: &str, allow: bool, record: Option<&std::path::Path>) -
     let mut publish = publish_to(broker.addr(), room);
     publish.allow_remote_ack = allow;
     let mut plan = plan(clock, source, Vec::new(), &out, publish);
-    plan.record =
-        record.map(|dir| vigil::record::RecordOptions { root: dir.to_owned(), participant: None, resume: None });
+    plan.record = record.map(|dir| vigil::record::RecordOptions {
+        root: dir.to_owned(),
+        participant: None,
+        resume: None,
+        ..Default::default()
+    });
     let bedside = tokio::spawn(session::run(plan));
     tx.send(link_event(0, true)).await.unwrap();
     tx.send(link_event(10, false)).await.unwrap();

@@ -23,7 +23,7 @@ struct Fixture {
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     for s in synthetic::session(2, 620, 9) {
@@ -179,7 +179,7 @@ fn wrong_magic_is_a_clear_error() {
 fn a_message_that_panics_arrow_is_reported_once_and_quietly() {
     let kind = FileKind::ALL[2];
     let bytes = std::fs::read(FIXTURE.finished.join(kind.file_name(0))).unwrap();
-    let damaged = apply(bytes, &[Damage::Flip { at: 1024, xor: 1 }]);
+    let damaged = apply(bytes, &[Damage::Flip { at: 1240, xor: 1 }]);
     let (dir, target) = damaged_copy(kind, &damaged);
     let read = read_arrow_file(&target).unwrap();
     let skipped = read.skipped.first().expect("the damaged message is passed over").message.clone();

@@ -36,7 +36,12 @@ const HANG: Duration = Duration::from_secs(60);
 static FINISHED: LazyLock<(tempfile::TempDir, PathBuf)> = LazyLock::new(|| {
     use vigil::record::{RecordMsg, RecordOptions, Recorder, synthetic};
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: Some("F01".into()), resume: None };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        participant: Some("F01".into()),
+        resume: None,
+        ..Default::default()
+    };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     for s in synthetic::session(2, 900, 9) {

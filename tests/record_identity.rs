@@ -154,7 +154,15 @@ fn files_carry_the_recording_id_and_older_files_without_it_still_read() {
         let file = &r.read(kind).unwrap()[0];
         let metadata = file.schema.as_ref().unwrap().metadata();
         assert_eq!(metadata.get("vigil.recording_id"), Some(&r.meta.id), "{kind:?}");
-        assert_eq!(metadata.get("vigil.format_version").map(String::as_str), Some("2"), "{kind:?}");
+        assert_eq!(metadata.get("vigil.format_version").map(String::as_str), Some("3"), "{kind:?}");
+        // Units only where the quantities are.
+        let unit = metadata.get("vigil.unit.heart_rate_bpm").map(String::as_str);
+        assert_eq!(unit, (kind == vigil::record::FileKind::Samples).then_some("bpm"), "{kind:?}");
+    }
+    let samples = r.read(vigil::record::FileKind::Samples).unwrap()[0].schema.clone().unwrap();
+    for q in vigil::model::Quantity::ALL {
+        let key = format!("vigil.unit.{}", q.as_str());
+        assert_eq!(samples.metadata().get(&key).map(String::as_str), Some(q.unit()), "{key}");
     }
     // An older file: the same rows written without metadata.
     let (_root, dir) = records::copy(&FINISHED.1);

@@ -29,7 +29,12 @@ fn child_writer() {
     let Ok(root) = std::env::var(ROOT_ENV) else { return };
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let clock = Clock::real();
-    let opts = RecordOptions { root: PathBuf::from(root), participant: Some("K01".into()), resume: None };
+    let opts = RecordOptions {
+        root: PathBuf::from(root),
+        participant: Some("K01".into()),
+        resume: None,
+        ..Default::default()
+    };
     let rec = Recorder::start(&opts, clock.start_utc(), serde_json::Value::Null).unwrap();
     // Leading newline: libtest has printed "test child_writer ... " already.
     println!("\ndir {}", rec.dir().display());

@@ -27,7 +27,7 @@ fn record(seconds: u64) -> (tempfile::TempDir, Recording, Vec<SourceEvent>) {
 
 fn record_blocking(seconds: u64) -> (tempfile::TempDir, Recording, Vec<SourceEvent>) {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap();
     let mut expected = Vec::new();
     for s in synthetic::session(2, seconds, 3) {

@@ -34,7 +34,7 @@ fn same_samples(a: &[Sample], b: &[Sample]) {
 fn round_trip(name: &str) {
     let scenario = simulate::load(name).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
 

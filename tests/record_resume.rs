@@ -348,7 +348,7 @@ fn resume_refuses_what_it_cannot_continue() {
 /// at 600 s; returns its directory.
 fn hour_old_recording(root: &Path) -> PathBuf {
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
-    let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.to_owned(), participant: None, resume: None, ..Default::default() };
     let config = serde_json::to_value(vigil::config::Config::default()).unwrap();
     let rec = Recorder::start(&opts, start, config).unwrap();
     let dir = rec.dir().to_owned();
@@ -392,7 +392,12 @@ fn a_real_time_resume_reports_the_time_away_as_a_gap() {
         alarm_command: None,
         replay_control: None,
         headless_out: Some(Box::new(out.clone())),
-        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) }),
+        record: Some(RecordOptions {
+            root: root.path().to_owned(),
+            participant: None,
+            resume: Some(dir.clone()),
+            ..Default::default()
+        }),
         resume: Some(resume),
         publish: None,
     };
@@ -447,7 +452,12 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
         alarm_command: None,
         replay_control: None,
         headless_out: None,
-        record: Some(RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) }),
+        record: Some(RecordOptions {
+            root: root.path().to_owned(),
+            participant: None,
+            resume: Some(dir.clone()),
+            ..Default::default()
+        }),
         resume: Some(resume),
         publish: None,
     };
@@ -478,7 +488,7 @@ fn a_resumed_dashboard_shows_the_restored_marker() {
 fn a_crashed_later_segment_ends_at_its_last_row() {
     let root = tempfile::tempdir().unwrap();
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     let dir = rec.dir().to_owned();
     for s in synthetic::session(1, 100, 1) {
@@ -517,11 +527,11 @@ fn a_crashed_later_segment_ends_at_its_last_row() {
 }
 
 /// A version-1 recording (`samples.arrow`'s `t` in nanoseconds) resumed by
-/// this vigil gets a segment in version 2's schema, and `session.json` says
-/// version 2 from then on. (Reading and compacting version-1 files is
-/// `compact::tests`'s.)
+/// this vigil gets a segment in version 3's schema, and `session.json` says
+/// version 3 from then on. (Reading and compacting version-1 files is
+/// `compact::tests`'s; a resumed version 2 is `record_format2`'s.)
 #[test]
-fn a_resumed_version_1_recording_is_marked_version_2() {
+fn a_resumed_version_1_recording_is_marked_version_3() {
     let root = tempfile::tempdir().unwrap();
     let dir = hour_old_recording(root.path());
     let meta_path = dir.join("session.json");
@@ -531,11 +541,16 @@ fn a_resumed_version_1_recording_is_marked_version_2() {
     let start = Recording::open(&dir).unwrap().meta.start_utc;
     assert_eq!(Recording::open(&dir).unwrap().meta.format_version, 1);
 
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: Some(dir.clone()) };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        participant: None,
+        resume: Some(dir.clone()),
+        ..Default::default()
+    };
     let rec = Recorder::start_at(&opts, start, SessionTime::from_secs(800), serde_json::Value::Null).unwrap();
     rec.finish().unwrap();
     let r = Recording::open(&dir).unwrap();
     assert_eq!(r.meta.format_version, vigil::record::FORMAT_VERSION);
-    assert_eq!(vigil::record::FORMAT_VERSION, 2);
+    assert_eq!(vigil::record::FORMAT_VERSION, 3);
     assert_eq!(r.meta.segments.len(), 2);
 }

@@ -224,7 +224,12 @@ fn notifications_of(events: &[SourceEvent]) -> Vec<RecordedNotification> {
 #[test]
 fn what_is_written_is_read_back_exactly() {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().join("recordings"), participant: Some("P01".into()), resume: None };
+    let opts = RecordOptions {
+        root: root.path().join("recordings"),
+        participant: Some("P01".into()),
+        resume: None,
+        ..Default::default()
+    };
     let config = serde_json::json!({"alarms": {"hr.high": {"low": 100}}});
     let rec = Recorder::start(&opts, start(), config.clone()).unwrap();
     let dir = rec.dir().to_owned();
@@ -284,7 +289,7 @@ fn what_is_written_is_read_back_exactly() {
 #[test]
 fn a_long_session_round_trips_through_compaction() {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap();
     let dir = rec.dir().to_owned();
     let tx = rec.sender();
@@ -319,7 +324,7 @@ fn compacted_samples_are_the_live_rows_sorted_by_device_and_time() {
         pipeline.set_device(&label, vigil::app::device_setup(&profile));
     }
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap();
     let mut live = Vec::new();
     for batch in scenario.batches(3) {
@@ -356,7 +361,12 @@ fn compacted_samples_are_the_live_rows_sorted_by_device_and_time() {
 #[test]
 fn resume_adds_a_segment_that_reads_as_one_recording() {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: Some("P02".into()), resume: None };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        participant: Some("P02".into()),
+        resume: None,
+        ..Default::default()
+    };
     let rec = Recorder::start(&opts, start(), serde_json::json!({"v": 1})).unwrap();
     let dir = rec.dir().to_owned();
     let first: Vec<_> = synthetic::session(1, 700, 1).collect();
@@ -406,7 +416,12 @@ fn resume_adds_a_segment_that_reads_as_one_recording() {
 #[test]
 fn names_are_refused_as_participant_codes() {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: Some("Jane Doe".into()), resume: None };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        participant: Some("Jane Doe".into()),
+        resume: None,
+        ..Default::default()
+    };
     let err = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap_err();
     assert!(err.to_string().contains("pseudonym"), "{err}");
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
@@ -417,7 +432,12 @@ fn recover_and_resume_refuse_what_is_not_a_recording() {
     let d = tempfile::tempdir().unwrap();
     let err = vigil::record::recover(d.path()).unwrap_err().to_string();
     assert!(err.contains("session.json"), "{err}");
-    let opts = RecordOptions { root: d.path().to_owned(), participant: None, resume: Some(d.path().to_owned()) };
+    let opts = RecordOptions {
+        root: d.path().to_owned(),
+        participant: None,
+        resume: Some(d.path().to_owned()),
+        ..Default::default()
+    };
     let err = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap_err().to_string();
     assert!(err.contains("session.json"), "{err}");
     assert!(!d.path().join("lock").exists(), "nothing written");
@@ -444,7 +464,7 @@ fn compaction_orders_a_device_by_time_keeping_equal_times_as_recorded() {
         row("chest", Quantity::HeartRateBpm, 1000, 61.0),
     ];
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, start(), serde_json::Value::Null).unwrap();
     rec.sender().blocking_send(RecordMsg::Batch { events: vec![], samples: recorded.clone(), output: vec![] }).unwrap();
     let dir = rec.finish().unwrap().dir;

@@ -11,7 +11,12 @@ use vigil::record::{ExportFormat, RecordMsg, RecordOptions, Recorder, Recording,
 /// an hour, low `hr.high` alarms every 30 min for 2 min, a 2.5 s gap at 2:00:00.
 fn recording() -> (tempfile::TempDir, PathBuf) {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: Some("P07".into()), resume: None };
+    let opts = RecordOptions {
+        root: root.path().to_owned(),
+        participant: Some("P07".into()),
+        resume: None,
+        ..Default::default()
+    };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let config = serde_json::json!({"alarms": {"hr_high": {"low": {"above_bpm": 105.0, "for_s": 60}}}});
     let rec = Recorder::start(&opts, start, config).unwrap();

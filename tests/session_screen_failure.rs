@@ -33,7 +33,12 @@ fn a_failed_dashboard_leaves_monitoring_running_headless() {
         alarm_command: None,
         replay_control: None,
         headless_out: Some(Box::new(out.clone())),
-        record: Some(RecordOptions { root: dir.path().to_owned(), participant: None, resume: None }),
+        record: Some(RecordOptions {
+            root: dir.path().to_owned(),
+            participant: None,
+            resume: None,
+            ..Default::default()
+        }),
         resume: None,
         publish: None,
     };

@@ -40,7 +40,12 @@ fn a_failing_source_ends_the_session_with_its_error_after_the_recording_is_finis
         alarm_command: None,
         replay_control: None,
         headless_out: Some(Box::new(out.clone())),
-        record: Some(RecordOptions { root: dir.path().to_owned(), participant: None, resume: None }),
+        record: Some(RecordOptions {
+            root: dir.path().to_owned(),
+            participant: None,
+            resume: None,
+            ..Default::default()
+        }),
         resume: None,
         publish: None,
     };

@@ -70,13 +70,17 @@ pub fn compact_file(src: &Path, dst: &Path, kind: FileKind) -> Result<CompactSta
 /// [`compact_file`] at another zstd level (to measure the trade-off:
 /// `examples/record_size.rs`).
 pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Result<CompactStats, RecordError> {
-    let dict_cols = kind.dictionary_columns();
-    let live_schema = kind.schema();
+    let mut first = BatchStream::open(src)?;
+    // A file keeps its format version's columns (an older recording's
+    // files are compacted as they were written; only version 1's sample
+    // times become microseconds, see `schema::ns_to_us`).
+    let live_schema = kind.schema_for(first.read_schema().as_deref());
+    let dict_cols = kind.dictionary_columns_of(&live_schema);
+    let dict_cols = dict_cols.as_slice();
     // Pass 1: the dictionaries, and the rows themselves while they are few
     // enough to hold, so an ordinary session's file is read and decoded once
     // (a second pass happens only for files of more than HOLD_ROWS).
     let mut distinct: Vec<Keys> = dict_cols.iter().map(|_| Keys::default()).collect();
-    let mut first = BatchStream::open(src)?;
     let mut max_t: Option<i64> = None;
     let mut held: Option<Vec<RecordBatch>> = Some(Vec::new());
     let mut read_rows = 0;
@@ -127,6 +131,7 @@ pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Re
         level,
         live_schema: &live_schema,
         out_schema: &out_schema,
+        dict_cols,
         dictionaries: &dictionaries,
     };
     let written = out.write(held, read_rows).and_then(|(rows, bytes)| {
@@ -173,6 +178,7 @@ struct Output<'a> {
     level: i32,
     live_schema: &'a SchemaRef,
     out_schema: &'a SchemaRef,
+    dict_cols: &'a [&'static str],
     dictionaries: &'a [Dictionary],
 }
 
@@ -238,7 +244,7 @@ impl Output<'_> {
             return Ok(());
         }
         let batch = arrow_select::concat::concat_batches(self.live_schema, pending.iter())
-            .and_then(|b| encode(&b, self.out_schema, self.kind.dictionary_columns(), self.dictionaries))
+            .and_then(|b| encode(&b, self.out_schema, self.dict_cols, self.dictionaries))
             .and_then(|b| if self.kind == FileKind::Samples { by_device(&b) } else { Ok(b) })
             .map_err(|e| arrow_err(self.src, e.to_string()))?;
         pending.clear();

@@ -14,16 +14,28 @@ const MAX_BUFFER: i64 = 1 << 30;
 
 /// The schema a file of this kind is written with: live (plain strings) or
 /// compacted (dictionaries, which a stream without its schema shows by
-/// starting with a dictionary message).
-pub(super) fn stand_in(kind: FileKind, dictionary: bool) -> SchemaRef {
-    if dictionary { super::compact::compacted_schema(&kind.schema(), kind.dictionary_columns()) } else { kind.schema() }
+/// starting with a dictionary message). `columns`, a record batch's column
+/// count, tells an older version's `events.arrow` (fewer columns); other
+/// files have today's columns in every version, and get today's schema.
+pub(super) fn stand_in(kind: FileKind, dictionary: bool, columns: Option<usize>) -> SchemaRef {
+    let legacy = kind.legacy_schema();
+    let live = if columns.is_some_and(|n| n == legacy.fields().len() && n != kind.schema().fields().len()) {
+        legacy
+    } else {
+        kind.schema()
+    };
+    if dictionary { super::compact::compacted_schema(&live, &kind.dictionary_columns_of(&live)) } else { live }
 }
 
-/// Whether `schema` has the columns of a vigil file of this kind: the
-/// same names in the same order, each of the live type, its dictionary
-/// (compacted), or, for times, another unit (format version 1).
+/// Whether `schema` has the columns of a vigil file of this kind, in
+/// today's format or an older one: the same names in the same order, each
+/// of the live type, its dictionary (compacted), or, for times, another
+/// unit.
 pub(super) fn fits(kind: FileKind, schema: &Schema) -> bool {
-    let live = kind.schema();
+    fits_schema(&kind.schema(), schema) || fits_schema(&kind.legacy_schema(), schema)
+}
+
+fn fits_schema(live: &Schema, schema: &Schema) -> bool {
     live.fields().len() == schema.fields().len()
         && live.fields().iter().zip(schema.fields()).all(|(want, got)| {
             want.name() == got.name()

@@ -9,19 +9,27 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::model::DeviceInfo;
+use crate::model::{DeviceInfo, Quantity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::schema::FileKind;
 use super::{FILE_MODE, META_FILE, ReadError, RecordError};
 
 /// What `session.json` says `format` is, so other tools can tell.
 pub const FORMAT: &str = "vigil-recording";
-/// Bumped on any incompatible change of the files' schemas or naming.
+/// Bumped on any incompatible change of the files' schemas or naming
+/// (docs/recording-format.md describes each version).
 /// 2: `samples.arrow`'s `t` is in microseconds (was nanoseconds; vigil
 /// still reads version 1, and `recover` compacts a version-1 live samples
 /// file into microseconds).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: every `t` is in microseconds; `events.arrow` types an operator
+/// marker (`dose_mg`, `dose_kind`, `marker_kind`, its text in `text`);
+/// `session.json` has `protocol`, `visit`, `notes`, `scenario`, `seed` and
+/// each device's `profile`; `samples.arrow`'s schema metadata carries each
+/// quantity's unit. Versions 1 and 2 still read, and `recover` keeps an
+/// older file in its own version's columns.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Largest `session.json` vigil reads (its own are a few kB).
 const MAX_META_BYTES: u64 = 16 << 20;
@@ -31,6 +39,9 @@ const MAX_META_BYTES: u64 = 16 << 20;
 pub const ID_KEY: &str = "vigil.recording_id";
 pub const FORMAT_VERSION_KEY: &str = "vigil.format_version";
 pub const PARTICIPANT_KEY: &str = "vigil.participant";
+/// `vigil.unit.<quantity>` (`vigil.unit.heart_rate_bpm` = `bpm`), on
+/// `samples.arrow` from format version 3.
+pub const UNIT_KEY_PREFIX: &str = "vigil.unit.";
 
 /// The contents of `session.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +58,21 @@ pub struct SessionMeta {
     pub end_utc: Option<DateTime<Utc>>,
     /// A pseudonym, never a name (validated by [`validate_participant`]).
     pub participant: Option<String>,
+    /// The study protocol (`--protocol`; format version 3, absent before).
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// The visit or session of the protocol (`--visit`).
+    #[serde(default)]
+    pub visit: Option<String>,
+    /// Free-text notes (`--note`, once per note), in the order given.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The scenario of a simulated session (its `name`); null otherwise.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    /// The simulator's seed of a simulated session; null otherwise.
+    #[serde(default)]
+    pub seed: Option<u64>,
     pub software: Software,
     /// Device label → what is known about it.
     #[serde(default)]
@@ -79,6 +105,11 @@ pub struct DeviceMeta {
     pub address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The device profile vigil treated it by (`devices/<profile>.toml`):
+    /// declared by the session (a scenario's devices) or matched by the
+    /// advertised name or services on connection. Absent when none matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Manufacturer, model and firmware, as the device reported them
     /// (flattened: session.json keeps them beside name and address).
     #[serde(flatten)]
@@ -146,23 +177,30 @@ impl SessionMeta {
                 message: format!(
                     "segment {} is listed twice: its files ({}, …) would be read twice",
                     twice.index,
-                    super::schema::FileKind::Notifications.file_name(twice.index)
+                    FileKind::Notifications.file_name(twice.index)
                 ),
             });
         }
         Ok(meta)
     }
 
-    /// The schema metadata of this recording's Arrow files.
+    /// The schema metadata of this recording's Arrow files of `kind`:
+    /// identity and format version on each, and on `samples.arrow` each
+    /// quantity's unit.
     #[must_use]
-    pub fn schema_metadata(&self) -> arrow_schema::Metadata {
-        let m = arrow_schema::Metadata::new()
+    pub fn schema_metadata(&self, kind: FileKind) -> arrow_schema::Metadata {
+        let mut m = arrow_schema::Metadata::new()
             .with(ID_KEY, self.id.clone())
             .with(FORMAT_VERSION_KEY, self.format_version.to_string());
-        match &self.participant {
-            Some(p) => m.with(PARTICIPANT_KEY, p.clone()),
-            None => m,
+        if let Some(p) = &self.participant {
+            m = m.with(PARTICIPANT_KEY, p.clone());
         }
+        if kind == FileKind::Samples {
+            for q in Quantity::ALL {
+                m = m.with(format!("{UNIT_KEY_PREFIX}{}", q.as_str()), q.unit().to_owned());
+            }
+        }
+        m
     }
 
     /// Check that a file's schema metadata says it belongs to this
@@ -242,6 +280,45 @@ pub fn validate_participant(code: &str) -> Result<(), RecordError> {
         && code.len() <= 32
         && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok { Ok(()) } else { Err(RecordError::Participant(crate::excerpt::excerpt(code))) }
+}
+
+/// Longest `--protocol` or `--visit`.
+const MAX_LABEL: usize = 64;
+/// Longest `--note`.
+const MAX_NOTE: usize = 2000;
+
+/// `--protocol` and `--visit` name a study's protocol and visit: 1–64 of
+/// `A–Z a–z 0–9 _ - .`, so they can name files and BIDS entities. `flag`
+/// names the option in the error.
+pub fn validate_label(flag: &str, value: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_LABEL
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag} `{}` refused: use 1–{MAX_LABEL} letters, digits, `_`, `-` or `.`",
+            crate::excerpt::excerpt(value)
+        ))
+    }
+}
+
+/// A `--note` is free text of one line, up to 2000 characters. Notes go
+/// into `session.json` as they are: they must not name the participant.
+pub fn validate_note(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("--note is empty: give the note's text".to_owned())
+    } else if value.chars().count() > MAX_NOTE {
+        Err(format!("--note is longer than {MAX_NOTE} characters"))
+    } else if value.chars().any(char::is_control) {
+        Err(format!(
+            "--note `{}` refused: it holds a control character (a line break?)",
+            crate::excerpt::excerpt(value)
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// `YYYYMMDDTHHMMSSZ-<participant or anon>-<8 hex>`.

@@ -5,14 +5,15 @@
 //!
 //! ```text
 //! recordings/20260101T100000Z-P01-1a2b3c4d/     0700
-//!   session.json              id, times, participant, devices, config, segments, clean_shutdown
+//!   session.json              id, times, participant, protocol, visit, notes, scenario, seed,
+//!                             devices (with profiles), config, segments, clean_shutdown
 //!   notifications.arrow       t, device, characteristic, payload      (raw GATT bytes)
 //!   samples.arrow             t, device, quantity, value, contact, device_time
-//!   events.arrow              t, device, kind, name, priority, state, value, text
+//!   events.arrow              t, device, kind, name, priority, state, value, text,
+//!                             dose_mg, dose_kind, marker_kind     (typed operator markers)
 //!
-//!   Every `t` and `device_time` is a UTC timestamp in nanoseconds, except
-//!   `samples.arrow`'s `t`: microseconds (format version 2; see
-//!   `schema::sample_time_type`).
+//!   Every `t` is a UTC timestamp in microseconds and `device_time` one in
+//!   nanoseconds (format version 3; older versions: docs/recording-format.md).
 //!   notifications.1.arrow …   the same files for segment 1 (a `--resume`), 2, …
 //!   lock                      while a recorder is live: holds an flock and its pid
 //! ```
@@ -34,7 +35,8 @@
 //!
 //! Every file's Arrow schema metadata carries the recording id, format
 //! version and participant code (`meta::ID_KEY` …), so readers refuse a file
-//! copied in from another recording.
+//! copied in from another recording; `samples.arrow`'s also carries each
+//! quantity's unit (`vigil.unit.heart_rate_bpm` = `bpm`).
 //!
 //! # Decisions and deviations
 //!
@@ -86,12 +88,17 @@ use crate::model::{OutputEvent, Sample, SessionTime, SourceEvent};
 pub use compact::{CompactStats, compact_file, compact_file_at, zstd_level};
 pub use export::{ExportFormat, bids, export};
 pub use lock::LockInfo;
-pub use meta::{DeviceMeta, FORMAT, FORMAT_VERSION, Segment, SessionMeta, Software, validate_participant};
+pub use meta::{
+    DeviceMeta, FORMAT, FORMAT_VERSION, FORMAT_VERSION_KEY, ID_KEY, PARTICIPANT_KEY, Segment, SessionMeta, Software,
+    UNIT_KEY_PREFIX, validate_label, validate_note, validate_participant,
+};
 pub use reader::{ArrowFile, BadRows, Damage, Recording, read_arrow_file};
 pub use recover::{RecoverReport, recover};
 pub use report::report;
 pub use resync::{BatchStream, Skip, Truncation};
-pub use schema::{FileKind, Labels, RecordedNotification, check_notifications, decode_notifications};
+pub use schema::{
+    DOSE_INITIAL, DOSE_SUPPLEMENTAL, FileKind, Labels, RecordedNotification, check_notifications, decode_notifications,
+};
 pub use summary::{ALARM_COUNT_DEFINITION, Rerun, Summary, summary};
 pub use writer::{Recorder, RecordingInfo};
 
@@ -137,6 +144,26 @@ pub struct RecordOptions {
     pub participant: Option<String>,
     /// Continue this recording in a new segment instead of starting one.
     pub resume: Option<PathBuf>,
+    /// What `session.json` says of the session besides its data.
+    pub about: SessionAbout,
+}
+
+/// What a session is, for `session.json` (format version 3): the study's
+/// protocol, visit and notes, the simulated scenario, the declared devices'
+/// profiles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionAbout {
+    /// `--protocol` (see [`validate_label`]).
+    pub protocol: Option<String>,
+    /// `--visit` (see [`validate_label`]).
+    pub visit: Option<String>,
+    /// `--note`, each given once (see [`validate_note`]).
+    pub notes: Vec<String>,
+    /// A simulated session's scenario name and seed.
+    pub scenario: Option<(String, u64)>,
+    /// Device label → profile id, for the devices the session declares
+    /// (others get the profile they match when they connect).
+    pub profiles: std::collections::BTreeMap<String, String>,
 }
 
 /// What the pipeline sends the recorder.

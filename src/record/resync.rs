@@ -456,8 +456,9 @@ impl BatchStream {
         } else if self.stream_schema.is_none() {
             // The schema message was lost: decode with its best stand-in.
             let dictionary = header == arrow_ipc::MessageHeader::DictionaryBatch;
+            let columns = message.header_as_record_batch().and_then(|b| b.nodes()).map(|n| n.len());
             let footer = self.footer_schema.clone().filter(|f| self.kind.is_none_or(|k| fits(k, f)));
-            let stand_in = footer.or_else(|| self.kind.map(|k| stand_in(k, dictionary)));
+            let stand_in = footer.or_else(|| self.kind.map(|k| stand_in(k, dictionary, columns)));
             let Some(schema) = stand_in else { return Err("no schema to decode with".to_owned()) };
             let framed = frame_schema(&schema)?;
             self.feed(framed.clone())?;

@@ -26,8 +26,8 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::model::{
-    AlarmEvent, AlarmState, Characteristic, Condition, ConnectionChange, DeviceLabel, OperatorAction, OutputEvent,
-    Priority, Quantity, Sample, SessionTime,
+    AlarmEvent, AlarmState, Characteristic, Condition, ConnectionChange, DeviceLabel, MarkerKind, OperatorAction,
+    OutputEvent, Priority, Quantity, Sample, SessionTime,
 };
 
 /// Which of the three data files.
@@ -64,6 +64,7 @@ impl FileKind {
         Self::ALL.into_iter().find(|k| k.stem() == kind)
     }
 
+    /// The schema this vigil writes (format version 3).
     #[must_use]
     pub fn schema(self) -> SchemaRef {
         match self {
@@ -73,14 +74,45 @@ impl FileKind {
         }
     }
 
+    /// The schema of a file of this kind written by vigil's format
+    /// versions 1 and 2 (`samples.arrow`'s is today's: version 1's
+    /// nanoseconds are compacted into microseconds, see [`ns_to_us`]).
+    #[must_use]
+    pub fn legacy_schema(self) -> SchemaRef {
+        match self {
+            FileKind::Notifications => NOTIFICATIONS_V2.clone(),
+            FileKind::Samples => SAMPLES.clone(),
+            FileKind::Events => EVENTS_V2.clone(),
+        }
+    }
+
+    /// The schema a file that starts with `source` is compacted into: its
+    /// own version's (a `vigil recover` of an older recording keeps its
+    /// files in their format), told by the unit of its `t`.
+    #[must_use]
+    pub fn schema_for(self, source: Option<&Schema>) -> SchemaRef {
+        let legacy = source
+            .and_then(|s| s.field_with_name("t").ok())
+            .is_some_and(|t| matches!(t.data_type(), DataType::Timestamp(TimeUnit::Nanosecond, _)));
+        if legacy { self.legacy_schema() } else { self.schema() }
+    }
+
     /// The string columns a compacted file dictionary-encodes (low
-    /// cardinality; `text` and `payload` are not).
+    /// cardinality; `text` and `payload` are not), those of them that
+    /// `schema` has.
+    #[must_use]
+    pub fn dictionary_columns_of(self, schema: &Schema) -> Vec<&'static str> {
+        self.dictionary_columns().iter().copied().filter(|c| schema.field_with_name(c).is_ok()).collect()
+    }
+
+    /// The string columns a compacted file of the current format
+    /// dictionary-encodes.
     #[must_use]
     pub const fn dictionary_columns(self) -> &'static [&'static str] {
         match self {
             FileKind::Notifications => &["device", "characteristic"],
             FileKind::Samples => &["device", "quantity"],
-            FileKind::Events => &["device", "kind", "name", "priority", "state"],
+            FileKind::Events => &["device", "kind", "name", "priority", "state", "dose_kind", "marker_kind"],
         }
     }
 }
@@ -93,46 +125,52 @@ pub fn write_options() -> arrow_ipc::writer::IpcWriteOptions {
     arrow_ipc::writer::IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5).unwrap_or_default()
 }
 
-fn time_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
-}
-
-/// `samples.arrow`'s `t`: microseconds. A sample's time is when its
-/// notification reached the host, which a BLE connection interval (7.5 ms
-/// at the shortest) makes meaningful to a few milliseconds; microseconds
-/// keep three orders of magnitude more than that, and are polars' default
-/// unit. The column was the file's largest cost in nanoseconds: an 8-byte
-/// count whose low four bytes change with every sample, which zstd cannot
-/// predict (docs/performance.md). `notifications.arrow`,
-/// the raw record, keeps nanoseconds, and so does `device_time`, whose
-/// 1/256 s fractions microseconds would round.
-fn sample_time_type() -> DataType {
+/// Every file's `t` (format version 3): microseconds. A row's time is when
+/// its notification reached the host (or when the pipeline made it), which
+/// a BLE connection interval (7.5 ms at the shortest) makes meaningful to a
+/// few milliseconds; microseconds keep three orders of magnitude more than
+/// that, are polars' default unit, and one unit for every file lets polars
+/// and DuckDB join them without a cast. The column was `samples.arrow`'s
+/// largest cost in nanoseconds: an 8-byte count whose low four bytes change
+/// with every sample, which zstd cannot predict (docs/performance.md).
+fn t_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-static NOTIFICATIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
+/// `device_time` keeps nanoseconds: a sensor's clock counts 1/256 s,
+/// which microseconds would round. So did every `t` of format versions 1
+/// and 2 but `samples.arrow`'s (version 2).
+fn ns_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+fn notifications_schema(t: DataType) -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("t", time_type(), false),
+        Field::new("t", t, false),
         Field::new("device", DataType::Utf8, false),
         Field::new("characteristic", DataType::Utf8, false),
         Field::new("payload", DataType::Binary, false),
     ]))
-});
+}
+
+static NOTIFICATIONS: LazyLock<SchemaRef> = LazyLock::new(|| notifications_schema(t_type()));
+static NOTIFICATIONS_V2: LazyLock<SchemaRef> = LazyLock::new(|| notifications_schema(ns_type()));
 
 static SAMPLES: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("t", sample_time_type(), false),
+        Field::new("t", t_type(), false),
         Field::new("device", DataType::Utf8, false),
         Field::new("quantity", DataType::Utf8, false),
         Field::new("value", DataType::Float64, false),
         Field::new("contact", DataType::Boolean, true),
-        Field::new("device_time", time_type(), true),
+        Field::new("device_time", ns_type(), true),
     ]))
 });
 
-static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("t", time_type(), false),
+/// The columns every version of `events.arrow` has, with `t` of this type.
+fn event_fields(t: DataType) -> Vec<Field> {
+    vec![
+        Field::new("t", t, false),
         Field::new("device", DataType::Utf8, true),
         Field::new("kind", DataType::Utf8, false),
         Field::new("name", DataType::Utf8, false),
@@ -140,8 +178,26 @@ static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("state", DataType::Utf8, true),
         Field::new("value", DataType::Float64, true),
         Field::new("text", DataType::Utf8, true),
-    ]))
+    ]
+}
+
+/// Format version 3's events: an operator marker's typed columns follow
+/// the others (null on every other row), and its `text` is the marker's
+/// own text rather than the action as JSON (see [`EventRows::push`]).
+static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = event_fields(t_type());
+    fields.extend([
+        Field::new("dose_mg", DataType::Float64, true),
+        Field::new("dose_kind", DataType::Utf8, true),
+        Field::new("marker_kind", DataType::Utf8, true),
+    ]);
+    Arc::new(Schema::new(fields))
 });
+static EVENTS_V2: LazyLock<SchemaRef> = LazyLock::new(|| Arc::new(Schema::new(event_fields(ns_type()))));
+
+/// `dose_kind` of a dose marker.
+pub const DOSE_INITIAL: &str = "initial";
+pub const DOSE_SUPPLEMENTAL: &str = "supplemental";
 
 /// Session time → recorded `t` (ns since the Unix epoch).
 #[must_use]
@@ -162,8 +218,12 @@ pub const fn us_of_ns(ns: i64) -> i64 {
     ns.div_euclid(1000)
 }
 
-fn ts_builder(capacity: usize) -> TimestampNanosecondBuilder {
+fn ns_builder(capacity: usize) -> TimestampNanosecondBuilder {
     TimestampNanosecondBuilder::with_capacity(capacity).with_timezone("UTC")
+}
+
+fn t_builder(capacity: usize) -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC")
 }
 
 // ---------------------------------------------------------------- builders
@@ -171,7 +231,7 @@ fn ts_builder(capacity: usize) -> TimestampNanosecondBuilder {
 /// Rows of `notifications.arrow` waiting to be written.
 #[derive(Debug)]
 pub struct NotificationRows {
-    t: TimestampNanosecondBuilder,
+    t: TimestampMicrosecondBuilder,
     device: StringBuilder,
     characteristic: StringBuilder,
     payload: BinaryBuilder,
@@ -180,7 +240,7 @@ pub struct NotificationRows {
 impl Default for NotificationRows {
     fn default() -> Self {
         Self {
-            t: ts_builder(1024),
+            t: t_builder(1024),
             device: StringBuilder::new(),
             characteristic: StringBuilder::new(),
             payload: BinaryBuilder::new(),
@@ -189,8 +249,10 @@ impl Default for NotificationRows {
 }
 
 impl NotificationRows {
-    pub fn push(&mut self, t: i64, device: &str, characteristic: Characteristic, payload: &[u8]) {
-        self.t.append_value(t);
+    /// One row; `t_ns` in nanoseconds since the epoch (written as whole
+    /// microseconds).
+    pub fn push(&mut self, t_ns: i64, device: &str, characteristic: Characteristic, payload: &[u8]) {
+        self.t.append_value(us_of_ns(t_ns));
         self.device.append_value(device);
         // Writing through fmt avoids a String per row.
         let _ = write!(self.characteristic, "{characteristic}");
@@ -235,12 +297,12 @@ pub struct SampleRows {
 impl Default for SampleRows {
     fn default() -> Self {
         Self {
-            t: TimestampMicrosecondBuilder::with_capacity(1024).with_timezone("UTC"),
+            t: t_builder(1024),
             device: StringBuilder::new(),
             quantity: StringBuilder::new(),
             value: Float64Builder::new(),
             contact: BooleanBuilder::new(),
-            device_time: ts_builder(1024),
+            device_time: ns_builder(1024),
         }
     }
 }
@@ -283,7 +345,7 @@ impl SampleRows {
 /// Rows of `events.arrow` waiting to be written.
 #[derive(Debug)]
 pub struct EventRows {
-    t: TimestampNanosecondBuilder,
+    t: TimestampMicrosecondBuilder,
     device: StringBuilder,
     kind: StringBuilder,
     name: StringBuilder,
@@ -291,12 +353,15 @@ pub struct EventRows {
     state: StringBuilder,
     value: Float64Builder,
     text: StringBuilder,
+    dose_mg: Float64Builder,
+    dose_kind: StringBuilder,
+    marker_kind: StringBuilder,
 }
 
 impl Default for EventRows {
     fn default() -> Self {
         Self {
-            t: ts_builder(64),
+            t: t_builder(64),
             device: StringBuilder::new(),
             kind: StringBuilder::new(),
             name: StringBuilder::new(),
@@ -304,8 +369,39 @@ impl Default for EventRows {
             state: StringBuilder::new(),
             value: Float64Builder::new(),
             text: StringBuilder::new(),
+            dose_mg: Float64Builder::new(),
+            dose_kind: StringBuilder::new(),
+            marker_kind: StringBuilder::new(),
         }
     }
+}
+
+/// `dose_kind` of a marker of this kind (`None` for a note or no kind).
+#[must_use]
+pub const fn dose_kind(kind: Option<MarkerKind>) -> Option<&'static str> {
+    match kind {
+        Some(MarkerKind::Dose) => Some(DOSE_INITIAL),
+        Some(MarkerKind::SupplementalDose) => Some(DOSE_SUPPLEMENTAL),
+        Some(MarkerKind::Note) | None => None,
+    }
+}
+
+/// `marker_kind`: the marker's kind as the model names it (`dose`,
+/// `supplemental_dose`, `note`), so a replay tells a note from a marker
+/// given without a kind.
+#[must_use]
+pub const fn marker_kind_name(kind: MarkerKind) -> &'static str {
+    match kind {
+        MarkerKind::Dose => "dose",
+        MarkerKind::SupplementalDose => "supplemental_dose",
+        MarkerKind::Note => "note",
+    }
+}
+
+/// The kind `marker_kind` names.
+#[must_use]
+pub fn parse_marker_kind(s: &str) -> Option<MarkerKind> {
+    [MarkerKind::Dose, MarkerKind::SupplementalDose, MarkerKind::Note].into_iter().find(|k| marker_kind_name(*k) == s)
 }
 
 /// Name of the decode-error row whose characteristic is unknown (a bad
@@ -313,10 +409,13 @@ impl Default for EventRows {
 pub const STREAM: &str = "stream";
 
 impl EventRows {
-    /// Encode one output event (DESIGN.md's `events.arrow` columns).
+    /// Encode one output event (DESIGN.md's `events.arrow` columns;
+    /// docs/recording-format.md says what each holds for each kind).
     pub fn push(&mut self, start_ns: i64, e: &OutputEvent) {
-        self.t.append_value(t_of(start_ns, e.at()));
+        self.t.append_value(us_of_ns(t_of(start_ns, e.at())));
         self.kind.append_value(e.kind());
+        // The marker columns: set below for a marker, null on other rows.
+        let mut marker: Option<&crate::model::Marker> = None;
         match e {
             OutputEvent::Alarm(a) => {
                 self.device.append_option(a.device.as_deref());
@@ -342,10 +441,17 @@ impl EventRows {
                 self.priority.append_option(priority);
                 self.state.append_null();
                 self.value.append_option(value);
-                // The full action as JSON: replay and resume parse it back.
-                match serde_json::to_string(action) {
-                    Ok(json) => self.text.append_value(json),
-                    Err(_) => self.text.append_null(),
+                if let OperatorAction::Marker(m) = action {
+                    // The marker's own text; its kind and dose are typed
+                    // columns, and replay builds the marker from them.
+                    marker = Some(m);
+                    self.text.append_value(&m.label);
+                } else {
+                    // The full action as JSON: replay and resume parse it back.
+                    match serde_json::to_string(action) {
+                        Ok(json) => self.text.append_value(json),
+                        Err(_) => self.text.append_null(),
+                    }
                 }
             }
             OutputEvent::Connection { device, change, .. } => {
@@ -388,6 +494,9 @@ impl EventRows {
                 self.text.append_null();
             }
         }
+        self.dose_mg.append_option(marker.and_then(|m| m.amount_mg));
+        self.dose_kind.append_option(marker.and_then(|m| dose_kind(m.kind)));
+        self.marker_kind.append_option(marker.and_then(|m| m.kind).map(marker_kind_name));
     }
 
     #[must_use]
@@ -412,6 +521,9 @@ impl EventRows {
                 Arc::new(self.state.finish()),
                 Arc::new(self.value.finish()),
                 Arc::new(self.text.finish()),
+                Arc::new(self.dose_mg.finish()),
+                Arc::new(self.dose_kind.finish()),
+                Arc::new(self.marker_kind.finish()),
             ],
         )
     }
@@ -432,13 +544,85 @@ mod tests {
         RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
             vec![
-                Arc::new(TimestampNanosecondArray::from(vec![0_i64; n]).with_timezone("UTC")),
+                Arc::new(TimestampMicrosecondArray::from(vec![0_i64; n]).with_timezone("UTC")),
                 Arc::new(StringArray::from(devices.to_vec())),
                 Arc::new(StringArray::from(characteristics.to_vec())),
                 Arc::new(BinaryArray::from(vec![&b"\x00\x3c"[..]; n])),
             ],
         )
         .unwrap()
+    }
+
+    fn marker(label: &str, kind: Option<MarkerKind>, amount_mg: Option<f64>) -> OperatorAction {
+        OperatorAction::Marker(crate::model::Marker { label: label.into(), kind, amount_mg })
+    }
+
+    /// Format 3 writes a marker in typed columns and reads it back whole,
+    /// a note told from a marker without a kind; other actions stay JSON.
+    #[test]
+    fn markers_round_trip_through_their_typed_columns() {
+        let start_ns = 1_772_355_600_000_000_000;
+        let actions = [
+            marker("dose 120 mg", Some(MarkerKind::Dose), Some(120.0)),
+            marker("dose 60 mg", Some(MarkerKind::SupplementalDose), Some(60.0)),
+            marker("music on", Some(MarkerKind::Note), None),
+            marker("dose? 10 mg", None, Some(10.0)),
+            marker("{\"action\":\"ack\"}", None, None),
+            OperatorAction::Ack { alarm: Some(Condition::HrHigh), device: Some("chest".into()) },
+        ];
+        let mut rows = EventRows::default();
+        let events: Vec<OutputEvent> = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| OutputEvent::Operator { at: SessionTime::from_millis(i as u64 * 1500), action: a.clone() })
+            .collect();
+        for e in &events {
+            rows.push(start_ns, e);
+        }
+        let batch = rows.finish().unwrap();
+        let col = |name: &str| StrCol::new(&batch, name).unwrap();
+        let (text, dose_kind, marker_kind) = (col("text"), col("dose_kind"), col("marker_kind"));
+        assert_eq!(text.get(0), Some("dose 120 mg"));
+        assert_eq!(
+            (dose_kind.get(0), dose_kind.get(1), dose_kind.get(2), dose_kind.get(3)),
+            (Some(DOSE_INITIAL), Some(DOSE_SUPPLEMENTAL), None, None)
+        );
+        assert_eq!((marker_kind.get(2), marker_kind.get(3)), (Some("note"), None));
+        let dose_mg = f64_col(&batch, "dose_mg").unwrap();
+        assert_eq!(
+            (dose_mg.value(0), dose_mg.value(3), dose_mg.is_null(2), dose_mg.is_null(5)),
+            (120.0, 10.0, true, true)
+        );
+        assert!(text.get(5).unwrap().starts_with("{\"action\":\"ack\""), "other actions keep their JSON");
+        let mut back = Vec::new();
+        decode_events(&batch, start_ns, &mut Labels::default(), &mut back).unwrap();
+        assert_eq!(back, events);
+    }
+
+    /// A format-2 events batch (`t` in ns, every action as JSON in `text`,
+    /// no marker columns) still decodes.
+    #[test]
+    fn format_2_events_still_decode() {
+        let start_ns = 1_772_355_600_000_000_000;
+        let dose = marker("dose 120 mg", Some(MarkerKind::Dose), Some(120.0));
+        let json = serde_json::to_string(&dose).unwrap();
+        let batch = RecordBatch::try_new(
+            FileKind::Events.legacy_schema(),
+            vec![
+                Arc::new(TimestampNanosecondArray::from(vec![start_ns + 1_500_000_123]).with_timezone("UTC")),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(StringArray::from(vec!["operator"])),
+                Arc::new(StringArray::from(vec!["marker"])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(Float64Array::from(vec![Some(120.0)])),
+                Arc::new(StringArray::from(vec![json.as_str()])),
+            ],
+        )
+        .unwrap();
+        let mut back = Vec::new();
+        decode_events(&batch, start_ns, &mut Labels::default(), &mut back).unwrap();
+        assert_eq!(back, [OutputEvent::Operator { at: SessionTime(1_500_000_123), action: dose }]);
     }
 
     /// `check_notifications` must reject exactly what decoding rejects, at
@@ -464,7 +648,7 @@ mod tests {
         let dict_batch = |devices: ArrayRef, characteristics: ArrayRef| {
             let n = devices.len();
             let fields = vec![
-                Field::new("t", time_type(), true),
+                Field::new("t", ns_type(), true),
                 Field::new("device", devices.data_type().clone(), true),
                 Field::new("characteristic", characteristics.data_type().clone(), true),
                 Field::new("payload", DataType::Binary, true),

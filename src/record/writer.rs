@@ -84,6 +84,10 @@ impl Recorder {
         from: SessionTime,
         config: serde_json::Value,
     ) -> Result<Recorder, RecordError> {
+        // A new recording starts on a whole microsecond, the unit of every
+        // `t`, so a session time of whole microseconds reads back exactly
+        // (`clock::start_now` gives one; a resumed recording keeps its own).
+        let start_utc = if opts.resume.is_none() { whole_us(start_utc) } else { start_utc };
         let start_ns = start_utc
             .timestamp_nanos_opt()
             .ok_or_else(|| RecordError::Other(format!("start time {start_utc} is out of range")))?;
@@ -169,6 +173,12 @@ impl Recorder {
     }
 }
 
+/// `t` rounded down to a whole microsecond.
+fn whole_us(t: DateTime<Utc>) -> DateTime<Utc> {
+    let sub_us = t.timestamp_subsec_nanos() % 1000;
+    t - chrono::TimeDelta::nanoseconds(i64::from(sub_us))
+}
+
 /// The segment's live files and its first `session.json`.
 fn open_files(dir: &Path, segment: u32, meta: &SessionMeta, fresh: bool) -> Result<Vec<LiveFile>, RecordError> {
     let mut files = Vec::with_capacity(3);
@@ -208,6 +218,7 @@ fn create(
         // Just made, so it holds nothing but a lock file at most.
         let _ = fs::remove_dir_all(&dir);
     })?;
+    let about = &opts.about;
     let meta = SessionMeta {
         format: meta::FORMAT.to_owned(),
         format_version: meta::FORMAT_VERSION,
@@ -215,8 +226,19 @@ fn create(
         start_utc,
         end_utc: None,
         participant: opts.participant.clone(),
+        protocol: about.protocol.clone(),
+        visit: about.visit.clone(),
+        notes: about.notes.clone(),
+        scenario: about.scenario.as_ref().map(|(name, _)| name.clone()),
+        seed: about.scenario.as_ref().map(|(_, seed)| *seed),
         software: Software::this(),
-        devices: std::collections::BTreeMap::new(),
+        devices: about
+            .profiles
+            .iter()
+            .map(|(label, profile)| {
+                (label.clone(), DeviceMeta { profile: Some(profile.clone()), ..DeviceMeta::default() })
+            })
+            .collect(),
         config: config.clone(),
         segments: vec![Segment { index: 0, start_utc, end_utc: None, clean_shutdown: false, recovered: false, config }],
         clean_shutdown: false,
@@ -243,6 +265,7 @@ fn resume(
             meta.participant.as_deref().unwrap_or("anon")
         )));
     }
+    about_resumed(dir, &mut meta, &opts.about)?;
     let finalised = super::recover::finalise(dir, &mut meta)?;
     if let Some(missing) = finalised.missing.first() {
         return Err(RecordError::Other(format!(
@@ -256,6 +279,29 @@ fn resume(
     meta.segments.push(Segment { index, start_utc, end_utc: None, clean_shutdown: false, recovered: false, config });
     meta.clean_shutdown = false;
     Ok((dir.to_owned(), lock, meta))
+}
+
+/// What a resumed session says of itself, added to the recording's:
+/// protocol and visit where it had none (a different one is refused: a
+/// recording is one visit), notes appended, declared profiles where a
+/// device has none. The scenario and seed stay the first segment's.
+fn about_resumed(dir: &Path, meta: &mut SessionMeta, about: &super::SessionAbout) -> Result<(), RecordError> {
+    for (flag, given, recorded) in
+        [("--protocol", &about.protocol, &mut meta.protocol), ("--visit", &about.visit, &mut meta.visit)]
+    {
+        match (given, recorded.as_ref()) {
+            (Some(g), Some(r)) if g != r => {
+                return Err(RecordError::Other(format!("{}: recorded with {flag} {r}, not {g}", dir.display())));
+            }
+            (Some(g), None) => *recorded = Some(g.clone()),
+            _ => {}
+        }
+    }
+    meta.notes.extend(about.notes.iter().cloned());
+    for (label, profile) in &about.profiles {
+        meta.devices.entry(label.clone()).or_default().profile.get_or_insert_with(|| profile.clone());
+    }
+    Ok(())
 }
 
 /// One live Arrow file. `writer` is `None` once the file has failed.
@@ -287,7 +333,7 @@ impl LiveFile {
     /// [`SessionMeta::schema_metadata`]); the batches are built without it,
     /// which the IPC writer does not mind: it writes the schema once.
     fn on(file: File, path: &Path, kind: FileKind, meta: &SessionMeta) -> Result<LiveFile, RecordError> {
-        let schema = kind.schema().as_ref().clone().with_metadata(meta.schema_metadata());
+        let schema = kind.schema().as_ref().clone().with_metadata(meta.schema_metadata(kind));
         let writer = FileWriter::try_new_with_options(BufWriter::new(file), &schema, schema::write_options())
             .map_err(|e| RecordError::Arrow { file: path.to_owned(), message: e.to_string() })?;
         Ok(LiveFile { path: path.to_owned(), kind, writer: Some(writer), rows: 0 })
@@ -487,11 +533,16 @@ impl Writer {
                         self.lost.notifications += 1;
                     }
                 }
-                EventBody::Connected { name, address, .. } => {
+                EventBody::Connected { name, address, services } => {
                     let d = self.meta.devices.entry(label.to_owned()).or_default();
                     let new = DeviceMeta {
                         name: name.clone().or(d.name.clone()),
                         address: address.clone().or(d.address.clone()),
+                        // As the pipeline adopts it (declared ones are kept).
+                        profile: d
+                            .profile
+                            .clone()
+                            .or_else(|| crate::devices::match_connected(name.as_deref(), services).map(|p| p.id)),
                         ..d.clone()
                     };
                     if *d != new {

@@ -81,7 +81,9 @@ pub fn live_bytes(path: &Path, kind: FileKind, rows_per_batch: usize) -> Vec<u8>
     let file = read_arrow_file(path).unwrap();
     assert!(file.truncated.is_none() && file.skipped.is_empty(), "{path:?} is already damaged");
     let metadata = file.schema.as_ref().map(|s| s.metadata().clone()).unwrap_or_default();
-    let schema = std::sync::Arc::new(kind.schema().as_ref().clone().with_metadata(metadata));
+    // The file's own format version's columns (an older recording's file
+    // stays in its version).
+    let schema = std::sync::Arc::new(kind.schema_for(file.schema.as_deref()).as_ref().clone().with_metadata(metadata));
     let mut out = Vec::new();
     let options = arrow_ipc::writer::IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5).unwrap();
     let mut w = FileWriter::try_new_with_options(&mut out, &schema, options).unwrap();
@@ -97,9 +99,10 @@ pub fn live_bytes(path: &Path, kind: FileKind, rows_per_batch: usize) -> Vec<u8>
     out
 }
 
-/// A batch with its dictionary columns decoded to plain strings.
+/// A batch with its dictionary columns decoded to plain strings (in the
+/// columns of its own format version).
 pub fn plain_strings(batch: &RecordBatch, kind: FileKind) -> RecordBatch {
-    let schema = kind.schema();
+    let schema = kind.schema_for(Some(&batch.schema()));
     let cols: Vec<ArrayRef> = schema
         .fields()
         .iter()

@@ -57,9 +57,10 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, Ro
     batch.column_by_name(name).ok_or_else(|| format!("no column `{name}`"))
 }
 
-/// A timestamp column in either unit vigil writes (`samples.arrow`'s `t`
-/// is in microseconds from format version 2; before that, and every other
-/// time column, in nanoseconds), read as nanoseconds.
+/// A timestamp column in either unit vigil writes (every `t` is in
+/// microseconds from format version 3, `samples.arrow`'s from version 2;
+/// the others before that, and `device_time` always, in nanoseconds), read
+/// as nanoseconds.
 #[derive(Debug, Clone, Copy)]
 pub enum TimeCol<'a> {
     Ns(&'a TimestampNanosecondArray),
@@ -109,7 +110,8 @@ pub fn time_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<TimeCol<'a>, R
 
 /// `col`, a nanosecond timestamp column, in microseconds (rounded down):
 /// a version-1 `samples.arrow` (its `t` in nanoseconds) left unfinished is
-/// compacted by `vigil recover` into the current schema. `None` if `col`
+/// compacted by `vigil recover` into microseconds, as versions 2 and 3
+/// write it. `None` if `col`
 /// is not a nanosecond timestamp column.
 #[must_use]
 pub fn ns_to_us(col: &ArrayRef) -> Option<ArrayRef> {
@@ -316,6 +318,12 @@ pub fn decode_events(
     let state = StrCol::new(batch, "state").map_err(whole)?;
     let value = f64_col(batch, "value").map_err(whole)?;
     let text = StrCol::new(batch, "text").map_err(whole)?;
+    // Format version 3 types a marker in columns of its own; older files
+    // hold it, like every operator action, as JSON in `text`.
+    let typed_markers = match batch.column_by_name("marker_kind") {
+        Some(_) => Some((f64_col(batch, "dose_mg").map_err(whole)?, StrCol::new(batch, "marker_kind").map_err(whole)?)),
+        None => None,
+    };
     for i in 0..batch.num_rows() {
         let row = |e| (i, e);
         let at = at_of(start_ns, t.ns(i));
@@ -335,12 +343,24 @@ pub fn decode_events(
                     value: v,
                 })
             }
-            "operator" => {
-                let json = text.required(i, "text").map_err(row)?;
-                let action: OperatorAction =
-                    serde_json::from_str(json).map_err(|e| (i, format!("operator action `{json}`: {e}")))?;
-                OutputEvent::Operator { at, action }
-            }
+            "operator" => match &typed_markers {
+                Some((dose_mg, marker_kind)) if n == "marker" => {
+                    let kind = match marker_kind.get(i) {
+                        Some(k) => Some(parse_marker_kind(k).ok_or_else(|| (i, format!("unknown marker kind `{k}`")))?),
+                        None => None,
+                    };
+                    let label = text.required(i, "text").map_err(row)?.to_owned();
+                    let amount_mg = dose_mg.is_valid(i).then(|| dose_mg.value(i));
+                    let marker = crate::model::Marker { label, kind, amount_mg };
+                    OutputEvent::Operator { at, action: OperatorAction::Marker(marker) }
+                }
+                _ => {
+                    let json = text.required(i, "text").map_err(row)?;
+                    let action: OperatorAction =
+                        serde_json::from_str(json).map_err(|e| (i, format!("operator action `{json}`: {e}")))?;
+                    OutputEvent::Operator { at, action }
+                }
+            },
             "connection" => {
                 let device = dev.ok_or_else(|| (i, "connection row without device".to_owned()))?;
                 let details: serde_json::Value = match text.get(i) {

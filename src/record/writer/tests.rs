@@ -6,7 +6,7 @@ use crate::model::{Characteristic, SessionTime};
 #[test]
 fn gathered_sample_buffers_come_back_empty() {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let mut rec = Recorder::start(&opts, Utc::now(), serde_json::Value::Null).unwrap();
     let returns = rec.take_sample_returns().unwrap();
     assert!(rec.take_sample_returns().is_none(), "handed out once");
@@ -34,7 +34,7 @@ fn gathered_sample_buffers_come_back_empty() {
 #[test]
 fn a_recording_reads_each_file_once() {
     let root = tempfile::tempdir().unwrap();
-    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None };
+    let opts = RecordOptions { root: root.path().to_owned(), participant: None, resume: None, ..Default::default() };
     let rec = Recorder::start(&opts, Utc::now(), serde_json::Value::Null).unwrap();
     let ev = SourceEvent::notification(
         SessionTime::from_millis(5),
@@ -64,6 +64,11 @@ fn a_write_failure_sets_health_and_keeps_draining() {
         start_utc: Utc::now(),
         end_utc: None,
         participant: None,
+        protocol: None,
+        visit: None,
+        notes: Vec::new(),
+        scenario: None,
+        seed: None,
         software: Software::this(),
         devices: Default::default(),
         config: serde_json::Value::Null,
