@@ -19,7 +19,8 @@
 //!   paces I/O (replay, dashboard frames, recorder flushes, BLE reconnects)
 //!   and watches liveness (a silent sensor, a stalled tick, a stuck alarm
 //!   command).
-//! - [`gatt`]: decoders and encoders for the Bluetooth SIG characteristics.
+//! - [`gatt`]: decoders and encoders for the Bluetooth SIG characteristics
+//!   and Polar's PMD ECG frames.
 //! - [`history`]: per-device, per-quantity ring buffers and the whole-session
 //!   trend; memory bounded for any session length.
 //! - [`alarms`]: the IEC 60601-1-8 style alarm engine (pure, deterministic).
@@ -34,9 +35,13 @@
 //! - [`pipeline`]: decoders, history and alarms, owned by the session loop.
 //! - [`snapshot`]: what the dashboard reads.
 //! - [`sources`]: BLE, simulator, NDJSON streams, replay.
-//! - [`analysis`]: offline analysis of recordings; HRV so far.
+//! - [`analysis`]: offline analysis, pure functions: alarm episodes, vital
+//!   statistics and data quality, beats and segments, HRV, windows. The
+//!   summary, the headless summary, the report and `vigil analyze` share it.
+//! - [`analyze`]: `vigil analyze`, rows per recording, window and device,
+//!   and their table, JSON, CSV and Parquet forms.
 //! - [`record`]: Arrow recordings and the readers behind replay, summary,
-//!   export and report.
+//!   export (CSV, Parquet, EDF+, BIDS) and report.
 //! - [`headless`]: the JSON lines of headless output, as types.
 //! - [`mqtt`]: the central station's topics and payloads.
 //! - [`central`]: `vigil central`, the station: the ward model fed from

@@ -260,7 +260,8 @@ fn the_mdma_session_report_has_every_quantity_and_shades_only_its_own_alarms() {
 /// at 5:00 (the recording says why: a gap) and, separately, a hr.high
 /// episode.
 fn gapped_recording(root: &Path) -> PathBuf {
-    let opts = RecordOptions { root: root.to_owned(), participant: Some("P01".into()), resume: None };
+    let opts =
+        RecordOptions { root: root.to_owned(), participant: Some("P01".into()), resume: None, ..Default::default() };
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let rec = Recorder::start(&opts, start, serde_json::Value::Null).unwrap();
     for mut s in synthetic::session(1, 600, 9) {
