@@ -6,6 +6,7 @@
 // Helpers outside `#[test]` functions fail loudly too: they are test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,27 @@ fn a_simulated_session_records_protocol_visit_notes_scenario_seed_and_profiles()
     for (device, profile) in [("chest", "generic-hr"), ("core", "health-thermometer"), ("finger", "pulse-oximeter")] {
         assert_eq!(meta["devices"][device]["profile"], profile, "{device}: {}", meta["devices"]);
     }
+    // The summary says what the session was, in text and JSON.
+    let rec = only_recording(root.path());
+    let text = cli::vigil(&["summary", rec.to_str().unwrap()]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("session     protocol MDMA-PTSD.01  visit 2  scenario format2-fixture  seed 7"), "{text}");
+    assert!(text.contains("note        music: playlist B\nnote        window open"), "{text}");
+    let json = cli::vigil(&["summary", rec.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (json["protocol"].as_str(), json["visit"].as_str(), json["seed"].as_u64()),
+        (Some("MDMA-PTSD.01"), Some("2"), Some(7))
+    );
+    // The export's sessions table carries protocol and visit.
+    let out = root.path().join("csv");
+    let export = cli::vigil(&["export", rec.to_str().unwrap(), "--format", "csv", "--out", out.to_str().unwrap()]);
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let sessions = std::fs::read_to_string(out.join("sessions.csv")).unwrap();
+    let (header, row) = (sessions.lines().next().unwrap(), sessions.lines().nth(1).unwrap());
+    let at = |name: &str| header.split(',').position(|h| h == name).unwrap();
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!((fields[at("protocol")], fields[at("visit")]), ("MDMA-PTSD.01", "2"), "{sessions}");
 }
 
 #[test]

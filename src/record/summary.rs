@@ -34,6 +34,13 @@ pub const MAX_HOLD_S: f64 = 10.0;
 pub struct Summary {
     pub id: String,
     pub participant: Option<String>,
+    /// `--protocol`, `--visit`, `--note` (format 3; none before).
+    pub protocol: Option<String>,
+    pub visit: Option<String>,
+    pub notes: Vec<String>,
+    /// The scenario and seed of a simulated session.
+    pub scenario: Option<String>,
+    pub seed: Option<u64>,
     pub start_utc: String,
     pub end_utc: Option<String>,
     pub duration_s: f64,
@@ -190,6 +197,11 @@ impl Summary {
         Ok(Summary {
             id: r.meta.id.clone(),
             participant: r.meta.participant.clone(),
+            protocol: r.meta.protocol.clone(),
+            visit: r.meta.visit.clone(),
+            notes: r.meta.notes.clone(),
+            scenario: r.meta.scenario.clone(),
+            seed: r.meta.seed,
             start_utc: r.meta.start_utc.to_rfc3339(),
             end_utc: r.meta.end_utc.map(|t| t.to_rfc3339()),
             duration_s: end.as_secs_f64(),
@@ -251,6 +263,17 @@ impl Summary {
             writeln!(out, "PARTIAL     {damage}; the figures below cover what was read")?;
         }
         writeln!(out, "participant {}", self.participant.as_deref().unwrap_or("anon"))?;
+        let about: Vec<String> = [("protocol", &self.protocol), ("visit", &self.visit), ("scenario", &self.scenario)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+            .chain(self.seed.map(|s| format!("seed {s}")))
+            .collect();
+        if !about.is_empty() {
+            writeln!(out, "session     {}", about.join("  "))?;
+        }
+        for note in &self.notes {
+            writeln!(out, "note        {note}")?;
+        }
         writeln!(
             out,
             "time        {} to {}  ({}; {} segment{})",

@@ -85,29 +85,6 @@ impl Run<'_> {
     }
 }
 
-/// What `session.json` may say beyond [`SessionMeta`](super::super::SessionMeta)
-/// (format 3: the protocol, each device's profile), read leniently so older
-/// recordings read too.
-#[derive(Debug, Default, serde::Deserialize)]
-struct Extra {
-    #[serde(default)]
-    protocol: Option<String>,
-    #[serde(default)]
-    devices: BTreeMap<String, ExtraDevice>,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-struct ExtraDevice {
-    #[serde(default)]
-    profile: Option<String>,
-}
-
-fn extra(recording: &Recording) -> Result<Extra, RecordError> {
-    let path = recording.dir.join(META_FILE);
-    let text = fs::read_to_string(&path).map_err(|source| RecordError::Io { path: path.clone(), source })?;
-    serde_json::from_str(&text).map_err(|e| RecordError::Meta { file: path, message: e.to_string() })
-}
-
 /// Letters and digits only: what BIDS allows in a label.
 fn label(text: &str) -> String {
     text.chars().filter(char::is_ascii_alphanumeric).collect()
@@ -153,9 +130,9 @@ fn plan(recordings: &[Recording]) -> Result<Vec<Run<'_>>, RecordError> {
                 codes.insert(sub.clone(), meta.participant.clone());
             }
         }
-        let extra = extra(recording)?;
-        let task_name = extra.protocol.filter(|p| !label(p).is_empty()).unwrap_or_else(|| "session".to_owned());
-        let profiles = extra.devices.into_iter().filter_map(|(d, e)| e.profile.map(|p| (d, p))).collect();
+        let meta = &recording.meta;
+        let task_name = meta.protocol.clone().filter(|p| !label(p).is_empty()).unwrap_or_else(|| "session".to_owned());
+        let profiles = meta.devices.iter().filter_map(|(d, m)| m.profile.clone().map(|p| (d.clone(), p))).collect();
         runs.push(Run {
             recording,
             sub,
