@@ -23,7 +23,7 @@ use crate::model::{
     MarkerKind, OperatorAction, OutputEvent, Quantity, Sample, SessionTime, SourceEvent,
 };
 use crate::snapshot::{Counters, DeviceView, Mode, NetworkLink, Reading, ReadingStatus, Snapshot};
-use crate::verdict::{Latest, Staleness, Verdict, judge};
+use crate::verdict::{Latest, Staleness, judge};
 
 /// Default width of the dashboard's recent-window charts.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
@@ -732,14 +732,7 @@ fn reading_status(
     now: SessionTime,
 ) -> ReadingStatus {
     let latest = Latest { at: latest.at, value: latest.value, contact };
-    match judge(staleness, config, connected, quantity, latest, now) {
-        Verdict::Live => ReadingStatus::Live,
-        Verdict::Intermittent => ReadingStatus::Intermittent,
-        Verdict::Stale => ReadingStatus::Stale,
-        Verdict::NoContact => ReadingStatus::NoContact,
-        Verdict::Invalid => ReadingStatus::Invalid,
-        Verdict::Disconnected => ReadingStatus::Disconnected,
-    }
+    judge(staleness, config, connected, quantity, latest, now)
 }
 
 /// The session facts a snapshot carries that the pipeline does not own.

@@ -109,32 +109,8 @@ pub struct Reading {
     pub rmssd_ms: Option<f64>,
 }
 
-/// Whether a reading's number may be shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadingStatus {
-    /// Fresh, with contact, valid: show the number.
-    Live,
-    /// An intermittent sensor's last reading: show it with its age.
-    Intermittent,
-    /// No data within the staleness limit: show `--`.
-    Stale,
-    /// The sensor reports no skin contact: show `--`.
-    NoContact,
-    /// The sensor sent "no valid measurement" or an impossible value: `--`.
-    Invalid,
-    /// The device is disconnected: `--`.
-    Disconnected,
-    /// Nothing received yet: `--`.
-    NoData,
-}
-
-impl ReadingStatus {
-    /// Whether the number may be displayed as a current value.
-    #[must_use]
-    pub const fn shows_value(self) -> bool {
-        matches!(self, ReadingStatus::Live | ReadingStatus::Intermittent)
-    }
-}
+/// Whether a reading's number may be shown: `verdict` decides it.
+pub use crate::verdict::ReadingStatus;
 
 /// What the dashboard asks of the session. Operator actions go through the
 /// same pipeline path as a stream's action lines.

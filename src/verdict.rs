@@ -145,28 +145,31 @@ impl IntervalLearner {
     }
 }
 
-/// What may be said of the latest value of one quantity of one device.
+/// What may be said of the latest value of one quantity of one device:
+/// whether the dashboard, headless output and the exports show its number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Fresh, with contact, valid.
+pub enum ReadingStatus {
+    /// Fresh, with contact, valid: show the number.
     Live,
-    /// An intermittent sensor's last reading: valid, whatever its age.
+    /// An intermittent sensor's last reading: show it with its age.
     Intermittent,
-    /// No data within the device's staleness limit.
+    /// No data within the device's staleness limit: show `--`.
     Stale,
-    /// The sensor reports no skin contact.
+    /// The sensor reports no skin contact: show `--`.
     NoContact,
-    /// "No valid measurement" or an impossible value.
+    /// "No valid measurement" or an impossible value: `--`.
     Invalid,
-    /// The (continuous) device is disconnected.
+    /// The (continuous) device is disconnected: `--`.
     Disconnected,
+    /// Nothing received yet: `--`.
+    NoData,
 }
 
-impl Verdict {
+impl ReadingStatus {
     /// Whether the value may be presented as the current one.
     #[must_use]
     pub const fn shows_value(self) -> bool {
-        matches!(self, Verdict::Live | Verdict::Intermittent)
+        matches!(self, ReadingStatus::Live | ReadingStatus::Intermittent)
     }
 }
 
@@ -192,20 +195,20 @@ pub fn judge(
     quantity: Quantity,
     latest: Latest,
     now: SessionTime,
-) -> Verdict {
+) -> ReadingStatus {
     let intermittent = staleness.timing().intermittent;
     if !connected && !intermittent {
-        Verdict::Disconnected
+        ReadingStatus::Disconnected
     } else if !in_contact(latest.contact) {
-        Verdict::NoContact
+        ReadingStatus::NoContact
     } else if !plausible(quantity, latest.value) {
-        Verdict::Invalid
+        ReadingStatus::Invalid
     } else if intermittent {
-        Verdict::Intermittent
+        ReadingStatus::Intermittent
     } else if staleness.is_stale(config, latest.at, now) {
-        Verdict::Stale
+        ReadingStatus::Stale
     } else {
-        Verdict::Live
+        ReadingStatus::Live
     }
 }
 
