@@ -39,6 +39,19 @@ impl SessionTime {
         SessionTime(s.saturating_mul(1_000_000_000))
     }
 
+    /// `s` seconds, to the nearest nanosecond; zero for a negative or
+    /// non-finite `s`.
+    #[must_use]
+    pub fn from_secs_f64(s: f64) -> Self {
+        if s.is_finite() && s > 0.0 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // saturates, as wanted
+            let ns = (s * 1e9).round() as u64;
+            SessionTime(ns)
+        } else {
+            SessionTime::ZERO
+        }
+    }
+
     #[must_use]
     pub const fn as_nanos(self) -> u64 {
         self.0

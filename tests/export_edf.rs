@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cli::{only_dir, record, vigil};
+use cli::{record, vigil};
 use serde_json::Value;
 use vigil::model::{AlarmState, Condition, MarkerKind, OperatorAction, OutputEvent, Quantity};
 use vigil::record::Recording;
@@ -295,19 +295,7 @@ fn a_burst_of_annotations_spills_into_later_records_with_exact_onsets() {
     lines.sort_by_key(|l| serde_json::from_str::<Value>(l).unwrap()["at_ms"].as_u64().unwrap());
     let stream = root.path().join("burst.ndjson");
     std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
-    let recs = root.path().join("recs");
-    let out = vigil(&[
-        "monitor",
-        "--stream",
-        stream.to_str().unwrap(),
-        "--speed",
-        "max",
-        "--headless",
-        "--record-dir",
-        recs.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dir = only_dir(&recs);
+    let dir = cli::record_stream(&stream, &root.path().join("recs"));
     let file = export(&dir, &root.path().join("burst.edf"));
     let rec = Recording::open(&dir).unwrap();
 

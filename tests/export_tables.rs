@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use cli::{only_dir, vigil_ok};
+use cli::vigil_ok;
 use serde_json::Value;
 
 /// A heart-rate notification: HR 70, contact supported and `contact`, the
@@ -76,18 +76,7 @@ fn beat_times_are_the_scripted_beats_and_no_segment_spans_a_hole() {
     let root = tempfile::tempdir().unwrap();
     let stream = root.path().join("beats.ndjson");
     std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
-    let rec = root.path().join("rec");
-    vigil_ok(&[
-        "monitor",
-        "--stream",
-        stream.to_str().unwrap(),
-        "--speed",
-        "max",
-        "--headless",
-        "--record-dir",
-        rec.to_str().unwrap(),
-    ]);
-    let dir = only_dir(&rec);
+    let dir = cli::record_stream(&stream, &root.path().join("rec"));
     let out = root.path().join("csv");
     vigil_ok(&["export", dir.to_str().unwrap(), "--format", "csv", "--out", out.to_str().unwrap()]);
 
@@ -145,20 +134,8 @@ fn a_cohort_of_every_scenario_is_one_dataset_duckdb_reads_as_analyze_does() {
     assert!(scenarios.len() >= 5, "{list}");
     let mut dirs = Vec::new();
     for (i, scenario) in scenarios.iter().enumerate() {
-        let code = format!("P{}", i + 1);
-        let rec = root.path().join(&code);
-        vigil_ok(&[
-            "simulate",
-            scenario,
-            "--speed",
-            "max",
-            "--headless",
-            "--participant",
-            &code,
-            "--record-dir",
-            rec.to_str().unwrap(),
-        ]);
-        dirs.push(only_dir(&rec).to_str().unwrap().to_owned());
+        let dir = cli::record(scenario, &format!("P{}", i + 1), root.path());
+        dirs.push(dir.to_str().unwrap().to_owned());
     }
     let out = root.path().join("cohort");
     let mut args = vec!["export"];

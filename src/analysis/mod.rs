@@ -10,10 +10,12 @@
 //! - [`hrv`]: heart rate variability from RR intervals: artifact
 //!   correction, time domain, frequency domain, DFA α1. Pure functions over
 //!   slices of milliseconds; windows and recordings are the caller's.
+//! - [`doses`]: which operator markers are doses.
 //! - [`windows`]: `--window` specs and the windows they make in a recording.
 
 pub mod alarms;
 pub mod beats;
+pub mod doses;
 pub mod hrv;
 pub mod stats;
 pub mod windows;

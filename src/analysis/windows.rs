@@ -18,7 +18,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::model::{MarkerKind, OperatorAction, OutputEvent, SessionTime};
+use super::doses;
+use crate::model::{OperatorAction, OutputEvent, SessionTime};
 
 /// One `--window` as given.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,35 +173,27 @@ impl WindowSpec {
     }
 }
 
-/// When the anchor happened, session seconds. A dose marker is one of kind
-/// `dose`; older recordings without kinds count a marker whose text
-/// mentions a dose (the first one as the dose, the second as the
-/// supplemental).
+/// When the anchor happened, session seconds (doses by [`super::doses`]).
 fn anchor_time(anchor: &Anchor, events: &[OutputEvent]) -> Option<f64> {
-    let markers = || {
-        events.iter().filter_map(|e| match e {
-            OutputEvent::Operator { at, action: OperatorAction::Marker(m) } => Some((*at, m)),
+    let at = match anchor {
+        Anchor::Dose => doses::first_dose(events),
+        Anchor::SupplementalDose => doses::supplemental_dose(events),
+        Anchor::Marker(text) => events.iter().find_map(|e| match e {
+            OutputEvent::Operator { at, action: OperatorAction::Marker(m) }
+                if m.label.to_lowercase().contains(text) =>
+            {
+                Some(*at)
+            }
             _ => None,
-        })
+        }),
     };
-    let secs = |at: SessionTime| at.as_secs_f64();
-    match anchor {
-        Anchor::Dose => markers()
-            .find(|(_, m)| m.kind == Some(MarkerKind::Dose))
-            .or_else(|| markers().find(|(_, m)| m.kind.is_none() && m.label.to_lowercase().contains("dose")))
-            .map(|(at, _)| secs(at)),
-        Anchor::SupplementalDose => markers()
-            .find(|(_, m)| m.kind == Some(MarkerKind::SupplementalDose))
-            .or_else(|| markers().filter(|(_, m)| m.kind.is_none() && m.label.to_lowercase().contains("dose")).nth(1))
-            .map(|(at, _)| secs(at)),
-        Anchor::Marker(text) => markers().find(|(_, m)| m.label.to_lowercase().contains(text)).map(|(at, _)| secs(at)),
-    }
+    at.map(SessionTime::as_secs_f64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Marker;
+    use crate::model::{Marker, MarkerKind};
 
     fn marker(s: u64, label: &str, kind: Option<MarkerKind>) -> OutputEvent {
         OutputEvent::Operator {

@@ -208,7 +208,7 @@ impl<'a> One<'a> {
     }
 
     fn rows(&self, w: &Window) -> Vec<Row> {
-        let span = Span { from: at(w.from_s), to: at(w.to_s) };
+        let span = Span { from: SessionTime::from_secs_f64(w.from_s), to: SessionTime::from_secs_f64(w.to_s) };
         self.devices
             .iter()
             .map(|device| {
@@ -330,9 +330,4 @@ impl<'a> One<'a> {
         }
         Some(h)
     }
-}
-
-fn at(s: f64) -> SessionTime {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    SessionTime((s.max(0.0) * 1e9).round() as u64)
 }

@@ -154,8 +154,7 @@ fn label(quantity: &str) -> &str {
 }
 
 fn hms(s: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    SessionTime((s.max(0.0) * 1e9).round() as u64).to_string()
+    SessionTime::from_secs_f64(s).to_string()
 }
 
 fn num(v: Option<f64>) -> String {

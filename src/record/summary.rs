@@ -380,9 +380,7 @@ impl Summary {
 }
 
 fn hms(secs: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let ns = (secs.max(0.0) * 1e9) as u64;
-    SessionTime(ns).to_string()
+    SessionTime::from_secs_f64(secs).to_string()
 }
 
 fn quantities(samples: &[Sample], limits: &[Limit], holes: &Holes) -> Vec<QuantitySummary> {

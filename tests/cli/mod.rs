@@ -43,3 +43,11 @@ pub fn record(scenario: &str, participant: &str, root: &Path) -> PathBuf {
     ]);
     only_dir(&dir)
 }
+
+/// Run the NDJSON `stream` headless at `--speed max`, recorded under
+/// `root`: the recording's directory.
+pub fn record_stream(stream: &Path, root: &Path) -> PathBuf {
+    let (stream, root_s) = (stream.to_str().unwrap(), root.to_str().unwrap());
+    vigil_ok(&["monitor", "--stream", stream, "--speed", "max", "--headless", "--record-dir", root_s]);
+    only_dir(root)
+}

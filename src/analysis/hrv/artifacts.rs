@@ -350,9 +350,9 @@ fn normalise(x: &mut [f64], th: &[f64]) {
 fn rolling(x: &[f64], width: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     let half = width / 2;
     // The window stays sorted as it slides, one value in and one out per
-    // beat: sorting every beat's window afresh took most of the HRV time of
-    // an 8-h recording (benches/hrv.rs). Values equal under `total_cmp` are
-    // the same bits, so the window is the one a sort gives.
+    // beat, instead of being sorted afresh for every beat. Values equal
+    // under `total_cmp` are the same bits, so the window is the one a sort
+    // gives.
     let mut window: Vec<f64> = Vec::with_capacity(width);
     let first_at_least = |window: &[f64], v: f64| window.partition_point(|w| w.total_cmp(&v).is_lt());
     let enter = |window: &mut Vec<f64>, v: f64| {

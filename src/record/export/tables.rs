@@ -31,8 +31,8 @@ use super::super::schema::FileKind;
 use super::super::{RecordError, Recording};
 use super::beats::{BeatRow, beat_rows};
 use super::{ExportFormat, create_dir, create_file, for_csv};
-use crate::analysis::alarms;
-use crate::model::{MarkerKind, OperatorAction, OutputEvent, SessionTime};
+use crate::analysis::{alarms, doses};
+use crate::model::{OutputEvent, SessionTime};
 
 pub(super) fn export(
     recordings: &[PathBuf],
@@ -314,17 +314,7 @@ struct Session {
 
 impl Session {
     fn of(r: &Recording, events: &[OutputEvent], end: SessionTime) -> Self {
-        let doses: Vec<(SessionTime, Option<f64>)> = events
-            .iter()
-            .filter_map(|e| match e {
-                OutputEvent::Operator { at, action: OperatorAction::Marker(m) }
-                    if matches!(m.kind, Some(MarkerKind::Dose | MarkerKind::SupplementalDose)) =>
-                {
-                    Some((*at, m.amount_mg))
-                }
-                _ => None,
-            })
-            .collect();
+        let doses: Vec<(SessionTime, Option<f64>)> = doses::doses(events).map(|(at, m)| (at, m.amount_mg)).collect();
         let amounts: Vec<f64> = doses.iter().filter_map(|d| d.1).collect();
         Session {
             recording: r.meta.id.clone(),

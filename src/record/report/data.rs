@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 // shows the same ones.
 use super::super::summary::{Episode, Limit, episodes};
 use super::axis::{TimeAxis, y_range};
+use crate::analysis::doses;
 use crate::analysis::stats::{Holes, exclusion};
-use crate::model::{
-    Condition, ConnectionChange, MarkerKind, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime,
-};
+use crate::model::{Condition, ConnectionChange, OperatorAction, OutputEvent, Priority, Quantity, Sample, SessionTime};
 
 /// Points per drawn line: an 8-hour, 1 Hz series is averaged into this
 /// many buckets, which keeps the SVG small and still shows every trend.
@@ -189,7 +188,7 @@ impl ReportData {
         config: &serde_json::Value,
     ) -> ReportData {
         let markers = markers(events);
-        let zero = first_dose(events);
+        let zero = doses::first_dose(events);
         let axis = TimeAxis::new(zero, end);
         let (limits, limits_from) = Limit::from_config(config);
         let holes = Holes::from_events(events, end);
@@ -435,34 +434,11 @@ fn markers(events: &[OutputEvent]) -> Vec<(SessionTime, String, bool)> {
         .iter()
         .filter_map(|e| match e {
             OutputEvent::Operator { at, action: OperatorAction::Marker(m) } => {
-                Some((*at, m.label.clone(), is_dose(m.kind, &m.label)))
+                Some((*at, m.label.clone(), doses::is_dose(m)))
             }
             _ => None,
         })
         .collect()
-}
-
-/// A dose marker; markers written before kinds existed say so in words.
-fn is_dose(kind: Option<MarkerKind>, label: &str) -> bool {
-    match kind {
-        Some(kind) => matches!(kind, MarkerKind::Dose | MarkerKind::SupplementalDose),
-        None => label.to_lowercase().contains("dose"),
-    }
-}
-
-/// The first dose: the first `dose` marker, else the first marker that is
-/// a dose by its words (never a supplemental one when a first is marked).
-fn first_dose(events: &[OutputEvent]) -> Option<SessionTime> {
-    let markers = || {
-        events.iter().filter_map(|e| match e {
-            OutputEvent::Operator { at, action: OperatorAction::Marker(m) } => Some((*at, m)),
-            _ => None,
-        })
-    };
-    markers()
-        .find(|(_, m)| m.kind == Some(MarkerKind::Dose))
-        .or_else(|| markers().find(|(_, m)| is_dose(m.kind, &m.label)))
-        .map(|(at, _)| at)
 }
 
 #[cfg(test)]
