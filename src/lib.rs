@@ -21,6 +21,8 @@
 //!   command).
 //! - [`gatt`]: decoders and encoders for the Bluetooth SIG characteristics
 //!   and Polar's PMD ECG frames.
+//! - [`ecg`]: when each sample of a PMD ECG frame was taken, in session
+//!   time (the strap's rate measured from its timestamps).
 //! - [`history`]: per-device, per-quantity ring buffers and the whole-session
 //!   trend; memory bounded for any session length.
 //! - [`alarms`]: the IEC 60601-1-8 style alarm engine (pure, deterministic).
@@ -71,6 +73,7 @@ pub mod config;
 pub mod dashboard;
 pub mod device_table;
 pub mod devices;
+pub mod ecg;
 pub mod excerpt;
 pub mod gatt;
 pub mod headless;
