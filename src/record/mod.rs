@@ -67,6 +67,7 @@
 //!   matters (summary, report) and never assume it.
 
 mod compact;
+pub mod ecg;
 mod export;
 mod lock;
 mod message;

@@ -123,6 +123,11 @@ pub(crate) fn finalise(dir: &Path, meta: &mut SessionMeta) -> Result<Finalised, 
             }
             let (stats, kept) = finalise_file(&path, kind)?;
             seg_end = seg_end.max(stats.max_t);
+            if kind == FileKind::Notifications {
+                // The ECG file is derived from the notifications, as a
+                // clean finish does; a reader falls back to them without it.
+                super::ecg::derive_beside(&path)?;
+            }
             done.finalised.push((path, stats));
             done.kept.extend(kept);
             touched = true;
