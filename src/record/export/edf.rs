@@ -10,6 +10,8 @@
 //!   dashboard showed at that instant ([`verdict::judge`]: connected, in
 //!   contact, plausible, within the device's staleness limit), held from
 //!   its sample, else [`NO_VALUE`], the digital minimum.
+//! - One `ECG <device>` signal per device with ECG, 130 samples a record
+//!   ([`ecg`]), with `ECG absent` annotations where it has none.
 //! - An `EDF Annotations` signal with the alarms, markers and doses,
 //!   connections and gaps, sized for the busiest second.
 //!
@@ -20,6 +22,7 @@
 //!
 //! [`verdict::judge`]: crate::verdict::judge
 
+mod ecg;
 mod header;
 mod tal;
 
@@ -31,6 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use self::ecg::{EcgGrid, EcgPlan};
 use self::header::{Header, NO_VALUE, Signal, digital, vital};
 use self::tal::{Packer, all_fit, annotation, tal};
 use super::hold;
@@ -87,6 +91,8 @@ struct Plan {
     signals: Vec<(usize, Quantity)>,
     annotation_bytes: usize,
     stale: TechStale,
+    /// The ECG signals (one per device with ECG) and their annotations.
+    ecg: EcgPlan,
 }
 
 impl Plan {
@@ -133,6 +139,12 @@ impl Plan {
                 }
             }
         }
+        let (mut ecg, spans) = EcgPlan::scan(recording)?;
+        end = end.max(ecg.last);
+        ecg.annotate(spans, end);
+        for (onset, duration, text) in &ecg.absent {
+            sizes.push((*onset, tal(grid_time(offset_ns, *onset), Some(*duration), text).len()));
+        }
         let records = (grid_time(offset_ns, end).div_ceil(SECOND)).max(1);
         let mut per_record: BTreeMap<u64, usize> = BTreeMap::new();
         let sizes: Vec<(u64, usize)> =
@@ -170,15 +182,19 @@ impl Plan {
             signals,
             annotation_bytes: even(annotation_bytes),
             stale: hold::tech_stale(recording)?,
+            ecg,
         })
     }
 
     fn header(&self, recording: &Recording) -> Header {
         let start = DateTime::<Utc>::from_timestamp_nanos(self.grid_ns);
-        let wanted: Vec<String> =
+        let mut wanted: Vec<String> =
             self.signals.iter().map(|(d, q)| format!("{} {}", q.label(), self.devices[*d].as_str())).collect();
-        let mut signals: Vec<Signal> = header::labels(&wanted)
-            .into_iter()
+        wanted.extend(self.ecg.devices.iter().map(|(d, _, _)| format!("ECG {}", d.as_str())));
+        let labels = header::labels(&wanted);
+        let mut signals: Vec<Signal> = labels
+            .iter()
+            .cloned()
             .zip(&self.signals)
             .map(|(label, (d, q))| {
                 let (dimension, physical_min, physical_max) = vital(*q).unwrap_or(("", 0.0, 1.0));
@@ -192,6 +208,7 @@ impl Plan {
                 }
             })
             .collect();
+        signals.extend(self.ecg.signals(&labels[self.signals.len()..]));
         signals.push(Signal::annotations(self.annotation_bytes));
         Header { participant: recording.meta.participant.clone(), start, records: self.records, signals }
     }
@@ -275,10 +292,11 @@ impl<T> Changes<T> {
 fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> Result<(), RecordError> {
     let io = |source| RecordError::Io { path: out.to_owned(), source };
     let mut w = BufWriter::with_capacity(1 << 16, file);
-    let header = plan
-        .header(recording)
-        .encode()
-        .map_err(|message| RecordError::Other(format!("{}: {message}", out.display())))?;
+    let header = plan.header(recording);
+    let ecg_signals = &header.signals[plan.signals.len()..header.signals.len() - 1];
+    let mut ecg = EcgGrid::new(recording, &plan.ecg, ecg_signals, plan.offset_ns)?;
+    let mut absent = plan.ecg.absent.iter().peekable();
+    let header = header.encode().map_err(|message| RecordError::Other(format!("{}: {message}", out.display())))?;
     w.write_all(&header).map_err(io)?;
 
     let index: HashMap<DeviceLabel, usize> = plan.devices.iter().cloned().enumerate().map(|(i, d)| (d, i)).collect();
@@ -324,7 +342,9 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
     let mut pending_at = 0;
     let mut packer = Packer::default();
 
-    let mut record: Vec<u8> = Vec::with_capacity(2 * plan.signals.len() + plan.annotation_bytes);
+    let mut record: Vec<u8> = Vec::with_capacity(
+        2 * plan.signals.len() + 2 * ecg::SAMPLES_PER_RECORD * plan.ecg.devices.len() + plan.annotation_bytes,
+    );
     for k in 0..plan.records {
         let now = SessionTime(k * SECOND);
         // Every change up to this instant, samples before connection
@@ -362,6 +382,10 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
             };
             record.extend_from_slice(&sample.to_le_bytes());
         }
+        ecg.fill(k, &mut record)?;
+        while let Some((onset, duration, text)) = absent.next_if(|a| record_of(offset, a.0, plan.records) <= k) {
+            packer.push(tal(grid_time(offset, *onset), Some(*duration), text));
+        }
         // This record's annotations: every event up to its end.
         loop {
             if pending_at == pending.len() {
@@ -391,7 +415,7 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
         )));
     }
     w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
-    for d in samples.rows.damage().iter().chain(annotations.damage()) {
+    for d in samples.rows.damage().iter().chain(annotations.damage()).chain(ecg.damage()) {
         eprintln!("note: {d}");
     }
     Ok(())
