@@ -11,7 +11,7 @@
 //!   contact, plausible, within the device's staleness limit), held from
 //!   its sample, else [`NO_VALUE`], the digital minimum.
 //! - One `ECG <device>` signal per device with ECG, 130 samples a record
-//!   ([`ecg`]), with `ECG absent` annotations where it has none.
+//!   ([`ecg_grid`]), 0 µV with an `ECG absent` annotation where it has none.
 //! - An `EDF Annotations` signal with the alarms, markers and doses,
 //!   connections and gaps, sized for the busiest second.
 //!
@@ -22,7 +22,6 @@
 //!
 //! [`verdict::judge`]: crate::verdict::judge
 
-mod ecg;
 mod header;
 mod tal;
 
@@ -34,9 +33,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use self::ecg::{EcgGrid, EcgPlan};
 use self::header::{Header, NO_VALUE, Signal, digital, vital};
 use self::tal::{Packer, all_fit, annotation, tal};
+use super::ecg_grid::{self, EcgGrid, EcgPlan};
 use super::hold;
 use crate::config::TechStale;
 use crate::model::{ConnectionChange, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime};
@@ -208,7 +207,17 @@ impl Plan {
                 }
             })
             .collect();
-        signals.extend(self.ecg.signals(&labels[self.signals.len()..]));
+        signals.extend(self.ecg.devices.iter().zip(&labels[self.signals.len()..]).map(|((device, lo, hi), label)| {
+            Signal {
+                label: label.clone(),
+                transducer: header::ascii(&format!("vigil {} PMD ECG", device.as_str()), 80),
+                dimension: "uV".to_owned(),
+                // The recorded range, with 0 (no ECG) inside it.
+                physical_min: f64::from((*lo).min(0)),
+                physical_max: f64::from((*hi).max(0).max(*lo + 1)),
+                samples_per_record: ecg_grid::SAMPLES_PER_RECORD,
+            }
+        }));
         signals.push(Signal::annotations(self.annotation_bytes));
         Header { participant: recording.meta.participant.clone(), start, records: self.records, signals }
     }
@@ -293,8 +302,12 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
     let io = |source| RecordError::Io { path: out.to_owned(), source };
     let mut w = BufWriter::with_capacity(1 << 16, file);
     let header = plan.header(recording);
-    let ecg_signals = &header.signals[plan.signals.len()..header.signals.len() - 1];
-    let mut ecg = EcgGrid::new(recording, &plan.ecg, ecg_signals, plan.offset_ns)?;
+    let ecg_ranges: Vec<(f64, f64)> = header.signals[plan.signals.len()..header.signals.len() - 1]
+        .iter()
+        .map(|s| (s.physical_min, s.physical_max))
+        .collect();
+    let mut ecg = EcgGrid::new(recording, &plan.ecg, plan.offset_ns)?;
+    let mut ecg_values: Vec<Option<i32>> = Vec::new();
     let mut absent = plan.ecg.absent.iter().peekable();
     let header = header.encode().map_err(|message| RecordError::Other(format!("{}: {message}", out.display())))?;
     w.write_all(&header).map_err(io)?;
@@ -343,7 +356,7 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
     let mut packer = Packer::default();
 
     let mut record: Vec<u8> = Vec::with_capacity(
-        2 * plan.signals.len() + 2 * ecg::SAMPLES_PER_RECORD * plan.ecg.devices.len() + plan.annotation_bytes,
+        2 * plan.signals.len() + 2 * ecg_grid::SAMPLES_PER_RECORD * plan.ecg.devices.len() + plan.annotation_bytes,
     );
     for k in 0..plan.records {
         let now = SessionTime(k * SECOND);
@@ -382,7 +395,14 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
             };
             record.extend_from_slice(&sample.to_le_bytes());
         }
-        ecg.fill(k, &mut record)?;
+        ecg_values.clear();
+        ecg.second(k, &mut ecg_values)?;
+        for (values, (min, max)) in ecg_values.chunks(ecg_grid::SAMPLES_PER_RECORD).zip(&ecg_ranges) {
+            for v in values {
+                // No ECG is 0 µV; an `ECG absent` annotation says why.
+                record.extend_from_slice(&digital(f64::from(v.unwrap_or(0)), *min, *max).to_le_bytes());
+            }
+        }
         while let Some((onset, duration, text)) = absent.next_if(|a| record_of(offset, a.0, plan.records) <= k) {
             packer.push(tal(grid_time(offset, *onset), Some(*duration), text));
         }

@@ -1,13 +1,12 @@
-//! The ECG signals of the EDF+ export: one per device with ECG, at the
-//! nominal 130 Hz on the 1-second record grid.
+//! The ECG of the EDF+ and BIDS exports: each device with ECG at the
+//! nominal 130 Hz on a grid of whole seconds from the export's time 0.
 //!
-//! Grid sample `j` of record `k` is at `k + j/130` s; it takes the value of
+//! Grid sample `j` of second `k` is at `k + j/130` s; it takes the value of
 //! the recorded sample nearest to it in session time (placed by
 //! `crate::ecg::EcgClock` through `record::ecg`) if that is within half the
-//! sample's period, else 0 µV: before the ECG starts, in a gap, after it
-//! ends. Each such stretch of a second or more gets an `ECG absent
-//! <device>` annotation with its duration. The physical range is the
-//! device's recorded range (with 0 inside it), so no sample is clipped.
+//! sample's period, else none (EDF+ writes 0 µV, BIDS `n/a`): before the
+//! ECG starts, in a gap, after it ends. Each such stretch of a second or
+//! more is listed (EDF+ annotates it `ECG absent <device>`).
 //!
 //! Streaming: frames are pulled from the reader only as far as the record
 //! being written needs (plus [`LOOKAHEAD_NS`]), so memory holds about a
@@ -16,7 +15,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::header::{Signal, digital};
 use crate::ecg::NOMINAL_RATE_HZ;
 use crate::model::{DeviceLabel, SessionTime};
 use crate::record::ecg::{EcgReader, PlacedFrame};
@@ -116,24 +114,6 @@ impl EcgPlan {
         }
         self.absent.sort_by_key(|a| a.0);
     }
-
-    /// One signal per device: `ECG <device>` (as the caller's labels make
-    /// it fit), µV, 130 samples a record.
-    #[must_use]
-    pub fn signals(&self, labels: &[String]) -> Vec<Signal> {
-        self.devices
-            .iter()
-            .zip(labels)
-            .map(|((device, lo, hi), label)| Signal {
-                label: label.clone(),
-                transducer: super::header::ascii(&format!("vigil {} PMD ECG", device.as_str()), 80),
-                dimension: "uV".to_owned(),
-                physical_min: f64::from((*lo).min(0)),
-                physical_max: f64::from((*hi).max(0).max(*lo + 1)),
-                samples_per_record: SAMPLES_PER_RECORD,
-            })
-            .collect()
-    }
 }
 
 /// The device's index in the plan, added if new.
@@ -149,12 +129,12 @@ fn index(devices: &mut Vec<(DeviceLabel, i32, i32)>, seen: &mut Vec<(f64, Span)>
     Some(devices.len() - 1)
 }
 
-/// The ECG signals' samples record by record (second pass).
+/// The ECG on the grid, second by second (second pass).
 pub struct EcgGrid {
     reader: EcgReader,
-    /// Per plan device: its physical range and waiting samples (grid ns,
-    /// µV, half the sample's period).
-    devices: Vec<(DeviceLabel, f64, f64, VecDeque<(f64, i32, f64)>)>,
+    /// Per plan device: its waiting samples (grid ns, µV, half the
+    /// sample's period).
+    devices: Vec<(DeviceLabel, VecDeque<(f64, i32, f64)>)>,
     /// Arrival (grid ns) of the last frame read.
     read_to: f64,
     ended: bool,
@@ -162,35 +142,31 @@ pub struct EcgGrid {
 }
 
 impl EcgGrid {
-    pub fn new(recording: &Recording, plan: &EcgPlan, signals: &[Signal], offset_ns: u64) -> Result<Self, RecordError> {
-        let devices = plan
-            .devices
-            .iter()
-            .zip(signals)
-            .map(|((d, _, _), s)| (d.clone(), s.physical_min, s.physical_max, VecDeque::new()))
-            .collect();
+    /// `offset_ns`: session time zero on the grid (its fraction of a second).
+    pub fn new(recording: &Recording, plan: &EcgPlan, offset_ns: u64) -> Result<Self, RecordError> {
+        let devices = plan.devices.iter().map(|(d, _, _)| (d.clone(), VecDeque::new())).collect();
         #[allow(clippy::cast_precision_loss)]
         let offset_ns = offset_ns as f64;
         Ok(EcgGrid { reader: EcgReader::open(recording)?, devices, read_to: f64::MIN, ended: false, offset_ns })
     }
 
-    /// Append record `record`'s ECG samples (each device's 130) to `out`.
-    pub fn fill(&mut self, record: u64, out: &mut Vec<u8>) -> Result<(), RecordError> {
+    /// Second `second`'s values: each device's 130, device after device
+    /// (plan order), `None` where there is no ECG, appended to `out`.
+    pub fn second(&mut self, second: u64, out: &mut Vec<Option<i32>>) -> Result<(), RecordError> {
         #[allow(clippy::cast_precision_loss)]
-        let start = record as f64 * SECOND_NS;
+        let start = second as f64 * SECOND_NS;
         self.read_until(start + SECOND_NS + LOOKAHEAD_NS)?;
-        for (_, lo, hi, waiting) in &mut self.devices {
+        for (_, waiting) in &mut self.devices {
             for j in 0..SAMPLES_PER_RECORD {
                 #[allow(clippy::cast_precision_loss)]
                 let g = start + j as f64 * SECOND_NS / NOMINAL_RATE_HZ;
                 while waiting.len() >= 2 && (waiting[1].0 - g).abs() <= (waiting[0].0 - g).abs() {
                     waiting.pop_front();
                 }
-                let value = match waiting.front() {
-                    Some(&(t, uv, half)) if (t - g).abs() <= half => f64::from(uv),
-                    _ => 0.0,
-                };
-                out.extend_from_slice(&digital(value, *lo, *hi).to_le_bytes());
+                out.push(match waiting.front() {
+                    Some(&(t, uv, half)) if (t - g).abs() <= half => Some(uv),
+                    _ => None,
+                });
             }
             // Samples well before the next record can no longer be nearest.
             while waiting.len() >= 2 && waiting[1].0 < start + SECOND_NS {
@@ -209,7 +185,7 @@ impl EcgGrid {
             #[allow(clippy::cast_precision_loss)]
             let arrival = f.arrival.as_nanos() as f64 + self.offset_ns;
             self.read_to = self.read_to.max(arrival);
-            let Some((_, _, _, waiting)) = self.devices.iter_mut().find(|d| d.0 == f.device) else { continue };
+            let Some((_, waiting)) = self.devices.iter_mut().find(|d| d.0 == f.device) else { continue };
             let half = f.timing.period_ns / 2.0;
             for (i, &uv) in f.samples_uv.iter().enumerate() {
                 let t = f.timing.at_ns(i) + self.offset_ns;
