@@ -212,3 +212,35 @@ fn ecg_arrow_is_at_most_2_bytes_a_sample() {
     eprintln!("ecg.arrow: {bytes} B for {n} samples: {per:.3} B/sample");
     assert!(per <= 2.0, "{per} B/sample");
 }
+
+/// Replay feeds notifications.arrow to the pipeline, PMD frames included:
+/// a recording with ECG replays to the live run's lines (no decode error
+/// from the frames). Replay does not record, so there is no re-recording
+/// to check.
+#[test]
+fn a_recording_with_ecg_replays_like_the_live_run() {
+    let root = tempfile::tempdir().unwrap();
+    let uv = ecgstream::realistic_uv(130 * 20, 15.0, 9);
+    let (lines, _) = ecgstream::stream("chest", &uv, 130.5, 400, 3);
+    let stream = root.path().join("ecg.ndjson");
+    ecgstream::write(&stream, &lines);
+    let rec_root = root.path().join("rec");
+    let live = cli::vigil_ok(&[
+        "monitor",
+        "--stream",
+        stream.to_str().unwrap(),
+        "--speed",
+        "max",
+        "--headless",
+        "--record-dir",
+        rec_root.to_str().unwrap(),
+    ]);
+    let dir = cli::only_dir(&rec_root);
+    let replayed = cli::vigil_ok(&["replay", dir.to_str().unwrap(), "--speed", "max", "--headless"]);
+    assert_eq!(replayed, live);
+    let summary: serde_json::Value = serde_json::from_str(live.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["decode_errors"], 0, "{summary}");
+    assert!(!live.contains(r#""type":"decode_error""#), "{live}");
+    assert_eq!(summary["notifications"], 36 + 20, "every frame and heart-rate notification replayed");
+}
