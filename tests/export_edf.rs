@@ -471,7 +471,7 @@ fn the_ecg_is_a_130_hz_uv_channel_that_pyedflib_and_mne_read() {
         }
         assert!((v - want).abs() <= step, "grid sample {n} ({g:.4} s): {v} against {want}");
     }
-    assert!(zero >= 5 * 130 && zero < 8 * 130, "{zero} grid samples without ECG");
+    assert!((5 * 130..8 * 130).contains(&zero), "{zero} grid samples without ECG");
     // MNE's volts are pyedflib's µV.
     let m: Vec<f64> = mn["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(m.len(), read.len());

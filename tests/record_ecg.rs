@@ -17,7 +17,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType, TimestampNanosecondType};
 use arrow_schema::{DataType, TimeUnit};
 use vigil::ecg::NOMINAL_PERIOD_NS;
-use vigil::record::ecg::{EcgReader, EcgSource, PlacedFrame, collect};
+use vigil::record::ecg::{EcgReader, EcgSource, PlacedFrame, collect, derive};
 use vigil::record::{FileKind, Recording, read_arrow_file, recover};
 
 /// Record a stream of `lines` under `root`: the recording's directory.
@@ -211,6 +211,15 @@ fn ecg_arrow_is_at_most_2_bytes_a_sample() {
     let per = bytes as f64 / n as f64;
     eprintln!("ecg.arrow: {bytes} B for {n} samples: {per:.3} B/sample");
     assert!(per <= 2.0, "{per} B/sample");
+    // `VIGIL_ECG_LEVELS=3,9,19`: the same frames at other zstd levels, with
+    // the time each takes (the figures behind `ECG_ZSTD_LEVEL`).
+    for level in std::env::var("VIGIL_ECG_LEVELS").unwrap_or_default().split(',').filter(|l| !l.is_empty()) {
+        let out = root.path().join(format!("ecg-{level}.arrow"));
+        let t0 = std::time::Instant::now();
+        let stats = derive(&dir.join("notifications.arrow"), &out, level.parse().unwrap()).unwrap().unwrap();
+        let per = stats.bytes as f64 / stats.samples as f64;
+        eprintln!("level {level}: {per:.3} B/sample, {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
+    }
 }
 
 /// Replay feeds notifications.arrow to the pipeline, PMD frames included:

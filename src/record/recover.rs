@@ -123,10 +123,12 @@ pub(crate) fn finalise(dir: &Path, meta: &mut SessionMeta) -> Result<Finalised, 
             }
             let (stats, kept) = finalise_file(&path, kind)?;
             seg_end = seg_end.max(stats.max_t);
-            if kind == FileKind::Notifications {
-                // The ECG file is derived from the notifications, as a
-                // clean finish does; a reader falls back to them without it.
-                super::ecg::derive_beside(&path)?;
+            if kind == FileKind::Notifications
+                && let Err(e) = super::ecg::derive_beside(&path)
+            {
+                // Derived data: readers fall back to the notifications
+                // without it, so its failure does not stop recover.
+                tracing::warn!("ecg.arrow beside {} not written: {e}", path.display());
             }
             done.finalised.push((path, stats));
             done.kept.extend(kept);

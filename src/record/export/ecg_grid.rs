@@ -129,12 +129,15 @@ fn index(devices: &mut Vec<(DeviceLabel, i32, i32)>, seen: &mut Vec<(f64, Span)>
     Some(devices.len() - 1)
 }
 
+/// Samples read but not yet passed: (grid ns, µV, half the sample's period).
+type Waiting = VecDeque<(f64, i32, f64)>;
+
 /// The ECG on the grid, second by second (second pass).
 pub struct EcgGrid {
     reader: EcgReader,
     /// Per plan device: its waiting samples (grid ns, µV, half the
     /// sample's period).
-    devices: Vec<(DeviceLabel, VecDeque<(f64, i32, f64)>)>,
+    devices: Vec<(DeviceLabel, Waiting)>,
     /// Arrival (grid ns) of the last frame read.
     read_to: f64,
     ended: bool,
@@ -147,7 +150,9 @@ impl EcgGrid {
         let devices = plan.devices.iter().map(|(d, _, _)| (d.clone(), VecDeque::new())).collect();
         #[allow(clippy::cast_precision_loss)]
         let offset_ns = offset_ns as f64;
-        Ok(EcgGrid { reader: EcgReader::open(recording)?, devices, read_to: f64::MIN, ended: false, offset_ns })
+        // Without ECG there is nothing to read (the first pass read it all).
+        let ended = plan.devices.is_empty();
+        Ok(EcgGrid { reader: EcgReader::open(recording)?, devices, read_to: f64::MIN, ended, offset_ns })
     }
 
     /// Second `second`'s values: each device's 130, device after device
