@@ -33,9 +33,9 @@ use crate::model::Characteristic;
 
 /// zstd level of `ecg.arrow`. The file is written once, at compaction, and
 /// is most of an ECG recording's bytes; level 9 brings a realistic 130 Hz
-/// signal well under the budget of 2 B/sample (docs/performance.md) for a
-/// fraction of the CPU of the highest levels (19 takes ~15× as long for
-/// ~15 % less).
+/// signal well under the budget of 2 B/sample (1.57; docs/performance.md)
+/// for a fraction of the CPU of the highest levels: 19 takes 9× as long for
+/// 17 % less, seconds at the end of an 8-h session.
 pub const ECG_ZSTD_LEVEL: i32 = 9;
 
 /// Frames per batch of `ecg.arrow`: 4096 frames of 73 samples is ~9 min of
