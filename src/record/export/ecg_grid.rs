@@ -6,7 +6,8 @@
 //! `crate::ecg::EcgClock` through `record::ecg`) if that is within half the
 //! sample's period, else none (EDF+ writes 0 µV, BIDS `n/a`): before the
 //! ECG starts, in a gap, after it ends. Each such stretch of a second or
-//! more is listed (EDF+ annotates it `ECG absent <device>`).
+//! more that no gap or disconnection of its device already spans is listed
+//! (EDF+ annotates it `ECG absent <device>`).
 //!
 //! Streaming: frames are pulled from the reader only as far as the record
 //! being written needs (plus [`LOOKAHEAD_NS`]), so memory holds about a
@@ -16,7 +17,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::ecg::NOMINAL_RATE_HZ;
-use crate::model::{DeviceLabel, SessionTime};
+use crate::model::{ConnectionChange, DeviceLabel, OutputEvent, SessionTime};
 use crate::record::ecg::{EcgReader, PlacedFrame};
 use crate::record::{RecordError, Recording};
 
@@ -98,8 +99,8 @@ impl EcgPlan {
     }
 
     /// The `ECG absent` annotations of `spans`, and of each device's last
-    /// sample to `end`.
-    pub fn annotate(&mut self, spans: Vec<Span>, end: SessionTime) {
+    /// sample to `end`, but for the stretches `covered` already marks.
+    pub fn annotate(&mut self, spans: Vec<Span>, end: SessionTime, covered: &Covered) {
         #[allow(clippy::cast_precision_loss)]
         let end_ns = end.as_nanos() as f64;
         for mut span in spans {
@@ -107,12 +108,59 @@ impl EcgPlan {
                 span.holes.push((span.last, end_ns));
             }
             for (from, to) in span.holes {
+                if covered.spans(&span.device, from, to) {
+                    continue;
+                }
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let (onset, duration) = (SessionTime(from as u64), Duration::from_nanos((to - from) as u64));
                 self.absent.push((onset, duration, format!("ECG absent {}", span.device)));
             }
         }
         self.absent.sort_by_key(|a| a.0);
+    }
+}
+
+/// The stretches that a gap or a disconnection annotation marks: an ECG
+/// absence within one (give or take [`COVER_SLACK_NS`]) needs no annotation
+/// of its own.
+#[derive(Debug, Default)]
+pub struct Covered {
+    /// (device, or `None` for a gap of the whole session; from; to), ns.
+    spans: Vec<(Option<DeviceLabel>, f64, f64)>,
+    /// Devices disconnected and not (yet) back, since when.
+    down: Vec<(DeviceLabel, f64)>,
+}
+
+/// How far an absence may reach beyond the gap or disconnection that
+/// explains it: a frame's samples precede its arrival by up to ~0.6 s.
+const COVER_SLACK_NS: f64 = 1e9;
+
+impl Covered {
+    /// Take one recorded event, in time order.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn note(&mut self, e: &OutputEvent) {
+        let ns = |t: SessionTime| t.as_nanos() as f64;
+        match e {
+            OutputEvent::Gap { at, duration } => self.spans.push((None, ns(*at) - duration.as_nanos() as f64, ns(*at))),
+            OutputEvent::Connection { at, device, change: ConnectionChange::Disconnected { .. } } => {
+                if !self.down.iter().any(|(d, _)| d == device) {
+                    self.down.push((device.clone(), ns(*at)));
+                }
+            }
+            OutputEvent::Connection { at, device, change: ConnectionChange::Connected { .. } } => {
+                if let Some(i) = self.down.iter().position(|(d, _)| d == device) {
+                    let (device, from) = self.down.remove(i);
+                    self.spans.push((Some(device), from, ns(*at)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn spans(&self, device: &DeviceLabel, from: f64, to: f64) -> bool {
+        let within = |a: f64, b: f64| a <= from + COVER_SLACK_NS && b >= to - COVER_SLACK_NS;
+        self.spans.iter().any(|(d, a, b)| d.as_ref().is_none_or(|d| d == device) && within(*a, *b))
+            || self.down.iter().any(|(d, a)| d == device && within(*a, f64::INFINITY))
     }
 }
 
@@ -206,5 +254,40 @@ impl EcgGrid {
     #[must_use]
     pub fn damage(&self) -> &[crate::record::Damage] {
         self.reader.damage()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(holes: &[(f64, f64)], last: f64) -> Span {
+        Span { device: DeviceLabel::from("chest"), holes: holes.to_vec(), last }
+    }
+
+    #[test]
+    fn an_absence_a_disconnection_or_gap_spans_is_not_annotated_again() {
+        let s = |secs: f64| SessionTime((secs * 1e9) as u64);
+        let mut covered = Covered::default();
+        let chest = DeviceLabel::from("chest");
+        covered.note(&OutputEvent::Connection {
+            at: s(10.0),
+            device: chest.clone(),
+            change: ConnectionChange::Disconnected { reason: None },
+        });
+        covered.note(&OutputEvent::Connection {
+            at: s(20.0),
+            device: chest,
+            change: ConnectionChange::Connected { name: None, address: None, services: Vec::new() },
+        });
+        covered.note(&OutputEvent::Gap { at: s(50.0), duration: Duration::from_secs(10) });
+        let mut plan = EcgPlan::default();
+        // Absent 9.6–20.4 s (the disconnection), 30–35 s (frames lost),
+        // 40–50 s (the gap), and from the last sample at 70 s to the end.
+        let holes = [(9.6e9, 20.4e9), (30e9, 35e9), (40e9, 50e9)];
+        plan.annotate(vec![span(&holes, 70e9)], s(80.0), &covered);
+        let onsets: Vec<(SessionTime, Duration)> = plan.absent.iter().map(|a| (a.0, a.1)).collect();
+        assert_eq!(onsets, [(s(30.0), Duration::from_secs(5)), (s(70.0), Duration::from_secs(10))]);
+        assert!(plan.absent.iter().all(|a| a.2 == "ECG absent chest"));
     }
 }

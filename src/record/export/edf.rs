@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 
 use self::header::{Header, NO_VALUE, Signal, digital, vital};
 use self::tal::{Packer, all_fit, annotation, tal};
-use super::ecg_grid::{self, EcgGrid, EcgPlan};
+use super::ecg_grid::{self, Covered, EcgGrid, EcgPlan};
 use super::hold;
 use crate::config::TechStale;
 use crate::model::{ConnectionChange, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime};
@@ -120,6 +120,7 @@ impl Plan {
         // Annotation sizes by the record they go in (by their event's time).
         let mut sizes: Vec<(SessionTime, usize)> = Vec::new();
         let mut first_connect: HashMap<DeviceLabel, (Option<String>, Vec<u16>)> = HashMap::new();
+        let mut covered = Covered::default();
         let mut events = RowStream::new(recording, FileKind::Events, schema::decode_events);
         let mut batch: Vec<OutputEvent> = Vec::new();
         while events.next_batch(&mut batch)? {
@@ -136,11 +137,12 @@ impl Plan {
                 if let Some((onset, duration, text)) = annotation(&e) {
                     sizes.push((e.at(), tal(grid_time(offset_ns, onset), duration, &text).len()));
                 }
+                covered.note(&e);
             }
         }
         let (mut ecg, spans) = EcgPlan::scan(recording)?;
         end = end.max(ecg.last);
-        ecg.annotate(spans, end);
+        ecg.annotate(spans, end, &covered);
         for (onset, duration, text) in &ecg.absent {
             sizes.push((*onset, tal(grid_time(offset_ns, *onset), Some(*duration), text).len()));
         }
