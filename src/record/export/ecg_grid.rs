@@ -142,10 +142,10 @@ impl Covered {
         let ns = |t: SessionTime| t.as_nanos() as f64;
         match e {
             OutputEvent::Gap { at, duration } => self.spans.push((None, ns(*at) - duration.as_nanos() as f64, ns(*at))),
-            OutputEvent::Connection { at, device, change: ConnectionChange::Disconnected { .. } } => {
-                if !self.down.iter().any(|(d, _)| d == device) {
-                    self.down.push((device.clone(), ns(*at)));
-                }
+            OutputEvent::Connection { at, device, change: ConnectionChange::Disconnected { .. } }
+                if !self.down.iter().any(|(d, _)| d == device) =>
+            {
+                self.down.push((device.clone(), ns(*at)));
             }
             OutputEvent::Connection { at, device, change: ConnectionChange::Connected { .. } } => {
                 if let Some(i) = self.down.iter().position(|(d, _)| d == device) {
