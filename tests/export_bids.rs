@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod ecgstream;
 mod tools;
 
 use std::io::Read;
@@ -303,6 +304,61 @@ fn manual_readings_hold_and_a_session_without_vitals_has_events_only() {
     assert_eq!(scans.len(), 2, "{scans:?}");
 
     if let Some(validator) = tools::bids_validator("the BIDS export of streamed sessions") {
+        let run = Command::new(&validator).args(["--format", "json"]).arg(&out).output().unwrap();
+        let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let errors: Vec<&Value> =
+            report["issues"]["issues"].as_array().unwrap().iter().filter(|i| i["severity"] == "error").collect();
+        assert!(errors.is_empty(), "bids-validator errors: {errors:#?}");
+    }
+}
+
+/// The ECG of a session is its own physio file at 130 Hz in µV, beside the
+/// vitals' 1 Hz one, and the dataset still passes the BIDS validator.
+#[test]
+fn the_ecg_is_its_own_130_hz_physio_file_and_validates() {
+    let root = tempfile::tempdir().unwrap();
+    let uv = ecgstream::realistic_uv(130 * 40, 15.0, 31);
+    let (lines, sent) = ecgstream::stream("chest", &uv, 131.0, 400, 6);
+    let stream = root.path().join("ecg.ndjson");
+    ecgstream::write(&stream, &lines);
+    let dir = root.path().join("rec");
+    let args = ["monitor", "--stream", stream.to_str().unwrap(), "--speed", "max", "--headless"];
+    vigil_stderr(&[&args[..], &["--participant", "E2", "--record-dir", dir.to_str().unwrap()]].concat());
+    let recording = Recording::open(&only_dir(&dir)).unwrap();
+    let out = root.path().join("bids");
+    let written = bids::write(std::slice::from_ref(&recording), &out, false).unwrap();
+
+    let beh = out.join("sub-E2/ses-1/beh");
+    let stem = "sub-E2_ses-1_task-session_recording-ecg_physio";
+    let sidecar: Value = serde_json::from_str(&read(&beh.join(format!("{stem}.json")))).unwrap();
+    assert_eq!(sidecar["SamplingFrequency"].as_f64(), Some(130.0));
+    assert_eq!(sidecar["StartTime"].as_f64(), Some(0.0));
+    assert_eq!(sidecar["Columns"], serde_json::json!(["cardiac"]));
+    assert_eq!(sidecar["cardiac"]["Units"], "uV");
+    let tsv_path = beh.join(format!("{stem}.tsv.gz"));
+    assert!(written.contains(&tsv_path));
+    assert_eq!(mode(&tsv_path), 0o600);
+    let rows: Vec<String> = gunzip(&tsv_path).lines().map(String::from).collect();
+    assert_eq!(rows.len() % 130, 0, "whole seconds");
+    // Every recorded sample but a handful (where the 131 Hz strap puts two
+    // samples nearest one grid point) is in the file, in order.
+    let values: Vec<i32> = rows.iter().filter(|r| *r != "n/a").map(|r| r.parse().unwrap()).collect();
+    assert!(
+        values.len() + uv.len() / 131 + 2 >= uv.len() && values.len() <= uv.len(),
+        "{} of {}",
+        values.len(),
+        uv.len()
+    );
+    let mut at = 0;
+    for v in &values {
+        at += uv[at..].iter().position(|u| u == v).expect("in recorded order");
+    }
+    assert!(rows[0] == "n/a", "the ECG starts after time 0");
+    let scans = tsv(&read(&out.join("sub-E2/ses-1/sub-E2_ses-1_scans.tsv")));
+    assert!(scans.iter().any(|s| s[0] == format!("beh/{stem}.tsv.gz")), "{scans:?}");
+    assert_eq!(sent.len(), uv.len().div_ceil(73));
+
+    if let Some(validator) = tools::bids_validator("the BIDS export with ECG") {
         let run = Command::new(&validator).args(["--format", "json"]).arg(&out).output().unwrap();
         let report: Value = serde_json::from_slice(&run.stdout).unwrap();
         let errors: Vec<&Value> =

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod ecgstream;
 mod tools;
 
 use std::os::unix::fs::PermissionsExt;
@@ -380,4 +381,111 @@ fn edf_and_bids_hold_the_same_value_every_second() {
             }
         }
     }
+}
+
+/// What pyedflib and MNE read of the ECG signal.
+const READ_ECG: &str = r#"
+import json, sys
+import pyedflib, mne
+path = sys.argv[1]
+f = pyedflib.EdfReader(path)
+labels = f.getSignalLabels()
+i = labels.index("ECG chest")
+ed = {
+    "labels": labels,
+    "sfreq": f.getSampleFrequency(i),
+    "hr_sfreq": f.getSampleFrequency(labels.index("HR chest")),
+    "unit": f.getPhysicalDimension(i),
+    "values": [float(v) for v in f.readSignal(i)],
+    "physical": [f.getPhysicalMinimum(i), f.getPhysicalMaximum(i)],
+}
+on, du, tx = f.readAnnotations()
+ed["annotations"] = [[float(a), float(b), str(c)] for a, b, c in zip(on, du, tx)]
+f.close()
+raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+k = raw.ch_names.index("ECG chest")
+mn = {
+    "sfreq": raw.info["sfreq"],
+    "unit": int(raw.info["chs"][k]["unit"]),
+    "orig_unit": raw._orig_units.get("ECG chest"),
+    "values": [float(v) for v in raw.get_data(picks=[k])[0]],
+}
+print(json.dumps({"pyedflib": ed, "mne": mn}))
+"#;
+
+/// Must show 5: the ECG of a strap at 131 Hz, with five seconds of lost
+/// frames, is an `ECG chest` signal at 130 Hz in µV that pyedflib reads
+/// sample for sample and MNE opens (at 130 Hz, in volts); the lost
+/// seconds are 0 µV and annotated.
+#[test]
+fn the_ecg_is_a_130_hz_uv_channel_that_pyedflib_and_mne_read() {
+    let Some(python) = tools::python("EDF+ ECG read by pyedflib and MNE") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let uv = ecgstream::realistic_uv(130 * 60, 15.0, 21);
+    let (lines, sent) = ecgstream::stream("chest", &uv, 131.0, 700, 4);
+    // Frames arriving 30–35 s are lost.
+    let lost = |l: &String| {
+        l.contains(ecgstream::PMD)
+            && (30_000..35_000).contains(&serde_json::from_str::<Value>(l).unwrap()["at_ms"].as_u64().unwrap())
+    };
+    let kept: Vec<String> = lines.iter().filter(|l| !lost(l)).cloned().collect();
+    assert!(kept.len() + 5 < lines.len());
+    let stream = root.path().join("ecg.ndjson");
+    ecgstream::write(&stream, &kept);
+    let dir = cli::record_stream(&stream, &root.path().join("recs"));
+    let file = export(&dir, &root.path().join("ecg.edf"));
+    let rec = Recording::open(&dir).unwrap();
+    let got = read(&python, &file);
+    let out = Command::new(&python).args(["-c", READ_ECG, file.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ecg: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (ed, mn) = (&ecg["pyedflib"], &ecg["mne"]);
+    assert_eq!(strings(&ed["labels"]), ["HR chest", "ECG chest"]);
+    assert_eq!((ed["sfreq"].as_f64(), ed["hr_sfreq"].as_f64()), (Some(130.0), Some(1.0)));
+    assert_eq!(ed["unit"], "uV");
+    assert_eq!(mn["sfreq"].as_f64(), Some(130.0), "MNE opens it at the highest rate, the ECG's");
+    assert_eq!(mn["unit"].as_i64(), Some(107), "MNE: volts (FIFF_UNIT_V)");
+    assert_eq!(mn["orig_unit"], "µV", "MNE names the file's `uV` so");
+    assert_eq!(got["mne"]["sfreq"].as_f64(), Some(130.0));
+
+    // Sample for sample: the recorded sample nearest each grid point,
+    // within half the strap's period; 0 where there is none.
+    let (t_s, values) = read_ecg_reference(&rec);
+    let (lo, hi) = (ed["physical"][0].as_f64().unwrap(), ed["physical"][1].as_f64().unwrap());
+    let step = (hi - lo) / 65535.0;
+    let read: Vec<f64> = ed["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let offset = on_grid(&rec, 0.0);
+    let half = 0.5 / 131.0 + 1e-6;
+    let mut zero = 0;
+    for (n, v) in read.iter().enumerate() {
+        let g = n as f64 / 130.0 - offset; // session seconds
+        let i = t_s.partition_point(|t| *t < g);
+        let near = [i.wrapping_sub(1), i]
+            .into_iter()
+            .filter(|&k| k < t_s.len())
+            .min_by(|&a, &b| (t_s[a] - g).abs().total_cmp(&(t_s[b] - g).abs()))
+            .filter(|&k| (t_s[k] - g).abs() <= half);
+        let want = near.map_or(0.0, |k| f64::from(values[k]));
+        if near.is_none() {
+            zero += 1;
+        }
+        assert!((v - want).abs() <= step, "grid sample {n} ({g:.4} s): {v} against {want}");
+    }
+    assert!((5 * 130..8 * 130).contains(&zero), "{zero} grid samples without ECG");
+    // MNE's volts are pyedflib's µV.
+    let m: Vec<f64> = mn["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(m.len(), read.len());
+    assert!(m.iter().zip(&read).all(|(a, b)| (a * 1e6 - b).abs() < 1e-6));
+    // The lost seconds are annotated, at the gap.
+    let anns = ed["annotations"].as_array().unwrap();
+    let absent = anns.iter().find(|a| a[2] == "ECG absent chest").unwrap_or_else(|| panic!("{anns:?}"));
+    let (onset_s, duration_s) = (absent[0].as_f64().unwrap(), absent[1].as_f64().unwrap());
+    assert!((29.0..31.0).contains(&(onset_s - offset)) && (4.0..6.5).contains(&duration_s), "{absent:?}");
+    assert_eq!(sent.iter().map(|f| f.samples_uv.len()).sum::<usize>(), uv.len());
+}
+
+/// Every recorded ECG sample of `chest`: session seconds and µV.
+fn read_ecg_reference(rec: &Recording) -> (Vec<f64>, Vec<i32>) {
+    let series = vigil::record::ecg::collect(rec, "chest").unwrap();
+    (series.t_s, series.uv)
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod ecgstream;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -215,4 +216,69 @@ for p, w, d, m in duckdb.sql(q).fetchall():
     for (key, mean) in &want {
         assert!((got[key] - mean).abs() < 1e-9, "{key:?}: DuckDB {} vs analyze {mean}", got[key]);
     }
+}
+
+/// The `ecg` table: one row per sample at its session time (the strap's
+/// measured rate), in CSV and Parquet, single and Hive forms, read by
+/// pyarrow and polars.
+#[test]
+fn the_ecg_table_has_a_row_per_sample_that_pyarrow_and_polars_read() {
+    let root = tempfile::tempdir().unwrap();
+    let uv = ecgstream::realistic_uv(130 * 30, 15.0, 11);
+    let (lines, sent) = ecgstream::stream("chest", &uv, 131.0, 500, 2);
+    let stream = root.path().join("ecg.ndjson");
+    ecgstream::write(&stream, &lines);
+    let a = cli::record_stream(&stream, &root.path().join("a"));
+    let b = cli::record_stream(&stream, &root.path().join("b"));
+    let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let csv = root.path().join("csv");
+    vigil_ok(&["export", a_s, "--format", "csv", "--out", csv.to_str().unwrap()]);
+    let text = std::fs::read_to_string(csv.join("ecg.csv")).unwrap();
+    let mut rows = text.lines();
+    assert_eq!(rows.next().unwrap(), "recording,participant,t,device,uv");
+    let values: Vec<i32> = rows.map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(values, uv);
+    let single = root.path().join("pq");
+    vigil_ok(&["export", a_s, "--format", "parquet", "--out", single.to_str().unwrap()]);
+    let hive = root.path().join("hive");
+    vigil_ok(&["export", a_s, b_s, "--format", "parquet", "--out", hive.to_str().unwrap()]);
+    for dir in [&a, &b] {
+        let id = dir.file_name().unwrap().to_str().unwrap();
+        assert!(hive.join(format!("ecg/participant=anon/recording={id}/part-0.parquet")).exists());
+    }
+    assert!(!Path::new(&root.path().join("none")).exists());
+
+    let Some(python) = tools::python("the ecg table read by pyarrow and polars") else { return };
+    let script = r#"
+import sys, json
+import pyarrow.parquet as pq, polars as pl
+single, hive = sys.argv[1], sys.argv[2]
+t = pq.read_table(single + "/ecg.parquet")
+df = pl.read_parquet(single + "/ecg.parquet")
+h = pl.read_parquet(hive + "/ecg/**/*.parquet", hive_partitioning=True)
+d = df.sort("t")["t"].diff().dt.total_microseconds().drop_nulls()
+print(json.dumps({
+    "columns": t.column_names,
+    "types": [str(x) for x in t.schema.types],
+    "rows": df.height,
+    "uv": df["uv"].to_list(),
+    "median_step_us": float(d.median()),
+    "hive_rows": h.height,
+    "hive_recordings": h["recording"].n_unique(),
+}))
+"#;
+    let out =
+        Command::new(&python).args(["-c", script, single.to_str().unwrap(), hive.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["columns"], serde_json::json!(["recording", "participant", "t", "device", "uv"]));
+    assert_eq!(got["types"][2], "timestamp[us, tz=UTC]");
+    assert_eq!(got["types"][4], "int32");
+    assert_eq!(got["rows"].as_u64(), Some(uv.len() as u64));
+    assert_eq!(got["uv"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as i32).collect::<Vec<_>>(), uv);
+    // 131 Hz: 7634 µs between samples, not the nominal 7692.
+    assert!((got["median_step_us"].as_f64().unwrap() - 1e6 / 131.0).abs() < 1.5, "{}", got["median_step_us"]);
+    assert_eq!(got["hive_rows"].as_u64(), Some(2 * uv.len() as u64));
+    assert_eq!(got["hive_recordings"].as_u64(), Some(2));
+    assert_eq!(sent.iter().map(|f| f.samples_uv.len()).sum::<usize>(), uv.len());
 }

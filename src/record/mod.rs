@@ -11,6 +11,7 @@
 //!   samples.arrow             t, device, quantity, value, contact, device_time
 //!   events.arrow              t, device, kind, name, priority, state, value, text,
 //!                             dose_mg, dose_kind, marker_kind     (typed operator markers)
+//!   ecg.arrow                 t, device, device_time, uv     (PMD ECG frames, derived; see [`ecg`])
 //!
 //!   Every `t` is a UTC timestamp in microseconds and `device_time` one in
 //!   nanoseconds (format version 3; older versions: docs/recording-format.md).
@@ -31,7 +32,8 @@
 //!    batches of [`COMPACT_BATCH_ROWS`] with one dictionary per
 //!    low-cardinality string column for the whole file. The new file
 //!    replaces the old only once it reads back at least every row the old
-//!    one gave; `recover` keeps a damaged original beside it.
+//!    one gave; `recover` keeps a damaged original beside it. Then
+//!    `ecg.arrow` is derived from the notifications' PMD frames, if any.
 //!
 //! Every file's Arrow schema metadata carries the recording id, format
 //! version and participant code (`meta::ID_KEY` …), so readers refuse a file
@@ -67,6 +69,7 @@
 //!   matters (summary, report) and never assume it.
 
 mod compact;
+pub mod ecg;
 mod export;
 mod lock;
 mod message;

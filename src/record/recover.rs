@@ -123,6 +123,13 @@ pub(crate) fn finalise(dir: &Path, meta: &mut SessionMeta) -> Result<Finalised, 
             }
             let (stats, kept) = finalise_file(&path, kind)?;
             seg_end = seg_end.max(stats.max_t);
+            if kind == FileKind::Notifications
+                && let Err(e) = super::ecg::derive_beside(&path)
+            {
+                // Derived data: readers fall back to the notifications
+                // without it, so its failure does not stop recover.
+                tracing::warn!("ecg.arrow beside {} not written: {e}", path.display());
+            }
             done.finalised.push((path, stats));
             done.kept.extend(kept);
             touched = true;

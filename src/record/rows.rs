@@ -41,9 +41,16 @@ struct Current {
 impl<T> RowStream<T> {
     #[must_use]
     pub fn new(recording: &Recording, kind: FileKind, decode: Decode<T>) -> Self {
+        Self::over(recording.start_ns(), recording.paths(kind).to_vec(), decode)
+    }
+
+    /// The rows of these files, in order (`start_ns`: the recording's
+    /// session time zero, for decoders that need it).
+    #[must_use]
+    pub fn over(start_ns: i64, paths: Vec<PathBuf>, decode: Decode<T>) -> Self {
         RowStream {
-            start_ns: recording.start_ns(),
-            paths: recording.paths(kind).iter().cloned().collect(),
+            start_ns,
+            paths: paths.into(),
             current: None,
             decode,
             labels: Labels::default(),

@@ -43,6 +43,8 @@ pub struct RecordingInfo {
     pub samples_bytes: u64,
     /// Compacted size of this segment's three files.
     pub bytes: u64,
+    /// Size of this segment's `ecg` file (0: no ECG).
+    pub ecg_bytes: u64,
 }
 
 /// A live recording: a writer thread fed by a bounded channel.
@@ -390,6 +392,8 @@ struct Writer {
     lock: Option<LockInfo>,
     /// Gathered messages' sample buffers go back through this, emptied.
     returns: Option<std::sync::mpsc::SyncSender<Vec<Sample>>>,
+    /// A PMD data notification was recorded: derive the `ecg` file.
+    ecg: bool,
 }
 
 impl Writer {
@@ -423,6 +427,7 @@ impl Writer {
             health,
             lock,
             returns: None,
+            ecg: false,
         }
     }
 
@@ -527,6 +532,7 @@ impl Writer {
             let label = e.device.as_deref().unwrap_or("unknown");
             match &e.body {
                 EventBody::Notification { characteristic, payload } => {
+                    self.ecg |= *characteristic == crate::gatt::pmd::DATA_CHARACTERISTIC;
                     if self.failed.is_none() {
                         self.notifications.push(schema::t_of(self.start_ns, e.at), label, *characteristic, payload);
                     } else {
@@ -687,6 +693,7 @@ impl Writer {
             events: self.files[2].rows,
             samples_bytes: 0,
             bytes: 0,
+            ecg_bytes: 0,
         };
         if result.is_ok() {
             // Samples (the highest level, the longest) compact on this
@@ -696,11 +703,21 @@ impl Writer {
             let (samples, others): (Vec<&LiveFile>, Vec<&LiveFile>) =
                 self.files.iter().partition(|f| f.kind == FileKind::Samples);
             let (mut results, other_results) = std::thread::scope(|scope| {
-                let helper = scope.spawn(|| others.iter().map(|f| (*f, compact(f))).collect::<Vec<_>>());
+                let helper = scope.spawn(|| {
+                    let done = others.iter().map(|f| (*f, compact(f))).collect::<Vec<_>>();
+                    // From the notifications as compacted (or as written, if
+                    // that failed); without it readers use them directly.
+                    let ecg = others.iter().filter(|f| self.ecg && f.kind == FileKind::Notifications);
+                    let ecg_bytes = ecg.map(|f| super::ecg::derive_beside(&f.path)).find_map(|r| {
+                        r.inspect_err(|e| tracing::warn!("ecg.arrow not written: {e}")).ok().flatten().map(|s| s.bytes)
+                    });
+                    (done, ecg_bytes)
+                });
                 let mine: Vec<_> = samples.iter().map(|f| (*f, compact(f))).collect();
-                let theirs = helper
+                let (theirs, ecg_bytes) = helper
                     .join()
-                    .unwrap_or_else(|_| others.iter().map(|f| (*f, Err(RecordError::ThreadLost))).collect());
+                    .unwrap_or_else(|_| (others.iter().map(|f| (*f, Err(RecordError::ThreadLost))).collect(), None));
+                info.ecg_bytes = ecg_bytes.unwrap_or(0);
                 (mine, theirs)
             });
             results.extend(other_results);

@@ -12,6 +12,8 @@
 //!       beh/
 //!         sub-P01_ses-1_task-session_physio.tsv.gz   1 Hz vitals, no header
 //!         sub-P01_ses-1_task-session_physio.json     SamplingFrequency, StartTime, Columns, units
+//!         sub-P01_ses-1_task-session_recording-ecg_physio.tsv.gz   ECG at 130 Hz (a session with ECG)
+//!         sub-P01_ses-1_task-session_recording-ecg_physio.json
 //!         sub-P01_ses-1_task-session_events.tsv      alarms, markers, doses, gaps, disconnections
 //!         sub-P01_ses-1_task-session_events.json
 //! ```
@@ -39,6 +41,7 @@ use crate::analysis::stats::Holes;
 use crate::model::{OperatorAction, OutputEvent, Quantity, SessionTime};
 
 use super::super::{DIR_MODE, META_FILE, RecordError, Recording};
+use super::ecg_grid::{self, EcgGrid, EcgPlan};
 use super::hold::{self, Grid};
 
 /// The BIDS version the tree follows (the version the bids-validator
@@ -256,6 +259,13 @@ impl Writer {
             self.json(beh.join(format!("{stem}_physio.json")), &physio_sidecar(run, &grid))?;
             scans.push(vec![format!("beh/{physio}"), acq_time.clone()]);
         }
+        let (ecg, _) = EcgPlan::scan(r)?;
+        if !ecg.devices.is_empty() {
+            let physio = format!("{stem}_recording-ecg_physio.tsv.gz");
+            self.ecg_tsv(beh.join(&physio), r, &ecg, &grid)?;
+            self.json(beh.join(format!("{stem}_recording-ecg_physio.json")), &ecg_sidecar(run, &ecg))?;
+            scans.push(vec![format!("beh/{physio}"), acq_time.clone()]);
+        }
         let events_file = format!("{stem}_events.tsv");
         self.tsv(beh.join(&events_file), &event_rows(&grid, &events, &holes, end))?;
         self.json(beh.join(format!("{stem}_events.json")), &events_sidecar(run))?;
@@ -285,6 +295,46 @@ impl Writer {
             }
             gz.finish().map(drop)
         })
+    }
+
+    /// The ECG file: no header row, 130 rows a second from time 0 of the
+    /// run to the later of its end and the last ECG sample, a column per
+    /// device, `n/a` where a device has no sample (see `ecg_grid`).
+    fn ecg_tsv(&mut self, path: PathBuf, r: &Recording, ecg: &EcgPlan, grid: &Grid) -> Result<(), RecordError> {
+        let offset_ns = u64::try_from(r.start_ns() - grid.origin_s * 1_000_000_000).unwrap_or(0);
+        let last_s = (ecg.last.as_nanos() + offset_ns).div_ceil(1_000_000_000);
+        let seconds = (grid.len as u64).max(last_s);
+        let mut source = EcgGrid::new(r, ecg, offset_ns)?;
+        let devices = ecg.devices.len();
+        let mut failed: Option<RecordError> = None;
+        self.file(path, |w| {
+            let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::default());
+            let mut values: Vec<Option<i32>> = Vec::new();
+            let mut text = String::new();
+            for k in 0..seconds {
+                values.clear();
+                if let Err(e) = source.second(k, &mut values) {
+                    failed = Some(e);
+                    break;
+                }
+                text.clear();
+                for j in 0..ecg_grid::SAMPLES_PER_RECORD {
+                    for d in 0..devices {
+                        if d > 0 {
+                            text.push('\t');
+                        }
+                        match values[d * ecg_grid::SAMPLES_PER_RECORD + j] {
+                            Some(v) => text.push_str(&v.to_string()),
+                            None => text.push_str("n/a"),
+                        }
+                    }
+                    text.push('\n');
+                }
+                gz.write_all(text.as_bytes())?;
+            }
+            gz.finish().map(drop)
+        })?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// The files of the whole dataset.
@@ -356,7 +406,10 @@ alarms, operator markers, doses, gaps and disconnections as events
 (_events.tsv, described in _events.json). Time 0 is the session's start
 rounded down to the whole second of UTC (acq_time in the scans and sessions
 files). A value is held from its sample while vigil's monitor would still
-have shown it (connected, in contact, plausible, not stale); n/a elsewhere. vigil's docs/recording-format.md describes every column.
+have shown it (connected, in contact, plausible, not stale); n/a elsewhere.
+A session with ECG (a Polar H10's PMD stream) has it in its own physio file,
+_recording-ecg_physio.tsv.gz, at 130 Hz in uV (n/a where no sample).
+vigil's docs/recording-format.md describes every column.
 ";
 
 /// A TSV cell: `n/a` for nothing, tabs and line breaks made spaces.
@@ -413,6 +466,39 @@ fn physio_sidecar(run: &Run<'_>, grid: &Grid) -> Value {
                     s.device.as_str()
                 ),
                 "Units": units(s.quantity),
+            }),
+        );
+    }
+    Value::Object(sidecar)
+}
+
+/// The ECG's column names: `cardiac` for the one device of most sessions,
+/// `cardiac_<device>` for each when there are several.
+fn ecg_columns(ecg: &EcgPlan) -> Vec<String> {
+    match ecg.devices.as_slice() {
+        [_] => vec!["cardiac".to_owned()],
+        many => many.iter().map(|(d, _, _)| format!("cardiac_{}", d.as_str())).collect(),
+    }
+}
+
+fn ecg_sidecar(run: &Run<'_>, ecg: &EcgPlan) -> Value {
+    let mut sidecar = serde_json::Map::new();
+    sidecar.insert("TaskName".into(), json!(run.task_name));
+    sidecar.insert("SamplingFrequency".into(), json!(ecg_grid::SAMPLES_PER_RECORD));
+    sidecar.insert("StartTime".into(), json!(0.0));
+    sidecar.insert("PhysioType".into(), json!("generic"));
+    let columns = ecg_columns(ecg);
+    sidecar.insert("Columns".into(), json!(columns));
+    for ((device, _, _), name) in ecg.devices.iter().zip(columns) {
+        sidecar.insert(
+            name,
+            json!({
+                "Description": format!(
+                    "ECG of device {} (Polar PMD), each row the recorded sample nearest its time on the 130 Hz grid \
+                     (sample times from the strap's own clock), n/a: none within half a sample period",
+                    device.as_str()
+                ),
+                "Units": "uV",
             }),
         );
     }

@@ -10,6 +10,8 @@
 //!   dashboard showed at that instant ([`verdict::judge`]: connected, in
 //!   contact, plausible, within the device's staleness limit), held from
 //!   its sample, else [`NO_VALUE`], the digital minimum.
+//! - One `ECG <device>` signal per device with ECG, 130 samples a record
+//!   ([`ecg_grid`]), 0 µV with an `ECG absent` annotation where it has none.
 //! - An `EDF Annotations` signal with the alarms, markers and doses,
 //!   connections and gaps, sized for the busiest second.
 //!
@@ -33,6 +35,7 @@ use chrono::{DateTime, Utc};
 
 use self::header::{Header, NO_VALUE, Signal, digital, vital};
 use self::tal::{Packer, all_fit, annotation, tal};
+use super::ecg_grid::{self, Covered, EcgGrid, EcgPlan};
 use super::hold;
 use crate::config::TechStale;
 use crate::model::{ConnectionChange, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime};
@@ -87,6 +90,8 @@ struct Plan {
     signals: Vec<(usize, Quantity)>,
     annotation_bytes: usize,
     stale: TechStale,
+    /// The ECG signals (one per device with ECG) and their annotations.
+    ecg: EcgPlan,
 }
 
 impl Plan {
@@ -115,6 +120,7 @@ impl Plan {
         // Annotation sizes by the record they go in (by their event's time).
         let mut sizes: Vec<(SessionTime, usize)> = Vec::new();
         let mut first_connect: HashMap<DeviceLabel, (Option<String>, Vec<u16>)> = HashMap::new();
+        let mut covered = Covered::default();
         let mut events = RowStream::new(recording, FileKind::Events, schema::decode_events);
         let mut batch: Vec<OutputEvent> = Vec::new();
         while events.next_batch(&mut batch)? {
@@ -131,7 +137,14 @@ impl Plan {
                 if let Some((onset, duration, text)) = annotation(&e) {
                     sizes.push((e.at(), tal(grid_time(offset_ns, onset), duration, &text).len()));
                 }
+                covered.note(&e);
             }
+        }
+        let (mut ecg, spans) = EcgPlan::scan(recording)?;
+        end = end.max(ecg.last);
+        ecg.annotate(spans, end, &covered);
+        for (onset, duration, text) in &ecg.absent {
+            sizes.push((*onset, tal(grid_time(offset_ns, *onset), Some(*duration), text).len()));
         }
         let records = (grid_time(offset_ns, end).div_ceil(SECOND)).max(1);
         let mut per_record: BTreeMap<u64, usize> = BTreeMap::new();
@@ -170,15 +183,19 @@ impl Plan {
             signals,
             annotation_bytes: even(annotation_bytes),
             stale: hold::tech_stale(recording)?,
+            ecg,
         })
     }
 
     fn header(&self, recording: &Recording) -> Header {
         let start = DateTime::<Utc>::from_timestamp_nanos(self.grid_ns);
-        let wanted: Vec<String> =
+        let mut wanted: Vec<String> =
             self.signals.iter().map(|(d, q)| format!("{} {}", q.label(), self.devices[*d].as_str())).collect();
-        let mut signals: Vec<Signal> = header::labels(&wanted)
-            .into_iter()
+        wanted.extend(self.ecg.devices.iter().map(|(d, _, _)| format!("ECG {}", d.as_str())));
+        let labels = header::labels(&wanted);
+        let mut signals: Vec<Signal> = labels
+            .iter()
+            .cloned()
             .zip(&self.signals)
             .map(|(label, (d, q))| {
                 let (dimension, physical_min, physical_max) = vital(*q).unwrap_or(("", 0.0, 1.0));
@@ -192,6 +209,17 @@ impl Plan {
                 }
             })
             .collect();
+        signals.extend(self.ecg.devices.iter().zip(&labels[self.signals.len()..]).map(|((device, lo, hi), label)| {
+            Signal {
+                label: label.clone(),
+                transducer: header::ascii(&format!("vigil {} PMD ECG", device.as_str()), 80),
+                dimension: "uV".to_owned(),
+                // The recorded range, with 0 (no ECG) inside it.
+                physical_min: f64::from((*lo).min(0)),
+                physical_max: f64::from((*hi).max(0).max(*lo + 1)),
+                samples_per_record: ecg_grid::SAMPLES_PER_RECORD,
+            }
+        }));
         signals.push(Signal::annotations(self.annotation_bytes));
         Header { participant: recording.meta.participant.clone(), start, records: self.records, signals }
     }
@@ -275,10 +303,15 @@ impl<T> Changes<T> {
 fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> Result<(), RecordError> {
     let io = |source| RecordError::Io { path: out.to_owned(), source };
     let mut w = BufWriter::with_capacity(1 << 16, file);
-    let header = plan
-        .header(recording)
-        .encode()
-        .map_err(|message| RecordError::Other(format!("{}: {message}", out.display())))?;
+    let header = plan.header(recording);
+    let ecg_ranges: Vec<(f64, f64)> = header.signals[plan.signals.len()..header.signals.len() - 1]
+        .iter()
+        .map(|s| (s.physical_min, s.physical_max))
+        .collect();
+    let mut ecg = EcgGrid::new(recording, &plan.ecg, plan.offset_ns)?;
+    let mut ecg_values: Vec<Option<i32>> = Vec::new();
+    let mut absent = plan.ecg.absent.iter().peekable();
+    let header = header.encode().map_err(|message| RecordError::Other(format!("{}: {message}", out.display())))?;
     w.write_all(&header).map_err(io)?;
 
     let index: HashMap<DeviceLabel, usize> = plan.devices.iter().cloned().enumerate().map(|(i, d)| (d, i)).collect();
@@ -324,7 +357,9 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
     let mut pending_at = 0;
     let mut packer = Packer::default();
 
-    let mut record: Vec<u8> = Vec::with_capacity(2 * plan.signals.len() + plan.annotation_bytes);
+    let mut record: Vec<u8> = Vec::with_capacity(
+        2 * plan.signals.len() + 2 * ecg_grid::SAMPLES_PER_RECORD * plan.ecg.devices.len() + plan.annotation_bytes,
+    );
     for k in 0..plan.records {
         let now = SessionTime(k * SECOND);
         // Every change up to this instant, samples before connection
@@ -362,6 +397,17 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
             };
             record.extend_from_slice(&sample.to_le_bytes());
         }
+        ecg_values.clear();
+        ecg.second(k, &mut ecg_values)?;
+        for (values, (min, max)) in ecg_values.chunks(ecg_grid::SAMPLES_PER_RECORD).zip(&ecg_ranges) {
+            for v in values {
+                // No ECG is 0 µV; an `ECG absent` annotation says why.
+                record.extend_from_slice(&digital(f64::from(v.unwrap_or(0)), *min, *max).to_le_bytes());
+            }
+        }
+        while let Some((onset, duration, text)) = absent.next_if(|a| record_of(offset, a.0, plan.records) <= k) {
+            packer.push(tal(grid_time(offset, *onset), Some(*duration), text));
+        }
         // This record's annotations: every event up to its end.
         loop {
             if pending_at == pending.len() {
@@ -391,7 +437,7 @@ fn write_to(recording: &Recording, plan: &Plan, file: fs::File, out: &Path) -> R
         )));
     }
     w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
-    for d in samples.rows.damage().iter().chain(annotations.damage()) {
+    for d in samples.rows.damage().iter().chain(annotations.damage()).chain(ecg.damage()) {
         eprintln!("note: {d}");
     }
     Ok(())

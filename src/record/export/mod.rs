@@ -38,6 +38,7 @@ pub enum ExportFormat {
 
 mod beats;
 pub mod bids;
+mod ecg_grid;
 pub mod edf;
 mod hold;
 mod tables;

@@ -5,7 +5,8 @@
 //!
 //! One recording: `OUT/notifications.EXT`, `samples.EXT`, `events.EXT`
 //! (one file per Arrow file: `samples.1.EXT` for segment 1, …),
-//! `beats.EXT`, `sessions.EXT` and a copy of `session.json`.
+//! `beats.EXT`, `sessions.EXT`, a copy of `session.json`, and for a
+//! recording with ECG `ecg.EXT` (one row per sample: `t`, `device`, `uv`).
 //!
 //! Several recordings: one Hive-partitioned tree per table,
 //! `OUT/TABLE/participant=P/recording=R/part-N.EXT` (N counts the Arrow
@@ -20,15 +21,18 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
+use super::super::ecg::EcgReader;
 use super::super::resync::BatchStream;
 use super::super::schema::FileKind;
-use super::super::{RecordError, Recording};
+use super::super::{RecordError, Recording, UNIT_KEY_PREFIX};
 use super::beats::{BeatRow, beat_rows};
 use super::{ExportFormat, create_dir, create_file, for_csv};
 use crate::analysis::{alarms, doses};
@@ -84,6 +88,9 @@ pub(super) fn export(
                 written.push(dst);
             }
         }
+        if let Some(dst) = ecg_table(&recording, &ids, format, force, &place)? {
+            written.push(dst);
+        }
         let samples = recording.samples()?;
         let events = recording.events()?;
         let end = recording.end()?;
@@ -122,6 +129,86 @@ pub(super) fn export(
     written.push(dst);
     bar.finish_and_clear();
     Ok(written)
+}
+
+/// Rows of the `ecg` table per batch written.
+const ECG_ROWS: usize = 65_536;
+
+/// The recording's ECG, one row per sample at its session time (`record::ecg`):
+/// `ecg.EXT` (or its Hive partition), written only for a recording with ECG.
+fn ecg_table(
+    recording: &Recording,
+    ids: &Ids,
+    format: ExportFormat,
+    force: bool,
+    place: &dyn Fn(&str, usize, &str) -> Result<PathBuf, RecordError>,
+) -> Result<Option<PathBuf>, RecordError> {
+    let mut reader = EcgReader::open(recording)?;
+    let Some(mut frame) = reader.next_frame()? else { return Ok(None) };
+    let dst = place("ecg", 0, "ecg")?;
+    let mut w = TableWriter::create(&dst, format, force)?;
+    let start_us = recording.meta.start_utc.timestamp_micros();
+    let mut rows = EcgRows::default();
+    loop {
+        for (i, uv) in frame.samples_uv.iter().enumerate() {
+            // Session ns to whole microseconds, as every other `t`.
+            #[allow(clippy::cast_possible_truncation)]
+            let t = start_us + (frame.timing.at_ns(i) / 1e3).round() as i64;
+            rows.t.append_value(t);
+            rows.device.append_value(frame.device.as_str());
+            rows.uv.append_value(*uv);
+        }
+        if arrow_array::builder::ArrayBuilder::len(&rows.uv) >= ECG_ROWS {
+            w.write(&ids.prepend(&rows.finish().map_err(|e| arrow(&dst, &e))?).map_err(|e| arrow(&dst, &e))?)?;
+        }
+        match reader.next_frame()? {
+            Some(next) => frame = next,
+            None => break,
+        }
+    }
+    let last = ids.prepend(&rows.finish().map_err(|e| arrow(&dst, &e))?).map_err(|e| arrow(&dst, &e))?;
+    if last.num_rows() > 0 {
+        w.write(&last)?;
+    }
+    w.finish(&last)?;
+    for note in reader.damage() {
+        eprintln!("note: {note}");
+    }
+    Ok(Some(dst))
+}
+
+/// Rows of the `ecg` table: `t`, `device`, `uv`.
+struct EcgRows {
+    t: TimestampMicrosecondBuilder,
+    device: StringBuilder,
+    uv: Int32Builder,
+}
+
+impl Default for EcgRows {
+    fn default() -> Self {
+        EcgRows {
+            t: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            device: StringBuilder::new(),
+            uv: Int32Builder::new(),
+        }
+    }
+}
+
+impl EcgRows {
+    fn finish(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let schema = Schema::new(vec![
+            Field::new("t", utc(), false),
+            Field::new("device", DataType::Utf8, false),
+            Field::new("uv", DataType::Int32, false),
+        ])
+        .with_metadata(
+            arrow_schema::Metadata::new().with(format!("{UNIT_KEY_PREFIX}uv"), crate::record::ecg::UV_UNIT.to_owned()),
+        );
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![Arc::new(self.t.finish()), Arc::new(self.device.finish()), Arc::new(self.uv.finish())],
+        )
+    }
 }
 
 fn arrow(file: &Path, e: &dyn std::fmt::Display) -> RecordError {
