@@ -12,6 +12,7 @@
 //! ([`Scenario::batches`]); [`run`] only paces it on a [`Clock`], so a run at
 //! `--speed 1` and one at `--speed max` deliver the same events.
 
+pub mod ecg;
 pub mod format;
 pub mod physiology;
 mod sensor;
