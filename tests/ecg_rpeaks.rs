@@ -80,7 +80,7 @@ fn run(beats: &[f64], rate: f64, seed: u64) -> Figures {
 
 fn check(name: &str, f: &Figures) {
     let a = f.agreement;
-    println!(
+    eprintln!(
         "{name}: {} beats, TP {}, FN {}, FP {}, sensitivity {:.4} %, positive predictivity {:.4} %, |error| mean {:.2} ms, max {:.2} ms",
         a.true_positives + a.false_negatives,
         a.true_positives,
@@ -147,6 +147,6 @@ fn eight_hour_session() {
     );
     let started = std::time::Instant::now();
     let f = run(&b, 131.2, 23);
-    println!("8 h generated and detected in {:.2} s", started.elapsed().as_secs_f64());
+    eprintln!("8 h generated and detected in {:.2} s", started.elapsed().as_secs_f64());
     check("8 h 58-118 bpm at 131.2 Hz", &f);
 }

@@ -121,7 +121,7 @@ fn without_contact_the_frames_carry_noise_only() {
     let max = inside.iter().flat_map(|f| f.samples_uv.iter()).map(|v| v.abs()).max().unwrap();
     assert!(max < 100, "largest |sample| without contact {max} µV");
     // With contact, R waves of about a millivolt.
-    let with = strap.frames.iter().filter(|(at, _)| at.as_secs_f64() < off - 5.0).last().unwrap();
+    let with = strap.frames.iter().rfind(|(at, _)| at.as_secs_f64() < off - 5.0).unwrap();
     assert!(with.1.samples_uv.iter().max().unwrap() > &800);
 }
 
@@ -137,7 +137,12 @@ fn the_ecg_beats_are_the_beats_whose_rr_the_strap_reports() {
     let rr_1024: Vec<u16> = beats.iter().map(|b| (b.1 * 1024.0).round() as u16).collect();
     // No gap in the first hour: every beat's RR went out, in order (the
     // last few are still pending at the cut).
-    assert!(strap.rr.len() + 3 >= rr_1024.len() && strap.rr.len() <= rr_1024.len(), "{} of {}", strap.rr.len(), rr_1024.len());
+    assert!(
+        strap.rr.len() + 3 >= rr_1024.len() && strap.rr.len() <= rr_1024.len(),
+        "{} of {}",
+        strap.rr.len(),
+        rr_1024.len()
+    );
     assert_eq!(strap.rr[..], rr_1024[..strap.rr.len()]);
 
     // R-peaks found in the ECG (placed in session time by the one rule)

@@ -46,7 +46,8 @@ fn stream() -> (String, Vec<(u64, Payload)>) {
     let mut hr = (1..=20u64).map(|s| s * 1000).peekable();
     for (at_ms, payload) in &frames {
         while let Some(t) = hr.next_if(|t| t <= at_ms) {
-            writeln!(text, r#"{{"at_ms": {t}, "device": "chest", "characteristic": "2a37", "payload": "064b"}}"#).unwrap();
+            writeln!(text, r#"{{"at_ms": {t}, "device": "chest", "characteristic": "2a37", "payload": "064b"}}"#)
+                .unwrap();
         }
         writeln!(
             text,
@@ -65,10 +66,15 @@ fn a_pmd_line_parses_to_a_notification_of_the_data_characteristic() {
     let ParsedLine::Event { at, device, body } = parse_line(2, line).unwrap() else { panic!("{line}") };
     assert_eq!(at, Some(SessionTime::from_millis(frames[0].0)));
     assert_eq!(device.as_deref(), Some("chest"));
-    assert_eq!(body, EventBody::Notification { characteristic: pmd::DATA_CHARACTERISTIC, payload: frames[0].1.clone() });
+    assert_eq!(
+        body,
+        EventBody::Notification { characteristic: pmd::DATA_CHARACTERISTIC, payload: frames[0].1.clone() }
+    );
     // Upper case, as Polar writes the UUID, is the same characteristic.
     let upper = line.replace(PMD, &PMD.to_uppercase());
-    assert!(matches!(parse_line(2, &upper).unwrap(), ParsedLine::Event { body, .. } if body == EventBody::Notification { characteristic: pmd::DATA_CHARACTERISTIC, payload: frames[0].1.clone() }));
+    assert!(
+        matches!(parse_line(2, &upper).unwrap(), ParsedLine::Event { body, .. } if body == EventBody::Notification { characteristic: pmd::DATA_CHARACTERISTIC, payload: frames[0].1.clone() })
+    );
 }
 
 #[test]
@@ -88,7 +94,7 @@ fn pmd_lines_are_recorded_byte_for_byte_and_replayed_like_the_live_run() {
         "--record-dir",
         root.to_str().unwrap(),
     ]);
-    let summary = live.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).last().unwrap();
+    let summary: serde_json::Value = serde_json::from_str(live.lines().next_back().unwrap()).unwrap();
     assert_eq!(summary["type"], "summary", "{live}");
     assert_eq!((summary["decode_errors"].as_u64(), summary["skipped_lines"].as_u64()), (Some(0), Some(0)), "{live}");
     assert_eq!(summary["notifications"].as_u64(), Some(35 + 19), "{live}");

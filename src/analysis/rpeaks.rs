@@ -381,7 +381,8 @@ impl RPeaks {
             return;
         }
         let (high, _) = self.thresholds();
-        let t_wave = self.last_qrs.is_some_and(|q| c.at.saturating_sub(q.at) < self.len.t_wave && c.slope < q.slope / 2.0);
+        let t_wave =
+            self.last_qrs.is_some_and(|q| c.at.saturating_sub(q.at) < self.len.t_wave && c.slope < q.slope / 2.0);
         if c.value > high && !t_wave {
             self.accept(c, 0.125, peaks);
         } else {
@@ -515,11 +516,7 @@ pub fn agreement(reference: &[f64], detected: &[f64], tolerance_ns: f64) -> Agre
             i += 1;
         }
     }
-    Agreement {
-        true_positives: tp,
-        false_negatives: reference.len() - tp,
-        false_positives: detected.len() - tp,
-    }
+    Agreement { true_positives: tp, false_negatives: reference.len() - tp, false_positives: detected.len() - tp }
 }
 
 #[cfg(test)]

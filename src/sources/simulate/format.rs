@@ -282,7 +282,9 @@ pub(super) fn parse(file: &str, text: &str) -> Result<super::Scenario, ScenarioE
             return Err(cx.err(
                 span,
                 "device_clock",
-                format!("devices[{i}] streams ECG, whose timestamps count from 2000-01-01: the clock must not be earlier"),
+                format!(
+                    "devices[{i}] streams ECG, whose timestamps count from 2000-01-01: the clock must not be earlier"
+                ),
             ));
         }
         sim_devices.push(sim);
@@ -443,7 +445,11 @@ fn device(cx: &Ctx, i: usize, d: &Spanned<DeviceFile>) -> Result<SimDevice, Scen
             return Err(cx.err(
                 span,
                 key("ecg_rate_hz"),
-                format!("{r} Hz is outside {}–{} Hz (a strap's ECG runs near 130 Hz)", ECG_RATES_HZ.start(), ECG_RATES_HZ.end()),
+                format!(
+                    "{r} Hz is outside {}–{} Hz (a strap's ECG runs near 130 Hz)",
+                    ECG_RATES_HZ.start(),
+                    ECG_RATES_HZ.end()
+                ),
             ));
         }
     };

@@ -148,8 +148,8 @@ impl SensorSim {
                     respiration_hz: phys.respiration_rate_bpm / 60.0,
                     ..EcgConfig::default()
                 };
-                let since_2000 = device_clock.timestamp_nanos_opt().unwrap_or(0)
-                    - pmd::EPOCH_2000_UNIX_S * 1_000_000_000;
+                let since_2000 =
+                    device_clock.timestamp_nanos_opt().unwrap_or(0) - pmd::EPOCH_2000_UNIX_S * 1_000_000_000;
                 StrapEcg {
                     synth: EcgSynth::new(config, hash3(seed, 0xEC6, index), HeartBeats::new(seed, phys)),
                     streaming_since: None,
