@@ -259,9 +259,11 @@ impl RPeaks {
     }
 
     /// After a gap: the filters start again, the levels and RR average
-    /// are kept.
+    /// are kept (a learning under way goes on in the new run).
     fn restart(&mut self, peaks: &mut Vec<f64>) {
-        self.finish(peaks);
+        if let Some(c) = self.candidate.take() {
+            self.decide(c, peaks);
+        }
         for f in [&mut self.low1, &mut self.low2, &mut self.high, &mut self.derivative, &mut self.integration] {
             f.reset();
         }
@@ -269,9 +271,6 @@ impl RPeaks {
         self.last_qrs = None;
         self.noise_peaks.clear();
         self.previous_integrated = 0.0;
-        if self.levels.is_none() {
-            self.learning = Some(Learning::default());
-        }
     }
 
     fn slot(&self, index: u64) -> usize {
@@ -605,6 +604,22 @@ mod tests {
         let a = agreement(&reference, &peaks, 20e6);
         assert_eq!(a.false_positives, 0, "{a:?}");
         assert!(a.false_negatives <= 2, "{a:?}");
+    }
+
+    #[test]
+    fn a_gap_during_learning_leaves_it_to_finish_on_the_next_run() {
+        let beats: Vec<f64> = (0..20).map(|i| 0.5 + 0.75 * f64::from(i)).collect();
+        let ecg = spikes(&beats, 130.0, 15.0);
+        let mut d = RPeaks::new(130.0);
+        let mut peaks = Vec::new();
+        // One second, a gap, then the whole signal.
+        d.push(0.0, 1e9 / 130.0, &ecg[..130], &mut peaks);
+        d.push(20e9, 1e9 / 130.0, &ecg, &mut peaks);
+        d.finish(&mut peaks);
+        let reference: Vec<f64> = beats.iter().map(|b| b * 1e9).chain(beats.iter().map(|b| (b + 20.0) * 1e9)).collect();
+        let a = agreement(&reference, &peaks, 20e6);
+        assert_eq!(a.false_positives, 0, "{a:?}");
+        assert!(a.true_positives >= 19, "{a:?}");
     }
 
     #[test]
