@@ -113,7 +113,7 @@ fn max_rise_30min(r: &Run, device: &str, q: Quantity) -> f64 {
 #[test]
 fn every_shipped_scenario_loads_and_decodes_cleanly_except_where_scripted() {
     let listed = simulate::list();
-    assert_eq!(listed.len(), 5);
+    assert_eq!(listed.len(), 6);
     assert!(listed.iter().any(|(n, _)| n == simulate::DEFAULT_SCENARIO));
     for (name, description) in listed {
         assert!(!description.starts_with("(broken"), "{name}: {description}");

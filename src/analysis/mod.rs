@@ -11,11 +11,14 @@
 //!   correction, time domain, frequency domain, DFA α1. Pure functions over
 //!   slices of milliseconds; windows and recordings are the caller's.
 //! - [`doses`]: which operator markers are doses.
+//! - [`rpeaks`]: R-peaks in a raw ECG (Pan–Tompkins), and how detected
+//!   peaks agree with reference beats.
 //! - [`windows`]: `--window` specs and the windows they make in a recording.
 
 pub mod alarms;
 pub mod beats;
 pub mod doses;
 pub mod hrv;
+pub mod rpeaks;
 pub mod stats;
 pub mod windows;

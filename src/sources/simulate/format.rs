@@ -17,7 +17,9 @@
 //! # reading), battery_pct, battery_drain_pct_per_h, site (thermometer:
 //! # armpit body ear finger gi_tract mouth rectum toe tympanum), contact
 //! # (strap reports contact), rr (strap sends RR), energy (strap sends kJ),
-//! # noise (measurement noise, in the quantity's unit)
+//! # noise (measurement noise, in the quantity's unit), ecg (a strap whose
+//! # profile offers Polar PMD streams raw ECG), ecg_rate_hz (its true ECG
+//! # rate, 120–140, default 130: a strap's differs from nominal)
 //!
 //! [physiology]
 //! respiration_rate_bpm = 14
@@ -48,10 +50,21 @@ use toml::Spanned;
 use super::physiology::{Interpolation, Physiology, Signal};
 use super::{ScenarioError, ScriptEvent, ScriptEventKind, SimDevice, SpecialValue};
 use crate::devices::{self, line_of};
+use crate::ecg;
+use crate::gatt::pmd;
 use crate::model::{Characteristic, DeviceLabel, Marker, MarkerKind, OperatorAction, Payload, SessionTime};
 
 /// Default for what the simulated devices' clocks say at session start.
 const DEFAULT_DEVICE_CLOCK: &str = "2026-01-01T09:00:00Z";
+
+/// The ECG rates a simulated strap may run at: the H10's 130 Hz ± 2 %,
+/// with room to show that readers measure the rate.
+const ECG_RATES_HZ: std::ops::RangeInclusive<f64> = 120.0..=140.0;
+
+/// PMD's epoch, 2000-01-01T00:00:00 UTC.
+fn pmd_epoch() -> DateTime<Utc> {
+    DateTime::from_timestamp(pmd::EPOCH_2000_UNIX_S, 0).unwrap_or_default()
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +124,8 @@ struct DeviceFile {
     rr: Option<bool>,
     energy: Option<bool>,
     noise: Option<f64>,
+    ecg: Option<bool>,
+    ecg_rate_hz: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -261,7 +276,18 @@ pub(super) fn parse(file: &str, text: &str) -> Result<super::Scenario, ScenarioE
 
     let mut sim_devices: Vec<SimDevice> = Vec::new();
     for (i, d) in raw.devices.iter().enumerate() {
-        sim_devices.push(device(&cx, i, d)?);
+        let sim = device(&cx, i, d)?;
+        if sim.ecg && device_clock < pmd_epoch() {
+            let span = raw.device_clock.as_ref().map(Spanned::span);
+            return Err(cx.err(
+                span,
+                "device_clock",
+                format!(
+                    "devices[{i}] streams ECG, whose timestamps count from 2000-01-01: the clock must not be earlier"
+                ),
+            ));
+        }
+        sim_devices.push(sim);
     }
     if sim_devices.is_empty() {
         return Err(cx.err(None, "devices", "a scenario needs at least one [[devices]] entry"));
@@ -399,6 +425,34 @@ fn device(cx: &Ctx, i: usize, d: &Spanned<DeviceFile>) -> Result<SimDevice, Scen
     if f.noise.is_some_and(|n| !(n.is_finite() && n >= 0.0)) {
         return Err(cx.err(span, key("noise"), "noise must be zero or a positive number"));
     }
+    let ecg = f.ecg.unwrap_or(false);
+    if ecg && !profile.offers(pmd::DATA_CHARACTERISTIC) {
+        return Err(cx.err(
+            span,
+            key("ecg"),
+            format!(
+                "profile `{}` offers no Polar PMD ECG stream (the data characteristic {}); polar-h10 does",
+                profile.id,
+                pmd::DATA_CHARACTERISTIC
+            ),
+        ));
+    }
+    let ecg_rate_hz = match f.ecg_rate_hz {
+        None => ecg::NOMINAL_RATE_HZ,
+        Some(_) if !ecg => return Err(cx.err(span, key("ecg_rate_hz"), "ecg_rate_hz applies only with `ecg = true`")),
+        Some(r) if ECG_RATES_HZ.contains(&r) => r,
+        Some(r) => {
+            return Err(cx.err(
+                span,
+                key("ecg_rate_hz"),
+                format!(
+                    "{r} Hz is outside {}–{} Hz (a strap's ECG runs near 130 Hz)",
+                    ECG_RATES_HZ.start(),
+                    ECG_RATES_HZ.end()
+                ),
+            ));
+        }
+    };
     let i_u64 = u64::try_from(i).unwrap_or(u64::MAX);
     // Stagger devices so their notifications do not all land on the same
     // nanosecond, as real radios never do.
@@ -417,6 +471,8 @@ fn device(cx: &Ctx, i: usize, d: &Spanned<DeviceFile>) -> Result<SimDevice, Scen
         rr: f.rr.unwrap_or(true),
         energy: f.energy.unwrap_or(false),
         noise: f.noise,
+        ecg,
+        ecg_rate_hz,
         profile,
     })
 }

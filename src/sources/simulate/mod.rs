@@ -12,6 +12,7 @@
 //! ([`Scenario::batches`]); [`run`] only paces it on a [`Clock`], so a run at
 //! `--speed 1` and one at `--speed max` deliver the same events.
 
+pub mod ecg;
 pub mod format;
 pub mod physiology;
 mod sensor;
@@ -37,12 +38,13 @@ pub const BATCH_SPAN: Duration = Duration::from_secs(1);
 
 /// The shipped scenarios, `(name, text)`, embedded so the binary works from
 /// any directory.
-const BUILTIN: [(&str, &str); 5] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("tachycardia-episode", include_str!("../../../devices/simulated/tachycardia-episode.toml")),
     ("mdma-session", include_str!("../../../devices/simulated/mdma-session.toml")),
     ("hyperthermia", include_str!("../../../devices/simulated/hyperthermia.toml")),
     ("flaky-sensor", include_str!("../../../devices/simulated/flaky-sensor.toml")),
     ("multi-sensor", include_str!("../../../devices/simulated/multi-sensor.toml")),
+    ("polar-h10-ecg", include_str!("../../../devices/simulated/polar-h10-ecg.toml")),
 ];
 
 /// A scenario file that cannot be used: names the file, the line and the key.
@@ -108,6 +110,10 @@ pub struct SimDevice {
     pub energy: bool,
     /// Measurement noise (sd, in the quantity's unit); a default per kind.
     pub noise: Option<f64>,
+    /// A strap streams raw ECG as Polar PMD data notifications.
+    pub ecg: bool,
+    /// The strap's true ECG sample rate (its clock's, not the nominal 130).
+    pub ecg_rate_hz: f64,
 }
 
 /// Something the script makes happen at a time.
@@ -224,7 +230,14 @@ impl Batches {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                SensorSim::new(d, u64::try_from(i).unwrap_or(u64::MAX), &scenario.events, seed, &scenario.physiology)
+                SensorSim::new(
+                    d,
+                    u64::try_from(i).unwrap_or(u64::MAX),
+                    &scenario.events,
+                    seed,
+                    &scenario.physiology,
+                    scenario.device_clock,
+                )
             })
             .collect();
         let operator = scenario

@@ -4,12 +4,14 @@
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use smallvec::SmallVec;
 
-use super::physiology::{Heart, Physiology, Stream, gauss};
+use super::ecg::{EcgConfig, EcgSynth, HeartBeats};
+use super::physiology::{Heart, Physiology, Stream, gauss, hash3};
 use super::{ScriptEvent, ScriptEventKind, SimDevice, SpecialValue};
 use crate::devices::EnvTemperatureRole;
 use crate::gatt::blood_pressure::PressureUnit;
 use crate::gatt::health_thermometer::{TemperatureType, TemperatureUnit};
 use crate::gatt::heart_rate::{HeartRateFormat, RrIntervals, SensorContact};
+use crate::gatt::pmd::{self, EcgFrame};
 use crate::gatt::{
     BatteryLevel, BloodPressureMeasurement, EnvironmentalTemperature, FloatValue, HeartRateMeasurement, Measurement,
     PlxContinuous, SFloat, TemperatureMeasurement,
@@ -28,6 +30,11 @@ const HR_AVERAGE_BEATS: usize = 4;
 const ENERGY_EVERY: u64 = 10;
 /// An oximeter's pulse rate lags the heart by its averaging window.
 const OXIMETER_LAG_S: f64 = 3.0;
+/// Samples in one PMD ECG frame: what an H10 sends at the default MTU.
+const ECG_FRAME_SAMPLES: u64 = 73;
+/// From a connection to the first ECG sample the strap streams: the
+/// central discovers PMD and writes the start command first.
+const ECG_START_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What the sensor measures, with its per-kind state.
 #[derive(Debug, Clone)]
@@ -50,6 +57,34 @@ struct Strap {
     pending: SmallVec<[f64; 12]>,
     recent: SmallVec<[f64; HR_AVERAGE_BEATS]>,
     energy_kj: f64,
+    ecg: Option<StrapEcg>,
+}
+
+/// A strap's raw ECG: the same heart's beats as its RR, as PMD frames.
+#[derive(Debug, Clone)]
+struct StrapEcg {
+    synth: EcgSynth<HeartBeats>,
+    /// Session time from which the stream runs: set at a connection (plus
+    /// the start), cleared at a disconnection. Frames that begin before it
+    /// are not sent.
+    streaming_since: Option<SessionTime>,
+    /// Strap clock at session time 0, ns since 2000-01-01.
+    clock_at_zero_ns: u64,
+}
+
+impl StrapEcg {
+    /// Session time of sample `n`.
+    fn at(&self, n: u64) -> SessionTime {
+        // Sample indices stay far below 2^53.
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ns = (self.synth.time_s(i64::try_from(n).unwrap_or(i64::MAX)) * 1e9).round().max(0.0) as u64;
+        SessionTime(ns)
+    }
+
+    /// When the frame being made next is notified: at its last sample.
+    fn next_frame_at(&self) -> SessionTime {
+        self.at(self.synth.next_index() + ECG_FRAME_SAMPLES - 1)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -94,18 +129,40 @@ fn inside(windows: &[Window], t: SessionTime) -> bool {
 }
 
 impl SensorSim {
-    pub(super) fn new(device: &SimDevice, index: u64, events: &[ScriptEvent], seed: u64, phys: &Physiology) -> Self {
+    pub(super) fn new(
+        device: &SimDevice,
+        index: u64,
+        events: &[ScriptEvent],
+        seed: u64,
+        phys: &Physiology,
+        device_clock: DateTime<Utc>,
+    ) -> Self {
         let p = &device.profile;
         let kind = if p.offers(Characteristic::HeartRateMeasurement) {
             // Every strap on the participant carries the same heart.
             let mut heart = Heart::new(seed);
             let next_beat = heart.next_beat(phys);
+            let ecg = device.ecg.then(|| {
+                let config = EcgConfig {
+                    rate_hz: device.ecg_rate_hz,
+                    respiration_hz: phys.respiration_rate_bpm / 60.0,
+                    ..EcgConfig::default()
+                };
+                let since_2000 =
+                    device_clock.timestamp_nanos_opt().unwrap_or(0) - pmd::EPOCH_2000_UNIX_S * 1_000_000_000;
+                StrapEcg {
+                    synth: EcgSynth::new(config, hash3(seed, 0xEC6, index), HeartBeats::new(seed, phys)),
+                    streaming_since: None,
+                    clock_at_zero_ns: u64::try_from(since_2000).unwrap_or(0),
+                }
+            });
             Kind::HeartRate(Box::new(Strap {
                 heart,
                 next_beat,
                 pending: SmallVec::new(),
                 recent: SmallVec::new(),
                 energy_kj: 0.0,
+                ecg,
             }))
         } else if p.offers(Characteristic::TemperatureMeasurement) {
             Kind::BodyTemperature
@@ -183,7 +240,11 @@ impl SensorSim {
     ) {
         loop {
             let action_at = self.timeline.get(self.next_action).map_or(SessionTime::MAX, |a| a.0);
-            let next = action_at.min(self.next_reading).min(self.next_battery_check);
+            let ecg_at = match &self.kind {
+                Kind::HeartRate(strap) => strap.ecg.as_ref().map_or(SessionTime::MAX, StrapEcg::next_frame_at),
+                _ => SessionTime::MAX,
+            };
+            let next = action_at.min(self.next_reading).min(self.next_battery_check).min(ecg_at);
             if next >= until {
                 return;
             }
@@ -195,13 +256,39 @@ impl SensorSim {
                 self.next_reading = SessionTime(next.0.saturating_add(self.interval_ns));
                 self.readings += 1;
                 self.read(next, phys, seed, device_clock, out);
-            } else {
+            } else if self.next_battery_check == next {
                 self.next_battery_check = SessionTime(next.0.saturating_add(BATTERY_CHECK_NS));
                 if self.connected {
                     self.send_battery(next, false, out);
                 }
+            } else {
+                self.ecg_frame(out);
             }
         }
+    }
+
+    /// Make the next ECG frame and notify it if the stream runs, the link
+    /// is up and not silent. Samples taken without skin contact are noise.
+    fn ecg_frame(&mut self, out: &mut Vec<SourceEvent>) {
+        let Kind::HeartRate(strap) = &mut self.kind else { return };
+        let Some(ecg) = strap.ecg.as_mut() else { return };
+        let first = ecg.synth.next_index();
+        let first_at = ecg.at(first);
+        let samples_uv: Vec<i32> = (first..first + ECG_FRAME_SAMPLES)
+            .map(|n| {
+                let contact = !inside(&self.contact_loss, ecg.at(n));
+                ecg.synth.next_sample(contact)
+            })
+            .collect();
+        let at = ecg.at(first + ECG_FRAME_SAMPLES - 1);
+        let streaming = ecg.streaming_since.is_some_and(|since| first_at >= since);
+        if !(streaming && self.connected && !inside(&self.dropouts, at)) {
+            return;
+        }
+        let frame = EcgFrame { timestamp_ns: ecg.clock_at_zero_ns.saturating_add(at.as_nanos()), samples_uv };
+        let mut payload = Payload::new();
+        frame.encode_into(&mut payload);
+        self.push(at, EventBody::Notification { characteristic: pmd::DATA_CHARACTERISTIC, payload }, out);
     }
 
     fn push(&self, at: SessionTime, body: EventBody, out: &mut Vec<SourceEvent>) {
@@ -216,6 +303,12 @@ impl SensorSim {
         match action {
             Action::Connect => {
                 self.connected = true;
+                if let Kind::HeartRate(strap) = &mut self.kind
+                    && let Some(ecg) = strap.ecg.as_mut()
+                {
+                    // The central starts the stream anew on every connection.
+                    ecg.streaming_since = Some(at.saturating_add(ECG_START_DELAY));
+                }
                 let d = &self.device;
                 let body = EventBody::Connected {
                     name: Some(d.name.clone()),
@@ -236,6 +329,11 @@ impl SensorSim {
             }
             Action::Disconnect(reason) => {
                 self.connected = false;
+                if let Kind::HeartRate(strap) = &mut self.kind
+                    && let Some(ecg) = strap.ecg.as_mut()
+                {
+                    ecg.streaming_since = None;
+                }
                 self.push(at, EventBody::Disconnected { reason }, out);
             }
             Action::Malformed(characteristic, payload) => {
