@@ -54,6 +54,7 @@ fn device(label: &str, readings: Vec<Reading>) -> DeviceView {
         contact: Some(true),
         decode_errors: 0,
         readings,
+        ecg: None,
     }
 }
 

@@ -235,6 +235,13 @@ pub enum EventBody {
     Gap {
         duration: Duration,
     },
+    /// The device's answer to the ECG start command (Polar PMD): `started`
+    /// false when it refused, with the reason it gave ("invalid state").
+    /// From then on ECG is expected from the device (`tech.ecg`).
+    EcgStatus {
+        started: bool,
+        reason: Option<String>,
+    },
 }
 
 /// Device Information service strings (0x180A), where the device has them.
@@ -465,6 +472,10 @@ pub enum Condition {
     /// broker was away, so the station misses some transitions or events.
     #[strum(serialize = "tech.network")]
     TechNetwork,
+    /// A device that streams ECG (Polar PMD) refused to start it, or its
+    /// ECG went silent while the device stays connected.
+    #[strum(serialize = "tech.ecg")]
+    TechEcg,
 }
 
 impl Condition {
@@ -494,6 +505,7 @@ impl Condition {
                 | Condition::TechStalled
                 | Condition::TechAlarmCommand
                 | Condition::TechNetwork
+                | Condition::TechEcg
         )
     }
 }

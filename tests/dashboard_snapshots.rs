@@ -89,6 +89,7 @@ fn chest(now_s: u64) -> DeviceView {
         contact: Some(true),
         decode_errors: 0,
         readings: vec![hr_reading],
+        ecg: None,
     }
 }
 
@@ -106,6 +107,7 @@ fn thermo(now_s: u64) -> DeviceView {
         contact: None,
         decode_errors: 0,
         readings: vec![t],
+        ecg: None,
     }
 }
 
@@ -125,6 +127,7 @@ fn cuff(now_s: u64) -> DeviceView {
         contact: None,
         decode_errors: 2,
         readings: vec![sys, dia, pulse],
+        ecg: None,
     }
 }
 

@@ -122,9 +122,11 @@ fn clocks(s: &Snapshot) -> (u64, Option<u64>, Option<u64>) {
 }
 
 fn device_change(drawn: &DeviceView, next: &DeviceView) -> Change {
-    let DeviceView { label, name, address, connected, rssi, battery_pct, contact, decode_errors, readings } = next;
+    let DeviceView { label, name, address, connected, rssi, battery_pct, contact, decode_errors, readings, ecg } = next;
+    let ecg_status = |v: &DeviceView| v.ecg.as_ref().map(|e| e.status.clone());
     let urgent = *label != drawn.label
         || *connected != drawn.connected
+        || ecg_status(next) != ecg_status(drawn)
         || *contact != drawn.contact
         || readings.len() != drawn.readings.len()
         || readings.iter().zip(&drawn.readings).any(|(n, d)| n.quantity != d.quantity || n.status != d.status);
@@ -136,6 +138,9 @@ fn device_change(drawn: &DeviceView, next: &DeviceView) -> Change {
         || *rssi != drawn.rssi
         || *battery_pct != drawn.battery_pct
         || *decode_errors != drawn.decode_errors
+        // A live strip scrolls: drawn at the next tick, never per frame of
+        // ECG. Hidden (stale) strips hold no samples, so cost nothing.
+        || *ecg != drawn.ecg
         || readings.iter().zip(&drawn.readings).any(|(n, d)| reading_differs(d, n));
     if visible { Change::Later } else { Change::Same }
 }
