@@ -12,13 +12,14 @@
 //!   [`UiCommand`]s; rings the terminal bell ([`bell`]).
 //!
 //! One file per screen region: [`header`], [`banner`], [`tiles`],
-//! [`charts`], [`alarm_list`], [`status`], [`help`], [`limits`],
+//! [`ecg`] (ECG strips), [`charts`], [`alarm_list`], [`status`], [`help`], [`limits`],
 //! [`prompt`].
 
 pub mod alarm_list;
 pub mod banner;
 pub mod bell;
 pub mod charts;
+pub mod ecg;
 #[cfg(test)]
 mod fixtures;
 pub mod format;
@@ -291,6 +292,9 @@ struct Plan {
     banner: Rect,
     tiles: Rect,
     tile_size: Option<TileSize>,
+    /// The ECG strips, and the braille rows of a live one.
+    ecg: Rect,
+    ecg_rows: u16,
     charts: Rect,
     list: Rect,
     status: Rect,
@@ -299,7 +303,8 @@ struct Plan {
 impl Plan {
     /// Regions claim rows in order of what matters most when the terminal
     /// is small: STALLED, the alarm banner, the clock, the status bar
-    /// (audio pause), the device values, the alarm list, then charts.
+    /// (audio pause), the device values, the alarm list, the ECG strips
+    /// (taller when the charts keep room), then charts.
     fn new(area: Rect, snapshot: &Snapshot, view: &ViewState) -> Self {
         let mut rest = area.height;
         let take = |rest: &mut u16, want: u16| {
@@ -324,23 +329,28 @@ impl Plan {
         // Title row, column header, rows; "none" needs just two.
         let list_want = if alarms == 0 { 2 } else { (alarms + 2).min(7) };
         let mut list = if rest >= 2 { take(&mut rest, list_want) } else { 0 };
+        let tall = ecg::rows_wanted(snapshot, ecg::TALL_ROWS);
+        let ecg_rows =
+            if tall > 0 && rest >= tall + 2 * charts::MIN_CHART_HEIGHT { ecg::TALL_ROWS } else { ecg::STRIP_ROWS };
+        let ecg = take(&mut rest, ecg::rows_wanted(snapshot, ecg_rows));
         let has_charts = !charts::series(snapshot, view).is_empty();
         let charts = if has_charts && rest >= charts::MIN_CHART_HEIGHT { std::mem::take(&mut rest) } else { 0 };
         // Without charts, the list may use the room left.
         let more = alarms.saturating_sub(list.saturating_sub(2));
         list += take(&mut rest, more);
-        let [header, stalled, banner, tiles, charts, list, _, status] = Layout::vertical([
+        let [header, stalled, banner, tiles, ecg, charts, list, _, status] = Layout::vertical([
             Constraint::Length(header),
             Constraint::Length(stalled),
             Constraint::Length(banner),
             Constraint::Length(tiles),
+            Constraint::Length(ecg),
             Constraint::Length(charts),
             Constraint::Length(list),
             Constraint::Fill(1),
             Constraint::Length(status),
         ])
         .areas(area);
-        Plan { header, stalled, banner, tiles, tile_size: Some(tile_size), charts, list, status }
+        Plan { header, stalled, banner, tiles, tile_size: Some(tile_size), ecg, ecg_rows, charts, list, status }
     }
 }
 
@@ -374,6 +384,9 @@ impl Plan {
 /// decode err 2 bad lines 0 drops 0 │ ? help │ rec 20261127T080000Z-P-…  status bar
 /// ```
 ///
+/// A device that streams ECG gets a strip between the tiles and the charts
+/// ([`ecg`] has its sketch), or `ECG --` and why when its ECG is not live.
+///
 /// Overlays (help, limits, a prompt, the quit question) are drawn over the
 /// middle.
 pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState) {
@@ -395,6 +408,9 @@ fn draw(area: Rect, buf: &mut Buffer, snapshot: &Snapshot, view: &ViewState) {
     banner::AlarmBanner { snapshot, view, theme }.render(plan.banner, buf);
     if let Some(size) = plan.tile_size.filter(|_| !plan.tiles.is_empty()) {
         tiles::Tiles { snapshot, view, theme, size }.render(plan.tiles, buf);
+    }
+    if !plan.ecg.is_empty() {
+        ecg::EcgStrips { snapshot, view, theme, rows: plan.ecg_rows }.render(plan.ecg, buf);
     }
     if !plan.charts.is_empty() {
         charts::Charts { snapshot, view, theme }.render(plan.charts, buf);
