@@ -297,11 +297,12 @@ impl EcgWatch {
         self.refused = None;
     }
 
-    /// A clock gap of `by` reported at `at`: times before `at` move later
-    /// (no later than `at`), as the alarm timers do.
+    /// A clock gap of `by` reported at `at`: the silence moves later (no
+    /// later than `at`), as the alarm timers do, so the gap raises no
+    /// `tech.ecg`. The last frame does not move: ECG from before a suspend
+    /// is not shown as live after it.
     pub fn shift(&mut self, at: SessionTime, by: Duration) {
         let move_it = |t: SessionTime| if t < at { t.saturating_add(by).min(at) } else { t };
-        self.last_frame = self.last_frame.map(move_it);
         self.silent_since = self.silent_since.map(move_it);
     }
 }
