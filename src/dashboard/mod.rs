@@ -195,10 +195,16 @@ async fn event_loop<B: Backend>(
     let mut drawn = snapshot.clone();
     let mut face = redraw::Face::of(&snapshot, &view);
     let mut pending = redraw::Change::Now;
+    // Whether the last frame drew an ECG trace: only then do new ECG
+    // samples call for a frame.
+    let mut ecg_visible = false;
     loop {
         if pending == redraw::Change::Now {
             terminal
-                .draw(|f| render(f, &snapshot, &view))
+                .draw(|f| {
+                    render(f, &snapshot, &view);
+                    ecg_visible = ecg_traced(f.area(), &snapshot, &view);
+                })
                 .map_err(|e| DashboardError::Terminal(io::Error::other(e.to_string())))?;
             drawn = snapshot.clone();
             face = redraw::Face::of(&snapshot, &view);
@@ -217,6 +223,9 @@ async fn event_loop<B: Backend>(
                 // per tick and most of its snapshots differ only below the
                 // screen's one-second resolution.
                 pending = pending.max(redraw::change(&drawn, &snapshot));
+                if ecg_visible && redraw::ecg_scrolled(&drawn, &snapshot) {
+                    pending = pending.max(redraw::Change::Later);
+                }
                 if view.stalled_for.take().is_some() {
                     pending = redraw::Change::Now;
                 }
@@ -352,6 +361,13 @@ impl Plan {
         .areas(area);
         Plan { header, stalled, banner, tiles, tile_size: Some(tile_size), ecg, ecg_rows, charts, list, status }
     }
+}
+
+/// Whether a frame of `area` draws an ECG trace (a live strip with room for
+/// at least one row of it; none while the screen is stalled).
+fn ecg_traced(area: Rect, snapshot: &Snapshot, view: &ViewState) -> bool {
+    let strips = u16::try_from(ecg::devices(snapshot).count()).unwrap_or(u16::MAX);
+    view.stalled_for.is_none() && strips > 0 && Plan::new(area, snapshot, view).ecg.height > strips
 }
 
 /// Draws one frame. Reads only: the snapshot, the view state, and no
@@ -595,6 +611,42 @@ mod tests {
         assert!((18..=24).contains(&frames), "{frames} frames");
         let text = screen(&terminal);
         assert!(text.contains("STALE"), "{text}");
+    }
+
+    /// New ECG samples in every snapshot (10 per second) cost a frame per
+    /// tick while a strip is drawn, and nothing more than the clock's
+    /// frames on a terminal too small for the strip.
+    #[tokio::test(start_paused = true)]
+    async fn ecg_samples_redraw_only_a_visible_strip() {
+        use crate::history::EcgPoint;
+        use crate::snapshot::{EcgStatus, EcgStrip, ReadingStatus::Live};
+        let with_ecg = |i: u64| {
+            let mut s = with_heart_rate(i * 100 + 50, Live);
+            let samples =
+                (0..130).map(|k| EcgPoint { at_ns: (i * 100 + k) as i64 * 1_000_000, uv: (k % 9) as i32 * 100 });
+            s.devices[0].ecg = Some(EcgStrip { status: EcgStatus::Live, rate_hz: 130.0, samples: samples.collect() });
+            s
+        };
+        for (height, frames_within) in [(30, 38..=46), (6, 9..=13)] {
+            let (snap_tx, mut snap_rx) = watch::channel(Arc::new(with_ecg(0)));
+            let (cmd_tx, _cmd_rx) = mpsc::channel(8);
+            let (_key_tx, key_rx) = mpsc::channel(8);
+            let mut terminal = Terminal::new(TestBackend::new(100, height)).unwrap();
+            let mut ring = |_: &mut Terminal<TestBackend>| {};
+            let io = LoopIo { terminal: &mut terminal, keys: key_rx, ring: &mut ring, wall_clock: fixed_wall };
+            let driver = async {
+                for i in 1..=100u64 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    snap_tx.send(Arc::new(with_ecg(i))).unwrap();
+                }
+                drop(snap_tx);
+            };
+            let opts = DashboardOptions::default();
+            let (result, ()) = tokio::join!(event_loop(io, &mut snap_rx, &cmd_tx, &opts), driver);
+            result.unwrap();
+            let frames = terminal.get_frame().count();
+            assert!(frames_within.contains(&frames), "{height} rows: {frames} frames in 10 s");
+        }
     }
 
     /// The end of the snapshot channel ends the dashboard cleanly.

@@ -138,11 +138,21 @@ fn device_change(drawn: &DeviceView, next: &DeviceView) -> Change {
         || *rssi != drawn.rssi
         || *battery_pct != drawn.battery_pct
         || *decode_errors != drawn.decode_errors
-        // A live strip scrolls: drawn at the next tick, never per frame of
-        // ECG. Hidden (stale) strips hold no samples, so cost nothing.
-        || *ecg != drawn.ecg
+        // New ECG samples scroll a strip only where one is drawn: the loop
+        // asks `ecg_scrolled` when the last frame had a trace.
+        || ecg.as_ref().map(|e| e.rate_hz.round()) != drawn.ecg.as_ref().map(|e| e.rate_hz.round())
         || readings.iter().zip(&drawn.readings).any(|(n, d)| reading_differs(d, n));
     if visible { Change::Later } else { Change::Same }
+}
+
+/// Whether any device's ECG samples differ: a visible strip scrolls, drawn
+/// at the next tick ([`Change::Later`]), never per ECG frame. The status
+/// of a strip is compared by [`change`] (urgent).
+#[must_use]
+pub fn ecg_scrolled(drawn: &Snapshot, next: &Snapshot) -> bool {
+    let samples = |d: &DeviceView| d.ecg.as_ref().map(|e| e.samples.last().copied());
+    next.devices.len() != drawn.devices.len()
+        || next.devices.iter().zip(&drawn.devices).any(|(n, d)| samples(n) != samples(d))
 }
 
 /// Quantity and status are compared by the caller (they are urgent).
