@@ -64,9 +64,9 @@ fn device(label: &str, readings: Vec<Reading>) -> DeviceView {
 /// QRS-like spike at 75 bpm, µV.
 fn ecg(end_s: u64) -> EcgStrip {
     let period_ns = 1e9 / 130.0;
-    let samples = (0..1300)
+    let samples = (0..1300u32)
         .map(|i| {
-            let at_ns = end_s as f64 * 1e9 - (1299 - i) as f64 * period_ns;
+            let at_ns = end_s as f64 * 1e9 - f64::from(1299 - i) * period_ns;
             let t = at_ns / 1e9;
             let beat = (t % 0.8 - 0.3) / 0.012;
             let uv = 150.0 * (t * 0.7).sin() + 1_200.0 * (-beat * beat).exp();
@@ -147,7 +147,9 @@ pub fn benches(c: &mut Criterion) {
     let mut plain = Terminal::new(TestBackend::new(160, 48)).unwrap();
     let plain_view = view.clone();
     c.bench_function("dashboard/frame_160x48_4dev_8h_no_ecg", |b| {
-        b.iter(|| plain.draw(|f| render(f, black_box(&no_ecg), &plain_view)).unwrap());
+        b.iter(|| {
+            plain.draw(|f| render(f, black_box(&no_ecg), &plain_view)).unwrap();
+        });
     });
     if thread_cpu().is_some() {
         // Flat sampling: every sample is a batch of ~50 frames (5 s / 100

@@ -438,9 +438,9 @@ fn ecg_samples(now_s: u64) -> Vec<vigil::history::EcgPoint> {
     let bump = |t: f64, at: f64, width: f64, height: f64| height * (-((t - at) / width).powi(2)).exp();
     let period_ns = 1e9 / 130.0;
     let end_ns = now_s as f64 * 1e9;
-    (0..1300)
+    (0..1300u32)
         .map(|i| {
-            let at_ns = end_ns - (1299 - i) as f64 * period_ns;
+            let at_ns = end_ns - f64::from(1299 - i) * period_ns;
             let t = at_ns / 1e9;
             let beat = t.rem_euclid(60.0 / 72.0);
             let uv = 80.0 * (t * 0.3).sin()

@@ -111,7 +111,8 @@ fn first_ticks(p: &mut Pipeline, from_ms: u64) -> (u64, (u64, u64)) {
         now += 100;
         assert!(now < from_ms + 60_000, "nothing happened in a minute");
         out.clear();
-        let beats: Vec<SourceEvent> = ((now - from_ms) % 1000 == 0).then(|| heart_rate(now)).into_iter().collect();
+        let beats: Vec<SourceEvent> =
+            (now - from_ms).is_multiple_of(1000).then(|| heart_rate(now)).into_iter().collect();
         p.process(&beats, SessionTime::from_millis(now), &mut samples, &mut out);
         if raised.is_none()
             && let Some(OutputEvent::Alarm(a)) = out.iter().find(|e| tech_ecg_raised(e))

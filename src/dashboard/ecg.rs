@@ -238,9 +238,9 @@ impl Trace {
             // The scale bar: the left dot column of the gutter, from the
             // bottom up.
             let mut bar = 0u8;
-            for dy in 0..4 {
+            for (dy, bits) in DOT_BITS.iter().enumerate() {
                 if cy * 4 + dy >= bottom - usize::from(self.bar_dots) {
-                    bar |= DOT_BITS[dy][0];
+                    bar |= bits[0];
                 }
             }
             if bar != 0 {
