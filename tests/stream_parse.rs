@@ -319,7 +319,8 @@ fn errors_name_the_key() {
     assert_eq!(field.as_deref(), Some("event"));
     assert_eq!(
         msg,
-        "line 13: `event`: unknown variant `paired`, expected one of `connected`, `disconnected`, `rssi`, `device_info`"
+        "line 13: `event`: unknown variant `paired`, expected one of `connected`, `disconnected`, `rssi`, \
+         `device_info`, `ecg`"
     );
     // A missing required key: serde's message names it.
     let (_, msg) = bad(14, r#"{"action": "limit", "condition": "hr.high", "value": 120}"#);
