@@ -235,9 +235,7 @@ pub enum EventBody {
     Gap {
         duration: Duration,
     },
-    /// The device's answer to the ECG start command (Polar PMD): `started`
-    /// false when it refused, with the reason it gave ("invalid state").
-    /// From then on ECG is expected from the device (`tech.ecg`).
+    /// The answer to the ECG start command (Polar PMD; `tech.ecg`).
     EcgStatus {
         started: bool,
         reason: Option<String>,
@@ -472,8 +470,6 @@ pub enum Condition {
     /// broker was away, so the station misses some transitions or events.
     #[strum(serialize = "tech.network")]
     TechNetwork,
-    /// A device that streams ECG (Polar PMD) refused to start it, or its
-    /// ECG went silent while the device stays connected.
     #[strum(serialize = "tech.ecg")]
     TechEcg,
 }

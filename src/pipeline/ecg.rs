@@ -31,6 +31,7 @@ impl Pipeline {
                 self.history.push_ecg(id, at, frame.timestamp_ns, frame.samples_uv());
                 self.alarms.on_ecg_frame(at, id, &mut self.alarm_scratch);
             }
+            // A frame without samples carries no ECG: it restarts nothing.
             Ok(_) => {}
             Err(error) => {
                 self.devices[id.index()].state.decode_errors += 1;
