@@ -1,5 +1,6 @@
 //! One dashboard frame at 160×48 with four devices and an 8-hour trend
-//! (DESIGN.md budget: ≤ 1 ms).
+//! (DESIGN.md budget: ≤ 1 ms), the chest strap with a live ECG strip (its
+//! last 10 s at 130 Hz); `…_no_ecg` is the same frame without it.
 //!
 //! `cargo bench --bench vigil -- dashboard`
 
@@ -13,9 +14,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use vigil::dashboard::{ViewState, render};
+use vigil::history::EcgPoint;
 use vigil::history::Trend;
 use vigil::model::{AlarmState, AlarmStatus, Condition, Marker, MarkerKind, Priority, Quantity, SessionTime};
-use vigil::snapshot::{Counters, DeviceView, Mode, Reading, ReadingStatus, Snapshot};
+use vigil::snapshot::{Counters, DeviceView, EcgStatus, EcgStrip, Mode, Reading, ReadingStatus, Snapshot};
 
 use crate::cpu::thread_cpu;
 
@@ -54,7 +56,24 @@ fn device(label: &str, readings: Vec<Reading>) -> DeviceView {
         contact: Some(true),
         decode_errors: 0,
         readings,
+        ecg: None,
     }
+}
+
+/// The last 10 s of a 130 Hz ECG ending at `end_s`: baseline wander and a
+/// QRS-like spike at 75 bpm, µV.
+fn ecg(end_s: u64) -> EcgStrip {
+    let period_ns = 1e9 / 130.0;
+    let samples = (0..1300u32)
+        .map(|i| {
+            let at_ns = end_s as f64 * 1e9 - f64::from(1299 - i) * period_ns;
+            let t = at_ns / 1e9;
+            let beat = (t % 0.8 - 0.3) / 0.012;
+            let uv = 150.0 * (t * 0.7).sin() + 1_200.0 * (-beat * beat).exp();
+            EcgPoint { at_ns: at_ns as i64, uv: uv as i32 }
+        })
+        .collect();
+    EcgStrip { status: EcgStatus::Live, rate_hz: 130.0, samples }
 }
 
 fn snapshot() -> Snapshot {
@@ -111,7 +130,9 @@ fn snapshot() -> Snapshot {
 }
 
 pub fn benches(c: &mut Criterion) {
-    let snap = snapshot();
+    let mut snap = snapshot();
+    let no_ecg = snap.clone();
+    snap.devices[0].ecg = Some(ecg(HOURS * 3600));
     let wall = Utc.with_ymd_and_hms(2026, 11, 27, 16, 0, 0).unwrap().fixed_offset();
     let mut view = ViewState::new(false, false, wall);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
@@ -123,6 +144,13 @@ pub fn benches(c: &mut Criterion) {
         terminal.draw(|f| render(f, black_box(&snap), view)).unwrap();
     };
     c.bench_function("dashboard/frame_160x48_4dev_8h", |b| b.iter(|| frame(&mut view)));
+    let mut plain = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let plain_view = view.clone();
+    c.bench_function("dashboard/frame_160x48_4dev_8h_no_ecg", |b| {
+        b.iter(|| {
+            plain.draw(|f| render(f, black_box(&no_ecg), &plain_view)).unwrap();
+        });
+    });
     if thread_cpu().is_some() {
         // Flat sampling: every sample is a batch of ~50 frames (5 s / 100
         // samples), long enough for the tick-granular CPU clock.

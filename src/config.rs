@@ -98,6 +98,7 @@ pub struct AlarmConfig {
     pub tech_no_contact: TechNoContact,
     pub tech_invalid: TechInvalid,
     pub tech_battery_low: TechBatteryLow,
+    pub tech_ecg: TechEcg,
 }
 
 impl Default for AlarmConfig {
@@ -116,6 +117,7 @@ impl Default for AlarmConfig {
             tech_no_contact: TechNoContact::default(),
             tech_invalid: TechInvalid::default(),
             tech_battery_low: TechBatteryLow::default(),
+            tech_ecg: TechEcg::default(),
         }
     }
 }
@@ -275,6 +277,9 @@ impl AlarmConfig {
         if s.default_interval.is_zero() {
             return Err(LimitError::new("alarms.tech_stale.default_interval_s", "must be more than 0"));
         }
+        if self.tech_ecg.after.is_zero() {
+            return Err(LimitError::new("alarms.tech_ecg.after_s", "must be more than 0"));
+        }
         let b = self.tech_battery_low.at_or_below_pct;
         if !(0.0..=100.0).contains(&b) {
             return Err(LimitError::new("alarms.tech_battery_low.at_or_below_pct", "must be between 0 and 100"));
@@ -290,6 +295,7 @@ impl AlarmConfig {
             ("alarms.tech_disconnected", self.tech_disconnected.escalate_after),
             ("alarms.tech_no_contact", self.tech_no_contact.escalate_after),
             ("alarms.tech_invalid", self.tech_invalid.escalate_after),
+            ("alarms.tech_ecg", self.tech_ecg.escalate_after),
         ] {
             if after.is_some_and(|d| d.is_zero()) {
                 return Err(LimitError::new(

@@ -8,6 +8,8 @@
 //!   [`TREND_BUCKETS`] min/mean/max buckets whose width doubles whenever the
 //!   session outgrows them (two neighbours merge), so 1 h and 24 h cost the
 //!   same;
+//! - a device's raw ECG (Polar PMD) is a ring of its last
+//!   [`ECG_WINDOW`] ([`ecg`]), made with its first frame;
 //! - devices are the session's table's (at most `max_devices`), by their
 //!   [`DeviceId`].
 
@@ -21,6 +23,9 @@ use crate::device_table::DeviceId;
 use crate::model::{Quantity, Sample, SessionTime};
 
 pub use crate::config::MAX_WINDOW;
+
+mod ecg;
+pub use ecg::{ECG_RING, ECG_WINDOW, EcgPoint, EcgTrace};
 
 /// Upper bound on whole-session trend buckets per series.
 pub const TREND_BUCKETS: usize = 512;
@@ -263,6 +268,8 @@ pub struct History {
     /// Indexed by the devices' ids; a slot's series is made with the
     /// quantity's first sample.
     devices: Vec<Slots>,
+    /// Indexed like `devices`; `None` for a device that sent no ECG.
+    ecg: Vec<Option<EcgTrace>>,
 }
 
 impl History {
@@ -274,6 +281,32 @@ impl History {
         }
         let slot = &mut self.devices[i][sample.quantity as usize];
         slot.get_or_insert_with(|| Series::new(sample.quantity)).push(sample.at, sample.value, sample.contact);
+    }
+
+    /// One ECG frame of device `device`: arrived at `arrival`, the strap's
+    /// `timestamp_ns` of its last sample, its samples oldest first.
+    pub fn push_ecg(
+        &mut self,
+        device: DeviceId,
+        arrival: SessionTime,
+        timestamp_ns: u64,
+        samples: impl ExactSizeIterator<Item = i32>,
+    ) {
+        let i = device.index();
+        if self.ecg.len() <= i {
+            self.ecg.resize_with(i + 1, || None);
+        }
+        self.ecg[i].get_or_insert_with(EcgTrace::default).push_frame(arrival, timestamp_ns, samples);
+    }
+
+    /// Device `device`'s recent ECG, if it sent any.
+    #[must_use]
+    pub fn ecg(&self, device: DeviceId) -> Option<&EcgTrace> {
+        self.ecg.get(device.index())?.as_ref()
+    }
+
+    pub fn ecg_mut(&mut self, device: DeviceId) -> Option<&mut EcgTrace> {
+        self.ecg.get_mut(device.index())?.as_mut()
     }
 
     #[must_use]
@@ -298,7 +331,8 @@ impl History {
     pub fn heap_bytes(&self) -> usize {
         self.iter()
             .map(|(_, s)| s.capacity() * size_of::<Point>() + s.trend.buckets.capacity() * size_of::<TrendBucket>())
-            .sum()
+            .sum::<usize>()
+            + self.ecg.iter().flatten().map(EcgTrace::heap_bytes).sum::<usize>()
     }
 
     /// RMSSD (root mean square of successive RR differences, ms) over the

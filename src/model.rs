@@ -235,6 +235,11 @@ pub enum EventBody {
     Gap {
         duration: Duration,
     },
+    /// The answer to the ECG start command (Polar PMD; `tech.ecg`).
+    EcgStatus {
+        started: bool,
+        reason: Option<String>,
+    },
 }
 
 /// Device Information service strings (0x180A), where the device has them.
@@ -465,6 +470,8 @@ pub enum Condition {
     /// broker was away, so the station misses some transitions or events.
     #[strum(serialize = "tech.network")]
     TechNetwork,
+    #[strum(serialize = "tech.ecg")]
+    TechEcg,
 }
 
 impl Condition {
@@ -494,6 +501,7 @@ impl Condition {
                 | Condition::TechStalled
                 | Condition::TechAlarmCommand
                 | Condition::TechNetwork
+                | Condition::TechEcg
         )
     }
 }

@@ -391,6 +391,13 @@ impl Pipeline {
                 self.alarms.on_gap(at, *duration);
                 output.push(OutputEvent::Gap { at, duration: *duration });
             }
+            EventBody::EcgStatus { started, reason } => {
+                let Some(device) = device else { return };
+                if self.device_id(at, device, output).is_none() {
+                    return;
+                }
+                self.ecg_status(at, device, *started, reason.as_deref(), output);
+            }
         }
     }
 
@@ -410,6 +417,10 @@ impl Pipeline {
         // A device that sends data is evidently connected, even if the
         // source never said so (a stream without a `connected` line).
         hot.connected = true;
+        if characteristic == gatt::pmd::DATA_CHARACTERISTIC {
+            self.ecg_notification(at, id, device, payload, output);
+            return;
+        }
         let env_quantity = hot.env_quantity;
         // Decode straight into the caller's buffer; apply what was added.
         let first = samples.len();
@@ -576,12 +587,14 @@ impl Pipeline {
         let now = self.now;
         let statuses = self.alarms.statuses();
         let since = now.saturating_sub(self.window);
-        let stale_config = &self.alarms.config().tech_stale;
+        // A copy: the loop asks `&mut self` for each device's ECG strip.
+        let stale_config = &self.alarms.config().tech_stale.clone();
         // A device the engine has not heard of has no readings either.
         let unheard = Staleness::default();
         let mut devices = Vec::with_capacity(self.devices.len());
         let mut points: Vec<Point> = Vec::new();
         for id in self.sorted_devices() {
+            let ecg = self.ecg_strip(id, self.hot[id.index()].connected, now);
             let label = &self.devices[id.index()].label;
             let state = &self.devices[id.index()].state;
             let entry = self.table.entry(id);
@@ -638,6 +651,7 @@ impl Pipeline {
                 contact: hot.contact,
                 decode_errors: state.decode_errors,
                 readings,
+                ecg,
             });
         }
         Snapshot {
@@ -744,5 +758,6 @@ pub struct SnapshotBase {
     pub mode: Mode,
 }
 
+mod ecg;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use crate::alarms::{Limit, LimitRule};
-use crate::history::TrendBucket;
+use crate::history::{EcgPoint, TrendBucket};
 use crate::model::{AlarmStatus, DeviceLabel, Marker, Quantity, SessionTime};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +87,21 @@ pub struct DeviceView {
     pub contact: Option<bool>,
     pub decode_errors: u64,
     pub readings: Vec<Reading>,
+    /// Its raw ECG (Polar PMD); `None`: no ECG is expected from it.
+    pub ecg: Option<EcgStrip>,
+}
+
+/// A device's raw ECG as its strip draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcgStrip {
+    /// Whether the strip is drawn (`verdict::judge_ecg`, the verdict
+    /// `tech.ecg` is raised from): anything but live shows `ECG --`.
+    pub status: EcgStatus,
+    /// The strap's rate as measured from its timestamps, Hz.
+    pub rate_hz: f64,
+    /// While live, the last `history::ECG_WINDOW` of samples, oldest first;
+    /// empty otherwise.
+    pub samples: Vec<EcgPoint>,
 }
 
 /// One quantity of one device.
@@ -111,6 +126,9 @@ pub struct Reading {
 
 /// Whether a reading's number may be shown: `verdict` decides it.
 pub use crate::verdict::ReadingStatus;
+
+/// Whether a device's ECG strip may be drawn: `verdict` decides it.
+pub use crate::verdict::EcgStatus;
 
 /// What the dashboard asks of the session. Operator actions go through the
 /// same pipeline path as a stream's action lines.

@@ -1,4 +1,5 @@
-//! Whether a device's data may be believed: stale, without contact, invalid.
+//! Whether a device's data may be believed: stale, without contact, invalid,
+//! and whether its raw ECG is live ([`EcgWatch`], [`judge_ecg`]).
 //!
 //! Each of these is decided here and only here (DESIGN.md, "One owner per
 //! verdict"). The alarm engine's `tech.stale`, `tech.no_contact` and
@@ -15,7 +16,7 @@
 
 use std::time::Duration;
 
-use crate::config::TechStale;
+use crate::config::{TechEcg, TechStale};
 use crate::model::{Quantity, SessionTime};
 
 /// A device profile's timing.
@@ -212,6 +213,146 @@ pub fn judge(
     }
 }
 
+/// What decides whether a device's raw ECG (Polar PMD) is live: whether
+/// ECG is expected from it, when its last frame arrived, since when it has
+/// been silent, and a refused start. The alarm engine keeps one per device
+/// and raises `tech.ecg` from it; the snapshot's [`EcgStatus`] (the
+/// dashboard's strip or `ECG --`) asks [`judge_ecg`] of the same watch.
+///
+/// ECG is expected once the device sent a frame in this session, or a
+/// source reported the answer to its start command. So a strap whose ECG
+/// does not come back after a reconnection is noticed, and a device that
+/// never streams ECG is never judged (and costs nothing).
+///
+/// The silence counts from the latest frame, or from the (re)connection or
+/// a successful start if later: `tech.ecg` is raised `[alarms.tech_ecg]
+/// after_s` after that. The strip is hidden once the latest *frame* is
+/// `after_s` old, so after a reconnection the old trace stays hidden until
+/// new ECG arrives (as a stale reading does), and at the instant `tech.ecg`
+/// is raised the strip is always hidden.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EcgWatch {
+    expected: bool,
+    last_frame: Option<SessionTime>,
+    silent_since: Option<SessionTime>,
+    /// A refused start and the reason the device gave; cleared by ECG, a
+    /// successful start or the end of the link.
+    refused: Option<Option<String>>,
+}
+
+impl EcgWatch {
+    /// Whether ECG is expected from the device.
+    #[must_use]
+    pub fn expected(&self) -> bool {
+        self.expected
+    }
+
+    /// Since when the ECG has been silent, while it is expected.
+    #[must_use]
+    pub fn silent_since(&self) -> Option<SessionTime> {
+        self.silent_since.filter(|_| self.expected)
+    }
+
+    /// The refusal, if the latest start was refused (with its reason).
+    #[must_use]
+    pub fn refused(&self) -> Option<Option<&str>> {
+        self.refused.as_ref().map(Option::as_deref)
+    }
+
+    /// When the silence reaches `after_s` (`tech.ecg`'s deadline); `None`
+    /// while refused (already raised) or not expected.
+    #[must_use]
+    pub fn silent_deadline(&self, config: &TechEcg) -> Option<SessionTime> {
+        self.silent_since().filter(|_| self.refused.is_none()).map(|t| t.saturating_add(config.after))
+    }
+
+    /// An ECG frame arrived at `at`.
+    pub fn frame(&mut self, at: SessionTime) {
+        self.expected = true;
+        self.last_frame = Some(at);
+        self.silent_since = Some(at);
+        self.refused = None;
+    }
+
+    /// The device answered the start command at `at`.
+    pub fn start_answer(&mut self, at: SessionTime, started: bool, reason: Option<&str>) {
+        self.expected = true;
+        if started {
+            self.refused = None;
+            self.silent_since = Some(at);
+        } else {
+            self.refused = Some(reason.map(str::to_owned));
+        }
+    }
+
+    /// The link came up (or back) at `at`: the silence counts afresh, and
+    /// the source will start ECG again (and report a refusal again).
+    pub fn connected(&mut self, at: SessionTime) {
+        self.silent_since = Some(at);
+        self.refused = None;
+    }
+
+    /// The link went down: its refusal went with it.
+    pub fn disconnected(&mut self) {
+        self.refused = None;
+    }
+
+    /// A clock gap of `by` reported at `at`: the silence moves later (no
+    /// later than `at`), as the alarm timers do, so the gap raises no
+    /// `tech.ecg`. The last frame does not move: ECG from before a suspend
+    /// is not shown as live after it.
+    pub fn shift(&mut self, at: SessionTime, by: Duration) {
+        let move_it = |t: SessionTime| if t < at { t.saturating_add(by).min(at) } else { t };
+        self.silent_since = self.silent_since.map(move_it);
+    }
+}
+
+/// Whether a device's ECG strip may be drawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcgStatus {
+    /// No ECG is expected from the device: no strip and nothing in its place.
+    NotExpected,
+    /// Frames arrive: draw the strip.
+    Live,
+    /// Expected, but none arrived yet since the session started: `ECG --`.
+    NoData,
+    /// No frame for `after_s`: `ECG --`.
+    Silent,
+    /// The device refused to start ECG, with its reason: `ECG --`.
+    Refused(Option<String>),
+    /// The device is disconnected: `ECG --`.
+    Disconnected,
+}
+
+impl EcgStatus {
+    /// Whether the strip is drawn.
+    #[must_use]
+    pub const fn shows_strip(&self) -> bool {
+        matches!(self, EcgStatus::Live)
+    }
+}
+
+/// Whether `watch`'s device's ECG may be drawn at `now`. Checked in order:
+/// not expected, disconnected, refused, no frame yet, silent for
+/// `after_s` (from the latest frame). `enabled = false` silences
+/// `tech.ecg`, not this verdict.
+#[must_use]
+pub fn judge_ecg(watch: &EcgWatch, config: &TechEcg, connected: bool, now: SessionTime) -> EcgStatus {
+    if !watch.expected {
+        EcgStatus::NotExpected
+    } else if !connected {
+        EcgStatus::Disconnected
+    } else if let Some(reason) = &watch.refused {
+        EcgStatus::Refused(reason.clone())
+    } else {
+        match watch.last_frame {
+            None => EcgStatus::NoData,
+            Some(last) if now.since(last) >= config.after => EcgStatus::Silent,
+            Some(_) => EcgStatus::Live,
+        }
+    }
+}
+
 /// Whether a sample's value may be believed as far as skin contact goes:
 /// only a sensor that says it has no contact is not (`None`: the sensor
 /// does not report contact).
@@ -291,6 +432,37 @@ mod tests {
         assert!(s.is_stale(&twenty, last, SessionTime::from_secs(120)));
         let cuff = Staleness::new(DeviceTiming { expected_interval: None, intermittent: true });
         assert!(!cuff.is_stale(&twenty, last, SessionTime::from_secs(100_000)));
+    }
+
+    #[test]
+    fn ecg_is_judged_only_once_expected_and_silent_from_the_last_frame() {
+        let config = TechEcg::default();
+        let at = SessionTime::from_secs;
+        let mut w = EcgWatch::default();
+        assert_eq!(judge_ecg(&w, &config, true, at(100)), EcgStatus::NotExpected);
+        assert_eq!(w.silent_deadline(&config), None, "a device without ECG is never judged");
+        w.frame(at(10));
+        assert_eq!(judge_ecg(&w, &config, true, SessionTime::from_millis(14_999)), EcgStatus::Live);
+        assert_eq!(judge_ecg(&w, &config, true, at(15)), EcgStatus::Silent);
+        assert_eq!(w.silent_deadline(&config), Some(at(15)));
+        assert_eq!(judge_ecg(&w, &config, false, at(12)), EcgStatus::Disconnected);
+        // Reconnected: the alarm's silence counts from the connection, the
+        // old trace stays hidden.
+        w.disconnected();
+        w.connected(at(20));
+        assert_eq!(w.silent_deadline(&config), Some(at(25)));
+        assert_eq!(judge_ecg(&w, &config, true, at(21)), EcgStatus::Silent);
+        w.start_answer(at(21), false, Some("invalid state"));
+        assert_eq!(judge_ecg(&w, &config, true, at(21)), EcgStatus::Refused(Some("invalid state".into())));
+        assert_eq!(w.silent_deadline(&config), None, "a refusal is raised at once, not by the timer");
+        w.frame(at(22));
+        assert_eq!(judge_ecg(&w, &config, true, at(22)), EcgStatus::Live);
+        let mut refused_first = EcgWatch::default();
+        refused_first.start_answer(at(1), false, None);
+        assert_eq!(judge_ecg(&refused_first, &config, true, at(1)), EcgStatus::Refused(None));
+        refused_first.start_answer(at(2), true, None);
+        assert_eq!(judge_ecg(&refused_first, &config, true, at(2)), EcgStatus::NoData);
+        assert_eq!(refused_first.silent_deadline(&config), Some(at(7)));
     }
 
     #[test]

@@ -18,13 +18,15 @@
 //! disconnections; acknowledgement of one alarm, of one device's and of all
 //! (an unknown device is refused); audio pause; the operator's baseline (of
 //! one device or all; refused without data); limit changes (accepted or
-//! refused); the session-wide `tech.recording`; clock gaps; time steps from
+//! refused); the session-wide `tech.recording`; ECG frames and the answer
+//! to the ECG start command (started or refused); clock gaps; time steps from
 //! 0 to 90 s that cross every onset delay, staleness limit and escalation;
 //! devices that notify at a declared interval or now and then. Conditions
 //! covered: `hr.high`, `hr.low`, `hr.rise` (automatic and operator's
 //! baseline), `spo2.low`, `temp.high`, `tech.disconnected` (with escalation
 //! by time), `tech.stale` (both levels), `tech.no_contact`, `tech.invalid`,
-//! `tech.battery_low`, `tech.recording`, and the suppression between them.
+//! `tech.battery_low`, `tech.recording`, `tech.ecg` (silence and refusal),
+//! and the suppression between them.
 //!
 //! **Not covered** (turned off in the configurations used here, and tested
 //! by the scenarios instead): `temp.rise` (its 30-min window) and skin
@@ -141,6 +143,8 @@ struct Device {
     judged_hr: Vec<(SessionTime, f64)>,
     /// The operator's latest baseline.
     operator_baseline: Option<f64>,
+    /// ECG is expected: it sent a frame, or answered the start command.
+    ecg_expected: bool,
 }
 
 const HR_GROUP: [Condition; 3] = [Condition::HrHigh, Condition::HrLow, Condition::HrRise];
@@ -190,6 +194,7 @@ impl Reference {
             suppressed: [false; 3],
             judged_hr: Vec::new(),
             operator_baseline: None,
+            ecg_expected: false,
         };
         Self {
             config,
@@ -216,6 +221,7 @@ impl Reference {
             suppressed: [false; 3],
             judged_hr: Vec::new(),
             operator_baseline: None,
+            ecg_expected: false,
         });
     }
 
@@ -278,6 +284,10 @@ impl Reference {
                 }
             }
             Condition::TechRecording => levels = flag(true, Priority::High, Duration::ZERO),
+            Condition::TechEcg => {
+                let e = &c.tech_ecg;
+                levels = flag(e.enabled, e.priority, e.after);
+            }
             _ => unreachable!("not covered"),
         }
         levels
@@ -288,6 +298,7 @@ impl Reference {
             Condition::TechDisconnected => self.config.tech_disconnected.escalate_after,
             Condition::TechNoContact => self.config.tech_no_contact.escalate_after,
             Condition::TechInvalid => self.config.tech_invalid.escalate_after,
+            Condition::TechEcg => self.config.tech_ecg.escalate_after,
             c if !c.is_technical() => self.config.threshold(c).and_then(|v| v.escalate_after),
             _ => None,
         }
@@ -483,8 +494,14 @@ impl Reference {
 
     /// `tech.stale`'s timers start again from `at`.
     fn restart_stale(&mut self, d: usize, at: SessionTime) {
-        let levels = self.levels(d, Condition::TechStale);
-        let a = self.alarm(d, Condition::TechStale);
+        self.restart(d, Condition::TechStale, at);
+    }
+
+    /// A "silent since" condition's timers start again from `at`; an alarm
+    /// it raised ends.
+    fn restart(&mut self, d: usize, c: Condition, at: SessionTime) {
+        let levels = self.levels(d, c);
+        let a = self.alarm(d, c);
         let was = a.is_established();
         a.established = [false; 3];
         for l in 0..3 {
@@ -493,8 +510,43 @@ impl Reference {
             }
         }
         if was {
-            self.settle(d, Condition::TechStale, at);
+            self.settle(d, c, at);
         }
+    }
+
+    /// An ECG frame: a notification, then `tech.ecg`'s silence restarts.
+    fn ecg_frame(&mut self, d: usize, at: SessionTime) {
+        self.data(d, at);
+        self.devices[d].ecg_expected = true;
+        if self.devices[d].connected {
+            self.restart(d, Condition::TechEcg, at);
+        }
+    }
+
+    /// The answer to the ECG start command: refused is `tech.ecg` at once
+    /// (no onset delay, no value); started restarts its silence.
+    fn ecg_start(&mut self, d: usize, at: SessionTime, started: bool) {
+        self.devices[d].ecg_expected = true;
+        if !self.devices[d].connected {
+            return;
+        }
+        if started {
+            self.restart(d, Condition::TechEcg, at);
+            return;
+        }
+        let levels = self.levels(d, Condition::TechEcg);
+        let a = self.alarm(d, Condition::TechEcg);
+        a.last_value = None;
+        let mut newly = [false; 3];
+        for l in 0..3 {
+            if levels[l].is_some() && !a.established[l] {
+                a.started[l] = Some((at, None));
+                newly[l] = true;
+            }
+        }
+        a.last_within = newly;
+        self.establish(d, Condition::TechEcg, newly);
+        self.settle(d, Condition::TechEcg, at);
     }
 
     fn connection(&mut self, d: usize, at: SessionTime, connected: bool) {
@@ -502,7 +554,12 @@ impl Reference {
         self.observe_flag(d, Condition::TechDisconnected, at, !connected, None);
         if connected {
             self.restart_stale(d, at);
+            if self.devices[d].ecg_expected {
+                self.restart(d, Condition::TechEcg, at);
+            }
         } else {
+            // A disconnection is tech.disconnected's alone.
+            self.end(d, Condition::TechEcg, at);
             self.end(d, Condition::TechStale, at);
             self.end(d, Condition::TechNoContact, at);
             self.devices[d].invalid.clear();
@@ -795,6 +852,14 @@ impl Reference {
             Input::Recording { on } => {
                 self.observe_flag(0, Condition::TechRecording, at, *on, None);
             }
+            Input::Ecg { device } => {
+                let d = self.index(device);
+                self.ecg_frame(d, at);
+            }
+            Input::EcgStart { device, started } => {
+                let d = self.index(device);
+                self.ecg_start(d, at, *started);
+            }
             Input::Operator(action) => match action {
                 OperatorAction::Ack { alarm, device } => {
                     return self.acknowledge(at, *alarm, device.as_deref()).is_ok();
@@ -832,6 +897,15 @@ enum Input {
     },
     Recording {
         on: bool,
+    },
+    /// An ECG (PMD) frame of the device.
+    Ecg {
+        device: DeviceLabel,
+    },
+    /// The device's answer to the ECG start command.
+    EcgStart {
+        device: DeviceLabel,
+        started: bool,
     },
     Operator(OperatorAction),
     /// A clock gap of this long, reported at the step's time.
@@ -896,12 +970,16 @@ fn random_config(rng: &mut ChaCha8Rng) -> AlarmConfig {
     c.hr_high.escalate_after = pick(rng, &[None, None, Some(25)]).map(Duration::from_secs);
     c.spo2_low.escalate_after = pick(rng, &[None, Some(15)]).map(Duration::from_secs);
     c.audio_pause = Duration::from_secs(pick(rng, &[30, 120]));
+    c.tech_ecg.enabled = rng.random_bool(0.9);
+    c.tech_ecg.after = Duration::from_secs(pick(rng, &[2, 5, 10]));
+    c.tech_ecg.priority = pick(rng, &PRIORITIES);
+    c.tech_ecg.escalate_after = pick(rng, &[None, Some(20)]).map(Duration::from_secs);
     c
 }
 
 fn random_input(rng: &mut ChaCha8Rng, devices: &[DeviceLabel]) -> Input {
     let device = devices[rng.random_range(0..devices.len())].clone();
-    let r = rng.random_range(0..100u32);
+    let r = rng.random_range(0..112u32);
     match r {
         0..=39 => {
             let contact = pick(rng, &[Some(true), Some(true), Some(true), Some(true), Some(false), None]);
@@ -919,7 +997,16 @@ fn random_input(rng: &mut ChaCha8Rng, devices: &[DeviceLabel]) -> Input {
         76..=77 => Input::Recording { on: rng.random_bool(0.5) },
         78..=84 => {
             let alarm = rng.random_bool(0.4).then(|| {
-                pick(rng, &[Condition::HrHigh, Condition::HrLow, Condition::Spo2Low, Condition::TechDisconnected])
+                pick(
+                    rng,
+                    &[
+                        Condition::HrHigh,
+                        Condition::HrLow,
+                        Condition::Spo2Low,
+                        Condition::TechDisconnected,
+                        Condition::TechEcg,
+                    ],
+                )
             });
             let device = match rng.random_range(0..6u32) {
                 0..=2 => None,
@@ -949,6 +1036,8 @@ fn random_input(rng: &mut ChaCha8Rng, devices: &[DeviceLabel]) -> Input {
             Input::Operator(OperatorAction::Limit { condition, priority, value: pick(rng, values) })
         }
         90..=91 => Input::Gap { by: Duration::from_millis(rng.random_range(0..40_000)) },
+        100..=107 => Input::Ecg { device },
+        108..=111 => Input::EcgStart { device, started: rng.random_bool(0.5) },
         _ => Input::Advance,
     }
 }
@@ -991,6 +1080,16 @@ fn apply_engine(engine: &mut AlarmEngine, at: SessionTime, input: &Input, out: &
         Input::Data { device } => engine.on_data(at, device, out),
         Input::Connection { device, connected } => engine.on_connection(at, device, *connected, out),
         Input::Recording { on } => engine.set_technical(at, Condition::TechRecording, None, *on, out),
+        Input::Ecg { device } => {
+            // As the pipeline feeds a PMD frame: data, then the frame.
+            engine.on_data(at, device, out);
+            let id = engine.devices().id_of(device).expect("admitted by on_data");
+            engine.on_ecg_frame(at, id, out);
+        }
+        Input::EcgStart { device, started } => {
+            let reason = (!started).then_some("invalid state");
+            engine.on_ecg_start(at, device, *started, reason, out);
+        }
         Input::Operator(action) => return engine.on_operator(at, action, out).is_ok(),
         Input::Gap { by } => engine.on_gap(at, *by),
         Input::Advance => engine.advance_to(at, out),
@@ -1122,6 +1221,7 @@ fn the_engine_agrees_with_the_reference_on_random_scripts() {
         Condition::TechInvalid,
         Condition::TechBatteryLow,
         Condition::TechRecording,
+        Condition::TechEcg,
     ] {
         assert!(seen(c, AlarmState::Active) > 0, "the scripts never raised {c}");
         assert!(seen(c, AlarmState::Cleared) + seen(c, AlarmState::Latched) > 0, "the scripts never ended {c}");
@@ -1132,6 +1232,8 @@ fn the_engine_agrees_with_the_reference_on_random_scripts() {
         (Condition::TechStale, AlarmState::Escalated),
         (Condition::HrHigh, AlarmState::Latched),
         (Condition::Spo2Low, AlarmState::Latched),
+        (Condition::TechEcg, AlarmState::Escalated),
+        (Condition::TechEcg, AlarmState::Latched),
     ] {
         assert!(seen(c, s) > 0, "the scripts never made {c} {s:?}");
     }

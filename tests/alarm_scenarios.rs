@@ -24,6 +24,9 @@
 //! value = 104                   # ... or values = [99, 101] (cycled)
 //! contact = true                # optional
 //! # other kinds: data = true (a notification without a sample),
+//! # ecg = true (an ECG frame: a notification and a frame for tech.ecg),
+//! # ecg_started = false + reason = "invalid state" (the answer to the ECG
+//! # start command),
 //! # connection = "connected" | "disconnected", action = { action = "ack", ... }
 //! # (with error = "text" when it must fail), technical = "tech.recording" + on,
 //! # gap_s = 100, statuses = [ { alarm, device, priority, state, audible } ]
@@ -97,6 +100,12 @@ struct Step {
     contact: Option<bool>,
     #[serde(default)]
     data: Option<bool>,
+    #[serde(default)]
+    ecg: Option<bool>,
+    #[serde(default)]
+    ecg_started: Option<bool>,
+    #[serde(default)]
+    reason: Option<String>,
     #[serde(default)]
     connection: Option<String>,
     #[serde(default)]
@@ -208,6 +217,8 @@ impl From<&Expected> for Seen {
 enum Input<'a> {
     Sample { device: DeviceLabel, quantity: Quantity, value: f64, contact: Option<bool> },
     Data(DeviceLabel),
+    Ecg(DeviceLabel),
+    EcgStart(DeviceLabel, bool, Option<&'a str>),
     Connection(DeviceLabel, bool),
     Action(&'a OperatorAction, Option<&'a str>),
     Technical(Condition, Option<DeviceLabel>, bool),
@@ -268,6 +279,10 @@ fn run(path: &Path) -> Result<(), String> {
                 Input::Sample { device: need_device()?, quantity, value, contact: step.contact }
             } else if step.data == Some(true) {
                 Input::Data(need_device()?)
+            } else if step.ecg == Some(true) {
+                Input::Ecg(need_device()?)
+            } else if let Some(started) = step.ecg_started {
+                Input::EcgStart(need_device()?, started, step.reason.as_deref())
             } else if let Some(c) = &step.connection {
                 let connected = match c.as_str() {
                     "connected" => true,
@@ -311,6 +326,15 @@ fn run(path: &Path) -> Result<(), String> {
                 engine.on_sample(&sample, &mut out);
             }
             Input::Data(device) => engine.on_data(at, device, &mut out),
+            Input::Ecg(device) => {
+                // As the pipeline feeds a PMD frame: data, then the frame.
+                engine.on_data(at, device, &mut out);
+                let id = engine.devices().id_of(device).expect("admitted by on_data");
+                engine.on_ecg_frame(at, id, &mut out);
+            }
+            Input::EcgStart(device, started, reason) => {
+                engine.on_ecg_start(at, device, *started, *reason, &mut out);
+            }
             Input::Connection(device, connected) => engine.on_connection(at, device, *connected, &mut out),
             Input::Action(action, error) => match (engine.on_operator(at, action, &mut out), error) {
                 (Ok(()), None) => {}

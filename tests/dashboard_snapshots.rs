@@ -24,7 +24,8 @@ use vigil::model::{
     SessionTime,
 };
 use vigil::snapshot::{
-    Counters, DeviceView, Limit, LimitRule, Mode, Reading, ReadingStatus, ReplayControl, Snapshot, UiCommand,
+    Counters, DeviceView, EcgStatus, EcgStrip, Limit, LimitRule, Mode, Reading, ReadingStatus, ReplayControl, Snapshot,
+    UiCommand,
 };
 
 /// 1:23:45 into the session.
@@ -89,6 +90,7 @@ fn chest(now_s: u64) -> DeviceView {
         contact: Some(true),
         decode_errors: 0,
         readings: vec![hr_reading],
+        ecg: None,
     }
 }
 
@@ -106,6 +108,7 @@ fn thermo(now_s: u64) -> DeviceView {
         contact: None,
         decode_errors: 0,
         readings: vec![t],
+        ecg: None,
     }
 }
 
@@ -125,6 +128,7 @@ fn cuff(now_s: u64) -> DeviceView {
         contact: None,
         decode_errors: 2,
         readings: vec![sys, dia, pulse],
+        ecg: None,
     }
 }
 
@@ -424,6 +428,99 @@ fn large_terminal_four_devices() {
     s.devices.push(ox);
     let t = draw(&s, &view(), 160, 48);
     insta::assert_snapshot!("high_alarm_160x48", t.backend());
+}
+
+// ---- ECG strips ----------------------------------------------------------
+
+/// 10 s of a synthetic ECG at 130 Hz ending at `now_s`, 72 bpm: a slow
+/// sine (baseline wander) plus P, QRS and T bumps, µV.
+fn ecg_samples(now_s: u64) -> Vec<vigil::history::EcgPoint> {
+    let bump = |t: f64, at: f64, width: f64, height: f64| height * (-((t - at) / width).powi(2)).exp();
+    let period_ns = 1e9 / 130.0;
+    let end_ns = now_s as f64 * 1e9;
+    (0..1300u32)
+        .map(|i| {
+            let at_ns = end_ns - f64::from(1299 - i) * period_ns;
+            let t = at_ns / 1e9;
+            let beat = t.rem_euclid(60.0 / 72.0);
+            let uv = 80.0 * (t * 0.3).sin()
+                + bump(beat, 0.15, 0.025, 150.0)
+                + bump(beat, 0.30, 0.008, -150.0)
+                + bump(beat, 0.32, 0.010, 1_300.0)
+                + bump(beat, 0.34, 0.008, -300.0)
+                + bump(beat, 0.55, 0.045, 300.0);
+            vigil::history::EcgPoint { at_ns: at_ns.round() as i64, uv: uv.round() as i32 }
+        })
+        .collect()
+}
+
+fn with_ecg(mut s: Snapshot, status: EcgStatus) -> Snapshot {
+    let samples = if status.shows_strip() { ecg_samples(NOW_S) } else { Vec::new() };
+    s.devices[0].ecg = Some(EcgStrip { status, rate_hz: 130.0, samples });
+    s
+}
+
+#[test]
+fn ecg_strip_live_at_80x24() {
+    let s = with_ecg(normal(), EcgStatus::Live);
+    let t = draw(&s, &view(), 80, 24);
+    let screen = text(t.backend().buffer());
+    assert!(screen.contains("chest · ECG 130 Hz · 25 mm/s · scale ⡇ 1 mV"), "{screen}");
+    insta::assert_snapshot!("ecg_live_80x24", t.backend());
+}
+
+#[test]
+fn ecg_strip_live_at_120x40_is_taller() {
+    let s = with_ecg(normal(), EcgStatus::Live);
+    let t = draw(&s, &view(), 120, 40);
+    let screen = text(t.backend().buffer());
+    let label = screen.lines().position(|l| l.contains("ECG 130 Hz")).expect("a strip");
+    // Rows of trace between the label and the charts' frame.
+    let trace_rows = screen.lines().skip(label + 1).take_while(|l| !l.contains('┌')).count();
+    assert_eq!(trace_rows, 4, "{screen}");
+    insta::assert_snapshot!("ecg_live_120x40", t.backend());
+}
+
+#[test]
+fn ecg_stale_shows_dashes_and_no_strip() {
+    let mut s = with_ecg(normal(), EcgStatus::Silent);
+    s.alarms = vec![alarm(Condition::TechEcg, Some("chest"), Priority::Medium, AlarmState::Active, None)];
+    let t = draw(&s, &view(), 80, 24);
+    let screen = text(t.backend().buffer());
+    assert!(screen.contains("chest · ECG --  silent"), "{screen}");
+    assert!(!screen.contains("ECG 130 Hz"), "{screen}");
+    insta::assert_snapshot!("ecg_stale_80x24", t.backend());
+    let refused = with_ecg(normal(), EcgStatus::Refused(Some("invalid state".into())));
+    let screen = text(draw(&refused, &view(), 80, 24).backend().buffer());
+    assert!(screen.contains("ECG --  start refused: invalid state"), "{screen}");
+}
+
+/// Without room for a trace the strip says so rather than vanish; the
+/// values and alarms keep their rows.
+#[test]
+fn ecg_strip_gives_way_on_a_small_terminal() {
+    let s = with_ecg(high_alarm(), EcgStatus::Live);
+    let t = draw(&s, &view(), 80, 14);
+    let screen = text(t.backend().buffer());
+    assert!(screen.contains("hr.high"), "{screen}");
+    for h in 1..24 {
+        draw(&s, &view(), 80, h);
+        draw(&s, &view(), 30, h);
+    }
+}
+
+#[test]
+fn ecg_strip_at_160x48_with_four_devices() {
+    let mut s = with_ecg(high_alarm(), EcgStatus::Live);
+    let mut second = chest(NOW_S);
+    second.label = "chest2".into();
+    second.ecg = Some(EcgStrip { status: EcgStatus::Disconnected, rate_hz: 130.0, samples: Vec::new() });
+    second.connected = false;
+    s.devices.push(second);
+    let t = draw(&s, &view(), 160, 48);
+    let screen = text(t.backend().buffer());
+    assert!(screen.contains("chest2 · ECG --  disconnected"), "{screen}");
+    assert!(screen.contains("chest · ECG 130 Hz"), "{screen}");
 }
 
 // ---- never panic, whatever the size -----------------------------------

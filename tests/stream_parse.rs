@@ -87,6 +87,14 @@ fn other_line_kinds_parse() {
             firmware: None
         })
     );
+    assert_eq!(
+        event(r#"{"at_ms": 7, "device": "chest", "event": "ecg", "started": false, "reason": "invalid state"}"#).2,
+        EventBody::EcgStatus { started: false, reason: Some("invalid state".into()) }
+    );
+    assert_eq!(
+        event(r#"{"device": "chest", "event": "ecg", "started": true}"#).2,
+        EventBody::EcgStatus { started: true, reason: None }
+    );
     // Full UUIDs and spaced hex are accepted.
     let (_, _, body) =
         event(r#"{"device": "x", "characteristic": "00002a19-0000-1000-8000-00805f9b34fb", "payload": "5 A"}"#);
@@ -311,7 +319,8 @@ fn errors_name_the_key() {
     assert_eq!(field.as_deref(), Some("event"));
     assert_eq!(
         msg,
-        "line 13: `event`: unknown variant `paired`, expected one of `connected`, `disconnected`, `rssi`, `device_info`"
+        "line 13: `event`: unknown variant `paired`, expected one of `connected`, `disconnected`, `rssi`, \
+         `device_info`, `ecg`"
     );
     // A missing required key: serde's message names it.
     let (_, msg) = bad(14, r#"{"action": "limit", "condition": "hr.high", "value": 120}"#);
@@ -379,4 +388,19 @@ fn a_marker_label_with_hidden_characters_is_refused() {
         assert!(!msg.chars().any(|c| c.is_control() || vigil::excerpt::is_invisible_format(c)), "{msg:?}");
     }
     assert!(parse_line(15, r#"{"action": "marker", "label": "dose 120 mg — ok ✓"}"#).is_ok());
+}
+
+/// An `ecg` event line that is not the start command's answer says which
+/// key is wrong.
+#[test]
+fn bad_ecg_lines_name_their_key() {
+    for (line, says) in [
+        (r#"{"device": "chest", "event": "ecg"}"#, "missing field `started`"),
+        (r#"{"device": "chest", "event": "ecg", "started": "no"}"#, "`started`"),
+        (r#"{"device": "chest", "event": "ecg", "started": false, "why": "x"}"#, "`why`"),
+        (r#"{"event": "ecg", "started": false}"#, "`device`"),
+    ] {
+        let e = parse_line(9, line).unwrap_err().to_string();
+        assert!(e.starts_with("line 9: ") && e.contains(says), "{line}: {e}");
+    }
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{AlarmEvent, Condition, DeviceLabel, MANUAL_DEVICE, Quantity, Sample, SessionTime};
-use crate::verdict::{DeviceTiming, Staleness, in_contact, plausible};
+use crate::verdict::{DeviceTiming, EcgWatch, Staleness, in_contact, plausible};
 
 use super::instance::{Instance, Judgement};
 use super::rules::Rules;
@@ -66,6 +66,8 @@ pub(super) struct Device {
     last_data: Option<SessionTime>,
     /// Timing and learned interval: when this device's data is stale.
     pub staleness: Staleness,
+    /// Whether its ECG is expected, silent or refused (`tech.ecg`).
+    pub ecg: EcgWatch,
     /// Quantities whose latest sample was invalid.
     invalid: BTreeSet<Quantity>,
     /// Groups currently suppressed (by [`Group`] index).
@@ -93,6 +95,7 @@ impl Device {
             connected: true,
             last_data: None,
             staleness: Staleness::new(DeviceTiming { expected_interval: None, intermittent }),
+            ecg: EcgWatch::default(),
             invalid: BTreeSet::new(),
             suppressed: [false; 3],
             baseline: Baseline::default(),
@@ -360,13 +363,48 @@ impl Device {
             if !self.intermittent() {
                 self.instances[Condition::TechStale as usize].rearm(at, self.label.as_ref(), out);
             }
+            self.ecg.connected(at);
+            self.rearm_ecg(at, out);
         } else {
+            // A disconnection is `tech.disconnected`'s alone: no `tech.ecg`
+            // beside it (as no `tech.stale`).
+            self.ecg.disconnected();
+            self.end(Condition::TechEcg, at, out);
             self.end(Condition::TechStale, at, out);
             self.end(Condition::TechNoContact, at, out);
             self.invalid.clear();
             self.end(Condition::TechInvalid, at, out);
         }
         self.refresh_suppression(at, out);
+    }
+
+    /// An ECG frame arrived: `tech.ecg`'s silence restarts (an alarm
+    /// raised ends).
+    pub fn ecg_frame(&mut self, at: SessionTime, out: &mut Vec<AlarmEvent>) {
+        self.ecg.frame(at);
+        self.rearm_ecg(at, out);
+    }
+
+    /// The device's answer to the ECG start command: a refusal raises
+    /// `tech.ecg` at once; a start restarts its silence timer.
+    pub fn ecg_start(&mut self, at: SessionTime, started: bool, reason: Option<&str>, out: &mut Vec<AlarmEvent>) {
+        self.ecg.start_answer(at, started, reason);
+        if !self.connected {
+            return;
+        }
+        if started {
+            self.rearm_ecg(at, out);
+        } else {
+            self.instances[Condition::TechEcg as usize].raise_now(at, self.label.as_ref(), out);
+        }
+    }
+
+    /// `tech.ecg`'s timer from the watch: silent since `at`, while ECG is
+    /// expected from a connected device.
+    fn rearm_ecg(&mut self, at: SessionTime, out: &mut Vec<AlarmEvent>) {
+        if self.connected && self.ecg.silent_since().is_some() {
+            self.instances[Condition::TechEcg as usize].rearm(at, self.label.as_ref(), out);
+        }
     }
 
     /// One decoded sample (it also counts as data for staleness).
@@ -420,6 +458,7 @@ impl Device {
         for inst in &mut self.instances {
             inst.shift(at, by);
         }
+        self.ecg.shift(at, by);
         if let Some(last) = self.last_data
             && last < at
         {

@@ -181,6 +181,24 @@ impl Instance {
         }
     }
 
+    /// The condition is established at `at` without its onset delay (a
+    /// refused ECG start: nothing will change by waiting). Every existing
+    /// level qualifies; the event carries no value.
+    pub fn raise_now(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {
+        let mut newly = [false; 3];
+        for (l, level) in self.levels.iter_mut().enumerate() {
+            if level.onset.is_some() && !level.qualified {
+                level.since = Some(at);
+                level.crossed_with = None;
+                newly[l] = true;
+            }
+        }
+        self.last_value = None;
+        self.last_holds = newly;
+        self.qualify(newly);
+        self.annunciate(at, device, out);
+    }
+
     /// The condition can no longer be judged (suppressed, disconnected):
     /// forget the timers and end the alarm (latching if it must).
     pub fn end(&mut self, at: SessionTime, device: Option<&DeviceLabel>, out: &mut Vec<AlarmEvent>) {

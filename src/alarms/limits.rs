@@ -36,6 +36,8 @@ pub enum LimitRule {
     Unacknowledged { after: Duration },
     /// A battery level at or below `pct`.
     AtOrBelowPct { pct: f64 },
+    /// A device's ECG was refused, or silent for `after` while connected.
+    EcgSilence { after: Duration },
 }
 
 /// Every limit `config` puts in force, condition by condition.
@@ -100,6 +102,13 @@ pub fn limits(config: &AlarmConfig) -> Vec<Limit> {
     let b = &config.tech_battery_low;
     if b.enabled {
         push(Condition::TechBatteryLow, b.priority, LimitRule::AtOrBelowPct { pct: b.at_or_below_pct });
+    }
+    let e = &config.tech_ecg;
+    if e.enabled {
+        push(Condition::TechEcg, e.priority, LimitRule::EcgSilence { after: e.after });
+        if let Some(after) = e.escalate_after {
+            push(Condition::TechEcg, Priority::High, LimitRule::Unacknowledged { after });
+        }
     }
     for c in SESSION_WIDE {
         push(c, Priority::High, LimitRule::Holds { onset: Duration::ZERO });

@@ -54,6 +54,14 @@
 //!   in DESIGN.md's headless example); acknowledging a latched alarm emits
 //!   `cleared`. A latched alarm whose condition returns becomes `active`
 //!   again at no lower priority.
+//! - **`tech.ecg`** (see [`crate::verdict::EcgWatch`]) is judged only for
+//!   a device that sent ECG in this session or whose source reported the
+//!   answer to the ECG start command. Raised at once for a refused start,
+//!   else after `[alarms.tech_ecg] after_s` without an ECG frame, counted
+//!   from the latest frame, (re)connection or successful start. A
+//!   disconnection ends it (`tech.disconnected` says it all); a device
+//!   silent altogether has both `tech.stale` and `tech.ecg`, both true. It
+//!   suppresses nothing: heart rate from 0x2A37 is judged as before.
 //! - **Staleness** counts from the last notification, or from the connection
 //!   if none came since. A disconnected device is not also stale (its
 //!   `tech.stale`, `tech.no_contact` and `tech.invalid` end on disconnection).
@@ -226,6 +234,37 @@ impl AlarmEngine {
     pub fn on_device_data(&mut self, at: SessionTime, id: DeviceId, out: &mut Vec<AlarmEvent>) {
         let at = self.enter(at, out);
         self.with_device(Some(id), |d, rules| d.data(rules, at, out));
+    }
+
+    /// An ECG frame (Polar PMD) of device `id` arrived at `at`; call it after
+    /// [`on_device_data`](Self::on_device_data) for its notification.
+    pub fn on_ecg_frame(&mut self, at: SessionTime, id: DeviceId, out: &mut Vec<AlarmEvent>) {
+        let at = self.enter(at, out);
+        self.with_device(Some(id), |d, _| d.ecg_frame(at, out));
+    }
+
+    /// `device` answered the ECG start command: `started` false (refused,
+    /// with the device's `reason`) raises `tech.ecg` at once.
+    pub fn on_ecg_start(
+        &mut self,
+        at: SessionTime,
+        device: &DeviceLabel,
+        started: bool,
+        reason: Option<&str>,
+        out: &mut Vec<AlarmEvent>,
+    ) {
+        let Some(id) = self.admit(device) else { return };
+        let at = self.enter(at, out);
+        self.with_device(Some(id), |d, _| d.ecg_start(at, started, reason, out));
+    }
+
+    /// What decides whether `id`'s ECG is live: `tech.ecg` is raised from
+    /// it, and the snapshot's ECG status reads it (with
+    /// `config().tech_ecg`). `None`: nothing about the device has reached
+    /// the engine yet.
+    #[must_use]
+    pub fn ecg_watch(&self, id: DeviceId) -> Option<&crate::verdict::EcgWatch> {
+        self.devices.get(id.index()).map(|d| &d.ecg)
     }
 
     pub fn on_connection(&mut self, at: SessionTime, device: &DeviceLabel, connected: bool, out: &mut Vec<AlarmEvent>) {

@@ -148,6 +148,10 @@ impl Rules {
                 Some(RuleLevel { threshold: b.at_or_below_pct, relaxed: b.at_or_below_pct, onset: Duration::ZERO });
         }
         set(Condition::TechBatteryLow, battery);
+        let e = &config.tech_ecg;
+        // Its onset is the silence `verdict::EcgWatch` allows; a refused
+        // start skips it (`Instance::raise_now`).
+        set(Condition::TechEcg, Rule::flag(e.enabled, e.priority, e.after, e.escalate_after));
         for c in SESSION_WIDE {
             set(c, Rule::flag(true, Priority::High, Duration::ZERO, None));
         }

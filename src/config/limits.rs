@@ -403,6 +403,28 @@ technical_condition!(
     None
 );
 
+/// `tech.ecg`: a device that streams ECG (Polar PMD) refused to start it
+/// (raised at once), or sent none for `after_s` while connected although
+/// it had sent ECG in this session. Medium, like `tech.no_contact`: the
+/// heart rate and every other alarm go on, only the raw ECG is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TechEcg {
+    pub enabled: bool,
+    pub priority: Priority,
+    /// Silence after which the ECG is stale (frames come every ~0.56 s).
+    #[serde(rename = "after_s", with = "secs")]
+    pub after: Duration,
+    #[serde(rename = "escalate_after_s", with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<Duration>,
+}
+
+impl Default for TechEcg {
+    fn default() -> Self {
+        Self { enabled: true, priority: Priority::Medium, after: Duration::from_secs(5), escalate_after: None }
+    }
+}
+
 /// `tech.battery_low`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -49,5 +49,6 @@ pub fn chest(last: f64, age: Duration, status: ReadingStatus, recent: Vec<(f64, 
             trend: Vec::new(),
             rmssd_ms: None,
         }],
+        ecg: None,
     }
 }

@@ -73,6 +73,7 @@ pub fn text(limit: &Limit) -> String {
         },
         LimitRule::Unacknowledged { after } => format!("unacknowledged for {}", duration(*after)),
         LimitRule::AtOrBelowPct { pct } => format!("≤ {pct} %"),
+        LimitRule::EcgSilence { after } => format!("ECG refused, or none for {} while connected", duration(*after)),
     }
 }
 
@@ -109,6 +110,7 @@ mod tests {
         assert_eq!(text(Condition::TechDisconnected, Priority::High), "unacknowledged for 60 s");
         assert_eq!(text(Condition::TechRecording, Priority::High), "recording failing, at once");
         assert_eq!(text(Condition::TechStale, Priority::Low), "no data for S = max(5 s, 3 × interval)");
+        assert_eq!(text(Condition::TechEcg, Priority::Medium), "ECG refused, or none for 5 s while connected");
         assert_eq!(
             text(Condition::TechNetwork, Priority::Medium),
             "messages for the central station lost (--publish), at once"

@@ -12,13 +12,14 @@
 //!   [`UiCommand`]s; rings the terminal bell ([`bell`]).
 //!
 //! One file per screen region: [`header`], [`banner`], [`tiles`],
-//! [`charts`], [`alarm_list`], [`status`], [`help`], [`limits`],
+//! [`ecg`] (ECG strips), [`charts`], [`alarm_list`], [`status`], [`help`], [`limits`],
 //! [`prompt`].
 
 pub mod alarm_list;
 pub mod banner;
 pub mod bell;
 pub mod charts;
+pub mod ecg;
 #[cfg(test)]
 mod fixtures;
 pub mod format;
@@ -194,10 +195,16 @@ async fn event_loop<B: Backend>(
     let mut drawn = snapshot.clone();
     let mut face = redraw::Face::of(&snapshot, &view);
     let mut pending = redraw::Change::Now;
+    // Whether the last frame drew an ECG trace: only then do new ECG
+    // samples call for a frame.
+    let mut ecg_visible = false;
     loop {
         if pending == redraw::Change::Now {
             terminal
-                .draw(|f| render(f, &snapshot, &view))
+                .draw(|f| {
+                    render(f, &snapshot, &view);
+                    ecg_visible = ecg_traced(f.area(), &snapshot, &view);
+                })
                 .map_err(|e| DashboardError::Terminal(io::Error::other(e.to_string())))?;
             drawn = snapshot.clone();
             face = redraw::Face::of(&snapshot, &view);
@@ -216,6 +223,9 @@ async fn event_loop<B: Backend>(
                 // per tick and most of its snapshots differ only below the
                 // screen's one-second resolution.
                 pending = pending.max(redraw::change(&drawn, &snapshot));
+                if ecg_visible && redraw::ecg_scrolled(&drawn, &snapshot) {
+                    pending = pending.max(redraw::Change::Later);
+                }
                 if view.stalled_for.take().is_some() {
                     pending = redraw::Change::Now;
                 }
@@ -291,6 +301,9 @@ struct Plan {
     banner: Rect,
     tiles: Rect,
     tile_size: Option<TileSize>,
+    /// The ECG strips, and the braille rows of a live one.
+    ecg: Rect,
+    ecg_rows: u16,
     charts: Rect,
     list: Rect,
     status: Rect,
@@ -299,7 +312,8 @@ struct Plan {
 impl Plan {
     /// Regions claim rows in order of what matters most when the terminal
     /// is small: STALLED, the alarm banner, the clock, the status bar
-    /// (audio pause), the device values, the alarm list, then charts.
+    /// (audio pause), the device values, the alarm list, the ECG strips
+    /// (taller when the charts keep room), then charts.
     fn new(area: Rect, snapshot: &Snapshot, view: &ViewState) -> Self {
         let mut rest = area.height;
         let take = |rest: &mut u16, want: u16| {
@@ -324,24 +338,36 @@ impl Plan {
         // Title row, column header, rows; "none" needs just two.
         let list_want = if alarms == 0 { 2 } else { (alarms + 2).min(7) };
         let mut list = if rest >= 2 { take(&mut rest, list_want) } else { 0 };
+        let tall = ecg::rows_wanted(snapshot, ecg::TALL_ROWS);
+        let ecg_rows =
+            if tall > 0 && rest >= tall + 2 * charts::MIN_CHART_HEIGHT { ecg::TALL_ROWS } else { ecg::STRIP_ROWS };
+        let ecg = take(&mut rest, ecg::rows_wanted(snapshot, ecg_rows));
         let has_charts = !charts::series(snapshot, view).is_empty();
         let charts = if has_charts && rest >= charts::MIN_CHART_HEIGHT { std::mem::take(&mut rest) } else { 0 };
         // Without charts, the list may use the room left.
         let more = alarms.saturating_sub(list.saturating_sub(2));
         list += take(&mut rest, more);
-        let [header, stalled, banner, tiles, charts, list, _, status] = Layout::vertical([
+        let [header, stalled, banner, tiles, ecg, charts, list, _, status] = Layout::vertical([
             Constraint::Length(header),
             Constraint::Length(stalled),
             Constraint::Length(banner),
             Constraint::Length(tiles),
+            Constraint::Length(ecg),
             Constraint::Length(charts),
             Constraint::Length(list),
             Constraint::Fill(1),
             Constraint::Length(status),
         ])
         .areas(area);
-        Plan { header, stalled, banner, tiles, tile_size: Some(tile_size), charts, list, status }
+        Plan { header, stalled, banner, tiles, tile_size: Some(tile_size), ecg, ecg_rows, charts, list, status }
     }
+}
+
+/// Whether a frame of `area` draws an ECG trace (a live strip with room for
+/// at least one row of it; none while the screen is stalled).
+fn ecg_traced(area: Rect, snapshot: &Snapshot, view: &ViewState) -> bool {
+    let strips = u16::try_from(ecg::devices(snapshot).count()).unwrap_or(u16::MAX);
+    view.stalled_for.is_none() && strips > 0 && Plan::new(area, snapshot, view).ecg.height > strips
 }
 
 /// Draws one frame. Reads only: the snapshot, the view state, and no
@@ -374,6 +400,9 @@ impl Plan {
 /// decode err 2 bad lines 0 drops 0 │ ? help │ rec 20261127T080000Z-P-…  status bar
 /// ```
 ///
+/// A device that streams ECG gets a strip between the tiles and the charts
+/// ([`ecg`] has its sketch), or `ECG --` and why when its ECG is not live.
+///
 /// Overlays (help, limits, a prompt, the quit question) are drawn over the
 /// middle.
 pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState) {
@@ -395,6 +424,9 @@ fn draw(area: Rect, buf: &mut Buffer, snapshot: &Snapshot, view: &ViewState) {
     banner::AlarmBanner { snapshot, view, theme }.render(plan.banner, buf);
     if let Some(size) = plan.tile_size.filter(|_| !plan.tiles.is_empty()) {
         tiles::Tiles { snapshot, view, theme, size }.render(plan.tiles, buf);
+    }
+    if !plan.ecg.is_empty() {
+        ecg::EcgStrips { snapshot, view, theme, rows: plan.ecg_rows }.render(plan.ecg, buf);
     }
     if !plan.charts.is_empty() {
         charts::Charts { snapshot, view, theme }.render(plan.charts, buf);
@@ -579,6 +611,42 @@ mod tests {
         assert!((18..=24).contains(&frames), "{frames} frames");
         let text = screen(&terminal);
         assert!(text.contains("STALE"), "{text}");
+    }
+
+    /// New ECG samples in every snapshot (10 per second) cost a frame per
+    /// tick while a strip is drawn, and nothing more than the clock's
+    /// frames on a terminal too small for the strip.
+    #[tokio::test(start_paused = true)]
+    async fn ecg_samples_redraw_only_a_visible_strip() {
+        use crate::history::EcgPoint;
+        use crate::snapshot::{EcgStatus, EcgStrip, ReadingStatus::Live};
+        let with_ecg = |i: u64| {
+            let mut s = with_heart_rate(i * 100 + 50, Live);
+            let samples =
+                (0..130).map(|k| EcgPoint { at_ns: (i * 100 + k) as i64 * 1_000_000, uv: (k % 9) as i32 * 100 });
+            s.devices[0].ecg = Some(EcgStrip { status: EcgStatus::Live, rate_hz: 130.0, samples: samples.collect() });
+            s
+        };
+        for (height, frames_within) in [(30, 38..=46), (6, 9..=13)] {
+            let (snap_tx, mut snap_rx) = watch::channel(Arc::new(with_ecg(0)));
+            let (cmd_tx, _cmd_rx) = mpsc::channel(8);
+            let (_key_tx, key_rx) = mpsc::channel(8);
+            let mut terminal = Terminal::new(TestBackend::new(100, height)).unwrap();
+            let mut ring = |_: &mut Terminal<TestBackend>| {};
+            let io = LoopIo { terminal: &mut terminal, keys: key_rx, ring: &mut ring, wall_clock: fixed_wall };
+            let driver = async {
+                for i in 1..=100u64 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    snap_tx.send(Arc::new(with_ecg(i))).unwrap();
+                }
+                drop(snap_tx);
+            };
+            let opts = DashboardOptions::default();
+            let (result, ()) = tokio::join!(event_loop(io, &mut snap_rx, &cmd_tx, &opts), driver);
+            result.unwrap();
+            let frames = terminal.get_frame().count();
+            assert!(frames_within.contains(&frames), "{height} rows: {frames} frames in 10 s");
+        }
     }
 
     /// The end of the snapshot channel ends the dashboard cleanly.

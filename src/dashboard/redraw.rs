@@ -122,9 +122,11 @@ fn clocks(s: &Snapshot) -> (u64, Option<u64>, Option<u64>) {
 }
 
 fn device_change(drawn: &DeviceView, next: &DeviceView) -> Change {
-    let DeviceView { label, name, address, connected, rssi, battery_pct, contact, decode_errors, readings } = next;
+    let DeviceView { label, name, address, connected, rssi, battery_pct, contact, decode_errors, readings, ecg } = next;
+    let ecg_status = |v: &DeviceView| v.ecg.as_ref().map(|e| e.status.clone());
     let urgent = *label != drawn.label
         || *connected != drawn.connected
+        || ecg_status(next) != ecg_status(drawn)
         || *contact != drawn.contact
         || readings.len() != drawn.readings.len()
         || readings.iter().zip(&drawn.readings).any(|(n, d)| n.quantity != d.quantity || n.status != d.status);
@@ -136,8 +138,21 @@ fn device_change(drawn: &DeviceView, next: &DeviceView) -> Change {
         || *rssi != drawn.rssi
         || *battery_pct != drawn.battery_pct
         || *decode_errors != drawn.decode_errors
+        // New ECG samples scroll a strip only where one is drawn: the loop
+        // asks `ecg_scrolled` when the last frame had a trace.
+        || ecg.as_ref().map(|e| e.rate_hz.round()) != drawn.ecg.as_ref().map(|e| e.rate_hz.round())
         || readings.iter().zip(&drawn.readings).any(|(n, d)| reading_differs(d, n));
     if visible { Change::Later } else { Change::Same }
+}
+
+/// Whether any device's ECG samples differ: a visible strip scrolls, drawn
+/// at the next tick ([`Change::Later`]), never per ECG frame. The status
+/// of a strip is compared by [`change`] (urgent).
+#[must_use]
+pub fn ecg_scrolled(drawn: &Snapshot, next: &Snapshot) -> bool {
+    let samples = |d: &DeviceView| d.ecg.as_ref().map(|e| e.samples.last().copied());
+    next.devices.len() != drawn.devices.len()
+        || next.devices.iter().zip(&drawn.devices).any(|(n, d)| samples(n) != samples(d))
 }
 
 /// Quantity and status are compared by the caller (they are urgent).

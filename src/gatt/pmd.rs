@@ -86,41 +86,75 @@ fn bad(field: &'static str, offset: usize, value: u8) -> DecodeError {
 /// or unknown frame type, or a sample field that is not whole 3-byte
 /// samples.
 pub fn decode_data(p: &[u8]) -> Result<EcgFrame, DecodeError> {
-    if p.len() < HEADER {
-        return Err(DecodeError::TooShort {
-            characteristic: DATA_CHARACTERISTIC,
-            flags: None,
-            needed: HEADER,
-            got: p.len(),
-        });
+    let view = EcgFrameRef::decode(p)?;
+    Ok(EcgFrame { timestamp_ns: view.timestamp_ns, samples_uv: view.samples_uv().collect() })
+}
+
+/// A checked ECG data notification read in place: what [`decode_data`]
+/// decodes, without the sample vector (the pipeline's per-notification
+/// path allocates nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EcgFrameRef<'a> {
+    /// As [`EcgFrame::timestamp_ns`].
+    pub timestamp_ns: u64,
+    /// The sample bytes, a whole number of 3-byte samples.
+    body: &'a [u8],
+}
+
+impl<'a> EcgFrameRef<'a> {
+    /// Check a notification as [`decode_data`] does.
+    ///
+    /// # Errors
+    /// As [`decode_data`].
+    pub fn decode(p: &'a [u8]) -> Result<Self, DecodeError> {
+        if p.len() < HEADER {
+            return Err(DecodeError::TooShort {
+                characteristic: DATA_CHARACTERISTIC,
+                flags: None,
+                needed: HEADER,
+                got: p.len(),
+            });
+        }
+        if p[0] != ECG {
+            return Err(bad("measurement type (only ECG, 0, is decoded)", 0, p[0]));
+        }
+        if p[9] & COMPRESSED != 0 {
+            return Err(bad("frame type (compressed ECG frames are not sent by the H10)", 9, p[9]));
+        }
+        if p[9] != 0 {
+            return Err(bad("frame type", 9, p[9]));
+        }
+        let body = &p[HEADER..];
+        if !body.len().is_multiple_of(3) {
+            return Err(DecodeError::TrailingBytes {
+                characteristic: DATA_CHARACTERISTIC,
+                flags: None,
+                expected: HEADER + body.len() / 3 * 3,
+                got: p.len(),
+            });
+        }
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&p[1..9]);
+        Ok(Self { timestamp_ns: u64::from_le_bytes(ts), body })
     }
-    if p[0] != ECG {
-        return Err(bad("measurement type (only ECG, 0, is decoded)", 0, p[0]));
+
+    /// Number of samples.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.body.len() / 3
     }
-    if p[9] & COMPRESSED != 0 {
-        return Err(bad("frame type (compressed ECG frames are not sent by the H10)", 9, p[9]));
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
     }
-    if p[9] != 0 {
-        return Err(bad("frame type", 9, p[9]));
-    }
-    let body = &p[HEADER..];
-    if !body.len().is_multiple_of(3) {
-        return Err(DecodeError::TrailingBytes {
-            characteristic: DATA_CHARACTERISTIC,
-            flags: None,
-            expected: HEADER + body.len() / 3 * 3,
-            got: p.len(),
-        });
-    }
-    let mut ts = [0u8; 8];
-    ts.copy_from_slice(&p[1..9]);
-    let samples_uv = body
-        .chunks_exact(3)
+
+    /// The samples, oldest first, µV.
+    pub fn samples_uv(&self) -> impl ExactSizeIterator<Item = i32> + 'a {
         // Sign-extend the 24-bit value: place it in the top three bytes,
         // then shift back arithmetically.
-        .map(|b| i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8)
-        .collect();
-    Ok(EcgFrame { timestamp_ns: u64::from_le_bytes(ts), samples_uv })
+        self.body.chunks_exact(3).map(|b| i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8)
+    }
 }
 
 /// A control point answer.

@@ -14,7 +14,12 @@
 //!
 //! Besides those: `{"event": "connected", "services": ["180d", "180f"]}`,
 //! `{"event": "disconnected", "reason": "…"}`, `{"event": "device_info",
-//! "manufacturer", "model", "firmware"}`; action lines take the fields of
+//! "manufacturer", "model", "firmware"}`, `{"event": "ecg", "started":
+//! false, "reason": "invalid state"}` (the device's answer to the ECG start
+//! command, as the BLE source reports it: `started` is required, `reason`
+//! optional; a refusal raises `tech.ecg` at once, `true` makes ECG
+//! expected from the device; ECG frames themselves are notification lines
+//! of `fb005c82-02e7-f387-1cad-8acd2d8df0c8`); action lines take the fields of
 //! [`OperatorAction`](crate::model::OperatorAction)'s serde form (`ack`
 //! `alarm`/`device`, `audio_pause`, `marker` `label`/`kind`/`amount_mg`,
 //! `baseline` `device`, `limit` `condition`/`priority`/`value`, `manual`

@@ -159,6 +159,12 @@ enum EventFields {
         model: Option<String>,
         firmware: Option<String>,
     },
+    /// The answer to the ECG start command (Polar PMD):
+    /// `{"event": "ecg", "started": false, "reason": "invalid state"}`.
+    Ecg {
+        started: bool,
+        reason: Option<String>,
+    },
 }
 
 impl From<EventFields> for EventBody {
@@ -174,6 +180,7 @@ impl From<EventFields> for EventBody {
             EventFields::DeviceInfo { manufacturer, model, firmware } => {
                 EventBody::DeviceInfo(DeviceInfo { manufacturer, model, firmware })
             }
+            EventFields::Ecg { started, reason } => EventBody::EcgStatus { started, reason },
         }
     }
 }
