@@ -235,6 +235,13 @@ pub enum EventBody {
     Gap {
         duration: Duration,
     },
+    /// The device's answer to the ECG start command (Polar PMD): `started`
+    /// false when it refused, with the reason it gave ("invalid state").
+    /// From then on ECG is expected from the device (`tech.ecg`).
+    EcgStatus {
+        started: bool,
+        reason: Option<String>,
+    },
 }
 
 /// Device Information service strings (0x180A), where the device has them.

@@ -391,6 +391,8 @@ impl Pipeline {
                 self.alarms.on_gap(at, *duration);
                 output.push(OutputEvent::Gap { at, duration: *duration });
             }
+            // tech.ecg is the ECG branch's; the BLE side only reports.
+            EventBody::EcgStatus { .. } => {}
         }
     }
 
