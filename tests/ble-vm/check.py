@@ -259,7 +259,13 @@ def check_ecg(notes, out):
     every connection of the first strap (so after its forced disconnection
     and after the stale drop, by itself), recorded the frames each strap
     sent, and wrote the stop command to both when it was stopped."""
-    straps = [("hr", Sent(out / "peripheral.log")), ("hr2", Sent(out / "peripheral2.log"))]
+    straps = [("hr", Sent(out / "peripheral.log"))]
+    if (out / "peripheral2.log").exists():
+        straps.append(("hr2", Sent(out / "peripheral2.log")))
+    check(
+        all(d in {r["device"] for r in notes} for d, _ in straps),
+        f"data recorded from every strap at once ({', '.join(d for d, _ in straps)})",
+    )
     for device, sent in straps:
         print(f"     {device}: ECG frames sent per phase {[len(p) for p in sent.ecg]}, PMD starts {sent.starts}")
         check(

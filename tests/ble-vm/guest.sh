@@ -174,14 +174,18 @@ wait_sent() { # $1 = total count to reach, $2 = seconds
 : > "$out/peripheral.log"
 : > "$out/advertisement.log"
 start_peripheral 1
-# The second strap stays the whole run.
-echo "=== peripheral start 1" > "$out/peripheral2.log"
-python3 -u /share/peripheral.py /tmp/example-gatt-server-hci2 >> "$out/peripheral2.log" 2>&1 &
-gatt2_pid=$!
-python3 -u /tmp/example-advertisement-hci2 > "$out/advertisement2.log" 2>&1 &
-adv2_pid=$!
-for i in $(seq 1 40); do grep -q "Advertisement registered" "$out/advertisement2.log" 2>/dev/null && break; sleep 0.5; done
-mark "second strap started (gatt pid $gatt2_pid, advertisement pid $adv2_pid)"
+# The second strap, when the command names it, stays the whole run.
+gatt2_pid=""
+adv2_pid=""
+if [[ "$VIGIL_BLE_CMD" == *"{ADDR2}"* ]]; then
+    echo "=== peripheral start 1" > "$out/peripheral2.log"
+    python3 -u /share/peripheral.py /tmp/example-gatt-server-hci2 >> "$out/peripheral2.log" 2>&1 &
+    gatt2_pid=$!
+    python3 -u /tmp/example-advertisement-hci2 > "$out/advertisement2.log" 2>&1 &
+    adv2_pid=$!
+    for i in $(seq 1 40); do grep -q "Advertisement registered" "$out/advertisement2.log" 2>/dev/null && break; sleep 0.5; done
+    mark "second strap started (gatt pid $gatt2_pid, advertisement pid $adv2_pid)"
+fi
 
 # --- vigil ---------------------------------------------------------------------
 echo "$HCI1_ADDR" > "$out/hci1-address"
@@ -227,8 +231,9 @@ fi
 # them; what the straps send from here on need not reach vigil (the host's
 # checks stop counting at the mark).
 sleep 2
-echo "=== vigil stopping" | tee -a "$out/peripheral2.log" >> "$out/peripheral.log"
-mark "stopping vigil (SIGTERM) with both straps running"
+echo "=== vigil stopping" >> "$out/peripheral.log"
+[ -n "$gatt2_pid" ] && echo "=== vigil stopping" >> "$out/peripheral2.log"
+mark "stopping vigil (SIGTERM) with the straps running"
 kill -TERM "$vigil_pid" 2>/dev/null
 for i in $(seq 1 40); do kill -0 "$vigil_pid" 2>/dev/null || break; sleep 0.5; done
 if kill -0 "$vigil_pid" 2>/dev/null; then
@@ -238,8 +243,10 @@ fi
 wait "$vigil_pid"
 mark "vigil exit status $?"
 stop_peripheral
-kill "$gatt2_pid" "$adv2_pid" 2>/dev/null
-wait "$gatt2_pid" "$adv2_pid" 2>/dev/null
+if [ -n "$gatt2_pid" ]; then
+    kill "$gatt2_pid" "$adv2_pid" 2>/dev/null
+    wait "$gatt2_pid" "$adv2_pid" 2>/dev/null
+fi
 mark "guest done"
 finish
 : > "$out/guest-done"
