@@ -175,9 +175,7 @@ def check_probe(rows, address, phases, temp_phases):
 
 
 def check_headless(rows, phases, temp_phases, out):
-    """`vigil monitor --headless` lines, then the recording. The first
-    strap (`hr`) is the one that goes away and comes back."""
-    rows = [r for r in rows if r.get("device") in (None, "hr")]
+    """`vigil monitor --headless` lines, then the recording."""
     seq = []
     for r in rows:
         if r.get("type") == "connection":
@@ -234,62 +232,45 @@ def check_recording(rec, phases, temp_phases):
             return ipc.open_file(f).read_all().select(columns)
 
     try:
-        all_notes = read(sessions[0] / "notifications.arrow", ["device", "characteristic", "payload"]).to_pylist()
+        notes = read(sessions[0] / "notifications.arrow", ["characteristic", "payload"]).to_pylist()
     except Exception as e:  # an unfinished file (no footer) is a failure here
         check(False, f"notifications.arrow is a finished Arrow IPC file ({e})")
         return
-    check_ecg(all_notes, rec.parent)
-    notes = [r for r in all_notes if r["device"] == "hr"]
+    check_ecg(notes, rec.parent)
     received = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a37"]
     check_payloads(received, phases, "notifications.arrow")
     temps = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a1c"]
     check_temperatures(temps, temp_phases, "notifications.arrow")
     try:
-        samples = read(sessions[0] / "samples.arrow", ["device", "quantity", "value"]).to_pylist()
+        samples = read(sessions[0] / "samples.arrow", ["quantity", "value"]).to_pylist()
     except Exception as e:
         check(False, f"samples.arrow is a finished Arrow IPC file ({e})")
         return
-    hr = [r["value"] for r in samples if r["quantity"] == "heart_rate_bpm" and r["device"] == "hr"]
+    hr = [r["value"] for r in samples if r["quantity"] == "heart_rate_bpm"]
     expected = [float(bytes.fromhex(p)[1]) for p in received]
     check(hr == expected, f"samples.arrow heart_rate_bpm equals the notified bpm ({len(hr)} samples)")
 
 
 def check_ecg(notes, out):
-    """Polar PMD ECG on both straps: vigil wrote the start command after
-    every connection of the first strap (so after its forced disconnection
-    and after the stale drop, by itself), recorded the frames each strap
-    sent, and wrote the stop command to both when it was stopped."""
-    straps = [("hr", Sent(out / "peripheral.log"))]
-    if (out / "peripheral2.log").exists():
-        straps.append(("hr2", Sent(out / "peripheral2.log")))
+    """Polar PMD ECG: vigil wrote the start command after every connection
+    (so after the forced disconnection and after the stale drop, by
+    itself), recorded every frame the strap sent, and wrote the stop
+    command when it was stopped."""
+    sent = Sent(out / "peripheral.log")
+    print(f"     ECG frames sent per phase {[len(p) for p in sent.ecg]}, PMD starts {sent.starts}")
     check(
-        all(d in {r["device"] for r in notes} for d, _ in straps),
-        f"data recorded from every strap at once ({', '.join(d for d, _ in straps)})",
+        bool(sent.starts) and all(n >= 1 for n in sent.starts),
+        f"vigil wrote the ECG start command after every connection ({sent.starts} per phase)",
     )
-    for device, sent in straps:
-        print(f"     {device}: ECG frames sent per phase {[len(p) for p in sent.ecg]}, PMD starts {sent.starts}")
-        check(
-            bool(sent.starts) and all(n >= 1 for n in sent.starts),
-            f"{device}: vigil wrote the ECG start command after every connection ({sent.starts} per phase)",
-        )
-        received = [
-            bytes(r["payload"]).hex() for r in notes if r["device"] == device and r["characteristic"] == PMD_DATA
-        ]
-        if len(sent.ecg) >= 2:
-            # Frames come every 0.56 s: a few more may be in flight at an outage.
-            check_payloads(received, sent.ecg, f"{device} notifications.arrow", "ECG frame", may_miss=8)
-        else:
-            all_sent = [p for phase in sent.ecg for p in phase]
-            check(
-                len(received) >= MIN_PER_PHASE and len(received) >= len(all_sent) - 8
-                and match_positions(received, all_sent) is not None,
-                f"{device} notifications.arrow: {len(received)} of {len(all_sent)} ECG frames sent were recorded, in order",
-            )
-        check(
-            all(len(bytes.fromhex(p)) == 10 + 3 * ECG_FRAME_SAMPLES for p in received),
-            f"{device}: every recorded ECG frame is whole ({10 + 3 * ECG_FRAME_SAMPLES} bytes: no MTU truncation)",
-        )
-        check(sent.stops_on_exit >= 1, f"{device}: vigil wrote the ECG stop command on exit ({sent.stops_on_exit})")
+    received = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == PMD_DATA]
+    # Frames come every 0.56 s: a few more than heart-rate values may be in
+    # flight at an outage.
+    check_payloads(received, sent.ecg, "notifications.arrow", "ECG frame", may_miss=8)
+    check(
+        all(len(bytes.fromhex(p)) == 10 + 3 * ECG_FRAME_SAMPLES for p in received),
+        f"every recorded ECG frame is whole ({10 + 3 * ECG_FRAME_SAMPLES} bytes: no MTU truncation)",
+    )
+    check(sent.stops_on_exit >= 1, f"vigil wrote the ECG stop command on exit ({sent.stops_on_exit})")
 
 
 SETUP_ERRORS = {

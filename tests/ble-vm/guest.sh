@@ -1,14 +1,13 @@
 #!/bin/bash
 # Runs inside the BLE test guest (started by /vigil-init from the 9p share).
 #
-# hci0, hci1 and hci2 are three linked virtual LE controllers (btvirt).
-# BlueZ's own example GATT server and advertisement, adapted here at run time
-# to one adapter each and to a discoverable advertisement, plus the
-# thermometer and Polar PMD (ECG) services of peripheral.py, are two chest
-# straps: `hr` on hci1, `hr2` on hci2. vigil runs on hci0. The first strap
-# goes away (process killed, hci1 powered off) and comes back; the second
-# stays. vigil is stopped while both still run, so its ECG stop commands can
-# reach them. Everything is logged to /share/out for the host's checks.
+# hci0 and hci1 are two linked virtual LE controllers (btvirt). BlueZ's own
+# example GATT server and advertisement, adapted here at run time to hci1 and
+# to a discoverable advertisement, with the thermometer and Polar PMD (ECG)
+# services of peripheral.py, are the chest strap; vigil runs on hci0. The
+# strap goes away (process killed, hci1 powered off) and comes back; vigil is
+# stopped while it still runs, so its ECG stop command can reach it.
+# Everything is logged to /share/out for the host's checks.
 set -u
 out=/share/out
 mkdir -p "$out"
@@ -65,31 +64,26 @@ start_btvirt() {
     local attempt i a0 a1 stuck_before
     for attempt in 1 2 3 4 5; do
         stuck_before=$(stuck)
-        btvirt -L -l3 > "$out/btvirt.log" 2>&1 &
+        btvirt -L -l2 > "$out/btvirt.log" 2>&1 &
         btvirt_pid=$!
-        a0=""; a1=""; a2=""
+        a0=""; a1=""
         for i in $(seq 1 60); do
             sleep 1
-            a0=$(addr 0); a1=$(addr 1); a2=$(addr 2)
-            if [ -n "$a0" ] && [ -n "$a1" ] && [ -n "$a2" ] && [ "$a0" != 00:00:00:00:00:00 ] \
-                && [ "$a1" != 00:00:00:00:00:00 ] && [ "$a2" != 00:00:00:00:00:00 ]; then
-                mark "btvirt attempt $attempt: hci0=$a0 hci1=$a1 hci2=$a2"
+            a0=$(addr 0); a1=$(addr 1)
+            if [ -n "$a0" ] && [ -n "$a1" ] && [ "$a0" != 00:00:00:00:00:00 ] && [ "$a1" != 00:00:00:00:00:00 ]; then
+                mark "btvirt attempt $attempt: hci0=$a0 hci1=$a1"
                 HCI1_ADDR=$a1
-                HCI2_ADDR=$a2
                 return 0
             fi
             [ "$(stuck)" -gt "$stuck_before" ] && break
         done
-        mark "btvirt attempt $attempt failed: hci0=${a0:-?} hci1=${a1:-?} hci2=${a2:-?}; restarting it"
+        mark "btvirt attempt $attempt failed: hci0=${a0:-?} hci1=${a1:-?}; restarting it"
         kill "$btvirt_pid" 2>/dev/null; wait "$btvirt_pid" 2>/dev/null
-        for i in $(seq 0 40); do
-            [ -e /sys/class/bluetooth/hci0 ] || [ -e /sys/class/bluetooth/hci1 ] || [ -e /sys/class/bluetooth/hci2 ] || break
-            sleep 0.25
-        done
+        for i in $(seq 1 40); do [ -e /sys/class/bluetooth/hci0 ] || [ -e /sys/class/bluetooth/hci1 ] || break; sleep 0.25; done
     done
     return 1
 }
-start_btvirt || fail "btvirt never gave three initialised controllers"
+start_btvirt || fail "btvirt never gave two initialised controllers"
 
 "$bluetoothd" -n ${BLUETOOTHD_DEBUG:+-d} > /tmp/bluetoothd.log 2>&1 &
 for i in $(seq 1 40); do
@@ -103,7 +97,6 @@ timeout 10 btmgmt --index 0 power off > /dev/null
 setup_error powered-off bash -c "$scan_cmd"
 timeout 10 btmgmt --index 0 power on > /dev/null
 timeout 10 btmgmt --index 1 power on > /dev/null
-timeout 10 btmgmt --index 2 power on > /dev/null
 # Debian lets every user talk to BlueZ; distributions that restrict it do so
 # with a D-Bus policy like this one.
 mkdir -p /etc/dbus-1/system.d
@@ -117,38 +110,37 @@ reload_dbus
 setup_error permission setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "$scan_cmd"
 rm -f /etc/dbus-1/system.d/zz-vigil-test-deny.conf
 reload_dbus
-mark "bluetoothd up, all three adapters powered"
+mark "bluetoothd up, both adapters powered"
 
-# --- the straps: BlueZ's examples, bound to hci1 and hci2 ---------------------
+# --- the peripheral: BlueZ's examples, bound to hci1 ---------------------------
 # The example advertisement carries more than a legacy advertisement's 31
 # bytes (bluetoothd: "Advertising data too long"): its demo manufacturer,
 # service and raw data go, and the name gets shorter.
 # peripheral.py loads the adapted example GATT server and adds a Health
-# Thermometer service to it (indications).
+# Thermometer service (indications) and Polar's PMD service to it.
 examples=/usr/share/doc/bluez-test-scripts/examples
-adapt() { # $1 = example, $2 = adapter, $3 = advertised name; writes /tmp/$1-$2
+adapt() {
     local src="$examples/$1"
     if [ -f "$src" ]; then cat "$src"; else zcat "$src.gz"; fi | sed \
-        -e "s|if GATT_MANAGER_IFACE in props.keys():|if GATT_MANAGER_IFACE in props.keys() and o.endswith('/$2'):|" \
-        -e "s|if LE_ADVERTISING_MANAGER_IFACE in props:|if LE_ADVERTISING_MANAGER_IFACE in props and o.endswith('/$2'):|" \
+        -e "s|if GATT_MANAGER_IFACE in props.keys():|if GATT_MANAGER_IFACE in props.keys() and o.endswith('/hci1'):|" \
+        -e "s|if LE_ADVERTISING_MANAGER_IFACE in props:|if LE_ADVERTISING_MANAGER_IFACE in props and o.endswith('/hci1'):|" \
         -e "s|^\( *\)properties\['Type'\] = self.ad_type\$|&\n\1properties['Discoverable'] = dbus.Boolean(True)|" \
         -e "/self.add_manufacturer_data(0xffff/d" -e "/self.add_service_data('9999'/d" -e "/self.add_data(0x26/d" \
-        -e "s|self.add_local_name('TestAdvertisement')|self.add_local_name('$3')|" \
-        > "/tmp/$1-$2"
-    grep -q "endswith('/$2')" "/tmp/$1-$2" || fail "$1: adapter selection not found to adapt"
+        -e "s|self.add_local_name('TestAdvertisement')|self.add_local_name('Vigil HR')|" \
+        > "/tmp/$1"
 }
-adapt example-gatt-server hci1 "Vigil HR"
-adapt example-advertisement hci1 "Vigil HR"
-adapt example-gatt-server hci2 "Vigil HR2"
-adapt example-advertisement hci2 "Vigil HR2"
-grep -q "Discoverable" /tmp/example-advertisement-hci1 || fail "example-advertisement: properties not found to adapt"
+adapt example-gatt-server
+adapt example-advertisement
+grep -q "endswith('/hci1')" /tmp/example-gatt-server || fail "example-gatt-server: adapter selection not found to adapt"
+grep -q "endswith('/hci1')" /tmp/example-advertisement || fail "example-advertisement: adapter selection not found to adapt"
+grep -q "Discoverable" /tmp/example-advertisement || fail "example-advertisement: properties not found to adapt"
 
 sent() { awk '/^Updating value/ {n++} END {print n+0}' "$out/peripheral.log" 2>/dev/null; }
 start_peripheral() {
     echo "=== peripheral start $1" >> "$out/peripheral.log"
-    python3 -u /share/peripheral.py /tmp/example-gatt-server-hci1 >> "$out/peripheral.log" 2>&1 &
+    python3 -u /share/peripheral.py /tmp/example-gatt-server >> "$out/peripheral.log" 2>&1 &
     gatt_pid=$!
-    python3 -u /tmp/example-advertisement-hci1 >> "$out/advertisement.log" 2>&1 &
+    python3 -u /tmp/example-advertisement >> "$out/advertisement.log" 2>&1 &
     adv_pid=$!
     for i in $(seq 1 40); do
         grep -q "Advertisement registered" "$out/advertisement.log" 2>/dev/null \
@@ -174,29 +166,15 @@ wait_sent() { # $1 = total count to reach, $2 = seconds
 : > "$out/peripheral.log"
 : > "$out/advertisement.log"
 start_peripheral 1
-# The second strap, when the command names it, stays the whole run.
-gatt2_pid=""
-adv2_pid=""
-if [[ "$VIGIL_BLE_CMD" == *"{ADDR2}"* ]]; then
-    echo "=== peripheral start 1" > "$out/peripheral2.log"
-    python3 -u /share/peripheral.py /tmp/example-gatt-server-hci2 >> "$out/peripheral2.log" 2>&1 &
-    gatt2_pid=$!
-    python3 -u /tmp/example-advertisement-hci2 > "$out/advertisement2.log" 2>&1 &
-    adv2_pid=$!
-    for i in $(seq 1 40); do grep -q "Advertisement registered" "$out/advertisement2.log" 2>/dev/null && break; sleep 0.5; done
-    mark "second strap started (gatt pid $gatt2_pid, advertisement pid $adv2_pid)"
-fi
 
 # --- vigil ---------------------------------------------------------------------
 echo "$HCI1_ADDR" > "$out/hci1-address"
-echo "$HCI2_ADDR" > "$out/hci2-address"
 mark "scan: $scan_cmd"
 bash -c "$scan_cmd" > "$out/scan.out" 2> "$out/scan.err"
 mark "scan exit status $?"
 
 mkdir -p "$out/rec"
 cmd=${VIGIL_BLE_CMD//\{ADDR\}/$HCI1_ADDR}
-cmd=${cmd//\{ADDR2\}/$HCI2_ADDR}
 cmd=${cmd//\{REC\}/$out/rec}
 mark "vigil: $cmd"
 bash -c "exec $cmd" > "$out/vigil.out" 2> "$out/vigil.err" &
@@ -227,13 +205,12 @@ if [ "${STALE_PHASE:-1}" = 1 ]; then
     wait_sent $((before + PHASE_SAMPLES)) 150 || mark "WARNING: only $(( $(sent) - before )) values sent after the stale phase"
     mark "phase 3: $(( $(sent) - before )) heart-rate values sent after the quiet spell"
 fi
-# vigil stops while both straps still run, so its ECG stop commands reach
-# them; what the straps send from here on need not reach vigil (the host's
+# vigil stops while the strap still runs, so its ECG stop command reaches
+# it; what the strap sends from here on need not reach vigil (the host's
 # checks stop counting at the mark).
 sleep 2
 echo "=== vigil stopping" >> "$out/peripheral.log"
-[ -n "$gatt2_pid" ] && echo "=== vigil stopping" >> "$out/peripheral2.log"
-mark "stopping vigil (SIGTERM) with the straps running"
+mark "stopping vigil (SIGTERM) with the strap running"
 kill -TERM "$vigil_pid" 2>/dev/null
 for i in $(seq 1 40); do kill -0 "$vigil_pid" 2>/dev/null || break; sleep 0.5; done
 if kill -0 "$vigil_pid" 2>/dev/null; then
@@ -243,10 +220,6 @@ fi
 wait "$vigil_pid"
 mark "vigil exit status $?"
 stop_peripheral
-if [ -n "$gatt2_pid" ]; then
-    kill "$gatt2_pid" "$adv2_pid" 2>/dev/null
-    wait "$gatt2_pid" "$adv2_pid" 2>/dev/null
-fi
 mark "guest done"
 finish
 : > "$out/guest-done"
