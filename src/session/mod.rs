@@ -109,9 +109,30 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// source that failed is reported as failed; a source that neither returns
 /// nor sends cannot hold the session open.
 const SOURCE_RESULT_WAIT: Duration = Duration::from_secs(2);
+/// How long a source may take to stop once the session has ended and
+/// closed its channel: the BLE source writes each strap's ECG stop command
+/// (a GATT write with response) and disconnects.
+const SOURCE_STOP_WAIT: Duration = Duration::from_secs(3);
 
 /// The task that produces a session's events.
 pub type SourceTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// `source`, ended as soon as the session closes its channel: for a source
+/// with nothing to stop on its way out (a simulation, a stream, a replay),
+/// so the session's end never waits for it. The BLE source is not wrapped:
+/// it stops its sensors first.
+pub fn ends_on_close(
+    tx: &mpsc::Sender<Batch>,
+    source: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> SourceTask {
+    let closed = tx.clone();
+    Box::pin(async move {
+        tokio::select! {
+            result = source => result,
+            () = closed.closed() => Ok(()),
+        }
+    })
+}
 
 /// Builds the source task once the session has made its channel.
 /// The source admits the devices it names to the session's table.

@@ -14,8 +14,8 @@ use super::signals::Signals;
 use super::sinks::{self, HeadlessSink, Sinks};
 use super::{
     ALARM_COMMAND_CAPACITY, EVENT_SNAPSHOT_GAP, EndReason, GAP_THRESHOLD, HEARTBEAT, IDLE_SNAPSHOT_EVERY,
-    MAX_SPEED_SNAPSHOT_EVERY, MIN_TIMER_WAIT, SOURCE_CHANNEL_CAPACITY, SOURCE_RESULT_WAIT, STALL_AFTER, SessionOutcome,
-    SessionPlan, TICK, UI_CHANNEL_CAPACITY, VIRTUAL_IDLE_SNAPSHOT_EVERY,
+    MAX_SPEED_SNAPSHOT_EVERY, MIN_TIMER_WAIT, SOURCE_CHANNEL_CAPACITY, SOURCE_RESULT_WAIT, SOURCE_STOP_WAIT,
+    STALL_AFTER, SessionOutcome, SessionPlan, TICK, UI_CHANNEL_CAPACITY, VIRTUAL_IDLE_SNAPSHOT_EVERY,
 };
 use crate::alarm_command::{self, AlarmCommand};
 use crate::alarms::AlarmEngine;
@@ -499,6 +499,21 @@ impl Session {
             let _ = tokio::time::timeout(crate::mqtt::publish::STOP_WAIT, async {
                 while let Some(done) = tasks.join_next().await {
                     if matches!(done, Ok((Task::Publisher, _))) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        if reason != EndReason::EndOfInput {
+            // The source is told the session is over (its channel closes)
+            // and given a bounded time to stop what it started on the
+            // sensors.
+            self.batches.close();
+            let tasks = &mut self.tasks;
+            let _ = tokio::time::timeout(SOURCE_STOP_WAIT, async {
+                while let Some(done) = tasks.join_next().await {
+                    if matches!(done, Ok((Task::Source, _))) {
                         break;
                     }
                 }

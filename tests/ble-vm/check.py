@@ -33,20 +33,48 @@ def check(ok, what):
     return ok
 
 
+PMD_DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+ECG_FRAME_SAMPLES = 73
+
+
+class Sent:
+    """What one strap's peripheral log says it did, per start of the
+    peripheral (a phase): heart rate (2a37), temperature (2a1c) and ECG
+    frame payloads (hex), and the PMD start commands it was written. Only
+    up to the `=== vigil stopping` mark: what a strap sends while vigil
+    shuts down need not arrive. The PMD stop commands are counted after
+    the mark."""
+
+    def __init__(self, path):
+        self.hr, self.temp, self.ecg, self.starts = [], [], [], []
+        self.stops_on_exit = 0
+        stopping = False
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("=== vigil stopping"):
+                stopping = True
+            elif stopping:
+                self.stops_on_exit += line.startswith("PMD stop")
+            elif line.startswith("=== peripheral start"):
+                for phases in (self.hr, self.temp, self.ecg):
+                    phases.append([])
+                self.starts.append(0)
+            elif not self.hr:
+                continue
+            elif line.startswith("Updating value:"):
+                values = [int(b) for b in re.findall(r"dbus\.Byte\((\d+)\)", line)]
+                self.hr[-1].append(bytes(values).hex())
+            elif line.startswith("Thermometer value:"):
+                self.temp[-1].append(line.split(":", 1)[1].strip())
+            elif line.startswith("ECG frame:"):
+                self.ecg[-1].append(line.split(":", 1)[1].strip())
+            elif line.startswith("PMD start"):
+                self.starts[-1] += 1
+
+
 def sent_phases(path):
-    """Payloads (hex) the peripheral sent, per start of the peripheral:
-    heart rate (2a37) and temperature (2a1c) phases."""
-    hr, temp = [], []
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("=== peripheral start"):
-            hr.append([])
-            temp.append([])
-        elif line.startswith("Updating value:") and hr:
-            values = [int(b) for b in re.findall(r"dbus\.Byte\((\d+)\)", line)]
-            hr[-1].append(bytes(values).hex())
-        elif line.startswith("Thermometer value:") and temp:
-            temp[-1].append(line.split(":", 1)[1].strip())
-    return hr, temp
+    """Heart-rate and temperature payloads per phase (see `Sent`)."""
+    sent = Sent(path)
+    return sent.hr, sent.temp
 
 
 def match_positions(needle, haystack):
@@ -208,6 +236,7 @@ def check_recording(rec, phases, temp_phases):
     except Exception as e:  # an unfinished file (no footer) is a failure here
         check(False, f"notifications.arrow is a finished Arrow IPC file ({e})")
         return
+    check_ecg(notes, rec.parent)
     received = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a37"]
     check_payloads(received, phases, "notifications.arrow")
     temps = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == "2a1c"]
@@ -220,6 +249,28 @@ def check_recording(rec, phases, temp_phases):
     hr = [r["value"] for r in samples if r["quantity"] == "heart_rate_bpm"]
     expected = [float(bytes.fromhex(p)[1]) for p in received]
     check(hr == expected, f"samples.arrow heart_rate_bpm equals the notified bpm ({len(hr)} samples)")
+
+
+def check_ecg(notes, out):
+    """Polar PMD ECG: vigil wrote the start command after every connection
+    (so after the forced disconnection and after the stale drop, by
+    itself), recorded every frame the strap sent, and wrote the stop
+    command when it was stopped."""
+    sent = Sent(out / "peripheral.log")
+    print(f"     ECG frames sent per phase {[len(p) for p in sent.ecg]}, PMD starts {sent.starts}")
+    check(
+        bool(sent.starts) and all(n >= 1 for n in sent.starts),
+        f"vigil wrote the ECG start command after every connection ({sent.starts} per phase)",
+    )
+    received = [bytes(r["payload"]).hex() for r in notes if r["characteristic"] == PMD_DATA]
+    # Frames come every 0.56 s: a few more than heart-rate values may be in
+    # flight at an outage.
+    check_payloads(received, sent.ecg, "notifications.arrow", "ECG frame", may_miss=8)
+    check(
+        all(len(bytes.fromhex(p)) == 10 + 3 * ECG_FRAME_SAMPLES for p in received),
+        f"every recorded ECG frame is whole ({10 + 3 * ECG_FRAME_SAMPLES} bytes: no MTU truncation)",
+    )
+    check(sent.stops_on_exit >= 1, f"vigil wrote the ECG stop command on exit ({sent.stops_on_exit})")
 
 
 SETUP_ERRORS = {

@@ -3,9 +3,11 @@
 #
 # hci0 and hci1 are two linked virtual LE controllers (btvirt). BlueZ's own
 # example GATT server and advertisement, adapted here at run time to hci1 and
-# to a discoverable advertisement, are the Heart Rate peripheral; vigil runs
-# on hci0. The peripheral goes away (process killed, hci1 powered off) and
-# comes back; everything is logged to /share/out for the host's checks.
+# to a discoverable advertisement, with the thermometer and Polar PMD (ECG)
+# services of peripheral.py, are the chest strap; vigil runs on hci0. The
+# strap goes away (process killed, hci1 powered off) and comes back; vigil is
+# stopped while it still runs, so its ECG stop command can reach it.
+# Everything is logged to /share/out for the host's checks.
 set -u
 out=/share/out
 mkdir -p "$out"
@@ -115,7 +117,7 @@ mark "bluetoothd up, both adapters powered"
 # bytes (bluetoothd: "Advertising data too long"): its demo manufacturer,
 # service and raw data go, and the name gets shorter.
 # peripheral.py loads the adapted example GATT server and adds a Health
-# Thermometer service to it (indications).
+# Thermometer service (indications) and Polar's PMD service to it.
 examples=/usr/share/doc/bluez-test-scripts/examples
 adapt() {
     local src="$examples/$1"
@@ -203,11 +205,12 @@ if [ "${STALE_PHASE:-1}" = 1 ]; then
     wait_sent $((before + PHASE_SAMPLES)) 150 || mark "WARNING: only $(( $(sent) - before )) values sent after the stale phase"
     mark "phase 3: $(( $(sent) - before )) heart-rate values sent after the quiet spell"
 fi
-# The peripheral stops first, so every value it sent could reach vigil
-# (vigil's shutdown takes seconds under emulation).
-stop_peripheral
+# vigil stops while the strap still runs, so its ECG stop command reaches
+# it; what the strap sends from here on need not reach vigil (the host's
+# checks stop counting at the mark).
 sleep 2
-
+echo "=== vigil stopping" >> "$out/peripheral.log"
+mark "stopping vigil (SIGTERM) with the strap running"
 kill -TERM "$vigil_pid" 2>/dev/null
 for i in $(seq 1 40); do kill -0 "$vigil_pid" 2>/dev/null || break; sleep 0.5; done
 if kill -0 "$vigil_pid" 2>/dev/null; then
@@ -216,6 +219,7 @@ if kill -0 "$vigil_pid" 2>/dev/null; then
 fi
 wait "$vigil_pid"
 mark "vigil exit status $?"
+stop_peripheral
 mark "guest done"
 finish
 : > "$out/guest-done"

@@ -1,20 +1,21 @@
 //! The btleplug (BlueZ over D-Bus) side: opening the adapter, scanning, and
 //! the [`Link`] a device's supervisor drives.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::pin::Pin;
 use std::time::Duration;
 
 use btleplug::api::{
     BDAddr, Central as _, CentralEvent, CentralState, CharPropFlags, Manager as _, Peripheral as _, ScanFilter,
-    ValueNotification,
+    ValueNotification, WriteType,
 };
 use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
-use super::supervisor::{AcquireError, Acquired, Link, LinkEvent};
+use super::supervisor::{AcquireError, Acquired, EcgStart, Link, LinkEvent};
 use super::{ADAPTER_ENV, BleError, SUBSCRIBED_CHARACTERISTICS, SUPPORTED_SERVICES, ScanEntry, Selector};
+use crate::gatt::pmd;
 use crate::model::{Characteristic, DeviceInfo};
 
 /// How long one attempt looks for the device before backing off.
@@ -25,6 +26,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Service discovery, reads and subscriptions, each.
 const GATT_TIMEOUT: Duration = Duration::from_secs(15);
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Writing the ECG stop command when the session ends.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// HCI's "RSSI not available".
 const RSSI_UNAVAILABLE: i16 = 127;
@@ -188,6 +191,11 @@ struct Connected {
     id: PeripheralId,
     events: Events,
     notifications: Notifications,
+    /// Notifications that arrived while acquisition waited for the ECG
+    /// start's answer, delivered first.
+    early: VecDeque<ValueNotification>,
+    /// The PMD control point, when ECG was started on this connection.
+    ecg_control: Option<btleplug::api::Characteristic>,
 }
 
 impl std::fmt::Debug for BtleLink {
@@ -315,7 +323,7 @@ impl Link for BtleLink {
             within("connecting", CONNECT_TIMEOUT, p.connect()).await?;
         }
         within("discovering services", GATT_TIMEOUT, p.discover_services()).await?;
-        let notifications = within("opening notifications", GATT_TIMEOUT, p.notifications()).await?;
+        let mut notifications = within("opening notifications", GATT_TIMEOUT, p.notifications()).await?;
 
         let props = p.properties().await.ok().flatten();
         let services = {
@@ -346,6 +354,17 @@ impl Link for BtleLink {
                 }
             }
         }
+        let mut early = VecDeque::new();
+        let (ecg, ecg_control) = match pmd_characteristics(&p) {
+            Some((control, data)) => {
+                within("subscribing to PMD data", GATT_TIMEOUT, p.subscribe(&data)).await?;
+                subscribed.push(pmd::DATA_CHARACTERISTIC);
+                let start = start_ecg(&p, &control, &mut notifications, &mut early).await;
+                let started = start == EcgStart::Started;
+                (Some(start), started.then_some(control))
+            }
+            None => (None, None),
+        };
         if subscribed.is_empty() {
             // Nothing to listen to: a sensor whose GATT server is not up yet
             // (or the wrong device). Staying connected would be a silent
@@ -365,14 +384,20 @@ impl Link for BtleLink {
         let info = (info != DeviceInfo::default()).then_some(info);
         let name = props.as_ref().and_then(|pr| pr.local_name.clone().or(pr.advertisement_name.clone()));
         let address = Some(p.address().to_string().to_ascii_uppercase());
-        self.connected = Some(Connected { peripheral: p, id, events, notifications });
-        Ok(Acquired { name, address, services, info, reads, rssi, subscribed })
+        self.connected = Some(Connected { peripheral: p, id, events, notifications, early, ecg_control });
+        Ok(Acquired { name, address, services, info, reads, rssi, subscribed, ecg })
     }
 
     async fn next_event(&mut self) -> LinkEvent {
         let Some(c) = self.connected.as_mut() else {
             return LinkEvent::Lost { reason: "not connected".into() };
         };
+        if let Some(n) = c.early.pop_front() {
+            return LinkEvent::Notification {
+                characteristic: Characteristic::from_uuid(n.uuid.as_u128()),
+                value: n.value,
+            };
+        }
         loop {
             tokio::select! {
                 n = c.notifications.next() => return match n {
@@ -403,6 +428,72 @@ impl Link for BtleLink {
         if let Some(c) = self.connected.take() {
             let _ = tokio::time::timeout(RELEASE_TIMEOUT, c.peripheral.disconnect()).await;
         }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(control) = self.connected.as_ref().and_then(|c| c.ecg_control.clone())
+            && let Some(c) = &self.connected
+        {
+            let write = c.peripheral.write(&control, &pmd::STOP_ECG, WriteType::WithResponse);
+            match tokio::time::timeout(STOP_TIMEOUT, write).await {
+                Ok(Ok(())) => tracing::info!("ECG stop written"),
+                other => tracing::warn!(?other, "ECG stop not written"),
+            }
+        }
+        self.release().await;
+    }
+}
+
+/// Polar's PMD control point and data characteristic, when the device has
+/// both with the properties ECG needs.
+fn pmd_characteristics(p: &Peripheral) -> Option<(btleplug::api::Characteristic, btleplug::api::Characteristic)> {
+    let all = p.characteristics();
+    let find = |uuid: u128, needs: CharPropFlags| {
+        all.iter().find(|c| c.uuid.as_u128() == uuid && c.properties.intersects(needs)).cloned()
+    };
+    let control = find(pmd::CONTROL_POINT, CharPropFlags::WRITE)?;
+    let data = find(pmd::DATA, CharPropFlags::NOTIFY)?;
+    control.properties.contains(CharPropFlags::INDICATE).then_some((control, data))
+}
+
+/// Subscribe to the control point, write the ECG start command and wait for
+/// its answer. Other notifications that arrive meanwhile (the first ECG
+/// frames, heart rate) are kept in `early`. Never fails the acquisition:
+/// heart rate goes on without ECG, and the refusal becomes `tech.ecg`.
+async fn start_ecg(
+    p: &Peripheral,
+    control: &btleplug::api::Characteristic,
+    notifications: &mut Notifications,
+    early: &mut VecDeque<ValueNotification>,
+) -> EcgStart {
+    if let Err(e) = within("subscribing to the PMD control point", GATT_TIMEOUT, p.subscribe(control)).await {
+        return EcgStart::Refused(e.0);
+    }
+    let write = p.write(control, &pmd::START_ECG, WriteType::WithResponse);
+    if let Err(e) = within("writing the ECG start command", GATT_TIMEOUT, write).await {
+        return EcgStart::Refused(e.0);
+    }
+    let answer = async {
+        while let Some(n) = notifications.next().await {
+            if n.uuid.as_u128() != pmd::CONTROL_POINT {
+                early.push_back(n);
+                continue;
+            }
+            match pmd::decode_control(&n.value) {
+                Ok(r) if r.op == pmd::START_ECG[0] => return Some(r),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "PMD control point answer not understood"),
+            }
+        }
+        None
+    };
+    match tokio::time::timeout(GATT_TIMEOUT, answer).await {
+        Ok(Some(r)) if r.ok() => EcgStart::Started,
+        Ok(Some(r)) => {
+            EcgStart::Refused(format!("the strap refused to start ECG: {} (status {})", r.status_name(), r.status))
+        }
+        Ok(None) => EcgStart::Refused("the notification stream ended before the ECG start was answered".into()),
+        Err(_) => EcgStart::Refused(format!("no answer to the ECG start command within {} s", GATT_TIMEOUT.as_secs())),
     }
 }
 

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
@@ -253,18 +253,28 @@ pub async fn run(
     }
     let adapter = bluez::open_adapter().await?;
     let (report_tx, report_rx) = mpsc::channel(REPORT_CAPACITY);
+    let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for spec in devices {
         let mut link = bluez::BtleLink::new(adapter.clone(), spec.selector.clone());
         let out = report_tx.clone();
         let stale_config = stale_config.clone();
+        let shutdown_rx = shutdown_rx.clone();
         tasks.spawn(async move {
-            supervisor::supervise(spec.label, &mut link, spec.expected_interval, stale_config, out).await;
+            supervisor::supervise(spec.label, &mut link, spec.expected_interval, stale_config, out, shutdown_rx).await;
         });
     }
     drop(report_tx);
-    // `tasks` lives as long as this future: aborting `run` aborts them all.
-    stamp_and_forward(report_rx, &clock, &tx).await;
+    // The session closes `tx` when it ends and gives the source
+    // `session::SOURCE_STOP_WAIT` to stop: time for each supervisor to
+    // write its device's stop commands. `tasks` lives as long as this
+    // future, so an abort still ends them all.
+    tokio::select! {
+        () = stamp_and_forward(report_rx, &clock, &tx) => {}
+        () = tx.closed() => {}
+    }
+    let _ = shutdown.send(true);
+    while tasks.join_next().await.is_some() {}
     Ok(())
 }
 

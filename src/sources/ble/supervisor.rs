@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::TechStale;
@@ -37,6 +37,17 @@ pub struct Acquired {
     pub rssi: Option<i16>,
     /// Characteristics now subscribed (notify or indicate).
     pub subscribed: Vec<Characteristic>,
+    /// What became of the ECG start command, on a strap with Polar's PMD
+    /// service; `None` on any other device.
+    pub ecg: Option<EcgStart>,
+}
+
+/// The answer to the ECG start command written after every connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcgStart {
+    Started,
+    /// Refused (by status, by name), unanswered or not written: why.
+    Refused(String),
 }
 
 /// Something a connected device did.
@@ -73,6 +84,9 @@ pub trait Link: Send {
     fn next_event(&mut self) -> impl Future<Output = LinkEvent> + Send;
     /// Drop the connection (after a loss or a stale stream); best effort.
     fn release(&mut self) -> impl Future<Output = ()> + Send;
+    /// The session is ending: stop what was started on the device (ECG),
+    /// then drop the connection; best effort, bounded.
+    fn stop(&mut self) -> impl Future<Output = ()> + Send;
 }
 
 /// One device event on its way to the stamping loop in `run`.
@@ -102,7 +116,9 @@ async fn emit(out: &mpsc::Sender<Report>, device: &DeviceLabel, body: EventBody)
     out.send(Report { device: device.clone(), body }).await.map_err(|_| Closed)
 }
 
-/// Supervise one device until `out` closes.
+/// Supervise one device until `out` closes or `shutdown` turns true; then
+/// stop what was started on it ([`Link::stop`]: a strap streaming ECG is
+/// told to stop, so it does not go on draining its battery).
 ///
 /// - A drop (or a first attempt that fails) is reported at once as
 ///   `Disconnected`, once per outage, so the alarm engine raises
@@ -120,8 +136,13 @@ pub async fn supervise<L: Link>(
     expected_interval: Option<Duration>,
     stale_config: TechStale,
     out: mpsc::Sender<Report>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = supervise_inner(&device, link, expected_interval, &stale_config, &out).await;
+    tokio::select! {
+        _ = supervise_inner(&device, link, expected_interval, &stale_config, &out) => {}
+        _ = shutdown.wait_for(|&stop| stop) => {}
+    }
+    link.stop().await;
 }
 
 async fn supervise_inner<L: Link>(
@@ -178,6 +199,14 @@ async fn announce(device: &DeviceLabel, a: &Acquired, out: &mpsc::Sender<Report>
     }
     if let Some(rssi) = a.rssi {
         emit(out, device, EventBody::Rssi(rssi)).await?;
+    }
+    match &a.ecg {
+        Some(EcgStart::Started) => emit(out, device, EventBody::EcgStatus { started: true, reason: None }).await?,
+        Some(EcgStart::Refused(reason)) => {
+            tracing::warn!(device = %device, %reason, "ECG not started");
+            emit(out, device, EventBody::EcgStatus { started: false, reason: Some(reason.clone()) }).await?;
+        }
+        None => {}
     }
     Ok(())
 }
@@ -303,6 +332,11 @@ mod tests {
             self.note("release");
             self.current.clear();
         }
+
+        async fn stop(&mut self) {
+            self.note("stop");
+            self.current.clear();
+        }
     }
 
     fn hr_device() -> Acquired {
@@ -314,6 +348,16 @@ mod tests {
             reads: vec![(Characteristic::BatteryLevel, vec![87])],
             rssi: Some(-50),
             subscribed: vec![Characteristic::HeartRateMeasurement, Characteristic::BatteryLevel],
+            ecg: None,
+        }
+    }
+
+    /// A strap with Polar's PMD service and what became of its ECG start.
+    fn ecg_strap(start: EcgStart) -> Acquired {
+        Acquired {
+            subscribed: vec![Characteristic::HeartRateMeasurement, crate::gatt::pmd::DATA_CHARACTERISTIC],
+            ecg: Some(start),
+            ..hr_device()
         }
     }
 
@@ -339,9 +383,11 @@ mod tests {
         until: Duration,
     ) -> Vec<(Duration, EventBody)> {
         let (tx, mut rx) = mpsc::channel(64);
+        let (_shutdown, shutdown_rx) = watch::channel(false);
         let start = Instant::now();
         let mut link = link;
-        let task = tokio::spawn(async move { supervise("chest".into(), &mut link, expected, config, tx).await });
+        let task =
+            tokio::spawn(async move { supervise("chest".into(), &mut link, expected, config, tx, shutdown_rx).await });
         let mut got = Vec::new();
         let stop = tokio::time::sleep(until);
         tokio::pin!(stop);
@@ -545,5 +591,53 @@ mod tests {
         let got = run_for(link, None, secs(6.0)).await;
         let lost = got.iter().find(|(_, b)| matches!(b, EventBody::Disconnected { .. })).unwrap();
         assert_eq!(lost.0, secs(5.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_ecg_start_is_reported_after_every_connection_and_a_refusal_with_its_reason() {
+        let refused = EcgStart::Refused("the strap refused to start ECG: invalid state (status 12)".into());
+        let (link, _log) = FakeLink::new(vec![
+            Ok((
+                ecg_strap(EcgStart::Started),
+                Session { events: vec![(secs(1.0), hr(70)), (secs(1.0), LinkEvent::Lost { reason: "gone".into() })] },
+            )),
+            Ok((ecg_strap(refused), Session { events: beats(3, secs(1.0)) })),
+        ]);
+        let got = run_for(link, None, secs(10.0)).await;
+        let ecg: Vec<(Duration, EventBody)> =
+            got.into_iter().filter(|(_, b)| matches!(b, EventBody::EcgStatus { .. })).collect();
+        assert_eq!(
+            ecg,
+            vec![
+                (secs(0.0), EventBody::EcgStatus { started: true, reason: None }),
+                (
+                    secs(3.0),
+                    EventBody::EcgStatus {
+                        started: false,
+                        reason: Some("the strap refused to start ECG: invalid state (status 12)".into())
+                    }
+                ),
+            ],
+            "one report per connection: started, then (after the drop and a 1-s backoff) refused"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_stops_the_device_and_ends_the_supervisor() {
+        let (mut link, log) =
+            FakeLink::new(vec![Ok((ecg_strap(EcgStart::Started), Session { events: beats(100, secs(1.0)) }))]);
+        let (tx, mut rx) = mpsc::channel(64);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let start = Instant::now();
+        let task = tokio::spawn(async move {
+            supervise("chest".into(), &mut link, None, TechStale::default(), tx, shutdown_rx).await;
+        });
+        let reader = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        tokio::time::sleep(secs(5.5)).await;
+        shutdown.send(true).unwrap();
+        task.await.unwrap();
+        reader.abort();
+        assert_eq!(times_of(&log, "stop", start), vec![secs(5.5)], "stopped once, when the session ended");
+        assert!(times_of(&log, "acquire", start).len() == 1);
     }
 }
