@@ -408,6 +408,10 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// numpy's `pad(mode="reflect")` index: mirror without repeating the edge.
 fn reflect(d: isize, n: usize) -> usize {
+    // Inside, as all but the first and last two beats are, no division.
+    if (0..n as isize).contains(&d) {
+        return d as usize;
+    }
     if n == 1 {
         return 0;
     }
