@@ -159,7 +159,8 @@ fn welch(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let segments = (x.len() - seg) / step + 1;
     // Two real segments per complex transform, one as the real part and
     // one as the imaginary: Z = A + iB, and with Z*[k] = conj(Z[N − k]),
-    // A = (Z + Z*) / 2 and B = (Z − Z*) / 2i.
+    // A = (Z + Z*) / 2 and B = (Z − Z*) / 2i; only |B|² counts, so the
+    // division by i is left out.
     for s in (0..segments).step_by(2) {
         buffer.fill(Complex::default());
         for (z, a) in buffer.iter_mut().zip(tapered(s)) {
