@@ -295,13 +295,18 @@ fn insert_missed(missed: &[usize], peaks: &[f64]) -> Vec<f64> {
 }
 
 /// Each index (not the first two, not the last) moved to the midpoint of
-/// its neighbours as they were before any move; then sorted.
+/// its neighbours as they were before any move; then sorted (NeuroKit2
+/// appends the moved peaks and sorts). A midpoint lies between its
+/// neighbours, so the peaks are nearly always still in order where they
+/// stand, and only a move that broke the order costs a sort.
 fn move_misaligned(indices: &[usize], peaks: &[f64]) -> Vec<f64> {
-    let valid: Vec<usize> = indices.iter().copied().filter(|&m| m > 1 && m + 1 < peaks.len()).collect();
-    let moved: Vec<f64> = valid.iter().map(|&m| peaks[m - 1] + (peaks[m + 1] - peaks[m - 1]) / 2.0).collect();
-    let moving = mask(&valid, peaks.len());
-    let mut out: Vec<f64> = peaks.iter().zip(&moving).filter(|&(_, &m)| !m).map(|(&p, _)| p).chain(moved).collect();
-    out.sort_by(f64::total_cmp);
+    let mut out = peaks.to_vec();
+    for &m in indices.iter().filter(|&&m| m > 1 && m + 1 < peaks.len()) {
+        out[m] = peaks[m - 1] + (peaks[m + 1] - peaks[m - 1]) / 2.0;
+    }
+    if !out.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+        out.sort_by(f64::total_cmp);
+    }
     out
 }
 
@@ -316,16 +321,21 @@ fn mask(indices: &[usize], len: usize) -> Vec<bool> {
 }
 
 /// NeuroKit2's `_update_indices`: for each source index in turn, shift the
-/// indices above it by `by`; then sort and deduplicate.
+/// indices above it by `by`; then sort and deduplicate. `source` is sorted
+/// and distinct.
 fn update_indices(source: &[usize], update: &[usize], by: isize) -> Vec<usize> {
-    let mut out = update.to_vec();
-    for &s in source {
-        for u in &mut out {
-            if *u > s {
-                *u = u.saturating_add_signed(by);
-            }
-        }
-    }
+    // Source j shifts an index that is still above it after the j shifts
+    // before: u + j·by > s_j. As s_j − j·by never falls with j, an index is
+    // shifted by every source up to the first that fails, found by bisection
+    // instead of a pass over the indices per source.
+    let bar: Vec<isize> = source.iter().enumerate().map(|(j, &s)| s as isize - j as isize * by).collect();
+    let mut out: Vec<usize> = update
+        .iter()
+        .map(|&u| {
+            let shifts = bar.partition_point(|&b| b < u as isize);
+            u.saturating_add_signed(shifts as isize * by)
+        })
+        .collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -350,29 +360,36 @@ fn normalise(x: &mut [f64], th: &[f64]) {
 fn rolling(x: &[f64], width: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     let half = width / 2;
     // The window stays sorted as it slides, one value in and one out per
-    // beat, instead of being sorted afresh for every beat. Values equal
-    // under `total_cmp` are the same bits, so the window is the one a sort
-    // gives.
+    // beat, instead of being sorted afresh for every beat; where both
+    // happen, the values between the two places shift by one, in one
+    // move. Values equal under `total_cmp` are the same bits, so the
+    // window is the one a sort gives.
     let mut window: Vec<f64> = Vec::with_capacity(width);
     let first_at_least = |window: &[f64], v: f64| window.partition_point(|w| w.total_cmp(&v).is_lt());
-    let enter = |window: &mut Vec<f64>, v: f64| {
-        if !v.is_nan() {
-            let at = first_at_least(window, v);
-            window.insert(at, v);
-        }
-    };
-    for &v in &x[..half.min(x.len())] {
-        enter(&mut window, v);
+    let present = |v: &f64| !v.is_nan();
+    for &v in x[..half.min(x.len())].iter().filter(|v| present(v)) {
+        window.insert(first_at_least(&window, v), v);
     }
     (0..x.len())
         .map(|k| {
-            if let Some(&v) = x.get(k + half) {
-                enter(&mut window, v);
-            }
-            if let Some(&v) = k.checked_sub(half + 1).map(|out| &x[out])
-                && !v.is_nan()
-            {
-                window.remove(first_at_least(&window, v));
+            let entering = x.get(k + half).copied().filter(present);
+            let leaving = k.checked_sub(half + 1).map(|out| x[out]).filter(present);
+            match (entering, leaving) {
+                (Some(v), Some(old)) => {
+                    let (from, to) = (first_at_least(&window, old), first_at_least(&window, v));
+                    if to > from {
+                        window.copy_within(from + 1..to, from);
+                        window[to - 1] = v;
+                    } else {
+                        window.copy_within(to..from, to + 1);
+                        window[to] = v;
+                    }
+                }
+                (Some(v), None) => window.insert(first_at_least(&window, v), v),
+                (None, Some(old)) => {
+                    window.remove(first_at_least(&window, old));
+                }
+                (None, None) => {}
             }
             if window.is_empty() { f64::NAN } else { f(&window) }
         })
@@ -383,13 +400,18 @@ fn rolling(x: &[f64], width: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
 /// (pandas' and numpy's default).
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
+    // `pos` ≥ 0, so truncation is `floor`, without its libm call.
+    let lo = pos as usize;
+    let hi = if pos > lo as f64 { lo + 1 } else { lo };
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 /// numpy's `pad(mode="reflect")` index: mirror without repeating the edge.
 fn reflect(d: isize, n: usize) -> usize {
+    // Inside, as all but the first and last two beats are, no division.
+    if (0..n as isize).contains(&d) {
+        return d as usize;
+    }
     if n == 1 {
         return 0;
     }
@@ -495,6 +517,53 @@ mod tests {
         // Sequential shifting: source 5 moves 11 to 10, which source 10 no
         // longer moves.
         assert_eq!(update_indices(&[5, 10], &[11, 3], -1), [3, 10]);
+    }
+
+    #[test]
+    fn index_update_is_the_sequential_one() {
+        // NeuroKit2's loop, source by source over every index.
+        let sequential = |source: &[usize], update: &[usize], by: isize| {
+            let mut out = update.to_vec();
+            for &s in source {
+                for u in &mut out {
+                    if *u > s {
+                        *u = u.saturating_add_signed(by);
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            out
+        };
+        let mut state = 0x9e37_79b9_u64;
+        let mut draw = |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below) as usize
+        };
+        for _ in 0..500 {
+            let mut source: Vec<usize> = (0..draw(12)).map(|_| draw(60)).collect();
+            source.sort_unstable();
+            source.dedup();
+            let update: Vec<usize> = (0..draw(12)).map(|_| draw(70)).collect();
+            for by in [-1, 1] {
+                assert_eq!(
+                    update_indices(&source, &update, by),
+                    sequential(&source, &update, by),
+                    "{source:?} {update:?} {by}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn moves_keep_neighbours_and_order() {
+        // Peaks 3 and 4 both move, each to the middle of its neighbours as
+        // they were: 3 to (200 + 390) / 2, 4 to (310 + 500) / 2; 0 and the
+        // last stay.
+        let peaks = [0.0, 100.0, 200.0, 310.0, 390.0, 500.0];
+        assert_eq!(move_misaligned(&[3, 4, 0, 5], &peaks), [0.0, 100.0, 200.0, 295.0, 405.0, 500.0]);
     }
 
     #[test]

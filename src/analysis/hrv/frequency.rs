@@ -5,11 +5,14 @@
 //! mean removed, density scaling, one-sided) and band powers by the
 //! trapezoid rule.
 //!
-//! Only bins below 0.4 Hz are ever used, so the periodogram evaluates
-//! those 410 bins of the 4096-point DFT directly instead of running an FFT:
-//! 410 × 256 products per segment, fewer than an FFT of 4096 would take,
-//! and no dependency. The products run as dot products against a table of
-//! the basis made once, which the compiler vectorises.
+//! Each segment's 4096-point DFT is an FFT (`rustfft`, planned once per
+//! process), two real segments to a complex transform. Of its bins only
+//! the 410 below 0.4 Hz are kept.
+
+use std::sync::{Arc, OnceLock};
+
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
 
 use super::{Unavailable, check_intervals, mean, need_beats};
 
@@ -133,44 +136,6 @@ fn interpolate(nn: &[f64]) -> Vec<f64> {
     out
 }
 
-/// The DFT basis for one segment length, a row per bin: `cos[k·seg + n]`
-/// = cos(2π k n / NFFT), likewise `sin`, so that each bin is two dot
-/// products over contiguous memory. The full segment's (410 × 256) is
-/// made once per process.
-struct Basis {
-    cos: Vec<f64>,
-    sin: Vec<f64>,
-}
-
-impl Basis {
-    fn new(seg: usize, bins: usize) -> Self {
-        let (mut cos, mut sin) = (Vec::with_capacity(bins * seg), Vec::with_capacity(bins * seg));
-        for k in 0..bins {
-            for n in 0..seg {
-                let angle = 2.0 * std::f64::consts::PI * ((k * n) % NFFT) as f64 / NFFT as f64;
-                cos.push(angle.cos());
-                sin.push(angle.sin());
-            }
-        }
-        Basis { cos, sin }
-    }
-}
-
-/// Σ a·b, in four running sums so that the compiler can keep them in one
-/// vector register (a single running sum fixes the order of additions, which
-/// forbids that).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = a4.remainder().iter().zip(b4.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in a4.zip(b4) {
-        for i in 0..4 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc[0] + acc[1] + acc[2] + acc[3] + tail
-}
-
 /// scipy's `welch(x, fs=4, window="hann", nfft=4096)` for the bins below
 /// the HF band's top: frequencies (Hz) and density (ms²/Hz).
 fn welch(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -181,29 +146,38 @@ fn welch(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
         (0..seg).map(|n| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / seg as f64).cos()).collect();
     let scale = 1.0 / (FS_HZ * window.iter().map(|w| w * w).sum::<f64>());
     let bins = (HF_HZ.1 * NFFT as f64 / FS_HZ).ceil() as usize + 1;
-    let made;
-    let Basis { cos, sin } = if seg == SEGMENT {
-        static FULL: std::sync::OnceLock<Basis> = std::sync::OnceLock::new();
-        FULL.get_or_init(|| Basis::new(SEGMENT, bins))
-    } else {
-        made = Basis::new(seg, bins);
-        &made
+    static FFT: OnceLock<Arc<dyn Fft<f64>>> = OnceLock::new();
+    let fft = FFT.get_or_init(|| FftPlanner::new().plan_fft_forward(NFFT));
+    let mut buffer = vec![Complex::default(); NFFT];
+    let mut scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
+    let tapered = |s: usize| {
+        let part = &x[s * step..s * step + seg];
+        let m = mean(part);
+        part.iter().zip(&window).map(move |(&v, &w)| (v - m) * w)
     };
     let mut psd = vec![0.0; bins];
     let segments = (x.len() - seg) / step + 1;
-    let mut tapered = vec![0.0; seg];
-    for s in 0..segments {
-        let part = &x[s * step..s * step + seg];
-        let m = mean(part);
-        for ((out, &v), &w) in tapered.iter_mut().zip(part).zip(&window) {
-            *out = (v - m) * w;
+    // Two real segments per complex transform, one as the real part and
+    // one as the imaginary: Z = A + iB, and with Z*[k] = conj(Z[N − k]),
+    // A = (Z + Z*) / 2 and B = (Z − Z*) / 2i; only |B|² counts, so the
+    // division by i is left out.
+    for s in (0..segments).step_by(2) {
+        buffer.fill(Complex::default());
+        for (z, a) in buffer.iter_mut().zip(tapered(s)) {
+            z.re = a;
         }
+        if s + 1 < segments {
+            for (z, b) in buffer.iter_mut().zip(tapered(s + 1)) {
+                z.im = b;
+            }
+        }
+        fft.process_with_scratch(&mut buffer, &mut scratch);
         for (k, p) in psd.iter_mut().enumerate() {
-            let re = dot(&tapered, &cos[k * seg..(k + 1) * seg]);
-            let im = -dot(&tapered, &sin[k * seg..(k + 1) * seg]);
+            let (z, mirror) = (buffer[k], buffer[(NFFT - k) % NFFT].conj());
+            let (a, b) = ((z + mirror) * 0.5, (z - mirror) * 0.5);
             // One-sided: every bin but DC (and Nyquist, never reached) twice.
             let sides = if k == 0 { 1.0 } else { 2.0 };
-            *p += sides * scale * (re * re + im * im);
+            *p += sides * scale * (a.norm_sqr() + b.norm_sqr());
         }
     }
     for p in &mut psd {
