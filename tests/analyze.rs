@@ -180,3 +180,43 @@ fn bad_windows_and_missing_markers_are_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
 }
+
+#[test]
+fn the_straps_rr_is_checked_against_its_own_ecg() {
+    let root = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scenarios/h10-ecg-12min.toml");
+    let dir = record(scenario, "P07", root.path());
+    let dir_s = dir.to_str().unwrap();
+    let rows = rows(&[dir_s, "--window", "range:30s..3m30s", "--window", "range:3m50s..4m30s", "--window", "all"]);
+    let chest: Vec<&Value> = rows.iter().filter(|r| r["device"] == "chest").collect();
+    assert_eq!(chest.len(), 3, "{rows:?}");
+    let e = |r: &Value, k: &str| r["ecg_rr"][k].as_f64().unwrap_or_else(|| panic!("{k}: {}", r["ecg_rr"]));
+
+    // Clean (from 30 s: the ECG starts half a second after the strap
+    // connects, so its first interval has no ECG): the strap reports every
+    // beat the ECG shows, to the millisecond.
+    let clean = chest[0];
+    assert!(e(clean, "strap_beats") > 200.0, "{}", clean["ecg_rr"]);
+    assert_eq!(e(clean, "agreement_percent"), 100.0, "{}", clean["ecg_rr"]);
+    assert_eq!((e(clean, "missed"), e(clean, "extra")), (0.0, 0.0), "{}", clean["ecg_rr"]);
+    assert!(e(clean, "mean_abs_diff_ms") < 5.0, "{}", clean["ecg_rr"]);
+    assert!((e(clean, "ecg_beats") - e(clean, "strap_beats")).abs() <= 1.0, "{}", clean["ecg_rr"]);
+
+    // Around the 20-s contact loss the strap reports no RR and its ECG is
+    // noise without R-peaks: both sides lose the same beats (a 40-s window
+    // at 66 bpm or more holds at least 44), and what the strap did report
+    // still agrees, but for the intervals at the loss's edges.
+    let slipped = chest[1];
+    assert!(e(slipped, "ecg_beats") <= 35.0 && e(slipped, "strap_beats") <= 35.0, "{}", slipped["ecg_rr"]);
+    assert!(e(slipped, "paired") >= 20.0, "{}", slipped["ecg_rr"]);
+    assert!(e(slipped, "missed") + e(slipped, "extra") <= 4.0, "{}", slipped["ecg_rr"]);
+
+    // A device without ECG gets none.
+    let core = rows.iter().find(|r| r["device"] == "core").unwrap();
+    assert!(core["ecg_rr"].is_null(), "{core}");
+
+    // The table says it in a line of its own, under 80 columns.
+    let table = vigil_ok(&["analyze", dir_s]);
+    let line = table.lines().find(|l| l.contains("RR vs ECG")).unwrap_or_else(|| panic!("{table}"));
+    assert!(line.chars().count() <= 80, "{line}");
+}

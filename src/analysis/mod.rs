@@ -13,6 +13,8 @@
 //! - [`doses`]: which operator markers are doses.
 //! - [`rpeaks`]: R-peaks in a raw ECG (Pan–Tompkins), and how detected
 //!   peaks agree with reference beats.
+//! - [`rr_check`]: a strap's RR intervals paired with those of its ECG's
+//!   R-peaks: agreement, missed and extra beats.
 //! - [`windows`]: `--window` specs and the windows they make in a recording.
 
 pub mod alarms;
@@ -20,5 +22,6 @@ pub mod beats;
 pub mod doses;
 pub mod hrv;
 pub mod rpeaks;
+pub mod rr_check;
 pub mod stats;
 pub mod windows;

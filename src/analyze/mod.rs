@@ -1,12 +1,14 @@
 //! `vigil analyze RECORDING... [--window SPEC]...`: one row per
 //! (recording, window, device) with each quantity's statistics and data
-//! quality, time in alarm per condition and priority, and HRV from the RR
-//! intervals. Several recordings make one table (a cohort).
+//! quality, time in alarm per condition and priority, HRV from the RR
+//! intervals and, for a strap with raw ECG, how its RR intervals agree
+//! with the ECG's R-peaks. Several recordings make one table (a cohort).
 //!
 //! The figures come from [`crate::analysis`]: the same vital statistics,
 //! alarm episodes and HRV as `vigil summary` and the report. This module
 //! only gathers them per window and writes them out ([`output`]).
 
+mod ecg;
 pub mod output;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,7 @@ use crate::analysis::alarms::{self, AlarmTime, Episode};
 use crate::analysis::beats::{self, Corrected};
 use crate::analysis::hrv::artifacts::{BeatClass, ClassCounts};
 use crate::analysis::hrv::{Unavailable, dfa, frequency, time};
+use crate::analysis::rr_check::Agreement;
 use crate::analysis::stats::{self, Holes, Span, VitalStats};
 use crate::analysis::windows::{Window, WindowSpec};
 use crate::model::{AlarmEvent, DeviceLabel, OutputEvent, Quantity, Sample, SessionTime};
@@ -46,6 +49,9 @@ pub struct Row {
     pub time_in_any_alarm_s: f64,
     /// `None` for a device without RR intervals.
     pub hrv: Option<Hrv>,
+    /// The strap's RR intervals against its raw ECG's R-peaks; `None` for a
+    /// device without ECG.
+    pub ecg_rr: Option<Agreement>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +160,7 @@ pub fn analyze(req: &Request, mut progress: impl FnMut(&Path)) -> Result<(Vec<Ro
             events.extend(rerun.into_iter().map(OutputEvent::Alarm));
             events.sort_by_key(OutputEvent::at);
         }
-        let one = One::new(&recording, &samples, &events, end);
+        let one = One::new(&recording, &samples, &events, end)?;
         for spec in specs {
             match spec.resolve(end.as_secs_f64(), &events) {
                 Ok(windows) => rows.extend(windows.iter().flat_map(|w| one.rows(w))),
@@ -175,15 +181,23 @@ struct One<'a> {
     episodes: Vec<Episode>,
     devices: Vec<String>,
     corrected: Vec<Corrected>,
+    /// Per device with ECG, its strap RR paired with its R-peaks.
+    strap_checks: BTreeMap<String, ecg::StrapCheck>,
     /// Each device's RR samples left out of the beats (no contact,
     /// invalid), by time.
     excluded_beats: Vec<(String, SessionTime)>,
 }
 
 impl<'a> One<'a> {
-    fn new(recording: &Recording, samples: &'a [Sample], events: &[OutputEvent], end: SessionTime) -> Self {
+    fn new(
+        recording: &Recording,
+        samples: &'a [Sample],
+        events: &[OutputEvent],
+        end: SessionTime,
+    ) -> Result<Self, RecordError> {
         let holes = Holes::from_events(events, end);
         let segments = beats::segments(samples, &holes);
+        let strap_checks = ecg::strap_checks(recording, &segments)?;
         // A segment always holds valid intervals, so correction cannot
         // refuse one.
         let corrected = segments.iter().filter_map(|s| beats::correct(s).ok()).collect();
@@ -195,7 +209,7 @@ impl<'a> One<'a> {
             .filter(|s| s.quantity == Quantity::RrIntervalMs && !beats::usable(s.contact, s.value))
             .map(|s| (s.device.to_string(), s.at))
             .collect();
-        One {
+        Ok(One {
             id: recording.meta.id.clone(),
             participant: recording.meta.participant.clone(),
             series: stats::series(samples),
@@ -203,8 +217,9 @@ impl<'a> One<'a> {
             episodes: alarms::episodes(events, end),
             devices,
             corrected,
+            strap_checks,
             excluded_beats,
-        }
+        })
     }
 
     fn rows(&self, w: &Window) -> Vec<Row> {
@@ -242,6 +257,7 @@ impl<'a> One<'a> {
                     time_in_alarm: t.by_condition,
                     time_in_any_alarm_s: t.any_seconds,
                     hrv: self.hrv(device, w),
+                    ecg_rr: self.strap_checks.get(device).map(|c| c.agreement(w.from_s, w.to_s)),
                 }
             })
             .collect()

@@ -7,7 +7,9 @@
 //! - `QUANTITY.STAT` per quantity (`heart_rate_bpm.median`,
 //!   `heart_rate_bpm.no_contact`, …);
 //! - `alarm_s.CONDITION.PRIORITY` (`alarm_s.hr.high.medium`);
-//! - `hrv.MEASURE` (`hrv.rmssd_ms`, `hrv.frequency_reason`, …).
+//! - `hrv.MEASURE` (`hrv.rmssd_ms`, `hrv.frequency_reason`, …);
+//! - `ecg_rr.MEASURE` for a strap with raw ECG (`ecg_rr.agreement_percent`,
+//!   `ecg_rr.missed`, …).
 //!
 //! A cohort's rows may differ in quantities and alarms; the columns are the
 //! union in order of first appearance, empty (null) where a row has none.
@@ -89,8 +91,10 @@ fn flatten(row: &Row) -> anyhow::Result<Vec<(String, Value)>> {
                     out.push((format!("alarm_s.{}.{}", field("condition"), field("priority")), t["seconds"].clone()));
                 }
             }
-            ("hrv", Value::Object(h)) => out.extend(h.into_iter().map(|(k, v)| (format!("hrv.{k}"), v))),
-            ("hrv", Value::Null) => {}
+            (nested @ ("hrv" | "ecg_rr"), Value::Object(h)) => {
+                out.extend(h.into_iter().map(|(k, v)| (format!("{nested}.{k}"), v)));
+            }
+            ("hrv" | "ecg_rr", Value::Null) => {}
             (_, v) => out.push((key, v)),
         }
     }
@@ -273,6 +277,21 @@ fn table(rows: &[Row], out: &mut dyn Write) -> std::io::Result<()> {
                 (Some(why), None) => writeln!(out, "               DFA α1: {why}")?,
                 (None, None) => {}
             }
+        }
+        if let Some(e) = &row.ecg_rr {
+            writeln!(
+                out,
+                "    RR vs ECG  {} of {} strap beats agree ({}), mean |Δ| {} ms",
+                e.paired,
+                e.strap_beats,
+                e.agreement_percent.map_or_else(|| "-".to_owned(), |p| format!("{p:.1}%")),
+                num(e.mean_abs_diff_ms)
+            )?;
+            writeln!(
+                out,
+                "               {} ECG beats; missed by the strap {}, extra {}",
+                e.ecg_beats, e.missed, e.extra
+            )?;
         }
     }
     Ok(())
