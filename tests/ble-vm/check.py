@@ -271,6 +271,26 @@ def check_ecg(notes, out):
         f"every recorded ECG frame is whole ({10 + 3 * ECG_FRAME_SAMPLES} bytes: no MTU truncation)",
     )
     check(sent.stops_on_exit >= 1, f"vigil wrote the ECG stop command on exit ({sent.stops_on_exit})")
+    check_ecg_file(out / "rec", received)
+
+
+def check_ecg_file(rec, received):
+    """The finished recording's ecg.arrow holds every recorded frame's
+    samples, as the frames carried them."""
+    import pyarrow.ipc as ipc
+
+    files = sorted(rec.glob("*/ecg.arrow"))
+    if not check(len(files) == 1, f"the recording has an ecg.arrow ({len(files)})"):
+        return
+    with open(files[0], "rb") as f:
+        table = ipc.open_file(f).read_all()
+    uv = table.column("uv").to_pylist()
+    frames = [bytes.fromhex(p) for p in received]
+    expected = [
+        [int.from_bytes(b[10 + 3 * i : 13 + 3 * i], "little", signed=True) for i in range((len(b) - 10) // 3)]
+        for b in frames
+    ]
+    check(uv == expected, f"ecg.arrow holds the {len(expected)} frames' samples in µV ({sum(map(len, uv))} samples)")
 
 
 SETUP_ERRORS = {
