@@ -3,9 +3,10 @@
 //! The string columns of low cardinality get one dictionary for the whole
 //! file (the IPC file format forbids replacing a dictionary and polars cannot
 //! read delta dictionaries), so the distinct values must be known before the
-//! first batch is written. A file of at most `HOLD_ROWS` rows (an ordinary
-//! session) is read once and held while its dictionaries are collected; a
-//! longer one is read twice, so memory stays at one output batch. The new
+//! first batch is written. A file of at most `HOLD_BYTES` decoded (an
+//! ordinary session) is read once and held while its dictionaries are
+//! collected; a larger one is read twice, so memory stays at one output
+//! batch. The new
 //! file replaces the old one only after it has been read back whole, with at
 //! least as many rows as the old one gave; no error leaves its temporary
 //! file behind. Samples are sorted by device and time (see [`by_device`]); the other files
@@ -79,11 +80,12 @@ pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Re
     let dict_cols = dict_cols.as_slice();
     // Pass 1: the dictionaries, and the rows themselves while they are few
     // enough to hold, so an ordinary session's file is read and decoded once
-    // (a second pass happens only for files of more than HOLD_ROWS).
+    // (a second pass happens only for files of more than HOLD_BYTES).
     let mut distinct: Vec<Keys> = dict_cols.iter().map(|_| Keys::default()).collect();
     let mut max_t: Option<i64> = None;
     let mut held: Option<Vec<RecordBatch>> = Some(Vec::new());
     let mut read_rows = 0;
+    let mut held_bytes = 0;
     for batch in first.by_ref() {
         if let Ok(t) = super::schema::time_col(&batch, "t")
             && let Some(m) = t.max_ns()
@@ -106,7 +108,8 @@ pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Re
             }
         }
         read_rows += batch.num_rows();
-        if read_rows > HOLD_ROWS {
+        held_bytes += batch.get_array_memory_size();
+        if held_bytes > HOLD_BYTES {
             held = None;
         } else if let Some(h) = held.as_mut() {
             h.push(batch);
@@ -166,9 +169,11 @@ pub fn compact_file_at(src: &Path, dst: &Path, kind: FileKind, level: i32) -> Re
     Ok(CompactStats { rows, bytes, truncated, skipped, max_t })
 }
 
-/// Rows pass 1 holds in memory (a few tens of MB at most) rather than
-/// reading the file again.
-const HOLD_ROWS: usize = 262_144;
+/// Decoded bytes pass 1 holds in memory rather than reading the file
+/// again. By bytes, not rows: an 8-hour session's samples (~80,000 rows)
+/// fit, while a strap's ECG frames (229 bytes each, 52,000 in 8 hours) make
+/// a notifications file that is read twice instead of held.
+const HOLD_BYTES: usize = 8 << 20;
 
 /// Where and how pass 2 writes.
 struct Output<'a> {
