@@ -145,7 +145,7 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let devices = scenario.device_profiles().into_iter().map(|(label, p)| (label, device_setup(&p))).collect();
     let clock = Clock::virtual_at(args.speed, crate::clock::start_now());
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {
-        session::ends_on_close(&tx.clone(), async move {
+        session::ends_on_close(tx.clone(), async move {
             sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from)
         })
     });
@@ -185,13 +185,13 @@ fn monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         let bound = listener.local_addr().with_context(|| format!("cannot listen on {addr}"))?;
         writeln!(std::io::stderr().lock(), "vigil: listening on tcp://{bound}")?;
         Box::new(move |tx, clock, devices| {
-            session::ends_on_close(&tx.clone(), async move {
+            session::ends_on_close(tx.clone(), async move {
                 stream::serve_std(listener, clock, paced, tx, devices).await.map(|_| ()).map_err(anyhow::Error::from)
             })
         })
     } else {
         Box::new(move |tx, clock, devices| {
-            session::ends_on_close(&tx.clone(), async move {
+            session::ends_on_close(tx.clone(), async move {
                 stream::run(input, clock, paced, tx, devices).await.map(|_| ()).map_err(anyhow::Error::from)
             })
         })
@@ -455,7 +455,7 @@ pub fn replay_plan(recording: Recording, config: Config, speed: Speed) -> Sessio
     let clock = Clock::virtual_at(speed, recording.meta.start_utc);
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(session::REPLAY_CONTROL_CAPACITY);
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {
-        session::ends_on_close(&tx.clone(), async move {
+        session::ends_on_close(tx.clone(), async move {
             crate::sources::replay::run(&recording, clock, tx, control_rx)
                 .await
                 .map(|_| ())

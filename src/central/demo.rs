@@ -56,7 +56,7 @@ fn plan(i: u16, name: &str, round: u64, url: &BrokerUrl, site: &str) -> anyhow::
     let devices = scenario.device_profiles().into_iter().map(|(label, p)| (label, p.setup())).collect();
     let clock = Clock::virtual_at(Speed::Times(1.0), crate::clock::start_now());
     let source: SourceFactory = Box::new(move |tx, clock, _devices| {
-        session::ends_on_close(&tx.clone(), async move {
+        session::ends_on_close(tx.clone(), async move {
             sim::run(&scenario, seed, clock, tx).await.map_err(anyhow::Error::from)
         })
     });

@@ -248,9 +248,10 @@ pub fn decode_samples(
         Characteristic::BloodPressureMeasurement => blood_pressure::decode(payload)?.samples(&mut sink),
         Characteristic::PlxContinuousMeasurement => plx::decode_samples(payload, &mut sink)?,
         Characteristic::BatteryLevel => battery::decode(payload)?.samples(&mut sink),
-        // ECG is checked here like any payload; its samples are not vitals.
+        // ECG is checked here like any payload, in place (no sample vector):
+        // its samples are not vitals.
         Characteristic::Uuid128(pmd::DATA) => {
-            pmd::decode_data(payload)?;
+            pmd::EcgFrameRef::decode(payload)?;
         }
         other @ (Characteristic::Sig16(_) | Characteristic::Uuid128(_)) => {
             return Err(DecodeError::Unsupported(other));

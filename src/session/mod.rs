@@ -121,11 +121,13 @@ pub type SourceTask = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 /// with nothing to stop on its way out (a simulation, a stream, a replay),
 /// so the session's end never waits for it. The BLE source is not wrapped:
 /// it stops its sensors first.
+///
+/// `closed` is a clone of the source's sender, kept only to learn when the
+/// session closes the channel.
 pub fn ends_on_close(
-    tx: &mpsc::Sender<Batch>,
+    closed: mpsc::Sender<Batch>,
     source: impl Future<Output = anyhow::Result<()>> + Send + 'static,
 ) -> SourceTask {
-    let closed = tx.clone();
     Box::pin(async move {
         tokio::select! {
             result = source => result,
